@@ -1,0 +1,43 @@
+"""Shared test set-up: Qt offscreen, a private XDG home, and one qasync loop for the session.
+
+Tests that drive async code call ``aloop.run_until_complete(coro)``: the qasync loop runs
+the Qt event loop underneath, so widgets repaint and libvirt events arrive meanwhile.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_XDG = tempfile.mkdtemp(prefix="hvconsole-test-xdg-")
+for _var, _sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                   ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
+    os.environ[_var] = os.path.join(_XDG, _sub)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def aloop(qapp):
+    """The qasync event loop on the test QApplication, installed as asyncio's loop."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    # qasync's close() also closes its default executor; pending tasks are abandoned.
+    try:
+        loop.close()
+    except Exception:
+        pass
+
+
+async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
+    """Await until predicate() is true, failing the test with a clear message on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        await asyncio.sleep(interval)
