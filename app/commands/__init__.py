@@ -1,0 +1,71 @@
+"""Commands the user gives from menus, toolbar and context menus (see base.py)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from PySide6.QtCore import QObject
+
+from .base import Command, Context, DeleteChoice, Prompter, load_icon
+from .host import AddServer, DisconnectHost, ReconnectHost, RemoveHost
+from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
+                 ShutDownVM, StartVM, SuspendVM)
+
+__all__ = ["Command", "CommandSet", "DeleteChoice", "Prompter", "load_icon", "AddServer",
+           "DisconnectHost", "ReconnectHost", "RemoveHost", "DeleteVM", "ForceRebootVM",
+           "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM", "ShutDownVM", "StartVM",
+           "SuspendVM"]
+
+
+class CommandSet(QObject):
+    """Every command once, re-evaluated whenever the selection or anything it shows changes.
+
+    ``vm_commands`` and ``host_commands`` are in menu order; None marks a separator.
+    """
+
+    def __init__(self, manager, inventory, tasks, prompter: Prompter,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.ctx = Context(manager, inventory, tasks, prompter)
+        c = self.ctx
+        self.start = StartVM(c, self)
+        self.shutdown = ShutDownVM(c, self)
+        self.reboot = RebootVM(c, self)
+        self.force_shutdown = ForceShutDownVM(c, self)
+        self.force_reboot = ForceRebootVM(c, self)
+        self.pause = PauseVM(c, self)
+        self.resume = ResumeVM(c, self)
+        self.suspend = SuspendVM(c, self)
+        self.delete = DeleteVM(c, self)
+        self.add_server = AddServer(c, self)
+        self.disconnect_host = DisconnectHost(c, self)
+        self.reconnect_host = ReconnectHost(c, self)
+        self.remove_host = RemoveHost(c, self)
+        self.vm_commands: list[Command | None] = [
+            self.start, self.shutdown, self.reboot, None,
+            self.suspend, self.pause, self.resume, None,
+            self.force_shutdown, self.force_reboot, None, self.delete]
+        self.host_commands: list[Command | None] = [
+            self.add_server, None, self.reconnect_host, self.disconnect_host, None,
+            self.remove_host]
+        self._selection: list = []
+        batch = getattr(inventory, "batchApplied", None)
+        if batch is not None:
+            batch.connect(self.refresh)
+        state = getattr(manager, "stateChanged", None)
+        if state is not None:
+            state.connect(self.refresh)
+
+    def all(self) -> list[Command]:
+        return [c for c in self.vm_commands + self.host_commands if c is not None]
+
+    @property
+    def selection(self) -> list:
+        return list(self._selection)
+
+    def set_selection(self, nodes: Sequence) -> None:
+        self._selection = list(nodes)
+        self.refresh()
+
+    def refresh(self, *_args) -> None:
+        for command in self.all():
+            command.update(self._selection)

@@ -1,0 +1,159 @@
+"""XenCenter's Command pattern on QAction: one object per command feeds menu, toolbar and
+context menu, and decides from the selection whether it may run.
+
+The selection is a list of app.inventory.Node. Commands never ask a human anything
+directly (app/ has no widgets): they go through a Prompter, which the window implements
+with dialogs and tests implement with scripted answers.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+
+from connectors.libvirt.model import ConnState, VMInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeleteChoice:
+    delete_storage: bool
+
+
+class Prompter(Protocol):
+    def confirm(self, title: str, text: str) -> bool: ...
+    def ask_delete(self, vms: list[VMInfo]) -> DeleteChoice | None: ...
+    def show_error(self, title: str, text: str) -> None: ...
+
+
+def load_icon(name: str) -> QIcon:
+    """Icons come from app/icons.py when it is there; a missing icon is no reason to fail."""
+    if not name:
+        return QIcon()
+    try:
+        from app import icons
+    except ImportError:
+        return QIcon()
+    for fn_name in ("icon", "get_icon", "load"):
+        fn = getattr(icons, fn_name, None)
+        if callable(fn):
+            try:
+                return fn(name)
+            except Exception:  # noqa: BLE001 - an unknown icon name must not break menus
+                log.debug("no icon %r", name, exc_info=True)
+                return QIcon()
+    return QIcon()
+
+
+def kind_name(node) -> str:
+    kind = getattr(node, "kind", None)
+    return str(getattr(kind, "name", kind) or "").upper()
+
+
+def is_vm(node) -> bool:
+    return isinstance(getattr(node, "obj", None), VMInfo)
+
+
+def is_host(node) -> bool:
+    return kind_name(node) == "HOST"
+
+
+class Context:
+    """What every command needs to look things up and act: shared by the CommandSet."""
+
+    def __init__(self, manager, inventory, tasks, prompter: Prompter):
+        self.manager = manager
+        self.inventory = inventory
+        self.tasks = tasks
+        self.prompter = prompter
+
+    def host(self, conn_id):
+        try:
+            return self.manager.host(conn_id)
+        except (KeyError, LookupError):
+            return None
+
+    def conn_state(self, conn_id) -> ConnState | None:
+        host = self.host(conn_id)
+        return getattr(host, "state", None) if host is not None else None
+
+    def host_label(self, conn_id) -> str:
+        host = self.host(conn_id)
+        info = getattr(host, "info", None) if host is not None else None
+        if info is not None and info.hostname:
+            return info.hostname
+        return getattr(host, "uri", None) or str(conn_id)
+
+
+class Command(QObject):
+    text = ""
+    icon_name = ""
+    shortcut: str | None = None
+    tooltip = ""
+
+    def __init__(self, ctx: Context, parent: QObject | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.selection: list = []
+        self.action = QAction(load_icon(self.icon_name), self.text, self)
+        if self.shortcut:
+            self.action.setShortcut(QKeySequence(self.shortcut))
+        self.action.triggered.connect(self.trigger)
+        self.update(self.selection)
+
+    # ---- what a subclass decides ----
+    def can_run(self, selection: Sequence) -> bool:
+        return False
+
+    def disabled_reason(self, selection: Sequence) -> str:
+        return ""
+
+    def confirmation(self, selection: Sequence) -> str | None:
+        return None
+
+    async def execute(self, selection: Sequence) -> None:
+        raise NotImplementedError
+
+    # ---- shared behaviour ----
+    def update(self, selection: Sequence) -> None:
+        self.selection = list(selection)
+        enabled = self.can_run(self.selection)
+        self.action.setEnabled(enabled)
+        tip = self.tooltip or self.text.replace("&", "").rstrip(".…")
+        if not enabled:
+            reason = self.disabled_reason(self.selection)
+            if reason:
+                tip = f"{tip}: {reason}"
+        if self.shortcut:
+            tip = f"{tip} ({QKeySequence(self.shortcut).toString(QKeySequence.NativeText)})"
+        self.action.setToolTip(tip)
+        self.action.setStatusTip(tip)
+
+    def trigger(self) -> None:
+        """Called by the QAction: confirm when needed, then hand the work to the tasks."""
+        selection = list(self.selection)
+        if not self.can_run(selection):
+            return
+        question = self.confirmation(selection)
+        if question and not self.ctx.prompter.confirm(self.text.replace("&", "").rstrip("."),
+                                                      question):
+            return
+        self.start(selection)
+
+    def start(self, selection: Sequence) -> list:
+        """Runs execute() as one task; VM commands override this to run one per VM."""
+        title = self.text.replace("&", "").rstrip(".…")
+        return [self.ctx.tasks.run(title, "", lambda: self.execute(selection))]
+
+
+async def call_soon(fn, *args):
+    """Lets synchronous manager calls and coroutine ones be awaited the same way."""
+    result = fn(*args)
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        return await result
+    return result

@@ -1,0 +1,117 @@
+"""Commands on server connections: disconnect, reconnect, remove, add."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from connectors.libvirt.model import ConnState
+
+from .base import Command, call_soon, is_host
+
+
+class HostCommand(Command):
+    states: frozenset = frozenset()
+    verb = ""
+    needs_words = ""
+
+    def host_nodes(self, selection: Sequence) -> list:
+        return [n for n in selection if is_host(n)]
+
+    def runnable(self, selection: Sequence) -> list:
+        return [n for n in self.host_nodes(selection)
+                if self.ctx.conn_state(n.conn_id) in self.states]
+
+    def can_run(self, selection: Sequence) -> bool:
+        return bool(self.runnable(selection))
+
+    def disabled_reason(self, selection: Sequence) -> str:
+        nodes = self.host_nodes(selection)
+        if not nodes:
+            return "select a server"
+        state = self.ctx.conn_state(nodes[0].conn_id)
+        label = state.value if state is not None else "gone"
+        return f"{self.ctx.host_label(nodes[0].conn_id)} is {label}" + (
+            f"; it must be {self.needs_words}" if self.needs_words else "")
+
+    def start(self, selection: Sequence) -> list:
+        return [self.ctx.tasks.run(f"{self.verb} {self.ctx.host_label(n.conn_id)}",
+                                   self.ctx.host_label(n.conn_id),
+                                   self._make(n.conn_id))
+                for n in self.runnable(selection)]
+
+    def _make(self, conn_id):
+        return lambda: self.on_host(conn_id)
+
+    async def on_host(self, conn_id) -> None:
+        raise NotImplementedError
+
+    async def execute(self, selection: Sequence) -> None:
+        for node in self.runnable(selection):
+            await self.on_host(node.conn_id)
+
+
+class DisconnectHost(HostCommand):
+    text = "&Disconnect"
+    icon_name = "action-disconnect"
+    tooltip = "Close the connection to the server"
+    states = frozenset({ConnState.CONNECTED, ConnState.RECONNECTING, ConnState.CONNECTING})
+    needs_words = "connected"
+    verb = "Disconnecting from"
+
+    async def on_host(self, conn_id) -> None:
+        await call_soon(self.ctx.manager.disconnect, conn_id)
+
+
+class ReconnectHost(HostCommand):
+    text = "Re&connect"
+    icon_name = "action-connect"
+    tooltip = "Connect to the server again"
+    states = frozenset({ConnState.DISCONNECTED})
+    needs_words = "disconnected"
+    verb = "Connecting to"
+
+    async def on_host(self, conn_id) -> None:
+        await call_soon(self.ctx.manager.reconnect, conn_id)
+
+
+class RemoveHost(HostCommand):
+    text = "Re&move Server…"
+    icon_name = "action-remove-server"
+    tooltip = "Disconnect and forget the server"
+    states = frozenset(ConnState)
+    verb = "Removing"
+
+    def confirmation(self, selection):
+        names = ", ".join(self.ctx.host_label(n.conn_id) for n in self.runnable(selection))
+        return (f"Remove {names} from HVConsole?\n\nThe VMs keep running on the server; "
+                "only this console forgets it.")
+
+    async def on_host(self, conn_id) -> None:
+        await call_soon(self.ctx.manager.remove, conn_id)
+
+
+class AddServer(Command):
+    """The window owns the dialog; this command only gives it a place in menu and toolbar."""
+
+    text = "&Add Server…"
+    icon_name = "action-add-server"
+    tooltip = "Connect to a KVM or Xen host"
+
+    _handler: Callable[[], object] | None = None
+
+    def set_handler(self, handler: Callable[[], object] | None) -> None:
+        self._handler = handler
+        self.update(self.selection)
+
+    def can_run(self, selection) -> bool:
+        return self._handler is not None
+
+    def disabled_reason(self, selection) -> str:
+        return "not available here"
+
+    def trigger(self) -> None:
+        if self._handler is not None:
+            self._handler()
+
+    async def execute(self, selection) -> None:
+        if self._handler is not None:
+            await call_soon(self._handler)
