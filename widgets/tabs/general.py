@@ -1,0 +1,284 @@
+"""The General tab: everything worth knowing about the selected object, at a glance.
+
+It rebuilds its form from the records on every relevant inventory batch; a form of a few
+dozen labels costs less than keeping per-field bindings in step with changing records.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout,
+                               QWidget)
+
+from connectors.libvirt.model import HostInfo, NetworkInfo, PoolInfo, VMInfo, VMState
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "unknown"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1024
+    return f"{n} B"
+
+
+def human_kib(kib: int | None) -> str:
+    return human_bytes(None if kib is None else kib * 1024)
+
+
+def yes_no(flag: bool) -> str:
+    return "Yes" if flag else "No"
+
+
+def _kind(node) -> str:
+    kind = getattr(node, "kind", None)
+    return str(getattr(kind, "name", kind) or "").upper()
+
+
+class GeneralTab(QWidget):
+    def __init__(self, inventory=None, manager=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.inventory = inventory
+        self.manager = manager
+        self._nodes: list = []
+        self._sections: list[tuple[str, list[tuple[str, str]]]] = []
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self._scroll = QScrollArea()
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.NoFrame)
+        outer.addWidget(self._scroll)
+        batch = getattr(inventory, "batchApplied", None)
+        if batch is not None:
+            batch.connect(self._on_batch)
+        state = getattr(manager, "stateChanged", None)
+        if state is not None:
+            state.connect(lambda *_: self.refresh())
+        self.refresh()
+
+    # ---- public ----
+    def set_selection(self, nodes: Sequence) -> None:
+        self._nodes = list(nodes)
+        self.refresh()
+
+    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """What the form shows, as (header, [(label, value)]): handy for tests and copy."""
+        return self._sections
+
+    def fields(self) -> dict[str, str]:
+        return {label: value for _, rows in self._sections for label, value in rows}
+
+    def refresh(self) -> None:
+        self._nodes = [self._current(n) for n in self._nodes]
+        self._sections = self._describe(self._nodes)
+        self._render()
+
+    # ---- where the records come from ----
+    def _on_batch(self, keys=None) -> None:
+        if not self._nodes:
+            return
+        if keys:
+            conns = {c for c, _ in keys}
+            if not any(getattr(n, "conn_id", None) in conns for n in self._nodes):
+                return
+        self.refresh()
+
+    def _current(self, node):
+        finder = getattr(self.inventory, "node", None)
+        if callable(finder):
+            try:
+                fresh = finder(node.conn_id, node.key)
+            except Exception:  # noqa: BLE001 - a vanished node keeps its last picture
+                fresh = None
+            if fresh is not None:
+                return fresh
+        return node
+
+    def _host(self, conn_id):
+        if self.manager is None:
+            return None
+        try:
+            return self.manager.host(conn_id)
+        except (KeyError, LookupError):
+            return None
+
+    # ---- what to say ----
+    def _describe(self, nodes) -> list:
+        if not nodes:
+            return [("Nothing selected", [("", "Select a server or VM in the tree.")])]
+        vms = [n.obj for n in nodes if isinstance(n.obj, VMInfo)]
+        if len(nodes) > 1:
+            return self._describe_many(nodes, vms)
+        node = nodes[0]
+        obj = node.obj
+        if isinstance(obj, VMInfo):
+            return self._describe_vm(obj)
+        if isinstance(obj, NetworkInfo):
+            return self._describe_network(obj)
+        if isinstance(obj, PoolInfo):
+            return self._describe_pool(obj)
+        if _kind(node) == "HOST" or isinstance(obj, HostInfo):
+            return self._describe_host(node)
+        return [(str(getattr(node, "key", "")) or "Group", [])]
+
+    def _describe_many(self, nodes, vms) -> list:
+        if len(vms) == len(nodes):
+            head = f"{len(vms)} VMs selected"
+        else:
+            head = f"{len(nodes)} objects selected ({len(vms)} VMs)"
+        counts = Counter(v.state for v in vms)
+        rows = [(state.label, str(counts[state])) for state in VMState if counts[state]]
+        if vms:
+            rows.append(("vCPUs", str(sum(v.vcpus for v in vms))))
+            rows.append(("Memory", human_kib(sum(v.memory_kib for v in vms))))
+        return [(head, rows)]
+
+    def _describe_vm(self, vm: VMInfo) -> list:
+        state = vm.state.label + (f" ({vm.state_reason})" if vm.state_reason else "")
+        if vm.managed_save and vm.state is not VMState.SUSPENDED:
+            state += ", saved state on disk"
+        general = [("Name", vm.name)]
+        if vm.title:
+            general.append(("Title", vm.title))
+        if vm.description:
+            general.append(("Description", vm.description))
+        general += [("UUID", vm.key), ("State", state)]
+        if vm.dom_id is not None:
+            general.append(("Domain ID", str(vm.dom_id)))
+        if vm.is_control_domain:
+            general.append(("Role", "Control domain (Dom0)"))
+        general += [("Operating system type", f"{vm.os_type} ({vm.arch})"),
+                    ("Virtualization", vm.virtualization),
+                    ("Start automatically", yes_no(vm.autostart)),
+                    ("Persistent", yes_no(vm.persistent))]
+        resources = [("vCPUs", f"{vm.vcpus} of {vm.max_vcpus} maximum"),
+                     ("Memory", f"{human_kib(vm.memory_kib)} of "
+                                f"{human_kib(vm.max_memory_kib)} maximum")]
+        sections = [("General", general), ("Resources", resources)]
+        disks = [(f"{d.target} ({d.device})",
+                  ", ".join(p for p in (d.bus, d.source or "empty", d.driver_type,
+                                        "read-only" if d.readonly else "") if p))
+                 for d in vm.disks]
+        sections.append(("Disks", disks or [("", "No disks")]))
+        nics = [(n.mac, ", ".join(p for p in (n.model or "default model",
+                                              f"{n.kind} {n.source or ''}".strip()) if p))
+                for n in vm.nics]
+        sections.append(("Network interfaces", nics or [("", "No network interfaces")]))
+        graphics = [(f"Display {i + 1}", g.summary + (", password set" if g.has_password
+                                                      else ""))
+                    for i, g in enumerate(vm.graphics)]
+        sections.append(("Console", graphics or [("", "No graphical console")]))
+        return sections
+
+    def _describe_host(self, node) -> list:
+        host = self._host(node.conn_id)
+        info = node.obj if isinstance(node.obj, HostInfo) else getattr(host, "info", None)
+        uri = getattr(host, "uri", None) or getattr(info, "uri", "") or str(node.conn_id)
+        state = getattr(host, "state", None)
+        reason = getattr(host, "reason", "") or ""
+        conn = state.label if state is not None else "Unknown"
+        if reason:
+            conn += f" ({reason})"
+        general = [("Hostname", info.hostname if info else "not known yet"),
+                   ("URI", uri), ("Connection", conn)]
+        if info is None:
+            return [("General", general)]
+        if info.is_demo:
+            general.append(("Note", "Demo lab on libvirt's test driver"))
+        general += [("Hypervisor", info.hypervisor_label),
+                    ("Hypervisor version", info.hypervisor_version),
+                    ("libvirt version", info.libvirt_version)]
+        cpu = [("Model", info.cpu_model or "unknown"), ("Architecture", info.arch),
+               ("CPUs", str(info.cpus)),
+               ("Topology", f"{info.sockets} sockets × {info.cores} cores × "
+                            f"{info.threads} threads"),
+               ("Speed", f"{info.mhz} MHz")]
+        memory = [("Total", human_kib(info.memory_kib))]
+        if info.free_memory_kib is not None:
+            memory.append(("Free", human_kib(info.free_memory_kib)))
+        dom0 = self._control_domain(node.conn_id)
+        if dom0 is not None:
+            memory.append(("Control domain", f"{human_kib(dom0.memory_kib)}, "
+                                             f"{dom0.vcpus} vCPUs"))
+        vms = self._host_vms(node, host)
+        counts = Counter(v.state for v in vms)
+        vm_rows = [("Total", str(len(vms)))]
+        vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
+        return [("General", general), ("CPU", cpu), ("Memory", memory), ("VMs", vm_rows)]
+
+    def _control_domain(self, conn_id):
+        finder = getattr(self.inventory, "control_domain", None)
+        if callable(finder):
+            try:
+                return finder(conn_id)
+            except Exception:  # noqa: BLE001
+                return None
+        return None
+
+    def _host_vms(self, node, host) -> list:
+        if host is not None and callable(getattr(host, "vms", None)):
+            try:
+                return [v for v in host.vms() if not v.is_control_domain]
+            except Exception:  # noqa: BLE001 - fall back to what the tree holds
+                pass
+        found, stack = [], list(getattr(node, "children", []) or [])
+        while stack:
+            child = stack.pop()
+            if isinstance(getattr(child, "obj", None), VMInfo):
+                if not child.obj.is_control_domain:
+                    found.append(child.obj)
+            stack.extend(getattr(child, "children", []) or [])
+        return found
+
+    def _describe_network(self, net: NetworkInfo) -> list:
+        return [("Network", [("Name", net.name), ("UUID", net.key),
+                             ("State", net.state_label),
+                             ("Bridge", net.bridge or "none"),
+                             ("Forwarding", net.forward or "isolated"),
+                             ("Start automatically", yes_no(net.autostart)),
+                             ("Persistent", yes_no(net.persistent))])]
+
+    def _describe_pool(self, pool: PoolInfo) -> list:
+        rows = [("Name", pool.name), ("UUID", pool.key), ("Type", pool.pool_type),
+                ("State", pool.state_label), ("Path", pool.path or "none")]
+        if pool.active:
+            rows += [("Capacity", human_bytes(pool.capacity)),
+                     ("Allocated", human_bytes(pool.allocation)),
+                     ("Available", human_bytes(pool.available))]
+        rows += [("Start automatically", yes_no(pool.autostart)),
+                 ("Persistent", yes_no(pool.persistent))]
+        return [("Storage pool", rows)]
+
+    # ---- drawing ----
+    def _render(self) -> None:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(12, 12, 12, 12)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        bold.setPointSizeF(bold.pointSizeF() * 1.1)
+        for header, rows in self._sections:
+            title = QLabel(header)
+            title.setFont(bold)
+            layout.addWidget(title)
+            form = QFormLayout()
+            form.setLabelAlignment(Qt.AlignRight)
+            form.setContentsMargins(12, 2, 0, 10)
+            for label, value in rows:
+                field = QLabel(value)
+                field.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                field.setWordWrap(True)
+                if label:
+                    form.addRow(f"{label}:", field)
+                else:
+                    form.addRow(field)
+            layout.addLayout(form)
+        layout.addStretch(1)
+        self._scroll.setWidget(page)
