@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Sequence
 
 from PySide6.QtCore import QObject
@@ -31,23 +32,31 @@ class Prompter(Protocol):
     def show_error(self, title: str, text: str) -> None: ...
 
 
+ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+
+
 def load_icon(name: str) -> QIcon:
-    """Icons come from app/icons.py when it is there; a missing icon is no reason to fail."""
+    """Icons come from app/icons.py when it knows the name, else from resources/icons;
+    a missing icon is no reason to fail."""
     if not name:
         return QIcon()
     try:
         from app import icons
     except ImportError:
-        return QIcon()
+        icons = None
     for fn_name in ("icon", "get_icon", "load"):
         fn = getattr(icons, fn_name, None)
         if callable(fn):
             try:
-                return fn(name)
+                found = fn(name)
             except Exception:  # noqa: BLE001 - an unknown icon name must not break menus
-                log.debug("no icon %r", name, exc_info=True)
-                return QIcon()
-    return QIcon()
+                log.debug("app.icons has no %r", name, exc_info=True)
+                break
+            if isinstance(found, QIcon) and not found.isNull():
+                return found
+            break
+    path = ICON_DIR / f"{name}.svg"
+    return QIcon(str(path)) if path.exists() else QIcon()
 
 
 def kind_name(node) -> str:
@@ -129,8 +138,9 @@ class Command(QObject):
             reason = self.disabled_reason(self.selection)
             if reason:
                 tip = f"{tip}: {reason}"
-        if self.shortcut:
-            tip = f"{tip} ({QKeySequence(self.shortcut).toString(QKeySequence.NativeText)})"
+        keys = self.action.shortcut()
+        if not keys.isEmpty():
+            tip = f"{tip} ({keys.toString(QKeySequence.NativeText)})"
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
 

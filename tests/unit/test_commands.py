@@ -209,3 +209,11 @@ def test_host_commands_follow_the_connection_state(qapp):
     commands.add_server.set_handler(lambda: opened.append(1))
     commands.add_server.action.trigger()
     assert opened == [1]
+
+
+def test_every_command_has_an_icon_and_distinct_shortcuts(qapp):
+    commands, _, _ = make(qapp)
+    assert all(not c.action.icon().isNull() for c in commands.all())
+    keys = [c.action.shortcut().toString() for c in commands.all()
+            if not c.action.shortcut().isEmpty()]
+    assert len(keys) == len(set(keys)) and "Ctrl+B" in keys
