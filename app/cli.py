@@ -1,0 +1,94 @@
+"""``hvconsole`` on the command line: parse the arguments, then hand over to the window.
+
+This module and ``app/__main__.py`` are the composition root: the only code in app/ that
+imports widgets/, and only lazily, after the arguments are parsed, so that ``--version``
+and ``--help`` answer without creating a QApplication (or loading QtWidgets at all).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+FALLBACK_VERSION = "0.1.0"
+
+
+def hvconsole_version() -> str:
+    """The installed distribution's version; in a source tree, pyproject.toml's."""
+    from importlib import metadata
+    try:
+        return metadata.version("hvconsole")
+    except metadata.PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        import tomllib
+        with pyproject.open("rb") as fh:
+            return tomllib.load(fh)["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        return FALLBACK_VERSION
+
+
+def libvirt_version() -> str:
+    """The libvirt library this process talks through, as A.B.C (libvirt packs it as
+    major * 1,000,000 + minor * 1,000 + release). A local query: no connection, no daemon."""
+    try:
+        import libvirt
+    except ImportError:
+        return "not installed"
+    packed = libvirt.getVersion()
+    return f"{packed // 1_000_000}.{packed // 1000 % 1000}.{packed % 1000}"
+
+
+def qt_version() -> str:
+    from PySide6.QtCore import qVersion
+    return qVersion()
+
+
+def version_line() -> str:
+    return f"hvconsole {hvconsole_version()} (libvirt {libvirt_version()}, Qt {qt_version()})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hvconsole",
+        description="A desktop console for KVM and Xen hosts, through libvirt.")
+    parser.add_argument(
+        "--connect", "-c", metavar="URI", action="append", default=[],
+        help="connect to this libvirt URI instead of the saved servers (repeatable); "
+             "not saved")
+    parser.add_argument(
+        "--show-domain", metavar="NAME",
+        help="select the first VM with this name once the inventory has loaded")
+    parser.add_argument(
+        "--screenshot", metavar="FILE",
+        help="save the window as a PNG once every connection has loaded, then exit")
+    parser.add_argument("--version", action="store_true",
+                        help="print the versions of HVConsole, libvirt and Qt, then exit")
+    parser.add_argument("--debug", action="store_true",
+                        help="log debugging messages to standard error")
+    return parser
+
+
+def setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    if debug:
+        # asyncio's own debug chatter (selector choice, slow callbacks) stays useful.
+        logging.getLogger("asyncio").setLevel(logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        print(version_line())
+        return 0
+    setup_logging(args.debug)
+    from widgets.launcher import run  # composition root: see the module docstring
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
