@@ -1,0 +1,51 @@
+"""The application's own icon (window, task bar, About box).
+
+The themed object and action icons come from app/icons.py. The application icon is looked
+up there too; when the resources hold none, it is drawn here (a monitor with a green "on"
+light), so the window never shows the platform's blank default.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPixmap
+
+
+def app_icon() -> QIcon:
+    try:
+        from app import icons
+        lookup = getattr(icons, "icon", None)
+        found = lookup("hvconsole") if callable(lookup) else QIcon()
+    except Exception:  # noqa: BLE001 - no resource icon: draw one below
+        found = QIcon()
+    if found is not None and not found.isNull():
+        return found
+    drawn = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        drawn.addPixmap(_draw(size))
+    return drawn
+
+
+def _draw(size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    s = size / 64.0
+    screen = QPainterPath()
+    screen.addRoundedRect(QRectF(4 * s, 8 * s, 56 * s, 40 * s), 6 * s, 6 * s)
+    p.fillPath(screen, QColor("#1f4e79"))
+    p.fillRect(QRectF(10 * s, 14 * s, 44 * s, 28 * s), QColor("#2f75b5"))
+    p.fillRect(QRectF(26 * s, 48 * s, 12 * s, 6 * s), QColor("#1f4e79"))
+    p.fillRect(QRectF(16 * s, 54 * s, 32 * s, 4 * s), QColor("#1f4e79"))
+    if size >= 24:
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(max(6, int(14 * s)))
+        p.setFont(font)
+        p.setPen(QColor("white"))
+        p.drawText(QRectF(10 * s, 14 * s, 44 * s, 28 * s), Qt.AlignmentFlag.AlignCenter, "HV")
+    p.setBrush(QColor("#4caf50"))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawEllipse(QRectF(48 * s, 40 * s, 10 * s, 10 * s))
+    p.end()
+    return pixmap

@@ -1,0 +1,60 @@
+"""The status bar: what is connected on the left, what is running on the right.
+
+Task progress is an indeterminate bar with the active task's title while any task runs,
+then the last result for a while (failures in red) so a user who looked away still sees
+how the last action ended.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+RESULT_SHOWN_MS = 15000
+
+
+class MainStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeGripEnabled(True)
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("connectionSummary")
+        self.demo_label = QLabel("Demo inventory (libvirt test driver)")
+        self.demo_label.setObjectName("demoNotice")
+        self.demo_label.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36c;"
+            " border-radius: 3px; padding: 0px 6px; }")
+        self.demo_label.setVisible(False)
+        self.task_label = QLabel()
+        self.task_label.setObjectName("taskStatus")
+        self.task_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(140)
+        self.progress.setMaximumHeight(14)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.addWidget(self.summary_label)
+        self.addWidget(self.demo_label)
+        self.addPermanentWidget(self.task_label)
+        self.addPermanentWidget(self.progress)
+
+    def set_summary(self, servers: int, connected: int, vms: int, demo: bool) -> None:
+        def plural(n: int, word: str) -> str:
+            return f"{n} {word}{'' if n == 1 else 's'}"
+        self.summary_label.setText(
+            f"{plural(servers, 'server')}, {connected} connected, {plural(vms, 'VM')}")
+        self.demo_label.setVisible(demo)
+
+    def set_running(self, titles: list[str]) -> None:
+        """Titles of the tasks still running (newest last); empty when all are done."""
+        if not titles:
+            self.progress.setVisible(False)
+            return
+        text = titles[-1] if len(titles) == 1 else f"{titles[-1]} (+{len(titles) - 1} more)"
+        self.task_label.setStyleSheet("")
+        self.task_label.setText(text + "…")
+        self.progress.setVisible(True)
+
+    def set_result(self, message: str, failed: bool) -> None:
+        self.task_label.setStyleSheet("color: #c62828;" if failed else "")
+        self.task_label.setText(message)
