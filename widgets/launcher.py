@@ -1,0 +1,225 @@
+"""Starts the desktop application: QApplication, the qasync loop, the app objects, the window.
+
+Which connections open at start:
+- ``--connect URI`` (repeatable): exactly those, not saved;
+- otherwise the saved servers;
+- with none saved: the embedded demo lab, plus ``qemu:///system`` when a local libvirtd
+  answers. That one is an autoconnect, not a server the user added: if it fails it is
+  removed again without a word, since the user never asked for it.
+
+``--screenshot FILE`` waits until every connection has finished connecting and the
+inventory has been quiet for a moment, then saves the window and exits.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
+
+LOCAL_URI = "qemu:///system"
+LOCAL_SOCKETS = ("/var/run/libvirt/libvirt-sock", "/run/libvirt/libvirt-sock")
+SETTLE_QUIET_S = 0.3
+SETTLE_MAX_S = 30.0
+AUTOCONNECT_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 3.0
+
+
+def run(args) -> int:
+    """Runs the application until its window closes; the process's exit status."""
+    import qasync
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("HVConsole")
+    app.setApplicationDisplayName("HVConsole")
+    app.setOrganizationName("hvconsole")
+    app.setDesktopFileName("hvconsole")
+    # The session ends the loop itself after disconnecting; Qt quitting on the last
+    # closed window would stop the loop under the shutdown coroutine.
+    app.setQuitOnLastWindowClosed(False)
+    from widgets.icons import app_icon
+    app.setWindowIcon(app_icon())
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    session = Session(args)
+    try:
+        with loop:
+            return loop.run_until_complete(session.main())
+    except KeyboardInterrupt:
+        return 130
+
+
+class Session:
+    """The app objects and the window for one run of the program."""
+
+    def __init__(self, args) -> None:
+        self.args = args
+        self.window = None
+        self.manager = None
+        self._closed: asyncio.Future | None = None
+        self._last_batch = 0.0
+
+    def build(self):
+        from app.commands import CommandSet
+        from app.connection_manager import ConnectionManager
+        from app.events_log import EventsLog
+        from app.inventory import InventoryModel
+        from app.tasks import TaskManager
+        from widgets.dialogs.credentials import ask_credentials
+        from widgets.main_window import MainWindow
+        from widgets.dialogs.prompter import DialogPrompter
+
+        self.events_log = EventsLog()
+        self.inventory = InventoryModel()
+        self.manager = ConnectionManager(self.inventory, self.events_log)
+        self.tasks = TaskManager(self.events_log)
+        self.prompter = DialogPrompter()
+        self.commands = CommandSet(self.manager, self.inventory, self.tasks, self.prompter)
+        self.window = MainWindow(self.manager, self.inventory, self.events_log, self.tasks,
+                                 self.commands, self.prompter)
+        self.prompter.parent = self.window
+        self.manager.set_auth_handler(
+            lambda uri, requests: ask_credentials(self.window, uri, requests))
+        self.inventory.batchApplied.connect(self._batch_applied)
+        return self.window
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._closed = loop.create_future()
+        window = self.build()
+        window.closing.connect(lambda: self._closed.done() or self._closed.set_result(None))
+        window.show()
+        self._report_config_warnings()
+        opened = await self.open_connections()
+        status = 0
+        if self.args.show_domain:
+            loop.create_task(self._show_domain(self.args.show_domain))
+        if self.args.screenshot:
+            status = await self.take_screenshot(self.args.screenshot, opened)
+            window.close()
+        else:
+            await self._closed
+        await self.shutdown()
+        return status
+
+    # ---- connections ----
+
+    async def open_connections(self) -> list:
+        from app.connection_manager import demo_uri
+        if self.args.connect:
+            opened = []
+            for uri in self.args.connect:
+                try:
+                    opened.append(self.manager.open(uri, save=False))
+                except ValueError as exc:
+                    self.events_log.add("error", "connection", uri, str(exc))
+                    print(f"hvconsole: {uri}: {exc}", file=sys.stderr)
+            return opened
+        saved = self.manager.restore_saved()
+        if saved:
+            return list(saved)
+        opened = [self.manager.open(demo_uri(), save=False, demo=True)]
+        if await asyncio.to_thread(_local_socket_exists):
+            conn_id = self.manager.open(LOCAL_URI, save=False)
+            opened.append(conn_id)
+            asyncio.get_running_loop().create_task(self._drop_if_unreachable(conn_id))
+        return opened
+
+    async def _drop_if_unreachable(self, conn_id) -> None:
+        """The local autoconnect is removed quietly when libvirtd does not answer."""
+        from connectors.libvirt.model import ConnState
+        state = await self._wait_connected(conn_id, AUTOCONNECT_TIMEOUT_S)
+        if state is not ConnState.CONNECTED:
+            log.info("no local libvirtd answered at %s; not showing it", LOCAL_URI)
+            await _maybe_await(self.manager.remove(conn_id))
+
+    async def _wait_connected(self, conn_id, timeout: float):
+        """Waits for one connection attempt to end; its state then (None if gone)."""
+        from connectors.libvirt.model import ConnState
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            host = self.manager.host(conn_id)
+            state = host.state if host is not None else None
+            if state in (ConnState.CONNECTED, ConnState.DISCONNECTED, None):
+                return state
+            if state is ConnState.RECONNECTING and host.info is None:
+                return state  # failed its first attempt: retrying, but not connected
+            if loop.time() > deadline:
+                return state
+            await asyncio.sleep(0.05)
+
+    # ---- one-shot jobs ----
+
+    async def _show_domain(self, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_MAX_S
+        while not self.window.show_domain(name):
+            if loop.time() > deadline:
+                self.events_log.add("warning", "application", "hvconsole",
+                                    f"No VM named {name!r} was found to show.")
+                return
+            await asyncio.sleep(0.1)
+
+    def _batch_applied(self, *_args) -> None:
+        self._last_batch = asyncio.get_event_loop().time()
+
+    async def settle(self, conn_ids: list) -> None:
+        """Every connection done connecting, then the inventory quiet for a moment."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_MAX_S
+        for conn_id in conn_ids:
+            await self._wait_connected(conn_id, max(0.0, deadline - loop.time()))
+        connected_at = loop.time()
+        while loop.time() < deadline:
+            if loop.time() - max(self._last_batch, connected_at) >= SETTLE_QUIET_S:
+                break
+            await asyncio.sleep(0.05)
+
+    async def take_screenshot(self, path: str, conn_ids: list) -> int:
+        from widgets.main_window import DEFAULT_SIZE
+        self.window.resize(*DEFAULT_SIZE)  # the same size on every machine, for docs
+        await self.settle(conn_ids)
+        if self.args.show_domain:
+            self.window.show_domain(self.args.show_domain)
+        self.window.tree.expand_hosts()
+        await asyncio.sleep(0.2)  # let the expanded rows and status bar paint
+        pixmap = self.window.grab()
+        if pixmap.isNull() or not pixmap.save(path, "PNG"):
+            print(f"hvconsole: cannot write the screenshot to {path}", file=sys.stderr)
+            return 2
+        return 0
+
+    # ---- leaving ----
+
+    def _report_config_warnings(self) -> None:
+        for warning in self.manager.config_warnings():
+            self.events_log.add("warning", "application", "settings", warning)
+            self.window.show_warning("Settings", warning)
+
+    async def shutdown(self) -> None:
+        """Disconnects every host, giving up after a few seconds (a dead host must not
+        keep the window from closing)."""
+        try:
+            await asyncio.wait_for(_maybe_await(self.manager.close_all()),
+                                   SHUTDOWN_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("some hosts did not disconnect within %s s", SHUTDOWN_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - leaving must not end in a traceback
+            log.debug("error while disconnecting at exit", exc_info=True)
+        QTimer.singleShot(0, lambda: None)
+
+
+def _local_socket_exists() -> bool:
+    return any(os.path.exists(path) for path in LOCAL_SOCKETS)
+
+
+async def _maybe_await(result):
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        return await result
+    return result

@@ -1,0 +1,304 @@
+"""HVConsole's main window: the tree of servers and VMs on the left, tabs on the right.
+
+The window composes; it decides nothing about hypervisors. Commands (enabled state, text,
+icons, confirmation, running) live in app/commands; the window only places their QActions
+in the menus, the toolbar and the tree's context menu, and tells them what is selected.
+"""
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+                               QToolBar, QVBoxLayout, QWidget)
+
+from app.inventory import InventoryFilterProxy, NodeKind
+from app.tasks import TaskState
+from widgets.about import show_about
+from widgets.dialogs.add_server import AddServerDialog
+from widgets.status_bar import MainStatusBar
+from widgets.tabs.events import EventsTab
+from widgets.tabs.general import GeneralTab
+from widgets.tree import InventoryTree
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (1280, 800)
+
+
+class MainWindow(QMainWindow):
+    """Emits ``closing`` once, when the user closes the window (the launcher shuts down)."""
+
+    closing = Signal()
+
+    def __init__(self, manager, inventory, events_log, tasks, commands, prompter=None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.inventory = inventory
+        self.events_log = events_log
+        self.tasks = tasks
+        self.commands = commands
+        self.prompter = prompter
+        self.setWindowTitle("HVConsole")
+        self.setObjectName("mainWindow")
+        self.resize(*DEFAULT_SIZE)
+
+        self.proxy = InventoryFilterProxy(self)
+        self.proxy.setSourceModel(inventory)
+        self._build_actions()
+        self._build_central()
+        self._build_menus()
+        self._build_toolbar()
+        self.status = MainStatusBar(self)
+        self.setStatusBar(self.status)
+
+        self._summary_timer = QTimer(self, singleShot=True, interval=100)
+        self._summary_timer.timeout.connect(self._update_summary)
+        self.tree.selectionChangedNodes.connect(self._selection_changed)
+        self.tree.set_menu_builder(self._context_actions)
+        for signal_name in ("connectionAdded", "connectionRemoved", "stateChanged"):
+            getattr(manager, signal_name).connect(self._schedule_summary)
+        inventory.batchApplied.connect(self._schedule_summary)
+        self._connect_tasks()
+        self._restore_geometry()
+        self._update_summary()
+        self._selection_changed([])
+
+    # ---- building ----
+
+    def _build_actions(self) -> None:
+        self.commands.add_server.set_handler(self.show_add_server)
+        self.add_server_action = self.commands.add_server.action
+        self.add_server_action.setShortcut(QKeySequence("Ctrl+N"))
+
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+
+        self.focus_filter_action = QAction("&Filter", self)
+        self.focus_filter_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.focus_filter_action.triggered.connect(self.focus_filter)
+
+        self.about_action = QAction("&About HVConsole", self)
+        self.about_action.triggered.connect(lambda: show_about(self))
+
+    def _build_central(self) -> None:
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("filterBox")
+        self.filter_edit.setPlaceholderText("Filter by name or state…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._filter_changed)
+        self.tree = InventoryTree(self.proxy)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 0, 4)
+        left_layout.setSpacing(4)
+        left_layout.addWidget(self.filter_edit)
+        left_layout.addWidget(self.tree)
+
+        self.general_tab = GeneralTab(self.inventory, self.manager)
+        self.events_tab = EventsTab(self.events_log)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.general_tab, "General")
+        self.tabs.addTab(self.events_tab, "Events")
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([380, DEFAULT_SIZE[0] - 380])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.quit_action)
+
+        server_menu = bar.addMenu("&Server")
+        _fill(server_menu, _actions(self.commands.host_commands))
+        self.server_menu = server_menu
+        self.vm_menu = bar.addMenu("&VM")
+        _fill(self.vm_menu, _actions(self.commands.vm_commands))
+
+        view_menu = bar.addMenu("Vie&w")
+        self.view_menu = view_menu
+        view_menu.addAction(self.focus_filter_action)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main toolbar", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setMovable(False)
+        toolbar.addAction(self.add_server_action)
+        toolbar.addSeparator()
+        c = self.commands
+        _fill(toolbar, _actions([c.start, c.shutdown, c.reboot, c.force_shutdown, None,
+                                 c.pause, c.resume, c.suspend, None, c.delete]))
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+        toggle = toolbar.toggleViewAction()
+        toggle.setText("&Toolbar")
+        self.view_menu.insertAction(self.focus_filter_action, toggle)
+        self.view_menu.insertSeparator(self.focus_filter_action)
+
+    # ---- behaviour ----
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+        if text:
+            self.tree.expandAll()
+
+    def _selection_changed(self, nodes: list) -> None:
+        self.commands.set_selection(nodes)
+        self.general_tab.set_selection(nodes)
+
+    def _context_actions(self, nodes: list) -> list:
+        kinds = {node.kind for node in nodes}
+        if kinds == {NodeKind.VM}:
+            return _actions(self.commands.vm_commands)
+        if kinds == {NodeKind.HOST}:
+            commands = list(self.commands.host_commands)
+            while commands and commands[0] in (self.commands.add_server, None):
+                commands.pop(0)
+            return _actions(commands)
+        return []
+
+    def show_add_server(self) -> None:
+        dialog = AddServerDialog(self)
+
+        def accepted() -> None:
+            try:
+                self.manager.open(dialog.uri())
+            except ValueError as exc:
+                dialog.show_error(str(exc))
+                dialog.open()
+                return
+            dialog.deleteLater()
+
+        dialog.accepted.connect(accepted)
+        dialog.rejected.connect(dialog.deleteLater)
+        dialog.open()
+        self._add_server_dialog = dialog
+
+    def show_domain(self, name: str) -> bool:
+        node = self.tree.find_vm_by_name(name)
+        if node is None:
+            return False
+        return self.tree.select_node(node.conn_id, node.key)
+
+    def show_warning(self, title: str, message: str) -> QMessageBox:
+        """A non-blocking warning: the user reads it while the window keeps working."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    # ---- status bar ----
+
+    def _schedule_summary(self, *_args) -> None:
+        self._summary_timer.start()
+
+    def _update_summary(self) -> None:
+        summary = self.inventory.summary() if hasattr(self.inventory, "summary") else None
+        if summary is None:
+            summary = self._count_from_model()
+        self.status.set_summary(*summary)
+
+    def _count_from_model(self) -> tuple[int, int, int, bool]:
+        from app.inventory import NODE_ROLE
+        from connectors.libvirt.model import ConnState
+        servers = connected = vms = 0
+        demo = False
+        model = self.inventory
+        for row in range(model.rowCount()):
+            index = model.index(row, 0)
+            node = index.data(NODE_ROLE)
+            servers += 1
+            host = self.manager.host(node.conn_id)
+            if host is not None and host.state == ConnState.CONNECTED:
+                connected += 1
+                demo = demo or bool(host.info and host.info.is_demo)
+            vms += sum(1 for r in range(model.rowCount(index))
+                       if model.index(r, 0, index).data(NODE_ROLE).kind == NodeKind.VM)
+        return servers, connected, vms, demo
+
+    def _connect_tasks(self) -> None:
+        self.tasks.taskStarted.connect(self._task_started)
+        self.tasks.taskFinished.connect(self._task_finished)
+
+    def _running_titles(self) -> list[str]:
+        return [task.title for task in self.tasks.active()]
+
+    def _task_started(self, task) -> None:
+        self.status.set_running(self._running_titles())
+
+    def _task_finished(self, task) -> None:
+        running = self._running_titles()
+        self.status.set_running(running)
+        failed = task.state is TaskState.FAILED
+        if task.state is TaskState.SUCCEEDED:
+            message = f"{task.title}: done"
+        else:
+            message = f"{task.title}: {task.error or task.state.label}"
+        if not running:
+            self.status.set_result(message, failed)
+        if failed and self.prompter is not None:
+            # Not from inside the task's coroutine: a message box there would run its
+            # own event loop in the middle of an asyncio step.
+            QTimer.singleShot(0, lambda: self.prompter.show_error(task.title, task.error))
+
+    # ---- geometry ----
+
+    def _settings(self) -> QSettings:
+        return QSettings("hvconsole", "hvconsole")
+
+    def _restore_geometry(self) -> None:
+        settings = self._settings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        splitter = settings.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        visible = settings.value("window/toolbar", True)
+        self.toolbar.setVisible(visible not in (False, "false"))
+
+    def save_geometry(self) -> None:
+        settings = self._settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/splitter", self.splitter.saveState())
+        settings.setValue("window/toolbar", not self.toolbar.isHidden())
+        settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.save_geometry()
+        self.closing.emit()
+        super().closeEvent(event)
+
+
+def _actions(commands: list) -> list:
+    """Commands (None = separator) to their QActions, keeping the separators."""
+    return [None if command is None else command.action for command in commands]
+
+
+def _fill(widget, actions: list) -> None:
+    for action in actions:
+        if action is None:
+            widget.addSeparator()
+        else:
+            widget.addAction(action)

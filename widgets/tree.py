@@ -1,0 +1,169 @@
+"""The inventory tree: hosts, their VMs, networks and storage, filtered by the filter box.
+
+The view shows the app's filter proxy and never holds hypervisor state itself. What it
+adds: multi-selection reported as a list of inventory nodes, a context menu made from the
+very QActions of the main menus (so enabling, text and shortcuts agree everywhere), hosts
+expanded when they connect, and a selection that survives the inventory's batches.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, QWidget
+
+from app.inventory import NODE_ROLE, InventoryFilterProxy, NodeKind
+
+MenuBuilder = Callable[[list], list[QAction | None]]
+
+
+class InventoryTree(QTreeView):
+    """Emits ``selectionChangedNodes(list[Node])`` whenever the selected objects change."""
+
+    selectionChangedNodes = Signal(list)
+
+    def __init__(self, proxy: InventoryFilterProxy, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._proxy = proxy
+        self._menu_builder: MenuBuilder | None = None
+        self._last_selection: list = []
+        self.setModel(proxy)
+        self.setObjectName("inventoryTree")
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(False)
+        self.setAnimated(False)
+        self.setAllColumnsShowFocus(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._show_context_menu)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        if proxy.columnCount() > 1:
+            header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(1, 130)
+        self.selectionModel().selectionChanged.connect(self._selection_changed)
+        proxy.rowsInserted.connect(self._rows_inserted)
+        proxy.modelAboutToBeReset.connect(self._remember_selection)
+        proxy.modelReset.connect(self._restore_selection)
+        proxy.layoutAboutToBeChanged.connect(self._remember_selection)
+        proxy.layoutChanged.connect(self._selection_changed)
+        proxy.rowsRemoved.connect(self._selection_changed)
+
+    def set_menu_builder(self, builder: MenuBuilder) -> None:
+        """``builder(nodes)`` returns the actions (None for a separator) for a right-click."""
+        self._menu_builder = builder
+
+    def selected_nodes(self) -> list:
+        nodes = []
+        for index in self.selectionModel().selectedRows(0):
+            node = index.data(NODE_ROLE)
+            if node is not None:
+                nodes.append(node)
+        return nodes
+
+    def select_node(self, conn_id, key) -> bool:
+        """Selects and shows the row of one object; False when it is not (yet) in the tree."""
+        index = self._find(QModelIndex(), conn_id, key)
+        if index is None:
+            return False
+        self.scrollTo(index)
+        self.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        return True
+
+    def find_vm_by_name(self, name: str):
+        """The first VM row (in tree order) called ``name``, as its Node."""
+        for index in self._walk(QModelIndex()):
+            node = index.data(NODE_ROLE)
+            if node is not None and node.kind == NodeKind.VM and \
+                    getattr(node.obj, "name", None) == name:
+                return node
+        return None
+
+    def expand_hosts(self) -> None:
+        for row in range(self._proxy.rowCount()):
+            index = self._proxy.index(row, 0)
+            if self._proxy.rowCount(index):
+                self.expand(index)
+
+    def _find(self, parent: QModelIndex, conn_id, key) -> QModelIndex | None:
+        for index in self._walk(parent):
+            node = index.data(NODE_ROLE)
+            if node is not None and node.conn_id == conn_id and node.key == key:
+                return index
+        return None
+
+    def _walk(self, parent: QModelIndex):
+        for row in range(self._proxy.rowCount(parent)):
+            index = self._proxy.index(row, 0, parent)
+            yield index
+            yield from self._walk(index)
+
+    def _remember_selection(self, *_args) -> None:
+        """A reset (full snapshot after a reconnect) drops Qt's selection; keys survive."""
+        self._kept = [(n.conn_id, n.key) for n in self.selected_nodes()] or self._kept
+
+    def _restore_selection(self) -> None:
+        kept, self._kept = self._kept, []
+        if kept:
+            flags = QItemSelectionModel.SelectionFlag
+            for conn_id, key in kept:
+                index = self._find(QModelIndex(), conn_id, key)
+                if index is not None:
+                    self.selectionModel().select(index, flags.Select | flags.Rows)
+        self.expand_hosts()
+        self._selection_changed()
+
+    _kept: list = []
+
+    def _rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        # A host gets children when it connects: open it so its VMs are in sight.
+        if parent.isValid() and not parent.parent().isValid():
+            node = parent.data(NODE_ROLE)
+            if node is not None and node.kind == NodeKind.HOST:
+                self.expand(parent)
+        elif not parent.isValid():
+            for row in range(first, last + 1):
+                index = self._proxy.index(row, 0)
+                if self._proxy.rowCount(index):
+                    self.expand(index)
+        self._selection_changed()
+
+    def _selection_changed(self, *_args) -> None:
+        nodes = self.selected_nodes()
+        identity = [(n.conn_id, n.kind, n.key) for n in nodes]
+        objects = [n.obj for n in nodes]
+        if identity == [(n.conn_id, n.kind, n.key) for n in self._last_selection] and \
+                all(a is b for a, b in zip(objects, self._last_objects)):
+            return
+        self._last_selection = nodes
+        self._last_objects = objects
+        self.selectionChangedNodes.emit(nodes)
+
+    _last_objects: list = []
+
+    def _show_context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid() or self._menu_builder is None:
+            return
+        if not self.selectionModel().isRowSelected(index.row(), index.parent()):
+            self.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        actions = self._menu_builder(self.selected_nodes())
+        if not actions:
+            return
+        menu = QMenu(self)
+        for action in actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        self.last_context_menu = menu
+        menu.popup(self.viewport().mapToGlobal(pos))
+
+    last_context_menu: QMenu | None = None
