@@ -55,6 +55,19 @@ class CommandSet(QObject):
         if state is not None:
             state.connect(self.refresh)
 
+    def _current(self, node):
+        """The inventory's latest node for a selected one, so a state change that arrives
+        while the selection stays put still re-evaluates against fresh records."""
+        finder = getattr(self.ctx.inventory, "node", None)
+        if callable(finder):
+            try:
+                fresh = finder(node.conn_id, node.key)
+            except Exception:  # noqa: BLE001 - a vanished node keeps its last picture
+                fresh = None
+            if fresh is not None:
+                return fresh
+        return node
+
     def all(self) -> list[Command]:
         return [c for c in self.vm_commands + self.host_commands if c is not None]
 
@@ -67,5 +80,6 @@ class CommandSet(QObject):
         self.refresh()
 
     def refresh(self, *_args) -> None:
+        self._selection = [self._current(n) for n in self._selection]
         for command in self.all():
             command.update(self._selection)
