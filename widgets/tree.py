@@ -131,6 +131,11 @@ class InventoryTree(QTreeView):
                 index = self._proxy.index(row, 0)
                 if self._proxy.rowCount(index):
                     self.expand(index)
+            if not self.selectionModel().hasSelection():
+                # Something is always selected at start, so the tabs never open empty.
+                self.selectionModel().setCurrentIndex(
+                    self._proxy.index(0, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows)
         self._selection_changed()
 
     def _selection_changed(self, *_args) -> None:

@@ -1,0 +1,63 @@
+"""Add Server: presets fill in the URI, a malformed one is explained and cannot be sent."""
+from __future__ import annotations
+
+import pytest
+
+validate_uri = pytest.importorskip("connectors.libvirt.uri").validate_uri
+from widgets.dialogs.add_server import AddServerDialog  # noqa: E402
+
+
+@pytest.fixture
+def dialog(qtbot):
+    dialog = AddServerDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def test_local_kvm_is_the_default_and_valid(dialog):
+    assert dialog.uri() == "qemu:///system"
+    assert dialog.uri_edit.isReadOnly()
+    assert dialog.connect_button.isEnabled()
+    assert not dialog.error_label.isVisible()
+
+
+def test_ssh_preset_builds_the_uri_from_the_fields(dialog):
+    dialog.select_preset("KVM over SSH")
+    assert dialog.host_edit.isVisible()
+    assert not dialog.connect_button.isEnabled(), "no host yet"
+    dialog.host_edit.setText("kvm1.example.org")
+    dialog.user_edit.setText("admin")
+    dialog.port_spin.setValue(2222)
+    assert dialog.uri() == "qemu+ssh://admin@kvm1.example.org:2222/system"
+    assert dialog.connect_button.isEnabled()
+    dialog.select_preset("Xen over SSH")
+    assert dialog.uri() == "xen+ssh://admin@kvm1.example.org:2222/system"
+    dialog.select_preset("Local Xen")
+    assert dialog.uri() == "xen:///system"
+    assert not dialog.host_edit.isVisible()
+
+
+@pytest.mark.parametrize("text", ["qemu", "://system", "qemu+ssh//host/system",
+                                  "qemu:///system extra words"])
+def test_malformed_uris_show_the_validators_sentence_and_disable_connect(dialog, text):
+    with pytest.raises(ValueError) as raised:
+        validate_uri(text)
+    dialog.select_preset("Custom libvirt URI")
+    assert not dialog.uri_edit.isReadOnly()
+    dialog.uri_edit.setText(text)
+    assert dialog.error_label.isVisible()
+    assert dialog.error_label.text() == str(raised.value)
+    assert not dialog.connect_button.isEnabled()
+    dialog.connect_button.click()
+    assert dialog.result() != AddServerDialog.DialogCode.Accepted
+
+
+def test_a_valid_custom_uri_is_returned_on_connect(dialog):
+    dialog.select_preset("Custom libvirt URI")
+    dialog.uri_edit.setText("  test:///default ")
+    assert dialog.connect_button.isEnabled()
+    assert not dialog.error_label.isVisible()
+    dialog.connect_button.click()
+    assert dialog.result() == AddServerDialog.DialogCode.Accepted
+    assert dialog.uri() == "test:///default"

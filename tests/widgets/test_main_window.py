@@ -1,0 +1,182 @@
+"""The main window on real app objects and libvirt's in-process test driver."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from connectors.libvirt.model import ConnState, VMState
+from tests.conftest import wait_until
+
+pytest.importorskip("app.connection_manager")
+pytest.importorskip("connectors.libvirt.uri")
+from app.inventory import NODE_ROLE, NodeKind  # noqa: E402
+from widgets.launcher import Session  # noqa: E402
+
+
+def _args(**overrides) -> argparse.Namespace:
+    values = dict(connect=[], show_domain=None, screenshot=None, debug=False)
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def _demo_uri() -> tuple[str, bool]:
+    """The demo lab once it exists; libvirt's built-in test:///default until then."""
+    from app.connection_manager import demo_uri
+    try:
+        return demo_uri(), True
+    except (FileNotFoundError, LookupError):
+        return "test:///default", False
+
+
+def _rows(view, parent=None):
+    from PySide6.QtCore import QModelIndex
+    model = view.model()
+    parent = parent if parent is not None else QModelIndex()
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        yield index
+        yield from _rows(view, index)
+
+
+def _vm_rows(view):
+    return [i for i in _rows(view) if i.data(NODE_ROLE).kind == NodeKind.VM]
+
+
+@pytest.fixture
+def session(qtbot, qapp, aloop):
+    qapp.setQuitOnLastWindowClosed(False)
+    session = Session(_args())
+    window = session.build()
+    qtbot.addWidget(window)
+    window.show()
+    uri, demo = _demo_uri()
+    conn_id = session.manager.open(uri, save=False, demo=demo)
+    session.conn_id = conn_id
+
+    async def loaded():
+        await wait_until(lambda: session.manager.host(conn_id).state == ConnState.CONNECTED,
+                         timeout=15)
+        await wait_until(lambda: len(_vm_rows(window.tree)) > 0, timeout=10)
+    aloop.run_until_complete(loaded())
+    yield session
+    aloop.run_until_complete(session.shutdown())
+    window.close()
+
+
+def test_window_shows_the_host_and_its_vms(session):
+    window = session.window
+    assert window.windowTitle() == "HVConsole"
+    hosts = [i for i in _rows(window.tree) if i.data(NODE_ROLE).kind == NodeKind.HOST]
+    assert len(hosts) == 1
+    assert window.tree.isExpanded(hosts[0]), "a connected host opens to show its VMs"
+    host = session.manager.host(session.conn_id)
+    vm_names = {i.data() for i in _vm_rows(window.tree)}
+    assert vm_names == {vm.name for vm in host.vms()}
+    headers = [window.tree.model().headerData(c, Qt.Orientation.Horizontal)
+               for c in range(window.tree.model().columnCount())]
+    assert headers[:2] == ["Name", "State"]
+    summary = window.status.summary_label.text()
+    assert summary.startswith("1 server, 1 connected, ")
+    assert f"{len(vm_names)} VM" in summary
+
+
+def test_filter_box_filters_by_name_and_by_state(session, aloop):
+    window = session.window
+    host = session.manager.host(session.conn_id)
+    first = sorted(host.vms(), key=lambda vm: vm.name)[0]
+    QTest.keySequence(window, Qt.Modifier.CTRL | Qt.Key.Key_F)
+    assert window.filter_edit.hasFocus() or window.filter_edit.isVisible()
+    window.filter_edit.setText(first.name)
+    shown = {i.data() for i in _vm_rows(window.tree)}
+    assert first.name in shown
+    assert all(first.name.lower() in name.lower() for name in shown)
+
+    # Pause a running VM through the VM menu's own action, then filter by "paused".
+    running = [vm for vm in host.vms() if vm.state == VMState.RUNNING]
+    assert running, "the inventory needs a running VM for this story"
+    window.filter_edit.clear()
+    target = running[0]
+    assert window.tree.select_node(session.conn_id, target.key)
+    assert session.commands.pause.action.isEnabled()
+    session.commands.pause.action.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: host.vm(target.key).state == VMState.PAUSED, timeout=10))
+    window.filter_edit.setText("paused")
+    aloop.run_until_complete(wait_until(
+        lambda: target.name in {i.data() for i in _vm_rows(window.tree)}, timeout=5))
+    paused = {vm.name for vm in host.vms() if vm.state == VMState.PAUSED}
+    assert {i.data() for i in _vm_rows(window.tree)} == paused
+    window.filter_edit.clear()
+    session.commands.resume.action.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: host.vm(target.key).state == VMState.RUNNING, timeout=10))
+
+
+def test_multi_selection_enables_what_applies_to_each(session):
+    window = session.window
+    tree = window.tree
+    rows = _vm_rows(tree)
+    if len(rows) < 2:
+        pytest.skip("needs the demo lab with several VMs")
+    flags = tree.selectionModel().SelectionFlag
+    tree.selectionModel().clearSelection()
+    for index in rows:
+        tree.selectionModel().select(index, flags.Select | flags.Rows)
+    nodes = tree.selected_nodes()
+    assert len(nodes) == len(rows)
+    assert session.commands.selection == nodes
+    states = {node.obj.state for node in nodes}
+    assert session.commands.start.action.isEnabled() == any(
+        not s.is_active for s in states)
+    assert session.commands.pause.action.isEnabled() == (VMState.RUNNING in states)
+    assert session.commands.delete.action.isEnabled()
+    assert not session.commands.disconnect_host.action.isEnabled()
+
+
+def test_context_menu_on_a_vm_holds_the_vm_menus_actions(session):
+    window = session.window
+    tree = window.tree
+    index = _vm_rows(tree)[0]
+    tree.scrollTo(index)
+    pos = tree.visualRect(tree.model().index(index.row(), 0, index.parent())).center()
+    tree.customContextMenuRequested.emit(pos)
+    menu = tree.last_context_menu
+    assert menu is not None
+    in_menu = [a for a in menu.actions() if not a.isSeparator()]
+    in_vm_menu = [a for a in window.vm_menu.actions() if not a.isSeparator()]
+    assert in_menu and all(a is b for a, b in zip(in_menu, in_vm_menu))
+    assert len(in_menu) == len(in_vm_menu)
+    menu.close()
+
+
+def test_show_domain_selects_the_vm(session, aloop):
+    host = session.manager.host(session.conn_id)
+    name = sorted(vm.name for vm in host.vms())[-1]
+    assert session.window.show_domain(name)
+    selected = session.window.tree.selected_nodes()
+    assert [n.obj.name for n in selected] == [name]
+    assert session.window.general_tab.isVisible()
+
+
+def test_selection_survives_inventory_batches(session, aloop):
+    window = session.window
+    host = session.manager.host(session.conn_id)
+    vm = sorted(host.vms(), key=lambda v: v.name)[0]
+    assert window.tree.select_node(session.conn_id, vm.key)
+    # A reconnect replaces the whole picture of the host with a new full snapshot.
+    result = session.manager.reconnect(session.conn_id)
+    if asyncio.iscoroutine(result):
+        aloop.run_until_complete(result)
+    aloop.run_until_complete(wait_until(
+        lambda: host_state(session) == ConnState.CONNECTED and _vm_rows(window.tree),
+        timeout=15))
+    aloop.run_until_complete(asyncio.sleep(0.3))
+    assert [n.key for n in window.tree.selected_nodes()] == [vm.key]
+
+
+def host_state(session):
+    return session.manager.host(session.conn_id).state
