@@ -115,17 +115,17 @@ class Session:
             opened = []
             for uri in self.args.connect:
                 try:
-                    opened.append(self.manager.open(uri, save=False))
+                    opened.append(await _maybe_await(self.manager.open(uri, save=False)))
                 except ValueError as exc:
                     self.events_log.add("error", "connection", uri, str(exc))
                     print(f"hvconsole: {uri}: {exc}", file=sys.stderr)
             return opened
-        saved = self.manager.restore_saved()
+        saved = await _maybe_await(self.manager.restore_saved())
         if saved:
             return list(saved)
-        opened = [self.manager.open(demo_uri(), save=False, demo=True)]
+        opened = [await _maybe_await(self.manager.open(demo_uri(), save=False, demo=True))]
         if await asyncio.to_thread(_local_socket_exists):
-            conn_id = self.manager.open(LOCAL_URI, save=False)
+            conn_id = await _maybe_await(self.manager.open(LOCAL_URI, save=False))
             opened.append(conn_id)
             asyncio.get_running_loop().create_task(self._drop_if_unreachable(conn_id))
         return opened

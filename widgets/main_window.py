@@ -6,6 +6,7 @@ in the menus, the toolbar and the tree's context menu, and tells them what is se
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -180,19 +181,34 @@ class MainWindow(QMainWindow):
     def show_add_server(self) -> None:
         dialog = AddServerDialog(self)
 
+        def refused(exc: ValueError) -> None:
+            dialog.show_error(str(exc))
+            dialog.open()
+
         def accepted() -> None:
             try:
-                self.manager.open(dialog.uri())
+                result = self.manager.open(dialog.uri())
             except ValueError as exc:
-                dialog.show_error(str(exc))
-                dialog.open()
+                refused(exc)
                 return
-            dialog.deleteLater()
+            if asyncio.iscoroutine(result):
+                asyncio.ensure_future(self._finish_open(result, dialog, refused))
+            else:
+                dialog.deleteLater()
 
         dialog.accepted.connect(accepted)
         dialog.rejected.connect(dialog.deleteLater)
         dialog.open()
         self._add_server_dialog = dialog
+
+    @staticmethod
+    async def _finish_open(pending, dialog, refused) -> None:
+        try:
+            await pending
+        except ValueError as exc:
+            refused(exc)
+        else:
+            dialog.deleteLater()
 
     def show_domain(self, name: str) -> bool:
         node = self.tree.find_vm_by_name(name)

@@ -128,7 +128,7 @@ def test_multi_selection_enables_what_applies_to_each(session):
         tree.selectionModel().select(index, flags.Select | flags.Rows)
     nodes = tree.selected_nodes()
     assert len(nodes) == len(rows)
-    assert session.commands.selection == nodes
+    assert [n.key for n in session.commands.selection] == [n.key for n in nodes]
     states = {node.obj.state for node in nodes}
     assert session.commands.start.action.isEnabled() == any(
         not s.is_active for s in states)
