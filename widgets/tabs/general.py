@@ -264,6 +264,10 @@ class GeneralTab(QWidget):
         bold = QFont(self.font())
         bold.setBold(True)
         bold.setPointSizeF(bold.pointSizeF() * 1.1)
+        # one label column width for every section, so the values line up down the page
+        metrics = self.fontMetrics()
+        label_width = max((metrics.horizontalAdvance(f"{label}:") for _, rows in
+                           self._sections for label, _ in rows if label), default=0)
         for header, rows in self._sections:
             title = QLabel(header)
             title.setFont(bold)
@@ -276,7 +280,10 @@ class GeneralTab(QWidget):
                 field.setTextInteractionFlags(Qt.TextSelectableByMouse)
                 field.setWordWrap(True)
                 if label:
-                    form.addRow(f"{label}:", field)
+                    name = QLabel(f"{label}:")
+                    name.setMinimumWidth(label_width)
+                    name.setAlignment(Qt.AlignRight | Qt.AlignTop)
+                    form.addRow(name, field)
                 else:
                     form.addRow(field)
             layout.addLayout(form)
