@@ -1,0 +1,124 @@
+#!/bin/bash
+# Build (or reuse) HVConsole's tiny real test guest: Debian's kernel and a busybox initramfs.
+#
+# The kernel comes from the linux-image-6.1.*-amd64 package that Debian's linux-image-amd64
+# metapackage depends on, fetched with `apt-get download` and unpacked without installing.
+# The initramfs holds static busybox, scripts/test-guest-init.sh as /init, and the two
+# modules the init needs when this kernel builds them as modules (ACPI button, evdev).
+#
+# Cache: $HVCONSOLE_GUEST_DIR (default /var/cache/hvconsole/test-guest), world-readable so
+# that QEMU running as libvirt-qemu can read it. Reused while the kernel version and the
+# init script are unchanged. Writes guest.json there and prints the paths.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="${HVCONSOLE_GUEST_DIR:-/var/cache/hvconsole/test-guest}"
+INIT="$REPO/scripts/test-guest-init.sh"
+MODULES=(drivers/acpi/button drivers/input/evdev)
+CONFIGS=(CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV)
+
+say() { printf 'build-test-guest: %s\n' "$*" >&2; }
+die() { printf 'build-test-guest: error: %s\n' "$*" >&2; exit 1; }
+
+for tool in apt-cache apt-get dpkg-deb cpio gzip sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/setup.sh installs what is needed)"
+done
+BUSYBOX="$(command -v busybox || true)"
+[ -n "$BUSYBOX" ] || die "busybox not found (install busybox-static)"
+file_out="$(LC_ALL=C od -An -c -N 4 "$BUSYBOX" | tr -d ' ')"
+[ "$file_out" = '177ELF' ] || die "$BUSYBOX is not an ELF binary"
+if command -v ldd >/dev/null 2>&1 && ldd "$BUSYBOX" 2>&1 | grep -q '=>'; then
+    die "$BUSYBOX is dynamically linked; install busybox-static"
+fi
+
+# Which kernel package the metapackage points at today; offline, keep what is cached.
+kernel_pkg="$(apt-cache depends linux-image-amd64 2>/dev/null \
+    | sed -n 's/^ *Depends: \(linux-image-6\.1\.[^ ]*-amd64\)$/\1/p' | head -n1 || true)"
+if [ -z "$kernel_pkg" ] && [ -f "$DIR/guest.json" ]; then
+    say "apt does not know linux-image-amd64's kernel; reusing the cache in $DIR"
+    kernel_pkg="$(sed -n 's/.*"package": "\([^"]*\)".*/\1/p' "$DIR/guest.json")"
+fi
+[ -n "$kernel_pkg" ] || die "cannot find the linux-image-6.1.*-amd64 package that linux-image-amd64 depends on (run apt-get update?)"
+kver="${kernel_pkg#linux-image-}"
+stamp="$kernel_pkg $(cat "$INIT" "${BASH_SOURCE[0]}" | sha256sum | cut -d" " -f1)"
+
+if [ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$stamp" ] \
+    && [ -f "$DIR/vmlinuz" ] && [ -f "$DIR/initrd.gz" ] && [ -f "$DIR/guest.json" ]; then
+    say "cached guest is current (kernel $kver)"
+else
+    say "building the test guest for kernel $kver in $DIR"
+    work="$(mktemp -d /tmp/hvconsole-guest-build.XXXXXX)"
+    trap 'rm -rf "$work"' EXIT
+    (cd "$work" && apt-get download "$kernel_pkg" >/dev/null 2>"$work/apt.err") \
+        || { cat "$work/apt.err" >&2; die "apt-get download $kernel_pkg failed"; }
+    deb="$(ls "$work"/*.deb)"
+    # Only the kernel, its config and the modules we need: the full package is ~400 MB.
+    mkdir "$work/x"
+    members=("./boot/vmlinuz-$kver" "./boot/config-$kver")
+    for mod in "${MODULES[@]}"; do members+=("./lib/modules/$kver/kernel/$mod.ko*"); done
+    # tar fails when a module is missing (built in); the config check below sorts that out.
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/x" --wildcards "${members[@]}" 2>/dev/null || true
+    [ -f "$work/x/boot/vmlinuz-$kver" ] || die "no /boot/vmlinuz-$kver in $deb"
+    config="$work/x/boot/config-$kver"
+
+    root="$work/root"
+    mkdir -p "$root/bin" "$root/lib/modules" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
+    cp "$BUSYBOX" "$root/bin/busybox"
+    cp "$INIT" "$root/init"
+    chmod 755 "$root/init" "$root/bin/busybox"
+    # The kernel needs a console before devtmpfs is mounted.
+    mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+
+    modules_json=""
+    for i in "${!MODULES[@]}"; do
+        mod="${MODULES[$i]}" cfg="${CONFIGS[$i]}"
+        setting="$(sed -n "s/^$cfg=\(.\)$/\1/p" "$config")"
+        case "$setting" in
+            y) say "$cfg=y: built in" ;;
+            m)
+                src="$(ls "$work/x/lib/modules/$kver/kernel/$mod".ko* 2>/dev/null | head -n1)"
+                [ -n "$src" ] || die "$cfg=m but ${mod}.ko is not in $deb"
+                out="$root/lib/modules/$(basename "$mod").ko"
+                case "$src" in
+                    *.ko) cp "$src" "$out" ;;
+                    *.ko.xz) xz -dc "$src" > "$out" ;;
+                    *.ko.zst) zstd -qdc "$src" > "$out" ;;
+                    *.ko.gz) gzip -dc "$src" > "$out" ;;
+                    *) die "unknown module compression: $src" ;;
+                esac
+                say "$cfg=m: adding $(basename "$out")"
+                modules_json="$modules_json${modules_json:+, }\"$(basename "$out")\""
+                ;;
+            *) die "$cfg is not enabled in kernel $kver; the power button cannot work" ;;
+        esac
+    done
+
+    mkdir -p "$DIR"
+    (cd "$root" && find . -print0 | LC_ALL=C sort -z \
+        | cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n > "$work/initrd.gz"
+    install -m 644 "$work/x/boot/vmlinuz-$kver" "$DIR/vmlinuz"
+    install -m 644 "$work/initrd.gz" "$DIR/initrd.gz"
+    install -m 644 "$config" "$DIR/config"
+    rm -f "$DIR/accel.json"   # a new kernel may boot differently: probe again
+    cat > "$DIR/guest.json" <<EOF
+{
+  "package": "$kernel_pkg",
+  "kernel_version": "$kver",
+  "kernel": "$DIR/vmlinuz",
+  "initrd": "$DIR/initrd.gz",
+  "modules": [$modules_json],
+  "ready_marker": "HVCONSOLE-GUEST-READY"
+}
+EOF
+    chmod 644 "$DIR/guest.json"
+    printf '%s\n' "$stamp" > "$DIR/stamp"
+fi
+
+# Every directory on the way must be searchable by libvirt-qemu.
+d="$DIR"
+while [ "$d" != "/" ]; do chmod o+rx "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+
+echo "kernel=$DIR/vmlinuz"
+echo "initrd=$DIR/initrd.gz"
+echo "info=$DIR/guest.json"
+echo "kernel_version=$kver"
