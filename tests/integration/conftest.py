@@ -1,0 +1,174 @@
+"""Fixtures for tests against the real libvirtd (qemu:///system) and the tiny test guest.
+
+Every domain and volume a test makes through ``guest_factory`` carries a unique name that
+starts with $HVCONSOLE_TEST_PREFIX (default "hvconsole-test-") and is removed when the test
+ends, pass or fail, including anything named after it (a clone "<name>-clone", its disk).
+Without a reachable libvirtd these tests skip locally and fail in CI (CI=true), so a broken
+CI machine cannot look green.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.integration.guest import (
+    GUEST_DIR, REPO, SERIAL_DIR, GuestFiles, LiveGuest, guest_xml, serial_log_path)
+
+URI = "qemu:///system"
+POOL_NAME = "hvconsole-test"
+POOL_PATH = "/var/lib/hvconsole-test/pool"
+PREFIX = os.environ.get("HVCONSOLE_TEST_PREFIX", "hvconsole-test-")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: integration tests must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def libvirt_uri() -> str:
+    """qemu:///system, once it has answered; skip (locally) or fail (CI) when it does not."""
+    try:
+        import libvirt
+    except ImportError as err:
+        _unavailable(f"libvirt-python is not installed: {err}")
+    try:
+        conn = libvirt.open(URI)
+        conn.getLibVersion()
+        conn.close()
+    except libvirt.libvirtError as err:
+        _unavailable(f"libvirtd does not answer on {URI} (run scripts/start-libvirtd.sh as "
+                     f"root): {err.get_error_message()}")
+    return URI
+
+
+@pytest.fixture(scope="session")
+def test_guest_files(libvirt_uri) -> GuestFiles:
+    """The test guest's kernel and initrd, built or reused, and the accelerator to boot it."""
+    steps = (["bash", str(REPO / "scripts" / "build-test-guest.sh")],
+             [sys.executable, str(REPO / "scripts" / "probe-accel.py")])
+    for cmd in steps:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            _unavailable(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    info = json.loads((GUEST_DIR / "guest.json").read_text())
+    accel = json.loads((GUEST_DIR / "accel.json").read_text())["accel"]
+    return GuestFiles(kernel=GUEST_DIR / "vmlinuz", initrd=GUEST_DIR / "initrd.gz",
+                      kernel_version=info["kernel_version"], accel=accel)
+
+
+def _test_pool(conn):
+    """The 'hvconsole-test' directory pool, defined and started if needed (and kept)."""
+    import libvirt
+
+    try:
+        pool = conn.storagePoolLookupByName(POOL_NAME)
+    except libvirt.libvirtError:
+        xml = (f"<pool type='dir'><name>{POOL_NAME}</name>"
+               f"<target><path>{POOL_PATH}</path></target></pool>")
+        try:
+            pool = conn.storagePoolDefineXML(xml, 0)
+            pool.build(0)
+        except libvirt.libvirtError:
+            # Another test session defined it meanwhile.
+            pool = conn.storagePoolLookupByName(POOL_NAME)
+    if not pool.isActive():
+        try:
+            pool.create(0)
+        except libvirt.libvirtError:
+            if not pool.isActive():
+                raise
+    return pool
+
+
+def _remove_domain(conn, name: str) -> None:
+    import libvirt
+
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError:
+        return
+    try:
+        if dom.isActive():
+            dom.destroy()
+    except libvirt.libvirtError:
+        pass
+    try:
+        if dom.isPersistent():
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                              | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                              | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+    except libvirt.libvirtError:
+        pass
+
+
+@pytest.fixture
+def guest_factory(libvirt_uri, test_guest_files):
+    """make_guest(name_suffix, start=False, persistent=True, with_disk=False, **xml_options)
+    -> LiveGuest. A transient guest (persistent=False) always starts. ``xml_options`` go to
+    guest_xml (memory_mib, vcpus, graphics, tablet, ...)."""
+    import libvirt
+
+    conn = libvirt.open(libvirt_uri)
+    names: list[str] = []
+    pool = None
+
+    def make_guest(name_suffix: str, start: bool = False, persistent: bool = True,
+                   with_disk: bool = False, **xml_options) -> LiveGuest:
+        nonlocal pool
+        if not persistent and not start:
+            raise ValueError("a transient guest exists only while it runs: use start=True")
+        name = f"{PREFIX}{name_suffix}-{uuid.uuid4().hex[:6]}"
+        names.append(name)
+        volume = None
+        if with_disk:
+            pool = pool or _test_pool(conn)
+            volume = pool.createXML(
+                f"<volume><name>{name}.qcow2</name><capacity unit='MiB'>64</capacity>"
+                "<target><format type='qcow2'/></target></volume>", 0)
+            xml_options.setdefault("disk_path", volume.path())
+            xml_options.setdefault("disk_format", "qcow2")
+        log = serial_log_path(name)
+        xml = guest_xml(name, accel=test_guest_files.accel, kernel=test_guest_files.kernel,
+                        initrd=test_guest_files.initrd, serial_log=log, **xml_options)
+        if persistent:
+            dom = conn.defineXML(xml)
+            guest = LiveGuest(name, dom, log, True, volume)
+            if start:
+                guest.start()
+        else:
+            dom = conn.createXML(xml, 0)
+            guest = LiveGuest(name, dom, log, False, volume)
+        return guest
+
+    yield make_guest
+
+    for dom in conn.listAllDomains(0):
+        if any(dom.name().startswith(n) for n in names):
+            _remove_domain(conn, dom.name())
+    if pool is not None:
+        pool.refresh(0)
+        for vol in pool.listAllVolumes(0):
+            if any(vol.name().startswith(n) for n in names):
+                try:
+                    vol.delete(0)
+                except libvirt.libvirtError:
+                    pass
+    for name in names:
+        (SERIAL_DIR / f"{name}.serial.log").unlink(missing_ok=True)
+    conn.close()
+
+
+@pytest.fixture
+def booted_guest(guest_factory) -> LiveGuest:
+    """A persistent test guest, started and booted to its shell (READY on the serial port)."""
+    guest = guest_factory("booted", start=True)
+    guest.wait_ready()
+    return guest
