@@ -136,8 +136,9 @@ def guest_factory(libvirt_uri, test_guest_files):
             xml_options.setdefault("disk_path", volume.path())
             xml_options.setdefault("disk_format", "qcow2")
         log = serial_log_path(name)
-        xml = guest_xml(name, accel=test_guest_files.accel, kernel=test_guest_files.kernel,
-                        initrd=test_guest_files.initrd, serial_log=log, **xml_options)
+        xml_options.setdefault("kernel", test_guest_files.kernel)
+        xml_options.setdefault("initrd", test_guest_files.initrd)
+        xml = guest_xml(name, accel=test_guest_files.accel, serial_log=log, **xml_options)
         if persistent:
             dom = conn.defineXML(xml)
             guest = LiveGuest(name, dom, log, True, volume)
