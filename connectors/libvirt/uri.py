@@ -72,7 +72,7 @@ def validate_uri(text: str) -> ParsedURI:
     params = _parse_query(query)
 
     if transport in SSH_TRANSPORTS and not host:
-        raise ValueError(f"'{driver}+{transport}' needs the host to log in to: write "
+        raise ValueError(f"The '{driver}+{transport}' transport needs the host to log in to: write "
                          f"{driver}+{transport}://user@host/system.")
     path = _check_path(driver, path, params)
 
@@ -93,10 +93,10 @@ def validate_uri(text: str) -> ParsedURI:
 def _parse_scheme(scheme: str) -> tuple[str, str]:
     driver, plus, transport = scheme.partition("+")
     if plus and not transport:
-        raise ValueError(f"'{scheme}' ends with '+' but names no transport: use "
+        raise ValueError(f"The scheme '{scheme}' ends with '+' but names no transport: use "
                          f"{driver}+ssh, {driver}+tls or just {driver}.")
     if "+" in transport:
-        raise ValueError(f"'{scheme}' names more than one transport; keep one, for "
+        raise ValueError(f"The scheme '{scheme}' names more than one transport; keep one, for "
                          f"example {driver}+ssh.")
     if not _SCHEME_PART.match(driver) or driver not in KNOWN_DRIVERS:
         raise ValueError(f"Unknown driver '{driver}': use one of "
@@ -130,7 +130,7 @@ def _parse_authority(authority: str) -> tuple[str, str, int | None]:
                                  "follow.")
             port_text = after[1:]
         if not host or not _IPV6.match(host):
-            raise ValueError(f"'{host}' is not an IPv6 address.")
+            raise ValueError(f"The address '{host}' is not an IPv6 address.")
     else:
         host, colon, port_part = authority.partition(":")
         if colon:
