@@ -1,0 +1,291 @@
+"""The user's servers: opens, closes and forgets host connections, and remembers them.
+
+Each connection is a ``LibvirtHost`` from the connector. The manager is its listener: it
+hands every host event to the inventory (batched there) and words connection changes and
+hypervisor events for the events log. ``open`` returns at once with the new conn_id; the
+connecting happens in the background, so the window never waits on a host. A failed
+connect leaves the server in the tree, disconnected with the reason, for Reconnect.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from app.config import ConnectionsStore, SavedConnection, strip_password
+from connectors.libvirt import eventloop
+from connectors.libvirt.host import LibvirtHost
+from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
+                                      CredentialRequest, HostEvent, HostStateChanged,
+                                      HypervisorEvent)
+from connectors.libvirt.uri import ParsedURI, validate_uri
+
+log = logging.getLogger(__name__)
+
+DEMO_LAB = Path(__file__).resolve().parent.parent / "resources" / "demo" / "lab.xml"
+DEMO_NAME = "Demo lab"
+CONNECTION = "connection"
+HYPERVISOR = "hypervisor"
+
+AuthHandler = Callable[[str, list[CredentialRequest]], Awaitable[list[str] | None]]
+
+
+def demo_uri() -> str:
+    """The embedded demo lab on libvirt's test driver: test:///<absolute path>/lab.xml."""
+    if not DEMO_LAB.is_file():
+        raise FileNotFoundError(f"the demo lab is missing: {DEMO_LAB}")
+    return "test://" + str(DEMO_LAB)
+
+
+def display_name(parsed: ParsedURI, demo: bool = False) -> str:
+    """What the tree calls a server until it has told us its host name."""
+    if demo:
+        return DEMO_NAME
+    if parsed.host:
+        return parsed.display_name
+    return parsed.uri      # "qemu:///system" says more than "localhost"
+
+
+class ConnectionManager(QObject):
+    """Signals carry the conn_id: ``connectionAdded``, ``connectionRemoved`` and
+    ``stateChanged`` (the host's ``state`` changed; emitted as the host reports it)."""
+
+    connectionAdded = Signal(str)
+    connectionRemoved = Signal(str)
+    stateChanged = Signal(str)
+
+    def __init__(self, inventory, events_log, parent: QObject | None = None, *,
+                 store: ConnectionsStore | None = None,
+                 settings: ConnectionSettings | None = None) -> None:
+        super().__init__(parent)
+        self.inventory = inventory
+        self.events_log = events_log
+        self.settings = settings or ConnectionSettings()
+        self._store = store or ConnectionsStore()
+        self._saved, self._config_warnings = self._store.load()
+        self._hosts: dict[str, LibvirtHost] = {}
+        self._names: dict[str, str] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._auth_handler: AuthHandler | None = None
+        self._ids = itertools.count(1)
+
+    # ================= opening =================
+
+    def open(self, uri: str, save: bool = True, demo: bool = False) -> str:
+        """Adds a server and starts connecting to it; returns its conn_id at once.
+
+        Raises ValueError (with the URI checker's sentence) for a malformed URI. A URI
+        that is already open is not opened twice: its conn_id is returned."""
+        parsed = validate_uri(uri)
+        uri = parsed.uri
+        for conn_id, host in self._hosts.items():
+            if host.uri == uri:
+                if save:
+                    self._remember(uri)
+                return conn_id
+        loop = asyncio.get_event_loop()
+        eventloop.register(loop)
+        conn_id = f"conn-{next(self._ids)}"
+        name = display_name(parsed, demo)
+        host = LibvirtHost(uri, lambda event, c=conn_id: self._on_event(c, event),
+                           auth=self._ask_credentials, settings=self.settings,
+                           is_demo=demo)
+        self._hosts[conn_id] = host
+        self._names[conn_id] = name
+        self.inventory.add_host(conn_id, uri, name, demo=demo)
+        if save:
+            self._remember(uri)
+        self.connectionAdded.emit(conn_id)
+        self._start_connect(conn_id)
+        return conn_id
+
+    def restore_saved(self) -> list[str]:
+        """Opens every saved server (each connects in the background); their conn_ids."""
+        opened = []
+        for saved in list(self._saved):
+            try:
+                opened.append(self.open(saved.uri, save=False))
+            except ValueError as exc:
+                self.events_log.add("error", CONNECTION, saved.uri,
+                                    f"The saved server cannot be opened: {exc}")
+        return opened
+
+    def config_warnings(self) -> list[str]:
+        """What was wrong with the saved-servers file at start, in sentences."""
+        return list(self._config_warnings)
+
+    def saved_uris(self) -> list[str]:
+        return [saved.uri for saved in self._saved]
+
+    def set_auth_handler(self, handler: AuthHandler | None) -> None:
+        """``await handler(uri, requests)`` answers libvirt's credential requests (one
+        string per request) or returns None when the user cancels."""
+        self._auth_handler = handler
+
+    # ================= looking up =================
+
+    def host(self, conn_id: str) -> LibvirtHost | None:
+        return self._hosts.get(conn_id)
+
+    def hosts(self) -> dict[str, LibvirtHost]:
+        return dict(self._hosts)
+
+    def conn_ids(self) -> list[str]:
+        return list(self._hosts)
+
+    def label(self, conn_id: str) -> str:
+        """The server's name for messages: its host name once known."""
+        host = self._hosts.get(conn_id)
+        if host is not None and host.info is not None and host.info.hostname:
+            return host.info.hostname
+        return self._names.get(conn_id, str(conn_id))
+
+    def is_saved(self, conn_id: str) -> bool:
+        host = self._hosts.get(conn_id)
+        return host is not None and any(s.uri == strip_password(host.uri)
+                                        for s in self._saved)
+
+    # ================= changing =================
+
+    async def disconnect(self, conn_id: str) -> None:
+        """Closes the connection; the server stays in the tree, greyed, for Reconnect."""
+        host = self._require(conn_id)
+        self._cancel_connect(conn_id)
+        await host.disconnect()
+
+    async def reconnect(self, conn_id: str) -> None:
+        """Connects again (closing first if needed) and waits for the attempt to end;
+        a failure is logged and leaves the server disconnected with the reason."""
+        host = self._require(conn_id)
+        self._cancel_connect(conn_id)
+        if host.state is not ConnState.DISCONNECTED:
+            await host.disconnect()
+        if self._hosts.get(conn_id) is host:
+            await self._connect(conn_id, host)
+
+    async def remove(self, conn_id: str) -> None:
+        """Forgets a server: out of the tree and the saved list, then disconnected."""
+        host = self._hosts.pop(conn_id, None)
+        if host is None:
+            return
+        self._names.pop(conn_id, None)
+        self._cancel_connect(conn_id)
+        self.inventory.remove_host(conn_id)
+        self._forget(host.uri)
+        self.connectionRemoved.emit(conn_id)
+        self.events_log.add("info", CONNECTION, host.uri, "Server removed")
+        try:
+            await asyncio.wait_for(host.disconnect(), self.settings.call_timeout_s)
+        except Exception:  # noqa: BLE001 - the server is gone from view either way
+            log.debug("disconnecting removed %s failed", host.uri, exc_info=True)
+
+    async def close_all(self) -> None:
+        """Disconnects every host at once (leaving the program); keeps them saved."""
+        for conn_id in list(self._tasks):
+            self._cancel_connect(conn_id)
+        hosts = list(self._hosts.values())
+        results = await asyncio.gather(*(h.disconnect() for h in hosts),
+                                       return_exceptions=True)
+        for host, result in zip(hosts, results):
+            if isinstance(result, BaseException):
+                log.debug("disconnecting %s failed: %r", host.uri, result)
+
+    # ================= internals =================
+
+    def _require(self, conn_id: str) -> LibvirtHost:
+        host = self._hosts.get(conn_id)
+        if host is None:
+            raise LookupError(f"no such connection: {conn_id}")
+        return host
+
+    def _start_connect(self, conn_id: str) -> None:
+        host = self._hosts[conn_id]
+        task = asyncio.ensure_future(self._connect(conn_id, host))
+        self._tasks[conn_id] = task
+        task.add_done_callback(lambda t, c=conn_id: self._tasks.get(c) is t
+                               and self._tasks.pop(c, None))
+
+    def _cancel_connect(self, conn_id: str) -> None:
+        task = self._tasks.pop(conn_id, None)
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _connect(self, conn_id: str, host: LibvirtHost) -> None:
+        self.events_log.add("info", CONNECTION, self.label(conn_id),
+                            f"Connecting to {host.uri}")
+        try:
+            await host.connect()
+        except ConnectError as exc:
+            if self._hosts.get(conn_id) is host:
+                self.events_log.add("error", CONNECTION, self.label(conn_id),
+                                    str(exc))
+                if host.state is not ConnState.DISCONNECTED:
+                    # The host always reports its failure; this only guards the tree.
+                    self.inventory.apply(conn_id, HostStateChanged(
+                        ConnState.DISCONNECTED, str(exc)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave it "connecting"
+            log.exception("connecting to %s failed", host.uri)
+            self.events_log.add("error", CONNECTION, self.label(conn_id),
+                                f"Could not connect: unexpected error: {exc}")
+            self.inventory.apply(conn_id, HostStateChanged(ConnState.DISCONNECTED,
+                                                           f"unexpected error: {exc}"))
+
+    def _on_event(self, conn_id: str, event: HostEvent) -> None:
+        """The host's listener (always on the loop thread)."""
+        if conn_id not in self._hosts:
+            return      # a removed server still saying goodbye
+        self.inventory.apply(conn_id, event)
+        if isinstance(event, HostStateChanged):
+            self._log_state(conn_id, event)
+            self.stateChanged.emit(conn_id)
+        elif isinstance(event, HypervisorEvent):
+            self.events_log.add(event.severity, HYPERVISOR,
+                                f"{self.label(conn_id)} » {event.name}", event.message)
+
+    def _log_state(self, conn_id: str, event: HostStateChanged) -> None:
+        source = self.label(conn_id)
+        if event.state is ConnState.CONNECTED:
+            what = event.host.hypervisor_label if event.host is not None else ""
+            self.events_log.add("info", CONNECTION, source,
+                                f"Connected ({what})" if what else "Connected")
+        elif event.state is ConnState.RECONNECTING:
+            self.events_log.add("warning", CONNECTION, source,
+                                event.reason or "Connection lost; reconnecting")
+        elif event.state is ConnState.DISCONNECTED and not event.reason:
+            self.events_log.add("info", CONNECTION, source, "Disconnected")
+        # DISCONNECTED with a reason is a failed connect: _connect logs it as an error.
+
+    async def _ask_credentials(self, uri: str, requests: list[CredentialRequest]
+                               ) -> list[str] | None:
+        handler = self._auth_handler
+        if handler is None:
+            return None
+        return await handler(uri, requests)
+
+    def _remember(self, uri: str) -> None:
+        uri = strip_password(uri)
+        if any(saved.uri == uri for saved in self._saved):
+            return
+        self._saved.append(SavedConnection(uri))
+        self._write_saved()
+
+    def _forget(self, uri: str) -> None:
+        uri = strip_password(uri)
+        kept = [saved for saved in self._saved if saved.uri != uri]
+        if len(kept) != len(self._saved):
+            self._saved = kept
+            self._write_saved()
+
+    def _write_saved(self) -> None:
+        try:
+            self._store.save(self._saved)
+        except OSError as exc:
+            self.events_log.add("error", "application", "settings",
+                                f"The list of saved servers could not be written to "
+                                f"{self._store.path}: {exc.strerror or exc}")
