@@ -1,0 +1,107 @@
+"""Imports only point downwards: widgets/ -> app/ -> connectors/.
+
+connectors/ must run with no Qt at all, widgets/ must never talk to libvirt itself, and
+app/ stays free of QtWidgets (but for the composition root, app/cli.py, which imports
+widgets lazily to open the window). Every import statement counts, including ones inside
+functions, since a lazy import still ties the layers together.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+QT_MODULES = ("PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "shiboken2", "qasync",
+              "pyqtgraph")
+LIBVIRT_MODULES = ("libvirt", "libvirt_qemu", "libvirt_lxc", "libvirtaio", "libvirtmod")
+COMPOSITION_ROOTS = {"app/cli.py", "app/__main__.py"}
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "__import__" and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def python_files(layer: str) -> list[Path]:
+    return sorted((ROOT / layer).rglob("*.py"))
+
+
+def is_within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def offences(layer: str, forbidden, skip: set[str] = frozenset()) -> list[str]:
+    out = []
+    for path in python_files(layer):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in skip:
+            continue
+        for line, module in imported_modules(path):
+            if forbidden(module):
+                out.append(f"{rel}:{line} imports {module}")
+    return out
+
+
+def test_the_layers_exist():
+    for layer in ("connectors", "app", "widgets"):
+        assert python_files(layer), f"no Python files under {layer}/"
+
+
+def test_connectors_import_no_qt():
+    bad = offences("connectors", lambda m: is_within(m, QT_MODULES)
+                   or is_within(m, ("app", "widgets")))
+    assert not bad, "connectors/ must not use Qt or the layers above:\n" + "\n".join(bad)
+
+
+def test_widgets_never_import_libvirt():
+    bad = offences("widgets", lambda m: is_within(m, LIBVIRT_MODULES))
+    assert not bad, "widgets/ must ask app/ instead of calling libvirt:\n" + "\n".join(bad)
+
+
+def test_app_uses_no_qtwidgets_outside_the_composition_root():
+    bad = offences("app", lambda m: is_within(m, ("PySide6.QtWidgets", "widgets")),
+                   skip=COMPOSITION_ROOTS)
+    assert not bad, "app/ may use QtCore/QtGui only:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("source, module", [
+    ("import PySide6.QtCore", "PySide6.QtCore"),
+    ("from PySide6 import QtWidgets", "PySide6.QtWidgets"),
+    ("def f():\n    import libvirt\n", "libvirt"),
+    ("__import__('qasync')", "qasync"),
+])
+def test_the_scanner_sees_every_kind_of_import(tmp_path, source, module):
+    path = tmp_path / "sample.py"
+    path.write_text(source)
+    assert module in [m for _, m in imported_modules(path)]
+
+
+def test_connectors_import_in_a_python_without_qt():
+    """Stronger than reading the source: import every connector module with Qt made
+    unimportable, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    modules = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts)
+                     for p in python_files("connectors") if p.name != "__init__.py")
+    code = ("import sys\n"
+            f"for name in {QT_MODULES!r}: sys.modules[name] = None\n"
+            f"for name in {modules!r}: __import__(name)\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
