@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import weakref
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -91,9 +92,8 @@ class ConnectionManager(QObject):
         eventloop.register(loop)
         conn_id = f"conn-{next(self._ids)}"
         name = display_name(parsed, demo)
-        host = LibvirtHost(uri, lambda event, c=conn_id: self._on_event(c, event),
-                           auth=self._ask_credentials, settings=self.settings,
-                           is_demo=demo)
+        host = LibvirtHost(uri, _Listener(self, conn_id), auth=_Auth(self),
+                           settings=self.settings, is_demo=demo)
         self._hosts[conn_id] = host
         self._names[conn_id] = name
         self.inventory.add_host(conn_id, uri, name, demo=demo)
@@ -206,8 +206,12 @@ class ConnectionManager(QObject):
         host = self._hosts[conn_id]
         task = asyncio.ensure_future(self._connect(conn_id, host))
         self._tasks[conn_id] = task
-        task.add_done_callback(lambda t, c=conn_id: self._tasks.get(c) is t
-                               and self._tasks.pop(c, None))
+        task.add_done_callback(self._connect_done)
+
+    def _connect_done(self, task: asyncio.Task) -> None:
+        for conn_id, running in list(self._tasks.items()):
+            if running is task:
+                del self._tasks[conn_id]
 
     def _cancel_connect(self, conn_id: str) -> None:
         task = self._tasks.pop(conn_id, None)
@@ -289,3 +293,37 @@ class ConnectionManager(QObject):
             self.events_log.add("error", "application", "settings",
                                 f"The list of saved servers could not be written to "
                                 f"{self._store.path}: {exc.strerror or exc}")
+
+
+class _Listener:
+    """A host's listener that does not keep the manager alive.
+
+    The manager owns its hosts; a host pointing straight back at the manager would make a
+    reference cycle, and a cycle of Qt objects is freed by Python's cycle collector on
+    whichever thread happens to run it, a libvirt worker thread included. Qt objects
+    destroyed off their thread leave dangling timers behind (a crash later). A weak
+    reference keeps the manager freed by plain reference counting, on its own thread.
+    """
+
+    def __init__(self, manager: ConnectionManager, conn_id: str) -> None:
+        self._manager = weakref.ref(manager)
+        self._conn_id = conn_id
+
+    def __call__(self, event: HostEvent) -> None:
+        manager = self._manager()
+        if manager is not None:
+            manager._on_event(self._conn_id, event)
+
+
+class _Auth:
+    """The credential callback, holding the manager weakly for the same reason."""
+
+    def __init__(self, manager: ConnectionManager) -> None:
+        self._manager = weakref.ref(manager)
+
+    async def __call__(self, uri: str, requests: list[CredentialRequest]
+                       ) -> list[str] | None:
+        manager = self._manager()
+        if manager is None:
+            return None
+        return await manager._ask_credentials(uri, requests)
