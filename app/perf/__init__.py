@@ -1,0 +1,1 @@
+"""Live performance: counters to rates, ring buffers for graphs, consolidated history on disk."""
