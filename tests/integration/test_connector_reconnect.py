@@ -1,0 +1,153 @@
+"""Losing the host and getting it back, without touching the shared libvirtd.
+
+The host connects through a small UNIX-socket relay to libvirtd's real socket
+(qemu:///system?socket=...). Cutting the relay's connections is, for the client, exactly
+what libvirtd going away looks like (EOF on its socket); refusing new connections for a
+while makes the first retries fail; listening again lets the backoff loop succeed.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+import threading
+
+import pytest
+
+from connectors.libvirt.host import LibvirtHost
+from connectors.libvirt.model import (ConnectionSettings, ConnState, HostStateChanged,
+                                      InventoryChanged)
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+
+LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
+
+
+class SocketRelay:
+    """Forwards a private UNIX socket to libvirtd's; can drop everything on demand."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.listener: socket.socket | None = None
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def listen(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(8)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def stop_listening(self) -> None:
+        if self.listener is not None:
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.listener.close()
+            self.listener = None
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+    def cut(self) -> None:
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(LIBVIRT_SOCKET)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def relay(libvirt_uri):
+    if not os.access(LIBVIRT_SOCKET, os.R_OK | os.W_OK):
+        pytest.skip(f"{LIBVIRT_SOCKET} is not usable here")
+    directory = tempfile.mkdtemp(prefix="hvconsole-relay-")
+    relay = SocketRelay(os.path.join(directory, "libvirt-sock"))
+    relay.listen()
+    yield relay
+    relay.stop_listening()
+    relay.cut()
+    os.rmdir(directory)
+
+
+def test_a_lost_connection_reconnects_with_backoff_and_a_fresh_snapshot(relay, aloop):
+    events = []
+    settings = ConnectionSettings(reconnect_initial_s=0.2, reconnect_max_s=0.8,
+                                  call_timeout_s=10.0)
+    host = LibvirtHost(f"qemu:///system?socket={relay.path}", events.append,
+                       settings=settings)
+
+    def states():
+        return [e for e in events if isinstance(e, HostStateChanged)]
+
+    async def scenario():
+        await host.connect()
+        assert host.state is ConnState.CONNECTED
+        connected_at = len(events)
+
+        relay.stop_listening()
+        relay.cut()                      # what libvirtd dying looks like to the client
+        await wait_until(lambda: host.state is ConnState.RECONNECTING, 10)
+        assert "Lost the connection" in host.reason
+        # With nobody listening, retries fail and say so, the host keeps trying.
+        await wait_until(lambda: "Retrying" in host.reason, 10)
+        assert host.state is ConnState.RECONNECTING
+
+        relay.listen()
+        await wait_until(lambda: host.state is ConnState.CONNECTED, 15)
+        after = events[connected_at:]
+        fulls = [e for e in after if isinstance(e, InventoryChanged) and e.full]
+        assert fulls, "a reconnect starts with a complete snapshot"
+        last_full = after.index(fulls[-1])
+        assert isinstance(after[last_full + 1], HostStateChanged)
+        assert after[last_full + 1].state is ConnState.CONNECTED
+        assert after[last_full + 1].host is not None
+
+        # The new connection still works, and disconnecting stops for good.
+        for vm in host.vms()[:1]:
+            assert "<domain" in await host.domain_xml(vm.key)
+        await host.disconnect()
+        count = len(events)
+        relay.cut()
+        await asyncio.sleep(0.5)
+        assert len(events) == count, "no reconnecting after the user disconnected"
+
+    aloop.run_until_complete(scenario())
+    flow = [e.state for e in states()]
+    assert flow[:2] == [ConnState.CONNECTING, ConnState.CONNECTED]
+    assert ConnState.RECONNECTING in flow
+    assert flow[-2:] == [ConnState.CONNECTED, ConnState.DISCONNECTED]
+    assert ConnState.CONNECTING not in flow[2:], "reconnecting is not a new connect"
