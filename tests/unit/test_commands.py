@@ -1,36 +1,25 @@
 """Which commands a user may give for each VM state, and what giving them does.
 
-ConnectionManager and LibvirtHost are built by other parts of the project; until the
-real ones can be wired here, `Hosts` stands in for the only thing commands read from them
-(a host's connection state and its vm_action/delete_vm calls, which it records). The
-prompter is a scripted test double for the human answering a dialog.
+The commands run against the real app objects (ConnectionManager, InventoryModel,
+EventsLog, TaskManager) and libvirt's test driver with the demo lab (in-process, no
+daemon). Hand-built records are only used where the test driver cannot produce a state
+(crashed, suspended by the guest, a Dom0): enabling depends on the record, not on the
+host. The prompter is a scripted test double for the human answering a dialog.
 """
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import pytest
 
 from app.commands import CommandSet, DeleteChoice
+from app.config import ConnectionsStore
+from app.connection_manager import ConnectionManager, demo_uri
+from app.events_log import CATEGORY_ROLE, EventsLog
+from app.inventory import InventoryModel, Node, NodeKind
 from app.tasks import TaskManager, TaskState
-from connectors.libvirt.model import ActionError, ConnState, VMAction, VMInfo, VMState
+from connectors.libvirt.model import ConnState, VMInfo, VMState
 from tests.conftest import wait_until
-
-
-class Kind(enum.Enum):
-    HOST = "host"
-    VM = "vm"
-
-
-@dataclass(eq=False)
-class Node:
-    kind: Kind
-    conn_id: str
-    key: str
-    obj: object = None
-    parent: object = None
-    children: list = field(default_factory=list)
 
 
 def vm(name="web-01", state=VMState.SHUTOFF, dom0=False, key=None):
@@ -42,42 +31,8 @@ def vm(name="web-01", state=VMState.SHUTOFF, dom0=False, key=None):
                   is_control_domain=dom0)
 
 
-def vm_node(v, conn="c1"):
-    return Node(Kind.VM, conn, v.key, v)
-
-
-class FakeHost:
-    def __init__(self, state=ConnState.CONNECTED, fail=None):
-        self.state = state
-        self.uri = "test:///default"
-        self.info = None
-        self.calls = []
-        self.fail = fail
-
-    async def vm_action(self, key, action):
-        self.calls.append((key, action))
-        if self.fail:
-            raise ActionError(self.fail)
-
-    async def delete_vm(self, key, delete_storage):
-        self.calls.append((key, "delete", delete_storage))
-        return ["volume /x.qcow2 is in use; kept"] if delete_storage else []
-
-
-class Hosts:
-    def __init__(self, **hosts):
-        self.hosts = hosts
-
-    def host(self, conn_id):
-        return self.hosts[conn_id]
-
-
-class Log:
-    def __init__(self):
-        self.rows = []
-
-    def add(self, severity, category, source, message):
-        self.rows.append((severity, category, source, message))
+def vm_node(v, conn):
+    return Node(NodeKind.VM, conn, v.key, v)
 
 
 class Prompter:
@@ -111,99 +66,164 @@ ALLOWED = {
 }
 
 
-def make(qapp, host_state=ConnState.CONNECTED, prompter=None, fail=None):
-    log = Log()
-    hosts = Hosts(c1=FakeHost(host_state, fail))
-    commands = CommandSet(hosts, None, TaskManager(log), prompter or Prompter())
-    return commands, hosts.hosts["c1"], log
+class Lab:
+    """The demo lab connected through the real manager, with the commands on top."""
+
+    def __init__(self, aloop, tmp_path, prompter):
+        self.aloop = aloop
+        self.log = EventsLog()
+        self.inventory = InventoryModel()
+        self.manager = ConnectionManager(self.inventory, self.log,
+                                         store=ConnectionsStore(tmp_path / "c.json"))
+        self.tasks = TaskManager(self.log)
+        self.prompter = prompter
+        self.commands = CommandSet(self.manager, self.inventory, self.tasks, prompter)
+        self.conn = self.manager.open(demo_uri(), save=False, demo=True)
+        self.wait(lambda: self.inventory.host_state(self.conn)[0] is ConnState.CONNECTED,
+                  timeout=15)
+
+    def wait(self, predicate, timeout=10):
+        self.aloop.run_until_complete(wait_until(predicate, timeout=timeout))
+
+    def node(self, name):
+        for v in self.inventory.vms(self.conn):
+            if v.name == name:
+                return self.inventory.node(self.conn, v.key)
+        raise LookupError(name)
+
+    def state(self, name):
+        return self.node(name).obj.state
+
+    def actions(self):
+        """The events log rows the tasks wrote, oldest first."""
+        rows = [(self.log.index(r, 0).data(CATEGORY_ROLE), self.log.index(r, 2).data(),
+                 self.log.index(r, 3).data()) for r in range(self.log.rowCount())]
+        return [(source, message) for category, source, message in reversed(rows)
+                if category == "action"]
+
+    def target(self, name):
+        return f"{self.commands.ctx.host_label(self.conn)} » {name}"
+
+
+@pytest.fixture
+def make(qapp, aloop, tmp_path):
+    labs = []
+
+    def build(prompter=None):
+        lab = Lab(aloop, tmp_path, prompter or Prompter())
+        labs.append(lab)
+        return lab
+    yield build
+    for lab in labs:
+        aloop.run_until_complete(lab.manager.close_all())
 
 
 @pytest.mark.parametrize("state", list(VMState))
-def test_each_command_is_enabled_only_in_its_states(qapp, state):
-    commands, _, _ = make(qapp)
-    commands.set_selection([vm_node(vm(state=state))])
+def test_each_command_is_enabled_only_in_its_states(make, state):
+    lab = make()
+    lab.commands.set_selection([vm_node(vm(state=state), lab.conn)])
     for name, states in ALLOWED.items():
-        action = getattr(commands, name).action
+        action = getattr(lab.commands, name).action
         assert action.isEnabled() == (state in states), (name, state)
         if not action.isEnabled():
             assert "web-01 is" in action.toolTip()
 
 
-@pytest.mark.parametrize("state", list(VMState))
-def test_nothing_runs_on_a_disconnected_host_or_on_dom0(qapp, state):
-    commands, host, _ = make(qapp, ConnState.RECONNECTING)
-    commands.set_selection([vm_node(vm(state=state))])
-    assert not any(c.action.isEnabled() for c in commands.vm_commands if c)
-    assert "not connected" in commands.start.action.toolTip()
-    host.state = ConnState.CONNECTED
-    commands.set_selection([vm_node(vm("Domain-0", state=state, dom0=True))])
-    assert not any(c.action.isEnabled() for c in commands.vm_commands if c)
+def test_nothing_runs_on_a_disconnected_host_or_on_dom0(make, aloop):
+    lab = make()
+    aloop.run_until_complete(lab.manager.disconnect(lab.conn))
+    for state in VMState:
+        lab.commands.set_selection([vm_node(vm(state=state), lab.conn)])
+        assert not any(c.action.isEnabled() for c in lab.commands.vm_commands if c)
+        assert "not connected" in lab.commands.start.action.toolTip()
+    aloop.run_until_complete(lab.manager.reconnect(lab.conn))
+    for state in VMState:
+        lab.commands.set_selection([vm_node(vm("Domain-0", state=state, dom0=True),
+                                            lab.conn)])
+        assert not any(c.action.isEnabled() for c in lab.commands.vm_commands if c)
 
 
-def test_multi_selection_runs_on_each_vm_that_can(qapp, aloop):
-    commands, host, log = make(qapp)
-    off1, off2, on = vm("a"), vm("b"), vm("c", VMState.RUNNING)
-    commands.set_selection([vm_node(off1), vm_node(on), vm_node(off2)])
-    assert commands.start.action.isEnabled() and commands.shutdown.action.isEnabled()
-    commands.start.action.trigger()
-    aloop.run_until_complete(wait_until(lambda: len(host.calls) == 2))
-    assert sorted(host.calls) == [("uuid-a", VMAction.START), ("uuid-b", VMAction.START)]
-    aloop.run_until_complete(wait_until(lambda: sum("done" in r[3] for r in log.rows) == 2))
-    assert ("info", "action", "test:///default » a", "Starting VM a: started") in log.rows
+def test_multi_selection_runs_on_each_vm_that_can(make):
+    lab = make()
+    off1, off2, on = lab.node("ci-runner-2"), lab.node("legacy-erp"), lab.node("web-01")
+    assert on.obj.state is VMState.RUNNING and off1.obj.state is VMState.SHUTOFF
+    lab.commands.set_selection([off1, on, off2])
+    assert lab.commands.start.action.isEnabled() and lab.commands.shutdown.action.isEnabled()
+    lab.commands.start.action.trigger()
+    lab.wait(lambda: lab.state("ci-runner-2") is VMState.RUNNING
+             and lab.state("legacy-erp") is VMState.RUNNING)
+    lab.wait(lambda: sum("done" in m for _, m in lab.actions()) == 2)
+    assert (lab.target("ci-runner-2"), "Starting VM ci-runner-2: started") in lab.actions()
+    assert not any("web-01" in m for _, m in lab.actions()), "the running VM was left alone"
 
 
-def test_resume_restores_a_suspended_vm_and_unpauses_a_paused_one(qapp, aloop):
-    commands, host, _ = make(qapp)
-    commands.set_selection([vm_node(vm("s", VMState.SUSPENDED)),
-                            vm_node(vm("p", VMState.PAUSED))])
-    commands.resume.action.trigger()
-    aloop.run_until_complete(wait_until(lambda: len(host.calls) == 2))
-    assert sorted(host.calls) == [("uuid-p", VMAction.RESUME), ("uuid-s", VMAction.START)]
+def test_resume_restores_a_suspended_vm_and_unpauses_a_paused_one(make):
+    lab = make()
+    suspended, paused = lab.node("win11-desktop"), lab.node("db-replica")
+    assert suspended.obj.state is VMState.SUSPENDED and paused.obj.state is VMState.PAUSED
+    lab.commands.set_selection([suspended, paused])
+    lab.commands.resume.action.trigger()
+    lab.wait(lambda: lab.state("win11-desktop") is VMState.RUNNING
+             and lab.state("db-replica") is VMState.RUNNING)
 
 
-def test_declined_force_shutdown_does_nothing(qapp, aloop):
+def test_declined_force_shutdown_does_nothing(make, aloop):
     prompter = Prompter(confirm=False)
-    commands, host, log = make(qapp, prompter=prompter)
-    commands.set_selection([vm_node(vm(state=VMState.RUNNING))])
-    commands.force_shutdown.action.trigger()
+    lab = make(prompter)
+    lab.commands.set_selection([lab.node("web-01")])
+    lab.commands.force_shutdown.action.trigger()
     aloop.run_until_complete(wait_until(lambda: True))
     assert "Force shut down web-01?" in prompter.asked[0]
-    assert host.calls == [] and log.rows == []
+    assert lab.actions() == [] and lab.tasks.active() == []
+    assert lab.state("web-01") is VMState.RUNNING
 
 
-def test_failure_lands_in_the_log_with_the_hosts_words(qapp, aloop):
-    commands, host, log = make(qapp, fail="Requested operation is not valid")
-    commands.set_selection([vm_node(vm(state=VMState.RUNNING))])
-    task, = commands.pause.start(commands.selection)
-    aloop.run_until_complete(wait_until(lambda: task.done))
+def test_failure_lands_in_the_log_with_the_hosts_words(make):
+    lab = make()
+    off = lab.node("backup-srv")
+    # A picture that is out of date: the tree thinks it runs, the host knows better.
+    stale = Node(NodeKind.VM, lab.conn, off.key, replace(off.obj, state=VMState.RUNNING))
+    task, = lab.commands.pause.start([stale])
+    lab.wait(lambda: task.done)
     assert task.state is TaskState.FAILED
-    assert task.error == "Requested operation is not valid"
-    assert log.rows[-1][0] == "error" and "not valid" in log.rows[-1][3]
+    assert task.error and not task.error.startswith("Unexpected error")
+    source, message = lab.actions()[-1]
+    assert source == lab.target("backup-srv") and "failed" in message
+    assert lab.log.index(0, 1).data() == "Error"
 
 
-def test_delete_asks_and_logs_warnings(qapp, aloop):
+def test_delete_asks_first_then_deletes(make):
     prompter = Prompter(delete=None)
-    commands, host, log = make(qapp, prompter=prompter)
-    commands.set_selection([vm_node(vm()), vm_node(vm("dom0", dom0=True))])
-    commands.delete.action.trigger()
-    assert prompter.asked == [["web-01"]] and host.calls == []
-    prompter.delete = DeleteChoice(delete_storage=True)
-    commands.delete.action.trigger()
-    aloop.run_until_complete(wait_until(lambda: any(r[0] == "warning" for r in log.rows)))
-    assert host.calls == [("uuid-web-01", "delete", True)]
+    lab = make(prompter)
+    victim = lab.node("legacy-erp")
+    dom0 = vm_node(vm("Domain-0", dom0=True), lab.conn)
+    lab.commands.set_selection([victim, dom0])
+    lab.commands.delete.action.trigger()
+    assert prompter.asked == [["legacy-erp"]], "Dom0 is never offered for deletion"
+    assert lab.actions() == []
+    prompter.delete = DeleteChoice(delete_storage=False)
+    lab.commands.delete.action.trigger()
+    lab.wait(lambda: lab.inventory.node(lab.conn, victim.key) is None)
+    lab.wait(lambda: any(m == "Deleting VM legacy-erp: done" for _, m in lab.actions()))
+    assert "legacy-erp" not in [v.name for v in lab.manager.host(lab.conn).vms()]
 
 
-def test_host_commands_follow_the_connection_state(qapp):
-    commands, host, _ = make(qapp)
-    node = Node(Kind.HOST, "c1", "c1")
-    commands.set_selection([node])
+def test_host_commands_follow_the_connection_state(make):
+    lab = make()
+    host_node = lab.inventory.node(lab.conn, lab.conn)
+    commands = lab.commands
+    commands.set_selection([host_node])
     assert commands.disconnect_host.action.isEnabled()
     assert not commands.reconnect_host.action.isEnabled()
-    host.state = ConnState.DISCONNECTED
-    commands.refresh()
-    assert commands.reconnect_host.action.isEnabled()
+    commands.disconnect_host.action.trigger()
+    lab.wait(lambda: commands.reconnect_host.action.isEnabled())
+    assert lab.manager.host(lab.conn).state is ConnState.DISCONNECTED
     assert not commands.disconnect_host.action.isEnabled()
     assert commands.remove_host.action.isEnabled()
+    commands.reconnect_host.action.trigger()
+    lab.wait(lambda: lab.manager.host(lab.conn).state is ConnState.CONNECTED)
+    assert commands.disconnect_host.action.isEnabled()
+    assert not commands.reconnect_host.action.isEnabled()
     assert not commands.add_server.action.isEnabled()
     opened = []
     commands.add_server.set_handler(lambda: opened.append(1))
@@ -212,7 +232,7 @@ def test_host_commands_follow_the_connection_state(qapp):
 
 
 def test_every_command_has_an_icon_and_distinct_shortcuts(qapp):
-    commands, _, _ = make(qapp)
+    commands = CommandSet(None, None, TaskManager(), Prompter())
     assert all(not c.action.icon().isNull() for c in commands.all())
     keys = [c.action.shortcut().toString() for c in commands.all()
             if not c.action.shortcut().isEmpty()]

@@ -1,25 +1,24 @@
-"""Tasks: what a user sees of a long operation (state, error, log lines), including cancel."""
+"""Tasks: what a user sees of a long operation (state, error, log lines), including cancel;
+written to the real events log."""
 from __future__ import annotations
 
 import asyncio
 
+from app.events_log import CATEGORY_ROLE, SEVERITY_ROLE, EventsLog
 from app.tasks import TaskManager, TaskState
 from connectors.libvirt.model import ActionError
 from tests.conftest import wait_until
 
 
-class Log:
-    """Records EventsLog.add calls in order (the real model's columns are tested elsewhere)."""
-
-    def __init__(self):
-        self.rows = []
-
-    def add(self, severity, category, source, message):
-        self.rows.append((severity, category, source, message))
+def rows(log: EventsLog) -> list[tuple[str, str, str, str]]:
+    """The real events log's rows as (severity, category, source, message), oldest first."""
+    return [(log.index(r, 0).data(SEVERITY_ROLE), log.index(r, 0).data(CATEGORY_ROLE),
+             log.index(r, 2).data(), log.index(r, 3).data())
+            for r in reversed(range(log.rowCount()))]
 
 
 def test_a_task_reports_progress_and_success(qapp, aloop):
-    log = Log()
+    log = EventsLog()
     tasks = TaskManager(log)
     seen = []
     tasks.taskFinished.connect(seen.append)
@@ -33,13 +32,13 @@ def test_a_task_reports_progress_and_success(qapp, aloop):
     aloop.run_until_complete(wait_until(lambda: task.done))
     assert task.state is TaskState.SUCCEEDED and task.progress == 100
     assert seen == [task] and tasks.active() == []
-    assert [r[3] for r in log.rows] == ["Starting VM web-01: started",
+    assert [r[3] for r in rows(log)] == ["Starting VM web-01: started",
                                         "Starting VM web-01: done"]
-    assert all(r[1] == "action" and r[2] == "kvm1 » web-01" for r in log.rows)
+    assert all(r[1] == "action" and r[2] == "kvm1 » web-01" for r in rows(log))
 
 
 def test_errors_are_worded_for_users(qapp, aloop):
-    log = Log()
+    log = EventsLog()
     tasks = TaskManager(log)
 
     async def refused():
@@ -53,15 +52,15 @@ def test_errors_are_worded_for_users(qapp, aloop):
     aloop.run_until_complete(wait_until(lambda: a.done and b.done))
     assert a.state is TaskState.FAILED and a.error == "domain is already running"
     assert b.error == "Unexpected error: 'vda'"
-    assert {r[0] for r in log.rows[-2:]} == {"error"}
+    assert {r[0] for r in rows(log)[-2:]} == {"error"}
 
 
 def test_cancel_stops_waiting_and_says_the_host_may_still_act(qapp, aloop):
-    log = Log()
+    log = EventsLog()
     tasks = TaskManager(log)
     task = tasks.run("Suspending VM a", "h » a", lambda: asyncio.sleep(30))
     aloop.run_until_complete(asyncio.sleep(0.01))
     task.cancel()
     aloop.run_until_complete(wait_until(lambda: task.done))
     assert task.state is TaskState.CANCELLED
-    assert log.rows[-1][0] == "warning" and "may still complete" in log.rows[-1][3]
+    assert rows(log)[-1][0] == "warning" and "may still complete" in rows(log)[-1][3]
