@@ -264,7 +264,10 @@ class LibvirtHost:
             raise ConnectError(f"Could not connect to {self._display}: "
                                f"{readers.error_text(err)}") from None
 
-    def _open_blocking(self, loop: asyncio.AbstractEventLoop) -> libvirt.virConnect:
+    def _credential_callback(self, loop: asyncio.AbstractEventLoop):
+        """libvirt's credential callback. libvirt calls it inside openAuth, in the worker
+        thread; it waits there for the async ``auth`` callback, which runs on the loop
+        (where dialogs live). Returns -1 (libvirt's "failed") when the user cancels."""
         def ask(credentials: list[list], _opaque) -> int:
             if self.auth is None:
                 return -1
@@ -289,6 +292,10 @@ class LibvirtHost:
                 credential[4] = answer
             return 0
 
+        return ask
+
+    def _open_blocking(self, loop: asyncio.AbstractEventLoop) -> libvirt.virConnect:
+        ask = self._credential_callback(loop)
         return libvirt.openAuth(self.uri, [list(_CREDENTIAL_TYPES), ask, None], 0)
 
     def _subscribe(self, conn: libvirt.virConnect, generation: int) -> list[tuple[str, int]]:

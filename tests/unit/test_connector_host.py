@@ -405,3 +405,48 @@ def test_the_listener_failing_does_not_break_the_host(run):
     run(host.connect())
     assert host.state is ConnState.CONNECTED and len(calls) == 3
     run(host.disconnect())
+
+
+def test_the_credential_callback_waits_for_the_async_auth_on_the_loop(aloop, run):
+    """libvirt calls the credential callback inside openAuth on a worker thread. No
+    driver that runs here asks for credentials, so the test calls it as libvirt would:
+    from a worker thread, with libvirt's [type, prompt, challenge, default, result]
+    lists, and the async auth callback must run on the loop thread."""
+    asked = []
+
+    async def auth(uri, requests):
+        asked.append((uri, requests, threading.get_ident()))
+        await asyncio.sleep(0.01)
+        return ["admin", "s3cret"]
+
+    host = LibvirtHost("qemu+ssh://admin@kvm1/system", Recorder(), auth=auth)
+    credentials = [[libvirt.VIR_CRED_AUTHNAME, "Username", "", "root", None],
+                   [libvirt.VIR_CRED_PASSPHRASE, "Password", "", "", None]]
+
+    async def scenario():
+        ask = host._credential_callback(aloop)
+        return await asyncio.get_running_loop().run_in_executor(None, ask, credentials, None)
+
+    assert run(scenario()) == 0
+    assert [c[4] for c in credentials] == ["admin", "s3cret"]
+    uri, requests, thread = asked[0]
+    assert uri == "qemu+ssh://admin@kvm1/system" and thread == threading.get_ident()
+    assert [r.type.value for r in requests] == ["authname", "passphrase"]
+    assert requests[0].default == "root" and requests[1].type.secret
+
+
+def test_cancelling_the_credentials_fails_the_callback(aloop, run):
+    async def auth(uri, requests):
+        return None
+
+    host = LibvirtHost("qemu+ssh://admin@kvm1/system", Recorder(), auth=auth)
+    no_auth = LibvirtHost("qemu+ssh://admin@kvm1/system", Recorder())
+    credentials = [[libvirt.VIR_CRED_PASSPHRASE, "Password", "", "", None]]
+
+    async def scenario(h):
+        ask = h._credential_callback(aloop)
+        return await asyncio.get_running_loop().run_in_executor(None, ask, credentials, None)
+
+    assert run(scenario(host)) == -1 and host._auth_cancelled
+    assert run(scenario(no_auth)) == -1
+    assert credentials[0][4] is None
