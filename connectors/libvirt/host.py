@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable, Iterable, Sequence
 
@@ -204,6 +204,8 @@ class LibvirtHost:
         """Open, subscribe to events, read everything, then announce the full picture."""
         self._generation += 1
         generation = self._generation
+        self._dirty.clear()             # the snapshot about to be read supersedes these
+        self._pending_events.clear()
         self._new_executor()
         conn = await self._open()
         self._check_current(generation, conn)
@@ -235,8 +237,9 @@ class LibvirtHost:
 
     def _check_current(self, generation: int, conn: libvirt.virConnect | None = None) -> None:
         if generation != self._generation or self._user_closed:
-            if conn is not None and self._executor is not None:
-                self._executor.submit(_close_quietly, conn, [])
+            if conn is not None:  # opened after all, but nobody wants it any more
+                threading.Thread(target=_close_quietly, args=(conn, []), daemon=True,
+                                 name="libvirt-close").start()
             raise ConnectError(f"Connecting to {self._display} was cancelled.")
 
     async def _open(self) -> libvirt.virConnect:
@@ -408,7 +411,7 @@ class LibvirtHost:
         """Re-read these objects at once and announce them (after an action of ours)."""
         try:
             changes = await self._read_changes(list(items))
-        except (libvirt.libvirtError, asyncio.TimeoutError) as err:
+        except (libvirt.libvirtError, asyncio.TimeoutError, ConnectError) as err:
             log.warning("refresh after an action on %s failed: %s", self.uri, err)
             return
         if changes and self.state is ConnState.CONNECTED:
@@ -469,7 +472,7 @@ class LibvirtHost:
             events, self._pending_events = self._pending_events, []
             try:
                 changes = await self._read_changes(items)
-            except (libvirt.libvirtError, asyncio.TimeoutError) as err:
+            except (libvirt.libvirtError, asyncio.TimeoutError, ConnectError) as err:
                 log.warning("refreshing %d objects on %s failed: %s", len(items), self.uri,
                             err)
                 changes = []
@@ -550,6 +553,8 @@ class LibvirtHost:
 
         try:
             await self._call(run)
+        except ConnectError as err:
+            raise ActionError(str(err)) from None
         except libvirt.libvirtError as err:
             raise ActionError(f"Could not {verb} {name}: {readers.error_text(err)}") from None
         except asyncio.TimeoutError:
@@ -593,6 +598,8 @@ class LibvirtHost:
 
         try:
             await self._call(run)
+        except ConnectError as err:
+            raise ActionError(str(err)) from None
         except libvirt.libvirtError as err:
             raise ActionError(f"Could not delete {name}: {readers.error_text(err)}") from None
         except asyncio.TimeoutError:
@@ -607,6 +614,8 @@ class LibvirtHost:
         conn = self._require_connection()
         try:
             return await self._call(lambda: conn.lookupByUUIDString(key).XMLDesc(0))
+        except ConnectError as err:
+            raise ActionError(str(err)) from None
         except libvirt.libvirtError as err:
             raise ActionError(f"Could not read the definition of {self._name_of(key)}: "
                               f"{readers.error_text(err)}") from None
