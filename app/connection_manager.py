@@ -140,7 +140,8 @@ class ConnectionManager(QObject):
     def label(self, conn_id: str) -> str:
         """The server's name for messages: its host name once known."""
         host = self._hosts.get(conn_id)
-        if host is not None and host.info is not None and host.info.hostname:
+        if host is not None and not host.is_demo and host.info is not None \
+                and host.info.hostname:
             return host.info.hostname
         return self._names.get(conn_id, str(conn_id))
 

@@ -59,7 +59,7 @@ def test_demo_lab_fills_the_tree(parts, aloop):
     assert len(names) == LAB_VMS and names == sorted(names, key=str.casefold)
     assert names == [vm.name for vm in manager.host(conn_id).vms()]
     assert inventory.summary() == (1, 1, LAB_VMS, True)
-    assert inventory.index_of(conn_id, conn_id).data().endswith("(demo)")
+    assert inventory.index_of(conn_id, conn_id).data() == "Demo lab"
     assert inventory.node(conn_id, "Networks") is not None
     assert inventory.node(conn_id, "Storage") is not None
     assert any(m.startswith("Connected") for m in messages(log, "connection"))

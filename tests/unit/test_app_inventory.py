@@ -261,8 +261,12 @@ def test_timer_applies_queued_events_without_a_flush_call(model, qtbot):
 
 def test_demo_host_is_marked(model):
     model.add_host("d", "test:///lab.xml", "Demo lab", demo=True)
-    assert model.index(0, 0).data() == "Demo lab (demo)"
-    assert model.summary() == (1, 0, 0, True)
+    model.add_host("e", "test:///other.xml", "localhost", demo=True)
+    model.apply("d", HostStateChanged(ConnState.CONNECTED, host=INFO))
+    model.flush()
+    assert model.index(0, 0).data() == "Demo lab", "not the test driver's host name"
+    assert model.index(1, 0).data() == "localhost (demo)"
+    assert model.summary() == (2, 1, 0, True)
 
 
 def test_ten_thousand_vms_in_one_snapshot(model):
