@@ -17,9 +17,9 @@ import libvirt
 import pytest
 
 from connectors.libvirt.host import LibvirtHost
-from connectors.libvirt.model import (ActionError, ConnectError, ConnState, HostStateChanged,
-                                      HypervisorEvent, InventoryChanged, ObjectKind, VMAction,
-                                      VMInfo, VMState)
+from connectors.libvirt.model import (ActionError, ConnectError, ConnectionSettings, ConnState,
+                                      HostStateChanged, HypervisorEvent, InventoryChanged,
+                                      ObjectKind, VMAction, VMInfo, VMState)
 from tests.conftest import wait_until
 
 LAB = Path(__file__).resolve().parents[2] / "resources" / "demo" / "lab.xml"
@@ -450,3 +450,59 @@ def test_cancelling_the_credentials_fails_the_callback(aloop, run):
     assert run(scenario(host)) == -1 and host._auth_cancelled
     assert run(scenario(no_auth)) == -1
     assert credentials[0][4] is None
+
+
+def test_a_host_that_never_answers_times_out_without_stalling_the_loop(run, tmp_path):
+    """A socket that accepts and then says nothing: libvirt's open blocks in a worker
+    until our call timeout gives up; the loop keeps ticking all the while."""
+    import socket as socketlib
+
+    path = str(tmp_path / "silent.sock")
+    silent = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    silent.bind(path)
+    silent.listen(4)
+    accepted = []
+
+    def accept_and_ignore():
+        try:
+            while True:
+                accepted.append(silent.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept_and_ignore, daemon=True).start()
+    rec = Recorder()
+    host = LibvirtHost(f"qemu:///system?socket={path}", rec,
+                       settings=ConnectionSettings(call_timeout_s=1.5))
+    gaps = []
+
+    async def ticker(stop):
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.02)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async def scenario():
+        stop = asyncio.Event()
+        tick = asyncio.ensure_future(ticker(stop))
+        try:
+            with pytest.raises(ConnectError) as raised:
+                await host.connect()
+        finally:
+            stop.set()
+            await tick
+        return raised.value
+
+    try:
+        error = run(scenario())
+    finally:
+        silent.close()
+        for sock in accepted:
+            sock.close()   # the abandoned worker's libvirt call now fails and ends
+    assert "did not answer within 1.5 s" in str(error)
+    assert host.state is ConnState.DISCONNECTED and host.reason == str(error)
+    assert accepted, "libvirt never reached the silent socket"
+    assert max(gaps) < 1.0, f"the loop stalled for {max(gaps):.2f} s"
