@@ -22,7 +22,7 @@ from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
                                       CredentialRequest, HostEvent, HostStateChanged,
-                                      HypervisorEvent)
+                                      HypervisorEvent, ObjectKind)
 from connectors.libvirt.uri import ParsedURI, validate_uri
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,9 @@ DEMO_LAB = Path(__file__).resolve().parent.parent / "resources" / "demo" / "lab.
 DEMO_NAME = "Demo lab"
 CONNECTION = "connection"
 HYPERVISOR = "hypervisor"
+
+_KIND_WORDS = {ObjectKind.VM: "VM ", ObjectKind.NETWORK: "Network ",
+               ObjectKind.POOL: "Storage pool "}
 
 AuthHandler = Callable[[str, list[CredentialRequest]], Awaitable[list[str] | None]]
 
@@ -250,8 +253,12 @@ class ConnectionManager(QObject):
             self._log_state(conn_id, event)
             self.stateChanged.emit(conn_id)
         elif isinstance(event, HypervisorEvent):
+            # The message names the object too: the Message column is what people scan.
+            message = event.message
+            if event.name and event.name not in message:
+                message = f"{_KIND_WORDS.get(event.kind, '')}{event.name}: {message}"
             self.events_log.add(event.severity, HYPERVISOR,
-                                f"{self.label(conn_id)} » {event.name}", event.message)
+                                f"{self.label(conn_id)} » {event.name}", message)
 
     def _log_state(self, conn_id: str, event: HostStateChanged) -> None:
         source = self.label(conn_id)

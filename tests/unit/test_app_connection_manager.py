@@ -158,6 +158,7 @@ def test_hypervisor_events_reach_the_tree_and_the_log(parts, aloop):
         running.name in str(log.index(r, 2).data())
         for r in range(log.rowCount())
         if log.index(r, 0).data(CATEGORY_ROLE) == "hypervisor")))
+    assert any(m.startswith(f"VM {running.name}: ") for m in messages(log, "hypervisor"))
 
 
 def test_credentials_go_through_the_auth_handler(parts, aloop):
