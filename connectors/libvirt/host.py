@@ -247,6 +247,8 @@ class LibvirtHost:
         loop = asyncio.get_running_loop()
         self._auth_cancelled = False
         future = loop.run_in_executor(self._executor, self._open_blocking, loop)
+        # If we stop waiting, the worker's late failure must not be logged as unretrieved.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         timeout = self.settings.call_timeout_s
         seen_activity = self._auth_activity
         while True:

@@ -502,6 +502,8 @@ def test_a_host_that_never_answers_times_out_without_stalling_the_loop(run, tmp_
         silent.close()
         for sock in accepted:
             sock.close()   # the abandoned worker's libvirt call now fails and ends
+        if host._executor is not None:
+            host._executor.shutdown(wait=True)
     assert "did not answer within 1.5 s" in str(error)
     assert host.state is ConnState.DISCONNECTED and host.reason == str(error)
     assert accepted, "libvirt never reached the silent socket"
