@@ -1,8 +1,9 @@
 """CPU cost of one statistics tick for N VMs: prints one JSON line with ``tick_cpu_ms``.
 
 A tick here is what HVConsole does with one bulk virConnectGetAllDomainStats answer:
-parse every record into a DomainSample, turn the samples into rates against the previous
-tick, and append the per-VM rates to the live ring buffers. The records are copies of one
+read the records column-wise (StatsBatch → DomainColumns.from_records), turn them into
+rates against the previous tick, and append the per-VM rates to the live ring buffers.
+``--via-samples`` measures the object-per-VM path (DomainSample) instead. The records are copies of one
 captured from a real QEMU guest under qemu:///system (tests/unit/data/
 qemu_domain_stats.json: 2 vCPUs, balloon, one disk, one NIC), with counters that grow
 differently per VM and tick. The libvirt call itself (RPC + libvirtd's work) is not
@@ -10,7 +11,8 @@ included: it runs in a worker thread and depends on the host.
 
 ``tick_cpu_ms`` is the median process CPU time (time.process_time) of ``--ticks``
 steady-state ticks (after a first tick that has nothing to compare with), and the parts
-``parse_ms``, ``rates_ms``, ``buffers_ms`` show where it goes.
+``parse_ms`` (batch, plus DomainSample objects with --via-samples), ``rates_ms``
+(column extraction and rate math), ``buffers_ms`` show where it goes.
 
 Run: ``.venv/bin/python benchmarks/stats_tick.py --vms 10000 --json``
 """
@@ -28,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from app.perf.rates import VM_METRICS, DomainRateCalculator  # noqa: E402
 from app.perf.ring import LiveBuffers  # noqa: E402
-from connectors.libvirt.stats import parse_domain_stats  # noqa: E402
+from connectors.libvirt.stats import StatsBatch  # noqa: E402
 
 CAPTURE = REPO / "tests" / "unit" / "data" / "qemu_domain_stats.json"
 COUNTERS = ("cpu.time", "cpu.user", "cpu.system", "vcpu.0.time", "vcpu.1.time",
@@ -63,25 +65,28 @@ def make_records(n: int, tick: int, template: dict) -> list[tuple[FakeDomain, di
     return records
 
 
-def run(n: int, ticks: int, interval: float) -> dict:
+def run(n: int, ticks: int, interval: float, via_samples: bool = False) -> dict:
     template = json.loads(CAPTURE.read_text())[0]
     calc = DomainRateCalculator()
     buffers = LiveBuffers(300, VM_METRICS, initial_columns=n)
     parse_ms, rates_ms, buffers_ms, total_ms = [], [], [], []
     for k in range(ticks + 1):
         # Only one tick's records exist at a time, as when libvirt hands them over.
-        records = make_records(n, k, template)
+        raw = make_records(n, k, template)
         t = 1000.0 + k * interval
         wall = time.time()
         c0 = time.process_time()
-        samples = [parse_domain_stats(dom.UUIDString(), rec, t, wall, dom.ID())
-                   for dom, rec in records]
+        # What StatsSampler.collect does with the bulk answer.
+        batch = StatsBatch(t, wall, [(dom.UUIDString(), dom.ID(), rec) for dom, rec in raw],
+                           None, 0.0)
+        if via_samples:  # the object-per-VM path, for comparison
+            samples = batch.domains
         c1 = time.process_time()
-        rates = calc.update(samples)
+        rates = calc.update(samples) if via_samples else calc.update_batch(batch)
         c2 = time.process_time()
         buffers.push(rates.t, rates.keys, rates.metrics())
         c3 = time.process_time()
-        del records, samples
+        del raw, batch
         if k == 0:
             continue  # nothing to compare with yet
         parse_ms.append((c1 - c0) * 1e3)
@@ -92,6 +97,7 @@ def run(n: int, ticks: int, interval: float) -> dict:
     return {
         "vms": n,
         "ticks": ticks,
+        "path": "samples" if via_samples else "records",
         "tick_cpu_ms": round(statistics.median(total_ms), 2),
         "tick_cpu_ms_max": round(max(total_ms), 2),
         "parse_ms": round(statistics.median(parse_ms), 2),
@@ -106,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vms", type=int, default=10000)
     parser.add_argument("--ticks", type=int, default=7)
     parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--via-samples", action="store_true",
+                        help="parse into DomainSample objects first (the slower path)")
     parser.add_argument("--json", action="store_true", help="print one JSON line (default)")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.vms, args.ticks, args.interval)))
+    print(json.dumps(run(args.vms, args.ticks, args.interval, args.via_samples)))
     return 0
 
 

@@ -23,7 +23,7 @@ import logging
 import time
 from operator import itemgetter
 import inspect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import libvirt
@@ -95,16 +95,37 @@ class HostSample:
     mem_buffers_kib: int | None
 
 
-@dataclass(frozen=True, slots=True)
+# One domain of a bulk answer: (UUID, running instance id or None, libvirt's stats dict).
+RawRecord = tuple[str, "int | None", dict]
+
+
+@dataclass(slots=True)
 class StatsBatch:
-    """What one tick produced. ``elapsed_s`` is how long the bulk call took."""
+    """What one tick produced. ``elapsed_s`` is how long the bulk call took; ``t`` and
+    ``wall`` are the middle of the call, the one instant given to every domain in it.
+
+    ``records`` are libvirt's dicts as returned; ``domains`` parses them into
+    DomainSample on first use. The rate calculator reads ``records`` column-wise instead,
+    which at 10,000 VMs is several times cheaper than building 10,000 objects a tick.
+    ``prepared`` holds what the sampler's ``prepare`` hook returned (run in the worker).
+    """
 
     t: float
     wall: float
-    domains: list[DomainSample]
+    records: list[RawRecord]
     host: HostSample | None
     elapsed_s: float
-    skipped_ticks: int = 0  # ticks dropped since the previous batch (a call still running)
+    skipped_ticks: int = 0  # ticks dropped since the previous batch (slow or stuck call)
+    prepared: Any = None
+    _domains: list[DomainSample] | None = None
+
+    @property
+    def domains(self) -> list[DomainSample]:
+        if self._domains is None:
+            t, wall = self.t, self.wall
+            self._domains = [parse_domain_stats(key, rec, t, wall, ident)
+                             for key, ident, rec in self.records]
+        return self._domains
 
 
 class SamplerBusy(RuntimeError):
@@ -143,17 +164,48 @@ _get_block = [itemgetter(*keys) for keys in _BLOCK_KEYS]
 _get_net = [itemgetter(*keys) for keys in _NET_KEYS]
 
 
+def block_keys(i: int) -> tuple[str, ...]:
+    """Record keys of block device ``i``: name, rd.bytes, wr.bytes, rd.reqs, wr.reqs."""
+    return _block_keys(i)
+
+
+def net_keys(i: int) -> tuple[str, ...]:
+    """Record keys of interface ``i``: name, rx.bytes, tx.bytes."""
+    return _net_keys(i)
+
+
+def vcpu_time_keys(count: int) -> list[str]:
+    """The record keys of vCPU 0..count-1's time (libvirt reports online vCPUs only)."""
+    return _VCPU_KEYS[:count] if count <= _MAX_CACHED else [_vcpu_key(i)
+                                                            for i in range(count)]
+
+
+def block_values(record: dict[str, Any], i: int) -> tuple:
+    """(name, rd_bytes, wr_bytes, rd_reqs, wr_reqs) of block device ``i``; None where
+    absent. One itemgetter (a single C call) for the usual complete record, key-by-key
+    .get() otherwise: this runs for every disk of 10,000 VMs a tick."""
+    try:
+        return _get_block[i](record)
+    except (KeyError, IndexError):
+        return tuple(map(record.get, _block_keys(i)))
+
+
+def net_values(record: dict[str, Any], i: int) -> tuple | None:
+    """(name, rx_bytes, tx_bytes) of interface ``i``, or None for an interface without a
+    host-side device (user networking), for which libvirt reports nothing."""
+    try:
+        return _get_net[i](record)
+    except (KeyError, IndexError):
+        values = tuple(map(record.get, _net_keys(i)))
+        return None if values == (None, None, None) else values
+
+
 def parse_domain_stats(key: str, record: dict[str, Any], t: float, wall: float,
                        domain_id: int | None = None) -> DomainSample:
     """One getAllDomainStats record (the dict) → DomainSample; absent keys become None.
 
-    The vCPU times are indexed 0..vcpu.current-1 (libvirt reports online vCPUs only);
-    block devices are listed by their target name ("vda"), NICs by their host-side
+    Block devices are listed by their target name ("vda"), NICs by their host-side
     device name ("vnet3"), the names a user sees in the domain's details.
-
-    Each lookup first tries one itemgetter for the usual complete record (a single C
-    call) and falls back to key-by-key .get() when something is missing: this function
-    runs 10,000 times a tick on a big host.
     """
     get = record.get
     try:
@@ -162,30 +214,22 @@ def parse_domain_stats(key: str, record: dict[str, Any], t: float, wall: float,
         state, cpu, vcpus, current, maximum, rss = map(get, _CORE_KEYS)
     vcpu_times = None
     if vcpus is not None:
-        vcpu_times = (tuple(map(get, _VCPU_KEYS[:vcpus])) if vcpus <= _MAX_CACHED
-                      else tuple(get(_vcpu_key(i)) for i in range(vcpus)))
+        vcpu_times = tuple(map(get, vcpu_time_keys(vcpus)))
     disk = None
     count = get("block.count")
     if count is not None:
         disk = {}
         for i in range(count):
-            try:
-                values = _get_block[i](record)
-            except (KeyError, IndexError):
-                values = tuple(map(get, _block_keys(i)))
+            values = block_values(record, i)
             disk[values[0] or str(i)] = values[1:]
     net = None
     count = get("net.count")
     if count is not None:
         net = {}
         for i in range(count):
-            try:
-                values = _get_net[i](record)
-            except (KeyError, IndexError):
-                values = tuple(map(get, _net_keys(i)))
-                if values == (None, None, None):
-                    continue  # an interface without a host-side device (user networking)
-            net[values[0] or str(i)] = values[1:]
+            values = net_values(record, i)
+            if values is not None:
+                net[values[0] or str(i)] = values[1:]
     return DomainSample(key, t, wall, state, domain_id, cpu, vcpu_times, current, maximum,
                         rss, get("balloon.available"), get("balloon.unused"), disk, net)
 
@@ -238,13 +282,16 @@ class StatsSampler:
     ``conn`` is an open virConnect. ``executor`` is the connection's worker pool; without
     one the sampler makes a one-thread pool of its own (closed by ``close()``).
     ``groups`` picks what to collect (subset of GROUP_FLAGS: switch "disk" and "net" off
-    for huge inventories); "state" is always collected.
+    for huge inventories); "state" is always collected. ``prepare(batch)``, if given, runs
+    in the worker thread after each call (e.g. the rate calculation), and its result is
+    ``batch.prepared``: the loop thread then only hands the result on.
     """
 
     def __init__(self, conn: libvirt.virConnect, *,
                  executor: concurrent.futures.Executor | None = None,
                  groups: Iterable[str] = DEFAULT_GROUPS, timeout_s: float = 30.0,
                  active_only: bool = True, host: bool = True, per_core: bool = True,
+                 prepare: Callable[[StatsBatch], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._conn = conn
         self._own_executor = executor is None
@@ -255,6 +302,7 @@ class StatsSampler:
         self.host = host
         self.per_core = per_core
         self._clock = clock
+        self.prepare = prepare
         self._inflight: asyncio.Future | None = None
         self._task: asyncio.Task | None = None
         self._skipped = 0
@@ -280,8 +328,9 @@ class StatsSampler:
         return flags
 
     def collect(self) -> StatsBatch:
-        """The blocking tick: the bulk call, the host calls and parsing, in one worker job
-        (parsing 10,000 records there keeps it off the UI thread's time slice)."""
+        """The blocking tick: the bulk call, the host calls and ``prepare``, in one worker
+        job. Ticks never overlap, so ``prepare`` may keep state from tick to tick (a rate
+        calculator) without a lock."""
         start = self._clock()
         wall = time.time()
         list_flags = _NOWAIT | (_ACTIVE if self.active_only else 0)
@@ -290,10 +339,12 @@ class StatsSampler:
         # One instant for every domain of the bulk answer: the middle of the call.
         t = (start + end) / 2
         wall += (end - start) / 2
-        domains = [parse_domain_stats(dom.UUIDString(), rec, t, wall, _domain_id(dom))
-                   for dom, rec in records]
+        records = [(dom.UUIDString(), _domain_id(dom), rec) for dom, rec in records]
         host = read_host_sample(self._conn, t, wall, self.per_core) if self.host else None
-        return StatsBatch(t, wall, domains, host, self._clock() - start)
+        batch = StatsBatch(t, wall, records, host, self._clock() - start)
+        if self.prepare is not None:
+            batch.prepared = self.prepare(batch)
+        return batch
 
     async def sample_once(self) -> StatsBatch:
         """One tick off the loop. Raises SamplerBusy while the previous call still runs,
@@ -306,7 +357,7 @@ class StatsSampler:
         # ends, so the next tick is skipped instead of stacking a second call on it.
         batch = await asyncio.wait_for(asyncio.shield(self._inflight), self.timeout_s)
         if self._skipped:
-            batch = replace(batch, skipped_ticks=self._skipped)
+            batch.skipped_ticks = self._skipped
             self._skipped = 0
         return batch
 

@@ -236,3 +236,95 @@ def test_rates_are_never_negative_or_infinite_and_shapes_are_stable(ticks):
         assert r.disk_rates.shape == (sum(len(s.disk or {}) for s in samples), 4)
         assert r.net_rates.shape == (sum(len(s.net or {}) for s in samples), 2)
         assert (r.cpu_percent[np.isfinite(r.cpu_percent)] <= 100).all()
+
+
+# -- the fast path (raw records, column-wise) gives exactly what the object path gives --
+
+def _raw_record(draw, tick: int) -> dict:
+    rec = {"state.state": draw(st.sampled_from([1, 3, 5]))}
+    maybe = lambda: draw(st.booleans())  # noqa: E731
+    value = lambda: draw(st.integers(min_value=0, max_value=2**50))  # noqa: E731
+    if maybe():
+        rec["cpu.time"] = value()
+    if maybe():
+        n = draw(st.integers(min_value=0, max_value=3))
+        rec["vcpu.current"] = n
+        for i in range(n):
+            if maybe() or tick:
+                rec[f"vcpu.{i}.time"] = value()
+    for key in ("balloon.current", "balloon.maximum", "balloon.rss", "balloon.available",
+                "balloon.unused"):
+        if maybe():
+            rec[key] = value()
+    if maybe():
+        names = draw(st.lists(st.sampled_from(["vda", "vdb", "sda", "hdc"]), unique=True,
+                              max_size=3))
+        rec["block.count"] = len(names)
+        for i, name in enumerate(names):
+            rec[f"block.{i}.name"] = name
+            for field in ("rd.bytes", "wr.bytes", "rd.reqs", "wr.reqs"):
+                if maybe() or maybe():
+                    rec[f"block.{i}.{field}"] = value()
+    if maybe():
+        n = draw(st.integers(min_value=0, max_value=2))
+        rec["net.count"] = n
+        for i in range(n):
+            if maybe():  # otherwise a user-mode NIC: nothing but the count
+                rec[f"net.{i}.name"] = f"vnet{i}"
+                for field in ("rx.bytes", "tx.bytes"):
+                    if maybe() or maybe():
+                        rec[f"net.{i}.{field}"] = value()
+    return rec
+
+
+@st.composite
+def raw_ticks(draw):
+    ticks = []
+    for tick in range(draw(st.integers(min_value=1, max_value=3))):
+        keys = draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True,
+                             max_size=4))
+        records = [(k, draw(st.sampled_from([None, 1, 2])), _raw_record(draw, tick))
+                   for k in keys]
+        ticks.append(records)
+    return ticks
+
+
+def _same(x, y):
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return x.shape == y.shape and np.array_equal(x, y, equal_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw_ticks())
+def test_record_path_equals_sample_path(ticks):
+    from connectors.libvirt.stats import StatsBatch
+
+    fast, slow = DomainRateCalculator(), DomainRateCalculator()
+    for i, records in enumerate(ticks):
+        batch = StatsBatch(t=2.0 * i, wall=100.0 + 2 * i, records=records, host=None,
+                           elapsed_s=0.0)
+        a = fast.update_batch(batch)
+        b = slow.update(batch.domains)
+        assert a.keys == b.keys
+        for name in VM_METRICS + ("dt", "state", "vcpus", "mem_maximum_kib"):
+            assert _same(getattr(a, name), getattr(b, name)), name
+        for key in a.keys:
+            assert _same(a.vcpu_percent_of(key), b.vcpu_percent_of(key))
+            da, db = a.disks_of(key), b.disks_of(key)
+            assert list(da) == list(db) and _same(list(da.values()), list(db.values()))
+            na, nb = a.nics_of(key), b.nics_of(key)
+            assert list(na) == list(nb) and _same(list(na.values()), list(nb.values()))
+
+
+def test_record_path_on_the_captured_qemu_records():
+    from connectors.libvirt.stats import StatsBatch
+
+    captured = json.loads(CAPTURE.read_text())
+    calc = DomainRateCalculator()
+    calc.update_batch(StatsBatch(0.0, 0.0, [("k", 5, captured[0])], None, 0.0))
+    r = calc.update_batch(StatsBatch(2.0, 2.0, [("k", 5, captured[1])], None, 0.0))
+    expected = (captured[1]["cpu.time"] - captured[0]["cpu.time"]) / 2e9 / 2 * 100
+    assert r.cpu_percent[0] == pytest.approx(min(expected, 100.0))
+    assert list(r.disks_of("k")) == ["vda"] and list(r.nics_of("k")) == ["vnet0"]
+    rx = (captured[1]["net.0.rx.bytes"] - captured[0]["net.0.rx.bytes"]) / 2
+    assert r.net_rx_bps[0] == pytest.approx(rx)
