@@ -92,6 +92,9 @@ class Context:
         return getattr(host, "state", None) if host is not None else None
 
     def host_label(self, conn_id) -> str:
+        label = getattr(self.manager, "label", None)
+        if callable(label):
+            return label(conn_id)
         host = self.host(conn_id)
         info = getattr(host, "info", None) if host is not None else None
         if info is not None and info.hostname:

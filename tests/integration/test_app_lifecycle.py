@@ -73,7 +73,8 @@ def test_every_lifecycle_command_on_a_real_guest(stack, aloop, guest_factory):
     assert stack.vm_node(a.name).obj.managed_save
     stack.commands.set_selection([stack.vm_node(a.name)])
     assert not stack.commands.pause.action.isEnabled()
-    stack.run("start", a.name)
+    assert not stack.commands.start.action.isEnabled()
+    stack.run("resume", a.name)
     _until(aloop, lambda: stack.vm_state(a.name) is VMState.RUNNING, 90)
     _until(aloop, lambda: not stack.vm_node(a.name).obj.managed_save)
 
