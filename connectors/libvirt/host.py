@@ -120,6 +120,7 @@ class LibvirtHost:
         self._conn: libvirt.virConnect | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._generation = 0               # bumped per connection: old callbacks go quiet
         self._user_closed = True
         self._callback_ids: list[tuple[str, int]] = []
@@ -157,6 +158,7 @@ class LibvirtHost:
             if self.state is ConnState.CONNECTED:
                 return
             self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
             eventloop.register(self._loop)
             _quiet_libvirt_errors()
             try:
@@ -454,7 +456,12 @@ class LibvirtHost:
 
     def _note(self, generation, kind: ObjectKind, key: str, name: str, message: str,
               severity: str = "info") -> None:
-        if generation != self._generation:
+        if generation != self._generation or self._loop is None:
+            return
+        if threading.get_ident() != self._loop_thread:
+            # libvirt dispatches events from its event loop, i.e. ours; stay safe anyway.
+            self._loop.call_soon_threadsafe(self._note, generation, kind, key, name,
+                                            message, severity)
             return
         self._dirty[(kind, key)] = None
         self._pending_events.append(HypervisorEvent(kind, key, name, message, severity))
@@ -493,10 +500,16 @@ class LibvirtHost:
     # ---- losing the connection ----
 
     def _on_close(self, _conn, reason: int, generation) -> None:
+        # libvirt calls this from whichever thread noticed the loss: often a worker whose
+        # RPC was waiting on the dead socket, not the loop. Hop to the loop thread (which
+        # also leaves libvirt's callback before anything is closed).
         if generation != self._generation or self._user_closed or self._loop is None:
             return
-        # Leave libvirt's callback before closing anything.
-        self._loop.call_soon(self._lost, generation, wording.close_reason(reason))
+        try:
+            self._loop.call_soon_threadsafe(self._lost, generation,
+                                            wording.close_reason(reason))
+        except RuntimeError:  # the loop is closed: the application is exiting
+            pass
 
     def _lost(self, generation: int, why: str) -> None:
         if generation != self._generation or self._user_closed:

@@ -16,8 +16,8 @@ import threading
 import pytest
 
 from connectors.libvirt.host import LibvirtHost
-from connectors.libvirt.model import (ConnectionSettings, ConnState, HostStateChanged,
-                                      InventoryChanged)
+from connectors.libvirt.model import (ActionError, ConnectionSettings, ConnState,
+                                      HostStateChanged, InventoryChanged)
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -33,6 +33,7 @@ class SocketRelay:
         self.listener: socket.socket | None = None
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.frozen = False   # swallow every byte: a host that hangs without closing
 
     def listen(self) -> None:
         if os.path.exists(self.path):
@@ -76,11 +77,11 @@ class SocketRelay:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if not self.frozen:
+                    dst.sendall(data)
         except OSError:
             pass
         for sock in (src, dst):
@@ -151,3 +152,56 @@ def test_a_lost_connection_reconnects_with_backoff_and_a_fresh_snapshot(relay, a
     assert ConnState.RECONNECTING in flow
     assert flow[-2:] == [ConnState.CONNECTED, ConnState.DISCONNECTED]
     assert ConnState.CONNECTING not in flow[2:], "reconnecting is not a new connect"
+
+
+def test_a_hung_host_fails_calls_in_time_and_keepalive_declares_it_lost(relay, aloop):
+    """The host stops answering without closing anything (a hung machine, a cable
+    pulled): calls time out as ActionError, the loop keeps ticking, and libvirt's
+    keepalive gives up on the connection, which starts the reconnect loop."""
+    events = []
+    settings = ConnectionSettings(keepalive_interval_s=1, keepalive_count=1,
+                                  call_timeout_s=1.5, reconnect_initial_s=0.2,
+                                  reconnect_max_s=0.5)
+    host = LibvirtHost(f"qemu:///system?socket={relay.path}", events.append,
+                       settings=settings)
+    gaps = []
+
+    async def ticker(stop):
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.02)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    async def scenario():
+        await host.connect()
+        stop = asyncio.Event()
+        tick = asyncio.ensure_future(ticker(stop))
+        try:
+            relay.frozen = True
+            with pytest.raises(ActionError, match="did not answer within 1.5 s"):
+                await host.domain_xml("00000000-0000-0000-0000-000000000000")
+            await wait_until(lambda: host.state is ConnState.RECONNECTING, 15)
+            assert "keepalive" in host.reason or "Lost" in host.reason, host.reason
+            relay.frozen = False
+            relay.cut()
+            await wait_until(lambda: host.state is ConnState.CONNECTED, 15)
+        finally:
+            stop.set()
+            await tick
+            await host.disconnect()
+
+    from PySide6 import QtCore
+
+    qt_messages = []
+    previous = QtCore.qInstallMessageHandler(lambda _m, _c, text: qt_messages.append(text))
+    try:
+        aloop.run_until_complete(scenario())
+    finally:
+        QtCore.qInstallMessageHandler(previous)
+    assert max(gaps) < 1.0, f"the loop stalled for {max(gaps):.2f} s"
+    # libvirt reports the loss from the worker stuck in the RPC; the host must hop to the
+    # loop thread rather than touch qasync's timers from there.
+    assert not [m for m in qt_messages if "another thread" in m], qt_messages
+    assert all(isinstance(e, (HostStateChanged, InventoryChanged)) for e in events)
