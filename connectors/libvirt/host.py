@@ -176,6 +176,14 @@ class LibvirtHost:
                     self._user_closed = True
                     self._set_state(ConnState.DISCONNECTED, str(err))
                 raise
+            except asyncio.CancelledError:
+                # Whoever awaited us gave up: end as a plain disconnected host.
+                self._user_closed = True
+                self._generation += 1
+                if self._conn is not None:
+                    await self._drop(self._conn)
+                self._set_state(ConnState.DISCONNECTED, "Connecting was cancelled.")
+                raise
 
     async def disconnect(self) -> None:
         """Closes the connection at the user's request: no reconnecting afterwards."""

@@ -508,3 +508,31 @@ def test_a_host_that_never_answers_times_out_without_stalling_the_loop(run, tmp_
     assert host.state is ConnState.DISCONNECTED and host.reason == str(error)
     assert accepted, "libvirt never reached the silent socket"
     assert max(gaps) < 1.0, f"the loop stalled for {max(gaps):.2f} s"
+
+
+def test_cancelling_connect_leaves_a_disconnected_host(run, tmp_path):
+    import socket as socketlib
+
+    path = str(tmp_path / "silent.sock")
+    silent = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    silent.bind(path)
+    silent.listen(4)
+    rec = Recorder()
+    host = LibvirtHost(f"qemu:///system?socket={path}", rec)
+
+    async def scenario():
+        task = asyncio.ensure_future(host.connect())
+        await wait_until(lambda: host.state is ConnState.CONNECTING)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        run(scenario())
+    finally:
+        silent.close()      # the worker's libvirt call fails and ends
+        if host._executor is not None:
+            host._executor.shutdown(wait=True)
+    assert host.state is ConnState.DISCONNECTED
+    assert rec.events[-1] == HostStateChanged(ConnState.DISCONNECTED,
+                                              "Connecting was cancelled.")
