@@ -3,21 +3,30 @@
 Tiers (``DEFAULT_TIERS``): every sample as taken (2 s by default) for 10 minutes; 1-minute
 average and maximum for 1 day; 10-minute average and maximum for 1 week. A query picks the
 finest tier that still covers its start, so a 10-minute graph has full resolution, a day
-has 1,440 points and a week 1,008 — what a graph can show anyway. Each tier is pruned to
-its retention at every flush, so the file is bounded by (series × Σ retention/step) rows,
-whatever the uptime; a series whose VM is gone simply ages out.
+has 1,440 points and a week 1,008 — as many as a graph can show anyway.
 
-Why SQLite: it is in the standard library, it is crash-safe (WAL journal: a commit either
-is on disk or is not), it can be checked (PRAGMA quick_check) and read by another
-connection while the writer appends, and range queries come from an index rather than
-from hand-rolled file offsets. Fixed-size RRD files would bound size by construction but
-need one file per series and their own torn-write handling.
+Layout: one row ("frame") per tier, metric and time step holding the values of *every*
+object as float32 arrays (BLOBs) indexed by a column number that ``columns`` assigns to
+each object key once. A tick of 10,000 VMs is then ten rows (one per metric), not 100,000,
+which is what keeps writing cheap at scale; reading one series takes a 4-byte slice out of
+each frame (SQL substr on the BLOB). Each tier is pruned to its retention at every flush,
+so the number of frames is bounded by metrics × Σ(retention/step) whatever the uptime;
+the size grows with the number of objects: 4 bytes per object per frame for the full
+tier, 10 (average, maximum, count) for the others — about 26 KB per object and metric
+for the default tiers.
 
-Writes are batched: ``record()`` only queues the tick (the UI thread pays a list append);
-a writer thread folds the queue into the tiers and commits everything in one transaction
-every ``flush_interval_s``. A SIGKILL therefore loses at most the last interval. Coarse
-buckets are merged in SQL (the average is weighted by the sample count stored per row),
-so a bucket that spans several flushes — or an app restart — is still one exact row.
+Why SQLite: it is in the standard library, it is crash-safe (WAL journal: a commit is
+either on disk or not), it can be checked (PRAGMA quick_check) and read while the writer
+appends, and range queries come from an index instead of hand-rolled file offsets. Fixed
+RRD files would bound the size by construction too, but need their own torn-write
+handling and one file per series.
+
+Writes are batched: ``record()`` only queues the tick (the UI thread pays a copy of the
+arrays); a writer thread folds the queue into the tiers and commits everything in one
+transaction every ``flush_interval_s``. A SIGKILL therefore loses at most the last
+interval. A coarse bucket still being filled is written at every flush and rewritten at
+the next; after a restart, the stored part of the bucket is read back and merged (its
+average weighted by its sample count), so each bucket stays exact.
 
 A damaged file (garbage bytes, a truncated copy) is detected at open, moved aside as
 ``history.sqlite.corrupt-<time>``, and a fresh store is created: ``HistoryStore.warning``
@@ -39,6 +48,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+VALUE = np.dtype("<f4")   # stored values: float32, NaN = no value
+COUNT = np.dtype("<u4")   # samples folded into a coarse value
+
 
 @dataclass(frozen=True, slots=True)
 class Tier:
@@ -53,28 +65,22 @@ DEFAULT_TIERS = (Tier("full", 0, 10 * 60), Tier("1min", 60, 24 * 3600),
                  Tier("10min", 600, 7 * 24 * 3600))
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS series(
-    id INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS columns(
+    source TEXT NOT NULL,     -- who records the frames: a connection (URI)
     object_key TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    UNIQUE(object_key, metric));
-CREATE TABLE IF NOT EXISTS points(
+    col INTEGER NOT NULL,
+    PRIMARY KEY(source, object_key),
+    UNIQUE(source, col));
+CREATE TABLE IF NOT EXISTS frames(
+    id INTEGER PRIMARY KEY,
     tier INTEGER NOT NULL,
-    series INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    metric TEXT NOT NULL,
     t REAL NOT NULL,          -- wall-clock seconds (bucket start for coarse tiers)
-    avg REAL NOT NULL,
-    max REAL NOT NULL,
-    n INTEGER NOT NULL,       -- samples folded into the row, to merge averages exactly
-    PRIMARY KEY(tier, series, t)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS points_by_age ON points(tier, t);
-"""
-
-_UPSERT = """
-INSERT INTO points(tier, series, t, avg, max, n) VALUES(?, ?, ?, ?, ?, ?)
-ON CONFLICT(tier, series, t) DO UPDATE SET
-    avg = (avg * n + excluded.avg * excluded.n) / (n + excluded.n),
-    max = MAX(max, excluded.max),
-    n = n + excluded.n
+    avg BLOB NOT NULL,        -- float32 per column (the value itself in the full tier)
+    max BLOB,                 -- float32 per column (coarse tiers)
+    n BLOB,                   -- uint32 samples per column (coarse tiers)
+    UNIQUE(tier, source, metric, t));
 """
 
 
@@ -113,61 +119,75 @@ def _connect(path: Path) -> sqlite3.Connection:
         if result != [("ok",)]:
             raise HistoryCorrupt("; ".join(str(r[0]) for r in result[:3]))
         conn.executescript(_SCHEMA)
+        # Reading every table once finds damage quick_check can miss in a fresh schema.
+        conn.execute("SELECT COUNT(*), MAX(col) FROM columns").fetchone()
+        conn.execute("SELECT COUNT(*) FROM frames").fetchone()
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-class _Accumulator:
-    """Sum/count/max per series since the last flush, for one coarse tier (numpy)."""
+def _widen(a: np.ndarray, width: int, fill) -> np.ndarray:
+    if len(a) >= width:
+        return a
+    out = np.full(width, fill, dtype=a.dtype)
+    out[:len(a)] = a
+    return out
+
+
+class _Bucket:
+    """One coarse bucket of one metric being filled: sum/count/max per column."""
+
+    __slots__ = ("sum", "count", "max", "merged")
 
     def __init__(self) -> None:
-        self.bucket: float | None = None
-        self.ids = np.empty(0, dtype=np.int64)
-        self.sum = np.empty(0)
-        self.count = np.empty(0)
-        self.max = np.empty(0)
+        self.sum = np.zeros(0)
+        self.count = np.zeros(0, dtype=np.int64)
+        self.max = np.zeros(0)
+        self.merged = False  # the part stored before a restart has been read back
 
-    def rows(self, tier: int) -> list[tuple]:
-        keep = self.count > 0
-        if self.bucket is None or not keep.any():
-            return []
-        return list(zip([tier] * int(keep.sum()), self.ids[keep].tolist(),
-                        [self.bucket] * int(keep.sum()),
-                        (self.sum[keep] / self.count[keep]).tolist(),
-                        self.max[keep].tolist(), self.count[keep].astype(int).tolist()))
-
-    def reset(self) -> None:
-        self.bucket = None
-        self.ids = np.empty(0, dtype=np.int64)
-        self.sum = self.count = self.max = np.empty(0)
-
-    def add(self, ids: np.ndarray, values: np.ndarray) -> None:
-        """Fold one tick (series ids and values; NaN = gap, skipped) into the bucket."""
+    def add(self, cols: np.ndarray, values: np.ndarray) -> None:
         ok = np.isfinite(values)
-        ids, values = ids[ok], values[ok]
-        if not len(ids):
+        cols, values = cols[ok], values[ok]
+        if not len(cols):
             return
-        width = int(ids.max()) + 1
-        if width > len(self.sum):
-            grow = width - len(self.sum)
-            self.sum = np.concatenate((self.sum, np.zeros(grow)))
-            self.count = np.concatenate((self.count, np.zeros(grow)))
-            self.max = np.concatenate((self.max, np.full(grow, -np.inf)))
-            self.ids = np.arange(width, dtype=np.int64)
-        np.add.at(self.sum, ids, values)
-        np.add.at(self.count, ids, 1)
-        np.maximum.at(self.max, ids, values)
+        width = int(cols.max()) + 1
+        self.sum = _widen(self.sum, width, 0.0)
+        self.count = _widen(self.count, width, 0)
+        self.max = _widen(self.max, width, -np.inf)
+        np.add.at(self.sum, cols, values)
+        np.add.at(self.count, cols, 1)
+        np.maximum.at(self.max, cols, values)
+
+    def merge_stored(self, avg: bytes, mx: bytes, n: bytes) -> None:
+        stored_n = np.frombuffer(n, COUNT).astype(np.int64)
+        width = len(stored_n)
+        self.sum = _widen(self.sum, width, 0.0)
+        self.count = _widen(self.count, width, 0)
+        self.max = _widen(self.max, width, -np.inf)
+        has = stored_n > 0
+        stored_avg = np.frombuffer(avg, VALUE).astype(np.float64)
+        stored_max = np.frombuffer(mx, VALUE).astype(np.float64)
+        self.sum[:width][has] += stored_avg[has] * stored_n[has]
+        self.count[:width][has] += stored_n[has]
+        self.max[:width][has] = np.maximum(self.max[:width][has], stored_max[has])
+
+    def blobs(self) -> tuple[bytes, bytes, bytes]:
+        has = self.count > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = np.where(has, self.sum / self.count, np.nan).astype(VALUE)
+        mx = np.where(has, self.max, np.nan).astype(VALUE)
+        return avg.tobytes(), mx.tobytes(), self.count.astype(COUNT).tobytes()
 
 
 class HistoryStore:
     """Consolidated performance history of every connection, in one SQLite file.
 
-    ``record(t, object_keys, metrics)``: one tick, ``metrics`` maps a metric name to an
-    array (one value per object key, NaN = gap) or a float (single object).
-    ``series(object_key, metric, t_from, t_to) -> (t, avg, max)`` numpy arrays, from
-    the tier chosen by range. ``close()`` flushes and stops the writer thread.
+    ``record(t, object_keys, metrics)``: one tick at wall-clock ``t``; ``metrics`` maps a
+    metric name to an array (one value per object key, NaN = gap) or a float.
+    ``series(object_key, metric, t_from, t_to) -> (t, avg, max)`` numpy arrays from the
+    tier chosen by range. ``close()`` flushes and stops the writer thread.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *,
@@ -177,18 +197,24 @@ class HistoryStore:
         self.tiers = tuple(tiers)
         if not self.tiers or self.tiers[0].step_s != 0:
             raise ValueError("the first tier must keep samples as taken (step_s=0)")
+        if any(t.step_s <= 0 for t in self.tiers[1:]):
+            raise ValueError("coarse tiers need a positive step")
         self.flush_interval_s = flush_interval_s
         self.warning: str | None = None
         self._clock = clock
-        self._lock = threading.Lock()          # guards the queue
-        self._write_lock = threading.Lock()    # one flush at a time, and the connection
+        self._lock = threading.Lock()        # guards the queue
+        self._db_lock = threading.Lock()     # one user of the connection at a time
         self._queue: list[tuple[float, list[str], dict]] = []
-        self._acc = [_Accumulator() for _ in self.tiers[1:]]
+        # (tier, source, metric) -> (bucket start, _Bucket)
+        self._buckets: dict[tuple[int, str, str], tuple[float, _Bucket]] = {}
         self._conn = self._open()
-        self._series: dict[tuple[str, str], int] = {
-            (k, m): i for i, k, m in self._conn.execute(
-                "SELECT id, object_key, metric FROM series")}
-        self._next_id = max(self._series.values(), default=0) + 1
+        self._columns: dict[str, dict[str, int]] = {}   # source -> object key -> column
+        self._where: dict[str, list[tuple[str, int]]] = {}  # object key -> (source, col)
+        for source, key, col in self._conn.execute(
+                "SELECT source, object_key, col FROM columns ORDER BY source, col"):
+            self._columns.setdefault(source, {})[key] = col
+            self._where.setdefault(key, []).append((source, col))
+        self._cols_cache: dict[str, tuple[list[str], np.ndarray]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if writer_thread:
@@ -212,76 +238,97 @@ class HistoryStore:
 
     # -- writing ------------------------------------------------------------------
 
-    def record(self, t: float, object_keys: Sequence[str], metrics: dict) -> None:
-        """Queue one tick (wall-clock ``t``). Cheap: the arrays are copied, nothing else."""
-        snapshot = {m: (np.array(v, dtype=np.float64, copy=True) if np.ndim(v)
-                        else np.full(len(object_keys), float(v)))
+    def record(self, t: float, object_keys: Sequence[str], metrics: dict,
+               source: str = "") -> None:
+        """Queue one tick (wall-clock ``t``) of one ``source`` (a connection: each has its
+        own frames, so hosts ticking at the same instant never overwrite each other).
+        Cheap: the arrays are copied, nothing else."""
+        n = len(object_keys)
+        snapshot = {m: (np.array(v, dtype=np.float64) if np.ndim(v)
+                        else np.full(n, float(v)))
                     for m, v in metrics.items()}
         with self._lock:
-            self._queue.append((float(t), list(object_keys), snapshot))
+            self._queue.append((float(t), str(source), list(object_keys), snapshot))
 
-    def _series_ids(self, keys: list[str], metric: str, new: list[tuple]) -> np.ndarray:
-        ids = self._series
-        out = np.empty(len(keys), dtype=np.int64)
-        for i, k in enumerate(keys):
-            sid = ids.get((k, metric))
-            if sid is None:
-                sid = self._next_id
-                self._next_id += 1
-                ids[(k, metric)] = sid
-                new.append((sid, k, metric))
-            out[i] = sid
+    def _columns_for(self, source: str, keys: list[str],
+                     new: list[tuple[str, str, int]]) -> np.ndarray:
+        cached = self._cols_cache.get(source)
+        if cached is not None and keys == cached[0]:
+            return cached[1]
+        cols = self._columns.setdefault(source, {})
+        for k in keys:
+            if k not in cols:
+                cols[k] = len(cols)
+                self._where.setdefault(k, []).append((source, cols[k]))
+                new.append((source, k, cols[k]))
+        out = np.fromiter((cols[k] for k in keys), dtype=np.intp, count=len(keys))
+        self._cols_cache[source] = (keys, out)
         return out
 
+    def _bucket(self, level: int, source: str, metric: str, start: float,
+                dirty: dict) -> _Bucket:
+        key = (level, source, metric)
+        current = self._buckets.get(key)
+        if current is not None and current[0] == start:
+            return current[1]
+        if current is not None:
+            dirty[(level, source, metric, current[0])] = current[1]  # the closed one
+        bucket = _Bucket()
+        self._buckets[key] = (start, bucket)
+        return bucket
+
     def flush(self) -> int:
-        """Write everything queued in one transaction and prune old rows; returns the
-        number of rows written. Runs on the writer thread, or wherever it is called."""
-        with self._write_lock:
+        """Write everything queued in one transaction and prune old frames; returns the
+        number of frames written. Runs on the writer thread, or wherever it is called."""
+        with self._db_lock:
             with self._lock:
                 queue, self._queue = self._queue, []
-            new_series: list[tuple] = []
-            rows: list[tuple] = []
-            for t, keys, metrics in queue:
-                for metric, values in metrics.items():
-                    ids = self._series_ids(keys, metric, new_series)
-                    ok = np.isfinite(values)
-                    n_ok = int(ok.sum())
-                    if n_ok:
-                        vals = values[ok].tolist()
-                        rows.extend(zip([0] * n_ok, ids[ok].tolist(), [t] * n_ok, vals,
-                                        vals, [1] * n_ok))
-                    for level, acc in enumerate(self._acc, start=1):
-                        step = self.tiers[level].step_s
-                        bucket = math.floor(t / step) * step
-                        if acc.bucket is not None and bucket != acc.bucket:
-                            rows.extend(acc.rows(level))
-                            acc.reset()
-                        acc.bucket = bucket
-                        acc.add(ids, values)
-            # Open buckets are written too (and merged later): a kill loses one interval.
-            for level, acc in enumerate(self._acc, start=1):
-                rows.extend(acc.rows(level))
-                bucket = acc.bucket
-                acc.reset()
-                acc.bucket = bucket
-            now = self._clock()
             conn = self._conn
+            new_columns: list[tuple[str, str, int]] = []
+            full_frames: list[tuple] = []
+            dirty: dict[tuple[int, str, str, float], _Bucket] = {}
+            for t, source, keys, metrics in queue:
+                cols = self._columns_for(source, keys, new_columns)
+                width = int(cols.max()) + 1 if len(cols) else 0
+                for metric, values in metrics.items():
+                    frame = np.full(width, np.nan, dtype=VALUE)
+                    frame[cols] = values
+                    full_frames.append((0, source, metric, t, frame.tobytes()))
+                    for level in range(1, len(self.tiers)):
+                        step = self.tiers[level].step_s
+                        start = math.floor(t / step) * step
+                        bucket = self._bucket(level, source, metric, start, dirty)
+                        bucket.add(cols, values)
+                        dirty[(level, source, metric, start)] = bucket
+            now = self._clock()
             conn.execute("BEGIN")
             try:
-                if new_series:
-                    conn.executemany(
-                        "INSERT INTO series(id, object_key, metric) VALUES(?, ?, ?)",
-                        new_series)
-                if rows:
-                    conn.executemany(_UPSERT, rows)
+                if new_columns:
+                    conn.executemany("INSERT INTO columns(source, object_key, col) "
+                                     "VALUES(?, ?, ?)", new_columns)
+                conn.executemany("INSERT OR REPLACE INTO frames(tier, source, metric, t, avg)"
+                                 " VALUES(?, ?, ?, ?, ?)", full_frames)
+                coarse = []
+                for (level, source, metric, start), bucket in dirty.items():
+                    if not bucket.merged:
+                        # A bucket begun before a restart: fold in what was stored.
+                        bucket.merged = True
+                        row = conn.execute(
+                            "SELECT avg, max, n FROM frames WHERE tier=? AND source=? "
+                            "AND metric=? AND t=?", (level, source, metric, start)).fetchone()
+                        if row is not None and row[2] is not None:
+                            bucket.merge_stored(*row)
+                    coarse.append((level, source, metric, start, *bucket.blobs()))
+                conn.executemany("INSERT OR REPLACE INTO frames(tier, source, metric, t, avg,"
+                                 " max, n) VALUES(?, ?, ?, ?, ?, ?, ?)", coarse)
                 for level, tier in enumerate(self.tiers):
-                    conn.execute("DELETE FROM points WHERE tier = ? AND t < ?",
+                    conn.execute("DELETE FROM frames WHERE tier = ? AND t < ?",
                                  (level, now - tier.retention_s - tier.step_s))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return len(rows)
+            return len(full_frames) + len(coarse)
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval_s):
@@ -313,27 +360,36 @@ class HistoryStore:
     def series(self, object_key: str, metric: str, t_from: float, t_to: float,
                tier: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(timestamps, averages, maxima) between t_from and t_to (wall clock), oldest
-        first, from the finest tier that covers the range (or ``tier``). Data still in
-        the queue (younger than one flush interval) is not included: the live ring
-        buffers have it."""
+        first, from the finest tier that covers the range (or ``tier``). In the full tier
+        the maximum is the value itself. Steps without a value for this object are left
+        out. Ticks still queued (younger than one flush) are not included: the live ring
+        buffers have them."""
         level = self.tier_for(t_from, t_to) if tier is None else tier
-        sid = self._series.get((object_key, metric))
-        if sid is None:
-            empty = np.empty(0)
-            return empty, empty, empty
-        with self._write_lock:
-            rows = self._conn.execute(
-                "SELECT t, avg, max FROM points WHERE tier = ? AND series = ? "
-                "AND t >= ? AND t <= ? ORDER BY t", (level, sid, t_from, t_to)).fetchall()
+        empty = np.empty(0)
+        rows = []
+        # Usually one source; more when the VM moved between hosts (both histories).
+        for source, col in self._where.get(object_key, ()):
+            offset = col * VALUE.itemsize + 1  # SQL substr counts from 1
+            with self._db_lock:
+                rows += self._conn.execute(
+                    "SELECT t, substr(avg, ?, 4), substr(max, ?, 4) FROM frames "
+                    "WHERE tier = ? AND source = ? AND metric = ? AND t >= ? AND t <= ?",
+                    (offset, offset, level, source, metric, t_from, t_to)).fetchall()
+        rows = sorted(r for r in rows if r[1] is not None and len(r[1]) == 4)
         if not rows:
-            empty = np.empty(0)
             return empty, empty, empty
-        data = np.array(rows, dtype=np.float64)
-        return data[:, 0], data[:, 1], data[:, 2]
+        t = np.array([r[0] for r in rows], dtype=np.float64)
+        avg = np.frombuffer(b"".join(r[1] for r in rows), VALUE).astype(np.float64)
+        if level == 0:
+            mx = avg.copy()
+        else:
+            mx = np.frombuffer(b"".join(r[2] for r in rows), VALUE).astype(np.float64)
+        keep = np.isfinite(avg)
+        return t[keep], avg[keep], mx[keep]
 
-    def row_count(self, tier: int | None = None) -> int:
-        with self._write_lock:
+    def frame_count(self, tier: int | None = None) -> int:
+        with self._db_lock:
             if tier is None:
-                return self._conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
-            return self._conn.execute("SELECT COUNT(*) FROM points WHERE tier = ?",
+                return self._conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+            return self._conn.execute("SELECT COUNT(*) FROM frames WHERE tier = ?",
                                       (tier,)).fetchone()[0]

@@ -105,10 +105,10 @@ def test_each_tier_is_pruned_to_its_retention(tmp_path):
     for _ in range(40):  # 40 minutes of 2 s samples, flushed every minute
         feed(h, clock, 60)
         h.flush()
-        counts.append(h.row_count())
-    # Bounded: 2 series × (60/2 full + 300/60 minutes + 1800/600 ten-minutes), plus the
-    # bucket being filled and the one at the retention edge.
-    bound = 2 * ((60 / 2 + 1) + (300 / 60 + 2) + (1800 / 600 + 2))
+        counts.append(h.frame_count())
+    # Bounded: one frame per step and metric (both VMs share it) within each retention,
+    # plus the bucket being filled and the one at the retention edge.
+    bound = (60 / 2 + 1) + (300 / 60 + 2) + (1800 / 600 + 2)
     assert max(counts[-10:]) <= bound
     assert counts[-1] == counts[-2]  # steady state: as many pruned as added
     full_t, _, _ = h.series("a", "cpu_percent", 0, clock.t, tier=0)
@@ -139,7 +139,7 @@ def test_writer_thread_flushes_on_its_own(tmp_path):
         reader = sqlite3.connect(tmp_path / "history.sqlite", timeout=10)
         import time
         deadline = time.monotonic() + 10
-        while reader.execute("SELECT COUNT(*) FROM points WHERE tier=0").fetchone()[0] < 10:
+        while reader.execute("SELECT COUNT(*) FROM frames WHERE tier=0").fetchone()[0] < 5:
             assert time.monotonic() < deadline, "the writer thread never flushed"
             time.sleep(0.02)
         reader.close()
@@ -213,3 +213,42 @@ def test_damaged_file_is_moved_aside_and_reported(tmp_path, damage):
 def test_default_tiers_are_the_documented_ones():
     assert [(t.step_s, t.retention_s) for t in DEFAULT_TIERS] == [
         (0, 600), (60, 86400), (600, 7 * 86400)]
+
+
+def test_restart_inside_a_bucket_keeps_it_exact(tmp_path):
+    clock = Clock()
+    h = store(tmp_path, clock)
+    feed(h, clock, 20, value=10.0)  # 10 samples of 10 in the first minute
+    h.close()
+    again = store(tmp_path, clock)
+    feed(again, clock, 10, value=40.0)  # 5 samples of 40 in the same minute
+    again.flush()
+    _, avg, mx = again.series("a", "cpu_percent", T0, T0 + 59, tier=1)
+    assert avg.tolist() == [pytest.approx((10 * 10 + 5 * 40) / 15)] and mx.tolist() == [40.0]
+    feed(again, clock, 10, value=40.0)  # later flushes rewrite, not double-count
+    again.flush()
+    _, avg, _ = again.series("a", "cpu_percent", T0, T0 + 59, tier=1)
+    assert avg.tolist() == [pytest.approx((10 * 10 + 10 * 40) / 20)]
+    again.close()
+
+
+def test_sources_ticking_at_the_same_instant_keep_their_own_frames(tmp_path):
+    clock = Clock()
+    h = store(tmp_path, clock)
+    h.record(T0, ["vm1"], {"cpu_percent": np.array([1.0])}, source="qemu+ssh://one/system")
+    h.record(T0, ["vm2"], {"cpu_percent": np.array([2.0])}, source="qemu+ssh://two/system")
+    h.flush()
+    assert h.series("vm1", "cpu_percent", T0, T0)[1].tolist() == [1.0]
+    assert h.series("vm2", "cpu_percent", T0, T0)[1].tolist() == [2.0]
+    h.close()
+
+
+def test_a_vm_that_appears_later_has_no_invented_past(tmp_path):
+    clock = Clock()
+    h = store(tmp_path, clock)
+    h.record(T0, ["a"], {"cpu_percent": np.array([1.0])})
+    h.record(T0 + 2, ["a", "late"], {"cpu_percent": np.array([1.0, 7.0])})
+    h.flush()
+    t, avg, _ = h.series("late", "cpu_percent", T0 - 10, T0 + 10)
+    assert t.tolist() == [T0 + 2] and avg.tolist() == [7.0]
+    h.close()
