@@ -12,7 +12,9 @@ included: it runs in a worker thread and depends on the host.
 ``tick_cpu_ms`` is the median process CPU time (time.process_time) of ``--ticks``
 steady-state ticks (after a first tick that has nothing to compare with), and the parts
 ``parse_ms`` (batch, plus DomainSample objects with --via-samples), ``rates_ms``
-(column extraction and rate math), ``buffers_ms`` show where it goes.
+(column extraction and rate math), ``buffers_ms`` show where it goes. Outside the tick
+(on the UI thread, then on the history writer thread): ``history_record_ms`` (queueing
+the tick for the history) and ``history_flush_ms_per_tick`` (its share of a flush).
 
 Run: ``.venv/bin/python benchmarks/stats_tick.py --vms 10000 --json``
 """
@@ -22,12 +24,14 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from app.perf.history import HistoryStore  # noqa: E402
 from app.perf.rates import VM_METRICS, DomainRateCalculator  # noqa: E402
 from app.perf.ring import LiveBuffers  # noqa: E402
 from connectors.libvirt.stats import StatsBatch  # noqa: E402
@@ -69,7 +73,9 @@ def run(n: int, ticks: int, interval: float, via_samples: bool = False) -> dict:
     template = json.loads(CAPTURE.read_text())[0]
     calc = DomainRateCalculator()
     buffers = LiveBuffers(300, VM_METRICS, initial_columns=n)
-    parse_ms, rates_ms, buffers_ms, total_ms = [], [], [], []
+    parse_ms, rates_ms, buffers_ms, total_ms, record_ms = [], [], [], [], []
+    tmp = tempfile.TemporaryDirectory(prefix="hvconsole-bench-")
+    history = HistoryStore(Path(tmp.name) / "history.sqlite", writer_thread=False)
     for k in range(ticks + 1):
         # Only one tick's records exist at a time, as when libvirt hands them over.
         raw = make_records(n, k, template)
@@ -86,6 +92,8 @@ def run(n: int, ticks: int, interval: float, via_samples: bool = False) -> dict:
         c2 = time.process_time()
         buffers.push(rates.t, rates.keys, rates.metrics())
         c3 = time.process_time()
+        history.record(rates.wall, rates.keys, rates.metrics(), source="bench")
+        c4 = time.process_time()
         del raw, batch
         if k == 0:
             continue  # nothing to compare with yet
@@ -93,6 +101,12 @@ def run(n: int, ticks: int, interval: float, via_samples: bool = False) -> dict:
         rates_ms.append((c2 - c1) * 1e3)
         buffers_ms.append((c3 - c2) * 1e3)
         total_ms.append((c3 - c0) * 1e3)
+        record_ms.append((c4 - c3) * 1e3)
+    c0 = time.process_time()
+    history.flush()  # what the writer thread does every 10 s, here for all ticks at once
+    flush_ms = (time.process_time() - c0) * 1e3
+    history.close()
+    tmp.cleanup()
     assert 0 < float(rates.cpu_percent[0]) <= 100, "rates were not computed"
     return {
         "vms": n,
@@ -104,6 +118,8 @@ def run(n: int, ticks: int, interval: float, via_samples: bool = False) -> dict:
         "rates_ms": round(statistics.median(rates_ms), 2),
         "buffers_ms": round(statistics.median(buffers_ms), 2),
         "ring_mb": round(buffers.nbytes / 2**20, 1),
+        "history_record_ms": round(statistics.median(record_ms), 2),
+        "history_flush_ms_per_tick": round(flush_ms / (ticks + 1), 2),
     }
 
 
