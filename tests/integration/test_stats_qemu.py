@@ -22,12 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 def collect(aloop, sampler, key: str, ticks: int, interval_s: float = 1.0):
     """``ticks`` rate readings of one guest (and the host), ``interval_s`` apart."""
     calc, host_calc = DomainRateCalculator(), HostRateCalculator()
+    sampler.prepare = calc.update_batch  # the rates are computed in the worker thread
 
     async def run():
         out = []
         for i in range(ticks + 1):
             batch = await sampler.sample_once()
-            rates = calc.update(batch.domains)
+            rates = batch.prepared
             host = host_calc.update(batch.host)
             if i:
                 out.append((rates, rates.index[key], host))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from pathlib import Path
@@ -120,6 +121,29 @@ def test_test_driver_reports_state_only_and_nothing_is_invented(aloop, default_c
     assert host.cpu_total is not None and host.cpu_total.idle is not None
     assert host.cpu_per_core is not None and any(c is not None for c in host.cpu_per_core)
     assert host.mem_total_kib is None  # the test driver has no node memory stats
+
+
+def test_prepare_runs_in_the_worker_and_rides_on_the_batch(aloop, default_conn):
+    from app.perf.rates import DomainRateCalculator
+
+    calc = DomainRateCalculator()
+    threads = []
+
+    def prepare(batch):
+        threads.append(threading.current_thread())
+        return calc.update_batch(batch)
+
+    sampler = StatsSampler(default_conn, prepare=prepare)
+    try:
+        first = aloop.run_until_complete(sampler.sample_once())
+        second = aloop.run_until_complete(sampler.sample_once())
+    finally:
+        sampler.close()
+    assert threading.main_thread() not in threads and len(threads) == 2
+    key = default_conn.lookupByName("test").UUIDString()
+    assert first.prepared.keys == second.prepared.keys == [key]
+    assert second.prepared.dt[0] == pytest.approx(second.t - first.t)
+    assert math.isnan(second.prepared.cpu_percent[0])  # the test driver has no cpu.time
 
 
 def test_groups_choose_the_stats_flags(aloop, default_conn):
