@@ -3,8 +3,8 @@
 A tick here is what HVConsole does with one bulk virConnectGetAllDomainStats answer:
 read the records column-wise (StatsBatch → DomainColumns.from_records), turn them into
 rates against the previous tick, and append the per-VM rates to the live ring buffers.
-``--via-samples`` measures the object-per-VM path (DomainSample) instead. The records are copies of one
-captured from a real QEMU guest under qemu:///system (tests/unit/data/
+``--via-samples`` measures the object-per-VM path (DomainSample) instead. The records
+are copies of one captured from a real QEMU guest under qemu:///system (tests/unit/data/
 qemu_domain_stats.json: 2 vCPUs, balloon, one disk, one NIC), with counters that grow
 differently per VM and tick. The libvirt call itself (RPC + libvirtd's work) is not
 included: it runs in a worker thread and depends on the host.

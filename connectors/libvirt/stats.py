@@ -52,10 +52,11 @@ _ACTIVE = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
 
 @dataclass(slots=True)
 class DomainSample:
-    """Raw counters of one domain at one instant (treat as read-only; not frozen because
-    a frozen dataclass's __init__ costs twice as much, which shows at 10,000 VMs a tick). ``t`` is time.monotonic() (for rates),
+    """Raw counters of one domain at one instant. ``t`` is time.monotonic() (for rates),
     ``wall`` is time.time() (for history). ``domain_id`` changes whenever a VM restarts,
-    which tells a counter reset from growth even when the new counter is already larger."""
+    which tells a counter reset from growth even when the new counter is already larger.
+    Treat it as read-only (not frozen: a frozen dataclass's __init__ costs twice as much).
+    """
 
     key: str                                   # the domain's UUID
     t: float
