@@ -303,6 +303,7 @@ class StatsSampler:
         self.host = host
         self.per_core = per_core
         self._clock = clock
+        self._nowait = _NOWAIT
         self.prepare = prepare
         self._inflight: asyncio.Future | None = None
         self._task: asyncio.Task | None = None
@@ -334,8 +335,17 @@ class StatsSampler:
         calculator) without a lock."""
         start = self._clock()
         wall = time.time()
-        list_flags = _NOWAIT | (_ACTIVE if self.active_only else 0)
-        records = self._conn.getAllDomainStats(self._stats_flags(), list_flags)
+        list_flags = self._nowait | (_ACTIVE if self.active_only else 0)
+        try:
+            records = self._conn.getAllDomainStats(self._stats_flags(), list_flags)
+        except libvirt.libvirtError as err:
+            # A libvirtd older than 4.5 rejects NOWAIT: ask again without it, for good.
+            if not self._nowait or err.get_error_code() not in (
+                    libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+                raise
+            self._nowait = 0
+            records = self._conn.getAllDomainStats(self._stats_flags(),
+                                                   list_flags & ~_NOWAIT)
         end = self._clock()
         # One instant for every domain of the bulk answer: the middle of the call.
         t = (start + end) / 2

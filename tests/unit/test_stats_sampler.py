@@ -297,3 +297,35 @@ def test_parse_shut_off_disk_and_user_mode_nic():
     assert s.disk == {"vda": (None, None, None, None)}
     assert s.net == {}
     assert s.vcpu_times_ns is None and s.cpu_time_ns is None
+
+
+class OldServer(Spy):
+    """A libvirtd older than 4.5, as far as NOWAIT goes: the flag is passed on as a bit
+    the test driver does not know, so the real driver answers "unsupported flags"."""
+
+    def __getattr__(self, name):
+        call = super().__getattr__(name)
+        if name != "getAllDomainStats":
+            return call
+
+        def stats(stats_flags, flags):
+            if flags & libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT:
+                flags = (flags & ~libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT) | 1 << 20
+            return call(stats_flags, flags)
+
+        return stats
+
+
+def test_older_server_without_nowait_is_asked_again_without_it(aloop, default_conn):
+    spy = OldServer(default_conn)
+    sampler = StatsSampler(spy, host=False)
+    try:
+        first = aloop.run_until_complete(sampler.sample_once())
+        second = aloop.run_until_complete(sampler.sample_once())
+    finally:
+        sampler.close()
+    assert len(first.records) == len(second.records) == 1
+    flags = [args[1] for name, args in spy.calls]
+    # Rejected once, then never asked with NOWAIT again.
+    assert len(flags) == 3 and flags[1] == flags[2]
+    assert not flags[2] & libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
