@@ -25,6 +25,9 @@ PKGS=(
     qemu-system-x86 qemu-utils dnsmasq-base
     # the tiny test guest: kernel .deb unpacking and the busybox initramfs
     busybox-static cpio gzip xz-utils zstd
+    # remote-host tests: an sshd on loopback, SASL users, a real Secret Service
+    openssh-server openssh-client sasl2-bin libsasl2-modules gnome-keyring dbus-daemon
+    libsecret-tools
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)
