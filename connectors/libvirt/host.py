@@ -150,6 +150,23 @@ class LibvirtHost:
     def pools(self) -> list[PoolInfo]:
         return sorted(self._pools.values(), key=lambda p: p.name.lower())
 
+    # ---- for the statistics sampler ----
+
+    @property
+    def generation(self) -> int:
+        """Changes with every (re)connection and disconnection: a sampler that saw another
+        value must restart counting, as the counters may be from another libvirtd life."""
+        return self._generation
+
+    def sampling_handle(self) -> tuple[libvirt.virConnect, ThreadPoolExecutor, int] | None:
+        """(open connection, this host's worker pool, generation) for a caller that runs
+        its own blocking calls in the host's pool (the performance sampler: one bulk call
+        per tick); None unless connected. The caller must never close the connection."""
+        if (self.state is not ConnState.CONNECTED or self._conn is None
+                or self._executor is None):
+            return None
+        return self._conn, self._executor, self._generation
+
     # ---- connecting ----
 
     async def connect(self) -> None:
