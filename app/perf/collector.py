@@ -48,7 +48,7 @@ class PerfCollector:
     def __init__(self, conn, source: str, *, history: HistoryStore | None = None,
                  executor: concurrent.futures.Executor | None = None,
                  interval_s: float = 2.0, groups: Iterable[str] = DEFAULT_GROUPS,
-                 capacity: int = 300, timeout_s: float = 30.0,
+                 capacity: int = 300, timeout_s: float = 30.0, per_core: bool = True,
                  listener: Callable[[PerfTick], None] | None = None,
                  on_error: Callable[[BaseException], None] | None = None) -> None:
         self.source = source
@@ -64,8 +64,10 @@ class PerfCollector:
         self.errors = 0
         self._vm_rates = DomainRateCalculator(max_gap_s=max(60.0, 5 * interval_s))
         self._host_rates = HostRateCalculator(max_gap_s=max(60.0, 5 * interval_s))
+        self._timeout_s = timeout_s
         self._sampler = StatsSampler(conn, executor=executor, groups=groups,
-                                     timeout_s=timeout_s, prepare=self._prepare)
+                                     timeout_s=timeout_s, per_core=per_core,
+                                     prepare=self._prepare)
         self._last_wall: float | None = None
         self._failed_since_last = False
 
@@ -95,6 +97,26 @@ class PerfCollector:
 
     def close(self) -> None:
         self._sampler.close()
+
+    @property
+    def per_core(self) -> bool:
+        """Host CPU per core costs one extra call per core per tick: switchable."""
+        return self._sampler.per_core
+
+    @per_core.setter
+    def per_core(self, on: bool) -> None:
+        self._sampler.per_core = bool(on)
+
+    def rebind(self, conn, executor: concurrent.futures.Executor | None = None) -> None:
+        """After a reconnect: the same buffers (the graphs keep their past, with a gap),
+        a new connection, and counting restarted. Call while stopped."""
+        old = self._sampler
+        old.close()
+        self._sampler = StatsSampler(conn, executor=executor, groups=old.groups,
+                                     timeout_s=self._timeout_s, per_core=old.per_core,
+                                     prepare=self._prepare)
+        self._failed_since_last = True  # the time while disconnected is a gap
+        self.restart_counting()
 
     def restart_counting(self) -> None:
         """After a reconnect: the previous counters may belong to another libvirtd life."""
