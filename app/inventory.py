@@ -33,8 +33,12 @@ from connectors.libvirt.model import (ConnState, HostEvent, HostInfo, HostStateC
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1     # the Node behind a row
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 2   # what the filter box matches: name + state
 
-COLUMNS = ("Name", "State")
-NAME_COLUMN, STATE_COLUMN = 0, 1
+USAGE_ROLE = Qt.ItemDataRole.UserRole + 3  # CPU/Memory columns: fraction 0..1 (NaN: none)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 4   # what a sorted column compares
+
+COLUMNS = ("Name", "State", "CPU", "Memory")
+NAME_COLUMN, STATE_COLUMN, CPU_COLUMN, MEMORY_COLUMN = 0, 1, 2, 3
+USAGE_COLUMNS = (CPU_COLUMN, MEMORY_COLUMN)
 
 BATCH_INTERVAL_MS = 50
 # Above this many row insertions/removals in one batch, one reset is cheaper than
@@ -473,6 +477,47 @@ class InventoryModel(QAbstractItemModel):
                    for c, m in self._meta.items())
         return len(self._hosts), connected, vms, demo
 
+    # ================= usage columns =================
+
+    def set_usage_source(self, source) -> None:
+        """``source.usage(node) -> (cpu_percent, mem_fraction, mem_text) | None`` fills the
+        CPU and Memory columns (app.perf.usage.UsageColumns)."""
+        self._usage_source = source
+
+    def usage_changed(self, conn_id: str) -> None:
+        """New figures for one host and its VMs: dataChanged on the usage columns of just
+        those rows (no reset, no row moves), at most once per statistics tick."""
+        host = self._nodes.get((conn_id, conn_id))
+        if host is None or self._quiet:
+            return
+        row = self._hosts.index(host)
+        self.dataChanged.emit(self.index(row, CPU_COLUMN), self.index(row, MEMORY_COLUMN))
+        vms = sum(1 for child in host.children if child.kind is NodeKind.VM)
+        if vms:
+            parent = self.index(row, 0)
+            # VMs come first among a host's children (groups sort after them).
+            self.dataChanged.emit(self.index(0, CPU_COLUMN, parent),
+                                  self.index(vms - 1, MEMORY_COLUMN, parent))
+
+    def _usage(self, node: Node, column: int, role):
+        source = getattr(self, "_usage_source", None)
+        usage = source.usage(node) if source is not None and node.kind in (
+            NodeKind.VM, NodeKind.HOST) else None
+        if usage is None:
+            return -1.0 if role == SORT_ROLE else None
+        cpu, mem_fraction, mem_text = usage
+        if column == CPU_COLUMN:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{cpu:.0f} %" if cpu == cpu else ""
+            fraction = cpu / 100.0
+        else:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return mem_text
+            fraction = mem_fraction
+        if role == SORT_ROLE:
+            return fraction if fraction == fraction else -1.0
+        return fraction
+
     def index_of(self, conn_id: str, key: str, column: int = 0) -> QModelIndex:
         node = self._nodes.get((conn_id, key))
         return QModelIndex() if node is None else self._index_of(node, column)
@@ -542,6 +587,13 @@ class InventoryModel(QAbstractItemModel):
         if role == NODE_ROLE:
             return node
         column = index.column()
+        if column in USAGE_COLUMNS and role in (Qt.ItemDataRole.DisplayRole, USAGE_ROLE,
+                                                SORT_ROLE):
+            return self._usage(node, column, role)
+        if role == SORT_ROLE:
+            if column == NAME_COLUMN:
+                return f"{node.sort_key[0]}{self._name(node).casefold()}"
+            return self._state(node)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._name(node) if column == NAME_COLUMN else self._state(node)
         if role == FILTER_ROLE:
@@ -685,6 +737,7 @@ class InventoryFilterProxy(QSortFilterProxyModel):
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterRole(FILTER_ROLE)
         self.setFilterKeyColumn(NAME_COLUMN)
+        self.setSortRole(SORT_ROLE)  # unsorted (model order) until a header is clicked
         self._text = ""
 
     def set_filter_text(self, text: str) -> None:
@@ -707,5 +760,5 @@ def iter_nodes(model: QAbstractItemModel, parent: QModelIndex = QModelIndex()
         yield from iter_nodes(model, index)
 
 
-__all__ = ["NODE_ROLE", "FILTER_ROLE", "COLUMNS", "NodeKind", "Node", "InventoryModel",
-           "InventoryFilterProxy", "iter_nodes"]
+__all__ = ["NODE_ROLE", "FILTER_ROLE", "USAGE_ROLE", "SORT_ROLE", "COLUMNS", "NodeKind",
+           "Node", "InventoryModel", "InventoryFilterProxy", "iter_nodes"]
