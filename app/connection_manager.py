@@ -75,6 +75,7 @@ class ConnectionManager(QObject):
         self._names: dict[str, str] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._auth_handler: AuthHandler | None = None
+        self._connect_guard: Callable[[str], Awaitable[None]] | None = None
         self._ids = itertools.count(1)
 
     # ================= opening =================
@@ -123,6 +124,12 @@ class ConnectionManager(QObject):
 
     def saved_uris(self) -> list[str]:
         return [saved.uri for saved in self._saved]
+
+    def set_connect_guard(self, guard: Callable[[str], Awaitable[None]] | None) -> None:
+        """``await guard(uri)`` runs before every connect the user starts (not before the
+        host's own reconnects) and raises ConnectError to refuse it, with the reason the
+        tree shows (an SSH host key that changed, one the user did not trust)."""
+        self._connect_guard = guard
 
     def set_auth_handler(self, handler: AuthHandler | None) -> None:
         """``await handler(uri, requests)`` answers libvirt's credential requests (one
@@ -226,6 +233,8 @@ class ConnectionManager(QObject):
         self.events_log.add("info", CONNECTION, self.label(conn_id),
                             f"Connecting to {host.uri}")
         try:
+            if self._connect_guard is not None:
+                await self._guard(conn_id, host)
             await host.connect()
         except ConnectError as exc:
             if self._hosts.get(conn_id) is host:
@@ -243,6 +252,16 @@ class ConnectionManager(QObject):
                                 f"Could not connect: unexpected error: {exc}")
             self.inventory.apply(conn_id, HostStateChanged(ConnState.DISCONNECTED,
                                                            f"unexpected error: {exc}"))
+
+    async def _guard(self, conn_id: str, host: LibvirtHost) -> None:
+        """Runs the connect guard; a refusal leaves the host disconnected with the reason."""
+        try:
+            await self._connect_guard(host.uri)
+        except ConnectError as exc:
+            host.reason = str(exc)
+            self.inventory.apply(conn_id, HostStateChanged(ConnState.DISCONNECTED, str(exc)))
+            self.stateChanged.emit(conn_id)
+            raise
 
     def _on_event(self, conn_id: str, event: HostEvent) -> None:
         """The host's listener (always on the loop thread)."""
