@@ -80,13 +80,32 @@ class Session:
         self.tasks = TaskManager(self.events_log)
         self.prompter = DialogPrompter()
         self.commands = CommandSet(self.manager, self.inventory, self.tasks, self.prompter)
+        self._build_performance()
         self.window = MainWindow(self.manager, self.inventory, self.events_log, self.tasks,
-                                 self.commands, self.prompter)
+                                 self.commands, self.prompter, monitor=self.monitor,
+                                 alert_engine=self.alert_engine,
+                                 preferences=self.preferences)
         self.prompter.parent = self.window
         self.manager.set_auth_handler(
             lambda uri, requests: ask_credentials(self.window, uri, requests))
         self.inventory.batchApplied.connect(self._batch_applied)
         return self.window
+
+    def _build_performance(self) -> None:
+        """Preferences, the on-disk history, one sampler per connected host, the tree's
+        usage columns and the alerts."""
+        from app.perf.alerts import AlertEngine, AlertsModel
+        from app.perf.history import HistoryStore
+        from app.perf.monitor import PerfMonitor
+        from app.perf.usage import UsageColumns
+        from app.preferences import Preferences
+
+        self.preferences = Preferences()
+        self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
+                                   HistoryStore())
+        self.usage_columns = UsageColumns(self.monitor, self.inventory)
+        self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
+                                        self.preferences)
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -212,6 +231,12 @@ class Session:
             log.warning("some hosts did not disconnect within %s s", SHUTDOWN_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - leaving must not end in a traceback
             log.debug("error while disconnecting at exit", exc_info=True)
+        if getattr(self, "monitor", None) is not None:
+            try:  # flushes the history: what was sampled survives the restart
+                await asyncio.wait_for(self.monitor.close(), SHUTDOWN_TIMEOUT_S)
+            except Exception:  # noqa: BLE001
+                log.warning("the performance history was not closed cleanly",
+                            exc_info=True)
         QTimer.singleShot(0, lambda: None)
 
 

@@ -34,8 +34,13 @@ class MainWindow(QMainWindow):
     closing = Signal()
 
     def __init__(self, manager, inventory, events_log, tasks, commands, prompter=None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, monitor=None, alert_engine=None,
+                 preferences=None) -> None:
         super().__init__(parent)
+        # Performance (optional: tests of other parts build the window without them).
+        self.monitor = monitor
+        self.alert_engine = alert_engine
+        self.preferences = preferences
         self.manager = manager
         self.inventory = inventory
         self.events_log = events_log
@@ -106,6 +111,18 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.general_tab, "General")
         self.tabs.addTab(self.events_tab, "Events")
+        self.performance_tab = self.alerts_tab = None
+        if self.monitor is not None:
+            from widgets.tabs.performance import PerformanceTab
+            from widgets.usage_delegate import install_usage_columns
+            self.performance_tab = PerformanceTab(self.monitor)
+            self.performance_tab.vmActivated.connect(self.tree.select_node)
+            self.tabs.insertTab(1, self.performance_tab, "Performance")
+            install_usage_columns(self.tree)
+        if self.alert_engine is not None and self.alert_engine.model is not None:
+            from widgets.tabs.alerts import AlertsTab
+            self.alerts_tab = AlertsTab(self.alert_engine.model, self.alert_engine)
+            self.tabs.addTab(self.alerts_tab, "Alerts")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -121,6 +138,12 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.quit_action)
+
+        if self.preferences is not None:
+            edit_menu = bar.addMenu("&Edit")
+            self.preferences_action = edit_menu.addAction("&Preferences…")
+            self.preferences_action.setShortcut(QKeySequence.StandardKey.Preferences)
+            self.preferences_action.triggered.connect(self.show_preferences)
 
         server_menu = bar.addMenu("&Server")
         _fill(server_menu, _actions(self.commands.host_commands))
@@ -166,6 +189,8 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, nodes: list) -> None:
         self.commands.set_selection(nodes)
         self.general_tab.set_selection(nodes)
+        if self.performance_tab is not None:
+            self.performance_tab.set_selection(nodes)
 
     def _context_actions(self, nodes: list) -> list:
         kinds = {node.kind for node in nodes}
@@ -177,6 +202,18 @@ class MainWindow(QMainWindow):
                 commands.pop(0)
             return _actions(commands)
         return []
+
+    def show_preferences(self):
+        from widgets.dialogs.preferences import PreferencesDialog
+        targets = []
+        for conn_id in self.manager.conn_ids():
+            host = self.manager.host(conn_id)
+            targets.append((f"Server {self.manager.label(conn_id)}", f"host:{host.uri}"))
+            targets += [(f"VM {vm.name}", f"vm:{vm.key}") for vm in host.vms()[:500]]
+        dialog = PreferencesDialog(self.preferences, {"targets": targets}, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def show_add_server(self) -> None:
         dialog = AddServerDialog(self)

@@ -1,0 +1,374 @@
+"""Live performance of every connected host, for the whole application.
+
+``PerfMonitor`` runs one ``PerfCollector`` per CONNECTED host: started when the host
+connects, stopped when it disconnects or is lost, rebound to the new connection after a
+reconnect (same buffers, a gap for the time away, counting restarted). All collectors
+share one ``HistoryStore``; a damaged history file is reported in the Events log.
+
+What the widgets read:
+- ``ticked(conn_id)``: once per tick of that host (a collector's tick is the only
+  trigger, so nothing repaints faster than the sampling interval);
+- ``series(...)``: one metric of one VM or host over a time range, the live ring buffers
+  for the recent past and the history for what is older (so a 1-day graph shows data from
+  before the app started);
+- ``detail_series``: per-vCPU, per-disk, per-NIC series of *watched* VMs and per-core host
+  CPU, live only (they are not in the history: that would multiply its size);
+- ``top_consumers``: the VMs of a host using most of one resource right now.
+
+Why the live capacity is small (``LIVE_CAPACITY`` ticks): 300 ticks × 10 metrics ×
+10,000 VMs of float32 is 114 MB; the history's full-resolution tier already holds the last
+10 minutes, so the rings only need to bridge the history's flush interval.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app import preferences as prefs
+from app.perf.collector import PerfCollector, PerfTick
+from app.perf.history import DEFAULT_TIERS, HistoryStore, Tier
+from app.perf.ring import LiveBuffers, RingTable
+from connectors.libvirt.model import ConnState
+
+log = logging.getLogger(__name__)
+
+LIVE_CAPACITY = 90           # ticks kept in memory per series (3 min at 2 s)
+HOST_SUM_METRICS = ("vms_disk_rd_bps", "vms_disk_wr_bps", "vms_net_rx_bps",
+                    "vms_net_tx_bps")
+_SUMMED = (("vms_disk_rd_bps", "disk_rd_bps"), ("vms_disk_wr_bps", "disk_wr_bps"),
+           ("vms_net_rx_bps", "net_rx_bps"), ("vms_net_tx_bps", "net_tx_bps"))
+DAY_S = 24 * 3600.0
+
+
+def history_tiers(days: int) -> tuple[Tier, ...]:
+    """The default tiers with the coarsest one kept ``days`` days."""
+    last = DEFAULT_TIERS[-1]
+    return DEFAULT_TIERS[:-1] + (Tier(last.name, last.step_s, max(1, days) * DAY_S),)
+
+
+@dataclass
+class HostPerf:
+    """Everything the monitor keeps for one connection."""
+
+    conn_id: str
+    collector: PerfCollector
+    generation: int
+    sums: LiveBuffers                          # host_key → the summed VM disk/net rates
+    details: RingTable                         # (key, kind, name[, field]) → value
+    watched: set[str] = field(default_factory=set)
+    task: asyncio.Task | None = None
+
+
+class PerfMonitor(QObject):
+    """Signals: ``ticked(conn_id)`` after each tick of a host, ``collectorsChanged()``
+    when a host's sampling starts or stops."""
+
+    ticked = Signal(str)
+    collectorsChanged = Signal()
+
+    def __init__(self, manager, events_log=None, preferences: prefs.Preferences | None = None,
+                 history: HistoryStore | None = None, parent: QObject | None = None, *,
+                 capacity: int = LIVE_CAPACITY) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.events_log = events_log
+        self.preferences = preferences
+        self.history = history
+        self.capacity = capacity
+        self._hosts: dict[str, HostPerf] = {}
+        if history is not None and history.warning and events_log is not None:
+            events_log.add("warning", "application", "performance history",
+                           history.warning)
+        manager.stateChanged.connect(self._state_changed)
+        manager.connectionRemoved.connect(self._removed)
+        if preferences is not None:
+            preferences.changed.connect(self._preference_changed)
+            if history is not None:
+                history.tiers = history_tiers(preferences.history_days)
+        for conn_id in manager.conn_ids():
+            self._state_changed(conn_id)
+
+    # ---- what widgets read ----
+
+    @property
+    def interval_s(self) -> float:
+        return self.preferences.interval_s if self.preferences is not None else 2.0
+
+    def conn_ids(self) -> list[str]:
+        return list(self._hosts)
+
+    def collector(self, conn_id: str) -> PerfCollector | None:
+        perf = self._hosts.get(conn_id)
+        return perf.collector if perf is not None else None
+
+    def latest_tick(self, conn_id: str) -> PerfTick | None:
+        collector = self.collector(conn_id)
+        return collector.latest if collector is not None else None
+
+    def vm_latest(self, conn_id: str, key: str, metric: str) -> float:
+        collector = self.collector(conn_id)
+        if collector is None:
+            return math.nan
+        return collector.vm_buffers.tables[metric].latest(key)
+
+    def host_latest(self, conn_id: str, metric: str) -> float:
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return math.nan
+        c = perf.collector
+        if metric in HOST_SUM_METRICS:
+            return perf.sums.tables[metric].latest(c.host_key)
+        return c.host_buffers.tables[metric].latest(c.host_key)
+
+    def host_key(self, conn_id: str) -> str | None:
+        collector = self.collector(conn_id)
+        return collector.host_key if collector is not None else None
+
+    def series(self, conn_id: str, key: str | None, metric: str, t_from: float,
+               t_to: float | None = None, *, use_history: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(wall-clock times, values) of one metric of VM ``key`` (None: the host) between
+        t_from and t_to, oldest first, NaN where a tick was missed. Points older than the
+        live buffers come from the history (blocking SQLite reads: call off the loop for
+        long ranges via ``history_series``)."""
+        t_to = time.time() if t_to is None else t_to
+        live_t, live_v = self.live_series(conn_id, key, metric)
+        old_t = old_v = np.empty(0)
+        if use_history and self.history is not None and (
+                not len(live_t) or live_t[0] > t_from):
+            old_t, old_v = self.history_series(conn_id, key, metric, t_from, t_to)
+            if len(live_t):
+                keep = old_t < live_t[0]
+                old_t, old_v = old_t[keep], old_v[keep]
+        t = np.concatenate((old_t, live_t))
+        v = np.concatenate((old_v, live_v.astype(np.float64)))
+        inside = (t >= t_from) & (t <= t_to)
+        return t[inside], v[inside]
+
+    def live_series(self, conn_id: str, key: str | None, metric: str
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return np.empty(0), np.empty(0)
+        c = perf.collector
+        if key is None:
+            buffers = perf.sums if metric in HOST_SUM_METRICS else c.host_buffers
+            return buffers.series(metric, c.host_key)
+        return c.vm_buffers.series(metric, key)
+
+    def history_series(self, conn_id: str, key: str | None, metric: str, t_from: float,
+                       t_to: float) -> tuple[np.ndarray, np.ndarray]:
+        """From the history only (blocking; safe from a worker thread). Works for a host
+        that is not connected (any more) too, as long as it has been seen this run."""
+        if self.history is None:
+            return np.empty(0), np.empty(0)
+        object_key = key if key is not None else self.history_host_key(conn_id)
+        if object_key is None:
+            return np.empty(0), np.empty(0)
+        t, avg, _mx = self.history.series(object_key, metric, t_from, t_to)
+        return t, avg
+
+    def history_host_key(self, conn_id: str) -> str | None:
+        host = self.manager.host(conn_id)
+        return f"host:{host.uri}" if host is not None else None
+
+    def history_step(self, t_from: float) -> float:
+        """Seconds between two points of the history tier a range starting at t_from
+        reads (the sampling interval for the full tier)."""
+        if self.history is None:
+            return self.interval_s
+        tier = self.history.tiers[self.history.tier_for(t_from)]
+        return tier.step_s or self.interval_s
+
+    def watch(self, conn_id: str, key: str) -> None:
+        """Keep per-vCPU/disk/NIC series of this VM from the next tick on."""
+        perf = self._hosts.get(conn_id)
+        if perf is not None:
+            perf.watched.add(key)
+
+    def unwatch(self, conn_id: str, key: str) -> None:
+        perf = self._hosts.get(conn_id)
+        if perf is not None:
+            perf.watched.discard(key)
+
+    def detail_keys(self, conn_id: str, key: str | None, kind: str) -> list[tuple]:
+        """The detail series known for a VM (kind "vcpu", "disk", "net") or, with key None
+        and kind "core", the host's cores; in the order they first appeared."""
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return []
+        owner = key if key is not None else perf.collector.host_key
+        return [k for k in perf.details.index.keys if k[0] == owner and k[1] == kind]
+
+    def detail_series(self, conn_id: str, detail_key: tuple
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return np.empty(0), np.empty(0)
+        return perf.details.column(detail_key)
+
+    def top_consumers(self, conn_id: str, metric: str, n: int = 10
+                      ) -> list[tuple[str, float]]:
+        """(VM key, latest value) of the ``n`` VMs with the highest ``metric``, highest
+        first; "disk_bps"/"net_bps" add reads and writes (rx and tx)."""
+        tick = self.latest_tick(conn_id)
+        if tick is None or not tick.vms.keys:
+            return []
+        values = vm_values(tick, metric)
+        finite = np.where(np.isfinite(values), values, -np.inf)
+        n = min(n, len(finite))
+        top = np.argpartition(-finite, n - 1)[:n]
+        top = top[np.argsort(-finite[top], kind="stable")]
+        return [(tick.vms.keys[i], float(values[i])) for i in top.tolist()
+                if np.isfinite(values[i])]
+
+    # ---- following the connections ----
+
+    def _state_changed(self, conn_id: str) -> None:
+        host = self.manager.host(conn_id)
+        if host is None:
+            self._removed(conn_id)
+            return
+        perf = self._hosts.get(conn_id)
+        handle = host.sampling_handle() if host.state is ConnState.CONNECTED else None
+        if handle is None:
+            if perf is not None and perf.collector.running:
+                self._spawn(perf.collector.stop())
+                self.collectorsChanged.emit()
+            return
+        conn, executor, generation = handle
+        if perf is None:
+            perf = self._new_host(conn_id, host.uri, conn, executor, generation)
+        elif perf.generation != generation:
+            self._spawn(self._rebind(perf, conn, executor, generation))
+            return
+        elif perf.collector.running:
+            return
+        perf.task = perf.collector.start()
+        self.collectorsChanged.emit()
+
+    def _new_host(self, conn_id: str, uri: str, conn, executor, generation: int) -> HostPerf:
+        p = self.preferences
+        collector = PerfCollector(
+            conn, uri, history=self.history, executor=executor,
+            interval_s=self.interval_s, capacity=self.capacity,
+            groups=p.groups if p is not None else ("state", "cpu", "vcpu", "balloon",
+                                                   "disk", "net"),
+            per_core=p.per_core_host_cpu if p is not None else True,
+            on_error=lambda err, c=conn_id: self._sampling_failed(c, err))
+        perf = HostPerf(conn_id, collector, generation,
+                        LiveBuffers(self.capacity, HOST_SUM_METRICS, initial_columns=1),
+                        RingTable(self.capacity, initial_columns=8))
+        collector.listener = lambda tick, perf=perf: self._on_tick(perf, tick)
+        self._hosts[conn_id] = perf
+        return perf
+
+    async def _rebind(self, perf: HostPerf, conn, executor, generation: int) -> None:
+        await perf.collector.stop()
+        perf.collector.rebind(conn, executor)
+        perf.generation = generation
+        host = self.manager.host(perf.conn_id)
+        if host is not None and host.state is ConnState.CONNECTED and \
+                self._hosts.get(perf.conn_id) is perf:
+            perf.task = perf.collector.start()
+            self.collectorsChanged.emit()
+
+    def _removed(self, conn_id: str) -> None:
+        perf = self._hosts.pop(conn_id, None)
+        if perf is not None:
+            self._spawn(self._close_one(perf))
+            self.collectorsChanged.emit()
+
+    @staticmethod
+    async def _close_one(perf: HostPerf) -> None:
+        await perf.collector.stop()
+        perf.collector.close()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
+                               log.warning("performance monitor: %s", t.exception()))
+
+    def _sampling_failed(self, conn_id: str, err: BaseException) -> None:
+        log.info("performance sampling of %s failed: %r", conn_id, err)
+
+    def _on_tick(self, perf: HostPerf, tick: PerfTick) -> None:
+        c = perf.collector
+        vms = tick.vms
+        sums = {name: float(np.nansum(getattr(vms, source))) if len(vms.keys) and
+                np.isfinite(getattr(vms, source)).any() else math.nan
+                for name, source in _SUMMED}
+        perf.sums.push(tick.wall, [c.host_key], sums)
+        if self.history is not None:
+            self.history.record(tick.wall, [c.host_key], sums, source=c.source)
+        keys, values = [], []
+        if tick.host is not None:
+            for i, pct in enumerate(tick.host.cpu_percent_per_core.tolist()):
+                keys.append((c.host_key, "core", str(i)))
+                values.append(pct)
+        for key in perf.watched:
+            if key not in vms.index:
+                continue
+            for i, pct in enumerate(vms.vcpu_percent_of(key).tolist()):
+                keys.append((key, "vcpu", str(i)))
+                values.append(pct)
+            for name, rates in vms.disks_of(key).items():
+                for field_name, value in zip(("rd_bps", "wr_bps", "rd_iops", "wr_iops"),
+                                             rates):
+                    keys.append((key, "disk", name, field_name))
+                    values.append(value)
+            for name, rates in vms.nics_of(key).items():
+                for field_name, value in zip(("rx_bps", "tx_bps"), rates):
+                    keys.append((key, "net", name, field_name))
+                    values.append(value)
+        perf.details.append(tick.wall, keys, np.array(values, dtype=np.float32))
+        self.ticked.emit(perf.conn_id)
+
+    # ---- preferences ----
+
+    def _preference_changed(self, key: str) -> None:
+        p = self.preferences
+        if key in (prefs.COLLECT_DISK, prefs.COLLECT_NET):
+            for perf in self._hosts.values():
+                perf.collector.groups = p.groups
+        elif key == prefs.PER_CORE_HOST_CPU:
+            for perf in self._hosts.values():
+                perf.collector.per_core = p.per_core_host_cpu
+        elif key == prefs.SAMPLING_INTERVAL:
+            for perf in self._hosts.values():
+                perf.collector.interval_s = p.interval_s
+                if perf.collector.running:   # the new pace takes a restart of the loop
+                    perf.task = perf.collector.start()
+        elif key == prefs.HISTORY_DAYS and self.history is not None:
+            self.history.tiers = history_tiers(p.history_days)
+
+    # ---- leaving ----
+
+    async def close(self) -> None:
+        """Stops every collector, then flushes and closes the history."""
+        hosts, self._hosts = list(self._hosts.values()), {}
+        for perf in hosts:
+            await self._close_one(perf)
+        if self.history is not None:
+            await asyncio.to_thread(self.history.close)
+
+
+def vm_values(tick: PerfTick, metric: str) -> np.ndarray:
+    """One number per VM of a tick for ``metric``: a VM_METRICS name, or "disk_bps",
+    "net_bps" (both directions added), "mem_percent" (used, else host RSS, of assigned)."""
+    vms = tick.vms
+    if metric == "disk_bps":
+        return vms.disk_rd_bps + vms.disk_wr_bps
+    if metric == "net_bps":
+        return vms.net_rx_bps + vms.net_tx_bps
+    if metric == "mem_percent":
+        used = np.where(np.isfinite(vms.mem_used_kib), vms.mem_used_kib, vms.mem_rss_kib)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.clip(used / vms.mem_assigned_kib * 100.0, 0.0, 100.0)
+    return getattr(vms, metric)

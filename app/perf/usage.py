@@ -1,0 +1,61 @@
+"""The tree's CPU and Memory columns, read from the performance monitor.
+
+``UsageColumns`` is the inventory's usage source: for a VM or host row it answers with
+the latest CPU %, the memory fraction and a memory text, straight from the newest row of
+the live ring buffers (one dict lookup per painted cell: only visible rows are asked).
+After each tick of a host it tells the inventory, which repaints just those columns of just
+that host's rows.
+"""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QObject
+
+from app.inventory import InventoryModel, Node, NodeKind
+from app.perf.monitor import PerfMonitor
+
+
+def format_bytes(n: float, suffix: str = "") -> str:
+    """1536 → "1.5 KiB" (binary prefixes, as memory is counted); NaN → ""."""
+    if n != n:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}{suffix}" if unit == "B" else f"{n:.1f} {unit}{suffix}"
+        n /= 1024.0
+    return ""  # not reached
+
+
+class UsageColumns(QObject):
+    def __init__(self, monitor: PerfMonitor, inventory: InventoryModel,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.monitor = monitor
+        self.inventory = inventory
+        inventory.set_usage_source(self)
+        monitor.ticked.connect(inventory.usage_changed)
+
+    def usage(self, node: Node) -> tuple[float, float, str] | None:
+        m = self.monitor
+        if node.kind is NodeKind.HOST:
+            if m.collector(node.conn_id) is None:
+                return None
+            cpu = m.host_latest(node.conn_id, "cpu_percent")
+            total = m.host_latest(node.conn_id, "mem_total_kib")
+            used = m.host_latest(node.conn_id, "mem_used_kib")
+        else:
+            collector = m.collector(node.conn_id)
+            if collector is None or node.key not in collector.vm_buffers.index:
+                return None
+            tables = collector.vm_buffers.tables
+            cpu = tables["cpu_percent"].latest(node.key)
+            total = tables["mem_assigned_kib"].latest(node.key)
+            used = tables["mem_used_kib"].latest(node.key)
+            if math.isnan(used):   # no balloon driver in the guest: the host's view
+                used = tables["mem_rss_kib"].latest(node.key)
+        if math.isnan(cpu) and math.isnan(used):
+            return None
+        fraction = used / total if total > 0 else math.nan
+        return cpu, min(1.0, fraction) if fraction == fraction else fraction, \
+            format_bytes(used * 1024.0)
