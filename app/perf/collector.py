@@ -136,6 +136,12 @@ class PerfCollector:
         self.vm_buffers.push(gap_at, [], {})
         self.host_buffers.push(gap_at, [], {})
 
+    def feed(self, batch: StatsBatch) -> None:
+        """One tick from a batch taken elsewhere (a replayed capture, a benchmark): the
+        same rate calculation and bookkeeping as a sampled tick, on the calling thread."""
+        batch.prepared = self._prepare(batch)
+        self._on_batch(batch)
+
     def _on_batch(self, batch: StatsBatch) -> None:
         vms, host = batch.prepared
         if batch.skipped_ticks or self._failed_since_last:
