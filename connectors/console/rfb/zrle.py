@@ -1,0 +1,132 @@
+"""ZRLE: one zlib stream per connection; 64x64 tiles of raw, solid, packed-palette,
+plain-RLE or palette-RLE pixels. Pixels are CPIXELs: with our pixel format the three
+low bytes of the little-endian word, i.e. B, G, R."""
+from __future__ import annotations
+
+import numpy as np
+
+from connectors.console.framebuffer import ALPHA, Framebuffer
+from connectors.console.rfb.decoders import Read
+from connectors.console.rfb.zlibstream import ZlibStream
+from connectors.console.state import ProtocolError
+
+TILE = 64
+CPIXEL = 3
+
+
+def _cpixels(data: bytes | memoryview, count: int) -> np.ndarray:
+    """``count`` CPIXELs as opaque 0xFFRRGGBB words."""
+    raw = np.frombuffer(data, np.uint8, count * CPIXEL).reshape(count, CPIXEL).astype(np.uint32)
+    return raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16) | np.uint32(ALPHA)
+
+
+class _Cursor:
+    """A read position in the inflated bytes, with a clear error when they run out."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def take(self, n: int) -> memoryview:
+        end = self.pos + n
+        if end > len(self.data):
+            raise ProtocolError("ZRLE data ends inside a tile")
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise ProtocolError("ZRLE data ends inside a tile")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def pixel(self) -> int:
+        """One CPIXEL as an opaque 0xFFRRGGBB word."""
+        end = self.pos + CPIXEL
+        if end > len(self.data):
+            raise ProtocolError("ZRLE data ends inside a tile")
+        d, p = self.data, self.pos
+        self.pos = end
+        return d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | ALPHA
+
+    def run_length(self) -> int:
+        length = 1
+        while True:
+            b = self.byte()
+            length += b
+            if b != 255:
+                return length
+
+
+class ZrleDecoder:
+    def __init__(self) -> None:
+        self.stream = ZlibStream()
+
+    def worst_case(self, w: int, h: int) -> int:
+        tiles = -(-w // TILE) * -(-h // TILE)
+        # plain RLE at worst: a CPIXEL and a one-byte run per pixel; a palette per tile.
+        return w * h * (CPIXEL + 1) + tiles * (1 + 127 * CPIXEL)
+
+    async def decode(self, read: Read, fb: Framebuffer, x: int, y: int, w: int, h: int) -> None:
+        fb.check_rect(x, y, w, h)
+        length = int.from_bytes(await read(4), "big")
+        # zlib cannot shrink data below ~1/1032; more input than that per output is garbage.
+        if length > self.worst_case(w, h) + 1024:
+            raise ProtocolError(f"a ZRLE rectangle of {w}x{h} cannot need {length} bytes")
+        data = self.stream.inflate(await read(length), self.worst_case(w, h))
+        src = _Cursor(data)
+        words = fb.words
+        for ty in range(y, y + h, TILE):
+            th = min(TILE, y + h - ty)
+            for tx in range(x, x + w, TILE):
+                tw = min(TILE, x + w - tx)
+                self._tile(src, words[ty:ty + th, tx:tx + tw], tw, th)
+        fb.add_damage_xywh(x, y, w, h)
+
+    @staticmethod
+    def _tile(src: _Cursor, tile: np.ndarray, tw: int, th: int) -> None:
+        sub = src.byte()
+        count = tw * th
+        if sub == 0:
+            tile[:] = _cpixels(src.take(count * CPIXEL), count).reshape(th, tw)
+        elif sub == 1:
+            tile[:] = src.pixel()
+        elif 2 <= sub <= 16:
+            palette = _cpixels(src.take(sub * CPIXEL), sub)
+            bits = 1 if sub == 2 else 2 if sub <= 4 else 4
+            row_bytes = (tw * bits + 7) // 8
+            packed = np.frombuffer(src.take(row_bytes * th), np.uint8).reshape(th, row_bytes)
+            unpacked = np.unpackbits(packed, axis=1)[:, :tw * bits].reshape(th, tw, bits)
+            weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint8)
+            index = (unpacked * weights).sum(axis=2, dtype=np.uint8)
+            table = np.zeros(1 << bits, np.uint32)  # indexes past the palette read black
+            table[:sub] = palette
+            tile[:] = table[index]
+        elif sub == 128 or sub >= 130:
+            flat = np.empty(count, np.uint32)
+            pos = 0
+            if sub == 128:
+                while pos < count:
+                    colour = src.pixel()
+                    run = src.run_length()
+                    if pos + run > count:
+                        raise ProtocolError("a ZRLE run overflows its tile")
+                    flat[pos:pos + run] = colour
+                    pos += run
+            else:
+                palette = [src.pixel() for _ in range(sub - 128)]
+                while pos < count:
+                    index = src.byte()
+                    run = src.run_length() if index & 0x80 else 1
+                    index &= 0x7F
+                    if index >= len(palette) or pos + run > count:
+                        raise ProtocolError("a ZRLE palette run is invalid")
+                    flat[pos:pos + run] = palette[index]
+                    pos += run
+            tile[:] = flat.reshape(th, tw)
+        else:
+            raise ProtocolError(f"ZRLE tile sub-encoding {sub} does not exist")
