@@ -28,7 +28,7 @@ from connectors.libvirt.model import (ActionError, Change, ConnectError, Connect
                                       HostInfo, HostStateChanged, HypervisorEvent,
                                       InventoryChanged, NetworkInfo, ObjectKind, PoolInfo,
                                       VMAction, VMInfo)
-from connectors.libvirt.uri import validate_uri
+from connectors.libvirt.uri import libvirt_uri, validate_uri
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,8 @@ class LibvirtHost:
 
     def _open_blocking(self, loop: asyncio.AbstractEventLoop) -> libvirt.virConnect:
         ask = self._credential_callback(loop)
-        return libvirt.openAuth(self.uri, [list(_CREDENTIAL_TYPES), ask, None], 0)
+        return libvirt.openAuth(libvirt_uri(self.uri), [list(_CREDENTIAL_TYPES), ask, None],
+                                0)
 
     def _subscribe(self, conn: libvirt.virConnect, generation: int) -> list[tuple[str, int]]:
         """Keepalive, close callback and event callbacks (blocking; in a worker)."""

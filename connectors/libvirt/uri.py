@@ -90,6 +90,23 @@ def validate_uri(text: str) -> ParsedURI:
                      is_local=not host, display_name=host or "localhost")
 
 
+def libvirt_uri(uri: str) -> str:
+    """The URI handed to libvirt: the ``ssh`` transport gets ``no_tty=1`` unless the URI
+    says otherwise. libvirt runs the ssh binary for it, and a desktop program has no
+    terminal for ssh to ask on: without it ssh would wait on the terminal HVConsole was
+    started from (or forever), with it ssh runs in batch mode and fails at once with its
+    reason (an unknown host key, a key it cannot use). Host keys are checked before
+    connecting (connectors.libvirt.hostkeys); passwords for SSH logins go through the
+    ``libssh`` transport, which asks through libvirt's credential callback."""
+    try:
+        parsed = validate_uri(uri)
+    except ValueError:
+        return uri
+    if parsed.transport != "ssh" or "no_tty" in parsed.params:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}no_tty=1"
+
+
 def _parse_scheme(scheme: str) -> tuple[str, str]:
     driver, plus, transport = scheme.partition("+")
     if plus and not transport:
@@ -185,4 +202,4 @@ def _check_path(driver: str, path: str, params: dict[str, str]) -> str:
     return path
 
 
-__all__ = ["ParsedURI", "validate_uri", "KNOWN_DRIVERS", "KNOWN_TRANSPORTS"]
+__all__ = ["ParsedURI", "libvirt_uri", "validate_uri", "KNOWN_DRIVERS", "KNOWN_TRANSPORTS"]
