@@ -61,3 +61,26 @@ def test_a_valid_custom_uri_is_returned_on_connect(dialog):
     dialog.connect_button.click()
     assert dialog.result() == AddServerDialog.DialogCode.Accepted
     assert dialog.uri() == "test:///default"
+
+
+def test_remote_presets_build_ssh_tls_and_sasl_uris(dialog):
+    dialog.select_preset("KVM over SSH")
+    dialog.host_edit.setText("kvm1")
+    dialog.user_edit.setText("root")
+    assert dialog.keyfile_row.isVisible() and not dialog.remember_box.isVisible()
+    dialog.keyfile_edit.setText("/home/me/.ssh/id_kvm lab")
+    assert dialog.uri() == "qemu+ssh://root@kvm1/system?keyfile=/home/me/.ssh/id_kvm%20lab"
+    validate_uri(dialog.uri())
+    dialog.select_preset("KVM over SSH with password")
+    assert dialog.uri().startswith("qemu+libssh://root@kvm1/system?keyfile=")
+    assert dialog.remember_box.isVisible()
+    dialog.select_preset("KVM over TLS")
+    assert dialog.uri() == "qemu+tls://root@kvm1/system"
+    assert not dialog.keyfile_row.isVisible()
+    dialog.select_preset("KVM over TCP (SASL login)")
+    dialog.user_edit.setText("")
+    dialog.port_spin.setValue(16599)
+    assert dialog.uri() == "qemu+tcp://kvm1:16599/system"
+    assert dialog.port_spin.specialValueText() == "default (16509)"
+    dialog.remember_box.setChecked(True)
+    assert dialog.remember_password() and dialog.connect_button.isEnabled()

@@ -1,5 +1,11 @@
 """The Add Server dialog: pick a kind of host, fill in where it is, get a libvirt URI.
 
+Remote presets cover how administrators reach their hosts: SSH with a key or the agent
+(``qemu+ssh``, ``xen+ssh``; an optional key file becomes ``?keyfile=``), SSH with a
+password (``qemu+libssh``: libvirt asks for it through our credentials dialog, which the
+ssh binary cannot), TLS with certificates and TCP with SASL. "Remember password" only
+sets the default of the credentials dialog's own box: nothing secret is typed here.
+
 The URI is checked on every keystroke with the connector's own validator, so the sentence
 a user reads under the field is the same one the connection manager would raise; Connect
 stays disabled until it is valid. A failure to open (ValueError from the manager) is shown
@@ -9,8 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
-                               QLineEdit, QSpinBox, QVBoxLayout, QWidget)
+from urllib.parse import quote
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from connectors.libvirt.uri import validate_uri
 
@@ -21,18 +30,27 @@ class Preset:
     scheme: str            # "qemu", "xen+ssh", ...; "" for a custom URI
     path: str = "/system"
     remote: bool = False   # asks for host, user and port
+    default_port: int = 0  # shown as "default (N)"
+    keyfile: bool = False  # offers an SSH private key file
+    password: bool = False  # libvirt may ask for a password: offer "Remember password"
 
 
 PRESETS: tuple[Preset, ...] = (
     Preset("Local KVM", "qemu"),
     Preset("Local Xen", "xen"),
-    Preset("KVM over SSH", "qemu+ssh", remote=True),
-    Preset("Xen over SSH", "xen+ssh", remote=True),
+    Preset("KVM over SSH", "qemu+ssh", remote=True, default_port=22, keyfile=True),
+    Preset("Xen over SSH", "xen+ssh", remote=True, default_port=22, keyfile=True),
+    Preset("KVM over SSH with password", "qemu+libssh", remote=True, default_port=22,
+           keyfile=True, password=True),
+    Preset("KVM over TLS", "qemu+tls", remote=True, default_port=16514, password=True),
+    Preset("KVM over TCP (SASL login)", "qemu+tcp", remote=True, default_port=16509,
+           password=True),
     Preset("Custom libvirt URI", ""),
 )
 
 
-def build_uri(preset: Preset, host: str = "", user: str = "", port: int = 0) -> str:
+def build_uri(preset: Preset, host: str = "", user: str = "", port: int = 0,
+              keyfile: str = "") -> str:
     """The URI a preset stands for; remote parts left empty stay visibly empty."""
     if not preset.scheme:
         return ""
@@ -43,7 +61,10 @@ def build_uri(preset: Preset, host: str = "", user: str = "", port: int = 0) -> 
         authority = f"{user.strip()}@{authority}"
     if port:
         authority = f"{authority}:{port}"
-    return f"{preset.scheme}://{authority}{preset.path}"
+    uri = f"{preset.scheme}://{authority}{preset.path}"
+    if keyfile.strip() and preset.keyfile:
+        uri += "?keyfile=" + quote(keyfile.strip(), safe="/~._-")
+    return uri
 
 
 class AddServerDialog(QDialog):
@@ -69,6 +90,18 @@ class AddServerDialog(QDialog):
         self.port_spin = QSpinBox()
         self.port_spin.setRange(0, 65535)
         self.port_spin.setSpecialValueText("default (22)")
+        self.keyfile_edit = QLineEdit()
+        self.keyfile_edit.setPlaceholderText("agent or ~/.ssh/id_* (optional)")
+        self.keyfile_button = QPushButton("Browse…")
+        self.keyfile_button.clicked.connect(self._browse_keyfile)
+        self.keyfile_row = QWidget()
+        row = QHBoxLayout(self.keyfile_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.keyfile_edit)
+        row.addWidget(self.keyfile_button)
+        self.remember_box = QCheckBox("Remember password in the keyring")
+        self.remember_box.setToolTip("When the server asks for a password, offer to keep it "
+                                     "in the system keyring (or an encrypted file)")
         self.uri_edit = QLineEdit()
         self.uri_edit.setPlaceholderText("driver[+transport]://[user@][host][:port]/path")
         self.error_label = QLabel()
@@ -81,6 +114,8 @@ class AddServerDialog(QDialog):
         form.addRow("&Host:", self.host_edit)
         form.addRow("&User:", self.user_edit)
         form.addRow("&Port:", self.port_spin)
+        form.addRow("&Key file:", self.keyfile_row)
+        form.addRow("", self.remember_box)
         form.addRow("&URI:", self.uri_edit)
         form.addRow("", self.error_label)
         self._form = form
@@ -100,6 +135,7 @@ class AddServerDialog(QDialog):
         for edit in (self.host_edit, self.user_edit):
             edit.textChanged.connect(self._fields_changed)
         self.port_spin.valueChanged.connect(self._fields_changed)
+        self.keyfile_edit.textChanged.connect(self._fields_changed)
         self.uri_edit.textChanged.connect(self._validate)
         self._preset_changed()
 
@@ -116,6 +152,9 @@ class AddServerDialog(QDialog):
     def uri(self) -> str:
         return self.uri_edit.text().strip()
 
+    def remember_password(self) -> bool:
+        return self.remember_box.isVisible() and self.remember_box.isChecked()
+
     def show_error(self, message: str) -> None:
         """Shows why opening failed, keeping the dialog open for a correction."""
         self.error_label.setText(message)
@@ -126,6 +165,11 @@ class AddServerDialog(QDialog):
         for widget in (self.host_edit, self.user_edit, self.port_spin):
             widget.setVisible(preset.remote)
             self._form.labelForField(widget).setVisible(preset.remote)
+        self.keyfile_row.setVisible(preset.keyfile)
+        self._form.labelForField(self.keyfile_row).setVisible(preset.keyfile)
+        self.remember_box.setVisible(preset.password or not preset.scheme)
+        if preset.default_port:
+            self.port_spin.setSpecialValueText(f"default ({preset.default_port})")
         custom = not preset.scheme
         self.uri_edit.setReadOnly(not custom)
         if custom:
@@ -138,7 +182,8 @@ class AddServerDialog(QDialog):
         preset = self.preset()
         if preset.scheme:
             self.uri_edit.setText(build_uri(preset, self.host_edit.text(),
-                                            self.user_edit.text(), self.port_spin.value()))
+                                            self.user_edit.text(), self.port_spin.value(),
+                                            self.keyfile_edit.text()))
         self._validate()
 
     def _validate(self) -> bool:
@@ -157,6 +202,13 @@ class AddServerDialog(QDialog):
         self.error_label.setVisible(bool(message))
         self.connect_button.setEnabled(not message)
         return not message
+
+    def _browse_keyfile(self) -> None:
+        from pathlib import Path
+        path, _ = QFileDialog.getOpenFileName(self, "SSH private key",
+                                              str(Path.home() / ".ssh"))
+        if path:
+            self.keyfile_edit.setText(path)
 
     def _accept_if_valid(self) -> None:
         if self._validate():
