@@ -6,13 +6,13 @@ from typing import Sequence
 from PySide6.QtCore import QObject
 
 from .base import Command, Context, DeleteChoice, Prompter, load_icon
-from .host import AddServer, DisconnectHost, ReconnectHost, RemoveHost
+from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
                  ShutDownVM, StartVM, SuspendVM)
 
 __all__ = ["Command", "CommandSet", "DeleteChoice", "Prompter", "load_icon", "AddServer",
-           "DisconnectHost", "ReconnectHost", "RemoveHost", "DeleteVM", "ForceRebootVM",
-           "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM", "ShutDownVM", "StartVM",
+           "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost", "DeleteVM",
+           "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM", "ShutDownVM", "StartVM",
            "SuspendVM"]
 
 
@@ -40,13 +40,14 @@ class CommandSet(QObject):
         self.disconnect_host = DisconnectHost(c, self)
         self.reconnect_host = ReconnectHost(c, self)
         self.remove_host = RemoveHost(c, self)
+        self.forget_password = ForgetPassword(c, self)
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
             self.force_shutdown, self.force_reboot, None, self.delete]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
-            self.remove_host]
+            self.remove_host, self.forget_password]
         self._selection: list = []
         batch = getattr(inventory, "batchApplied", None)
         if batch is not None:

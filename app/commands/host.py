@@ -115,3 +115,31 @@ class AddServer(Command):
     async def execute(self, selection) -> None:
         if self._handler is not None:
             await call_soon(self._handler)
+
+
+class ForgetPassword(HostCommand):
+    """Deletes the server's remembered credentials from the keyring; the window hands in
+    the function that does it (app.remote_access.RemoteAccess.forget_password)."""
+
+    text = "&Forget Saved Password"
+    icon_name = "action-forget-password"
+    tooltip = "Delete the password remembered for this server from the keyring"
+    states = frozenset(ConnState)
+    verb = "Forgetting the saved password of"
+
+    _forget: Callable[[str], object] | None = None
+
+    def set_handler(self, forget: Callable[[str], object] | None) -> None:
+        self._forget = forget
+        self.update(self.selection)
+
+    def can_run(self, selection: Sequence) -> bool:
+        return self._forget is not None and super().can_run(selection)
+
+    def disabled_reason(self, selection: Sequence) -> str:
+        return "no keyring is set up here" if self._forget is None else \
+            super().disabled_reason(selection)
+
+    async def on_host(self, conn_id) -> None:
+        if self._forget is not None:
+            await call_soon(self._forget, conn_id)
