@@ -25,6 +25,7 @@ import asyncio
 import logging
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -261,11 +262,11 @@ class PerfMonitor(QObject):
             groups=p.groups if p is not None else ("state", "cpu", "vcpu", "balloon",
                                                    "disk", "net"),
             per_core=p.per_core_host_cpu if p is not None else True,
-            on_error=lambda err, c=conn_id: self._sampling_failed(c, err))
+            on_error=_weak_call(self._sampling_failed, conn_id))
         perf = HostPerf(conn_id, collector, generation,
                         LiveBuffers(self.capacity, HOST_SUM_METRICS, initial_columns=1),
                         RingTable(self.capacity, initial_columns=8))
-        collector.listener = lambda tick, perf=perf: self._on_tick(perf, tick)
+        collector.listener = _weak_call(self._on_tick, perf)
         self._hosts[conn_id] = perf
         return perf
 
@@ -278,6 +279,11 @@ class PerfMonitor(QObject):
                 self._hosts.get(perf.conn_id) is perf:
             perf.task = perf.collector.start()
             self.collectorsChanged.emit()
+
+    async def _restart(self, perf: HostPerf) -> None:
+        await perf.collector.stop()
+        if self._hosts.get(perf.conn_id) is perf:
+            perf.task = perf.collector.start()
 
     def _removed(self, conn_id: str) -> None:
         perf = self._hosts.pop(conn_id, None)
@@ -344,7 +350,7 @@ class PerfMonitor(QObject):
             for perf in self._hosts.values():
                 perf.collector.interval_s = p.interval_s
                 if perf.collector.running:   # the new pace takes a restart of the loop
-                    perf.task = perf.collector.start()
+                    self._spawn(self._restart(perf))
         elif key == prefs.HISTORY_DAYS and self.history is not None:
             self.history.tiers = history_tiers(p.history_days)
 
@@ -357,6 +363,20 @@ class PerfMonitor(QObject):
             await self._close_one(perf)
         if self.history is not None:
             await asyncio.to_thread(self.history.close)
+
+
+def _weak_call(method, *args):
+    """``method(*args, *more)`` without keeping its QObject alive. A collector's callbacks
+    holding the monitor strongly would put Qt objects into a reference cycle, which
+    Python's cycle collector may free on a libvirt worker thread (Qt objects destroyed off
+    their thread leave dangling timers: a crash later)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*more):
+        target = ref()
+        if target is not None:
+            return target(*args, *more)
+    return call
 
 
 def vm_values(tick: PerfTick, metric: str) -> np.ndarray:

@@ -9,6 +9,7 @@ that host's rows.
 from __future__ import annotations
 
 import math
+import weakref
 
 from PySide6.QtCore import QObject
 
@@ -31,13 +32,17 @@ class UsageColumns(QObject):
     def __init__(self, monitor: PerfMonitor, inventory: InventoryModel,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.monitor = monitor
-        self.inventory = inventory
+        # Weak: the inventory holds this source, and the monitor holds (through the
+        # connection manager) the inventory; a strong link back would make a cycle of Qt
+        # objects, which must never be freed by the cycle collector on another thread.
+        self._monitor = weakref.ref(monitor)
         inventory.set_usage_source(self)
         monitor.ticked.connect(inventory.usage_changed)
 
     def usage(self, node: Node) -> tuple[float, float, str] | None:
-        m = self.monitor
+        m = self._monitor()
+        if m is None:
+            return None
         if node.kind is NodeKind.HOST:
             if m.collector(node.conn_id) is None:
                 return None
