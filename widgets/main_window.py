@@ -32,6 +32,7 @@ class MainWindow(QMainWindow):
     """Emits ``closing`` once, when the user closes the window (the launcher shuts down)."""
 
     closing = Signal()
+    serverAdded = Signal(str, bool)   # uri, "Remember password" ticked in Add Server
 
     def __init__(self, manager, inventory, events_log, tasks, commands, prompter=None,
                  parent: QWidget | None = None, *, monitor=None, alert_engine=None,
@@ -223,6 +224,7 @@ class MainWindow(QMainWindow):
             dialog.open()
 
         def accepted() -> None:
+            self.serverAdded.emit(dialog.uri(), dialog.remember_password())
             try:
                 result = self.manager.open(dialog.uri())
             except ValueError as exc:
