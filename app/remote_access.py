@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Awaitable, Callable
 
 from PySide6.QtCore import QObject
@@ -41,7 +42,9 @@ class RemoteAccess(QObject):
                  known_hosts: KnownHosts | None = None, parent: QObject | None = None
                  ) -> None:
         super().__init__(parent)
-        self.manager = manager
+        # Weakly: the manager holds our guard, and a cycle of Qt objects may be freed by
+        # the cycle collector on a libvirt worker thread (see ConnectionManager).
+        self._manager = weakref.ref(manager)
         self.events_log = events_log
         self.ask_host_key = ask_host_key
         self.known_hosts = known_hosts or KnownHosts()
@@ -50,6 +53,10 @@ class RemoteAccess(QObject):
         manager.set_auth_handler(self.broker)
         manager.set_connect_guard(self.check_host_key)
         manager.stateChanged.connect(self._state_changed)
+
+    @property
+    def manager(self):
+        return self._manager()
 
     # ---- vaults ----
 
@@ -66,11 +73,12 @@ class RemoteAccess(QObject):
 
     async def forget_password(self, conn_id: str) -> int:
         """Deletes every saved credential of the server; how many there were."""
-        host = self.manager.host(conn_id)
+        manager = self.manager
+        host = manager.host(conn_id) if manager is not None else None
         if host is None:
             return 0
         removed = await self.broker.forget(host.uri)
-        label = self.manager.label(conn_id)
+        label = manager.label(conn_id)
         self.events_log.add("info", CONNECTION, label,
                             "Saved password forgotten" if removed
                             else "No saved password to forget")
@@ -109,7 +117,8 @@ class RemoteAccess(QObject):
     # ---- connection outcomes ----
 
     def _state_changed(self, conn_id: str) -> None:
-        host = self.manager.host(conn_id)
+        manager = self.manager
+        host = manager.host(conn_id) if manager is not None else None
         if host is None:
             return
         if host.state is ConnState.CONNECTED:
@@ -117,7 +126,7 @@ class RemoteAccess(QObject):
         elif host.state in (ConnState.DISCONNECTED, ConnState.RECONNECTING) and host.reason:
             if self.broker.failed(host.uri, host.reason) \
                     and host.state is ConnState.DISCONNECTED:
-                asyncio.ensure_future(self.manager.reconnect(conn_id))
+                asyncio.ensure_future(manager.reconnect(conn_id))
 
 
 __all__ = ["AskHostKey", "RemoteAccess"]

@@ -88,6 +88,7 @@ class Session:
         self.prompter.parent = self.window
         self.manager.set_auth_handler(
             lambda uri, requests: ask_credentials(self.window, uri, requests))
+        self._build_remote_access()
         self.inventory.batchApplied.connect(self._batch_applied)
         return self.window
 
@@ -106,6 +107,19 @@ class Session:
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)
+
+    def _build_remote_access(self) -> None:
+        """SSH host keys, remembered passwords and Forget Saved Password (app.remote_access)."""
+        from app.remote_access import RemoteAccess
+        from widgets.remote_prompts import RemotePrompts
+
+        prompts = RemotePrompts(self.window)
+        self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
+                                   prompts.host_key)
+        prompts.remote = self.remote
+        self.remote_prompts = prompts
+        self.commands.forget_password.set_handler(self.remote.forget_password)
+        self.window.serverAdded.connect(prompts.remember_by_default)
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,54 @@
+"""The window's answers to app.remote_access: which dialog asks what, parented to the window.
+
+Kept apart from the dialogs so each dialog stays a plain widget with one job, and apart
+from the launcher so it can be tested with a real window.
+"""
+from __future__ import annotations
+
+from app.vault import EncryptedFileVault, VaultError
+from connectors.libvirt.uri import validate_uri
+from widgets.dialogs.credentials import ask_remote_credentials
+from widgets.dialogs.host_key import ask_trust_host_key
+from widgets.dialogs.vault_password import ask_vault_password
+
+UNLOCK_TRIES = 3
+
+
+class RemotePrompts:
+    def __init__(self, window=None) -> None:
+        self.window = window
+        self.remote = None                       # app.remote_access.RemoteAccess
+        self._remember: dict[str, bool] = {}
+
+    def remember_by_default(self, uri: str, remember: bool) -> None:
+        """Add Server's "Remember password" box: the credentials dialog starts ticked."""
+        try:
+            uri = validate_uri(uri).uri
+        except ValueError:
+            return
+        self._remember[uri] = remember
+
+    async def credentials(self, prompt):
+        return await ask_remote_credentials(self.window, prompt, self.unlock_file,
+                                            self._remember.get(prompt.uri, False))
+
+    async def host_key(self, check) -> bool:
+        return await ask_trust_host_key(self.window, check)
+
+    async def unlock_file(self) -> bool:
+        """Asks for the encrypted file's password (creating the file on first use)."""
+        if self.remote is None:
+            return False
+        vault = self.remote.file_vault or EncryptedFileVault()
+        error = ""
+        for _ in range(UNLOCK_TRIES):
+            password = await ask_vault_password(self.window, str(vault.path),
+                                                creating=not vault.exists(), error=error)
+            if password is None:
+                return False
+            try:
+                await self.remote.unlock_encrypted_file(password, vault)
+                return True
+            except VaultError as exc:
+                error = str(exc)
+        return False
