@@ -173,6 +173,7 @@ class PerformanceTab(QWidget):
         self._hover_lines: list[pg.InfiniteLine] = []
         self._history: dict[tuple, tuple[float, np.ndarray, np.ndarray]] = {}
         self.history_task: asyncio.Task | None = None
+        self._history_for: tuple | None = None
         self._build()
         monitor.ticked.connect(self._ticked)
 
@@ -411,19 +412,29 @@ class PerformanceTab(QWidget):
     def _metrics_shown(self) -> list[str]:
         return [c.metric for s in self.specs for c in s.curves if c.metric is not None]
 
+    def history_ready(self) -> bool:
+        """Every line shown has its history for the current range (tests, export)."""
+        return self.monitor.history is None or all(
+            (self.range_s, m) in self._history for m in self._metrics_shown())
+
     def _maybe_load_history(self, now: float) -> None:
-        if self.monitor.history is None or (self.history_task is not None
-                                            and not self.history_task.done()):
+        if self.monitor.history is None:
             return
+        wanted = (self.conn_id, self.key, self.range_s)
+        if self.history_task is not None and not self.history_task.done():
+            if self._history_for == wanted:
+                return
+            self.history_task.cancel()   # another object or range was chosen meanwhile
         period = HISTORY_REFRESH_S.get(self.range_s, 60.0)
         stale = [m for m in self._metrics_shown()
                  if now - self._history.get((self.range_s, m), (-math.inf,))[0] > period]
         if not stale:
             return
-        try:
-            loop = asyncio.get_running_loop()
+        try:  # the app's (qasync) loop, also when called from outside a callback
+            loop = asyncio.get_event_loop()
         except RuntimeError:
             return
+        self._history_for = wanted
         self.history_task = loop.create_task(
             self._load_history(self.conn_id, self.key, self.range_s, stale, now))
 
