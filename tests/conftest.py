@@ -17,6 +17,15 @@ for _var, _sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
 
 import pytest  # noqa: E402
 
+try:
+    # Imported now, not by hypothesis' plugin at the end of the session: CPython 3.11.7's
+    # ast.parse (pytest rewriting the module) can then fail with "AST constructor
+    # recursion depth mismatch" (CPython gh-106905, fixed in 3.11.8) after Qt and numpy
+    # ran, turning a passing run into an error.
+    import hypothesis  # noqa: E402, F401
+except ImportError:
+    pass
+
 
 @pytest.fixture(scope="session")
 def aloop(qapp):
