@@ -112,6 +112,9 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.general_tab, "General")
         self.tabs.addTab(self.events_tab, "Events")
+        from widgets.tabs.console import ConsoleTab
+        self.console_tab = ConsoleTab(self.manager, self.inventory, self.commands.start.action)
+        self.tabs.insertTab(1, self.console_tab, "Console")
         self.performance_tab = self.alerts_tab = None
         if self.monitor is not None:
             from widgets.tabs.performance import PerformanceTab
@@ -190,6 +193,7 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, nodes: list) -> None:
         self.commands.set_selection(nodes)
         self.general_tab.set_selection(nodes)
+        self.console_tab.set_selection(nodes)
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
 

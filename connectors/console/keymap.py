@@ -153,3 +153,15 @@ def text_keystrokes(text: str) -> list[tuple[int | None, int, bool]]:
         code, shift = US_CHARS.get(ch, (None, False))
         keys.append((code, char_keysym(ch), shift))
     return keys
+
+
+# The Send Key menu: keys a desktop would catch for itself. (label, [(scancode, keysym)]).
+_CTRL, _ALT = (SC_CONTROL_L, XK_CONTROL_L), (SC_ALT_L, XK_ALT_L)
+SEND_KEYS: list[tuple[str, list[tuple[int, int]]]] = [
+    ("Ctrl+Alt+Del", [_CTRL, _ALT, (SC_DELETE, XK_DELETE)]),
+    ("Ctrl+Alt+Backspace", [_CTRL, _ALT, (SC_BACKSPACE, XK_BACKSPACE)]),
+    *[(f"Ctrl+Alt+F{n}", [_CTRL, _ALT, (sc_function_key(n), XK_F1 + n - 1)])
+      for n in range(1, 13)],
+    ("PrintScreen", [(SC_PRINT, XK_PRINT)]),
+    ("SysRq", [_ALT, (SC_SYSRQ, XK_SYS_REQ)]),
+]

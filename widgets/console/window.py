@@ -1,0 +1,63 @@
+"""A top-level window around a ConsolePane: an undocked console, or the standalone
+console (`hvconsole vnc://…`, `hvconsole FILE.vv`)."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout,
+                               QWidget)
+
+from widgets.console.pane import ConsolePane
+from widgets.dialogs.awaiting import run_dialog
+
+
+class ConsoleWindow(QWidget):
+    closing = Signal()
+
+    def __init__(self, pane: ConsolePane, title: str) -> None:
+        super().__init__(None)
+        self.setWindowTitle(title)
+        self.pane = pane
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(pane)
+        fb = pane.session.framebuffer
+        self.resize(max(640, min(fb.width, 1600)), max(480, min(fb.height + 40, 1000)))
+
+    def take_pane(self) -> ConsolePane:
+        """Hand the pane back (docking): it leaves this window, which then closes."""
+        pane = self.pane
+        self.layout().removeWidget(pane)
+        pane.setParent(None)
+        return pane
+
+    def closeEvent(self, event) -> None:
+        self.closing.emit()
+        super().closeEvent(event)
+
+
+class PasswordDialog(QDialog):
+    def __init__(self, what: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Console password")
+        self.edit = QLineEdit()
+        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"The console of <b>{what}</b> needs a password."))
+        layout.addWidget(self.edit)
+        layout.addWidget(buttons)
+
+
+def password_prompt(parent_of: callable):
+    """A PasswordPrompt for app.console: a window-modal dialog, awaited without a nested
+    event loop. ``parent_of()`` gives the window to put it over."""
+    async def ask(what: str) -> str | None:
+        dialog = PasswordDialog(what, parent_of())
+        edit = dialog.edit
+        if await run_dialog(dialog):
+            return edit.text()
+        return None
+    return ask

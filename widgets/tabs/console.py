@@ -1,0 +1,148 @@
+"""The Console tab: the live screen of the selected VM, undockable into its own window.
+
+A session runs only while the tab is visible (or its console is undocked): selecting
+another VM or another tab closes the connection, as virt-manager does.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+
+from app.console import ConsoleSession, vm_opener
+from app.inventory import NodeKind
+from widgets.console.pane import ConsolePane
+from widgets.console.window import ConsoleWindow, password_prompt
+
+
+class ConsoleTab(QWidget):
+    def __init__(self, manager, inventory, start_action=None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.inventory = inventory
+        self.start_action = start_action
+        self.target: tuple | None = None
+        self.session: ConsoleSession | None = None
+        self.pane: ConsolePane | None = None
+        self.undocked: dict[tuple, ConsoleWindow] = {}
+        self.placeholder = QLabel("Select a VM with a VNC display to see its console.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.stack = QStackedLayout(self)
+        self.stack.addWidget(self.placeholder)
+        inventory.batchApplied.connect(self._batch_applied)
+
+    def set_selection(self, nodes: list) -> None:
+        target = None
+        if len(nodes) == 1 and nodes[0].kind is NodeKind.VM:
+            vm = nodes[0].obj
+            if any(g.type == "vnc" for g in vm.graphics):
+                target = (nodes[0].conn_id, nodes[0].key)
+            else:
+                self.placeholder.setText(f"{vm.name} has no VNC display.")
+        else:
+            self.placeholder.setText("Select a VM with a VNC display to see its console.")
+        if target == self.target:
+            return
+        self._close_pane()
+        self.target = target
+        if target is None:
+            return
+        if target in self.undocked:
+            self.placeholder.setText("This console is in its own window.")
+            return
+        vm = nodes[0].obj
+        session = ConsoleSession(vm_opener(self.manager, *target,
+                                           prompt=password_prompt(self.window)),
+                                 title=vm.name)
+        self._show(ConsolePane(session), session)
+        if self.isVisible():
+            session.start()
+
+    def _show(self, pane: ConsolePane, session: ConsoleSession) -> None:
+        self.session, self.pane = session, pane
+        pane.undockRequested.connect(self.undock)
+        pane.startRequested.connect(self._start_vm)
+        self.stack.addWidget(pane)
+        self.stack.setCurrentWidget(pane)
+
+    def _close_pane(self) -> None:
+        pane, session = self.pane, self.session
+        self.pane = self.session = None
+        self.stack.setCurrentWidget(self.placeholder)
+        if pane is not None:
+            self.stack.removeWidget(pane)
+            pane.deleteLater()
+        if session is not None:
+            _stop_later(session)
+
+    # ---- undock / dock ----
+
+    def undock(self) -> None:
+        if self.pane is None or self.target is None:
+            return
+        pane, target = self.pane, self.target
+        pane.undockRequested.disconnect(self.undock)
+        self.stack.removeWidget(pane)
+        self.pane = self.session = None
+        window = ConsoleWindow(pane, f"{pane.session.title} — Console")
+        pane.undock_action.setText("Dock")
+        pane.undockRequested.connect(window.close)
+        window.closing.connect(lambda: self._dock(target, window))
+        self.undocked[target] = window
+        self.placeholder.setText("This console is in its own window.")
+        self.stack.setCurrentWidget(self.placeholder)
+        window.show()
+
+    def _dock(self, target: tuple, window: ConsoleWindow) -> None:
+        self.undocked.pop(target, None)
+        pane = window.take_pane()
+        pane.undockRequested.disconnect()
+        pane.undock_action.setText("Undock")
+        if target == self.target and self.pane is None:
+            self._show(pane, pane.session)
+        else:
+            _stop_later(pane.session)
+            pane.deleteLater()
+
+    # ---- visibility and VM state ----
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.session is not None:
+            self.session.start()
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        if self.session is not None and not self.window().isMinimized():
+            _stop_later(self.session, keep=True)
+
+    def _batch_applied(self, keys) -> None:
+        if self.session is not None and self.target in keys:
+            self.session.poke()
+        for target, window in self.undocked.items():
+            if target in keys:
+                window.pane.session.poke()
+
+    def _start_vm(self) -> None:
+        if self.start_action is not None and self.start_action.isEnabled():
+            self.start_action.trigger()
+
+    def close_all(self) -> None:
+        self._close_pane()
+        for window in list(self.undocked.values()):
+            window.close()
+
+
+def _stop_later(session: ConsoleSession, keep: bool = False) -> None:
+    """Stop a session from a Qt handler (no coroutine to await in). Without a running
+    loop (the window is being torn down) the connection is just closed."""
+    import asyncio
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        session.close_now()
+        return
+    task = loop.create_task(session.stop())
+    if not keep:
+        task.add_done_callback(lambda _t: session.deleteLater())
