@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--screenshot", metavar="FILE",
         help="save the window as a PNG once every connection has loaded, then exit")
+    parser.add_argument(
+        "target", nargs="?", metavar="vnc://HOST:PORT | FILE.vv",
+        help="open just the console of this address or virt-viewer file; with "
+             "--screenshot, save its screen as a PNG once it arrived, then exit")
     parser.add_argument("--version", action="store_true",
                         help="print the versions of HVConsole, libvirt and Qt, then exit")
     parser.add_argument("--debug", action="store_true",
@@ -86,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         print(version_line())
         return 0
     setup_logging(args.debug)
+    if args.target:
+        from widgets.console.standalone import run as run_console
+        return run_console(args)
     from widgets.launcher import run  # composition root: see the module docstring
     return run(args)
 

@@ -1,0 +1,93 @@
+"""`hvconsole vnc://HOST:PORT` and `hvconsole FILE.vv`: just a console window, like
+remote-viewer. With --screenshot FILE no window opens: the first complete frame is saved
+as a PNG at full resolution and the program exits (for scripts and bug reports)."""
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from connectors.console.address import ConsoleAddress, parse_console_uri, read_vv_file
+from connectors.console.state import ConsoleError
+
+SCREENSHOT_TIMEOUT_S = 30.0
+
+
+def address_of(target: str) -> ConsoleAddress:
+    """Raises ValueError with a sentence."""
+    if target.endswith(".vv"):
+        return read_vv_file(target)
+    return parse_console_uri(target)
+
+
+def run(args) -> int:
+    try:
+        address = address_of(args.target)
+    except ValueError as err:
+        print(f"hvconsole: {err}", file=sys.stderr)
+        return 2
+    if args.screenshot:
+        return asyncio.run(screenshot(address, args.screenshot))
+    return run_window(address)
+
+
+async def screenshot(address: ConsoleAddress, path: str,
+                     timeout: float = SCREENSHOT_TIMEOUT_S) -> int:
+    from connectors.console.rfb.client import RfbClient
+    from connectors.console.transport import TcpTransport
+    from PIL import Image
+
+    async def password():
+        return address.password
+
+    client = RfbClient(TcpTransport(address.host, address.port), password=password)
+    try:
+        await asyncio.wait_for(client.connect(), timeout)
+        runner = asyncio.ensure_future(client.run())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while client.frames < 1:  # the answer to the full-screen request
+            if runner.done():
+                runner.result()
+            if loop.time() > deadline:
+                raise ConsoleError(f"no picture arrived within {timeout:g} s")
+            await asyncio.sleep(0.02)
+        Image.fromarray(client.framebuffer.rgb()).save(path, "PNG")
+    except (ConsoleError, OSError, asyncio.TimeoutError) as err:
+        print(f"hvconsole: {address.display}: {err or 'timed out'}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+def run_window(address: ConsoleAddress) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from app.console import ConsoleSession, address_opener
+    from widgets.console.pane import ConsolePane
+    from widgets.console.window import ConsoleWindow, password_prompt
+    from widgets.icons import app_icon
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("HVConsole")
+    app.setWindowIcon(app_icon())
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window_ref: list = []
+    session = ConsoleSession(address_opener(address, password_prompt(
+        lambda: window_ref[0] if window_ref else None)), title=address.display)
+    window = ConsoleWindow(ConsolePane(session, can_undock=False), address.display)
+    window_ref.append(window)
+
+    async def main() -> int:
+        closed = asyncio.get_running_loop().create_future()
+        window.closing.connect(lambda: closed.done() or closed.set_result(None))
+        window.show()
+        session.start()
+        await closed
+        await session.stop()
+        return 0
+
+    with loop:
+        return loop.run_until_complete(main())
