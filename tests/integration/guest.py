@@ -56,12 +56,13 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               initrd: str | os.PathLike | None = None, memory_mib: int = 128, vcpus: int = 1,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
-              tablet: bool = False) -> str:
+              tablet: bool = False, vnc_password: str | None = None) -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
     VNC and SPICE listen on 127.0.0.1 with an automatic port. ``serial_log`` is where the
-    guest's serial port is written (default: SERIAL_DIR/<name>.serial.log). ACPI is on so
+    guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
+    ``vnc_password`` sets the display's password. ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to.
     """
     if accel not in ("kvm", "qemu"):
@@ -80,7 +81,8 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     if tablet:
         devices.append("<input type='tablet' bus='usb'/>")
     if graphics in ("vnc", "spice"):
-        devices.append(f"<graphics type='{graphics}' autoport='yes' listen='127.0.0.1'>"
+        passwd = f" passwd={quoteattr(vnc_password)}" if vnc_password is not None else ""
+        devices.append(f"<graphics type='{graphics}' autoport='yes' listen='127.0.0.1'{passwd}>"
                        "<listen type='address' address='127.0.0.1'/></graphics>")
     elif graphics is not None:
         raise ValueError(f"graphics must be 'vnc', 'spice' or None, not {graphics!r}")
