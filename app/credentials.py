@@ -46,6 +46,19 @@ class CredentialAnswer:
 AskUser = Callable[[CredentialPrompt], Awaitable[CredentialAnswer | None]]
 
 
+class _Sealed:
+    """Carries values read from the vault out of a worker thread. The loop's executor
+    may log a future's result at DEBUG level (qasync does); this one prints as nothing."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[str | None]) -> None:
+        self.values = values
+
+    def __repr__(self) -> str:
+        return "<sealed credentials>"
+
+
 def is_auth_failure(reason: str) -> bool:
     """libvirt's words for rejected credentials (SASL, libssh, ssh)."""
     text = reason.lower()
@@ -158,7 +171,7 @@ class CredentialBroker:
             return [parsed.user if r.type in _NAMES and parsed.user else None
                     for r in requests]
 
-        def read() -> list[str | None]:
+        def read() -> _Sealed:
             name = parsed.user or self.vault.get(secret_key("authname", "", parsed))
             out: list[str | None] = []
             for request in requests:
@@ -168,9 +181,9 @@ class CredentialBroker:
                     out.append(self.vault.get(secret_key(request.type.value, name, parsed)))
                 else:
                     out.append(None)
-            return out
+            return _Sealed(out)
         try:
-            return await asyncio.to_thread(read)
+            return (await asyncio.to_thread(read)).values
         except VaultError as exc:
             log.warning("the keyring could not be read: %s", type(exc).__name__)
             return [None] * len(requests)
