@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QHeaderView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QTreeView)
 
-from app.inventory import CPU_COLUMN, MEMORY_COLUMN, USAGE_ROLE
+from app.inventory import CPU_COLUMN, MEMORY_COLUMN, STATE_COLUMN, USAGE_ROLE
 
 _TRACK = QColor(0, 0, 0, 28)
 _CPU = QColor("#4a90d9")
@@ -51,7 +51,8 @@ def install_usage_columns(tree: QTreeView) -> None:
     tree.setItemDelegateForColumn(CPU_COLUMN, UsageBarDelegate(_CPU, tree))
     tree.setItemDelegateForColumn(MEMORY_COLUMN, UsageBarDelegate(_MEMORY, tree))
     header = tree.header()
-    for column, width in ((CPU_COLUMN, 64), (MEMORY_COLUMN, 84)):
+    # The name column stretches: narrower State/CPU/Memory leave it room for names.
+    for column, width in ((STATE_COLUMN, 96), (CPU_COLUMN, 50), (MEMORY_COLUMN, 76)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, width)
     header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)

@@ -83,6 +83,7 @@ class PerfMonitor(QObject):
         self.history = history
         self.capacity = capacity
         self._hosts: dict[str, HostPerf] = {}
+        self._pending: set[asyncio.Future] = set()   # stops and restarts under way
         if history is not None and history.warning and events_log is not None:
             events_log.add("warning", "application", "performance history",
                            history.warning)
@@ -298,6 +299,8 @@ class PerfMonitor(QObject):
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
         task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
                                log.warning("performance monitor: %s", t.exception()))
 
@@ -361,6 +364,8 @@ class PerfMonitor(QObject):
         hosts, self._hosts = list(self._hosts.values()), {}
         for perf in hosts:
             await self._close_one(perf)
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
         if self.history is not None:
             await asyncio.to_thread(self.history.close)
 

@@ -39,6 +39,7 @@ RANGES = (("Last 10 minutes", 600.0), ("Last hour", 3600.0), ("Last day", 86400.
 HISTORY_REFRESH_S = {600.0: 10.0}   # others: 60 s
 TOP_N = 10
 KIB = 1024.0
+Y_FLOOR = {"%": 100.0, "B": 64 * 1024.0 * KIB, "B/s": 10 * KIB, "IO/s": 10.0}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -332,15 +333,9 @@ class PerformanceTab(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=True, y=False)
             plot.setMenuEnabled(False)
-            if spec.unit == "%":
-                plot.setYRange(0, 100, padding=0.02)
-                plot.setLabel("left", units="%")
-            elif spec.unit in ("B", "B/s"):
-                plot.setLabel("left", units=spec.unit)
-                plot.enableAutoRange(axis="y")
-            else:
-                plot.setLabel("left", spec.unit)
-                plot.enableAutoRange(axis="y")
+            plot.setLabel("left", units=spec.unit)
+            plot.disableAutoRange(axis="y")   # _fit_y: from 0, never a "milli" axis
+            plot.setYRange(0, Y_FLOOR[spec.unit], padding=0)
             legend = plot.addLegend(offset=(6, 4), labelTextSize="8pt")
             legend.setBrush(pg.mkBrush(255, 255, 255, 200))
             if first is None:
@@ -381,14 +376,29 @@ class PerformanceTab(QWidget):
         t_from = now - self.range_s
         self._maybe_load_history(now)
         step = self.monitor.history_step(t_from)
-        for spec, curves in zip(self.specs, self.curves):
+        for plot, spec, curves in zip(self.plots, self.specs, self.curves):
+            top = 0.0
             for curve_spec, curve in zip(spec.curves, curves):
                 t, v = self._points(curve_spec, t_from, step)
-                curve.show(t, v * curve_spec.scale if curve_spec.scale != 1.0 else v)
+                v = v * curve_spec.scale if curve_spec.scale != 1.0 else v
+                curve.show(t, v)
+                if len(v) and np.isfinite(v).any():
+                    top = max(top, float(np.nanmax(v)))
+            self._fit_y(plot, spec.unit, top)
         if not self.paused and self.plots:
             self.plots[0].setXRange(t_from, now, padding=0)
         if self.key is None:
             self._fill_top()
+
+    @staticmethod
+    def _fit_y(plot: pg.PlotItem, unit: str, top: float) -> None:
+        """0 at the bottom, the highest value plus a margin at the top (at least a floor,
+        so an idle VM reads as "0 of a little", not as noise around a "milli" axis)."""
+        if unit == "%":
+            high = 100.0
+        else:
+            high = max(Y_FLOOR[unit], top * 1.15)
+        plot.setYRange(0, high, padding=0)
 
     def _points(self, spec: CurveSpec, t_from: float, step: float
                 ) -> tuple[np.ndarray, np.ndarray]:
