@@ -110,8 +110,12 @@ class Session:
 
     def _build_remote_access(self) -> None:
         """SSH host keys, remembered passwords and Forget Saved Password (app.remote_access)."""
+        from app.connection_settings import ConnectionPreferences
         from app.remote_access import RemoteAccess
+        from widgets.dialogs import connections_page  # noqa: F401 - registers the page
         from widgets.remote_prompts import RemotePrompts
+
+        self.connection_preferences = ConnectionPreferences(self.manager, self.preferences)
 
         prompts = RemotePrompts(self.window)
         self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
