@@ -73,7 +73,7 @@ class AddServerDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add Server")
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(580)
 
         self.preset_box = QComboBox()
         for preset in PRESETS:
