@@ -380,3 +380,38 @@ def _written_files(tmp_path: Path) -> list[Path]:
         if root.is_dir():
             files += [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
     return files
+
+
+@pytest.mark.slow
+def test_a_vms_vnc_console_opens_through_the_ssh_tunnel(sshd, ssh_uri, trusted, guest_factory,
+                                                        aloop):
+    """The VM's VNC server listens on the host's loopback only; the console reaches it
+    through ssh with the URI's user, port and key, and the RFB handshake completes."""
+    from connectors.console.rfb.client import RfbClient
+    from connectors.libvirt.console_tunnel import needs_tunnel, ssh_console_transport
+
+    guest = guest_factory("sshvnc", start=True)
+    host = LibvirtHost(ssh_uri, lambda _e: None, settings=ConnectionSettings(call_timeout_s=20))
+    assert needs_tunnel(ssh_uri)
+
+    async def scenario():
+        await host.connect()
+        try:
+            await wait_until(lambda: any(v.name == guest.name and v.graphics
+                                         and (v.graphics[0].port or 0) > 0
+                                         for v in host.vms()), 20)
+            vm = next(v for v in host.vms() if v.name == guest.name)
+            transport = ssh_console_transport(ssh_uri, vm.graphics[0])
+            assert "-i" in transport.argv and str(sshd.client_key) in transport.argv
+            client = RfbClient(transport)
+            await client.connect()
+            try:
+                return client.version, client.framebuffer.width
+            finally:
+                client.close()
+        finally:
+            await host.disconnect()
+
+    version, width = aloop.run_until_complete(scenario())
+    assert version == (3, 8)
+    assert width > 0
