@@ -21,7 +21,8 @@ from connectors.console.framebuffer import Framebuffer
 from connectors.console.rfb.client import RfbClient
 from connectors.console.state import (AuthenticationError, ConsoleError, ConsoleState,
                                       ConsoleStatus)
-from connectors.console.transport import SocketTransport, TcpTransport, ssh_tunnel
+from connectors.console.transport import SocketTransport, TcpTransport
+from connectors.libvirt.console_tunnel import needs_tunnel, ssh_console_transport
 from connectors.libvirt.model import ActionError, VMState
 from connectors.libvirt.uri import validate_uri
 
@@ -248,14 +249,11 @@ def _first_vnc(vm):
 def _remote_transport(parsed, graphics, name: str):
     listen = graphics.listen or "127.0.0.1"
     wildcard = listen in ("0.0.0.0", "::", "")
-    if parsed.transport == "ssh":
-        target = f"{parsed.user}@{parsed.host}" if parsed.user else parsed.host
-        if graphics.socket:
-            return ssh_tunnel(target, "", socket_path=graphics.socket, ssh_port=parsed.port)
-        if not graphics.port or graphics.port <= 0:
+    if needs_tunnel(parsed.uri):
+        # The host's own SSH settings: user, port, key file, known_hosts in batch mode.
+        if not graphics.socket and (not graphics.port or graphics.port <= 0):
             raise ConsoleError(f"{name} has no VNC port yet.")
-        return ssh_tunnel(target, "127.0.0.1" if wildcard else listen, graphics.port,
-                          ssh_port=parsed.port)
+        return ssh_console_transport(parsed.uri, graphics)
     if graphics.socket:
         raise ConsoleError(f"{name}'s display is a socket on another machine: connect to "
                            "that server over SSH (qemu+ssh://) to see it.")
