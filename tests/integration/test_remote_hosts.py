@@ -28,6 +28,7 @@ from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import ConnectionSettings, ConnState, CredentialType
 from connectors.libvirt.uri import validate_uri
 from tests.conftest import wait_until
+from tests.loop_gaps import LoopGaps
 from tests.integration.conftest import IN_CI, PREFIX
 from tests.integration.remote_services import (SASL_USER, SaslLibvirtd, SecretService, Sshd,
                                                missing_tools)
@@ -142,6 +143,13 @@ def _attempt_over(manager, conn_id):
         host.state is ConnState.DISCONNECTED and bool(host.reason))
 
 
+async def _first_attempt(manager, uri):
+    """Opens the server and waits until its first connect succeeded or was refused."""
+    conn_id = manager.open(uri, save=False)
+    await wait_until(lambda: _attempt_over(manager, conn_id), 30)
+    return manager.host(conn_id)
+
+
 # ---------------------------------------------------------------- SSH
 
 
@@ -184,12 +192,7 @@ def test_a_declined_host_key_connects_nothing_and_saves_nothing(sshd, ssh_uri, u
     human = Human(host_keys=[False])
     manager, _events, _remote = _app(tmp_path, human)
 
-    async def scenario():
-        conn_id = manager.open(ssh_uri, save=False)
-        await wait_until(lambda: _attempt_over(manager, conn_id), 30)
-        return manager.host(conn_id)
-
-    host = aloop.run_until_complete(scenario())
+    host = aloop.run_until_complete(_first_attempt(manager, ssh_uri))
     assert host.state is ConnState.DISCONNECTED
     assert "not trusted" in host.reason
     assert untrusted.lookup("127.0.0.1", sshd.port) == ()
@@ -205,12 +208,7 @@ def test_a_changed_host_key_is_refused_with_a_warning(sshd, ssh_uri, untrusted, 
     human = Human()
     manager, events, _remote = _app(tmp_path, human)
 
-    async def scenario():
-        conn_id = manager.open(ssh_uri, save=False)
-        await wait_until(lambda: _attempt_over(manager, conn_id), 30)
-        return manager.host(conn_id)
-
-    host = aloop.run_until_complete(scenario())
+    host = aloop.run_until_complete(_first_attempt(manager, ssh_uri))
     assert host.state is ConnState.DISCONNECTED
     assert "CHANGED" in host.reason and "ssh-keygen -R" in host.reason
     assert human.host_key_questions == [], "a changed key is never offered for trust"
@@ -232,20 +230,11 @@ def test_sshd_stopped_mid_session_disconnects_in_time_and_reconnects(sshd, ssh_u
                                   call_timeout_s=15, reconnect_initial_s=0.3,
                                   reconnect_max_s=1.0)
     host = LibvirtHost(ssh_uri, lambda _e: None, settings=settings)
-    gaps: list[float] = []
-
-    async def ticker(stop: asyncio.Event):
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while not stop.is_set():
-            await asyncio.sleep(0.02)
-            gaps.append(loop.time() - last)
-            last = loop.time()
+    watch = LoopGaps()
 
     async def scenario():
         await host.connect()
-        stop = asyncio.Event()
-        tick = asyncio.ensure_future(ticker(stop))
+        watch.start()
         loop = asyncio.get_running_loop()
         try:
             sshd.stop()
@@ -259,13 +248,13 @@ def test_sshd_stopped_mid_session_disconnects_in_time_and_reconnects(sshd, ssh_u
             await wait_until(lambda: host.state is ConnState.CONNECTED, 20)
             return lost_after
         finally:
-            stop.set()
-            await tick
+            await watch.stop()
             await host.disconnect()
 
     lost_after = aloop.run_until_complete(scenario())
     assert lost_after < 6.0
-    assert max(gaps) < 1.0, f"the loop stalled for {max(gaps):.2f} s"
+    longest = max(watch.gaps)
+    assert longest < 1.0, f"the loop stalled for {longest:.2f} s"
 
 
 # ---------------------------------------------------------------- SASL + Secret Service
