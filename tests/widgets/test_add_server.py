@@ -84,3 +84,5 @@ def test_remote_presets_build_ssh_tls_and_sasl_uris(dialog):
     assert dialog.port_spin.specialValueText() == "default (16509)"
     dialog.remember_box.setChecked(True)
     assert dialog.remember_password() and dialog.connect_button.isEnabled()
+    dialog.connect_button.click()
+    assert dialog.remember_password(), "still known after the dialog closed"

@@ -153,7 +153,7 @@ class AddServerDialog(QDialog):
         return self.uri_edit.text().strip()
 
     def remember_password(self) -> bool:
-        return self.remember_box.isVisible() and self.remember_box.isChecked()
+        return not self.remember_box.isHidden() and self.remember_box.isChecked()
 
     def show_error(self, message: str) -> None:
         """Shows why opening failed, keeping the dialog open for a correction."""

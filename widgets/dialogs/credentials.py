@@ -113,7 +113,7 @@ async def ask_remote_credentials(parent: QWidget | None, prompt, unlock_file=Non
     values = await _run(dialog)
     if values is None:
         return None
-    keep = dialog.remember_box.isVisible() and dialog.remember_box.isChecked()
+    keep = not dialog.remember_box.isHidden() and dialog.remember_box.isChecked()
     if keep and not prompt.vault.usable:
         keep = bool(unlock_file is not None and await unlock_file())
     return CredentialAnswer(values, keep)
