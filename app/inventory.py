@@ -661,6 +661,10 @@ class InventoryModel(QAbstractItemModel):
             lines = [self.host_name(node.conn_id), meta.uri]
             if isinstance(obj, HostInfo) and obj.hypervisor_label:
                 lines.append(obj.hypervisor_label)
+            dom0 = self._control.get(node.conn_id)
+            if dom0 is not None:
+                lines.append(f"Control domain: {dom0.vcpus} vCPUs, "
+                             f"{dom0.memory_kib // 1024} MiB")
             state = meta.state.label + (f": {meta.reason}" if meta.reason else "")
             lines.append(state)
             return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from connectors.libvirt.model import ConnState, VMAction, VMInfo, VMState
+from connectors.libvirt.support import unsupported_reason
 
 from .base import Command, is_vm
 
@@ -26,6 +27,9 @@ class VMCommand(Command):
             return f"the host of {vm.name} is not connected"
         if vm.is_control_domain:
             return f"{vm.name} is the host's control domain"
+        unsupported = unsupported_reason(vm, self.action_for(vm))
+        if unsupported:
+            return unsupported
         if vm.state not in self.states:
             return f"{vm.name} is {vm.state.value}" + (
                 f"; it must be {self.needs_words}" if self.needs_words else "")

@@ -203,15 +203,20 @@ class GeneralTab(QWidget):
         memory = [("Total", human_kib(info.memory_kib))]
         if info.free_memory_kib is not None:
             memory.append(("Free", human_kib(info.free_memory_kib)))
-        dom0 = self._control_domain(node.conn_id)
-        if dom0 is not None:
-            memory.append(("Control domain", f"{human_kib(dom0.memory_kib)}, "
-                                             f"{dom0.vcpus} vCPUs"))
         vms = self._host_vms(node, host)
         counts = Counter(v.state for v in vms)
         vm_rows = [("Total", str(len(vms)))]
         vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
-        return [("General", general), ("CPU", cpu), ("Memory", memory), ("VMs", vm_rows)]
+        sections = [("General", general), ("CPU", cpu), ("Memory", memory)]
+        dom0 = self._control_domain(node.conn_id)
+        if dom0 is not None:
+            # XenCenter's wording: Dom0 belongs to the host, it is not one of its VMs.
+            sections.append((f"Control domain on {info.hostname}", [
+                ("Name", dom0.name), ("State", dom0.state.label),
+                ("vCPUs", f"{dom0.vcpus} of {dom0.max_vcpus} maximum"),
+                ("Memory", f"{human_kib(dom0.memory_kib)} of "
+                           f"{human_kib(dom0.max_memory_kib)} maximum")]))
+        return sections + [("VMs", vm_rows)]
 
     def _control_domain(self, conn_id):
         finder = getattr(self.inventory, "control_domain", None)
