@@ -492,7 +492,9 @@ class InventoryModel(QAbstractItemModel):
             return
         row = self._hosts.index(host)
         self.dataChanged.emit(self.index(row, CPU_COLUMN), self.index(row, MEMORY_COLUMN))
-        vms = sum(1 for child in host.children if child.kind is NodeKind.VM)
+        vms = len(host.children)
+        while vms and host.children[vms - 1].kind is NodeKind.GROUP:
+            vms -= 1  # at most two groups (Networks, Storage), after the VMs
         if vms:
             parent = self.index(row, 0)
             # VMs come first among a host's children (groups sort after them).

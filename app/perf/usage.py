@@ -3,18 +3,21 @@
 ``UsageColumns`` is the inventory's usage source: for a VM or host row it answers with
 the latest CPU %, the memory fraction and a memory text, straight from the newest row of
 the live ring buffers (one dict lookup per painted cell: only visible rows are asked).
-After each tick of a host it tells the inventory, which repaints just those columns of just
-that host's rows.
+After a host ticks it tells the inventory (gathering the hosts that tick within half a
+second into one pass), which repaints just those columns of just those hosts' rows.
 """
 from __future__ import annotations
 
 import math
 import weakref
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from app.inventory import InventoryModel, Node, NodeKind
 from app.perf.monitor import PerfMonitor
+
+
+COALESCE_MS = 500
 
 
 def format_bytes(n: float, suffix: str = "") -> str:
@@ -36,8 +39,24 @@ class UsageColumns(QObject):
         # connection manager) the inventory; a strong link back would make a cycle of Qt
         # objects, which must never be freed by the cycle collector on another thread.
         self._monitor = weakref.ref(monitor)
+        self._inventory = inventory
+        self._dirty: dict[str, None] = {}
+        # Hosts tick at their own moments; one repaint for all that ticked within
+        # COALESCE_MS instead of one per host (20 hosts: 2 repaints a second, not 10).
+        self._timer = QTimer(self, singleShot=True, interval=COALESCE_MS)
+        self._timer.timeout.connect(self._flush)
         inventory.set_usage_source(self)
-        monitor.ticked.connect(inventory.usage_changed)
+        monitor.ticked.connect(self._ticked)
+
+    def _ticked(self, conn_id: str) -> None:
+        self._dirty[conn_id] = None
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        for conn_id in dirty:
+            self._inventory.usage_changed(conn_id)
 
     def usage(self, node: Node) -> tuple[float, float, str] | None:
         m = self._monitor()
