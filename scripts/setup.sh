@@ -25,6 +25,8 @@ PKGS=(
     qemu-system-x86 qemu-utils dnsmasq-base
     # the tiny test guest: kernel .deb unpacking and the busybox initramfs
     busybox-static cpio gzip xz-utils zstd
+    # the nested Xen test host: its Dom0 root filesystem and disk image
+    debootstrap e2fsprogs
     # remote-host tests: an sshd on loopback, SASL users, a real Secret Service
     openssh-server openssh-client sasl2-bin libsasl2-modules gnome-keyring dbus-daemon
     libsecret-tools
