@@ -131,24 +131,27 @@ def system_backend():
     Only backends that keep secrets in a desktop service count; keyring's fail and
     chainer backends and any file-based backend are skipped."""
     try:
-        from keyring.backend import get_all_keyring
+        from keyring.backend import KeyringBackend, get_all_keyring
     except ImportError:
         return None
-    candidates = []
-    for backend in get_all_keyring():
-        module = type(backend).__module__
-        if module.startswith(_NOT_A_SYSTEM_KEYRING):
+    get_all_keyring()   # loads the backend plugins; its answer is cached for the process,
+    candidates = []     # so viability is asked afresh: a keyring started later counts
+    for cls in KeyringBackend._classes:
+        if cls.__module__.startswith(_NOT_A_SYSTEM_KEYRING):
             continue
         try:
-            priority = backend.priority
+            priority = cls.priority
         except Exception:  # noqa: BLE001 - a backend that cannot run says so by raising
             continue
         if priority > 0:
-            candidates.append((priority, backend))
+            candidates.append((priority, cls))
     if not candidates:
         return None
     candidates.sort(key=lambda pair: pair[0], reverse=True)
-    return candidates[0][1]
+    try:
+        return candidates[0][1]()
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def encrypted_file_path() -> Path:
