@@ -402,12 +402,14 @@ class PerformanceTab(QWidget):
 
     def _points(self, spec: CurveSpec, t_from: float, step: float
                 ) -> tuple[np.ndarray, np.ndarray]:
+        # Live ticks further apart than 2.5 intervals (a wall-clock jump, a host that was
+        # away) are a gap too, not a straight line across.
         if spec.detail is not None:
             t, v = self.monitor.detail_series(self.conn_id, spec.detail)
-            v = v.astype(np.float64)
+            t, v = with_gaps(t, v.astype(np.float64), self.monitor.interval_s)
         else:
             t, v = self.monitor.live_series(self.conn_id, self.key, spec.metric)
-            v = v.astype(np.float64)
+            t, v = with_gaps(t, v.astype(np.float64), self.monitor.interval_s)
             cached = self._history.get((self.range_s, spec.metric))
             if cached is not None and len(cached[1]):
                 ht, hv = cached[1], cached[2]
