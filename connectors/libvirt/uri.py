@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 KNOWN_DRIVERS: tuple[str, ...] = (
     "qemu", "xen", "lxc", "test", "vbox", "ch", "bhyve", "openvz", "vz", "parallels",
@@ -97,14 +97,23 @@ def libvirt_uri(uri: str) -> str:
     started from (or forever), with it ssh runs in batch mode and fails at once with its
     reason (an unknown host key, a key it cannot use). Host keys are checked before
     connecting (connectors.libvirt.hostkeys); passwords for SSH logins go through the
-    ``libssh`` transport, which asks through libvirt's credential callback."""
+    ``libssh`` transport, which asks through libvirt's credential callback; libssh and
+    libssh2 get ``known_hosts=~/.ssh/known_hosts`` (their default is libvirt's own file,
+    not the one whose keys HVConsole checked)."""
     try:
         parsed = validate_uri(uri)
     except ValueError:
         return uri
-    if parsed.transport != "ssh" or "no_tty" in parsed.params:
+    extra = ""
+    if parsed.transport == "ssh" and "no_tty" not in parsed.params:
+        extra = "no_tty=1"
+    elif parsed.transport in ("libssh", "libssh2") and "known_hosts" not in parsed.params:
+        # Their default is libvirt's own file; the user's is the one HVConsole checks.
+        from connectors.libvirt.hostkeys import default_known_hosts
+        extra = "known_hosts=" + quote(str(default_known_hosts()), safe="/~._-")
+    if not extra:
         return uri
-    return f"{uri}{'&' if '?' in uri else '?'}no_tty=1"
+    return f"{uri}{'&' if '?' in uri else '?'}{extra}"
 
 
 def _parse_scheme(scheme: str) -> tuple[str, str]:

@@ -15,6 +15,10 @@ Why these shapes:
   comes from ``SASL_CONF_PATH``. The mechanism is DIGEST-MD5: on plain TCP libvirt
   demands a SASL security layer (SSF >= 56), which SCRAM does not provide (libvirt then
   reports "no SASL mechanisms are available"); SCRAM is only usable over TLS.
+- Password logins over SSH use ``qemu+libssh://hvtest@…/session``: sshd checks hvtest's
+  password (``set_test_user_password``) and sets XDG_RUNTIME_DIR for hvtest
+  (``Sshd.extra_config``), so libvirt's virt-ssh-helper finds the SASL test's
+  unprivileged daemon by its local socket.
 - gnome-keyring-daemon needs a session bus: the test starts ``dbus-daemon --session``
   itself, points DBUS_SESSION_BUS_ADDRESS at it and unlocks the login keyring with a
   password on stdin, so ``keyring``'s SecretService backend finds a real, unlocked store.
@@ -64,10 +68,21 @@ def missing_tools(*names: str) -> list[str]:
 def ensure_test_user() -> None:
     """The unprivileged ``hvtest`` user (created once, no home, no login shell)."""
     try:
-        pwd.getpwnam(TEST_USER)
+        entry = pwd.getpwnam(TEST_USER)
     except KeyError:
         subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", TEST_USER],
                        check=True, capture_output=True)
+        return
+    if entry.pw_shell != "/bin/sh":      # ssh runs libvirt's helper through the shell
+        subprocess.run(["usermod", "-s", "/bin/sh", TEST_USER], check=True,
+                       capture_output=True)
+
+
+def set_test_user_password(password: str) -> None:
+    """The password sshd checks for ``hvtest`` (password logins over libssh)."""
+    ensure_test_user()
+    subprocess.run(["chpasswd"], input=f"{TEST_USER}:{password}\n", text=True, check=True,
+                   capture_output=True)
 
 
 def _stop(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
@@ -90,6 +105,7 @@ class Sshd:
     client_key: Path
     host_key: Path
     proc: subprocess.Popen | None = None
+    extra_config: str = ""    # e.g. a "Match User" block
 
     @classmethod
     def create(cls) -> "Sshd":
@@ -117,7 +133,8 @@ class Sshd:
             f"PidFile {self.root}/sshd.pid\nAuthorizedKeysFile {self.root}/authorized_keys\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication yes\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            f"AllowUsers root {TEST_USER}\nClientAliveInterval 0\nLogLevel ERROR\n")
+            f"AllowUsers root {TEST_USER}\nClientAliveInterval 0\nLogLevel ERROR\n"
+            + self.extra_config)
         return path
 
     def start(self) -> None:

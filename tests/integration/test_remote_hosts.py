@@ -30,8 +30,9 @@ from connectors.libvirt.uri import validate_uri
 from tests.conftest import wait_until
 from tests.loop_gaps import LoopGaps
 from tests.integration.conftest import IN_CI, PREFIX
-from tests.integration.remote_services import (SASL_USER, SaslLibvirtd, SecretService, Sshd,
-                                               missing_tools)
+from tests.integration.remote_services import (SASL_USER, TEST_USER, SaslLibvirtd,
+                                               SecretService, Sshd, missing_tools,
+                                               set_test_user_password)
 
 pytestmark = pytest.mark.integration
 
@@ -404,3 +405,42 @@ def test_a_vms_vnc_console_opens_through_the_ssh_tunnel(sshd, ssh_uri, trusted, 
     version, width = aloop.run_until_complete(scenario())
     assert version == (3, 8)
     assert width > 0
+
+
+@pytest.mark.slow
+def test_ssh_password_login_asks_once_and_is_kept_in_the_keyring(sasl_daemon, secret_service,
+                                                                  aloop, tmp_path):
+    """qemu+libssh with a password: first contact shows the host key, libvirt asks for the
+    SSH password through our dialog, it is kept in the Secret Service, and the next
+    connect needs neither question. The far side is hvtest's own libvirtd (its session
+    daemon, found through XDG_RUNTIME_DIR that sshd sets for hvtest)."""
+    _need("sshd", "chpasswd")
+    set_test_user_password(PASSWORD)
+    server = Sshd.create()
+    server.extra_config = (f"Match User {TEST_USER}\n"
+                           f"    SetEnv XDG_RUNTIME_DIR={sasl_daemon.root}/run\n")
+    server.start()
+    known = KnownHosts()
+    uri = f"qemu+libssh://{TEST_USER}@127.0.0.1:{server.port}/session?sshauth=password"
+    human = Human(host_keys=[True], credentials=[(TEST_USER, PASSWORD, True)])
+    manager, events, _remote = _app(tmp_path, human, KeyringVault(),
+                                    ConnectionSettings(call_timeout_s=30))
+    key = secret_key("passphrase", TEST_USER, validate_uri(uri))
+
+    async def scenario():
+        host = await _first_attempt(manager, uri)
+        assert host.state is ConnState.CONNECTED, host.reason
+        await wait_until(lambda: _stored(key, secret_service.address) == PASSWORD, 10, 0.2)
+        await manager.reconnect(manager.conn_ids()[0])
+        assert host.state is ConnState.CONNECTED, host.reason
+        await manager.close_all()
+
+    try:
+        aloop.run_until_complete(scenario())
+    finally:
+        known.remove("127.0.0.1", server.port)
+        server.close()
+    assert len(human.host_key_questions) == 1
+    assert len(human.credential_questions) == 1
+    assert human.credential_questions[0].requests[0].type.secret
+    assert all(PASSWORD not in f"{e.source} {e.message}" for e in events.entries())

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 from connectors.libvirt.hostkeys import (HostKey, HostKeyCheck, KeyStatus, KnownHosts,
-                                         classify, known_hosts_name, preferred_first)
+                                         classify, default_known_hosts, known_hosts_name,
+                                         preferred_first)
 from connectors.libvirt.uri import libvirt_uri
 
 
@@ -74,7 +75,9 @@ def test_descriptions_say_what_to_do(tmp_path):
     ("qemu+ssh://root@h/system", "qemu+ssh://root@h/system?no_tty=1"),
     ("qemu+ssh://root@h/system?keyfile=/k", "qemu+ssh://root@h/system?keyfile=/k&no_tty=1"),
     ("qemu+ssh://root@h/system?no_tty=0", "qemu+ssh://root@h/system?no_tty=0"),
-    ("qemu+libssh://root@h/system", "qemu+libssh://root@h/system"),
+    ("qemu+libssh://root@h/system",
+     f"qemu+libssh://root@h/system?known_hosts={default_known_hosts()}"),
+    ("qemu+libssh2://h/system?known_hosts=/k", "qemu+libssh2://h/system?known_hosts=/k"),
     ("qemu+tcp://h/system", "qemu+tcp://h/system"),
 ])
 def test_ssh_runs_without_a_terminal(uri, expected):
