@@ -2,8 +2,9 @@
 # HVConsole's one test command: set up, bring up libvirtd and the test guest, run everything.
 #
 # Fast tests (`-m "not slow"`: unit, widget, test-driver and quick libvirtd tests) run
-# first, then the slow ones that boot real guests (`-m slow`). Qt runs offscreen. Extra
-# arguments go to both pytest runs (e.g. `-k tree -x`). A pytest run that collects no
+# first, then the slow ones that boot real guests (`-m "slow and not xen"`), then the ones
+# on the nested Xen host (`-m xen`). Qt runs offscreen. Extra
+# arguments go to every pytest run (e.g. `-k tree -x`). A pytest run that collects no
 # tests counts as a failure. Everything is logged to .test-logs/.
 set -uo pipefail
 
@@ -52,7 +53,9 @@ run_pytest() {
     esac
 }
 run_pytest fast "not slow" "$@"
-run_pytest slow "slow" "$@"
+run_pytest slow "slow and not xen" "$@"
+# Last: the nested Xen host (built once per machine, booted under TCG; docs/xen-test-host.md).
+run_pytest xen "xen" "$@"
 
 [ "$status" = 0 ] || fail "pytest"
 printf '\ntest.sh: all tests passed (log: %s)\n' "$LOG"

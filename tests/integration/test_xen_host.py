@@ -1,0 +1,169 @@
+"""HVConsole managing a real Xen 4.17 host through libvirt's Xen driver over xen+ssh://.
+
+The host is Xen nested under QEMU's TCG emulation (scripts/build-xen-host.sh builds its
+Dom0 image once per machine, scripts/start-xen-host.sh boots it; docs/xen-test-host.md).
+The session fixture boots it once, and powers it off at the end. The app side is the real
+stack the window uses (tests/integration/app_stack.py); only the human is scripted.
+
+Without root or when the image cannot be built these tests skip locally and fail in CI.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app.inventory import Node, NodeKind
+from connectors.libvirt.model import ConnState, VMState
+from tests.conftest import wait_until
+from tests.integration.app_stack import AppStack
+
+REPO = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PREFIX = os.environ.get("HVCONSOLE_TEST_PREFIX", "hvconsole-test-")
+BOOT_TIMEOUT_S = 1500  # a first run builds the image too (about 2 min here) before booting
+
+# The first test also waits for the session fixture's boot, so it gets that time too.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xen,
+              pytest.mark.timeout(BOOT_TIMEOUT_S + 300)]
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the Xen tests must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _facts(output: str) -> dict[str, str]:
+    """start-xen-host.sh's KEY='value' lines."""
+    facts = {}
+    for line in output.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.isidentifier():
+            facts[key] = value.strip().strip("'")
+    return facts
+
+
+@pytest.fixture(scope="session")
+def xen_host():
+    """The nested Xen host, booted once for the session: its xen+ssh URI and files."""
+    if os.geteuid() != 0:
+        _unavailable("the nested Xen host needs root (debootstrap, its image)")
+    script = REPO / "scripts" / "start-xen-host.sh"
+    started = time.monotonic()
+    try:
+        done = subprocess.run(["bash", str(script)], capture_output=True, text=True,
+                              timeout=BOOT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["bash", str(script), "--stop"], capture_output=True)
+        _unavailable(f"the Xen host did not come up within {BOOT_TIMEOUT_S} s")
+    if done.returncode != 0:
+        _unavailable(f"scripts/start-xen-host.sh failed ({done.returncode}):\n"
+                     f"{done.stderr[-3000:]}")
+    facts = _facts(done.stdout)
+    facts["boot_seconds"] = f"{time.monotonic() - started:.0f}"
+    try:
+        yield facts
+    finally:
+        subprocess.run(["bash", str(script), "--stop"], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def stack(qapp, aloop, xen_host):
+    stack = AppStack()
+    stack.conn_id = aloop.run_until_complete(stack.open(xen_host["uri"]))
+    aloop.run_until_complete(wait_until(
+        lambda: stack.host_state(stack.conn_id) is ConnState.CONNECTED, 90))
+    yield stack
+    aloop.run_until_complete(stack.close())
+
+
+def _pv_domain_xml(name: str) -> str:
+    """The busybox test guest as a PV DomU booted straight from Dom0's files (the image
+    carries its kernel and initrd in /root/guest)."""
+    return f"""<domain type='xen'>
+  <name>{name}</name>
+  <memory unit='MiB'>96</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type>linux</type>
+    <kernel>/root/guest/vmlinuz</kernel>
+    <initrd>/root/guest/initrd.gz</initrd>
+    <cmdline>console=hvc0 quiet</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices><console type='pty'><target type='xen' port='0'/></console></devices>
+</domain>"""
+
+
+@pytest.fixture
+def pv_guest(xen_host):
+    """A shut-off persistent PV DomU defined on the Xen host, removed afterwards."""
+    import libvirt
+
+    name = f"{PREFIX}xen-pv-{uuid.uuid4().hex[:6]}"
+    conn = libvirt.open(xen_host["uri"])
+    conn.defineXML(_pv_domain_xml(name))
+    try:
+        yield name
+    finally:
+        try:
+            dom = conn.lookupByName(name)
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+        except libvirt.libvirtError:
+            pass
+        conn.close()
+
+
+def _until(aloop, predicate, timeout=60.0):
+    aloop.run_until_complete(wait_until(predicate, timeout))
+
+
+def test_dom0_is_the_hosts_control_domain_not_a_vm(stack, aloop):
+    host = stack.manager.host(stack.conn_id)
+    assert host.info.driver == "Xen"
+    assert host.info.hypervisor_label == "Xen 4.17 (libxl)"
+    _until(aloop, lambda: stack.inventory.control_domain(stack.conn_id) is not None)
+    dom0 = stack.inventory.control_domain(stack.conn_id)
+    assert dom0.name == "Domain-0" and dom0.dom_id == 0 and dom0.is_control_domain
+    assert dom0.state is VMState.RUNNING
+    assert dom0.vcpus == 2 and dom0.memory_kib >= 512 * 1024
+    assert stack.vm_node("Domain-0") is None, "Dom0 must not be listed as a VM"
+    assert all(v.name != "Domain-0" for v in stack.inventory.vms(stack.conn_id))
+    # Even handed Dom0 directly, no lifecycle command offers itself.
+    stack.commands.set_selection([Node(NodeKind.VM, stack.conn_id, dom0.key, dom0)])
+    assert [c for c in stack.commands.vm_commands if c and c.action.isEnabled()] == []
+    assert "control domain" in stack.commands.force_shutdown.action.toolTip()
+
+
+def test_a_pv_guest_started_and_forced_off_from_the_commands(stack, aloop, pv_guest):
+    _until(aloop, lambda: stack.vm_node(pv_guest) is not None)
+    vm = stack.vm_node(pv_guest).obj
+    assert vm.state is VMState.SHUTOFF
+    assert vm.domain_type == "xen"
+    assert vm.virtualization == "Paravirtualized (Xen PV)"
+    from PySide6.QtCore import Qt
+    tooltip = stack.vm_index(pv_guest).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Paravirtualized (Xen PV)" in tooltip
+
+    stack.run("start", pv_guest)
+    _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.RUNNING, 120)
+    assert stack.vm_node(pv_guest).obj.dom_id not in (None, 0)
+
+    # libvirt's Xen driver has no reset: the command says so instead of failing later.
+    stack.commands.set_selection([stack.vm_node(pv_guest)])
+    assert not stack.commands.force_reboot.action.isEnabled()
+    assert "cannot reset" in stack.commands.force_reboot.action.toolTip()
+    assert stack.commands.pause.action.isEnabled()
+
+    stack.run("force_shutdown", pv_guest)
+    _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.SHUTOFF, 60)
+    assert stack.prompter.errors == []
+    log = "\n".join(stack.messages())
+    assert "Started" in log and "Stopped" in log, log
