@@ -69,9 +69,12 @@ def is_auth_failure(reason: str) -> bool:
 class CredentialBroker:
     """The connection manager's auth handler (``await broker(uri, requests)``)."""
 
-    def __init__(self, ask: AskUser, vault: Vault) -> None:
+    def __init__(self, ask: AskUser, vault: Vault,
+                 unlock: Callable[[], Awaitable[bool]] | None = None) -> None:
         self.ask = ask
         self.vault = vault
+        self.unlock = unlock        # opens a locked encrypted file that already exists
+        self._unlock_declined = False
         self._stale: set[str] = set()          # stored secrets the server rejected
         self._used_stored: set[str] = set()    # the attempt under way used stored ones
         self._pending: dict[str, list[tuple[str, str]]] = {}
@@ -83,6 +86,8 @@ class CredentialBroker:
                        ) -> list[str] | None:
         parsed = validate_uri(uri)
         status = await asyncio.to_thread(self.vault.status)
+        if not status.usable and await self._offer_unlock():
+            status = await asyncio.to_thread(self.vault.status)
         values = await self._from_vault(parsed, requests, status, uri not in self._stale)
         if all(v is not None for v in values):
             self._used_stored.add(uri)
@@ -102,6 +107,18 @@ class CredentialBroker:
         self._pending[uri] = self._to_store(parsed, requests, answer) if answer.remember \
             else []
         return list(answer.values)
+
+    async def _offer_unlock(self) -> bool:
+        """A locked encrypted file with saved passwords: ask for its password once per
+        session (not again after the user declined)."""
+        exists = getattr(self.vault, "exists", None)
+        if self.unlock is None or self._unlock_declined or not callable(exists) \
+                or not await asyncio.to_thread(exists):
+            return False
+        if await self.unlock():
+            return True
+        self._unlock_declined = True
+        return False
 
     def connected(self, uri: str) -> None:
         """The server accepted what we gave: remember what the user asked us to."""

@@ -22,7 +22,8 @@ from typing import Awaitable, Callable
 from PySide6.QtCore import QObject
 
 from app.credentials import AskUser, CredentialBroker
-from app.vault import EncryptedFileVault, KeyringVault, Vault, VaultStatus
+from app.vault import (EncryptedFileVault, KeyringVault, Vault, VaultStatus,
+                       encrypted_file_path)
 from connectors.libvirt import hostkeys
 from connectors.libvirt.hostkeys import HostKeyCheck, HostKeyError, KeyStatus, KnownHosts
 from connectors.libvirt.model import ConnectError, ConnState
@@ -39,8 +40,9 @@ AskHostKey = Callable[[HostKeyCheck], Awaitable[bool]]
 class RemoteAccess(QObject):
     def __init__(self, manager, events_log, ask_credentials: AskUser,
                  ask_host_key: AskHostKey, *, vault: Vault | None = None,
-                 known_hosts: KnownHosts | None = None, parent: QObject | None = None
-                 ) -> None:
+                 known_hosts: KnownHosts | None = None,
+                 unlock_vault: Callable[[], Awaitable[bool]] | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         # Weakly: the manager holds our guard, and a cycle of Qt objects may be freed by
         # the cycle collector on a libvirt worker thread (see ConnectionManager).
@@ -48,8 +50,13 @@ class RemoteAccess(QObject):
         self.events_log = events_log
         self.ask_host_key = ask_host_key
         self.known_hosts = known_hosts or KnownHosts()
-        self.broker = CredentialBroker(ask_credentials, vault or KeyringVault())
         self.file_vault: EncryptedFileVault | None = None
+        if vault is None:
+            vault = KeyringVault()
+            if not vault.status().usable and encrypted_file_path().is_file():
+                # Passwords were kept in the encrypted file before: offer to open it.
+                vault = self.file_vault = EncryptedFileVault()
+        self.broker = CredentialBroker(ask_credentials, vault, unlock_vault)
         manager.set_auth_handler(self.broker)
         manager.set_connect_guard(self.check_host_key)
         manager.stateChanged.connect(self._state_changed)

@@ -166,3 +166,29 @@ def test_auth_failure_words():
     assert is_auth_failure("authentication failed: authentication failed")
     assert is_auth_failure("Permission denied (publickey,password).")
     assert not is_auth_failure("Connection refused")
+
+
+def test_a_locked_encrypted_file_is_offered_for_unlocking_once(tmp_path):
+    first = EncryptedFileVault(tmp_path / "secrets.cfg", time_cost=1)
+    first.unlock("file-password")
+    parsed = validate_uri(URI)
+    first.set(secret_key("authname", "", parsed), "alice")
+    first.set(secret_key("passphrase", "alice", parsed), PASSWORD)
+    locked = EncryptedFileVault(tmp_path / "secrets.cfg", time_cost=1)   # a new session
+    asked = []
+
+    async def unlock() -> bool:
+        asked.append(1)
+        if len(asked) == 1:
+            return False              # the user cancels: not asked again this session
+        await asyncio.to_thread(locked.unlock, "file-password")
+        return True
+
+    user = User(CredentialAnswer(["alice", PASSWORD]), CredentialAnswer(["alice", PASSWORD]))
+    broker = CredentialBroker(user, locked, unlock)
+    assert run(broker(URI, SASL)) == ["alice", PASSWORD]
+    assert run(broker(URI, SASL)) == ["alice", PASSWORD]
+    assert asked == [1] and len(user.prompts) == 2
+    broker._unlock_declined = False   # a later session: this time the user unlocks
+    assert run(broker(URI, SASL)) == ["alice", PASSWORD]
+    assert len(user.prompts) == 2, "the stored password came from the unlocked file"
