@@ -119,7 +119,7 @@ class Session:
 
         prompts = RemotePrompts(self.window)
         self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
-                                   prompts.host_key)
+                                   prompts.host_key, unlock_vault=prompts.unlock_file)
         prompts.remote = self.remote
         self.remote_prompts = prompts
         self.commands.forget_password.set_handler(self.remote.forget_password)
