@@ -120,13 +120,15 @@ class CredentialBroker:
         self._unlock_declined = True
         return False
 
-    def connected(self, uri: str) -> None:
-        """The server accepted what we gave: remember what the user asked us to."""
+    def connected(self, uri: str) -> asyncio.Future | None:
+        """The server accepted what we gave: remember what the user asked us to (in the
+        background; the returned future ends when it is stored)."""
         self._stale.discard(uri)
         self._used_stored.discard(uri)
         pending = self._pending.pop(uri, None)
         if pending:
-            asyncio.ensure_future(self._store(pending))
+            return asyncio.ensure_future(self._store(pending))
+        return None
 
     def failed(self, uri: str, reason: str) -> bool:
         """The attempt failed. True when a stored secret was just rejected: the caller
