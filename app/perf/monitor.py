@@ -84,6 +84,7 @@ class PerfMonitor(QObject):
         self.capacity = capacity
         self._hosts: dict[str, HostPerf] = {}
         self._pending: set[asyncio.Future] = set()   # stops and restarts under way
+        self._closed = False
         if history is not None and history.warning and events_log is not None:
             events_log.add("warning", "application", "performance history",
                            history.warning)
@@ -233,6 +234,8 @@ class PerfMonitor(QObject):
     # ---- following the connections ----
 
     def _state_changed(self, conn_id: str) -> None:
+        if self._closed:
+            return   # leaving: hosts still saying goodbye must not start samplers again
         host = self.manager.host(conn_id)
         if host is None:
             self._removed(conn_id)
@@ -361,6 +364,7 @@ class PerfMonitor(QObject):
 
     async def close(self) -> None:
         """Stops every collector, then flushes and closes the history."""
+        self._closed = True
         hosts, self._hosts = list(self._hosts.values()), {}
         for perf in hosts:
             await self._close_one(perf)

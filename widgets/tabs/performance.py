@@ -87,10 +87,19 @@ class _Curve:
 
 
 def with_gaps(t: np.ndarray, v: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """A NaN between two points further apart than 2.5 steps: a pause in the data is drawn
-    as a pause, not as a straight line across it."""
-    if len(t) < 2 or step <= 0:
+    """Only the known points, with a NaN between two that are further apart than 2.5
+    steps: a pause in the data is drawn as a pause, not as a straight line across it.
+
+    The step is at least the usual spacing of the points: a loaded host whose sampler
+    skips every other tick still gets a line (with each skipped tick marked as a NaN
+    between two real ones, connect="finite" would draw nothing at all), while a VM that
+    was off for a while, a host that was away or a clock jump still shows as a break."""
+    keep = np.isfinite(v)
+    if not keep.all():
+        t, v = t[keep], v[keep]
+    if len(t) < 2:
         return t, v
+    step = max(step, float(np.median(np.diff(t))))
     holes = np.flatnonzero(np.diff(t) > 2.5 * step) + 1
     if not len(holes):
         return t, v
