@@ -242,6 +242,12 @@ class Session:
     async def shutdown(self) -> None:
         """Disconnects every host, giving up after a few seconds (a dead host must not
         keep the window from closing)."""
+        if getattr(self, "monitor", None) is not None:
+            try:  # samplers first (before their connections close), then the history
+                await asyncio.wait_for(self.monitor.close(), SHUTDOWN_TIMEOUT_S)
+            except Exception:  # noqa: BLE001
+                log.warning("the performance history was not closed cleanly",
+                            exc_info=True)
         try:
             await asyncio.wait_for(_maybe_await(self.manager.close_all()),
                                    SHUTDOWN_TIMEOUT_S)
@@ -249,12 +255,6 @@ class Session:
             log.warning("some hosts did not disconnect within %s s", SHUTDOWN_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - leaving must not end in a traceback
             log.debug("error while disconnecting at exit", exc_info=True)
-        if getattr(self, "monitor", None) is not None:
-            try:  # flushes the history: what was sampled survives the restart
-                await asyncio.wait_for(self.monitor.close(), SHUTDOWN_TIMEOUT_S)
-            except Exception:  # noqa: BLE001
-                log.warning("the performance history was not closed cleanly",
-                            exc_info=True)
         QTimer.singleShot(0, lambda: None)
 
 
