@@ -364,6 +364,9 @@ class StatsSampler:
             raise SamplerBusy("the previous statistics call has not returned yet")
         loop = asyncio.get_running_loop()
         self._inflight = loop.run_in_executor(self._executor, self.collect)
+        # A call abandoned by stop() or a timeout may still fail later (its connection
+        # closed meanwhile): nobody awaits it any more, so mark its error as seen.
+        self._inflight.add_done_callback(lambda f: f.cancelled() or f.exception())
         # shield: on timeout the thread keeps running; _inflight stays pending until it
         # ends, so the next tick is skipped instead of stacking a second call on it.
         batch = await asyncio.wait_for(asyncio.shield(self._inflight), self.timeout_s)
