@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from connectors.console.address import ConsoleAddress
 from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import Framebuffer
-from connectors.console.rfb.client import RfbClient
+from connectors.console.rfb.client import LOCAL_ENCODINGS, RfbClient
 from connectors.console.state import (AuthenticationError, ConsoleError, ConsoleState,
                                       ConsoleStatus)
 from connectors.console.transport import SocketTransport, TcpTransport
@@ -230,6 +230,7 @@ def vm_opener(manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
         if parsed.is_local and parsed.driver in ("qemu", "test"):
             transport = SocketTransport(lambda: host.open_graphics_fd(key, index),
                                         f"{vm.name} (local)")
+            client_options.setdefault("encodings", LOCAL_ENCODINGS)
         else:
             if graphics.has_password and passwords.known is None:
                 passwords.known = await _password_from_xml(host, key)

@@ -23,9 +23,10 @@ def _cpixels(data: bytes | memoryview, count: int) -> np.ndarray:
 class _Cursor:
     """A read position in the inflated bytes, with a clear error when they run out."""
 
-    __slots__ = ("data", "pos")
+    __slots__ = ("raw", "data", "pos")
 
     def __init__(self, data: bytes) -> None:
+        self.raw = data
         self.data = memoryview(data)
         self.pos = 0
 
@@ -106,27 +107,76 @@ class ZrleDecoder:
             table = np.zeros(1 << bits, np.uint32)  # indexes past the palette read black
             table[:sub] = palette
             tile[:] = table[index]
-        elif sub == 128 or sub >= 130:
-            flat = np.empty(count, np.uint32)
-            pos = 0
-            if sub == 128:
-                while pos < count:
-                    colour = src.pixel()
-                    run = src.run_length()
-                    if pos + run > count:
-                        raise ProtocolError("a ZRLE run overflows its tile")
-                    flat[pos:pos + run] = colour
-                    pos += run
-            else:
-                palette = [src.pixel() for _ in range(sub - 128)]
-                while pos < count:
-                    index = src.byte()
-                    run = src.run_length() if index & 0x80 else 1
-                    index &= 0x7F
-                    if index >= len(palette) or pos + run > count:
-                        raise ProtocolError("a ZRLE palette run is invalid")
-                    flat[pos:pos + run] = palette[index]
-                    pos += run
-            tile[:] = flat.reshape(th, tw)
+        elif sub == 128:
+            starts, runs, src.pos = _plain_runs(src.raw, src.pos, count)
+            raw = np.frombuffer(src.raw, np.uint8)
+            colours = (raw[starts].astype(np.uint32) | (raw[starts + 1].astype(np.uint32) << 8)
+                       | (raw[starts + 2].astype(np.uint32) << 16) | np.uint32(ALPHA))
+            tile[:] = np.repeat(colours, runs).reshape(th, tw)
+        elif sub >= 130:
+            palette = _cpixels(src.take((sub - 128) * CPIXEL), sub - 128)
+            indexes, runs, src.pos = _palette_runs(src.raw, src.pos, count)
+            if indexes.max() >= len(palette):
+                raise ProtocolError("a ZRLE palette run names a colour past its palette")
+            tile[:] = np.repeat(palette[indexes], runs).reshape(th, tw)
         else:
             raise ProtocolError(f"ZRLE tile sub-encoding {sub} does not exist")
+
+
+# The run-length parts are the one place that must walk byte by byte (a run's length
+# takes as many bytes as it needs), so they are kept to plain integer work on a bytes
+# object: no calls and no numpy per run; the pixels are then made with one np.repeat.
+
+def _plain_runs(data: bytes, pos: int, count: int) -> tuple[np.ndarray, list[int], int]:
+    """Plain RLE: (offsets of each run's CPIXEL, run lengths, position after the tile)."""
+    starts: list[int] = []
+    runs: list[int] = []
+    filled = 0
+    try:
+        while filled < count:
+            starts.append(pos)
+            pos += CPIXEL
+            b = data[pos]
+            pos += 1
+            run = b + 1
+            while b == 255:
+                b = data[pos]
+                pos += 1
+                run += b
+            runs.append(run)
+            filled += run
+    except IndexError:
+        raise ProtocolError("ZRLE data ends inside a tile") from None
+    if filled != count or pos > len(data):
+        raise ProtocolError("a ZRLE run overflows its tile")
+    return np.array(starts, np.intp), runs, pos
+
+
+def _palette_runs(data: bytes, pos: int, count: int) -> tuple[np.ndarray, list[int], int]:
+    """Palette RLE: (palette index of each run, run lengths, position after the tile)."""
+    indexes: list[int] = []
+    runs: list[int] = []
+    filled = 0
+    try:
+        while filled < count:
+            i = data[pos]
+            pos += 1
+            if i & 0x80:
+                b = data[pos]
+                pos += 1
+                run = b + 1
+                while b == 255:
+                    b = data[pos]
+                    pos += 1
+                    run += b
+                indexes.append(i & 0x7F)
+            else:
+                run = 1
+                indexes.append(i)
+            runs.append(run)
+            filled += run
+    except IndexError:
+        raise ProtocolError("ZRLE data ends inside a tile") from None
+    if filled != count:
+        raise ProtocolError("a ZRLE palette run overflows its tile")
+    return np.array(indexes, np.intp), runs, pos
