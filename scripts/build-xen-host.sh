@@ -72,7 +72,13 @@ if [ -f "$DIR/rootfs.stamp" ] && [ "$(cat "$DIR/rootfs.stamp")" = "$rootfs_stamp
     say "cached Dom0 root filesystem is current"
 else
     say "debootstrap $SUITE (minbase) into $ROOT from $MIRROR (a few minutes)"
-    rm -rf "$ROOT" "$DIR/rootfs.stamp" "$DIR/image.stamp"
+    # A run killed inside the chroot may have left the host's /proc, /sys or /dev bound
+    # below the old tree: unmount them before deleting, and never cross into them.
+    grep -o " $ROOT/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+    if grep -q " $ROOT/" /proc/mounts; then
+        die "something is still mounted below $ROOT; unmount it and run again"
+    fi
+    rm -rf --one-file-system "$ROOT" "$DIR/rootfs.stamp" "$DIR/image.stamp"
     t0=$(date +%s)
     debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$DIR/debootstrap.log" 2>&1 \
         || { tail -n 30 "$DIR/debootstrap.log" >&2; die "debootstrap failed (log: $DIR/debootstrap.log)"; }
