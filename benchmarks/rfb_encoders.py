@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 
 from connectors.console.rfb import messages as m
+from tests.unit.rfb_helpers import compact
 
 
 def desktop_frames(width: int, height: int, count: int) -> list[np.ndarray]:
@@ -158,15 +159,6 @@ def encode_hextile(rgb: np.ndarray) -> bytes:
     return _update([_rect(0, 0, w, h, m.ENC_HEXTILE, body)])
 
 
-def _compact(n: int) -> bytes:
-    out = bytes([n & 0x7F | (0x80 if n > 0x7F else 0)])
-    if n > 0x7F:
-        out += bytes([(n >> 7) & 0x7F | (0x80 if n > 0x3FFF else 0)])
-        if n > 0x3FFF:
-            out += bytes([n >> 14])
-    return out
-
-
 def encode_tight_jpeg(rgb: np.ndarray, quality: int = 80, strip: int = 32) -> bytes:
     """Full-width strips (at most 65536 pixels each, as TigerVNC sends them) as JPEG."""
     from PIL import Image
@@ -178,7 +170,7 @@ def encode_tight_jpeg(rgb: np.ndarray, quality: int = 80, strip: int = 32) -> by
         Image.fromarray(part).save(buf, "JPEG", quality=quality)
         data = buf.getvalue()
         rects.append(_rect(0, y, w, part.shape[0], m.ENC_TIGHT,
-                           b"\x90" + _compact(len(data)) + data))
+                           b"\x90" + compact(len(data)) + data))
     return _update(rects)
 
 
@@ -193,7 +185,7 @@ def encode_tight_frames(frames: list[np.ndarray], tile_w: int = 128, tile_h: int
         if len(raw) < 12:
             return raw
         data = streams[stream].compress(raw) + streams[stream].flush(zlib.Z_SYNC_FLUSH)
-        return _compact(len(data)) + data
+        return compact(len(data)) + data
 
     out = []
     for rgb in frames:

@@ -654,32 +654,27 @@ class LibvirtHost:
     async def domain_xml(self, key: str, secure: bool = False) -> str:
         """The domain's XML; ``secure`` includes secrets such as the console password
         (libvirt refuses it on a read-only connection: ActionError)."""
-        conn = self._require_connection()
         flags = libvirt.VIR_DOMAIN_XML_SECURE if secure else 0
-        try:
-            return await self._call(lambda: conn.lookupByUUIDString(key).XMLDesc(flags))
-        except ConnectError as err:
-            raise ActionError(str(err)) from None
-        except libvirt.libvirtError as err:
-            raise ActionError(f"Could not read the definition of {self._name_of(key)}: "
-                              f"{readers.error_text(err)}") from None
-        except asyncio.TimeoutError:
-            raise ActionError(f"{self._display} did not answer within "
-                              f"{self.settings.call_timeout_s:g} s.") from None
+        return await self._domain_call(key, "read the definition of",
+                                       lambda dom: dom.XMLDesc(flags))
 
     async def open_graphics_fd(self, key: str, index: int = 0) -> int:
         """A connected socket to the VM's ``index``-th graphics device (libvirt's
         virDomainOpenGraphicsFD: local connections only). The server skips its password
         check: the libvirt connection is the authority. The caller owns the fd."""
-        conn = self._require_connection()
         flags = libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH
+        return await self._domain_call(key, "open the console of",
+                                       lambda dom: dom.openGraphicsFD(index, flags))
+
+    async def _domain_call(self, key: str, doing: str, fn: Callable):
+        """fn(domain) in the worker pool; every failure an ActionError in plain words."""
+        conn = self._require_connection()
         try:
-            return await self._call(
-                lambda: conn.lookupByUUIDString(key).openGraphicsFD(index, flags))
+            return await self._call(lambda: fn(conn.lookupByUUIDString(key)))
         except ConnectError as err:
             raise ActionError(str(err)) from None
         except libvirt.libvirtError as err:
-            raise ActionError(f"Could not open the console of {self._name_of(key)}: "
+            raise ActionError(f"Could not {doing} {self._name_of(key)}: "
                               f"{readers.error_text(err)}") from None
         except asyncio.TimeoutError:
             raise ActionError(f"{self._display} did not answer within "

@@ -63,6 +63,17 @@ def bgrx(r: int, g: int, b: int) -> bytes:
     return bytes([b, g, r, 0])
 
 
+def compact(n: int) -> bytes:
+    """Tight's compact length: 7 bits per byte, least significant first, the high bit
+    saying another byte follows; the third byte carries 8 bits."""
+    out = bytes([n & 0x7F | (0x80 if n > 0x7F else 0)])
+    if n > 0x7F:
+        out += bytes([(n >> 7) & 0x7F | (0x80 if n > 0x3FFF else 0)])
+        if n > 0x3FFF:
+            out += bytes([n >> 14])
+    return out
+
+
 async def run_client(data: bytes, timeout: float = 10.0, **kwargs) -> RfbClient:
     """Connect a client to a server that sends ``data`` and closes; run it to the end.
     Returns the client; errors other than the end of the stream propagate."""

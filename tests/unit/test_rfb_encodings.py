@@ -13,7 +13,7 @@ import pytest
 
 from connectors.console.rfb import messages as m
 from connectors.console.state import ProtocolError
-from tests.unit.rfb_helpers import bgrx, handshake_38, rect, run_client, update
+from tests.unit.rfb_helpers import bgrx, compact, handshake_38, rect, run_client, update
 
 RED, GREEN, BLUE, WHITE, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
 
@@ -132,15 +132,6 @@ def test_zrle_run_past_the_tile_is_an_error():
     plain = bytes([128]) + cpixel(*RED) + bytes([20])  # 21 pixels in a 4x4 tile
     with pytest.raises(ProtocolError):
         decode(update(rect(0, 0, 4, 4, m.ENC_ZRLE, zrle(plain))))
-
-
-def compact(n: int) -> bytes:
-    out = bytes([n & 0x7F | (0x80 if n > 0x7F else 0)])
-    if n > 0x7F:
-        out += bytes([(n >> 7) & 0x7F | (0x80 if n > 0x3FFF else 0)])
-        if n > 0x3FFF:
-            out += bytes([n >> 14])
-    return out
 
 
 def test_tight_fill_and_short_uncompressed_copy():

@@ -108,14 +108,14 @@ class ZrleDecoder:
             table[:sub] = palette
             tile[:] = table[index]
         elif sub == 128:
-            starts, runs, src.pos = _plain_runs(src.raw, src.pos, count)
+            starts, runs, src.pos = _runs(src.raw, src.pos, count, palette=False)
             raw = np.frombuffer(src.raw, np.uint8)
             colours = (raw[starts].astype(np.uint32) | (raw[starts + 1].astype(np.uint32) << 8)
                        | (raw[starts + 2].astype(np.uint32) << 16) | np.uint32(ALPHA))
             tile[:] = np.repeat(colours, runs).reshape(th, tw)
         elif sub >= 130:
             palette = _cpixels(src.take((sub - 128) * CPIXEL), sub - 128)
-            indexes, runs, src.pos = _palette_runs(src.raw, src.pos, count)
+            indexes, runs, src.pos = _runs(src.raw, src.pos, count, palette=True)
             if indexes.max() >= len(palette):
                 raise ProtocolError("a ZRLE palette run names a colour past its palette")
             tile[:] = np.repeat(palette[indexes], runs).reshape(th, tw)
@@ -127,15 +127,27 @@ class ZrleDecoder:
 # takes as many bytes as it needs), so they are kept to plain integer work on a bytes
 # object: no calls and no numpy per run; the pixels are then made with one np.repeat.
 
-def _plain_runs(data: bytes, pos: int, count: int) -> tuple[np.ndarray, list[int], int]:
-    """Plain RLE: (offsets of each run's CPIXEL, run lengths, position after the tile)."""
-    starts: list[int] = []
+def _runs(data: bytes, pos: int, count: int, palette: bool
+          ) -> tuple[np.ndarray, list[int], int]:
+    """The runs of an RLE tile: (per run, the offset of its CPIXEL, or with ``palette``
+    its palette index; the run lengths; the position after the tile)."""
+    heads: list[int] = []
     runs: list[int] = []
     filled = 0
     try:
         while filled < count:
-            starts.append(pos)
-            pos += CPIXEL
+            if palette:
+                i = data[pos]
+                pos += 1
+                if not i & 0x80:  # a single pixel: no length follows
+                    heads.append(i)
+                    runs.append(1)
+                    filled += 1
+                    continue
+                heads.append(i & 0x7F)
+            else:
+                heads.append(pos)
+                pos += CPIXEL
             b = data[pos]
             pos += 1
             run = b + 1
@@ -147,36 +159,6 @@ def _plain_runs(data: bytes, pos: int, count: int) -> tuple[np.ndarray, list[int
             filled += run
     except IndexError:
         raise ProtocolError("ZRLE data ends inside a tile") from None
-    if filled != count or pos > len(data):
-        raise ProtocolError("a ZRLE run overflows its tile")
-    return np.array(starts, np.intp), runs, pos
-
-
-def _palette_runs(data: bytes, pos: int, count: int) -> tuple[np.ndarray, list[int], int]:
-    """Palette RLE: (palette index of each run, run lengths, position after the tile)."""
-    indexes: list[int] = []
-    runs: list[int] = []
-    filled = 0
-    try:
-        while filled < count:
-            i = data[pos]
-            pos += 1
-            if i & 0x80:
-                b = data[pos]
-                pos += 1
-                run = b + 1
-                while b == 255:
-                    b = data[pos]
-                    pos += 1
-                    run += b
-                indexes.append(i & 0x7F)
-            else:
-                run = 1
-                indexes.append(i)
-            runs.append(run)
-            filled += run
-    except IndexError:
-        raise ProtocolError("ZRLE data ends inside a tile") from None
     if filled != count:
-        raise ProtocolError("a ZRLE palette run overflows its tile")
-    return np.array(indexes, np.intp), runs, pos
+        raise ProtocolError("a ZRLE run overflows its tile")
+    return np.array(heads, np.intp), runs, pos
