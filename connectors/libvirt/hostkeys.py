@@ -109,9 +109,15 @@ def preferred_first(keys) -> tuple[HostKey, ...]:
     return tuple(sorted(keys, key=rank))
 
 
-def scan(host: str, port: int | None, timeout: int = SCAN_TIMEOUT_S) -> tuple[HostKey, ...]:
-    """The public keys the SSH server at host:port offers, preferred first."""
-    command = ["ssh-keyscan", "-T", str(timeout), "-p", str(port or DEFAULT_SSH_PORT), host]
+def scan(host: str, port: int | None, timeout: int = SCAN_TIMEOUT_S,
+         types: tuple[str, ...] = ()) -> tuple[HostKey, ...]:
+    """The public keys the SSH server at host:port offers, preferred first; ``types``
+    (known_hosts key types) limits the scan to those."""
+    command = ["ssh-keyscan", "-T", str(timeout), "-p", str(port or DEFAULT_SSH_PORT)]
+    scan_types = sorted({_scan_type(t) for t in types})
+    if scan_types:
+        command += ["-t", ",".join(scan_types)]
+    command.append(host)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 5,
                               stdin=subprocess.DEVNULL)
@@ -170,6 +176,14 @@ def check(host: str, port: int | None, known: KnownHosts,
     """Compares the keys the host offers with the trusted ones (blocking)."""
     offered = scan(host, port, timeout)
     trusted = known.lookup(host, port)
+    trusted_types = tuple({k.key_type for k in trusted})
+    if trusted and not any(k.key_type in trusted_types for k in offered):
+        # A slow server can answer ssh-keyscan with only some of its keys; before calling
+        # the key changed, ask it once more for exactly the types the user trusts.
+        try:
+            offered = preferred_first(offered + scan(host, port, timeout, trusted_types))
+        except HostKeyError:
+            pass
     status = classify(offered, trusted)
     return HostKeyCheck(host, port, status, offered, trusted)
 
@@ -192,6 +206,15 @@ def classify(offered, trusted) -> KeyStatus:
         else:
             return KeyStatus.CHANGED
     return KeyStatus.KNOWN if matched else KeyStatus.CHANGED
+
+
+def _scan_type(key_type: str) -> str:
+    """ssh-keyscan's -t name for a known_hosts key type."""
+    if key_type.startswith("ecdsa-"):
+        return "ecdsa"
+    if key_type in ("ssh-rsa", "rsa-sha2-256", "rsa-sha2-512"):
+        return "rsa"
+    return key_type.removeprefix("ssh-")
 
 
 def _parse_lines(text: str) -> tuple[HostKey, ...]:
