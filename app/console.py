@@ -77,7 +77,7 @@ class ConsoleSession(QObject):
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - leaving anyway
                 pass
-        self._set(ConsoleStatus(ConsoleState.DISCONNECTED, "closed"))
+        self._set(ConsoleStatus(ConsoleState.DISCONNECTED, "the console was closed."))
 
     def close_now(self) -> None:
         """Stop without awaiting (no running loop): close the connection, end the task."""
@@ -87,6 +87,12 @@ class ConsoleSession(QObject):
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+    def reconnect(self) -> None:
+        """The user asked to connect again (also after stop() or a refused password)."""
+        self._stopped = False
+        self._wake.set()
+        self.start()
 
     def poke(self) -> None:
         """Try again now (the user pressed Reconnect, or the VM's state changed)."""

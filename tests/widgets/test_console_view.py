@@ -194,3 +194,17 @@ def test_undock_and_dock_keep_the_session(aloop, qtbot):
         assert session.connected
     finally:
         aloop.run_until_complete(session.stop())
+
+
+def test_reconnect_button_connects_again_after_a_stop(aloop, qtbot, live):
+    from widgets.console.pane import ConsolePane
+    session, servers = live
+    pane = ConsolePane(session)
+    qtbot.addWidget(pane)
+    pane.show()
+    aloop.run_until_complete(session.stop())
+    assert pane.overlay.label.text() == "Disconnected: the console was closed."
+    assert pane.overlay.reconnect_button.isVisibleTo(pane)
+    pane.overlay.reconnect_button.click()
+    aloop.run_until_complete(wait_until(lambda: session.connected))
+    assert len(servers) == 2

@@ -81,7 +81,7 @@ class ConsolePane(QWidget):
         self.scroll.setWidgetResizable(True)
         self.overlay = StateOverlay()
         self.overlay.startRequested.connect(self.startRequested)
-        self.overlay.reconnectRequested.connect(session.poke)
+        self.overlay.reconnectRequested.connect(session.reconnect)
         self.stack = QStackedLayout()
         self.stack.addWidget(self.scroll)
         self.stack.addWidget(self.overlay)
