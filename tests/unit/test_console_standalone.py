@@ -87,3 +87,48 @@ def test_screenshot_of_a_vv_file_and_of_nothing(vnc_server, tmp_path, capsys):
     closed.close()
     assert main([f"vnc://127.0.0.1:{port}", "--screenshot", str(tmp_path / "b.png")]) == 1
     assert "Cannot reach" in capsys.readouterr().err
+
+
+RELAY = """
+import socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def up():
+    while data := sys.stdin.buffer.read1(65536):
+        s.sendall(data)
+threading.Thread(target=up, daemon=True).start()
+while data := s.recv(65536):
+    sys.stdout.buffer.write(data); sys.stdout.buffer.flush()
+"""
+
+
+def test_a_console_through_a_helper_process(vnc_server):
+    """What `ssh -W host:port` does for a qemu+ssh:// console, done by a local relay
+    process: the client speaks RFB over the process's stdin and stdout."""
+    import asyncio
+    import sys
+
+    from connectors.console.rfb.client import RfbClient
+    from connectors.console.transport import CommandTransport
+
+    async def go():
+        transport = CommandTransport([sys.executable, "-c", RELAY, "127.0.0.1",
+                                      str(vnc_server)], "relay")
+        client = RfbClient(transport)
+        await asyncio.wait_for(client.connect(), 10)
+        runner = asyncio.ensure_future(client.run())
+        while client.frames < 1:
+            await asyncio.sleep(0.02)
+        client.close()
+        await asyncio.gather(runner, return_exceptions=True)
+        return client
+
+    client = asyncio.run(go())
+    assert client.framebuffer.rgb()[7, 15].tolist() == [0, 255, 0]
+
+
+def test_ssh_tunnel_commands():
+    from connectors.console.transport import ssh_tunnel
+    port = ssh_tunnel("root@kvm1", "127.0.0.1", 5901, ssh_port=2222)
+    assert port.argv[-3:] == ["-W", "127.0.0.1:5901", "root@kvm1"] and "2222" in port.argv
+    sock = ssh_tunnel("kvm1", "", socket_path="/run/libvirt/qemu/vnc.sock")
+    assert sock.argv[-4:] == ["kvm1", "nc", "-U", "/run/libvirt/qemu/vnc.sock"]
