@@ -72,6 +72,9 @@ def run_window(address: ConsoleAddress) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("HVConsole")
     app.setWindowIcon(app_icon())
+    # The window closing ends main() (which closes the connection first); Qt quitting on
+    # the last closed window would stop the loop under it.
+    app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window_ref: list = []
