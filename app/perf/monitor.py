@@ -62,7 +62,7 @@ class HostPerf:
     generation: int
     sums: LiveBuffers                          # host_key → the summed VM disk/net rates
     details: RingTable                         # (key, kind, name[, field]) → value
-    watched: set[str] = field(default_factory=set)
+    watched: set[str | None] = field(default_factory=set)  # VM keys; None: host cores
     task: asyncio.Task | None = None
 
 
@@ -189,16 +189,24 @@ class PerfMonitor(QObject):
         tier = self.history.tiers[self.history.tier_for(t_from)]
         return tier.step_s or self.interval_s
 
-    def watch(self, conn_id: str, key: str) -> None:
-        """Keep per-vCPU/disk/NIC series of this VM from the next tick on."""
+    def watch(self, conn_id: str, key: str | None) -> None:
+        """Keep per-vCPU/disk/NIC series of this VM (key None: the host's per-core CPU)
+        from the next tick on. Per-core figures cost one call per host CPU, so they are
+        only read while someone looks at them."""
         perf = self._hosts.get(conn_id)
         if perf is not None:
             perf.watched.add(key)
+            self._apply_per_core(perf)
 
-    def unwatch(self, conn_id: str, key: str) -> None:
+    def unwatch(self, conn_id: str, key: str | None) -> None:
         perf = self._hosts.get(conn_id)
         if perf is not None:
             perf.watched.discard(key)
+            self._apply_per_core(perf)
+
+    def _apply_per_core(self, perf: HostPerf) -> None:
+        allowed = self.preferences.per_core_host_cpu if self.preferences is not None else True
+        perf.collector.per_core = allowed and None in perf.watched
 
     def detail_keys(self, conn_id: str, key: str | None, kind: str) -> list[tuple]:
         """The detail series known for a VM (kind "vcpu", "disk", "net") or, with key None
@@ -265,7 +273,7 @@ class PerfMonitor(QObject):
             interval_s=self.interval_s, capacity=self.capacity,
             groups=p.groups if p is not None else ("state", "cpu", "vcpu", "balloon",
                                                    "disk", "net"),
-            per_core=p.per_core_host_cpu if p is not None else True,
+            per_core=False,
             on_error=_weak_call(self._sampling_failed, conn_id))
         perf = HostPerf(conn_id, collector, generation,
                         LiveBuffers(self.capacity, HOST_SUM_METRICS, initial_columns=1),
@@ -351,7 +359,7 @@ class PerfMonitor(QObject):
                 perf.collector.groups = p.groups
         elif key == prefs.PER_CORE_HOST_CPU:
             for perf in self._hosts.values():
-                perf.collector.per_core = p.per_core_host_cpu
+                self._apply_per_core(perf)
         elif key == prefs.SAMPLING_INTERVAL:
             for perf in self._hosts.values():
                 perf.collector.interval_s = p.interval_s

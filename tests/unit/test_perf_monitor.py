@@ -128,3 +128,23 @@ def test_preferences_reach_the_running_collectors(aloop, stack):
     stack.monitor.ticked.connect(ticks.append)
     aloop.run_until_complete(wait_until(lambda: len(ticks) >= 2, timeout=10))
     assert collector.running
+
+
+def test_host_cores_are_read_only_while_watched(aloop, stack):
+    """Per-core figures cost one libvirt call per host CPU each tick: a host with 64 cores
+    would pay 64 calls every 2 s for a graph nobody looks at."""
+    conn_id = aloop.run_until_complete(open_lab(stack, wait_until))
+    collector = stack.monitor.collector(conn_id)
+    assert collector.per_core is False
+    stack.monitor.watch(conn_id, None)
+    assert collector.per_core is True
+    ticks = []
+    stack.monitor.ticked.connect(ticks.append)
+    aloop.run_until_complete(wait_until(
+        lambda: stack.monitor.detail_keys(conn_id, None, "core"), timeout=10))
+    stack.preferences.set_value(prefs.PER_CORE_HOST_CPU, False)
+    assert collector.per_core is False, "the preference wins over a watching tab"
+    stack.preferences.set_value(prefs.PER_CORE_HOST_CPU, True)
+    assert collector.per_core is True
+    stack.monitor.unwatch(conn_id, None)
+    assert collector.per_core is False

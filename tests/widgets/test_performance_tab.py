@@ -232,3 +232,13 @@ def test_preferences_dialog_pages(app, aloop):
         app.preferences.set_value(prefs.SAMPLING_INTERVAL, 2.0)
         app.preferences.set_value(prefs.COLLECT_NET, True)
         app.preferences.set_value(prefs.ALERT_RULES, [])
+
+
+def test_host_cores_are_sampled_only_while_shown(app, aloop):
+    collector = app.monitor.collector(app.conn_id)
+    tab = select(app, app.conn_id, aloop)
+    assert collector.per_core is False
+    tab.core_box.setChecked(True)
+    assert collector.per_core is True
+    select(app, list(app.loads)[0], aloop)
+    assert collector.per_core is False, "leaving the host's graphs stops the per-core calls"

@@ -298,7 +298,7 @@ class PerformanceTab(QWidget):
         """A VM (conn_id, uuid), a host (conn_id, None), or nothing (None, None)."""
         if (conn_id, key) == (self.conn_id, self.key) and self.specs:
             return
-        if self.conn_id is not None and self.key is not None:
+        if self.conn_id is not None:
             self.monitor.unwatch(self.conn_id, self.key)
         self.conn_id, self.key = conn_id, key
         self._history.clear()
@@ -317,10 +317,18 @@ class PerformanceTab(QWidget):
         self.refresh()
 
     def _watch(self) -> None:
-        if self.conn_id is not None and self.key is not None and (
-                self.vcpu_box.isChecked() or self.disk_box.isChecked()
-                or self.nic_box.isChecked()):
+        """Ask the monitor for the detail series the boxes show, and only those."""
+        if self.conn_id is None:
+            return
+        if self.key is None:
+            wanted = self.core_box.isChecked()
+        else:
+            wanted = (self.vcpu_box.isChecked() or self.disk_box.isChecked()
+                      or self.nic_box.isChecked())
+        if wanted:
             self.monitor.watch(self.conn_id, self.key)
+        else:
+            self.monitor.unwatch(self.conn_id, self.key)
 
     def _wanted_specs(self) -> list[GraphSpec]:
         if self.conn_id is None:
