@@ -27,19 +27,37 @@ except ImportError:
     pass
 
 
+_session_loop: asyncio.AbstractEventLoop | None = None
+
+
 @pytest.fixture(scope="session")
 def aloop(qapp):
     """The qasync event loop on the test QApplication, installed as asyncio's loop."""
     import qasync
+    global _session_loop
 
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
+    _session_loop = loop
     yield loop
+    _session_loop = None
     # qasync's close() also closes its default executor; pending tasks are abandoned.
     try:
         loop.close()
     except Exception:
         pass
+
+
+@pytest.fixture(autouse=True)
+def _session_loop_stays_current():
+    """Tests of plain asyncio code use asyncio.run(), which leaves no current loop behind;
+    the Qt-side code that runs after them (QTimer slots calling ensure_future) needs the
+    session's qasync loop as the current one again."""
+    if _session_loop is not None and not _session_loop.is_closed():
+        asyncio.set_event_loop(_session_loop)
+    yield
+    if _session_loop is not None and not _session_loop.is_closed():
+        asyncio.set_event_loop(_session_loop)
 
 
 async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):

@@ -8,6 +8,7 @@ functions, since a lazy import still ties the layers together.
 from __future__ import annotations
 
 import ast
+import gc
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,24 @@ LIBVIRT_MODULES = ("libvirt", "libvirt_qemu", "libvirt_lxc", "libvirtaio", "libv
 COMPOSITION_ROOTS = {"app/cli.py", "app/__main__.py"}
 
 
+def parse(path: Path) -> ast.Module:
+    """ast.parse with the garbage collector held off. CPython 3.11.7 (gh-106905): when a
+    collection during the parse finalizes an object whose finalizer formats a traceback
+    (3.11 parses source for its ^^^ markers), the nested parse corrupts the AST
+    recursion counter and this parse fails with "AST constructor recursion depth
+    mismatch", although the file is fine."""
+    source = path.read_text(encoding="utf-8")
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, filename=str(path))
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def imported_modules(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse(path)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
