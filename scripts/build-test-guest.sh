@@ -5,6 +5,9 @@
 # metapackage depends on, fetched with `apt-get download` and unpacked without installing.
 # The initramfs holds static busybox, scripts/test-guest-init.sh as /init, and the two
 # modules the init needs when this kernel builds them as modules (ACPI button, evdev).
+# The bochs DRM driver and its dependencies go to /lib/modules/fb/, not loaded at boot
+# (the VGA text console stays 720x400); a test loads them, in the order listed in
+# /lib/modules/fb/order, to switch the guest to a graphics mode of another size.
 #
 # Cache: $HVCONSOLE_GUEST_DIR (default /var/cache/hvconsole/test-guest), world-readable so
 # that QEMU running as libvirt-qemu can read it. Reused while the kernel version and the
@@ -16,6 +19,9 @@ DIR="${HVCONSOLE_GUEST_DIR:-/var/cache/hvconsole/test-guest}"
 INIT="$REPO/scripts/test-guest-init.sh"
 MODULES=(drivers/acpi/button drivers/input/evdev)
 CONFIGS=(CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV)
+# Dependency order (modinfo -F depends): insmod needs each one's dependencies loaded first.
+FB_MODULES=(drivers/gpu/drm/drm drivers/gpu/drm/drm_kms_helper drivers/gpu/drm/ttm/ttm
+            drivers/gpu/drm/drm_ttm_helper drivers/gpu/drm/drm_vram_helper drivers/gpu/drm/tiny/bochs)
 
 say() { printf 'build-test-guest: %s\n' "$*" >&2; }
 die() { printf 'build-test-guest: error: %s\n' "$*" >&2; exit 1; }
@@ -55,7 +61,7 @@ else
     # Only the kernel, its config and the modules we need: the full package is ~400 MB.
     mkdir "$work/x"
     members=("./boot/vmlinuz-$kver" "./boot/config-$kver")
-    for mod in "${MODULES[@]}"; do members+=("./lib/modules/$kver/kernel/$mod.ko*"); done
+    for mod in "${MODULES[@]}" "${FB_MODULES[@]}"; do members+=("./lib/modules/$kver/kernel/$mod.ko*"); done
     # tar fails when a module is missing (built in); the config check below sorts that out.
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/x" --wildcards "${members[@]}" 2>/dev/null || true
     [ -f "$work/x/boot/vmlinuz-$kver" ] || die "no /boot/vmlinuz-$kver in $deb"
@@ -69,6 +75,30 @@ else
     # The kernel needs a console before devtmpfs is mounted.
     mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
 
+    copy_module() {
+        case "$1" in
+            *.ko) cp "$1" "$2" ;;
+            *.ko.xz) xz -dc "$1" > "$2" ;;
+            *.ko.zst) zstd -qdc "$1" > "$2" ;;
+            *.ko.gz) gzip -dc "$1" > "$2" ;;
+            *) die "unknown module compression: $1" ;;
+        esac
+    }
+
+    # Optional: without them only the resolution-change test has nothing to load.
+    fb_json=""
+    mkdir -p "$root/lib/modules/fb"
+    for mod in "${FB_MODULES[@]}"; do
+        src="$(ls "$work/x/lib/modules/$kver/kernel/$mod".ko* 2>/dev/null | head -n1)"
+        if [ -z "$src" ]; then
+            say "no $(basename "$mod").ko in the kernel package: the guest cannot change resolution"
+            rm -rf "$root/lib/modules/fb" && fb_json="" && break
+        fi
+        copy_module "$src" "$root/lib/modules/fb/$(basename "$mod").ko"
+        echo "$(basename "$mod")" >> "$root/lib/modules/fb/order"
+        fb_json="$fb_json${fb_json:+, }\"$(basename "$mod").ko\""
+    done
+
     modules_json=""
     for i in "${!MODULES[@]}"; do
         mod="${MODULES[$i]}" cfg="${CONFIGS[$i]}"
@@ -79,13 +109,7 @@ else
                 src="$(ls "$work/x/lib/modules/$kver/kernel/$mod".ko* 2>/dev/null | head -n1)"
                 [ -n "$src" ] || die "$cfg=m but ${mod}.ko is not in $deb"
                 out="$root/lib/modules/$(basename "$mod").ko"
-                case "$src" in
-                    *.ko) cp "$src" "$out" ;;
-                    *.ko.xz) xz -dc "$src" > "$out" ;;
-                    *.ko.zst) zstd -qdc "$src" > "$out" ;;
-                    *.ko.gz) gzip -dc "$src" > "$out" ;;
-                    *) die "unknown module compression: $src" ;;
-                esac
+                copy_module "$src" "$out"
                 say "$cfg=m: adding $(basename "$out")"
                 modules_json="$modules_json${modules_json:+, }\"$(basename "$out")\""
                 ;;
@@ -107,6 +131,7 @@ else
   "kernel": "$DIR/vmlinuz",
   "initrd": "$DIR/initrd.gz",
   "modules": [$modules_json],
+  "fb_modules": [$fb_json],
   "ready_marker": "HVCONSOLE-GUEST-READY"
 }
 EOF
