@@ -449,7 +449,8 @@ class HostRates:
     """Host figures of one tick. CPU % is busy time (kernel + user) over all time spent
     (kernel + user + idle + iowait) since the previous sample; per core as an array indexed
     by host CPU number (NaN for offline cores). Memory in KiB; used = total - free -
-    cached - buffers, as free(1) counts it."""
+    cached - buffers, as free(1) counts it (cached and buffers count as 0 where the driver
+    does not report them)."""
 
     t: float
     wall: float
@@ -507,5 +508,8 @@ class HostRateCalculator:
 
         total_kib, free = f(sample.mem_total_kib), f(sample.mem_free_kib)
         cached, buffers = f(sample.mem_cached_kib), f(sample.mem_buffers_kib)
+        # A hypervisor (Xen) reports no page cache or buffers: its used memory is what
+        # no domain is free of, total - free; cached stays unknown on its own line.
+        used = total_kib - free - np.nan_to_num(cached) - np.nan_to_num(buffers)
         return HostRates(sample.t, sample.wall, dt, float(pct[0]), pct[1:], total_kib,
-                         total_kib - free - cached - buffers, free, cached, buffers)
+                         float(used), free, cached, buffers)

@@ -263,9 +263,57 @@ def read_host_sample(conn: libvirt.virConnect, t: float, wall: float,
             cores = tuple(_cpu_times(_optional_call(lambda i=i: conn.getCPUStats(i)))
                           if up else None for i, up in enumerate(online))
     mem = _optional_call(
-        lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)) or {}
+        lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS))
+    if not mem:
+        mem = _hypervisor_memory(conn)
     return HostSample(t, wall, total, cores, mem.get("total"), mem.get("free"),
                       mem.get("cached"), mem.get("buffers"))
+
+
+def _hypervisor_memory(conn: libvirt.virConnect) -> dict[str, int]:
+    """Total and free memory where the driver has no node memory statistics.
+
+    libvirt's Xen driver (libxl) implements neither virNodeGetMemoryStats nor
+    virNodeGetCPUStats, but it does answer virNodeGetInfo (the machine's memory) and
+    virNodeGetFreeMemory (memory no domain holds, Xen's free pages). A hypervisor has no
+    page cache or buffers of its own, so those stay unknown rather than zero.
+    """
+    mem: dict[str, int] = {}
+    info = _optional_call(conn.getInfo)
+    if info and info[1] > 0:
+        mem["total"] = info[1] * 1024          # getInfo reports MiB
+    free = _optional_call(conn.getFreeMemory)
+    if free is not None and free >= 0:
+        mem["free"] = free // 1024              # getFreeMemory reports bytes
+    return mem
+
+
+def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True
+                     ) -> list[tuple[libvirt.virDomain, dict]]:
+    """The bulk call's records, built from one virDomainGetInfo per domain.
+
+    libvirt's Xen driver (libxl, libvirt 9.0) has no virConnectGetAllDomainStats, but
+    virDomainGetInfo gives the state, the CPU time, the vCPU count and the current and
+    maximum memory in one call. Disk and network counters would take one call per
+    device and are left out (unknown, not zero); so is memory use inside the guest.
+    A domain that vanished between the listing and its call is left out of the tick.
+    """
+    flags = libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if active_only else 0
+    records = []
+    for dom in conn.listAllDomains(flags):
+        try:
+            state, maximum, current, vcpus, cpu_time = dom.info()
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue
+            raise
+        record = {"state.state": state, "balloon.current": current,
+                  "balloon.maximum": maximum}
+        if state not in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED):
+            record["cpu.time"] = cpu_time
+            record["vcpu.current"] = vcpus
+        records.append((dom, record))
+    return records
 
 
 def _domain_id(dom: libvirt.virDomain) -> int | None:
@@ -304,6 +352,7 @@ class StatsSampler:
         self.per_core = per_core
         self._clock = clock
         self._nowait = _NOWAIT
+        self._per_domain = False  # set for good once the driver lacks the bulk call
         self.prepare = prepare
         self._inflight: asyncio.Future | None = None
         self._task: asyncio.Task | None = None
@@ -335,17 +384,7 @@ class StatsSampler:
         calculator) without a lock."""
         start = self._clock()
         wall = time.time()
-        list_flags = self._nowait | (_ACTIVE if self.active_only else 0)
-        try:
-            records = self._conn.getAllDomainStats(self._stats_flags(), list_flags)
-        except libvirt.libvirtError as err:
-            # A libvirtd older than 4.5 rejects NOWAIT: ask again without it, for good.
-            if not self._nowait or err.get_error_code() not in (
-                    libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
-                raise
-            self._nowait = 0
-            records = self._conn.getAllDomainStats(self._stats_flags(),
-                                                   list_flags & ~_NOWAIT)
+        records = self._domain_stats()
         end = self._clock()
         # One instant for every domain of the bulk answer: the middle of the call.
         t = (start + end) / 2
@@ -356,6 +395,23 @@ class StatsSampler:
         if self.prepare is not None:
             batch.prepared = self.prepare(batch)
         return batch
+
+    def _domain_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+        if self._per_domain:
+            return per_domain_stats(self._conn, self.active_only)
+        list_flags = self._nowait | (_ACTIVE if self.active_only else 0)
+        try:
+            return self._conn.getAllDomainStats(self._stats_flags(), list_flags)
+        except libvirt.libvirtError as err:
+            code = err.get_error_code()
+            if code not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+                raise
+            if not self._nowait:  # the driver has no bulk call at all (Xen's libxl)
+                self._per_domain = True
+                return per_domain_stats(self._conn, self.active_only)
+        # A libvirtd older than 4.5 rejects NOWAIT: ask again without it, for good.
+        self._nowait = 0
+        return self._domain_stats()
 
     async def sample_once(self) -> StatsBatch:
         """One tick off the loop. Raises SamplerBusy while the previous call still runs,

@@ -191,6 +191,15 @@ def test_host_without_memory_stats_reports_unknown():
     assert math.isnan(r.mem_used_kib) and math.isnan(r.cpu_percent)
 
 
+def test_hypervisor_memory_without_cache_figures():
+    """Xen reports total and free machine memory but no page cache or buffers: used is
+    total - free, and the cache stays unknown rather than 0."""
+    r = HostRateCalculator().update(HostSample(0, 0, None, None, 3_000_000, 1_000_000,
+                                               None, None))
+    assert r.mem_used_kib == 2_000_000 and r.mem_free_kib == 1_000_000
+    assert math.isnan(r.mem_cached_kib) and math.isnan(r.cpu_percent)
+
+
 # -- property: whatever the counters do, rates are never negative, never infinite --------
 
 counter = st.one_of(st.none(), st.integers(min_value=0, max_value=2**62))

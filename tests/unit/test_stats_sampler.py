@@ -88,9 +88,11 @@ def test_one_bulk_call_per_tick_for_all_vms(aloop, lab_conn):
     assert len(running) > 1
     assert {s.key for s in batch.domains} == running  # active only, by default
     assert spy.count("getAllDomainStats") == 1
-    # Nothing per VM went over the connection: only the bulk call and the host figures.
+    # Nothing per VM went over the connection: only the bulk call and the host figures
+    # (node info and free memory where the driver has no node memory statistics).
     assert {name for name, _ in spy.calls} <= {"getAllDomainStats", "getCPUStats",
-                                               "getMemoryStats"}
+                                               "getMemoryStats", "getInfo",
+                                               "getFreeMemory"}
 
 
 def test_inactive_vms_on_request(aloop, lab_conn):
@@ -120,7 +122,11 @@ def test_test_driver_reports_state_only_and_nothing_is_invented(aloop, default_c
     host = batch.host
     assert host.cpu_total is not None and host.cpu_total.idle is not None
     assert host.cpu_per_core is not None and any(c is not None for c in host.cpu_per_core)
-    assert host.mem_total_kib is None  # the test driver has no node memory stats
+    # The test driver has no node memory statistics (nor has Xen's): total and free come
+    # from the node info and free-memory calls, and nothing stands in for the cache.
+    assert host.mem_total_kib == default_conn.getInfo()[1] * 1024
+    assert host.mem_free_kib == default_conn.getFreeMemory() // 1024
+    assert host.mem_cached_kib is None and host.mem_buffers_kib is None
 
 
 def test_prepare_runs_in_the_worker_and_rides_on_the_batch(aloop, default_conn):
@@ -329,3 +335,24 @@ def test_older_server_without_nowait_is_asked_again_without_it(aloop, default_co
     # Rejected once, then never asked with NOWAIT again.
     assert len(flags) == 3 and flags[1] == flags[2]
     assert not flags[2] & libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+
+
+def test_per_domain_records_where_a_driver_has_no_bulk_call(default_conn):
+    """Xen's libxl driver lacks virConnectGetAllDomainStats; the records built from
+    virDomainGetInfo carry what it does report and leave the rest out (not zero)."""
+    from connectors.libvirt.stats import per_domain_stats
+
+    records = per_domain_stats(default_conn)
+    assert [dom.name() for dom, _ in records] == ["test"]
+    (dom, record), = records
+    state, maximum, current, vcpus, cpu_time = dom.info()
+    reported = record.pop("cpu.time")
+    assert 0 < reported <= cpu_time  # the test driver's CPU time runs with the clock
+    assert record == {"state.state": state, "balloon.current": current,
+                      "balloon.maximum": maximum, "vcpu.current": vcpus}
+    sample = parse_domain_stats(dom.UUIDString(), dict(record, **{"cpu.time": reported}),
+                                1.0, 1.0)
+    assert sample.cpu_time_ns == reported and sample.balloon_current_kib == current
+    assert sample.disk is None and sample.net is None and sample.balloon_rss_kib is None
+    everything = per_domain_stats(default_conn, active_only=False)
+    assert len(everything) == len(default_conn.listAllDomains())
