@@ -450,7 +450,8 @@ class HostRates:
     (kernel + user + idle + iowait) since the previous sample; per core as an array indexed
     by host CPU number (NaN for offline cores). Memory in KiB; used = total - free -
     cached - buffers, as free(1) counts it (cached and buffers count as 0 where the driver
-    does not report them)."""
+    does not report them). Without host CPU counters (Xen) the total CPU % is the
+    domains' summed CPU time over the host's CPUs, and per-core stays unknown."""
 
     t: float
     wall: float
@@ -477,7 +478,7 @@ def _cpu_matrix(sample: HostSample) -> np.ndarray:
 class HostRateCalculator:
     def __init__(self, max_gap_s: float = 60.0) -> None:
         self.max_gap_s = max_gap_s
-        self._prev: tuple[float, np.ndarray] | None = None
+        self._prev: tuple[float, np.ndarray, int | None] | None = None
 
     def reset(self) -> None:
         self._prev = None
@@ -487,9 +488,17 @@ class HostRateCalculator:
         pct = np.full(len(cpu), NAN)
         dt = NAN
         if self._prev is not None:
-            prev_t, prev_cpu = self._prev
+            prev_t, prev_cpu, prev_domains = self._prev
             step = sample.t - prev_t
-            if 0 < step <= self.max_gap_s and prev_cpu.shape == cpu.shape:
+            if (0 < step <= self.max_gap_s and sample.cpu_total is None
+                    and sample.cpus and sample.domains_cpu_ns is not None
+                    and prev_domains is not None):
+                dt = step
+                # A domain that ended takes its CPU time out of the sum: a gap, not 0 %.
+                busy = sample.domains_cpu_ns - prev_domains
+                if busy >= 0:
+                    pct[0] = min(100.0, busy / (step * 1e9 * sample.cpus) * 100.0)
+            elif 0 < step <= self.max_gap_s and prev_cpu.shape == cpu.shape:
                 dt = step
                 delta = cpu - prev_cpu
                 # iowait may be unknown on some drivers: count it as 0 of both sides then.
@@ -501,7 +510,7 @@ class HostRateCalculator:
                 bad = (delta[:, :3] < 0).any(axis=1) | ~(total > 0)
                 pct[bad] = NAN
                 np.clip(pct, 0.0, 100.0, out=pct)
-        self._prev = (sample.t, cpu)
+        self._prev = (sample.t, cpu, sample.domains_cpu_ns)
 
         def f(v: int | None) -> float:
             return NAN if v is None else float(v)

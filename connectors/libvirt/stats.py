@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import time
 from operator import itemgetter
@@ -94,6 +95,11 @@ class HostSample:
     mem_free_kib: int | None
     mem_cached_kib: int | None
     mem_buffers_kib: int | None
+    # Where the driver has no host CPU statistics (Xen): the CPU time of every running
+    # domain, the control domain included, summed, and the host's CPU count. Xen's busy
+    # time is exactly that sum (its idle domain is not listed), as xentop counts it.
+    domains_cpu_ns: int | None = None
+    cpus: int | None = None
 
 
 # One domain of a bulk answer: (UUID, running instance id or None, libvirt's stats dict).
@@ -264,13 +270,17 @@ def read_host_sample(conn: libvirt.virConnect, t: float, wall: float,
                           if up else None for i, up in enumerate(online))
     mem = _optional_call(
         lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS))
+    info = None
+    if not mem or total is None:
+        info = _optional_call(conn.getInfo)
     if not mem:
-        mem = _hypervisor_memory(conn)
+        mem = _hypervisor_memory(conn, info)
+    cpus = info[2] if total is None and info and info[2] > 0 else None
     return HostSample(t, wall, total, cores, mem.get("total"), mem.get("free"),
-                      mem.get("cached"), mem.get("buffers"))
+                      mem.get("cached"), mem.get("buffers"), cpus=cpus)
 
 
-def _hypervisor_memory(conn: libvirt.virConnect) -> dict[str, int]:
+def _hypervisor_memory(conn: libvirt.virConnect, info: list | None) -> dict[str, int]:
     """Total and free memory where the driver has no node memory statistics.
 
     libvirt's Xen driver (libxl) implements neither virNodeGetMemoryStats nor
@@ -279,7 +289,6 @@ def _hypervisor_memory(conn: libvirt.virConnect) -> dict[str, int]:
     page cache or buffers of its own, so those stay unknown rather than zero.
     """
     mem: dict[str, int] = {}
-    info = _optional_call(conn.getInfo)
     if info and info[1] > 0:
         mem["total"] = info[1] * 1024          # getInfo reports MiB
     free = _optional_call(conn.getFreeMemory)
@@ -391,6 +400,9 @@ class StatsSampler:
         wall += (end - start) / 2
         records = [(dom.UUIDString(), _domain_id(dom), rec) for dom, rec in records]
         host = read_host_sample(self._conn, t, wall, self.per_core) if self.host else None
+        if host is not None and host.cpu_total is None and self._per_domain:
+            host = dataclasses.replace(host, domains_cpu_ns=sum(
+                rec.get("cpu.time") or 0 for _key, _ident, rec in records))
         batch = StatsBatch(t, wall, records, host, self._clock() - start)
         if self.prepare is not None:
             batch.prepared = self.prepare(batch)

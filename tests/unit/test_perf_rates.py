@@ -200,6 +200,23 @@ def test_hypervisor_memory_without_cache_figures():
     assert math.isnan(r.mem_cached_kib) and math.isnan(r.cpu_percent)
 
 
+def test_hypervisor_cpu_from_the_domains_summed_cpu_time():
+    """No host CPU counters (Xen): busy = the running domains' CPU time, over 2 CPUs."""
+    calc = HostRateCalculator()
+
+    def sample(t: float, domains_ns: int) -> HostSample:
+        return HostSample(t, t, None, None, None, None, None, None,
+                          domains_cpu_ns=domains_ns, cpus=2)
+
+    assert math.isnan(calc.update(sample(10.0, 5_000_000_000)).cpu_percent)
+    r = calc.update(sample(12.0, 6_000_000_000))    # 1 s of CPU in 2 s on 2 CPUs
+    assert r.cpu_percent == pytest.approx(25.0) and r.dt == pytest.approx(2.0)
+    assert np.isnan(r.cpu_percent_per_core).all()
+    # A domain ended: the sum went down, which is a gap, not an idle host.
+    assert math.isnan(calc.update(sample(14.0, 1_000_000_000)).cpu_percent)
+    assert calc.update(sample(16.0, 9_000_000_000)).cpu_percent == 100.0  # clipped
+
+
 # -- property: whatever the counters do, rates are never negative, never infinite --------
 
 counter = st.one_of(st.none(), st.integers(min_value=0, max_value=2**62))
