@@ -15,6 +15,8 @@ from typing import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from app.console_passwords import (ConsolePasswords, PasswordPrompt, address_console_key,
+                                   vm_console_key)
 from connectors.console.address import ConsoleAddress
 from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import Framebuffer
@@ -30,8 +32,6 @@ log = logging.getLogger(__name__)
 
 # Opens a connected client, or returns None while there is nothing to show (VM off).
 Opener = Callable[[], Awaitable[ConsoleClient | None]]
-# Asks the user for a password (None: cancelled). The argument says for what.
-PasswordPrompt = Callable[[str], Awaitable[str | None]]
 
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 VM_POLL_S = 1.0
@@ -172,39 +172,12 @@ class ConsoleSession(QObject):
 
 # ---- openers ----
 
-class _Passwords:
-    """The password a console connects with: a known one first (domain XML, .vv file);
-    after a refusal, whatever the user types."""
-
-    def __init__(self, what: str, prompt: PasswordPrompt | None) -> None:
-        self.what = what
-        self.prompt = prompt
-        self.known: str | None = None
-        self.refused = False
-
-    async def __call__(self) -> str | None:
-        if self.known is not None and not self.refused:
-            return self.known
-        if self.prompt is None:
-            return None
-        answer = await self.prompt(self.what)
-        if answer is not None:
-            self.known, self.refused = answer, False
-        return answer
-
-    async def connect(self, client: RfbClient) -> RfbClient:
-        try:
-            await client.connect()
-        except AuthenticationError:
-            self.refused = True
-            raise
-        return client
-
-
 def address_opener(address: ConsoleAddress, prompt: PasswordPrompt | None = None,
-                   **client_options) -> Opener:
-    """A standalone console (vnc:// address or .vv file): always there to try."""
-    passwords = _Passwords(address.display, prompt)
+                   vault=None, **client_options) -> Opener:
+    """A standalone console (vnc:// address or .vv file): always there to try.
+    ``vault`` (app.vault.Vault) remembers its password when the user asks."""
+    passwords = ConsolePasswords(address.display, prompt, vault,
+                                 address_console_key(address.host, address.port))
     passwords.known = address.password
 
     async def open_client() -> ConsoleClient:
@@ -215,11 +188,11 @@ def address_opener(address: ConsoleAddress, prompt: PasswordPrompt | None = None
 
 
 def vm_opener(manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
-              **client_options) -> Opener:
+              vault=None, **client_options) -> Opener:
     """The console of a VM known to the ConnectionManager: None while it is not
     running; through libvirt's own socket on a local host, SSH for qemu+ssh://, TCP
-    otherwise."""
-    passwords: _Passwords | None = None
+    otherwise. ``vault`` (app.vault.Vault) remembers its password when the user asks."""
+    passwords: ConsolePasswords | None = None
 
     async def open_client() -> ConsoleClient | None:
         nonlocal passwords
@@ -231,7 +204,8 @@ def vm_opener(manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
             return None
         index, graphics = _first_vnc(vm)
         if passwords is None:
-            passwords = _Passwords(vm.name, prompt)
+            passwords = ConsolePasswords(vm.name, prompt, vault,
+                                         vm_console_key(host.uri, key))
         parsed = validate_uri(host.uri)
         if parsed.is_local and parsed.driver in ("qemu", "test"):
             transport = SocketTransport(lambda: host.open_graphics_fd(key, index),

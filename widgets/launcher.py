@@ -124,6 +124,7 @@ class Session:
         self.remote_prompts = prompts
         self.commands.forget_password.set_handler(self.remote.forget_password)
         self.window.serverAdded.connect(prompts.remember_by_default)
+        self.window.console_tab.vault_source = lambda: self.remote.broker.vault
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()

@@ -60,6 +60,17 @@ async def screenshot(address: ConsoleAddress, path: str,
     return 0
 
 
+def system_vault():
+    """The desktop keyring when one answers (the standalone console asks nothing else at
+    start: no encrypted-file password); None: "Remember password" is not offered."""
+    from app.vault import KeyringVault
+    try:
+        vault = KeyringVault()
+        return vault if vault.status().usable else None
+    except Exception:  # noqa: BLE001 - no keyring is an ordinary desktop
+        return None
+
+
 def run_window(address: ConsoleAddress) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -78,8 +89,10 @@ def run_window(address: ConsoleAddress) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window_ref: list = []
+    vault = system_vault()
     session = ConsoleSession(address_opener(address, password_prompt(
-        lambda: window_ref[0] if window_ref else None)), title=address.display)
+        lambda: window_ref[0] if window_ref else None, vault is not None), vault=vault),
+        title=address.display)
     window = ConsoleWindow(ConsolePane(session, can_undock=False), address.display)
     window_ref.append(window)
 

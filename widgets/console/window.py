@@ -3,8 +3,10 @@ console (`hvconsole vnc://…`, `hvconsole FILE.vv`)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QLabel, QLineEdit,
+                               QVBoxLayout, QWidget)
+
+from app.console_passwords import PasswordAnswer
 
 from widgets.console.pane import ConsolePane
 from widgets.dialogs.awaiting import run_dialog
@@ -36,7 +38,8 @@ class ConsoleWindow(QWidget):
 
 
 class PasswordDialog(QDialog):
-    def __init__(self, what: str, parent: QWidget | None = None) -> None:
+    def __init__(self, what: str, parent: QWidget | None = None,
+                 can_remember: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Console password")
         self.edit = QLineEdit()
@@ -48,16 +51,22 @@ class PasswordDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"The console of <b>{what}</b> needs a password."))
         layout.addWidget(self.edit)
+        self.remember = QCheckBox("Remember password")
+        self.remember.setVisible(can_remember)
+        layout.addWidget(self.remember)
         layout.addWidget(buttons)
 
 
-def password_prompt(parent_of: callable):
+def password_prompt(parent_of: callable, can_remember: bool = False):
     """A PasswordPrompt for app.console: a window-modal dialog, awaited without a nested
-    event loop. ``parent_of()`` gives the window to put it over."""
-    async def ask(what: str) -> str | None:
-        dialog = PasswordDialog(what, parent_of())
-        edit = dialog.edit
+    event loop. ``parent_of()`` gives the window to put it over. With ``can_remember``
+    (a vault is there) it offers "Remember password" and answers a PasswordAnswer."""
+    async def ask(what: str) -> str | PasswordAnswer | None:
+        dialog = PasswordDialog(what, parent_of(), can_remember)
+        edit, remember = dialog.edit, dialog.remember
         if await run_dialog(dialog):
+            if can_remember:
+                return PasswordAnswer(edit.text(), remember.isChecked())
             return edit.text()
         return None
     return ask

@@ -21,6 +21,9 @@ class ConsoleTab(QWidget):
         self.manager = manager
         self.inventory = inventory
         self.start_action = start_action
+        # Where "Remember password" keeps console passwords (app.vault.Vault); set by the
+        # launcher once remote access is built, as a callable: the vault can change.
+        self.vault_source = None
         self.target: tuple | None = None
         self.session: ConsoleSession | None = None
         self.pane: ConsolePane | None = None
@@ -52,8 +55,10 @@ class ConsoleTab(QWidget):
             self.placeholder.setText("This console is in its own window.")
             return
         vm = nodes[0].obj
+        vault = self.vault_source() if self.vault_source is not None else None
         session = ConsoleSession(vm_opener(self.manager, *target,
-                                           prompt=password_prompt(self.window)),
+                                           prompt=password_prompt(self.window, vault is not None),
+                                           vault=vault),
                                  title=vm.name)
         self._show(ConsolePane(session), session)
         if self.isVisible():

@@ -1,0 +1,107 @@
+"""The password a VNC console connects with, and "Remember password" in the keyring.
+
+Order of tries: a password the target states itself (the secure domain XML, a .vv file);
+else one remembered in the vault (app.vault: the desktop keyring or the encrypted file),
+tried once; after a refusal, what the user types. When the user ticks "Remember password"
+the typed one is written to the vault once the server has accepted it, so a mistyped
+password is never kept; a remembered one that the server refused is replaced then, or
+deleted when the user connects without ticking the box.
+
+Vault entry names (service ``HVConsole``, beside the libvirt credentials of app.vault):
+``vnc:<connection URI>/<VM UUID>`` for a VM's console, ``vnc:<host>:<port>`` for a
+standalone console address. QtCore-free; vault calls run in a worker thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from app.vault import Vault
+from connectors.console.rfb.client import RfbClient
+from connectors.console.state import AuthenticationError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PasswordAnswer:
+    """What the password dialog gives back when it can offer to remember."""
+    password: str
+    remember: bool = False
+
+
+# Asks the user for a password (None: cancelled). The argument says for what.
+PasswordPrompt = Callable[[str], Awaitable["str | PasswordAnswer | None"]]
+
+
+def vm_console_key(uri: str, vm_uuid: str) -> str:
+    return f"vnc:{uri}/{vm_uuid}"
+
+
+def address_console_key(host: str, port: int) -> str:
+    return f"vnc:{host}:{port}"
+
+
+class ConsolePasswords:
+    """The password source of one console's RfbClient, across its reconnections."""
+
+    def __init__(self, what: str, prompt: PasswordPrompt | None,
+                 vault: Vault | None = None, vault_key: str | None = None) -> None:
+        self.what = what
+        self.prompt = prompt
+        self.known: str | None = None
+        self.refused = False
+        self.vault = vault if vault_key else None
+        self.vault_key = vault_key
+        self._vault_tried = False
+        self._from_vault = False       # the password in use came from the vault
+        self._remember: bool | None = None  # the user's choice for the typed password
+
+    async def __call__(self) -> str | None:
+        if self.known is not None and not self.refused:
+            return self.known
+        if self.vault is not None and not self._vault_tried:
+            self._vault_tried = True
+            remembered = await self._vault_call(self.vault.get, self.vault_key)
+            if remembered is not None:
+                self.known, self.refused, self._from_vault = remembered, False, True
+                return remembered
+        if self.prompt is None:
+            return None
+        answer = await self.prompt(self.what)
+        if answer is None:
+            return None
+        if isinstance(answer, PasswordAnswer):
+            password, self._remember = answer.password, answer.remember
+        else:
+            password, self._remember = answer, None
+        self.known, self.refused, self._from_vault = password, False, False
+        return password
+
+    async def connect(self, client: RfbClient) -> RfbClient:
+        try:
+            await client.connect()
+        except AuthenticationError:
+            self.refused = True
+            raise
+        await self._accepted()
+        return client
+
+    async def _accepted(self) -> None:
+        """The server took ``known``: keep it, or drop a remembered one, as the user chose."""
+        if self.vault is None or self._from_vault or self._remember is None:
+            return
+        remember, self._remember = self._remember, None
+        if remember:
+            await self._vault_call(self.vault.set, self.vault_key, self.known)
+        elif self._vault_tried:
+            await self._vault_call(self.vault.delete, self.vault_key)
+
+    async def _vault_call(self, method, *args):
+        try:
+            return await asyncio.to_thread(method, *args)
+        except Exception as err:  # noqa: BLE001 - VaultError or worse: never stops a console
+            log.warning("console password vault: %s", err)
+            return None
