@@ -40,6 +40,10 @@ def ssh_console_transport(uri: str, graphics: GraphicsInfo) -> CommandTransport:
     keyfile = parsed.params.get("keyfile")
     if keyfile:
         argv += ["-i", unquote(keyfile)]
+    if parsed.params.get("no_verify") == "1":
+        # The URI told libvirt's own ssh not to check the host key (libvirt then passes
+        # StrictHostKeyChecking=no): the console's ssh to the same host does as it does.
+        argv += ["-o", "StrictHostKeyChecking=no"]
     target = parsed.host
     if graphics.socket:
         argv += ["--", target, "nc", "-U", graphics.socket]

@@ -33,3 +33,15 @@ def test_refusals():
         ssh_console_transport("qemu+ssh://h/system", GraphicsInfo("vnc", autoport=True))
     with pytest.raises(ValueError):
         ssh_console_transport("qemu+tls://h/system", GraphicsInfo("vnc", port=5900))
+
+
+def test_host_key_check_follows_the_uris_no_verify():
+    """no_verify=1 makes libvirt's own ssh skip the host key check; the console's ssh to
+    the same host does the same, and checks as usual otherwise."""
+    graphics = GraphicsInfo("vnc", listen="127.0.0.1", port=5900)
+    relaxed = ssh_console_transport("xen+ssh://root@h:2200/system?no_verify=1",
+                                    graphics).argv
+    assert "StrictHostKeyChecking=no" in relaxed
+    assert relaxed[-4:] == ["-W", "127.0.0.1:5900", "--", "h"]
+    strict = ssh_console_transport("xen+ssh://root@h:2200/system?no_verify=0", graphics).argv
+    assert not any("StrictHostKeyChecking" in a for a in strict)
