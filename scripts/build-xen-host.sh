@@ -7,6 +7,8 @@
 # redone only when its inputs change, so a rerun costs seconds:
 #   1. rootfs/  debootstrap (bookworm, minbase) plus Xen, libvirt's Xen driver, sshd and a
 #               kernel installed in the chroot (several minutes, network to Debian's mirror).
+#   1b.         packages added to that tree later (DOM0_EXTRA_PACKAGES: the PV framebuffer's
+#               QEMU), without redoing the debootstrap (seconds).
 #   2. dom0.img the rootfs with this host's settings (root ssh key, eth0 on DHCP, serial
 #               console, the busybox test guest under /root/guest) packed by `mkfs.ext4 -d`,
 #               plus xen (the hypervisor as an ELF: QEMU's multiboot loader wants no gzip),
@@ -29,6 +31,10 @@ DOM0_PACKAGES=(
     libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-xen libvirt-clients
     netcat-openbsd
 )
+# Added to an existing root filesystem in a stage of their own, so that adding one does
+# not redo the debootstrap. qemu-system-xen is the device model libxl starts for a PV
+# guest's framebuffer (vfb) and its VNC server: /usr/libexec/xen-qemu-system-i386.
+DOM0_EXTRA_PACKAGES=(qemu-system-xen)
 
 say() { printf 'build-xen-host: %s\n' "$*" >&2; }
 die() { printf 'build-xen-host: error: %s\n' "$*" >&2; exit 1; }
@@ -66,6 +72,19 @@ chroot_mounts() {
     done
 }
 
+# apt-get update and install of the packages named after the log file, inside the chroot.
+chroot_install() {
+    local log="$1"; shift
+    chroot_mounts
+    { chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -o Dpkg::Use-Pty=0 update \
+        && chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -o Dpkg::Use-Pty=0 \
+            install -y --no-install-recommends "$@"; } >"$log" 2>&1 \
+        || { tail -n 30 "$log" >&2; die "package install in the chroot failed (log: $log)"; }
+    chroot "$ROOT" apt-get clean
+    cleanup
+    mounted=()
+}
+
 # --- stage 1: the root filesystem -------------------------------------------------------
 rootfs_stamp="$SUITE ${DOM0_PACKAGES[*]}"
 if [ -f "$DIR/rootfs.stamp" ] && [ "$(cat "$DIR/rootfs.stamp")" = "$rootfs_stamp" ] && [ -d "$ROOT/boot" ]; then
@@ -78,32 +97,36 @@ else
     if grep -q " $ROOT/" /proc/mounts; then
         die "something is still mounted below $ROOT; unmount it and run again"
     fi
-    rm -rf --one-file-system "$ROOT" "$DIR/rootfs.stamp" "$DIR/image.stamp"
+    rm -rf --one-file-system "$ROOT" "$DIR/rootfs.stamp" "$DIR/extras.stamp" "$DIR/image.stamp"
     t0=$(date +%s)
     debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$DIR/debootstrap.log" 2>&1 \
         || { tail -n 30 "$DIR/debootstrap.log" >&2; die "debootstrap failed (log: $DIR/debootstrap.log)"; }
     # Services must not start inside the chroot.
     printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
     chmod 755 "$ROOT/usr/sbin/policy-rc.d"
-    chroot_mounts
     say "installing Xen, libvirt's Xen driver, sshd and a kernel in the chroot"
-    chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -o Dpkg::Use-Pty=0 update \
-        >"$DIR/packages.log" 2>&1 || { tail -n 30 "$DIR/packages.log" >&2; die "apt-get update in the chroot failed"; }
-    chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -o Dpkg::Use-Pty=0 \
-        install -y --no-install-recommends "${DOM0_PACKAGES[@]}" >>"$DIR/packages.log" 2>&1 \
-        || { tail -n 30 "$DIR/packages.log" >&2; die "package install in the chroot failed (log: $DIR/packages.log)"; }
-    chroot "$ROOT" apt-get clean
-    cleanup
-    mounted=()
+    chroot_install "$DIR/packages.log" "${DOM0_PACKAGES[@]}"
     printf '%s\n' "$rootfs_stamp" > "$DIR/rootfs.stamp"
     say "root filesystem ready in $(( $(date +%s) - t0 )) s"
+fi
+
+# --- stage 1b: packages added later --------------------------------------------------------
+extras_stamp="${DOM0_EXTRA_PACKAGES[*]}"
+if [ -f "$DIR/extras.stamp" ] && [ "$(cat "$DIR/extras.stamp")" = "$extras_stamp" ]; then
+    say "cached Dom0 extra packages are current"
+else
+    say "installing ${DOM0_EXTRA_PACKAGES[*]} in the chroot"
+    t0=$(date +%s)
+    chroot_install "$DIR/extras.log" "${DOM0_EXTRA_PACKAGES[@]}"
+    printf '%s\n' "$extras_stamp" > "$DIR/extras.stamp"
+    say "extra packages installed in $(( $(date +%s) - t0 )) s"
 fi
 
 # --- stage 2: this host's settings, packed into an image ---------------------------------
 [ -f "$DIR/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hvconsole-xen-test -f "$DIR/id_ed25519"
 chmod 600 "$DIR/id_ed25519"
 
-image_stamp="$(cat "$DIR/rootfs.stamp" "${BASH_SOURCE[0]}" "$DIR/id_ed25519.pub" \
+image_stamp="$(cat "$DIR/rootfs.stamp" "$DIR/extras.stamp" "${BASH_SOURCE[0]}" "$DIR/id_ed25519.pub" \
     "$GUEST_DIR/vmlinuz" "$GUEST_DIR/initrd.gz" | sha256sum | cut -d' ' -f1)"
 if [ -f "$DIR/image.stamp" ] && [ "$(cat "$DIR/image.stamp")" = "$image_stamp" ] \
     && [ -f "$DIR/dom0.img" ] && [ -f "$DIR/xen" ] && [ -f "$DIR/vmlinuz" ] && [ -f "$DIR/initrd.img" ]; then
