@@ -86,7 +86,14 @@ def stack(qapp, aloop, xen_host):
     aloop.run_until_complete(stack.close())
 
 
-def _pv_domain_xml(name: str) -> str:
+# A PV guest's framebuffer as libvirt's Xen driver writes it: a vfb served by QEMU in Dom0
+# (qemu-system-xen) with its VNC server, and the PV keyboard and mouse. The Debian guest
+# kernel has xen-fbfront and xen-kbdfront built in; its console shell runs on tty1.
+VFB_DEVICES = """<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+  <input type='keyboard' bus='xen'/><input type='mouse' bus='xen'/>"""
+
+
+def _pv_domain_xml(name: str, devices: str = "") -> str:
     """The busybox test guest as a PV DomU booted straight from Dom0's files (the image
     carries its kernel and initrd in /root/guest)."""
     return f"""<domain type='xen'>
@@ -100,18 +107,19 @@ def _pv_domain_xml(name: str) -> str:
     <cmdline>console=hvc0 quiet</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
-  <devices><console type='pty'><target type='xen' port='0'/></console></devices>
+  <devices><console type='pty'><target type='xen' port='0'/></console>{devices}</devices>
 </domain>"""
 
 
 @pytest.fixture
-def pv_guest(xen_host):
-    """A shut-off persistent PV DomU defined on the Xen host, removed afterwards."""
+def pv_guest(request, xen_host):
+    """A shut-off persistent PV DomU defined on the Xen host, removed afterwards.
+    Parametrized indirectly with extra devices (VFB_DEVICES) when a test needs them."""
     import libvirt
 
     name = f"{PREFIX}xen-pv-{uuid.uuid4().hex[:6]}"
     conn = libvirt.open(xen_host["uri"])
-    dom = conn.defineXML(_pv_domain_xml(name))
+    dom = conn.defineXML(_pv_domain_xml(name, getattr(request, "param", "")))
     try:
         yield name
     finally:
@@ -235,3 +243,77 @@ def test_a_running_pv_guests_cpu_and_memory_and_the_hosts(aloop, xen_host,
     # Host CPU % is the domains' summed CPU time over its 2 CPUs (Dom0 is busy here).
     assert 0.0 < host.cpu_percent <= 100.0
     assert np.isnan(host.cpu_percent_per_core).all() and math.isnan(host.mem_cached_kib)
+
+
+def _dom0(xen_host, command: str) -> str:
+    """A command's output in Dom0 over the test key (diagnostics for a failure)."""
+    done = subprocess.run(
+        ["ssh", "-i", xen_host["ssh_key"], "-p", xen_host["port"], "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "LogLevel=error", "root@127.0.0.1", command],
+        capture_output=True, text=True, timeout=60)
+    return done.stdout + done.stderr
+
+
+# QEMU's VNC server shows a 640x480 "no graphic display device" notice until the guest's
+# xen-fbfront connects; the PV framebuffer is 800x600 by default.
+PLACEHOLDER_SIZE = (640, 480)
+
+
+@pytest.mark.parametrize("pv_guest", [VFB_DEVICES], indirect=True)
+def test_a_pv_guests_framebuffer_in_the_console_over_ssh(stack, aloop, xen_host, pv_guest,
+                                                          tmp_path):
+    """The Console tab's session to a PV DomU's vfb: VNC from QEMU in Dom0, through an
+    SSH tunnel built from the xen+ssh URI. The guest's own framebuffer replaces QEMU's
+    notice, its text console draws the shell's banner, and typed keys show up on it (the
+    last frame is kept as a PNG in the test's tmp_path for a look)."""
+    from PySide6.QtGui import QImage
+
+    from app.console import ConsoleSession, vm_opener
+
+    _until(aloop, lambda: stack.vm_node(pv_guest) is not None)
+    key = stack.vm_node(pv_guest).obj.key
+    stack.run("start", pv_guest)
+    _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.RUNNING, 120)
+    session = ConsoleSession(vm_opener(stack.manager, stack.conn_id, key), title="xen")
+
+    def lit_pixels() -> int:
+        """Pixels unlike the background of the guest's own framebuffer (0 before it)."""
+        if not (session.connected and session.client.frames > 0):
+            return 0
+        fb = session.client.framebuffer
+        if (fb.width, fb.height) == PLACEHOLDER_SIZE:
+            return 0
+        rgb = fb.rgb()
+        return int((rgb != rgb[0, 0]).any(axis=2).sum())
+
+    async def go():
+        session.start()
+        try:
+            await wait_until(lambda: session.connected and session.client.frames > 0, 120)
+            # More than the blinking cursor: the shell's banner and prompt.
+            with contextlib.suppress(AssertionError):
+                await wait_until(lambda: lit_pixels() > 500, 300, interval=0.5)
+            before = lit_pixels()
+            typed = 0
+            if before > 500:
+                session.client.type_text("echo " + "x" * 40)
+                with contextlib.suppress(AssertionError):
+                    await wait_until(lambda: lit_pixels() > before + 300, 60, interval=0.5)
+                typed = lit_pixels() - before
+            return before, typed, session.client.framebuffer.rgb()
+        finally:
+            await session.stop()
+
+    before, typed, rgb = aloop.run_until_complete(go())
+    seen = before > 500
+    height, width, _ = rgb.shape
+    QImage(rgb.tobytes(), width, height, 3 * width,
+           QImage.Format.Format_RGB888).save(str(tmp_path / "xen-vfb.png"))
+    assert seen, ("the guest's framebuffer never replaced QEMU's notice; Dom0 says:\n"
+                  + _dom0(xen_host, "xenstore-ls -f /local/domain | grep -E 'vfb|vkbd'; "
+                                    "tail -n 20 /var/log/xen/qemu-dm-*.log"))
+    assert (height, width) == (600, 800)  # the PV framebuffer's default mode
+    # The typed line is echoed on the guest's screen: keys reach it through xen-kbdfront.
+    assert typed > 300, (before, typed)
+    assert stack.prompter.errors == []
