@@ -317,3 +317,34 @@ def test_a_pv_guests_framebuffer_in_the_console_over_ssh(stack, aloop, xen_host,
     # The typed line is echoed on the guest's screen: keys reach it through xen-kbdfront.
     assert typed > 300, (before, typed)
     assert stack.prompter.errors == []
+
+
+def test_xen_and_kvm_hosts_side_by_side_in_one_tree(stack, aloop, libvirt_uri):
+    """The product's point: one tree for both hypervisors, each host saying what it is."""
+    kvm_id = aloop.run_until_complete(stack.open(libvirt_uri))
+    try:
+        _until(aloop, lambda: stack.host_state(kvm_id) is ConnState.CONNECTED, 30)
+
+        def host_rows():
+            return {node.conn_id: index for index, node in stack.nodes()
+                    if node.kind is NodeKind.HOST}
+
+        # The tree shows the connected state with the next inventory batch.
+        _until(aloop, lambda: "QEMU" in str(
+            host_rows()[kvm_id].data(Qt.ItemDataRole.ToolTipRole)), 10)
+        hosts = host_rows()
+        assert set(hosts) >= {stack.conn_id, kvm_id}
+        xen_tip = hosts[stack.conn_id].data(Qt.ItemDataRole.ToolTipRole)
+        kvm_tip = hosts[kvm_id].data(Qt.ItemDataRole.ToolTipRole)
+        assert "Xen 4.17 (libxl)" in xen_tip
+        assert "QEMU" in kvm_tip and "Xen" not in kvm_tip
+        xen_info = stack.manager.host(stack.conn_id).info
+        kvm_info = stack.manager.host(kvm_id).info
+        assert (xen_info.driver, kvm_info.driver) == ("Xen", "QEMU")
+        # Each host's VMs sit under their own host node.
+        for conn_id in (stack.conn_id, kvm_id):
+            for vm in stack.inventory.vms(conn_id):
+                node = stack.inventory.node(conn_id, vm.key)
+                assert node is not None and node.conn_id == conn_id
+    finally:
+        aloop.run_until_complete(stack.manager.remove(kvm_id))
