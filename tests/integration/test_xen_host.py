@@ -153,7 +153,7 @@ def test_dom0_is_the_hosts_control_domain_not_a_vm(stack, aloop):
     assert "control domain" in stack.commands.force_shutdown.action.toolTip()
 
 
-def test_a_pv_guest_started_and_forced_off_from_the_commands(stack, aloop, pv_guest):
+def test_a_pv_guest_started_paused_resumed_and_forced_off_from_the_commands(stack, aloop, pv_guest):
     _until(aloop, lambda: stack.vm_node(pv_guest) is not None)
     vm = stack.vm_node(pv_guest).obj
     assert vm.state is VMState.SHUTOFF
@@ -171,6 +171,11 @@ def test_a_pv_guest_started_and_forced_off_from_the_commands(stack, aloop, pv_gu
     assert not stack.commands.force_reboot.action.isEnabled()
     assert "cannot reset" in stack.commands.force_reboot.action.toolTip()
     assert stack.commands.pause.action.isEnabled()
+
+    stack.run("pause", pv_guest)
+    _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.PAUSED, 60)
+    stack.run("resume", pv_guest)
+    _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.RUNNING, 60)
 
     stack.run("force_shutdown", pv_guest)
     _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.SHUTOFF, 60)
