@@ -592,17 +592,23 @@ class LibvirtHost:
         def run() -> None:
             _run_action(conn.lookupByUUIDString(key), action)
 
+        await self._call_as_action(run, f"Could not {verb} {name}",
+                                   f"while asked to {verb} {name}")
+        await self._refresh_now([(ObjectKind.VM, key)])
+
+    async def _call_as_action(self, run, failed: str, doing: str) -> None:
+        """Runs a user's action in the pool; every way it can fail becomes one ActionError
+        in plain words ("Could not start web-01: ...")."""
         try:
             await self._call(run)
         except ConnectError as err:
             raise ActionError(str(err)) from None
         except libvirt.libvirtError as err:
-            raise ActionError(f"Could not {verb} {name}: {readers.error_text(err)}") from None
+            raise ActionError(f"{failed}: {readers.error_text(err)}") from None
         except asyncio.TimeoutError:
             raise ActionError(f"{self._display} did not answer within "
-                              f"{self.settings.call_timeout_s:g} s while asked to {verb} "
-                              f"{name}; it may still happen.") from None
-        await self._refresh_now([(ObjectKind.VM, key)])
+                              f"{self.settings.call_timeout_s:g} s {doing}; "
+                              "it may still happen.") from None
 
     async def delete_vm(self, key: str, delete_storage: bool) -> list[str]:
         """Stops and undefines a VM, optionally deleting its disk volumes.
@@ -637,16 +643,7 @@ class LibvirtHost:
                     if warning:
                         warnings.append(warning)
 
-        try:
-            await self._call(run)
-        except ConnectError as err:
-            raise ActionError(str(err)) from None
-        except libvirt.libvirtError as err:
-            raise ActionError(f"Could not delete {name}: {readers.error_text(err)}") from None
-        except asyncio.TimeoutError:
-            raise ActionError(f"{self._display} did not answer within "
-                              f"{self.settings.call_timeout_s:g} s while deleting {name}; "
-                              "it may still happen.") from None
+        await self._call_as_action(run, f"Could not delete {name}", f"while deleting {name}")
         await self._refresh_now([(ObjectKind.VM, key)]
                                 + [(ObjectKind.POOL, p) for p in sorted(touched_pools)])
         return warnings
