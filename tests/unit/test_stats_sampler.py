@@ -170,20 +170,27 @@ def test_groups_choose_the_stats_flags(aloop, default_conn):
         StatsSampler(default_conn, groups={"cpu", "gpu"})
 
 
-def test_run_ticks_until_stopped(aloop, default_conn):
-    sampler = StatsSampler(default_conn)
+def run_until(aloop, sampler, interval_s, done, timeout_s, on_error=None) -> list:
+    """Runs the sampler's tick loop until done(batches) holds, stops and closes it; the
+    batches it delivered."""
     batches = []
 
     async def scenario():
-        sampler.start(batches.append, 0.05)
-        while len(batches) < 3:
+        sampler.start(batches.append, interval_s, on_error=on_error)
+        while not done(batches):
             await asyncio.sleep(0.01)
         await sampler.stop()
 
     try:
-        aloop.run_until_complete(asyncio.wait_for(scenario(), 20))
+        aloop.run_until_complete(asyncio.wait_for(scenario(), timeout_s))
     finally:
         sampler.close()
+    return batches
+
+
+def test_run_ticks_until_stopped(aloop, default_conn):
+    sampler = StatsSampler(default_conn)
+    batches = run_until(aloop, sampler, 0.05, lambda b: len(b) >= 3, 20)
     assert not sampler.running
     assert [b.t for b in batches] == sorted(b.t for b in batches)
     assert len({b.t for b in batches}) == len(batches)
@@ -192,18 +199,7 @@ def test_run_ticks_until_stopped(aloop, default_conn):
 def test_slow_host_never_overlaps_and_the_gap_is_visible(aloop, default_conn):
     spy = Spy(default_conn, delay_s=0.3)
     sampler = StatsSampler(spy, host=False)
-    batches = []
-
-    async def scenario():
-        sampler.start(batches.append, 0.05)
-        while len(batches) < 3:
-            await asyncio.sleep(0.02)
-        await sampler.stop()
-
-    try:
-        aloop.run_until_complete(asyncio.wait_for(scenario(), 30))
-    finally:
-        sampler.close()
+    batches = run_until(aloop, sampler, 0.05, lambda b: len(b) >= 3, 30)
     assert spy.max_running == 1
     # Fewer samples than the interval asks for, and each batch says so.
     assert all(b.skipped_ticks > 0 for b in batches[1:])
@@ -238,19 +234,10 @@ def test_timeout_then_busy_until_the_stuck_call_returns(aloop, default_conn):
 def test_errors_are_reported_and_the_loop_goes_on(aloop):
     conn = libvirt.open("test:///default")
     sampler = StatsSampler(conn, host=False)
-    errors, batches = [], []
+    errors = []
     conn.close()  # every call now fails with a libvirtError
-
-    async def scenario():
-        sampler.start(batches.append, 0.02, on_error=errors.append)
-        while len(errors) < 3:
-            await asyncio.sleep(0.01)
-        await sampler.stop()
-
-    try:
-        aloop.run_until_complete(asyncio.wait_for(scenario(), 20))
-    finally:
-        sampler.close()
+    batches = run_until(aloop, sampler, 0.02, lambda _b: len(errors) >= 3, 20,
+                        on_error=errors.append)
     assert not batches
     assert all(isinstance(e, libvirt.libvirtError) for e in errors)
 
