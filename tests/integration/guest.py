@@ -56,13 +56,15 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               initrd: str | os.PathLike | None = None, memory_mib: int = 128, vcpus: int = 1,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
-              tablet: bool = False, vnc_password: str | None = None) -> str:
+              tablet: bool = False, vnc_password: str | None = None,
+              video: str = "vga") -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
     VNC and SPICE listen on 127.0.0.1 with an automatic port. ``serial_log`` is where the
     guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
-    ``vnc_password`` sets the display's password. ACPI is on so
+    ``vnc_password`` sets the display's password (VNC or SPICE); ``video`` is the video
+    model ("vga", "qxl", "virtio", "cirrus", "bochs"). ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to.
     """
     if accel not in ("kvm", "qemu"):
@@ -75,7 +77,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
         "<target port='0'/></serial>",
         "<input type='keyboard' bus='ps2'/>",
         "<input type='mouse' bus='ps2'/>",
-        "<video><model type='vga' vram='16384' heads='1'/></video>",
+        _video_xml(video),
         "<memballoon model='none'/>",
     ]
     if tablet:
@@ -111,6 +113,17 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
   </devices>
 </domain>
 """
+
+
+def _video_xml(model: str) -> str:
+    if model == "vga":
+        return "<video><model type='vga' vram='16384' heads='1'/></video>"
+    if model == "qxl":
+        return ("<video><model type='qxl' ram='65536' vram='65536' vgamem='16384' "
+                "heads='1'/></video>")
+    if model in ("virtio", "cirrus", "bochs"):
+        return f"<video><model type='{model}' heads='1'/></video>"
+    raise ValueError(f"video must be 'vga', 'qxl', 'virtio', 'cirrus' or 'bochs', not {model!r}")
 
 
 def serial_size(path: str | os.PathLike) -> int:
