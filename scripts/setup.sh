@@ -30,6 +30,9 @@ PKGS=(
     # remote-host tests: an sshd on loopback, SASL users, a real Secret Service
     openssh-server openssh-client sasl2-bin libsasl2-modules gnome-keyring dbus-daemon
     libsecret-tools
+    # console tests against other VNC servers: TigerVNC's Xvnc (VeNCrypt too), x11vnc on
+    # Xvfb, and X tools that move, read and resize the same X display
+    tigervnc-standalone-server tigervnc-tools x11vnc xdotool x11-xserver-utils x11-apps
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)
