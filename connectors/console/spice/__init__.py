@@ -1,0 +1,1 @@
+"""The SPICE client: one asyncio stream per channel (main, display, inputs, cursor)."""
