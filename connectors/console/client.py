@@ -29,6 +29,8 @@ class ConsoleClient:
         self.on_capabilities: Callable[[], None] = _nothing
         self.on_bell: Callable[[], None] = _nothing
         self.on_clipboard: Callable[[str], None] = _nothing
+        # A sentence the UI shows beside the screen (what the guest lacks, what cannot be shown).
+        self.on_notice: Callable[[str], None] = _nothing
 
     # ---- to implement ----
     async def connect(self) -> None:

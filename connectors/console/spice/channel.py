@@ -4,6 +4,13 @@ rest to the channel's handler.
 
 The handler contract below is what the main, display, inputs and cursor channels
 implement; it stays stable so each can be written and tested on its own.
+
+The SpiceClient builds the display handler as ``DisplayChannel(client, channel_id)``
+(connectors/console/spice/display.py), ``client`` being the ConsoleClient whose
+``framebuffer`` it draws into; it calls ``client.on_resize(w, h)`` after a new primary
+surface, counts ``client.frames`` and calls ``client.on_update()`` when a batch of
+drawing is done, and ``client.on_notice(sentence)`` for what it cannot show (an image
+type it does not decode).
 """
 from __future__ import annotations
 
