@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--screenshot", metavar="FILE",
         help="save the window as a PNG once every connection has loaded, then exit")
     parser.add_argument(
-        "target", nargs="?", metavar="vnc://HOST:PORT | FILE.vv",
+        "target", nargs="?", metavar="vnc://HOST:PORT | spice://HOST:PORT | FILE.vv",
         help="open just the console of this address or virt-viewer file; with "
              "--screenshot, save its screen as a PNG once it arrived, then exit")
     parser.add_argument("--version", action="store_true",
