@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -36,6 +37,8 @@ Opener = Callable[[], Awaitable[ConsoleClient | None]]
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 VM_POLL_S = 1.0
 RUNNING_STATES = (VMState.RUNNING, VMState.PAUSED, VMState.SHUTTING_DOWN)
+PROTOCOLS = ("vnc", "spice")   # the graphics types the console shows, in libvirt's words
+PROTOCOL_NAMES = {"vnc": "VNC", "spice": "SPICE"}
 
 
 class ConsoleSession(QObject):
@@ -46,7 +49,9 @@ class ConsoleSession(QObject):
     frameUpdated = Signal()             # the framebuffer has new damage
     resized = Signal(int, int)
     cursorChanged = Signal(object)      # CursorImage or None
-    capabilitiesChanged = Signal()
+    capabilitiesChanged = Signal()      # also: the guest agent came or went
+    clipboardReceived = Signal(str)     # text the guest put on its clipboard (agent)
+    noticeChanged = Signal(str)         # a sentence from the client ("" when none)
 
     def __init__(self, opener: Opener, title: str = "", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +60,7 @@ class ConsoleSession(QObject):
         self.status = ConsoleStatus(ConsoleState.DISCONNECTED, "not started")
         self.client: ConsoleClient | None = None
         self.framebuffer = Framebuffer(640, 480)
+        self.notice = ""
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._stopped = True
@@ -104,6 +110,54 @@ class ConsoleSession(QObject):
     def connected(self) -> bool:
         return self.status.state is ConsoleState.CONNECTED and self.client is not None
 
+    # ---- protocol choice (a VM with both VNC and SPICE) ----
+
+    def protocol_choices(self) -> list[str]:
+        """The protocols the user may choose between ([] when there is no choice to make)."""
+        choices = getattr(self.opener, "choices", None)
+        return choices() if choices is not None else []
+
+    @property
+    def protocol(self) -> str | None:
+        """The protocol shown (or about to be), "vnc" or "spice"."""
+        return getattr(self.opener, "current_protocol", lambda: None)()
+
+    def choose_protocol(self, protocol: str) -> None:
+        """Show the VM through ``protocol`` from now on: the connection starts again."""
+        if getattr(self.opener, "protocol", protocol) == protocol:
+            return
+        self.opener.protocol = protocol
+        self._wake.set()
+        if self.client is not None:
+            self.client.close()
+
+    # ---- the guest agent (SPICE) ----
+
+    @property
+    def has_agent_concept(self) -> bool:
+        """The protocol can carry a guest agent (SPICE), so its absence is worth a word."""
+        return self.client is not None and hasattr(self.client, "agent_connected")
+
+    @property
+    def agent_connected(self) -> bool:
+        return bool(getattr(self.client, "agent_connected", False))
+
+    def follow_window_size(self, width: int, height: int) -> bool:
+        """Ask the guest (through its agent) to take this resolution; False: it cannot."""
+        client = self.client
+        if client is None or not self.agent_connected or width < 320 or height < 200:
+            return False
+        client.set_monitor_size(int(width), int(height))
+        return True
+
+    def send_clipboard(self, text: str) -> bool:
+        """Put ``text`` on the guest's clipboard (through its agent)."""
+        client = self.client
+        if client is None or not self.agent_connected or not text:
+            return False
+        client.send_clipboard(text)
+        return True
+
     # ---- the loop ----
 
     async def _run(self) -> None:
@@ -144,6 +198,9 @@ class ConsoleSession(QObject):
         client.on_resize = lambda w, h: self.resized.emit(w, h)
         client.on_cursor = self.cursorChanged.emit
         client.on_capabilities = self.capabilitiesChanged.emit
+        client.on_clipboard = self.clipboardReceived.emit
+        client.on_notice = self._notice
+        self._notice("")
         self.resized.emit(client.framebuffer.width, client.framebuffer.height)
         self._set(ConsoleStatus(ConsoleState.CONNECTED))
         try:
@@ -157,6 +214,11 @@ class ConsoleSession(QObject):
         finally:
             client.close()
             self.client = None
+
+    def _notice(self, text: str) -> None:
+        if text != self.notice:
+            self.notice = text
+            self.noticeChanged.emit(text)
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -172,95 +234,216 @@ class ConsoleSession(QObject):
 
 # ---- openers ----
 
+def make_client(protocol: str, transport, passwords, **client_options) -> ConsoleClient:
+    """The protocol client for ``protocol`` over ``transport`` (not connected yet)."""
+    if protocol == "spice":
+        try:
+            from connectors.console.spice.client import SpiceClient
+        except ImportError as err:
+            raise ConsoleError(f"SPICE consoles cannot be shown: {err}.") from None
+        return SpiceClient(transport, password=passwords, **client_options)
+    return RfbClient(transport, password=passwords, **client_options)
+
+
 def address_opener(address: ConsoleAddress, prompt: PasswordPrompt | None = None,
                    vault=None, **client_options) -> Opener:
-    """A standalone console (vnc:// address or .vv file): always there to try.
+    """A standalone console (vnc:// or spice:// address, .vv file): always there to try.
     ``vault`` (app.vault.Vault) remembers its password when the user asks."""
-    passwords = ConsolePasswords(address.display, prompt, vault,
-                                 address_console_key(address.host, address.port))
+    passwords = ConsolePasswords(
+        address.display, prompt, vault,
+        address_console_key(address.host, address.port, address.protocol),
+        prompt_first=address.protocol != "spice")
     passwords.known = address.password
 
     async def open_client() -> ConsoleClient:
-        transport = TcpTransport(address.host, address.port)
-        return await passwords.connect(RfbClient(transport, password=passwords,
-                                                 **client_options))
+        return await passwords.connect_new(lambda: make_client(
+            address.protocol, TcpTransport(address.host, address.port), passwords,
+            **client_options))
     return open_client
 
 
-def vm_opener(manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
-              vault=None, **client_options) -> Opener:
-    """The console of a VM known to the ConnectionManager: None while it is not
-    running; through libvirt's own socket on a local host, SSH for qemu+ssh://, TCP
-    otherwise. ``vault`` (app.vault.Vault) remembers its password when the user asks."""
-    passwords: ConsolePasswords | None = None
+class VmOpener:
+    """The console of a VM known to the ConnectionManager: None while it is not running;
+    through libvirt's own socket on a local host, SSH for qemu+ssh://, TCP otherwise.
 
-    async def open_client() -> ConsoleClient | None:
-        nonlocal passwords
-        host = manager.host(conn_id)
-        vm = host.vm(key) if host is not None else None
+    ``protocol`` is the user's choice when the VM has both VNC and SPICE (None: its first
+    graphics device, as virt-manager shows). ``client_options`` go to the RFB client,
+    ``spice_options`` to the SPICE one."""
+
+    def __init__(self, manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
+                 vault=None, protocol: str | None = None,
+                 spice_options: dict | None = None, **client_options) -> None:
+        self.manager, self.conn_id, self.key = manager, conn_id, key
+        self.prompt, self.vault = prompt, vault
+        self.protocol = protocol
+        self.rfb_options = client_options
+        self.spice_options = spice_options or {}
+        self._passwords: dict[str, ConsolePasswords] = {}
+        self._spice_fd_refused = False   # libvirt's socket did not carry SPICE here
+
+    def _vm(self):
+        host = self.manager.host(self.conn_id)
+        vm = host.vm(self.key) if host is not None else None
+        return host, vm
+
+    def choices(self) -> list[str]:
+        """The protocols of the VM's graphics devices, in their order, when there are two."""
+        _host, vm = self._vm()
+        if vm is None:
+            return []
+        found = [g.type for g in vm.graphics if g.type in PROTOCOLS]
+        unique = list(dict.fromkeys(found))
+        return unique if len(unique) > 1 else []
+
+    def current_protocol(self) -> str | None:
+        _host, vm = self._vm()
+        if vm is None:
+            return self.protocol
+        try:
+            return pick_graphics(vm, self.protocol)[1].type
+        except ConsoleError:
+            return None
+
+    async def __call__(self) -> ConsoleClient | None:
+        host, vm = self._vm()
         if vm is None:
             raise ConsoleError("The VM is no longer known to this server.")
         if vm.state not in RUNNING_STATES:
             return None
-        index, graphics = _first_vnc(vm)
+        index, graphics = pick_graphics(vm, self.protocol)
+        protocol = graphics.type
+        passwords = self._passwords.get(protocol)
         if passwords is None:
-            passwords = ConsolePasswords(vm.name, prompt, vault,
-                                         vm_console_key(host.uri, key))
+            passwords = self._passwords[protocol] = ConsolePasswords(
+                vm.name, self.prompt, self.vault, vm_console_key(host.uri, self.key, protocol),
+                prompt_first=protocol != "spice")
+        options = self.spice_options if protocol == "spice" else dict(self.rfb_options)
         parsed = validate_uri(host.uri)
-        if parsed.is_local and parsed.driver in ("qemu", "test"):
-            transport = SocketTransport(lambda: host.open_graphics_fd(key, index),
+        local = parsed.is_local and parsed.driver in ("qemu", "test")
+        if local and not (protocol == "spice" and self._spice_fd_refused):
+            transport = SocketTransport(lambda: host.open_graphics_fd(self.key, index),
                                         f"{vm.name} (local)")
-            client_options.setdefault("encodings", LOCAL_ENCODINGS)
-        else:
-            if graphics.has_password and passwords.known is None:
-                passwords.known = await _password_from_xml(host, key)
-            transport = _remote_transport(parsed, graphics, vm.name)
-        return await passwords.connect(RfbClient(transport, password=passwords,
-                                                 **client_options))
-    return open_client
+            if protocol == "vnc":
+                options.setdefault("encodings", LOCAL_ENCODINGS)
+            try:
+                return await passwords.connect_new(
+                    lambda: make_client(protocol, transport, passwords, **options))
+            except AuthenticationError:
+                raise
+            except (ConsoleError, ActionError) as err:
+                if protocol != "spice" or not graphics.port:
+                    raise
+                # libvirt hands over one socket per call; a SPICE server that does not
+                # take its later channels that way is reached over its TCP port instead.
+                log.info("SPICE through libvirt's socket failed (%s); using TCP", err)
+                self._spice_fd_refused = True
+        if graphics.has_password and passwords.known is None:
+            passwords.known = await _password_from_xml(host, self.key, protocol)
+        transport = _remote_transport(parsed, graphics, vm.name)
+        try:
+            return await passwords.connect_new(
+                lambda: make_client(protocol, transport, passwords, **options))
+        except AuthenticationError as err:
+            if protocol == "spice":
+                raise await _spice_refusal(host, self.key, vm.name, err) from None
+            raise
 
 
-def _first_vnc(vm):
-    for index, graphics in enumerate(vm.graphics):
-        if graphics.type == "vnc":
+def vm_opener(manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
+              vault=None, **options) -> VmOpener:
+    """See VmOpener. ``vault`` (app.vault.Vault) remembers its password when the user asks."""
+    return VmOpener(manager, conn_id, key, prompt, vault, **options)
+
+
+def pick_graphics(vm, protocol: str | None = None):
+    """(index among the VM's graphics devices, GraphicsInfo) to show: the first of
+    ``protocol`` when given and present, else the first VNC or SPICE device."""
+    shown = [(i, g) for i, g in enumerate(vm.graphics) if g.type in PROTOCOLS]
+    if not shown:
+        raise ConsoleError(f"{vm.name} has no VNC or SPICE display.")
+    for index, graphics in shown:
+        if graphics.type == protocol:
             return index, graphics
-    raise ConsoleError(f"{vm.name} has no VNC display.")
+    return shown[0]
 
 
 def _remote_transport(parsed, graphics, name: str):
+    kind = PROTOCOL_NAMES.get(graphics.type, graphics.type.upper())
     listen = graphics.listen or "127.0.0.1"
     wildcard = listen in ("0.0.0.0", "::", "")
     if needs_tunnel(parsed.uri):
         # The host's own SSH settings: user, port, key file, known_hosts in batch mode.
+        # Every open() starts one ssh: SPICE opens one per channel.
         if not graphics.socket and (not graphics.port or graphics.port <= 0):
-            raise ConsoleError(f"{name} has no VNC port yet.")
+            raise ConsoleError(f"{name} has no {kind} port yet.")
         return ssh_console_transport(parsed.uri, graphics)
     if graphics.socket:
         raise ConsoleError(f"{name}'s display is a socket on another machine: connect to "
                            "that server over SSH (qemu+ssh://) to see it.")
     if not graphics.port or graphics.port <= 0:
-        raise ConsoleError(f"{name} has no VNC port yet.")
+        raise ConsoleError(f"{name} has no {kind} port yet.")
     address = parsed.host if (wildcard or listen.startswith("127.")) else listen
+    if not address:   # a local URI whose console is not reached through libvirt's socket
+        address = "127.0.0.1" if wildcard else listen
     return TcpTransport(address, graphics.port)
 
 
-async def _password_from_xml(host, key: str) -> str | None:
-    """The VNC password from the secure domain XML, when this connection may read it."""
+async def _secure_xml(host, key: str) -> str | None:
     try:
-        xml = await host.domain_xml(key, secure=True)
+        return await host.domain_xml(key, secure=True)
     except ActionError:
         return None
-    return vnc_password_in_xml(xml)
+
+
+async def _password_from_xml(host, key: str, protocol: str = "vnc") -> str | None:
+    """The display's password from the secure domain XML, when this connection may read it."""
+    xml = await _secure_xml(host, key)
+    return graphics_password_in_xml(xml, protocol) if xml is not None else None
+
+
+async def _spice_refusal(host, key: str, name: str, err: AuthenticationError):
+    """The SPICE server refused the ticket: say whether it had expired, when the XML says."""
+    xml = await _secure_xml(host, key)
+    expiry = ticket_expiry_in_xml(xml, "spice") if xml is not None else None
+    if expiry is not None and expiry <= datetime.now(timezone.utc):
+        return AuthenticationError(
+            f"The SPICE password (ticket) of {name} expired on "
+            f"{expiry:%Y-%m-%d at %H:%M} UTC: the server accepts no password until it is "
+            "given a new one.", needs_password=err.needs_password)
+    return err
+
+
+def graphics_password_in_xml(xml: str, protocol: str = "vnc") -> str | None:
+    """``passwd`` of the first ``protocol`` graphics device (only the secure XML has it)."""
+    graphics = _graphics_element(xml, protocol)
+    return graphics.get("passwd") if graphics is not None else None
 
 
 def vnc_password_in_xml(xml: str) -> str | None:
+    return graphics_password_in_xml(xml, "vnc")
+
+
+def ticket_expiry_in_xml(xml: str, protocol: str = "spice") -> datetime | None:
+    """``passwdValidTo`` of the display (libvirt writes it in UTC), when set."""
+    graphics = _graphics_element(xml, protocol)
+    text = graphics.get("passwdValidTo") if graphics is not None else None
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _graphics_element(xml: str, protocol: str):
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
         return None
     for graphics in root.iter("graphics"):
-        if graphics.get("type") == "vnc" and graphics.get("passwd") is not None:
-            return graphics.get("passwd")
+        if graphics.get("type") == protocol:
+            return graphics
     return None
 
 

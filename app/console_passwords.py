@@ -1,4 +1,5 @@
-"""The password a VNC console connects with, and "Remember password" in the keyring.
+"""The password a console (VNC, or SPICE's ticket) connects with, and "Remember password"
+in the keyring.
 
 Order of tries: a password the target states itself (the secure domain XML, a .vv file);
 else one remembered in the vault (app.vault: the desktop keyring or the encrypted file),
@@ -7,9 +8,13 @@ the typed one is written to the vault once the server has accepted it, so a mist
 password is never kept; a remembered one that the server refused is replaced then, or
 deleted when the user connects without ticking the box.
 
+A SPICE server does not say whether it wants a ticket before one is sent: with
+``prompt_first=False`` the first try sends what is known (or an empty ticket) without
+asking, and the user is asked only once the server refused it.
+
 Vault entry names (service ``HVConsole``, beside the libvirt credentials of app.vault):
 ``vnc:<connection URI>/<VM UUID>`` for a VM's console, ``vnc:<host>:<port>`` for a
-standalone console address. QtCore-free; vault calls run in a worker thread.
+standalone console address; ``spice:`` in place of ``vnc:`` for SPICE tickets. QtCore-free; vault calls run in a worker thread.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from app.vault import Vault
-from connectors.console.rfb.client import RfbClient
+from connectors.console.client import ConsoleClient
 from connectors.console.state import AuthenticationError
 
 log = logging.getLogger(__name__)
@@ -36,21 +41,24 @@ class PasswordAnswer:
 PasswordPrompt = Callable[[str], Awaitable["str | PasswordAnswer | None"]]
 
 
-def vm_console_key(uri: str, vm_uuid: str) -> str:
-    return f"vnc:{uri}/{vm_uuid}"
+def vm_console_key(uri: str, vm_uuid: str, protocol: str = "vnc") -> str:
+    return f"{protocol}:{uri}/{vm_uuid}"
 
 
-def address_console_key(host: str, port: int) -> str:
-    return f"vnc:{host}:{port}"
+def address_console_key(host: str, port: int, protocol: str = "vnc") -> str:
+    return f"{protocol}:{host}:{port}"
 
 
 class ConsolePasswords:
-    """The password source of one console's RfbClient, across its reconnections."""
+    """The password source of one console's client, across its reconnections."""
 
     def __init__(self, what: str, prompt: PasswordPrompt | None,
-                 vault: Vault | None = None, vault_key: str | None = None) -> None:
+                 vault: Vault | None = None, vault_key: str | None = None, *,
+                 prompt_first: bool = True) -> None:
         self.what = what
         self.prompt = prompt
+        self.prompt_first = prompt_first
+        self.offered_nothing = False   # the last answer was "no password" without asking
         self.known: str | None = None
         self.refused = False
         self.vault = vault if vault_key else None
@@ -60,6 +68,7 @@ class ConsolePasswords:
         self._remember: bool | None = None  # the user's choice for the typed password
 
     async def __call__(self) -> str | None:
+        self.offered_nothing = False
         if self.known is not None and not self.refused:
             return self.known
         if self.vault is not None and not self._vault_tried:
@@ -68,7 +77,8 @@ class ConsolePasswords:
             if remembered is not None:
                 self.known, self.refused, self._from_vault = remembered, False, True
                 return remembered
-        if self.prompt is None:
+        if self.prompt is None or (not self.prompt_first and not self.refused):
+            self.offered_nothing = True
             return None
         answer = await self.prompt(self.what)
         if answer is None:
@@ -80,14 +90,26 @@ class ConsolePasswords:
         self.known, self.refused, self._from_vault = password, False, False
         return password
 
-    async def connect(self, client: RfbClient) -> RfbClient:
+    async def connect(self, client: ConsoleClient) -> ConsoleClient:
         try:
             await client.connect()
-        except AuthenticationError:
-            self.refused = True
+        except AuthenticationError as err:
+            # Only a refused password is worth asking again for; a VeNCrypt sub-type
+            # or a certificate the server does not take stays refused whatever is typed.
+            self.refused = self.refused or err.needs_password
             raise
         await self._accepted()
         return client
+
+    async def connect_new(self, make_client: Callable[[], ConsoleClient]) -> ConsoleClient:
+        """Connect a client from ``make_client``; when the server refused the empty ticket
+        sent without asking (``prompt_first=False``), ask and connect a second one."""
+        try:
+            return await self.connect(make_client())
+        except AuthenticationError:
+            if not (self.offered_nothing and self.prompt is not None):
+                raise
+        return await self.connect(make_client())
 
     async def _accepted(self) -> None:
         """The server took ``known``: keep it, or drop a remembered one, as the user chose."""

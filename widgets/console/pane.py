@@ -1,21 +1,34 @@
 """ConsolePane: a ConsoleView with its toolbar (Send Key, scaling, fullscreen, paste,
-screenshot, undock) and an overlay for every state that is not a live screen."""
+screenshot, undock, and VNC/SPICE when the VM has both) and an overlay for every state
+that is not a live screen.
+
+With a SPICE guest agent the guest's resolution follows the pane's size and the clipboard
+is shared both ways (plain text); without one, a quiet label says what the agent adds."""
 from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QClipboard, QGuiApplication
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QScrollArea, QSizePolicy, QStackedLayout,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from app.console import ConsoleSession, safe_file_name
+from app.console import PROTOCOL_NAMES, ConsoleSession, safe_file_name
 from connectors.console import keymap
 from connectors.console.state import ConsoleState, ConsoleStatus
 from widgets.console.view import ConsoleView
 
 MAX_PASTE_CHARS = 20_000
+MAX_CLIPBOARD_CHARS = 1 << 20
+FOLLOW_SIZE_DELAY_MS = 300   # a window being dragged larger asks the guest once it rests
+NO_AGENT_TEXT = "No guest agent"
+NO_AGENT_TIP = ("The SPICE agent (spice-vdagent) is not running in this guest. With it, "
+                "the guest's resolution would follow this window and the clipboard would "
+                "be shared between the guest and this desktop.")
+AGENT_TEXT = "Guest agent"
+AGENT_TIP = ("The SPICE agent is running in the guest: its resolution follows this window "
+             "and the clipboard is shared (text).")
 
 
 def save_png(session: ConsoleSession, path: str) -> bool:
@@ -67,6 +80,7 @@ class StateOverlay(QFrame):
 class ConsolePane(QWidget):
     undockRequested = Signal()
     startRequested = Signal()
+    protocolChosen = Signal(str)   # the user picked VNC or SPICE for this VM
 
     def __init__(self, session: ConsoleSession, parent: QWidget | None = None, *,
                  can_undock: bool = True) -> None:
@@ -87,15 +101,36 @@ class ConsolePane(QWidget):
         self.stack.addWidget(self.overlay)
         self.hint = QLabel()
         self.hint.setObjectName("consoleHint")
+        self.agent_label = QLabel()
+        self.agent_label.setObjectName("consoleAgent")
+        self.agent_label.setStyleSheet("#consoleAgent { color: palette(mid); padding: 0 8px; }")
+        self.notice = QLabel()
+        self.notice.setObjectName("consoleNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("#consoleNotice { background: #fff4c2; color: #3a3000; "
+                                  "padding: 3px 8px; }")
         self.toolbar = self._build_toolbar(can_undock)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.notice)
         layout.addLayout(self.stack, 1)
+        self._follow_timer = QTimer(self)
+        self._follow_timer.setSingleShot(True)
+        self._follow_timer.setInterval(FOLLOW_SIZE_DELAY_MS)
+        self._follow_timer.timeout.connect(self.follow_window_size)
+        self._asked_size: tuple[int, int] | None = None
+        self._from_guest: str | None = None   # the clipboard text the guest last gave
+        self.scroll.viewport().installEventFilter(self)
         session.statusChanged.connect(self._status_changed)
+        session.capabilitiesChanged.connect(self._capabilities_changed)
+        session.clipboardReceived.connect(self._guest_clipboard)
+        session.noticeChanged.connect(self._notice_changed)
+        QGuiApplication.clipboard().dataChanged.connect(self._desktop_clipboard)
         self.view.grabChanged.connect(self._grab_changed)
         self._status_changed(session.status)
+        self._notice_changed(session.notice)
         self._grab_changed(False)
 
     def _build_toolbar(self, can_undock: bool) -> QToolBar:
@@ -127,9 +162,14 @@ class ConsolePane(QWidget):
         self.undock_action = bar.addAction("Undock")
         self.undock_action.triggered.connect(self.undockRequested)
         self.undock_action.setVisible(can_undock)
+        self.protocol_box = QComboBox()
+        self.protocol_box.setToolTip("This VM has both displays: show it through VNC or SPICE")
+        self.protocol_box.activated.connect(self._protocol_activated)
+        self.protocol_box_action = bar.addWidget(self.protocol_box)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
+        bar.addWidget(self.agent_label)
         bar.addWidget(self.hint)
         return bar
 
@@ -155,6 +195,34 @@ class ConsolePane(QWidget):
         window = self.window()
         window.showFullScreen() if on else window.showNormal()
 
+    def choose_protocol(self, protocol: str) -> None:
+        self.session.choose_protocol(protocol)
+        self._show_protocols()
+        self.protocolChosen.emit(protocol)
+
+    def _protocol_activated(self, index: int) -> None:
+        protocol = self.protocol_box.itemData(index)
+        if protocol and protocol != self.session.protocol:
+            self.choose_protocol(protocol)
+
+    def follow_window_size(self) -> None:
+        """Ask a guest with an agent for the resolution of the space the screen has."""
+        if not self.session.connected:
+            return
+        size = self.scroll.viewport().size()
+        wanted = (size.width(), size.height())
+        fb = self.session.framebuffer
+        if wanted in ((fb.width, fb.height), self._asked_size):
+            return
+        if self.session.follow_window_size(*wanted):
+            self._asked_size = wanted
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            if self.session.agent_connected:
+                self._follow_timer.start()
+        return super().eventFilter(watched, event)
+
     def ask_screenshot(self) -> None:
         name = safe_file_name(self.session.title) + ".png"
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", name, "PNG (*.png)")
@@ -171,6 +239,54 @@ class ConsolePane(QWidget):
             action.setEnabled(live)
         if live:
             self.view._resized()
+        self._asked_size = None
+        self._show_protocols()
+        self._capabilities_changed()
+
+    def _show_protocols(self) -> None:
+        choices = self.session.protocol_choices()
+        box = self.protocol_box
+        box.blockSignals(True)
+        box.clear()
+        for protocol in choices:
+            box.addItem(PROTOCOL_NAMES.get(protocol, protocol.upper()), protocol)
+        current = self.session.protocol
+        if current in choices:
+            box.setCurrentIndex(choices.index(current))
+        box.blockSignals(False)
+        self.protocol_box_action.setVisible(len(choices) > 1)
+
+    # ---- the guest agent: resolution and clipboard ----
+
+    def _capabilities_changed(self) -> None:
+        session = self.session
+        live = session.connected and session.has_agent_concept
+        agent = live and session.agent_connected
+        self.agent_label.setVisible(live)
+        self.agent_label.setText(AGENT_TEXT if agent else NO_AGENT_TEXT)
+        self.agent_label.setToolTip(AGENT_TIP if agent else NO_AGENT_TIP)
+        if agent:
+            self._asked_size = None
+            self._follow_timer.start()
+            self._desktop_clipboard()
+
+    def _guest_clipboard(self, text: str) -> None:
+        text = text[:MAX_CLIPBOARD_CHARS]
+        self._from_guest = text
+        clipboard = QGuiApplication.clipboard()
+        if clipboard.text() != text:
+            clipboard.setText(text, QClipboard.Mode.Clipboard)
+
+    def _desktop_clipboard(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if not text or text == self._from_guest or len(text) > MAX_CLIPBOARD_CHARS:
+            return   # nothing, or what the guest just gave us: no echo back
+        if self.session.send_clipboard(text):
+            self._from_guest = text
+
+    def _notice_changed(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def _grab_changed(self, grabbed: bool) -> None:
         self.hint.setText("Press Ctrl+Alt to release the keyboard" if grabbed

@@ -1,6 +1,8 @@
-"""`hvconsole vnc://HOST:PORT` and `hvconsole FILE.vv`: just a console window, like
-remote-viewer. With --screenshot FILE no window opens: the first complete frame is saved
-as a PNG at full resolution and the program exits (for scripts and bug reports)."""
+"""`hvconsole vnc://HOST:PORT`, `hvconsole spice://HOST:PORT` and `hvconsole FILE.vv`: just
+a console window, like remote-viewer. With --screenshot FILE no window opens: the first
+complete frame is saved as a PNG at full resolution and the program exits (for scripts
+and bug reports). A SPICE server draws its first screen in several pieces, so the picture
+is taken once the drawing has paused."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +12,8 @@ from connectors.console.address import ConsoleAddress, parse_console_uri, read_v
 from connectors.console.state import ConsoleError
 
 SCREENSHOT_TIMEOUT_S = 30.0
+SETTLE_S = 0.3          # SPICE: no new drawing for this long means the screen is complete
+SETTLE_MAX_S = 3.0
 
 
 def address_of(target: str) -> ConsoleAddress:
@@ -32,15 +36,17 @@ def run(args) -> int:
 
 async def screenshot(address: ConsoleAddress, path: str,
                      timeout: float = SCREENSHOT_TIMEOUT_S) -> int:
-    from connectors.console.rfb.client import RfbClient
+    from app.console import make_client
     from connectors.console.transport import TcpTransport
     from PIL import Image
 
     async def password():
         return address.password
 
-    client = RfbClient(TcpTransport(address.host, address.port), password=password)
+    client = None
     try:
+        client = make_client(address.protocol, TcpTransport(address.host, address.port),
+                             password)
         await asyncio.wait_for(client.connect(), timeout)
         runner = asyncio.ensure_future(client.run())
         loop = asyncio.get_running_loop()
@@ -51,13 +57,29 @@ async def screenshot(address: ConsoleAddress, path: str,
             if loop.time() > deadline:
                 raise ConsoleError(f"no picture arrived within {timeout:g} s")
             await asyncio.sleep(0.02)
+        if address.protocol == "spice":
+            await _settled(client, runner)
         Image.fromarray(client.framebuffer.rgb()).save(path, "PNG")
     except (ConsoleError, OSError, asyncio.TimeoutError) as err:
         print(f"hvconsole: {address.display}: {err or 'timed out'}", file=sys.stderr)
         return 1
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     return 0
+
+
+async def _settled(client, runner) -> None:
+    """Wait until no frame has arrived for SETTLE_S (at most SETTLE_MAX_S)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + SETTLE_MAX_S
+    frames, quiet_since = client.frames, loop.time()
+    while loop.time() < give_up and loop.time() - quiet_since < SETTLE_S:
+        if runner.done():
+            runner.result()
+        await asyncio.sleep(0.05)
+        if client.frames != frames:
+            frames, quiet_since = client.frames, loop.time()
 
 
 def system_vault():

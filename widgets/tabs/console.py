@@ -1,17 +1,22 @@
 """The Console tab: the live screen of the selected VM, undockable into its own window.
 
 A session runs only while the tab is visible (or its console is undocked): selecting
-another VM or another tab closes the connection, as virt-manager does.
+another VM or another tab closes the connection, as virt-manager does. A VM with both
+VNC and SPICE opens with the protocol the user last chose for it (else its first display).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
-from app.console import ConsoleSession, vm_opener
+from app.console import PROTOCOLS, ConsoleSession, vm_opener
+from app.console_protocols import ProtocolMemory
 from app.inventory import NodeKind
 from widgets.console.pane import ConsolePane
 from widgets.console.window import ConsoleWindow, password_prompt
+
+
+NO_SELECTION = "Select a VM with a VNC or SPICE display to see its console."
 
 
 class ConsoleTab(QWidget):
@@ -24,11 +29,12 @@ class ConsoleTab(QWidget):
         # Where "Remember password" keeps console passwords (app.vault.Vault); set by the
         # launcher once remote access is built, as a callable: the vault can change.
         self.vault_source = None
+        self.protocol_memory = ProtocolMemory()
         self.target: tuple | None = None
         self.session: ConsoleSession | None = None
         self.pane: ConsolePane | None = None
         self.undocked: dict[tuple, ConsoleWindow] = {}
-        self.placeholder = QLabel("Select a VM with a VNC display to see its console.")
+        self.placeholder = QLabel(NO_SELECTION)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
         self.stack = QStackedLayout(self)
@@ -39,12 +45,12 @@ class ConsoleTab(QWidget):
         target = None
         if len(nodes) == 1 and nodes[0].kind is NodeKind.VM:
             vm = nodes[0].obj
-            if any(g.type == "vnc" for g in vm.graphics):
+            if any(g.type in PROTOCOLS for g in vm.graphics):
                 target = (nodes[0].conn_id, nodes[0].key)
             else:
-                self.placeholder.setText(f"{vm.name} has no VNC display.")
+                self.placeholder.setText(f"{vm.name} has no VNC or SPICE display.")
         else:
-            self.placeholder.setText("Select a VM with a VNC display to see its console.")
+            self.placeholder.setText(NO_SELECTION)
         if target == self.target:
             return
         self._close_pane()
@@ -56,13 +62,22 @@ class ConsoleTab(QWidget):
             return
         vm = nodes[0].obj
         vault = self.vault_source() if self.vault_source is not None else None
+        uri = self._uri(target)
         session = ConsoleSession(vm_opener(self.manager, *target,
                                            prompt=password_prompt(self.window, vault is not None),
-                                           vault=vault),
+                                           vault=vault,
+                                           protocol=self.protocol_memory.get(uri, target[1])),
                                  title=vm.name)
-        self._show(ConsolePane(session), session)
+        pane = ConsolePane(session)
+        pane.protocolChosen.connect(
+            lambda protocol: self.protocol_memory.set(uri, target[1], protocol))
+        self._show(pane, session)
         if self.isVisible():
             session.start()
+
+    def _uri(self, target: tuple) -> str:
+        host = self.manager.host(target[0])
+        return host.uri if host is not None else str(target[0])
 
     def _show(self, pane: ConsolePane, session: ConsoleSession) -> None:
         self.session, self.pane = session, pane
