@@ -14,7 +14,14 @@ type it does not decode).
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Protocol
+
+from connectors.console.framebuffer import FramebufferError
+from connectors.console.spice import wire
+from connectors.console.state import ConsoleError, ProtocolError
+from connectors.console.transport import Channel, Transport
 
 # A message to send: (message type, payload without header).
 Outgoing = tuple[int, bytes]
@@ -31,7 +38,9 @@ class ChannelHandler(Protocol):
 
     An optional ``max_message_size: int`` attribute raises the default bound on one
     message's payload (wire.MAX_MESSAGE_SIZE); the display channel needs more than the
-    others.
+    others. An optional ``linked(server_common_caps, server_channel_caps)`` method is
+    called once the link succeeded, before ``initial_messages()``: what the server
+    announced (e.g. whether it takes a preferred-compression message).
     """
 
     channel_type: int  # wire.CHANNEL_MAIN = 1, CHANNEL_DISPLAY = 2, INPUTS = 3, CURSOR = 4
@@ -49,3 +58,191 @@ class ChannelHandler(Protocol):
     def handle(self, msg_type: int, payload: memoryview) -> list[Outgoing]:
         """One server message of this channel's own kind; the replies to send."""
         ...
+
+
+# ---- the channel ----
+
+log = logging.getLogger(__name__)
+
+LINK_TIMEOUT_S = 15.0
+BODY_TIMEOUT_S = 30.0   # a message that has begun must end within this
+OUR_COMMON_CAPS = wire.caps_words(wire.CAP_PROTOCOL_AUTH_SELECTION, wire.CAP_AUTH_SPICE,
+                                  wire.CAP_MINI_HEADER)
+
+
+class SpiceChannel:
+    """One channel's connection. ``link()`` opens the stream and completes the link stage
+    (sending ``ticket``, "" when none is known); ``run()`` then reads messages until the
+    stream ends, answering the common ones and passing the others to ``handler``."""
+
+    def __init__(self, transport: Transport, handler: ChannelHandler, *,
+                 connection_id: int = 0, channel_id: int = 0, ticket: str = "") -> None:
+        self.transport = transport
+        self.handler = handler
+        self.connection_id = connection_id
+        self.channel_id = channel_id
+        self.ticket = ticket
+        self.name = wire.CHANNEL_NAMES.get(handler.channel_type, str(handler.channel_type))
+        self.max_message_size = int(getattr(handler, "max_message_size",
+                                            wire.MAX_MESSAGE_SIZE))
+        self.server_common_caps: list[int] = []
+        self.server_channel_caps: list[int] = []
+        self.mini_header = False
+        self.closed = False
+        self.disconnect_reason: str | None = None
+        self.messages_received = 0
+        self._stream: Channel | None = None
+        self._serial = 0                  # full headers only: the last serial sent
+        self._ack_window = 0
+        self._ack_left = 0
+
+    # ---- link ----
+
+    async def link(self) -> None:
+        self._stream = await self.transport.open()
+        try:
+            await asyncio.wait_for(self._link(self._stream.reader, self._stream.writer),
+                                   LINK_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.close()
+            raise ConsoleError(f"The SPICE server at {self.transport.description} did not "
+                               f"finish linking its {self.name} channel within "
+                               f"{LINK_TIMEOUT_S:g} s.") from None
+        except asyncio.IncompleteReadError:
+            self.close()
+            raise ConsoleError(f"The SPICE server at {self.transport.description} closed the "
+                               f"connection while linking its {self.name} channel.") from None
+        except (ConnectionError, OSError) as err:
+            self.close()
+            raise ConsoleError(f"The SPICE connection broke while linking its {self.name} "
+                               f"channel: {getattr(err, 'strerror', None) or err}.") from None
+        except BaseException:
+            self.close()
+            raise
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        common, channel = self.handler.capabilities()
+        common = wire.merge_caps(list(common), OUR_COMMON_CAPS)
+        writer.write(wire.link_message(self.connection_id, self.handler.channel_type,
+                                       self.channel_id, common, list(channel)))
+        await writer.drain()
+        size = wire.parse_link_header(await reader.readexactly(wire.LINK_HEADER.size))
+        reply = wire.parse_link_reply(await reader.readexactly(size))
+        if reply.error != wire.LINK_OK:
+            raise wire.link_error(reply.error, self.name)
+        self.server_common_caps = reply.common_caps
+        self.server_channel_caps = reply.channel_caps
+        if wire.has_cap(reply.common_caps, wire.CAP_PROTOCOL_AUTH_SELECTION):
+            if not wire.has_cap(reply.common_caps, wire.CAP_AUTH_SPICE):
+                raise ConsoleError("The SPICE server asks for SASL authentication, which "
+                                   "HVConsole does not support.")
+            writer.write(wire.pack("I", wire.CAP_AUTH_SPICE))
+        writer.write(wire.encrypt_ticket(reply.public_key, self.ticket))
+        await writer.drain()
+        wire.link_result(int.from_bytes(await reader.readexactly(4), "little"))
+        self.mini_header = wire.has_cap(reply.common_caps, wire.CAP_MINI_HEADER)
+        linked = getattr(self.handler, "linked", None)
+        if linked is not None:
+            linked(reply.common_caps, reply.channel_caps)
+        for msg_type, payload in self.handler.initial_messages():
+            self.send(msg_type, payload)
+        await writer.drain()
+
+    # ---- messages ----
+
+    def send(self, msg_type: int, payload: bytes = b"") -> None:
+        """Queue one message (no-op once closed)."""
+        if self.closed or self._stream is None:
+            return
+        if self.mini_header:
+            data = wire.pack_message(msg_type, payload)
+        else:
+            self._serial += 1
+            data = wire.pack_message(msg_type, payload, self._serial)
+        self._stream.writer.write(data)
+
+    def send_all(self, messages: list[tuple[int, bytes]]) -> None:
+        for msg_type, payload in messages:
+            self.send(msg_type, payload)
+
+    async def run(self) -> None:
+        """Read and handle messages until the stream ends. Raises ConsoleError (with the
+        server's reason when it gave one); returns quietly after close()."""
+        if self._stream is None:
+            raise ConsoleError("not connected")
+        reader, writer = self._stream.reader, self._stream.writer
+        header = wire.MINI_HEADER if self.mini_header else wire.FULL_HEADER
+        try:
+            while not self.closed:
+                head = await reader.readexactly(header.size)
+                if self.mini_header:
+                    msg_type, size = header.unpack(head)
+                    sub_list = 0
+                else:
+                    _serial, msg_type, size, sub_list = header.unpack(head)
+                wire.check_size(size, self.max_message_size, msg_type)
+                body = (await asyncio.wait_for(reader.readexactly(size), BODY_TIMEOUT_S)
+                        if size else b"")
+                view = memoryview(body)
+                if 0 < sub_list <= size:   # old servers: sub-messages after the message
+                    view = view[:sub_list]
+                self._received(msg_type, view)
+                if writer.transport.get_write_buffer_size():
+                    await writer.drain()
+        except asyncio.IncompleteReadError:
+            if not self.closed:
+                raise ConsoleError(self._ended("closed the connection")) from None
+        except asyncio.TimeoutError:
+            raise ProtocolError(f"the server stopped in the middle of a {self.name} message "
+                                f"for {BODY_TIMEOUT_S:g} s") from None
+        except (ConnectionError, OSError) as err:
+            if not self.closed:
+                raise ConsoleError(self._ended(
+                    f"broke the connection ({getattr(err, 'strerror', None) or err})")) from None
+        except FramebufferError as err:
+            raise ProtocolError(str(err)) from None
+        finally:
+            self.close()
+
+    def _ended(self, what: str) -> str:
+        reason = f": {self.disconnect_reason}" if self.disconnect_reason else "."
+        return f"The SPICE server {what}{reason}"
+
+    def _received(self, msg_type: int, payload: memoryview) -> None:
+        self.messages_received += 1
+        if self._ack_left:
+            self._ack_left -= 1
+            if not self._ack_left:
+                self.send(wire.MSGC_ACK)
+                self._ack_left = self._ack_window
+        if msg_type >= wire.FIRST_CHANNEL_MESSAGE:
+            self.send_all(self.handler.handle(msg_type, payload))
+        else:
+            self._common(msg_type, wire.Payload(payload, f"{self.name} message {msg_type}"))
+
+    def _common(self, msg_type: int, p: wire.Payload) -> None:
+        if msg_type == wire.MSG_SET_ACK:
+            generation, window = p.unpack("II")
+            self.send(wire.MSGC_ACK_SYNC, wire.pack("I", generation))
+            self._ack_window = self._ack_left = window
+        elif msg_type == wire.MSG_PING:
+            ping_id, timestamp = p.unpack("IQ")
+            self.send(wire.MSGC_PONG, wire.pack("IQ", ping_id, timestamp))
+        elif msg_type == wire.MSG_NOTIFY:
+            _time, severity, _visibility, what, length = p.unpack("QIIII")
+            text = bytes(p.take(min(length, p.remaining))).split(b"\0")[0]
+            log.info("SPICE %s channel notice (severity %d, code %d): %s", self.name,
+                     severity, what, text.decode("utf-8", "replace"))
+        elif msg_type == wire.MSG_DISCONNECTING:
+            _time, reason = p.unpack("QI")
+            self.disconnect_reason = str(wire.link_error(reason)) if reason else None
+        elif msg_type == wire.MSG_MIGRATE:
+            raise ConsoleError("The VM is moving to another host; the console connects "
+                               "again once it has arrived.")
+        else:  # WAIT_FOR_CHANNELS (no serials with mini headers), MIGRATE_DATA, LIST
+            log.debug("SPICE %s channel: common message %d ignored", self.name, msg_type)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._stream is not None:
+            self._stream.close()
