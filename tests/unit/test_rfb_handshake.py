@@ -94,8 +94,8 @@ def test_no_password_available_says_so():
 
 
 def test_unsupported_security_types_are_named():
-    data = b"RFB 003.008\n" + bytes([1, m.SEC_VENCRYPT])
-    with pytest.raises(AuthenticationError, match="offered: 19"):
+    data = b"RFB 003.008\n" + bytes([2, 30, 5])  # Apple's Diffie-Hellman, RA2
+    with pytest.raises(AuthenticationError, match="offered: 30, 5"):
         connect(data)
 
 

@@ -18,11 +18,12 @@ import numpy as np
 from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import CursorImage, FramebufferError, check_size
 from connectors.console.rfb import messages as m
-from connectors.console.rfb.auth import PasswordSource, choose_security
+from connectors.console.rfb.auth import PasswordSource, choose_security, security_name
 from connectors.console.rfb.decoders import decode_copyrect, decode_hextile, decode_raw
 from connectors.console.rfb.tight import TightDecoder
 from connectors.console.rfb.zrle import ZrleDecoder
 from connectors.console.state import AuthenticationError, ConsoleError, ProtocolError
+from connectors.console.tls import TlsOptions
 from connectors.console.transport import Channel, Transport
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,10 @@ async def _no_password() -> str | None:
 class RfbClient(ConsoleClient):
     def __init__(self, transport: Transport, *, password: PasswordSource = _no_password,
                  encodings: tuple[str, ...] = DEFAULT_ENCODINGS, jpeg_quality: int | None = None,
-                 shared: bool = True) -> None:
+                 shared: bool = True, tls: TlsOptions | None = None,
+                 username: str | None = None) -> None:
+        """``tls``: where VeNCrypt finds its certificates (None: the default directories);
+        ``username``: for VeNCrypt's Plain sub-types (None: the local user's name)."""
         super().__init__()
         unknown = [e for e in encodings if e not in m.ENCODING_NAMES]
         if unknown:
@@ -57,6 +61,9 @@ class RfbClient(ConsoleClient):
         self.encodings = tuple(encodings)
         self.jpeg_quality = jpeg_quality
         self.shared = shared
+        self.tls = tls
+        self.username = username
+        self.security = ""          # the security type in use, e.g. "VeNCrypt X509Vnc"
         self.version = (0, 0)
         self.channel: Channel | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -78,8 +85,11 @@ class RfbClient(ConsoleClient):
                                f"finish the handshake within {HANDSHAKE_TIMEOUT_S:g} s.") from None
         except asyncio.IncompleteReadError:
             self.close()
+            hint = (" It may want a client certificate: client-cert.pem and client-key.pem "
+                    "beside the CA certificate." if self.security.startswith("VeNCrypt X509")
+                    else "")
             raise ConsoleError(f"The VNC server at {self.transport.description} closed the "
-                               "connection during the handshake.") from None
+                               f"connection during the handshake.{hint}") from None
         except BaseException:
             self.close()
             raise
@@ -106,18 +116,22 @@ class RfbClient(ConsoleClient):
         if not offered:
             raise ConsoleError(f"The VNC server refused the connection: "
                                f"{await self._reason(reader)}")
-        handler = choose_security(offered, self.password)
+        handler = choose_security(offered, self.password, self.tls,
+                                  getattr(self.transport, "host", None),
+                                  f"the VNC server at {self.transport.description}",
+                                  self.username)
         if self.version[1] >= 7:
             writer.write(bytes([handler.type_id]))
         await writer.drain()
         reader, writer = await handler.run(reader, writer)
+        self.security = security_name(handler)
         if handler.type_id != m.SEC_NONE or self.version[1] >= 8:
             (result,) = struct.unpack(">I", await reader.readexactly(4))
             if result != 0:
                 why = await self._reason(reader) if self.version[1] >= 8 else ""
                 raise AuthenticationError(
                     "The VNC server refused the password" + (f": {why}" if why else "."),
-                    needs_password=handler.type_id == m.SEC_VNC_AUTH)
+                    needs_password=handler.uses_password)
         writer.write(bytes([int(self.shared)]))
         width, height = struct.unpack(">HH", await reader.readexactly(4))
         await reader.readexactly(16)  # the server's pixel format: we set our own below
