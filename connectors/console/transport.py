@@ -95,19 +95,25 @@ class CommandTransport:
         self.description = description
 
     async def open(self) -> Channel:
+        # One end of a socket pair is the process's stdin and stdout: a socket (unlike
+        # two pipes) can be upgraded to TLS in place, which VeNCrypt needs.
+        ours, theirs = socket.socketpair()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, limit=READ_LIMIT)
+                *self.argv, stdin=theirs, stdout=theirs, stderr=asyncio.subprocess.DEVNULL)
         except OSError as err:
+            ours.close()
             raise ConsoleError(f"Cannot start {self.argv[0]}: {err.strerror or err}.") from None
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=ours, limit=READ_LIMIT)
 
         def stop() -> None:
             if proc.returncode is None:
                 proc.kill()
 
-        assert proc.stdout is not None and proc.stdin is not None
-        return Channel(proc.stdout, proc.stdin, self.description, [stop])
+        return Channel(reader, writer, self.description, [stop])
 
 
 def ssh_tunnel(ssh_target: str, host: str, port: int | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import struct
+import sys
 
 import pytest
 
@@ -15,7 +16,7 @@ from connectors.console.rfb import auth
 from connectors.console.rfb.client import RfbClient
 from connectors.console.state import AuthenticationError, ConsoleError
 from connectors.console.tls import ANONYMOUS_CIPHERS, TlsError, TlsOptions
-from connectors.console.transport import TcpTransport
+from connectors.console.transport import CommandTransport, TcpTransport
 from tests.tls_certs import ThrowawayCA
 from tests.unit.rfb_helpers import server_init
 
@@ -178,3 +179,40 @@ def test_no_password_for_an_inner_vnc_auth_asks_for_one(ca, tmp_path):
     with pytest.raises(AuthenticationError, match="needs a password") as err:
         connect([auth.VENCRYPT_X509_VNC], server_context(ca, tmp_path), options)
     assert err.value.needs_password
+
+
+PROXY = """
+import os, select, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+while True:
+    ready = select.select([0, s], [], [])[0]
+    if 0 in ready:
+        data = os.read(0, 65536)
+        if not data:
+            break
+        s.sendall(data)
+    if s in ready:
+        data = s.recv(65536)
+        if not data:
+            break
+        os.write(1, data)
+"""
+
+
+def test_tls_runs_over_a_command_stream_as_over_ssh(ca, tmp_path):
+    """A qemu+ssh:// console is a process's stdin/stdout (ssh -W): TLS must run there
+    too. A small proxy process stands in for ssh."""
+    options = TlsOptions(cert_dir=ca.client_dir(tmp_path / "client"), server_name="localhost")
+
+    async def run():
+        server = VeNCryptServer([auth.VENCRYPT_X509_NONE], server_context(ca, tmp_path))
+        port = await server.start()
+        transport = CommandTransport([sys.executable, "-c", PROXY, str(port)], "proxy")
+        client = RfbClient(transport, tls=options)
+        try:
+            await asyncio.wait_for(client.connect(), 20)
+            return client.security, client.framebuffer.width
+        finally:
+            client.close()
+            server.stop()
+    assert asyncio.run(run()) == ("VeNCrypt X509None", 32)
