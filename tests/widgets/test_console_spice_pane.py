@@ -1,0 +1,173 @@
+"""The console pane's SPICE parts offscreen: the VNC/SPICE choice for a VM with both
+(shown only then, remembered per VM by the Console tab), the quiet label about the guest
+agent, the guest's resolution following the pane and the clipboard shared both ways
+while an agent runs, and the client's notices.
+
+The agent tests use ``AgentClient``, a ConsoleClient standing in for a SPICE client whose
+guest runs spice-vdagent: the test guest (busybox) has no agent, so no real one can run
+here. The choice tests use the real VmOpener on the connector's records."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+
+from app.console import ConsoleSession, VmOpener
+from connectors.console.client import ConsoleClient
+from connectors.console.state import ConsoleState
+from tests.conftest import wait_until
+from tests.unit.test_console_spice_app import SPICE, VNC, Host, Manager, vm
+
+
+class AgentClient(ConsoleClient):
+    def __init__(self, agent: bool) -> None:
+        super().__init__()
+        self.agent_connected = agent
+        self.monitor_sizes: list[tuple[int, int]] = []
+        self.clipboards: list[str] = []
+        self._closed = asyncio.Event()
+
+    async def connect(self) -> None:
+        pass
+
+    async def run(self) -> None:
+        await self._closed.wait()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def set_monitor_size(self, width: int, height: int) -> None:
+        self.monitor_sizes.append((width, height))
+
+    def send_clipboard(self, text: str) -> None:
+        self.clipboards.append(text)
+
+    def send_key(self, down, keysym, scancode=None) -> None:
+        pass
+
+    def send_pointer(self, buttons, x, y) -> None:
+        pass
+
+
+@pytest.fixture
+def agent_pane(aloop, qtbot):
+    """(pane, client): a pane on a connected session whose client has no agent yet."""
+    from widgets.console.pane import ConsolePane
+    client = AgentClient(agent=False)
+
+    async def opener():
+        return client
+
+    session = ConsoleSession(opener, title="desk")
+    pane = ConsolePane(session)
+    qtbot.addWidget(pane)
+    pane.resize(700, 500)
+    pane.show()
+    qtbot.waitExposed(pane)
+    session.start()
+    aloop.run_until_complete(wait_until(lambda: session.connected))
+    yield pane, client
+    aloop.run_until_complete(session.stop())
+
+
+def test_without_an_agent_a_quiet_label_says_what_it_would_add(agent_pane):
+    pane, client = agent_pane
+    assert pane.agent_label.isVisible()
+    assert pane.agent_label.text() == "No guest agent"
+    tip = pane.agent_label.toolTip()
+    assert "resolution would follow this window" in tip and "clipboard" in tip
+    QGuiApplication.clipboard().setText("not for the guest")
+    pane.resize(760, 540)
+    pane.follow_window_size()
+    assert client.monitor_sizes == [] and client.clipboards == []
+
+
+def test_with_an_agent_the_guest_follows_the_pane_and_shares_the_clipboard(aloop, qtbot,
+                                                                          agent_pane):
+    pane, client = agent_pane
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("from the desktop")
+    client.agent_connected = True
+    client.on_capabilities()                      # the agent connected
+    assert pane.agent_label.text() == "Guest agent"
+    assert client.clipboards == ["from the desktop"]
+    viewport = pane.scroll.viewport().size()
+    aloop.run_until_complete(wait_until(lambda: client.monitor_sizes, 5))
+    assert client.monitor_sizes[-1] == (viewport.width(), viewport.height())
+    pane.resize(900, 650)
+    aloop.run_until_complete(wait_until(
+        lambda: client.monitor_sizes[-1] == (pane.scroll.viewport().width(),
+                                             pane.scroll.viewport().height()), 5))
+    asked = len(client.monitor_sizes)
+    pane.follow_window_size()                     # the same size again: not asked twice
+    assert len(client.monitor_sizes) == asked
+    client.on_clipboard("from the guest")         # the guest copied something
+    assert clipboard.text() == "from the guest"
+    assert client.clipboards == ["from the desktop"]   # not echoed back
+    clipboard.setText("copied here later")
+    assert client.clipboards[-1] == "copied here later"
+
+
+def test_notices_from_the_client_show_above_the_screen(agent_pane):
+    pane, client = agent_pane
+    assert not pane.notice.isVisible()
+    client.on_notice("The server sent a QUIC image, which HVConsole does not decode.")
+    assert pane.notice.isVisible() and "QUIC" in pane.notice.text()
+    client.on_notice("")
+    assert not pane.notice.isVisible()
+
+
+def test_a_vm_with_both_displays_offers_the_choice(aloop, qtbot):
+    from widgets.console.pane import ConsolePane
+    record = vm(SPICE, VNC)
+    opener = VmOpener(Manager(Host(record)), "c1", record.key)
+    session = ConsoleSession(opener, title="desk")
+    pane = ConsolePane(session)
+    qtbot.addWidget(pane)
+    pane.show()
+    chosen: list[str] = []
+    pane.protocolChosen.connect(chosen.append)
+    session.start()
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: session.status.state is ConsoleState.VM_NOT_RUNNING))
+        box = pane.protocol_box
+        assert pane.protocol_box_action.isVisible()
+        assert [box.itemText(i) for i in range(box.count())] == ["SPICE", "VNC"]
+        assert box.currentText() == "SPICE"
+        box.setCurrentIndex(1)
+        box.activated.emit(1)
+        assert chosen == ["vnc"] and session.protocol == "vnc" and box.currentText() == "VNC"
+    finally:
+        aloop.run_until_complete(session.stop())
+    only = ConsolePane(ConsoleSession(VmOpener(Manager(Host(vm(SPICE))), "c1", record.key)))
+    qtbot.addWidget(only)
+    assert not only.protocol_box_action.isVisible()
+
+
+def test_the_console_tab_opens_a_vm_the_way_the_user_left_it(aloop, qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.console_protocols import ProtocolMemory
+    from app.inventory import InventoryModel, NodeKind
+    from widgets.tabs.console import ConsoleTab
+
+    record = vm(SPICE, VNC)
+    host = Host(record, uri="qemu:///system")
+    tab = ConsoleTab(manager=Manager(host), inventory=InventoryModel())
+    qtbot.addWidget(tab)
+    tab.protocol_memory = ProtocolMemory(QSettings(str(tmp_path / "hv.conf"),
+                                                   QSettings.Format.IniFormat))
+
+    class Node:
+        kind, conn_id, key, obj = NodeKind.VM, "c1", record.key, record
+
+    tab.set_selection([Node()])
+    assert tab.session.protocol == "spice"
+    tab.pane.choose_protocol("vnc")
+    tab.set_selection([])
+    assert "VNC or SPICE" in tab.placeholder.text()
+    tab.set_selection([Node()])
+    assert tab.session.protocol == "vnc"
+    tab.close_all()
