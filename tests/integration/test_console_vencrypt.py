@@ -1,0 +1,136 @@
+"""VeNCrypt against real TLS VNC servers, with certificates from a throwaway CA:
+QEMU's VNC server with X.509 credentials (tls-creds-x509, as libvirt's vnc_tls=1 sets
+it up) and with anonymous TLS (tls-creds-anon), and TigerVNC's Xvnc with X509Vnc,
+TLSVnc and X509Plain. The right CA gives the first frame, equal to the server's own
+picture of its screen; another CA, or another name, is refused with a sentence that
+says so. QEMU runs with no guest (its CPU never starts), so nothing here boots."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from connectors.console.state import AuthenticationError
+from connectors.console.tls import TlsError, TlsOptions
+from tests.integration import vnc_servers as vs
+from tests.tls_certs import ThrowawayCA
+
+missing = vs.missing_tools("qemu-system-x86_64", "Xvnc", "xwd", "vncpasswd")
+pytestmark = pytest.mark.skipif(bool(missing), reason=f"not installed: {missing}")
+
+PASSWORD = "tls-pw-1"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """The server's directory, a client directory with the right CA and one with
+    another CA."""
+    root = tmp_path_factory.mktemp("pki")
+    ca = ThrowawayCA.create()
+    return {"server": ca.server_dir(root / "server"),
+            "client": ca.client_dir(root / "client"),
+            "wrong": ThrowawayCA.create("Someone else's CA").client_dir(root / "wrong")}
+
+
+@pytest.fixture(scope="module")
+def qemu_x509(pki):
+    server = vs.start_qemu_tls(pki["server"])
+    yield server
+    server.stop()
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 60))
+
+
+def test_qemu_x509_with_the_right_ca_shows_qemus_screen(qemu_x509, pki):
+    async def check():
+        async with vs.console(qemu_x509.port, tls=TlsOptions(pki["client"]),
+                              encodings=("raw",)) as client:
+            await vs.first_frame(client)
+            assert client.security == "VeNCrypt X509None"
+            # QEMU writes "Guest has not initialized the display" on its blank VGA
+            # a moment after it starts: wait for that picture, pixel for pixel.
+            await vs.converges(client, qemu_x509.screen)
+    run(check())
+
+
+def test_qemu_x509_signed_by_another_ca_is_refused(qemu_x509, pki):
+    async def check():
+        async with vs.console(qemu_x509.port, tls=TlsOptions(pki["wrong"])):
+            pass
+    with pytest.raises(TlsError, match=r"is not trusted: it was not signed by the CA in "
+                                       r".*wrong/ca-cert.pem"):
+        run(check())
+
+
+def test_qemu_x509_under_another_name_is_refused(qemu_x509, pki):
+    async def check():
+        async with vs.console(qemu_x509.port, tls=TlsOptions(pki["client"],
+                                                             "vnc.example.org")):
+            pass
+    with pytest.raises(TlsError, match="not made out to 'vnc.example.org'"):
+        run(check())
+
+
+def test_qemu_anonymous_tls_with_a_password():
+    """TLSVnc: anonymous Diffie-Hellman (OpenSSL 3 at security level 0, TLS 1.2)."""
+    server = vs.start_qemu_tls(None, password=PASSWORD)
+    try:
+        async def check(password):
+            async with vs.console(server.port, password, encodings=("raw",)) as client:
+                await vs.first_frame(client)
+                assert client.security == "VeNCrypt TLSVnc"
+                await vs.converges(client, server.screen)
+        run(check(PASSWORD))
+        with pytest.raises(AuthenticationError) as refused:
+            run(check("wrong"))
+        assert refused.value.needs_password
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("security", ["X509Vnc", "TLSVnc"])
+def test_xvnc_vencrypt_first_frame_is_the_x_screen(pki, security):
+    server = vs.start_xvnc(security, password=PASSWORD, cert_dir=pki["server"])
+    try:
+        async def check():
+            async with vs.console(server.port, PASSWORD, tls=TlsOptions(pki["client"]),
+                                  encodings=("raw",)) as client:
+                frame = await vs.first_frame(client)
+                assert client.security == f"VeNCrypt {security}"
+                assert (frame == await asyncio.to_thread(server.display.screen)).all()
+        run(check())
+    finally:
+        server.stop()
+
+
+def test_xvnc_x509_signed_by_another_ca_is_refused(pki):
+    server = vs.start_xvnc("X509Vnc", password=PASSWORD, cert_dir=pki["server"])
+    try:
+        async def check(directory):
+            async with vs.console(server.port, PASSWORD, tls=TlsOptions(directory)):
+                pass
+        with pytest.raises(TlsError, match="is not trusted"):
+            run(check(pki["wrong"]))
+    finally:
+        server.stop()
+
+
+def test_xvnc_x509plain_logs_in_a_local_user(pki):
+    user_password = "plain-pw-7"
+    user = vs.ensure_plain_user(user_password)
+    server = vs.start_xvnc("X509Plain", cert_dir=pki["server"],
+                           extra=("-PlainUsers", user, "-PAMService", "tigervnc"))
+    try:
+        async def check(password):
+            async with vs.console(server.port, password, tls=TlsOptions(pki["client"]),
+                                  username=user) as client:
+                await vs.first_frame(client)
+                assert client.security == "VeNCrypt X509Plain"
+        run(check(user_password))
+        with pytest.raises(AuthenticationError) as refused:
+            run(check("not-the-password"))
+        assert refused.value.needs_password
+    finally:
+        server.stop()
