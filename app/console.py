@@ -16,8 +16,8 @@ from typing import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from app.console_passwords import (ConsolePasswords, PasswordPrompt, address_console_key,
-                                   vm_console_key)
+from app.console_passwords import (ConsolePasswords, PasswordPrompt, RememberedPasswords,
+                                   address_console_key, vm_console_key, vm_console_keys)
 from connectors.console.address import ConsoleAddress
 from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import Framebuffer
@@ -105,6 +105,12 @@ class ConsoleSession(QObject):
         self._wake.set()
         if not self._stopped:
             self.start()
+
+    def remembered_passwords(self):
+        """This console's vault entries (app.console_passwords.RememberedPasswords), for
+        "Forget console password"; None when there is no vault to remember in."""
+        source = getattr(self.opener, "remembered_passwords", None)
+        return source() if source is not None else None
 
     @property
     def connected(self) -> bool:
@@ -259,6 +265,9 @@ def address_opener(address: ConsoleAddress, prompt: PasswordPrompt | None = None
         return await passwords.connect_new(lambda: make_client(
             address.protocol, TcpTransport(address.host, address.port), passwords,
             **client_options))
+    remembered = (RememberedPasswords(vault, (passwords.vault_key,), address.display)
+                  if vault is not None else None)
+    open_client.remembered_passwords = lambda: remembered  # "Forget console password"
     return open_client
 
 
@@ -294,6 +303,14 @@ class VmOpener:
         found = [g.type for g in vm.graphics if g.type in PROTOCOLS]
         unique = list(dict.fromkeys(found))
         return unique if len(unique) > 1 else []
+
+    def remembered_passwords(self) -> RememberedPasswords | None:
+        """This VM's entries in the vault (VNC and SPICE), for "Forget console password"."""
+        host, vm = self._vm()
+        if self.vault is None or host is None:
+            return None
+        return RememberedPasswords(self.vault, tuple(vm_console_keys(host.uri, self.key)),
+                                   vm.name if vm is not None else self.key)
 
     def current_protocol(self) -> str | None:
         _host, vm = self._vm()

@@ -14,7 +14,10 @@ asking, and the user is asked only once the server refused it.
 
 Vault entry names (service ``HVConsole``, beside the libvirt credentials of app.vault):
 ``vnc:<connection URI>/<VM UUID>`` for a VM's console, ``vnc:<host>:<port>`` for a
-standalone console address; ``spice:`` in place of ``vnc:`` for SPICE tickets. QtCore-free; vault calls run in a worker thread.
+standalone console address; ``spice:`` in place of ``vnc:`` for SPICE tickets.
+``RememberedPasswords`` is "Forget console password": every entry of one target (both
+protocols of a VM) deleted, in a sentence. QtCore-free; vault calls run in a worker
+thread.
 """
 from __future__ import annotations
 
@@ -127,3 +130,48 @@ class ConsolePasswords:
         except Exception as err:  # noqa: BLE001 - VaultError or worse: never stops a console
             log.warning("console password vault: %s", err)
             return None
+
+
+# ---- "Forget console password" ----
+
+CONSOLE_PROTOCOLS = ("vnc", "spice")
+
+
+def vm_console_keys(uri: str, vm_uuid: str) -> list[str]:
+    """Every entry a VM's console may have: one per protocol (a VM can show both)."""
+    return [vm_console_key(uri, vm_uuid, protocol) for protocol in CONSOLE_PROTOCOLS]
+
+
+@dataclass(frozen=True)
+class RememberedPasswords:
+    """The vault entries of one console target, for "Forget console password"."""
+
+    vault: Vault
+    keys: tuple[str, ...]
+    what: str          # the VM's name or the address, for the sentence
+
+    async def stored(self) -> list[str]:
+        """The keys that have an entry. Raises VaultError (worded) when the vault refuses."""
+        found = []
+        for key in self.keys:
+            if await asyncio.to_thread(self.vault.get, key) is not None:
+                found.append(key)
+        return found
+
+    async def forget(self) -> str:
+        """Deletes the entries; a sentence saying what happened (also when nothing was
+        stored, or the vault refused)."""
+        try:
+            found = await self.stored()
+            for key in found:
+                await asyncio.to_thread(self.vault.delete, key)
+            left = await self.stored()
+        except Exception as err:  # noqa: BLE001 - VaultError or a keyring failure
+            return f"The console password of {self.what} could not be forgotten: {err}"
+        if left:
+            return (f"The keyring kept the console password of {self.what}; remove "
+                    f"{', '.join(left)} with your keyring's own tool.")
+        if not found:
+            return f"No console password of {self.what} is remembered."
+        kinds = " and ".join(key.split(":", 1)[0].upper() for key in found)
+        return f"Forgot the remembered {kinds} console password of {self.what}."
