@@ -21,6 +21,7 @@ from widgets.console.view import ConsoleView
 
 MAX_PASTE_CHARS = 20_000
 MAX_CLIPBOARD_CHARS = 1 << 20
+MESSAGE_MS = 8000            # how long "Forgot the password…" stays in the notice bar
 FOLLOW_SIZE_DELAY_MS = 300   # a window being dragged larger asks the guest once it rests
 NO_AGENT_TEXT = "No guest agent"
 NO_AGENT_TIP = ("The SPICE agent (spice-vdagent) is not running in this guest. With it, "
@@ -100,6 +101,7 @@ class ConsolePane(QWidget):
         self.stack.addWidget(self.scroll)
         self.stack.addWidget(self.overlay)
         self.hint = QLabel()
+        self.last_message = ""     # the last sentence show_message() put up
         self.hint.setObjectName("consoleHint")
         self.agent_label = QLabel()
         self.agent_label.setObjectName("consoleAgent")
@@ -159,6 +161,11 @@ class ConsolePane(QWidget):
         self.paste_action.triggered.connect(self.paste_clipboard)
         self.screenshot_action = bar.addAction("Screenshot…")
         self.screenshot_action.triggered.connect(self.ask_screenshot)
+        self.forget_action = bar.addAction("Forget password")
+        self.forget_action.setToolTip("Remove this console's remembered password from the "
+                                      "keyring (the next connection asks for it again)")
+        self.forget_action.triggered.connect(self.forget_password)
+        self.forget_action.setVisible(self.session.remembered_passwords() is not None)
         self.undock_action = bar.addAction("Undock")
         self.undock_action.triggered.connect(self.undockRequested)
         self.undock_action.setVisible(can_undock)
@@ -222,6 +229,27 @@ class ConsolePane(QWidget):
             if self.session.agent_connected:
                 self._follow_timer.start()
         return super().eventFilter(watched, event)
+
+    def forget_password(self) -> asyncio.Task | None:
+        """Forgets the remembered password(s) in the background; the sentence shows in the
+        notice bar for a while."""
+        remembered = self.session.remembered_passwords()
+        if remembered is None:
+            return None
+        return asyncio.get_event_loop().create_task(self._forget(remembered))
+
+    async def _forget(self, remembered) -> None:
+        self.show_message(await remembered.forget())
+
+    def show_message(self, text: str) -> None:
+        """A sentence in the notice bar until the session has something to say, or for
+        MESSAGE_MS."""
+        self.last_message = text
+        try:
+            self._notice_changed(text)
+            QTimer.singleShot(MESSAGE_MS, self, lambda: self._notice_changed(self.session.notice))
+        except RuntimeError:  # the pane was closed meanwhile
+            pass
 
     def ask_screenshot(self) -> None:
         name = safe_file_name(self.session.title) + ".png"
