@@ -1,0 +1,559 @@
+"""The SPICE display channel: surfaces, drawing commands, image caches and MJPEG video
+streams, drawn into the console's framebuffer (the primary surface) with numpy.
+
+The capabilities and the preferred compression announce what HVConsole decodes in C
+(bitmaps, LZ4, JPEG, MJPEG streams) so that a server never needs to send QUIC or GLZ,
+which Python would decode slowly. Whatever a server still sends that HVConsole cannot
+show is skipped and named once through ``client.on_notice``, rather than drawn as
+garbage. Anything malformed (offsets, lengths, sizes outside the message or the
+surface) is a ProtocolError; sizes are checked before anything is allocated.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from connectors.console.framebuffer import MAX_HEIGHT, MAX_WIDTH
+from connectors.console.spice import canvas, wire
+from connectors.console.spice.canvas import Box
+from connectors.console.spice.images import (ImageDecoder, UnsupportedImage,
+                                             check_image_size, decode_jpeg)
+from connectors.console.spice.wire import Payload
+from connectors.console.state import ProtocolError
+
+log = logging.getLogger(__name__)
+
+# ---- server messages ----
+MSG_MODE, MSG_MARK, MSG_RESET, MSG_COPY_BITS = 101, 102, 103, 104
+MSG_INVAL_LIST, MSG_INVAL_ALL_PIXMAPS, MSG_INVAL_PALETTE, MSG_INVAL_ALL_PALETTES = 105, 106, 107, 108
+MSG_STREAM_CREATE, MSG_STREAM_DATA, MSG_STREAM_CLIP = 122, 123, 124
+MSG_STREAM_DESTROY, MSG_STREAM_DESTROY_ALL = 125, 126
+MSG_DRAW_FILL, MSG_DRAW_OPAQUE, MSG_DRAW_COPY, MSG_DRAW_BLEND = 302, 303, 304, 305
+MSG_DRAW_BLACKNESS, MSG_DRAW_WHITENESS, MSG_DRAW_INVERS = 306, 307, 308
+MSG_DRAW_ROP3, MSG_DRAW_STROKE, MSG_DRAW_TEXT = 309, 310, 311
+MSG_DRAW_TRANSPARENT, MSG_DRAW_ALPHA_BLEND = 312, 313
+MSG_SURFACE_CREATE, MSG_SURFACE_DESTROY, MSG_STREAM_DATA_SIZED = 314, 315, 316
+MSG_MONITORS_CONFIG, MSG_DRAW_COMPOSITE, MSG_STREAM_ACTIVATE_REPORT = 317, 318, 319
+MSG_GL_SCANOUT_UNIX, MSG_GL_DRAW, MSG_QUALITY_INDICATOR = 320, 321, 322
+# ---- client messages ----
+MSGC_INIT, MSGC_STREAM_REPORT, MSGC_PREFERRED_COMPRESSION = 101, 102, 103
+
+# ---- display capabilities (bit numbers) ----
+CAP_SIZED_STREAM, CAP_MONITORS_CONFIG, CAP_COMPOSITE, CAP_A8_SURFACE = 0, 1, 2, 3
+CAP_STREAM_REPORT, CAP_LZ4_COMPRESSION, CAP_PREF_COMPRESSION, CAP_GL_SCANOUT = 4, 5, 6, 7
+CAP_MULTI_CODEC, CAP_CODEC_MJPEG = 8, 9
+# What we announce: LZ4 images, MJPEG (and only MJPEG) video, sized stream frames, and
+# that we say which compression we prefer. Not COMPOSITE / A8 surfaces (X drivers then
+# render text themselves), not GL scanout (needs a local Unix socket and EGL).
+OUR_CAPS = (CAP_SIZED_STREAM, CAP_LZ4_COMPRESSION, CAP_PREF_COMPRESSION, CAP_MULTI_CODEC,
+            CAP_CODEC_MJPEG)
+
+# SpiceImageCompression: LZ4 for every RGB image; the server falls back to its LZ only
+# for palette images, which current guests do not draw.
+COMPRESSION_LZ4 = 7
+# SpiceSurfaceFlags, SpiceClipType, SpiceBrushType, SpiceMaskFlags, scale modes
+SURFACE_PRIMARY = 1
+CLIP_NONE, CLIP_RECTS = 0, 1
+BRUSH_NONE, BRUSH_SOLID, BRUSH_PATTERN = 0, 1, 2
+MASK_INVERS = 1
+SCALE_INTERPOLATE, SCALE_NEAREST = 0, 1
+ALPHA_SRC_HAS_ALPHA = 2
+STREAM_TOP_DOWN = 1
+CODEC_MJPEG = 1
+CODEC_NAMES = {1: "MJPEG", 2: "VP8", 3: "H.264", 4: "VP9", 5: "H.265"}
+RES_TYPE_PIXMAP = 1
+
+# Pixels the server may keep in our image cache (what spice-gtk announces by default).
+CACHE_PIXELS = 8 << 20
+# Pixels of off-screen surfaces kept in all; the primary surface is the framebuffer.
+OFFSCREEN_PIXELS = 16 << 20
+MAX_SURFACES = 4096
+MAX_STREAMS = 64
+# One display message at most: a whole 4K screen as an uncompressed 32-bit bitmap is
+# 33 MB.
+MAX_MESSAGE_SIZE = 64 << 20
+
+UNDRAWN = {MSG_DRAW_ROP3: "ternary raster operations", MSG_DRAW_STROKE: "lines",
+           MSG_DRAW_TEXT: "text drawn by the server",
+           MSG_DRAW_COMPOSITE: "composited pictures",
+           MSG_GL_SCANOUT_UNIX: "an OpenGL screen (local connections only)",
+           MSG_GL_DRAW: "an OpenGL screen (local connections only)"}
+
+
+class Surface:
+    """One surface's pixels: the framebuffer's words for the primary one."""
+
+    __slots__ = ("words", "width", "height", "primary")
+
+    def __init__(self, words: np.ndarray | None, width: int, height: int, primary: bool):
+        self.words = words
+        self.width = width
+        self.height = height
+        self.primary = primary
+
+
+class Stream:
+    """A video stream: frames of width x height drawn over ``dest``, inside ``clip``
+    (an (n, 4) array of rectangles, or None)."""
+
+    __slots__ = ("surface_id", "codec", "top_down", "width", "height", "dest", "clip")
+
+    def __init__(self, surface_id: int, codec: int, top_down: bool, width: int, height: int,
+                 dest: Box, clip: np.ndarray | None) -> None:
+        self.surface_id = surface_id
+        self.codec = codec
+        self.top_down = top_down
+        self.width = width
+        self.height = height
+        self.dest = dest
+        self.clip = clip
+
+
+def _rect(p: Payload) -> Box:
+    top, left, bottom, right = p.unpack("iiii")
+    return left, top, right, bottom
+
+
+def _clip(p: Payload) -> np.ndarray | None:
+    """A Clip: none, or an (n, 4) array of left, top, right, bottom rectangles."""
+    kind = p.u8()
+    if kind == CLIP_NONE:
+        return None
+    if kind != CLIP_RECTS:
+        raise ProtocolError(f"clip type {kind} does not exist")
+    count = p.u32()
+    if count > canvas.MAX_CLIP_RECTS:
+        raise ProtocolError(f"{count} clip rectangles in one drawing command")
+    rects = np.frombuffer(p.take(count * 16), "<i4").reshape(count, 4)
+    return rects[:, [1, 0, 3, 2]].astype(np.int64)
+
+
+class DisplayChannel:
+    """The handler for one display channel (channel.ChannelHandler).
+
+    ``client`` is the ConsoleClient: its ``framebuffer`` is the primary surface;
+    ``on_resize(w, h)`` follows a new primary surface, ``frames`` counts the messages
+    that changed the screen and ``on_update()`` follows each of them; ``on_notice``
+    tells the user what the server sent that HVConsole cannot show (once per kind)."""
+
+    channel_type = wire.CHANNEL_DISPLAY
+    max_message_size = MAX_MESSAGE_SIZE
+
+    def __init__(self, client, channel_id: int = 0, *, cache_pixels: int = CACHE_PIXELS,
+                 offscreen_pixels: int = OFFSCREEN_PIXELS,
+                 max_primary_pixels: int = MAX_WIDTH * MAX_HEIGHT) -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.cache_pixels = cache_pixels
+        self.offscreen_pixels = offscreen_pixels
+        self.max_primary_pixels = max_primary_pixels
+        self.surfaces: dict[int, Surface] = {}
+        self.dropped: set[int] = set()   # off-screen surfaces beyond the budget
+        self.streams: dict[int, Stream] = {}
+        self.images = ImageDecoder(cache_pixels=cache_pixels,
+                                   surface_words=self._surface_words)
+        self.told: set[str] = set()
+        self.marked = False
+        self._damaged = False
+        self._handlers = {
+            MSG_MODE: self._ignore, MSG_MARK: self._mark, MSG_RESET: self._reset,
+            MSG_COPY_BITS: self._copy_bits, MSG_INVAL_LIST: self._inval_list,
+            MSG_INVAL_ALL_PIXMAPS: self._inval_all_pixmaps,
+            MSG_INVAL_PALETTE: self._inval_palette,
+            MSG_INVAL_ALL_PALETTES: self._inval_all_palettes,
+            MSG_STREAM_CREATE: self._stream_create, MSG_STREAM_DATA: self._stream_data,
+            MSG_STREAM_CLIP: self._stream_clip, MSG_STREAM_DESTROY: self._stream_destroy,
+            MSG_STREAM_DESTROY_ALL: self._stream_destroy_all,
+            MSG_STREAM_DATA_SIZED: self._stream_data_sized,
+            MSG_DRAW_FILL: self._draw_fill, MSG_DRAW_OPAQUE: self._draw_opaque,
+            MSG_DRAW_COPY: self._draw_copy, MSG_DRAW_BLEND: self._draw_blend,
+            MSG_DRAW_BLACKNESS: self._draw_blackness,
+            MSG_DRAW_WHITENESS: self._draw_whiteness, MSG_DRAW_INVERS: self._draw_invers,
+            MSG_DRAW_TRANSPARENT: self._draw_transparent,
+            MSG_DRAW_ALPHA_BLEND: self._draw_alpha_blend,
+            MSG_SURFACE_CREATE: self._surface_create,
+            MSG_SURFACE_DESTROY: self._surface_destroy,
+            MSG_MONITORS_CONFIG: self._ignore, MSG_STREAM_ACTIVATE_REPORT: self._ignore,
+            MSG_QUALITY_INDICATOR: self._ignore,
+        }
+
+    # ---- the handler contract ----
+
+    def capabilities(self) -> tuple[list[int], list[int]]:
+        return [], wire.caps_words(*OUR_CAPS)
+
+    def initial_messages(self) -> list[tuple[int, bytes]]:
+        # Pixmap cache 1 of cache_pixels; GLZ dictionary 1 with a window of 0 pixels:
+        # we never want GLZ.
+        init = wire.pack("BqBi", 1, self.cache_pixels, 1, 0)
+        return [(MSGC_INIT, init),
+                (MSGC_PREFERRED_COMPRESSION, bytes([COMPRESSION_LZ4]))]
+
+    def handle(self, msg_type: int, payload: memoryview) -> list[tuple[int, bytes]]:
+        handler = self._handlers.get(msg_type)
+        if handler is None:
+            if msg_type in UNDRAWN:
+                self.notice(UNDRAWN[msg_type])
+            else:
+                log.debug("SPICE display: message %d ignored", msg_type)
+            return []
+        self._damaged = False
+        try:
+            handler(payload)
+        except UnsupportedImage as err:
+            self.notice(err.what)
+        if self._damaged:
+            self.client.frames += 1
+            self.client.on_update()
+        return []
+
+    def notice(self, what: str) -> None:
+        """Tell the user once per kind what the server sent that HVConsole cannot show."""
+        if what in self.told:
+            return
+        self.told.add(what)
+        log.info("SPICE display: the server sent %s, which HVConsole cannot show", what)
+        self.client.on_notice(f"The SPICE server sent {what}, which HVConsole cannot show; "
+                              "parts of the screen may be missing or out of date.")
+
+    # ---- surfaces ----
+
+    def _surface_words(self, surface_id: int) -> np.ndarray | None:
+        surface = self.surfaces.get(surface_id)
+        if surface is None:
+            if surface_id in self.dropped:
+                return None
+            raise ProtocolError(f"an image of surface {surface_id}, which does not exist")
+        return self._words(surface)
+
+    def _words(self, surface: Surface) -> np.ndarray:
+        return self.client.framebuffer.words if surface.primary else surface.words
+
+    def _target(self, surface_id: int) -> Surface | None:
+        """The surface a command draws on; None for one dropped over the budget."""
+        surface = self.surfaces.get(surface_id)
+        if surface is None and surface_id not in self.dropped:
+            raise ProtocolError(f"a drawing on surface {surface_id}, which does not exist")
+        return surface
+
+    def _offscreen_in_use(self) -> int:
+        return sum(s.width * s.height for s in self.surfaces.values() if not s.primary)
+
+    def _surface_create(self, data: memoryview) -> None:
+        surface_id, width, height, _fmt, flags = Payload(data, "surface").unpack("IIIII")
+        check_image_size(width, height, "surface")
+        if surface_id in self.surfaces or len(self.surfaces) >= MAX_SURFACES:
+            raise ProtocolError(f"surface {surface_id} created twice, or too many surfaces")
+        if flags & SURFACE_PRIMARY:
+            if width * height > self.max_primary_pixels:
+                raise ProtocolError(f"a {width}x{height} screen is larger than the console "
+                                    "shows")
+            fb = self.client.framebuffer
+            fb.resize(width, height)
+            fb.words[:] = 0xFF000000
+            fb.add_damage_xywh(0, 0, width, height)
+            self.surfaces[surface_id] = Surface(None, width, height, True)
+            self.client.on_resize(width, height)
+            self._damaged = True
+            return
+        self.dropped.discard(surface_id)
+        if self._offscreen_in_use() + width * height > self.offscreen_pixels:
+            self.dropped.add(surface_id)
+            self.notice(f"more off-screen pictures than HVConsole keeps "
+                        f"({self.offscreen_pixels * 4 >> 20} MB)")
+            return
+        self.surfaces[surface_id] = Surface(np.zeros((height, width), np.uint32), width,
+                                            height, False)
+
+    def _surface_destroy(self, data: memoryview) -> None:
+        surface_id = Payload(data, "surface").u32()
+        self.dropped.discard(surface_id)
+        if self.surfaces.pop(surface_id, None) is None:
+            raise ProtocolError(f"surface {surface_id} destroyed but never created")
+        for stream_id in [i for i, s in self.streams.items() if s.surface_id == surface_id]:
+            del self.streams[stream_id]
+
+    def _damage(self, surface: Surface, parts: list[Box]) -> None:
+        if not surface.primary or not parts:
+            return
+        fb = self.client.framebuffer
+        for left, top, right, bottom in parts:
+            fb.add_damage_xywh(left, top, right - left, bottom - top)
+        self._damaged = True
+
+    # ---- drawing commands ----
+
+    def _base(self, p: Payload) -> tuple[Surface | None, Box, list[Box]]:
+        """DisplayBase: the surface, the box, and the box's clipped parts."""
+        surface_id = p.u32()
+        box = _rect(p)
+        rects = _clip(p)
+        surface = self._target(surface_id)
+        if surface is None:
+            return None, box, []
+        canvas.check_box(box, surface.width, surface.height)
+        return surface, box, canvas.clip_boxes(box, rects)
+
+    def _image(self, data: memoryview, pointer: int) -> np.ndarray:
+        if not pointer:
+            raise ProtocolError("a drawing command without its image")
+        return self.images.decode(data, pointer)
+
+    def _source(self, data: memoryview, p: Payload, surface: Surface | None, box: Box,
+                area: Box, pointer: int, interpolate: bool) -> np.ndarray | None:
+        """The image's ``area`` stretched over ``box``."""
+        image = self._image(data, pointer)
+        part = canvas.region(image, area)
+        if surface is None:
+            return None
+        block = canvas.scale(part, box[2] - box[0], box[3] - box[1], interpolate)
+        if np.may_share_memory(block, self._words(surface)):
+            block = block.copy()
+        return block
+
+    def _brush(self, data: memoryview, p: Payload):
+        """A Brush: None, a colour word, or (pattern image, origin x, origin y)."""
+        kind = p.u8()
+        if kind == BRUSH_NONE:
+            return None
+        if kind == BRUSH_SOLID:
+            return p.u32()
+        if kind == BRUSH_PATTERN:
+            pointer, x, y = p.unpack("Iii")
+            return self._image(data, pointer), x, y
+        raise ProtocolError(f"brush type {kind} does not exist")
+
+    @staticmethod
+    def _brush_block(brush, box: Box):
+        if isinstance(brush, tuple):
+            pattern, x, y = brush
+            return canvas.tile(pattern, box, x, y)
+        return brush
+
+    def _mask(self, data: memoryview, p: Payload, box: Box) -> np.ndarray | None:
+        flags, x, y, pointer = p.unpack("BiiI")
+        if not pointer:
+            return None
+        image = self.images.decode(data, pointer)
+        return canvas.mask_block((image & 0xFFFFFF) != 0, box, x, y,
+                                 bool(flags & MASK_INVERS))
+
+    def _draw_fill(self, data: memoryview) -> None:
+        p = Payload(data, "fill")
+        surface, box, parts = self._base(p)
+        brush = self._brush(data, p)
+        rop = p.u16()
+        mask = self._mask(data, p, box)
+        if surface is None or brush is None:
+            return
+        if canvas.draw(self._words(surface), box, parts, self._brush_block(brush, box),
+                       rop=rop, src_invert=canvas.INVERS_BRUSH, mask=mask):
+            self._damage(surface, parts)
+
+    def _copy_like(self, data: memoryview, what: str, with_brush: bool):
+        """Copy, Blend and Opaque share their layout (Opaque adds a brush)."""
+        p = Payload(data, what)
+        surface, box, parts = self._base(p)
+        pointer = p.u32()
+        area = _rect(p)
+        brush = self._brush(data, p) if with_brush else None
+        rop, scale_mode = p.unpack("HB")
+        mask = self._mask(data, p, box)
+        block = self._source(data, p, surface, box, area, pointer,
+                             scale_mode == SCALE_INTERPOLATE)
+        return surface, box, parts, block, brush, rop, mask
+
+    def _draw_copy(self, data: memoryview) -> None:
+        # A copy puts the image whatever its rop descriptor says (as spice-gtk does).
+        surface, box, parts, block, _, _, mask = self._copy_like(data, "copy", False)
+        if surface is not None:
+            canvas.draw(self._words(surface), box, parts, block, mask=mask)
+            self._damage(surface, parts)
+
+    def _draw_blend(self, data: memoryview) -> None:
+        surface, box, parts, block, _, rop, mask = self._copy_like(data, "blend", False)
+        if surface is not None and canvas.draw(self._words(surface), box, parts, block,
+                                               rop=rop, mask=mask):
+            self._damage(surface, parts)
+
+    def _draw_opaque(self, data: memoryview) -> None:
+        # The image is put, then the brush combined with it: the rop's "source" is the
+        # brush and its "destination" the image.
+        surface, box, parts, block, brush, rop, mask = self._copy_like(data, "opaque", True)
+        if surface is None:
+            return
+        words = self._words(surface)
+        canvas.draw(words, box, parts, block, mask=mask)
+        if brush is not None:
+            canvas.draw(words, box, parts, self._brush_block(brush, box), rop=rop,
+                        src_invert=canvas.INVERS_BRUSH, dest_invert=canvas.INVERS_SRC,
+                        mask=mask)
+        self._damage(surface, parts)
+
+    def _draw_rop_only(self, data: memoryview, rop: int, what: str) -> None:
+        p = Payload(data, what)
+        surface, box, parts = self._base(p)
+        mask = self._mask(data, p, box)
+        if surface is not None and canvas.draw(self._words(surface), box, parts, None,
+                                               rop=rop, mask=mask):
+            self._damage(surface, parts)
+
+    def _draw_blackness(self, data: memoryview) -> None:
+        self._draw_rop_only(data, canvas.OP_BLACKNESS, "blackness")
+
+    def _draw_whiteness(self, data: memoryview) -> None:
+        self._draw_rop_only(data, canvas.OP_WHITENESS, "whiteness")
+
+    def _draw_invers(self, data: memoryview) -> None:
+        self._draw_rop_only(data, canvas.OP_INVERS, "invers")
+
+    def _draw_transparent(self, data: memoryview) -> None:
+        p = Payload(data, "transparent")
+        surface, box, parts = self._base(p)
+        pointer = p.u32()
+        area = _rect(p)
+        src_colour, _true_colour = p.unpack("II")
+        block = self._source(data, p, surface, box, area, pointer, False)
+        if surface is None:
+            return
+        keep = (block & 0xFFFFFF) != (src_colour & 0xFFFFFF)
+        canvas.draw(self._words(surface), box, parts, block, mask=keep)
+        self._damage(surface, parts)
+
+    def _draw_alpha_blend(self, data: memoryview) -> None:
+        p = Payload(data, "alpha blend")
+        surface, box, parts = self._base(p)
+        flags, alpha, pointer = p.unpack("BBI")
+        area = _rect(p)
+        block = self._source(data, p, surface, box, area, pointer, True)
+        if surface is None:
+            return
+        words = self._words(surface)
+        for part in parts:
+            dest = words[part[1]:part[3], part[0]:part[2]]
+            src = canvas._part(block, part, box)
+            canvas.write(dest, _blend(src, dest, alpha, bool(flags & ALPHA_SRC_HAS_ALPHA)))
+        self._damage(surface, parts)
+
+    def _copy_bits(self, data: memoryview) -> None:
+        p = Payload(data, "copy bits")
+        surface, box, parts = self._base(p)
+        src_x, src_y = p.unpack("ii")
+        if surface is None:
+            return
+        canvas.copy_bits(self._words(surface), box, parts, src_x, src_y)
+        self._damage(surface, parts)
+
+    # ---- caches and the rest ----
+
+    def _ignore(self, data: memoryview) -> None:
+        pass
+
+    def _mark(self, data: memoryview) -> None:
+        self.marked = True
+
+    def _reset(self, data: memoryview) -> None:
+        self.images.reset()
+        self.streams.clear()
+        self.marked = False
+
+    def _inval_list(self, data: memoryview) -> None:
+        p = Payload(data, "invalidation list")
+        for _ in range(p.u16()):
+            kind, image_id = p.unpack("BQ")
+            if kind == RES_TYPE_PIXMAP:
+                self.images.cache.remove(image_id)
+
+    def _inval_all_pixmaps(self, data: memoryview) -> None:
+        self.images.cache.clear()
+
+    def _inval_palette(self, data: memoryview) -> None:
+        self.images.forget_palette(Payload(data, "palette invalidation").u64())
+
+    def _inval_all_palettes(self, data: memoryview) -> None:
+        self.images.palettes.clear()
+
+    # ---- video streams ----
+
+    def _stream_create(self, data: memoryview) -> None:
+        p = Payload(data, "stream")
+        surface_id, stream_id, flags, codec, _stamp = p.unpack("IIBBQ")
+        width, height, _src_w, _src_h = p.unpack("IIII")
+        dest = _rect(p)
+        rects = _clip(p)
+        if stream_id in self.streams or len(self.streams) >= MAX_STREAMS:
+            raise ProtocolError(f"stream {stream_id} created twice, or too many streams")
+        check_image_size(width, height, "video")
+        surface = self._target(surface_id)
+        if surface is not None:
+            canvas.check_box(dest, surface.width, surface.height, "video")
+        if codec != CODEC_MJPEG:
+            self.notice(f"video in {CODEC_NAMES.get(codec, f'codec {codec}')}")
+        self.streams[stream_id] = Stream(surface_id, codec, bool(flags & STREAM_TOP_DOWN),
+                                         width, height, dest, rects)
+
+    def _stream(self, stream_id: int) -> Stream:
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            raise ProtocolError(f"a frame of stream {stream_id}, which does not exist")
+        return stream
+
+    def _stream_data(self, data: memoryview) -> None:
+        p = Payload(data, "video frame")
+        stream_id, _time, size = p.unpack("III")
+        stream = self._stream(stream_id)
+        self._frame(stream, p.take(size), stream.width, stream.height, stream.dest)
+
+    def _stream_data_sized(self, data: memoryview) -> None:
+        p = Payload(data, "video frame")
+        stream_id, _time, width, height = p.unpack("IIII")
+        dest = _rect(p)
+        size = p.u32()
+        stream = self._stream(stream_id)
+        check_image_size(width, height, "video frame")
+        surface = self.surfaces.get(stream.surface_id)
+        if surface is not None:
+            canvas.check_box(dest, surface.width, surface.height, "video frame")
+        self._frame(stream, p.take(size), width, height, dest)
+
+    def _frame(self, stream: Stream, body: memoryview, width: int, height: int,
+               dest: Box) -> None:
+        if stream.codec != CODEC_MJPEG:
+            return
+        surface = self.surfaces.get(stream.surface_id)
+        if surface is None:
+            return
+        frame = decode_jpeg(body, width, height)
+        if not stream.top_down:
+            frame = frame[::-1]
+        block = canvas.scale(frame, dest[2] - dest[0], dest[3] - dest[1], True)
+        parts = canvas.clip_boxes(dest, stream.clip)
+        canvas.draw(self._words(surface), dest, parts, block)
+        self._damage(surface, parts)
+
+    def _stream_clip(self, data: memoryview) -> None:
+        p = Payload(data, "stream clip")
+        stream = self._stream(p.u32())
+        stream.clip = _clip(p)
+
+    def _stream_destroy(self, data: memoryview) -> None:
+        stream_id = Payload(data, "stream").u32()
+        if self.streams.pop(stream_id, None) is None:
+            raise ProtocolError(f"stream {stream_id} destroyed but never created")
+
+    def _stream_destroy_all(self, data: memoryview) -> None:
+        self.streams.clear()
+
+
+def _blend(src: np.ndarray, dest: np.ndarray, alpha: int, src_has_alpha: bool) -> np.ndarray:
+    """``src`` over ``dest`` at ``alpha`` (0..255), with the source's own (premultiplied)
+    alpha too when it has one."""
+    s = src.view(np.uint8).reshape(src.shape + (4,)).astype(np.uint32)
+    d = dest.view(np.uint8).reshape(dest.shape + (4,)).astype(np.uint32)
+    if src_has_alpha:
+        a = s[:, :, 3:4] * alpha // 255
+        out = (s * alpha // 255) + d * (255 - a) // 255
+    else:
+        out = (s * alpha + d * (255 - alpha)) // 255
+    return np.minimum(out, 255).astype(np.uint8).view(np.uint32)[:, :, 0]
