@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         _fill(server_menu, _actions(self.commands.host_commands))
         self.server_menu = server_menu
         self.vm_menu = bar.addMenu("&VM")
-        _fill(self.vm_menu, _actions(self.commands.vm_commands))
+        _fill(self.vm_menu, self._vm_actions())
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
@@ -197,10 +197,15 @@ class MainWindow(QMainWindow):
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
 
+    def _vm_actions(self) -> list:
+        """The VM menu and a VM's context menu: the commands, then the console's own."""
+        return _actions(self.commands.vm_commands) + [
+            None, self.console_tab.forget_password_action]
+
     def _context_actions(self, nodes: list) -> list:
         kinds = {node.kind for node in nodes}
         if kinds == {NodeKind.VM}:
-            return _actions(self.commands.vm_commands)
+            return self._vm_actions()
         if kinds == {NodeKind.HOST}:
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):

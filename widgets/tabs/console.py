@@ -7,6 +7,7 @@ VNC and SPICE opens with the protocol the user last chose for it (else its first
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from app.console import PROTOCOLS, ConsoleSession, vm_opener
@@ -40,6 +41,25 @@ class ConsoleTab(QWidget):
         self.stack = QStackedLayout(self)
         self.stack.addWidget(self.placeholder)
         inventory.batchApplied.connect(self._batch_applied)
+        # For the VM's context menu: the selected VM's remembered console passwords.
+        self.forget_password_action = QAction("Forget Console Password", self)
+        self.forget_password_action.setToolTip("Remove the selected VM's remembered console "
+                                               "password from the keyring")
+        self.forget_password_action.triggered.connect(self.forget_password)
+        self.forget_password_action.setEnabled(False)
+
+    def forget_password(self) -> None:
+        """The selected VM's pane (docked or undocked) forgets; the sentence also goes to
+        the main window's status bar, which shows whatever tab is current."""
+        pane = self.undocked[self.target].pane if self.target in self.undocked else self.pane
+        task = pane.forget_password() if pane is not None else None
+        if task is not None:
+            task.add_done_callback(lambda _t: self._say(pane.last_message))
+
+    def _say(self, text: str) -> None:
+        status_bar = getattr(self.window(), "statusBar", None)
+        if status_bar is not None and text:
+            status_bar().showMessage(text, 10_000)
 
     def set_selection(self, nodes: list) -> None:
         target = None
@@ -51,6 +71,9 @@ class ConsoleTab(QWidget):
                 self.placeholder.setText(f"{vm.name} has no VNC or SPICE display.")
         else:
             self.placeholder.setText(NO_SELECTION)
+        self.forget_password_action.setEnabled(
+            target is not None and self.vault_source is not None
+            and self.vault_source() is not None)
         if target == self.target:
             return
         self._close_pane()
