@@ -481,3 +481,19 @@ def test_reset_forgets_streams_and_caches():
     assert ch.marked
     send(ch, (d.MSG_RESET, b""))
     assert not ch.streams and ch.images.cache.pixels == 0 and not ch.marked
+
+
+def test_a_second_primary_surface_replaces_the_first():
+    ch, client = channel()
+    send(ch, h.surface_create(1, 32, 16))
+    assert client.resizes[-1] == (32, 16) and list(ch.surfaces) == [1]
+    with pytest.raises(ProtocolError):
+        send(ch, h.draw_fill(0, (0, 0, 40, 20), 0xFF))
+    send(ch, h.draw_fill(1, (0, 0, 32, 16), 0xFF))
+    assert (screen(client) == 0xFF).all()
+
+
+def test_an_empty_source_area_stretched_over_a_box_is_refused():
+    ch, _ = channel()
+    with pytest.raises(ProtocolError, match="empty source"):
+        send(ch, h.draw_copy(0, (0, 0, 4, 4), h.bitmap(pattern(4, 4)), area=(2, 0, 2, 4)))

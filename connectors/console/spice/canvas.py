@@ -108,6 +108,8 @@ def draw(words: np.ndarray, box: Box, parts: list[Box], block, *, rop: int = OP_
     """Combine a box-sized ``block`` (or one colour word) into the clipped ``parts`` of
     ``box``. False when the rop draws nothing."""
     plain = rop == OP_PUT
+    if block is not None and np.ndim(block) == 0:
+        block = np.uint32(int(block) & 0xFFFFFFFF)
     for part in parts:
         dest = words[part[1]:part[3], part[0]:part[2]]
         src = _part(block, part, box)
@@ -133,6 +135,10 @@ def scale(src: np.ndarray, width: int, height: int, interpolate: bool) -> np.nda
     sh, sw = src.shape
     if (sw, sh) == (width, height):
         return src
+    if not (sw and sh) or not (width and height):
+        if width and height:
+            raise ProtocolError(f"an empty source area stretched over {width}x{height}")
+        return np.zeros((height, width), np.uint32)
     if interpolate and sw > 1 and sh > 1:
         from PIL import Image
         img = Image.frombuffer("RGBX", (sw, sh), np.ascontiguousarray(src), "raw", "RGBX", 0, 1)

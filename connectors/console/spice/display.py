@@ -249,6 +249,9 @@ class DisplayChannel:
             if width * height > self.max_primary_pixels:
                 raise ProtocolError(f"a {width}x{height} screen is larger than the console "
                                     "shows")
+            # One screen: a new primary surface replaces any other.
+            for old in [i for i, s in self.surfaces.items() if s.primary]:
+                del self.surfaces[old]
             fb = self.client.framebuffer
             fb.resize(width, height)
             fb.words[:] = 0xFF000000

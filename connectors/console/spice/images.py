@@ -47,9 +47,9 @@ ALPHA = 0xFF000000
 # One image's sides: the framebuffer's own limit. Anything larger is refused unread.
 MAX_IMAGE_SIDE = 8192
 # Compressed images may not promise more pixels than their bytes can carry: LZ4 expands
-# at most 255 times; a JPEG of a flat screen carries a few hundred pixels per byte.
+# at most 255 times; a JPEG of a flat black screen carries about 64 pixels per byte.
 LZ4_MAX_RATIO = 255
-JPEG_MAX_PIXELS_PER_BYTE = 4096
+JPEG_MAX_PIXELS_PER_BYTE = 512
 SMALL_IMAGE_PIXELS = 1 << 16
 MAX_PALETTES = 1024
 LZ4_WINDOW = 64 << 10
