@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         "target", nargs="?", metavar="vnc://HOST:PORT | spice://HOST:PORT | FILE.vv",
         help="open just the console of this address or virt-viewer file; with "
              "--screenshot, save its screen as a PNG once it arrived, then exit")
+    parser.add_argument(
+        "--vnc-cert-dir", metavar="DIR",
+        help="for a VNC console with TLS (VeNCrypt): the folder with the CA's ca-cert.pem "
+             "(and client-cert.pem, client-key.pem); default ~/.pki/libvirt-vnc, then "
+             "/etc/pki/libvirt-vnc")
     parser.add_argument("--version", action="store_true",
                         help="print the versions of HVConsole, libvirt and Qt, then exit")
     parser.add_argument("--debug", action="store_true",

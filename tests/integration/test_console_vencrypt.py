@@ -134,3 +134,20 @@ def test_xvnc_x509plain_logs_in_a_local_user(pki):
         assert refused.value.needs_password
     finally:
         server.stop()
+
+
+def test_command_line_screenshot_of_a_tls_console(qemu_x509, pki, tmp_path, capsys):
+    """`hvconsole vnc://… --vnc-cert-dir DIR --screenshot FILE`: the right folder gives a
+    PNG of QEMU's screen size; another CA's folder a sentence and exit status 1."""
+    from PIL import Image
+
+    from app.cli import main
+    target = f"vnc://127.0.0.1:{qemu_x509.port}"
+    png = tmp_path / "screen.png"
+    assert main([target, "--vnc-cert-dir", str(pki["client"]), "--screenshot", str(png)]) == 0
+    with Image.open(png) as image:
+        assert image.size == qemu_x509.screen().shape[1::-1]
+    assert main([target, "--vnc-cert-dir", str(pki["wrong"]),
+                 "--screenshot", str(tmp_path / "no.png")]) == 1
+    assert "is not trusted" in capsys.readouterr().err
+    assert not (tmp_path / "no.png").exists()

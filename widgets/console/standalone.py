@@ -29,13 +29,24 @@ def run(args) -> int:
     except ValueError as err:
         print(f"hvconsole: {err}", file=sys.stderr)
         return 2
+    options = client_options(address, getattr(args, "vnc_cert_dir", None))
     if args.screenshot:
-        return asyncio.run(screenshot(address, args.screenshot))
-    return run_window(address)
+        return asyncio.run(screenshot(address, args.screenshot, options=options))
+    return run_window(address, options)
+
+
+def client_options(address: ConsoleAddress, vnc_cert_dir: str | None) -> dict:
+    """Where a VNC console finds its TLS certificates (--vnc-cert-dir)."""
+    if address.protocol != "vnc" or not vnc_cert_dir:
+        return {}
+    from pathlib import Path
+
+    from connectors.console.tls import TlsOptions
+    return {"tls": TlsOptions(cert_dir=Path(vnc_cert_dir))}
 
 
 async def screenshot(address: ConsoleAddress, path: str,
-                     timeout: float = SCREENSHOT_TIMEOUT_S) -> int:
+                     timeout: float = SCREENSHOT_TIMEOUT_S, options: dict | None = None) -> int:
     from app.console import make_client
     from connectors.console.transport import TcpTransport
     from PIL import Image
@@ -46,7 +57,7 @@ async def screenshot(address: ConsoleAddress, path: str,
     client = None
     try:
         client = make_client(address.protocol, TcpTransport(address.host, address.port),
-                             password)
+                             password, **(options or {}))
         await asyncio.wait_for(client.connect(), timeout)
         runner = asyncio.ensure_future(client.run())
         loop = asyncio.get_running_loop()
@@ -93,7 +104,7 @@ def system_vault():
         return None
 
 
-def run_window(address: ConsoleAddress) -> int:
+def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -113,8 +124,8 @@ def run_window(address: ConsoleAddress) -> int:
     window_ref: list = []
     vault = system_vault()
     session = ConsoleSession(address_opener(address, password_prompt(
-        lambda: window_ref[0] if window_ref else None, vault is not None), vault=vault),
-        title=address.display)
+        lambda: window_ref[0] if window_ref else None, vault is not None), vault=vault,
+        **(options or {})), title=address.display)
     window = ConsoleWindow(ConsolePane(session, can_undock=False), address.display)
     window_ref.append(window)
 
