@@ -189,10 +189,9 @@ class ConsolePane(QWidget):
         self.view.setFocus()
 
     def paste_clipboard(self) -> None:
-        client = self.session.client
         text = QGuiApplication.clipboard().text()
-        if client is not None and text:
-            client.type_text(text[:MAX_PASTE_CHARS])
+        if text:
+            self.session.type_text(text[:MAX_PASTE_CHARS])
 
     def set_fit(self, fit: bool) -> None:
         self.scroll.setWidgetResizable(fit)
