@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
@@ -25,6 +26,7 @@ from connectors.console.keymap import SC_SHIFT_L, XK_SHIFT_L, text_keystrokes
 from connectors.console.rfb.client import LOCAL_ENCODINGS, RfbClient
 from connectors.console.state import (AuthenticationError, ConsoleError, ConsoleState,
                                       ConsoleStatus)
+from connectors.console.tls import TlsOptions
 from connectors.console.transport import SocketTransport, TcpTransport
 from connectors.libvirt.console_tunnel import needs_tunnel, ssh_console_transport
 from connectors.libvirt.model import ActionError, VMState
@@ -399,6 +401,10 @@ class VmOpener:
         if graphics.has_password and passwords.known is None:
             passwords.known = await _password_from_xml(host, self.key, protocol)
         transport = _remote_transport(parsed, graphics, vm.name)
+        if protocol == "vnc" and not hasattr(transport, "host"):
+            # Through SSH the TLS server is still the host: its certificate names it.
+            tls = options.get("tls") or TlsOptions()
+            options["tls"] = replace(tls, server_name=tls.server_name or parsed.host)
         try:
             return await passwords.connect_new(
                 lambda: make_client(protocol, transport, passwords, **options))

@@ -125,6 +125,9 @@ class Session:
         self.commands.forget_password.set_handler(self.remote.forget_password)
         self.window.serverAdded.connect(prompts.remember_by_default)
         self.window.console_tab.vault_source = lambda: self.remote.broker.vault
+        from app.console_tls import tls_options
+        from widgets.dialogs import console_page  # noqa: F401 - registers the page
+        self.window.console_tab.tls_source = lambda: tls_options(self.preferences)
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()

@@ -30,6 +30,9 @@ class ConsoleTab(QWidget):
         # Where "Remember password" keeps console passwords (app.vault.Vault); set by the
         # launcher once remote access is built, as a callable: the vault can change.
         self.vault_source = None
+        # Where VNC consoles find TLS certificates (connectors.console.tls.TlsOptions), as
+        # a callable set by the launcher: the preference can change.
+        self.tls_source = None
         self.protocol_memory = ProtocolMemory()
         self.target: tuple | None = None
         self.session: ConsoleSession | None = None
@@ -89,7 +92,8 @@ class ConsoleTab(QWidget):
         session = ConsoleSession(vm_opener(self.manager, *target,
                                            prompt=password_prompt(self.window, vault is not None),
                                            vault=vault,
-                                           protocol=self.protocol_memory.get(uri, target[1])),
+                                           protocol=self.protocol_memory.get(uri, target[1]),
+                                           **self._tls()),
                                  title=vm.name)
         pane = ConsolePane(session)
         pane.protocolChosen.connect(
@@ -97,6 +101,10 @@ class ConsoleTab(QWidget):
         self._show(pane, session)
         if self.isVisible():
             session.start()
+
+    def _tls(self) -> dict:
+        """VNC's TLS certificate folder (Preferences → Console), when the launcher set it."""
+        return {"tls": self.tls_source()} if self.tls_source is not None else {}
 
     def _uri(self, target: tuple) -> str:
         host = self.manager.host(target[0])
