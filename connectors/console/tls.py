@@ -69,18 +69,21 @@ class TlsOptions:
 
 
 def verified_context(options: TlsOptions, server_name: str | None) -> tuple[ssl.SSLContext, str]:
-    """A context that checks the server's certificate chain and name; and a phrase naming
-    the trust it uses (for error messages)."""
+    """A context that checks the server's certificate chain and name; and the clause that
+    explains a refused chain (which CA was expected, where to put one)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     directory = options.cert_dir_for(server_name)
     try:
         if directory is None:
             context.load_default_certs()
-            trust = "the system's trusted CAs"
+            looked = " or ".join(str(d) for d in options.candidate_dirs(server_name))
+            trust = (f"no ca-cert.pem was found in {looked} and no CA this computer trusts "
+                     f"signed it; put the certificate of the CA that signed it in "
+                     f"{options.where_to_put_ca()}")
         else:
             context.load_verify_locations(cafile=str(directory / CA_FILE))
-            trust = f"the CA in {directory / CA_FILE}"
+            trust = f"it was not signed by the CA in {directory / CA_FILE}"
             cert, key = directory / CLIENT_CERT, directory / CLIENT_KEY
             if cert.is_file() and key.is_file():
                 context.load_cert_chain(str(cert), str(key))
@@ -150,8 +153,8 @@ def certificate_problem(err: ssl.SSLCertVerificationError, where: str,
     if code == _NOT_YET_VALID:
         return f"The certificate of {where} is not valid yet (check the clocks)."
     if code in _UNTRUSTED:
-        return (f"The certificate of {where} is not trusted: it was not signed by "
-                f"{trust or 'a CA this computer trusts'} ({detail}).")
+        return (f"The certificate of {where} is not trusted ({detail}): "
+                f"{trust or 'no CA this computer trusts signed it'}.")
     return f"The certificate of {where} was refused: {detail}."
 
 

@@ -59,8 +59,8 @@ def test_qemu_x509_signed_by_another_ca_is_refused(qemu_x509, pki):
     async def check():
         async with vs.console(qemu_x509.port, tls=TlsOptions(pki["wrong"])):
             pass
-    with pytest.raises(TlsError, match=r"is not trusted: it was not signed by the CA in "
-                                       r".*wrong/ca-cert.pem"):
+    with pytest.raises(TlsError, match=r"is not trusted \(.*\): it was not signed by the CA "
+                                       r"in .*wrong/ca-cert.pem"):
         run(check())
 
 

@@ -125,6 +125,14 @@ def test_a_server_signed_by_another_ca_is_refused_with_the_ca_named(ca, tmp_path
         connect([auth.VENCRYPT_X509_VNC], server_context(ca, tmp_path), options, "pw")
 
 
+def test_with_no_ca_file_the_sentence_says_where_to_put_one(ca, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(TlsError, match=r"no ca-cert.pem was found in .*empty/127.0.0.1 or "
+                                       r".*empty and .* put .* in .*empty/ca-cert.pem"):
+        connect([auth.VENCRYPT_X509_NONE], server_context(ca, tmp_path), TlsOptions(empty))
+
+
 def test_a_certificate_for_another_name_is_refused(ca, tmp_path):
     options = TlsOptions(cert_dir=ca.client_dir(tmp_path / "client"))
     context = server_context(ca, tmp_path, names=("vnc.example.org",), addresses=())
