@@ -43,6 +43,13 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 60))
 
 
+def refused_as_a_wrong_password(coroutine) -> None:
+    """Refused so that the user is asked again (not as a TLS or protocol failure)."""
+    with pytest.raises(AuthenticationError) as refused:
+        run(coroutine)
+    assert refused.value.needs_password
+
+
 def test_qemu_x509_with_the_right_ca_shows_qemus_screen(qemu_x509, pki):
     async def check():
         async with vs.console(qemu_x509.port, tls=TlsOptions(pki["client"]),
@@ -83,9 +90,7 @@ def test_qemu_anonymous_tls_with_a_password():
                 assert client.security == "VeNCrypt TLSVnc"
                 await vs.converges(client, server.screen)
         run(check(PASSWORD))
-        with pytest.raises(AuthenticationError) as refused:
-            run(check("wrong"))
-        assert refused.value.needs_password
+        refused_as_a_wrong_password(check("wrong"))
     finally:
         server.stop()
 
@@ -129,9 +134,7 @@ def test_xvnc_x509plain_logs_in_a_local_user(pki):
                 await vs.first_frame(client)
                 assert client.security == "VeNCrypt X509Plain"
         run(check(user_password))
-        with pytest.raises(AuthenticationError) as refused:
-            run(check("not-the-password"))
-        assert refused.value.needs_password
+        refused_as_a_wrong_password(check("not-the-password"))
     finally:
         server.stop()
 
