@@ -2,7 +2,9 @@
 (tests/unit/spice_display_helpers.py): the framebuffer's pixels after each command."""
 from __future__ import annotations
 
+import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -497,3 +499,46 @@ def test_an_empty_source_area_stretched_over_a_box_is_refused():
     ch, _ = channel()
     with pytest.raises(ProtocolError, match="empty source"):
         send(ch, h.draw_copy(0, (0, 0, 4, 4), h.bitmap(pattern(4, 4)), area=(2, 0, 2, 4)))
+
+
+# ---- what QEMU really sends ----
+
+DATA = Path(__file__).parent / "data"
+
+
+def recorded(name: str) -> list[tuple[int, bytes]]:
+    """A display channel's messages as QEMU 7.2's SPICE server sent them to this channel
+    (type u16, size u32, payload; gzipped), recorded from the busybox test guest with QXL
+    video and <streaming mode='all'/>, `yes` flooding its console (typed with virsh
+    send-key); the .screenshot.png beside it is `virsh screenshot` right after."""
+    data = gzip.decompress((DATA / f"{name}.msgs.gz").read_bytes())
+    messages, pos = [], 0
+    while pos < len(data):
+        msg_type, size = struct.unpack_from("<HI", data, pos)
+        messages.append((msg_type, data[pos + 6:pos + 6 + size]))
+        pos += 6 + size
+    return messages
+
+
+@pytest.mark.parametrize("name, differing", [
+    ("spice_display_qxl_vesa_1024x768", 0),   # a 32-bit VESA framebuffer console
+    ("spice_display_qxl_text_mjpeg", 18),     # VGA text mode; the text cursor blinked
+])
+def test_a_recorded_qemu_session_draws_what_virsh_screenshot_saw(name, differing):
+    from PIL import Image
+    client = Recorder()
+    ch = d.DisplayChannel(client)
+    messages = recorded(name)
+    for message in messages:
+        send(ch, message)
+    assert client.notices == []
+    shot = np.asarray(Image.open(DATA / f"{name}.screenshot.png").convert("RGB"))
+    assert client.framebuffer.rgb().shape == shot.shape
+    changed = np.abs(client.framebuffer.rgb().astype(int) - shot).max(-1) > 0
+    assert changed.sum() == differing
+    if differing:  # only the text cursor's cell (9x2 pixels) differs
+        ys, xs = np.nonzero(changed)
+        assert ys.max() - ys.min() < 2 and xs.max() - xs.min() < 9
+    kinds = {t for t, _ in messages}
+    if "mjpeg" in name:
+        assert {d.MSG_STREAM_CREATE, d.MSG_STREAM_DATA, d.MSG_STREAM_CLIP} <= kinds
