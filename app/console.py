@@ -46,6 +46,11 @@ PROTOCOL_NAMES = {"vnc": "VNC", "spice": "SPICE"}
 # scancodes and drops the rest (its VNC server paces keys itself): text typed into a
 # SPICE console goes one keystroke at a time.
 SPICE_KEYSTROKE_INTERVAL_S = 0.015
+# A SPICE server draws a changing screen in many small pieces (QEMU: a few dozen per
+# refresh), each reported by the client: the view is told at most this often, so it
+# repaints once per displayed frame instead of once per piece. The first report after a
+# quiet spell goes at once (a typed key's echo is not delayed).
+REPAINT_INTERVAL_S = 1 / 60
 
 
 class ConsoleSession(QObject):
@@ -70,6 +75,8 @@ class ConsoleSession(QObject):
         self.notice = ""
         self._task: asyncio.Task | None = None
         self._typing: asyncio.Task | None = None
+        self._repaint_pending = False
+        self._last_repaint = 0.0
         self._wake = asyncio.Event()
         self._stopped = True
 
@@ -240,7 +247,7 @@ class ConsoleSession(QObject):
         """Show ``client`` until its connection ends; the reason it ended."""
         self.client = client
         self.framebuffer = client.framebuffer
-        client.on_update = self.frameUpdated.emit
+        client.on_update = self._client_updated
         client.on_resize = lambda w, h: self.resized.emit(w, h)
         client.on_cursor = self.cursorChanged.emit
         client.on_capabilities = self.capabilitiesChanged.emit
@@ -260,6 +267,22 @@ class ConsoleSession(QObject):
         finally:
             client.close()
             self.client = None
+
+    def _client_updated(self) -> None:
+        if self._repaint_pending:
+            return
+        loop = asyncio.get_event_loop()
+        wait = self._last_repaint + REPAINT_INTERVAL_S - loop.time()
+        if wait <= 0:
+            self._repaint()
+            return
+        self._repaint_pending = True
+        loop.call_later(wait, self._repaint)
+
+    def _repaint(self) -> None:
+        self._repaint_pending = False
+        self._last_repaint = asyncio.get_event_loop().time()
+        self.frameUpdated.emit()
 
     def _notice(self, text: str) -> None:
         if text != self.notice:

@@ -1,0 +1,249 @@
+"""HVConsole's SPICE console beside remote-viewer (virt-viewer, spice-gtk) on the same
+guest and workload: CPU seconds per displayed frame for each, and their ratio (the goal
+is HVConsole within 2x of remote-viewer).
+
+Set-up: a transient test guest (busybox, scripts/build-test-guest.sh) with SPICE graphics
+and QXL video on qemu:///system. Its shell is made to redraw the whole text screen
+without pause: `od /dev/urandom` is typed on its console through libvirt's send-key (not
+through either viewer), so every refresh of QEMU's display changes most of the 720x400
+screen. Both viewers run under one private Xvfb, one after the other (alternating order
+over --rounds), each as the user starts it: `remote-viewer spice://127.0.0.1:PORT` and
+`python -m app spice://127.0.0.1:PORT` (the standalone console). Each gets --warmup
+seconds to connect and settle, then is measured for --seconds.
+
+CPU: utime + stime of the viewer's process from /proc/PID/stat (all its threads), over
+the measured window only; wall time is not used (the machine is shared).
+
+Displayed frames, measured the same way for both: this script grabs the Xvfb screen
+(Pillow's XCB grab) as fast as it can and counts grabs that differ from the one before,
+i.e. screen changes a user could have seen. Grabbing is capped by its own speed (see
+grabs_per_s in the output; a viewer drawing faster than that is undercounted, equally
+for both). The grabbing costs Xvfb and this process, not the viewers. For HVConsole the
+client's own count of frames received (``client.frames``) over the same window is also
+reported (client_frames), read from a file the wrapped standalone console rewrites
+every 0.2 s.
+
+Needs: libvirtd (qemu:///system), the test guest, Xvfb, and remote-viewer (Debian package
+virt-viewer: `apt-get install virt-viewer`; without it, only HVConsole is measured and
+the output says why).
+Run: .venv/bin/python benchmarks/spice_vs_remote_viewer.py --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from connectors.console.keymap import SC_SHIFT_L, text_keystrokes  # noqa: E402
+
+URI = "qemu:///system"
+WORKLOAD = "od /dev/urandom\n"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The standalone console, wrapped only to write its client's frame count to a file.
+OURS = r"""
+import sys, threading, time
+import app.console as console
+path = sys.argv[1]
+served = console.ConsoleSession._serve
+clients = []
+async def serve(self, client):
+    clients.append(client)
+    return await served(self, client)
+console.ConsoleSession._serve = serve
+def report():
+    while True:
+        frames = clients[-1].frames if clients else 0
+        with open(path + ".tmp", "w") as fh:
+            fh.write(str(frames))
+        import os; os.replace(path + ".tmp", path)
+        time.sleep(0.2)
+threading.Thread(target=report, daemon=True).start()
+from app.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
+                             "1024x768x24", "-nolisten", "tcp"], pass_fds=(write,),
+                            stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as fh:
+        number = fh.readline().strip()
+    if not number:
+        proc.kill()
+        raise SystemExit("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def type_on_console(dom, text: str) -> None:
+    """Keys through libvirt (QEMU's scancodes), one press-and-release per character."""
+    import libvirt
+    for scancode, _keysym, shift in text_keystrokes(text):
+        keys = [SC_SHIFT_L, scancode] if shift else [scancode]
+        dom.sendKey(libvirt.VIR_KEYCODE_SET_QNUM, 30, keys, len(keys), 0)
+        time.sleep(0.03)
+
+
+def boot_guest():
+    import libvirt
+
+    from tests.integration.guest import (GUEST_DIR, build_guest_files, guest_xml,
+                                         serial_log_path, wait_for_serial)
+    build_guest_files()
+    subprocess.run([sys.executable, str(REPO / "scripts" / "probe-accel.py")], check=True,
+                   stdout=subprocess.DEVNULL)
+    accel = json.loads((GUEST_DIR / "accel.json").read_text())["accel"]
+    conn = libvirt.open(URI)
+    name = f"hvconsole-test-spicebench-{uuid.uuid4().hex[:6]}"
+    log = serial_log_path(name)
+    dom = conn.createXML(guest_xml(name, accel=accel, graphics="spice", video="qxl",
+                                   serial_log=log), 0)
+    wait_for_serial(log, timeout=120)
+    port = int(re.search(r"<graphics type='spice' port='(\d+)'", dom.XMLDesc(0)).group(1))
+    return conn, dom, port, log
+
+
+class ScreenChanges:
+    """Counts changes of the X screen between consecutive grabs."""
+
+    def __init__(self, display: str) -> None:
+        from PIL import ImageGrab
+        self.grab = lambda: ImageGrab.grab(xdisplay=display).tobytes()
+
+    def count(self, seconds: float) -> tuple[int, int]:
+        """(changes seen, grabs made) during ``seconds``."""
+        previous = self.grab()
+        changes = grabs = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            current = self.grab()
+            grabs += 1
+            if current != previous:
+                changes += 1
+            previous = current
+        return changes, grabs
+
+
+def read_int(path: Path) -> int:
+    try:
+        return int(path.read_text() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def measure(name: str, argv: list[str], display: str, warmup: float, seconds: float,
+            frames_file: Path | None = None) -> dict:
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", NO_AT_BRIDGE="1",
+               GDK_BACKEND="x11")
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        time.sleep(warmup)
+        if proc.poll() is not None:
+            return {"viewer": name, "error": f"exited with {proc.returncode}: "
+                    f"{proc.stderr.read().decode(errors='replace')[-800:]}"}
+        screen = ScreenChanges(display)
+        cpu0 = cpu_seconds(proc.pid)
+        client0 = read_int(frames_file) if frames_file else None
+        changes, grabs = screen.count(seconds)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        result = {"viewer": name, "seconds": seconds, "cpu_s": round(cpu, 3),
+                  "frames": changes, "grabs_per_s": round(grabs / seconds, 1),
+                  "cpu_s_per_frame": round(cpu / changes, 5) if changes else None}
+        if frames_file is not None:
+            client_frames = read_int(frames_file) - client0
+            result["client_frames"] = client_frames
+            result["cpu_s_per_client_frame"] = (round(cpu / client_frames, 5)
+                                                if client_frames else None)
+        return result
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    remote_viewer = shutil.which("remote-viewer")
+    conn, dom, port, log = boot_guest()
+    xvfb, display = start_xvfb()
+    runs: list[dict] = []
+    try:
+        type_on_console(dom, WORKLOAD)
+        address = f"spice://127.0.0.1:{port}"
+        with tempfile.TemporaryDirectory() as tmp:
+            frames_file = Path(tmp) / "frames"
+            ours = [sys.executable, "-c", OURS, str(frames_file), address]
+            theirs = [remote_viewer, address] if remote_viewer else None
+            for round_no in range(args.rounds):
+                order = [("hvconsole", ours, frames_file), ("remote-viewer", theirs, None)]
+                if round_no % 2:
+                    order.reverse()
+                for name, argv, frames in order:
+                    if argv is not None:
+                        runs.append(measure(name, argv, display, args.warmup, args.seconds,
+                                            frames))
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+        try:
+            dom.destroy()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        conn.close()
+        log.unlink(missing_ok=True)
+
+    def total(name: str) -> dict:
+        mine = [r for r in runs if r["viewer"] == name and "error" not in r]
+        cpu = sum(r["cpu_s"] for r in mine)
+        frames = sum(r["frames"] for r in mine)
+        return {"cpu_s": round(cpu, 3), "frames": frames,
+                "cpu_s_per_frame": round(cpu / frames, 5) if frames else None}
+
+    summary = {"hvconsole": total("hvconsole"), "workload": WORKLOAD.strip(),
+               "runs": runs}
+    if remote_viewer:
+        summary["remote_viewer"] = total("remote-viewer")
+        a = summary["hvconsole"]["cpu_s_per_frame"]
+        b = summary["remote_viewer"]["cpu_s_per_frame"]
+        summary["ratio"] = round(a / b, 2) if a and b else None
+        summary["target_ratio"] = 2.0
+    else:
+        summary["remote_viewer"] = ("missing: install the Debian package virt-viewer "
+                                    "(apt-get install virt-viewer)")
+    print(json.dumps(summary, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()
