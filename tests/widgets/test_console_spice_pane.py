@@ -171,3 +171,18 @@ def test_the_console_tab_opens_a_vm_the_way_the_user_left_it(aloop, qtbot, tmp_p
     tab.set_selection([Node()])
     assert tab.session.protocol == "vnc"
     tab.close_all()
+
+
+def test_a_burst_of_drawing_repaints_once_then_once_more(aloop, agent_pane):
+    """Thousands of pieces drawn in a row: the view hears of the first at once, of the
+    rest together a moment later, not once per piece."""
+    pane, client = agent_pane
+    seen: list[int] = []
+    pane.session.frameUpdated.connect(lambda: seen.append(1))
+    aloop.run_until_complete(asyncio.sleep(0.05))   # a quiet spell
+    for _ in range(500):
+        client.on_update()
+    assert len(seen) == 1
+    aloop.run_until_complete(wait_until(lambda: len(seen) == 2, 5))
+    aloop.run_until_complete(asyncio.sleep(0.1))
+    assert len(seen) == 2
