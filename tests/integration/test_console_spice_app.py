@@ -2,7 +2,8 @@
 video under qemu:///system: the Console tab's pane shows the guest's screen (equal to
 `virsh screenshot`) and types into it, comes back after the VM was off; a VM with both
 VNC and SPICE lets the user switch; `hvconsole spice://… --screenshot` and a .vv file
-write the guest's screen; tickets right, wrong and asked for."""
+write the guest's screen; tickets right, wrong and asked for; a qemu+ssh:// VM's SPICE
+console through one ssh per channel."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,8 @@ import pytest
 from connectors.console.state import ConsoleState
 from tests.conftest import wait_until
 from tests.integration.guest import REPO, serial_size, wait_for_serial
+# The loopback sshd of the remote-host tests (and its URI, its key already trusted).
+from tests.integration.test_remote_hosts import sshd, ssh_uri, trusted  # noqa: F401
 from tests.integration.test_console_vnc import matches_screenshot, virsh_screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -227,3 +230,39 @@ def test_spice_ticket_wrong_then_asked_and_remembered(aloop, guest_factory, tmp_
     aloop.run_until_complete(asyncio.wait_for(go(), 180))
     assert len(asked) == 2
     assert vault.get(f"spice:127.0.0.1:{address.port}") == TICKET
+
+
+def test_a_spice_console_through_the_ssh_tunnel(sshd, ssh_uri, trusted, guest_factory, aloop):
+    """A VM on a qemu+ssh:// host: its SPICE server listens on the host's loopback only;
+    every channel (main, display, inputs, cursor) travels in an ssh of its own, with the
+    URI's user, port and key, and the guest's screen arrives."""
+    from app.console import ConsoleSession, VmOpener
+    from connectors.libvirt.host import LibvirtHost
+    from connectors.libvirt.model import ConnectionSettings
+
+    guest = spice_guest(guest_factory, "sshspice")
+    host = LibvirtHost(ssh_uri, lambda _e: None, settings=ConnectionSettings(call_timeout_s=20))
+
+    class Manager:
+        def host(self, conn_id):
+            return host
+
+    async def scenario():
+        await host.connect()
+        session = None
+        try:
+            key = guest.domain.UUIDString()
+            await wait_until(lambda: host.vm(key) is not None
+                             and (host.vm(key).graphics[0].port or 0) > 0, 30)
+            session = ConsoleSession(VmOpener(Manager(), "ssh", key), "over ssh")
+            session.start()
+            await wait_until(lambda: live(session), 60)
+            return sorted(session.client.channels), session.client.transport.argv
+        finally:
+            if session is not None:
+                await session.stop()
+            await host.disconnect()
+
+    channels, argv = aloop.run_until_complete(asyncio.wait_for(scenario(), 120))
+    assert channels == ["cursor", "display", "inputs", "main"]
+    assert argv[0] == "ssh" and str(sshd.client_key) in argv and "-W" in argv
