@@ -48,10 +48,10 @@ class VeNCryptServer:
             writer.write(b"\x00" + bytes([len(self.subtypes)])
                          + struct.pack(f">{len(self.subtypes)}I", *self.subtypes))
             (self.chosen,) = struct.unpack(">I", await reader.readexactly(4))
-            writer.write(b"\x01")
-            await writer.drain()
             _name, kind, inner = auth.VENCRYPT_SUBTYPES[self.chosen]
-            if kind is not None:
+            if kind is not None:   # only TLS sub-types are acknowledged
+                writer.write(b"\x01")
+                await writer.drain()
                 await writer.start_tls(self.context)
                 self.peer_cert = writer.get_extra_info("peercert")
             if inner == "vnc":
@@ -180,6 +180,12 @@ def test_plain_inside_tls_sends_user_and_password(ca, tmp_path):
     _client, server = connect([auth.VENCRYPT_X509_PLAIN], server_context(ca, tmp_path),
                               options, password="pässword", username="alice")
     assert server.plain == (b"alice", "pässword".encode())
+
+
+def test_plain_without_tls_when_nothing_else_is_offered(tmp_path):
+    _client, server = connect([auth.VENCRYPT_PLAIN], None, None, password="pw",
+                              username="bob")
+    assert server.plain == (b"bob", b"pw")
 
 
 def test_no_password_for_an_inner_vnc_auth_asks_for_one(ca, tmp_path):

@@ -146,10 +146,12 @@ class VeNCryptSecurity:
         self.subtype = choose_vencrypt_subtype(offered, self.where)
         writer.write(struct.pack(">I", self.subtype))
         await writer.drain()
-        if (await reader.readexactly(1))[0] != 1:
+        _name, tls_kind, inner = VENCRYPT_SUBTYPES[self.subtype]
+        # The server acknowledges a TLS sub-type with one byte (1) before the handshake;
+        # Plain has no such byte (TigerVNC and libvncclient agree).
+        if tls_kind is not None and (await reader.readexactly(1))[0] != 1:
             raise AuthenticationError(f"{self.where} did not accept the VeNCrypt sub-type "
                                       f"{subtype_name(self.subtype)} it offered.")
-        _name, tls_kind, inner = VENCRYPT_SUBTYPES[self.subtype]
         if tls_kind == "x509":
             context, trust = tls.verified_context(self.tls_options, self.server_name)
             reader, writer = await tls.upgrade(reader, writer, context, self.server_name,
