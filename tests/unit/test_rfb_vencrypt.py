@@ -11,6 +11,7 @@ import struct
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from connectors.console.rfb import auth
 from connectors.console.rfb.client import RfbClient
@@ -18,7 +19,7 @@ from connectors.console.state import AuthenticationError, ConsoleError
 from connectors.console.tls import ANONYMOUS_CIPHERS, TlsError, TlsOptions
 from connectors.console.transport import CommandTransport, TcpTransport
 from tests.tls_certs import ThrowawayCA
-from tests.unit.rfb_helpers import server_init
+from tests.unit.rfb_helpers import run_client, server_init
 
 
 class VeNCryptServer:
@@ -230,3 +231,23 @@ def test_tls_runs_over_a_command_stream_as_over_ssh(ca, tmp_path):
             client.close()
             server.stop()
     assert asyncio.run(run()) == ("VeNCrypt X509None", 32)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(subtypes=st.lists(st.sampled_from([*auth.VENCRYPT_SUBTYPES, 0, 263, 264, 2**32 - 1]),
+                         max_size=5),
+       count=st.one_of(st.none(), st.integers(0, 255)), rest=st.binary(max_size=400))
+def test_hostile_vencrypt_streams_end_in_a_console_error(subtypes, count, rest):
+    """Whatever a server says once VeNCrypt is chosen (odd versions, sub-type counts,
+    garbage where the TLS handshake should be), the client stops with a ConsoleError
+    within its timeout and never asks for more than it was told to expect."""
+    count = len(subtypes) if count is None else count
+    data = (b"RFB 003.008\n" + bytes([1, 19]) + b"\x00\x02\x00" + bytes([count])
+            + struct.pack(f">{len(subtypes)}I", *subtypes) + b"\x01" + rest)
+
+    async def go():
+        try:
+            await run_client(data, timeout=10, encodings=("raw",))
+        except ConsoleError:
+            pass
+    asyncio.run(go())
