@@ -136,7 +136,15 @@ class XDisplay:
         image.write_bytes(make_xwd(sample_picture(320, 200)))
         viewer = self.start("xwud", "-in", str(image), "-geometry", "+40+30", "-noclick")
         flat = np.array(PICTURE_FLAT, np.uint8)
-        if not wait_until(lambda: (self.screen() == flat).all(axis=2).sum() > 1000, 20):
+        last: list[np.ndarray] = []
+
+        def shown_and_still() -> bool:
+            """The picture is on the screen and two looks in a row agree (drawn whole)."""
+            screen = self.screen()
+            still = bool(last) and np.array_equal(last[-1], screen)
+            last[:] = [screen]
+            return still and (screen == flat).all(axis=2).sum() > 1000
+        if not wait_until(shown_and_still, 30):
             _stop(viewer)
             raise RuntimeError("the picture window did not appear")
         return viewer
