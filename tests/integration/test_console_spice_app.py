@@ -124,16 +124,12 @@ def test_a_vm_with_both_displays_lets_the_user_switch(aloop, qtbot, guest_factor
                                                       libvirt_uri):
     from connectors.console.rfb.client import RfbClient
     from connectors.console.spice.client import SpiceClient
-    from widgets.console.pane import ConsolePane
+    from tests.widgets.test_console_spice_pane import pane_recording_choices
 
     guest = spice_guest(guest_factory, "spiceboth", with_vnc=True)
     stack = Stack(aloop, libvirt_uri, guest)
     session = stack.session()
-    pane = ConsolePane(session)
-    qtbot.addWidget(pane)
-    pane.show()
-    chosen: list[str] = []
-    pane.protocolChosen.connect(chosen.append)
+    pane, chosen = pane_recording_choices(qtbot, session)
     session.start()
     try:
         stack.run(wait_until(lambda: live(session), 60))

@@ -118,16 +118,22 @@ def test_notices_from_the_client_show_above_the_screen(agent_pane):
     assert not pane.notice.isVisible()
 
 
-def test_a_vm_with_both_displays_offers_the_choice(aloop, qtbot):
+def pane_recording_choices(qtbot, session):
+    """(pane, the protocols the user picked in it), the pane shown."""
     from widgets.console.pane import ConsolePane
-    record = vm(SPICE, VNC)
-    opener = VmOpener(Manager(Host(record)), "c1", record.key)
-    session = ConsoleSession(opener, title="desk")
     pane = ConsolePane(session)
     qtbot.addWidget(pane)
     pane.show()
     chosen: list[str] = []
     pane.protocolChosen.connect(chosen.append)
+    return pane, chosen
+
+
+def test_a_vm_with_both_displays_offers_the_choice(aloop, qtbot):
+    from widgets.console.pane import ConsolePane
+    record = vm(SPICE, VNC)
+    session = ConsoleSession(VmOpener(Manager(Host(record)), "c1", record.key), title="desk")
+    pane, chosen = pane_recording_choices(qtbot, session)
     session.start()
     try:
         aloop.run_until_complete(wait_until(
