@@ -1,0 +1,153 @@
+"""The SPICE console against QEMU's real SPICE server under libvirt: through the socket
+libvirt hands over (one fresh fd per channel) and over TCP, with VGA, QXL and virtio
+video; pixels equal to `virsh screenshot`; keys typed through the inputs channel reach
+the guest's shell; tickets right and wrong; the server going away mid-stream."""
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+import pytest
+
+from connectors.console.spice.client import SpiceClient
+from connectors.console.state import AuthenticationError, ConsoleError
+from connectors.console.transport import SocketTransport, TcpTransport
+from tests.integration.guest import serial_size, wait_for_serial
+from tests.integration.test_console_vnc import virsh_screenshot
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def spice_port(guest) -> int:
+    match = re.search(r"<graphics type='spice' port='(\d+)'", guest.domain.XMLDesc(0))
+    assert match, "the running guest has no SPICE port"
+    return int(match.group(1))
+
+
+def graphics_fd_transport(guest) -> SocketTransport:
+    import libvirt
+
+    async def get_fd() -> int:
+        return await asyncio.to_thread(guest.domain.openGraphicsFD, 0,
+                                       libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
+    return SocketTransport(get_fd, guest.name)
+
+
+def fixed(password: str | None):
+    async def source():
+        return password
+    return source
+
+
+async def until(condition, timeout: float, what: str, task: asyncio.Task | None = None):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if task is not None and task.done():
+            task.result()   # raises why the client stopped
+            raise AssertionError(f"the client stopped before {what}")
+        assert asyncio.get_running_loop().time() < deadline, f"no {what} within {timeout} s"
+        await asyncio.sleep(0.05)
+
+
+async def running(client: SpiceClient) -> asyncio.Task:
+    await asyncio.wait_for(client.connect(), 30)
+    task = asyncio.ensure_future(client.run())
+    if client.display is not None:
+        await until(lambda: client.frames > 0 and client.framebuffer.width > 1, 30,
+                    "first frame", task)
+    return task
+
+
+async def stop(client: SpiceClient, task: asyncio.Task) -> None:
+    client.close()
+    try:
+        await asyncio.wait_for(task, 5)
+    except Exception:  # noqa: BLE001 - closing ends run() one way or another
+        pass
+
+
+async def matches_screenshot(client: SpiceClient, uri: str, name: str,
+                             attempts: int = 25) -> tuple[bool, int]:
+    """As for VNC: the text cursor blinks, so compare again when a blink fell between
+    the server's screenshot and our copy. Returns (matched, differing pixels)."""
+    differing = -1
+    for _ in range(attempts):
+        shot = await asyncio.to_thread(virsh_screenshot, uri, name)
+        await asyncio.sleep(0.3)
+        mine = client.framebuffer.rgb()
+        if shot.shape != mine.shape:
+            differing = -2
+            continue
+        differing = int((shot != mine).any(axis=2).sum())
+        if differing == 0:
+            return True, 0
+    return False, differing
+
+
+def test_typing_and_screen_through_libvirts_socket_then_the_vm_ends(guest_factory,
+                                                                     libvirt_uri):
+    """VGA video; every channel on its own fd from virDomainOpenGraphicsFD."""
+    guest = guest_factory("spicefd", start=True, graphics="spice", video="vga")
+    guest.wait_ready()
+    marker = f"hv-{random.randrange(10**6, 10**7)}"
+
+    async def go():
+        client = SpiceClient(graphics_fd_transport(guest))
+        task = await running(client)
+        try:
+            assert set(client.channels) >= {"main", "display", "inputs"}
+            after = serial_size(guest.serial_log)
+            client.type_text(f"echo {marker} > /dev/ttyS0\n")
+            await asyncio.to_thread(wait_for_serial, guest.serial_log, marker, 60, after=after)
+            matched = await matches_screenshot(client, libvirt_uri, guest.name)
+            # The VM's QEMU process ends: run() ends with a sentence, not a hang.
+            await asyncio.to_thread(guest.domain.destroy)
+            with pytest.raises(ConsoleError, match="SPICE server"):
+                await asyncio.wait_for(task, 30)
+            return matched
+        finally:
+            await stop(client, task)
+
+    matched, differing = asyncio.run(go())
+    assert matched, f"{differing} pixels differ from virsh screenshot after typing"
+
+
+@pytest.mark.parametrize("video", ["qxl", "virtio"])
+def test_screen_equals_virsh_screenshot_over_tcp(guest_factory, libvirt_uri, video):
+    guest = guest_factory(f"spice{video}", start=True, graphics="spice", video=video)
+    guest.wait_ready()
+    port = spice_port(guest)
+
+    async def go():
+        client = SpiceClient(TcpTransport("127.0.0.1", port))
+        task = await running(client)
+        try:
+            return await matches_screenshot(client, libvirt_uri, guest.name)
+        finally:
+            await stop(client, task)
+
+    matched, differing = asyncio.run(go())
+    assert matched, f"{video}: {differing} pixels differ from virsh screenshot"
+
+
+def test_ticket_right_and_wrong(guest_factory):
+    guest = guest_factory("spicepw", start=True, graphics="spice", video="qxl",
+                          vnc_password="s3cr3tpw")
+    guest.wait_ready()
+    port = spice_port(guest)
+
+    async def attempt(password):
+        client = SpiceClient(TcpTransport("127.0.0.1", port), password=fixed(password),
+                             channels=("inputs",))
+        try:
+            await asyncio.wait_for(client.connect(), 30)
+            return client.session_id
+        finally:
+            client.close()
+
+    for wrong in (None, "wrong"):
+        with pytest.raises(AuthenticationError, match="refused the password") as err:
+            asyncio.run(attempt(wrong))
+        assert err.value.needs_password
+    assert asyncio.run(attempt("s3cr3tpw")) is not None
