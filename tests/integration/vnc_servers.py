@@ -186,12 +186,18 @@ def parse_xwd(data: bytes) -> np.ndarray:
     header_size, _version, pixmap_format, _depth, width, height = fields[:6]
     byte_order, bits_per_pixel, bytes_per_line = fields[7], fields[11], fields[12]
     red_mask, green_mask, blue_mask, ncolors = fields[14], fields[15], fields[16], fields[19]
-    if pixmap_format != 2 or bits_per_pixel != 32:
+    if pixmap_format != 2 or bits_per_pixel not in (24, 32):
         raise ValueError(f"xwd: format {pixmap_format}, {bits_per_pixel} bits a pixel")
     start = header_size + 12 * ncolors
+    size = bits_per_pixel // 8
     rows = np.frombuffer(data[start:start + bytes_per_line * height], np.uint8)
-    words = rows.reshape(height, bytes_per_line)[:, :width * 4].copy().view(
-        "<u4" if byte_order == 0 else ">u4").reshape(height, width)
+    pixels = rows.reshape(height, bytes_per_line)[:, :width * size].reshape(height, width,
+                                                                            size)
+    if byte_order != 0:
+        pixels = pixels[..., ::-1]
+    words = np.zeros((height, width), np.uint32)
+    for index in range(size):   # little-endian bytes into one number a pixel
+        words |= pixels[..., index].astype(np.uint32) << (8 * index)
     out = np.zeros((height, width, 3), np.uint8)
     for channel, mask in enumerate((red_mask, green_mask, blue_mask)):
         shift = (mask & -mask).bit_length() - 1
