@@ -421,6 +421,11 @@ class VmOpener:
                 # take its later channels that way is reached over its TCP port instead.
                 log.info("SPICE through libvirt's socket failed (%s); using TCP", err)
                 self._spice_fd_refused = True
+        if protocol == "spice":
+            xml = await _domain_xml(host, self.key)
+            if xml is not None and spice_is_tls_only(xml):
+                raise ConsoleError(f"{vm.name}'s SPICE display accepts only TLS "
+                                   "connections, and TLS SPICE is not supported yet.")
         if graphics.has_password and passwords.known is None:
             passwords.known = await _password_from_xml(host, self.key, protocol)
         transport = _remote_transport(parsed, graphics, vm.name)
@@ -481,6 +486,36 @@ async def _secure_xml(host, key: str) -> str | None:
         return await host.domain_xml(key, secure=True)
     except ActionError:
         return None
+
+
+async def _domain_xml(host, key: str) -> str | None:
+    """The secure XML where this connection may read it, else the plain one."""
+    xml = await _secure_xml(host, key)
+    if xml is not None:
+        return xml
+    try:
+        return await host.domain_xml(key)
+    except ActionError:
+        return None
+
+
+def spice_is_tls_only(xml: str) -> bool:
+    """The first SPICE display has a TLS port and no plain one, or its main channel (or
+    every channel, defaultMode) must be secure: nothing a client without TLS can open."""
+    graphics = _graphics_element(xml, "spice")
+    if graphics is None or _port(graphics.get("tlsPort")) <= 0:
+        return False
+    if _port(graphics.get("port")) <= 0 or graphics.get("defaultMode") == "secure":
+        return True
+    return any(c.get("name") == "main" and c.get("mode") == "secure"
+               for c in graphics.findall("channel"))
+
+
+def _port(text: str | None) -> int:
+    try:
+        return int(text) if text else -1
+    except ValueError:
+        return -1
 
 
 async def _password_from_xml(host, key: str, protocol: str = "vnc") -> str | None:

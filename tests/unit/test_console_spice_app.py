@@ -16,7 +16,8 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from app.console import (PROTOCOLS, ConsoleSession, VmOpener, graphics_password_in_xml,
-                         pick_graphics, ticket_expiry_in_xml, vnc_password_in_xml)
+                         pick_graphics, spice_is_tls_only, ticket_expiry_in_xml,
+                         vnc_password_in_xml)
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, address_console_key,
                                    vm_console_key)
 from app.console_protocols import ProtocolMemory
@@ -41,11 +42,15 @@ def vm(*graphics: GraphicsInfo, state: VMState = VMState.SHUTOFF) -> VMInfo:
 class Host:
     """The two things a VmOpener reads of a LibvirtHost before connecting."""
 
-    def __init__(self, record: VMInfo, uri: str = "qemu+tcp://kvm1/system") -> None:
-        self.record, self.uri = record, uri
+    def __init__(self, record: VMInfo, uri: str = "qemu+tcp://kvm1/system",
+                 xml: str = "<domain/>") -> None:
+        self.record, self.uri, self.xml = record, uri, xml
 
     def vm(self, key: str):
         return self.record if key == self.record.key else None
+
+    async def domain_xml(self, key: str, secure: bool = False) -> str:
+        return self.xml
 
 
 class Manager:
@@ -103,6 +108,31 @@ def test_a_running_vm_without_a_port_says_so(aloop):
     running = vm(replace(SPICE, port=None), state=VMState.RUNNING)
     with pytest.raises(ConsoleError, match="desk has no SPICE port yet"):
         aloop.run_until_complete(opener_for(running)())
+
+
+def test_a_spice_display_that_takes_only_tls_is_said_so(aloop):
+    tls_only = ("<domain><devices><graphics type='spice' port='-1' tlsPort='5901'/>"
+                "</devices></domain>")
+    running = vm(replace(SPICE, port=5901), state=VMState.RUNNING)
+    opener = VmOpener(Manager(Host(running, xml=tls_only)), "c1", running.key)
+    with pytest.raises(ConsoleError, match="accepts only TLS connections, and TLS SPICE is "
+                                           "not supported yet"):
+        aloop.run_until_complete(opener())
+
+
+@pytest.mark.parametrize("graphics, tls_only", [
+    ("<graphics type='spice' port='5900'/>", False),
+    ("<graphics type='spice' port='5900' tlsPort='5901'/>", False),
+    ("<graphics type='spice' tlsPort='5901'/>", True),
+    ("<graphics type='spice' port='5900' tlsPort='5901' defaultMode='secure'/>", True),
+    ("<graphics type='spice' port='5900' tlsPort='5901'><channel name='main' "
+     "mode='secure'/></graphics>", True),
+    ("<graphics type='spice' port='5900' tlsPort='5901'><channel name='inputs' "
+     "mode='secure'/></graphics>", False),
+    ("<graphics type='vnc' port='5900'/>", False),
+])
+def test_which_spice_displays_take_only_tls(graphics, tls_only):
+    assert spice_is_tls_only(f"<domain><devices>{graphics}</devices></domain>") is tls_only
 
 
 XML = """<domain><devices>
