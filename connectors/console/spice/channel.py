@@ -181,8 +181,11 @@ class SpiceChannel:
                 else:
                     _serial, msg_type, size, sub_list = header.unpack(head)
                 wire.check_size(size, self.max_message_size, msg_type)
-                body = (await asyncio.wait_for(reader.readexactly(size), BODY_TIMEOUT_S)
-                        if size else b"")
+                if size:
+                    async with asyncio.timeout(BODY_TIMEOUT_S):
+                        body = await reader.readexactly(size)
+                else:
+                    body = b""
                 view = memoryview(body)
                 if 0 < sub_list <= size:   # old servers: sub-messages after the message
                     view = view[:sub_list]
