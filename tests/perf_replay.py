@@ -35,7 +35,9 @@ class Replay:
         self.t = time.monotonic()
         self.wall = time.time() if wall is None else wall
 
-    def tick(self, dt: float = 2.0) -> None:
+    def tick(self, dt: float = 2.0, only: set[str] | None = None) -> None:
+        """One tick ``dt`` after the previous; ``only``: a tick that sampled just these
+        VMs (the hot ones between two full ticks), the others' counters still move."""
         self.t += dt
         self.wall += dt
         raw = []
@@ -50,8 +52,10 @@ class Replay:
             rec["block.0.rd.reqs"] += int(load.disk_rd_bps * dt / 4096)
             rec["net.0.rx.bytes"] += int(load.net_rx_bps * dt)
             rec["balloon.rss"] = load.rss_kib
-            raw.append((key, 1, dict(rec)))
-        self.collector.feed(StatsBatch(self.t, self.wall, raw, None, 0.001))
+            if only is None or key in only:
+                raw.append((key, 1, dict(rec)))
+        self.collector.feed(StatsBatch(self.t, self.wall, raw, None, 0.001,
+                                       full=only is None))
 
 
 LAB = Path(__file__).resolve().parents[1] / "resources" / "demo" / "lab.xml"

@@ -116,6 +116,7 @@ class AlertEngine(QObject):
         # (rule_id, conn_id, key) → [since (wall), fired]
         self._above: dict[tuple[str, str, str], list] = {}
         monitor.ticked.connect(self.check)
+        self._sample_targets()
         if preferences is not None:
             preferences.changed.connect(self._preference_changed)
 
@@ -123,6 +124,12 @@ class AlertEngine(QObject):
         self.rules = list(rules)
         ids = {r.rule_id for r in rules}
         self._above = {k: v for k, v in self._above.items() if k[0] in ids}
+        self._sample_targets()
+
+    def _sample_targets(self) -> None:
+        """A VM named by a rule is sampled on every tick, like one on screen."""
+        self.monitor.set_hot("alerts", {r.target[3:] for r in self.rules
+                                        if r.enabled and r.for_vms and r.target != ALL_VMS})
 
     def _preference_changed(self, key: str) -> None:
         if key == prefs.ALERT_RULES:
@@ -153,8 +160,10 @@ class AlertEngine(QObject):
                                                    * scale])
             with np.errstate(invalid="ignore"):
                 above = np.flatnonzero(values > rule.threshold)
+            # A tick that sampled only the hot VMs says nothing about the others.
+            sampled = tick.vms.index if rule.for_vms and not tick.full else None
             self._follow(rule, conn_id, [keys[i] for i in above.tolist()],
-                         values[above], tick.wall)
+                         values[above], tick.wall, sampled)
 
     def _host_value(self, conn_id: str, rule: AlertRule) -> float:
         m = self.monitor
@@ -168,7 +177,7 @@ class AlertEngine(QObject):
         return m.host_latest(conn_id, rule.metric)
 
     def _follow(self, rule: AlertRule, conn_id: str, above_keys: list[str],
-                values: np.ndarray, wall: float) -> None:
+                values: np.ndarray, wall: float, sampled: dict | None = None) -> None:
         still = set()
         for key, value in zip(above_keys, values.tolist()):
             ident = (rule.rule_id, conn_id, key)
@@ -179,7 +188,7 @@ class AlertEngine(QObject):
                 self._raise(Alert(wall, conn_id, key, self._name(conn_id, key), rule,
                                   value))
         for ident in [k for k in self._above if k[0] == rule.rule_id and k[1] == conn_id
-                      and k not in still]:
+                      and k not in still and (sampled is None or k[2] in sampled)]:
             del self._above[ident]
 
     def _name(self, conn_id: str, key: str) -> str:

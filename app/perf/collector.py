@@ -16,25 +16,42 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterable
+
+import numpy as np
 
 from app.perf.history import HistoryStore
 from app.perf.rates import (HOST_METRICS, VM_METRICS, DomainRateCalculator, DomainRates,
                             HostRateCalculator, HostRates)
 from app.perf.ring import LiveBuffers
-from connectors.libvirt.stats import DEFAULT_GROUPS, StatsBatch, StatsSampler
+from connectors.libvirt.stats import (DEFAULT_GROUPS, FULL_EVERY, StatsBatch,
+                                      StatsSampler)
 
 log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PerfTick:
-    """What a listener gets after each successful tick."""
+    """What a listener gets after each successful tick.
+
+    ``full``: ``vms`` holds every VM of the host; otherwise only the hot ones (shown or
+    watched) were sampled this tick and the others simply have no sample in it.
+    ``hot``: the hot VMs' rates since their previous sample (the tick before), for the
+    per-vCPU/disk/NIC detail of watched VMs; on a full tick ``vms`` has the same per-VM
+    figures for them, its other VMs' rates span the time since the previous full tick.
+    """
 
     wall: float
     vms: DomainRates
     host: HostRates | None
     skipped_ticks: int
+    full: bool = True
+    hot: DomainRates | None = None
+
+    @property
+    def detail(self) -> DomainRates:
+        return self.hot if self.hot is not None else self.vms
 
 
 class PerfCollector:
@@ -62,7 +79,11 @@ class PerfCollector:
         self.host_buffers = LiveBuffers(capacity, HOST_METRICS, initial_columns=1)
         self.latest: PerfTick | None = None
         self.errors = 0
-        self._vm_rates = DomainRateCalculator(max_gap_s=max(60.0, 5 * interval_s))
+        # Between two full ticks of a host with many VMs lie FULL_EVERY intervals.
+        self._vm_rates = DomainRateCalculator(
+            max_gap_s=max(60.0, 5 * FULL_EVERY * interval_s))
+        # The hot VMs' previous sample is the tick before, not the previous full tick.
+        self._hot_rates = DomainRateCalculator(max_gap_s=max(60.0, 5 * interval_s))
         self._host_rates = HostRateCalculator(max_gap_s=max(60.0, 5 * interval_s))
         self._timeout_s = timeout_s
         self._sampler = StatsSampler(conn, executor=executor, groups=groups,
@@ -70,6 +91,7 @@ class PerfCollector:
                                      prepare=self._prepare)
         self._last_wall: float | None = None
         self._failed_since_last = False
+        self.phase_s = 0.0      # delay of the first tick after start(); see spread()
 
     @property
     def groups(self) -> frozenset[str]:
@@ -83,14 +105,43 @@ class PerfCollector:
     def running(self) -> bool:
         return self._sampler.running
 
-    def _prepare(self, batch: StatsBatch) -> tuple[DomainRates, HostRates | None]:
+    @property
+    def hot_keys(self) -> frozenset[str]:
+        return self._sampler.hot_keys
+
+    @hot_keys.setter
+    def hot_keys(self, keys: Iterable[str]) -> None:
+        """VMs sampled on every tick even when the host has too many VMs to sample all of
+        them every time (see StatsSampler)."""
+        self._sampler.hot_keys = frozenset(keys)
+
+    def _prepare(self, batch: StatsBatch
+                 ) -> tuple[DomainRates, HostRates | None, DomainRates | None]:
         """Runs in the worker thread; ticks never overlap, so no lock is needed."""
-        vms = self._vm_rates.update_batch(batch)
         host = self._host_rates.update(batch.host) if batch.host is not None else None
-        return vms, host
+        if not batch.full:
+            vms = self._hot_rates.update_batch(batch)
+            return vms, host, vms
+        vms = self._vm_rates.update_batch(batch)
+        hot_keys = self._sampler.hot_keys
+        if self._sampler.full_every <= 1 or not hot_keys:
+            self._hot_rates.reset()
+            return vms, host, None
+        hot_records = [r for r in batch.records if r[0] in hot_keys]
+        hot = self._hot_rates.update_batch(StatsBatch(batch.t, batch.wall, hot_records,
+                                                      None, batch.elapsed_s))
+        _overlay(vms, hot)
+        return vms, host, hot
+
+    def spread(self, on: bool) -> None:
+        """With several hosts: tick at a point of the interval fixed per connection
+        (from its URI), so hosts' ticks are spread rather than all at one instant."""
+        self.phase_s = ((zlib.crc32(self.source.encode()) % 1000) / 1000.0 * self.interval_s
+                        if on else 0.0)
 
     def start(self) -> asyncio.Task:
-        return self._sampler.start(self._on_batch, self.interval_s, self._on_error)
+        return self._sampler.start(self._on_batch, self.interval_s, self._on_error,
+                                   self.phase_s)
 
     async def stop(self) -> None:
         await self._sampler.stop()
@@ -115,12 +166,14 @@ class PerfCollector:
         self._sampler = StatsSampler(conn, executor=executor, groups=old.groups,
                                      timeout_s=self._timeout_s, per_core=old.per_core,
                                      prepare=self._prepare)
+        self._sampler.hot_keys = old.hot_keys
         self._failed_since_last = True  # the time while disconnected is a gap
         self.restart_counting()
 
     def restart_counting(self) -> None:
         """After a reconnect: the previous counters may belong to another libvirtd life."""
         self._vm_rates.reset()
+        self._hot_rates.reset()
         self._host_rates.reset()
 
     def _on_error(self, err: BaseException) -> None:
@@ -143,7 +196,7 @@ class PerfCollector:
         self._on_batch(batch)
 
     def _on_batch(self, batch: StatsBatch) -> None:
-        vms, host = batch.prepared
+        vms, host, hot = batch.prepared
         if batch.skipped_ticks or self._failed_since_last:
             self._mark_gap(batch.wall)
         self._failed_since_last = False
@@ -157,6 +210,23 @@ class PerfCollector:
             if host is not None:
                 self.history.record(batch.wall, [self.host_key], host.metrics(),
                                     source=self.source)
-        self.latest = PerfTick(batch.wall, vms, host, batch.skipped_ticks)
+        self.latest = PerfTick(batch.wall, vms, host, batch.skipped_ticks, batch.full, hot)
         if self.listener is not None:
             self.listener(self.latest)
+
+
+_OVERLAID = ("cpu_percent", "disk_rd_bps", "disk_wr_bps", "disk_rd_iops", "disk_wr_iops",
+             "net_rx_bps", "net_tx_bps")
+
+
+def _overlay(vms: DomainRates, hot: DomainRates) -> None:
+    """On a full tick, the hot VMs' rates over the last interval (``hot``) replace those
+    over the time since the previous full tick, so their graphs keep one resolution.
+    Where the hot calculator has no previous sample yet (NaN), the longer span stays."""
+    if not hot.keys:
+        return
+    rows = np.fromiter((vms.index[k] for k in hot.keys), dtype=np.intp, count=len(hot.keys))
+    for name in _OVERLAID:
+        values = getattr(hot, name)
+        known = np.isfinite(values)
+        getattr(vms, name)[rows[known]] = values[known]

@@ -36,6 +36,7 @@ from app.perf.collector import PerfCollector, PerfTick
 from app.perf.history import DEFAULT_TIERS, HistoryStore, Tier
 from app.perf.ring import LiveBuffers, RingTable
 from connectors.libvirt.model import ConnState
+from connectors.libvirt.stats import FULL_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class HostPerf:
     details: RingTable                         # (key, kind, name[, field]) → value
     watched: set[str | None] = field(default_factory=set)  # VM keys; None: host cores
     task: asyncio.Task | None = None
+    last_full: PerfTick | None = None          # the newest tick that sampled every VM
 
 
 class PerfMonitor(QObject):
@@ -83,6 +85,7 @@ class PerfMonitor(QObject):
         self.history = history
         self.capacity = capacity
         self._hosts: dict[str, HostPerf] = {}
+        self._hot: dict[str, frozenset[str]] = {}     # who wants which VMs sampled each tick
         self._pending: set[asyncio.Future] = set()   # stops and restarts under way
         self._closed = False
         if history is not None and history.warning and events_log is not None:
@@ -114,11 +117,39 @@ class PerfMonitor(QObject):
         collector = self.collector(conn_id)
         return collector.latest if collector is not None else None
 
+    def full_tick(self, conn_id: str) -> PerfTick | None:
+        """The newest tick that sampled every VM of the host (the latest tick itself
+        unless the host has so many VMs that only the hot ones are sampled in between)."""
+        perf = self._hosts.get(conn_id)
+        return perf.last_full if perf is not None else None
+
     def vm_latest(self, conn_id: str, key: str, metric: str) -> float:
+        """The VM's newest sample of ``metric`` within one full sampling round (a VM
+        that is not hot has one every FULL_EVERY ticks), NaN when it has none."""
         collector = self.collector(conn_id)
         if collector is None:
             return math.nan
-        return collector.vm_buffers.tables[metric].latest(key)
+        return collector.vm_buffers.tables[metric].latest(key, within=FULL_EVERY)
+
+    def set_hot(self, source: str, keys) -> None:
+        """The VMs ``source`` (the tree's shown rows, the Performance tab, alert rules)
+        wants sampled on every tick; the other VMs of a host with many VMs get one sample
+        every FULL_EVERY ticks. Keys are UUIDs; each host samples those it has."""
+        keys = frozenset(keys)
+        if self._hot.get(source, frozenset()) == keys:
+            return
+        if keys:
+            self._hot[source] = keys
+        else:
+            self._hot.pop(source, None)
+        for perf in self._hosts.values():
+            self._apply_hot(perf)
+
+    def _apply_hot(self, perf: HostPerf) -> None:
+        keys = {k for k in perf.watched if k is not None}
+        for wanted in self._hot.values():
+            keys |= wanted
+        perf.collector.hot_keys = keys
 
     def host_latest(self, conn_id: str, metric: str) -> float:
         perf = self._hosts.get(conn_id)
@@ -197,12 +228,14 @@ class PerfMonitor(QObject):
         if perf is not None:
             perf.watched.add(key)
             self._apply_per_core(perf)
+            self._apply_hot(perf)
 
     def unwatch(self, conn_id: str, key: str | None) -> None:
         perf = self._hosts.get(conn_id)
         if perf is not None:
             perf.watched.discard(key)
             self._apply_per_core(perf)
+            self._apply_hot(perf)
 
     def _apply_per_core(self, perf: HostPerf) -> None:
         allowed = self.preferences.per_core_host_cpu if self.preferences is not None else True
@@ -227,8 +260,9 @@ class PerfMonitor(QObject):
     def top_consumers(self, conn_id: str, metric: str, n: int = 10
                       ) -> list[tuple[str, float]]:
         """(VM key, latest value) of the ``n`` VMs with the highest ``metric``, highest
-        first; "disk_bps"/"net_bps" add reads and writes (rx and tx)."""
-        tick = self.latest_tick(conn_id)
+        first; "disk_bps"/"net_bps" add reads and writes (rx and tx). Ranked on the
+        newest tick that sampled every VM (``full_tick``)."""
+        tick = self.full_tick(conn_id)
         if tick is None or not tick.vms.keys:
             return []
         values = vm_values(tick, metric)
@@ -263,8 +297,12 @@ class PerfMonitor(QObject):
             return
         elif perf.collector.running:
             return
-        perf.task = perf.collector.start()
+        perf.task = self._start(perf)
         self.collectorsChanged.emit()
+
+    def _start(self, perf: HostPerf) -> asyncio.Task:
+        perf.collector.spread(len(self._hosts) > 1)
+        return perf.collector.start()
 
     def _new_host(self, conn_id: str, uri: str, conn, executor, generation: int) -> HostPerf:
         p = self.preferences
@@ -280,6 +318,7 @@ class PerfMonitor(QObject):
                         RingTable(self.capacity, initial_columns=8))
         collector.listener = _weak_call(self._on_tick, perf)
         self._hosts[conn_id] = perf
+        self._apply_hot(perf)
         return perf
 
     async def _rebind(self, perf: HostPerf, conn, executor, generation: int) -> None:
@@ -289,13 +328,13 @@ class PerfMonitor(QObject):
         host = self.manager.host(perf.conn_id)
         if host is not None and host.state is ConnState.CONNECTED and \
                 self._hosts.get(perf.conn_id) is perf:
-            perf.task = perf.collector.start()
+            perf.task = self._start(perf)
             self.collectorsChanged.emit()
 
     async def _restart(self, perf: HostPerf) -> None:
         await perf.collector.stop()
         if self._hosts.get(perf.conn_id) is perf:
-            perf.task = perf.collector.start()
+            perf.task = self._start(perf)
 
     def _removed(self, conn_id: str) -> None:
         perf = self._hosts.pop(conn_id, None)
@@ -321,12 +360,17 @@ class PerfMonitor(QObject):
     def _on_tick(self, perf: HostPerf, tick: PerfTick) -> None:
         c = perf.collector
         vms = tick.vms
-        sums = {name: float(np.nansum(getattr(vms, source))) if len(vms.keys) and
-                np.isfinite(getattr(vms, source)).any() else math.nan
-                for name, source in _SUMMED}
-        perf.sums.push(tick.wall, [c.host_key], sums)
-        if self.history is not None:
-            self.history.record(tick.wall, [c.host_key], sums, source=c.source)
+        if tick.full:
+            # Sums over every VM: only a tick that sampled every VM has them (a coarser
+            # step on a host with many VMs, never a sum of just the hot ones).
+            perf.last_full = tick
+            sums = {name: float(np.nansum(getattr(vms, source))) if len(vms.keys) and
+                    np.isfinite(getattr(vms, source)).any() else math.nan
+                    for name, source in _SUMMED}
+            perf.sums.push(tick.wall, [c.host_key], sums)
+            if self.history is not None:
+                self.history.record(tick.wall, [c.host_key], sums, source=c.source)
+        vms = tick.detail
         keys, values = [], []
         if tick.host is not None:
             for i, pct in enumerate(tick.host.cpu_percent_per_core.tolist()):

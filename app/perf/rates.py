@@ -23,7 +23,7 @@ going through one DomainSample object per VM costs about 70 ms.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Sequence
 
@@ -215,8 +215,13 @@ def _grouped(dicts: list[dict], keys: Sequence[str]) -> np.ndarray:
     try:
         rows = list(map(getter, dicts))
     except KeyError:
-        return _floats([[d.get(k) for d in dicts] for k in keys]).T.reshape(
-            len(dicts), len(keys))
+        # A group nobody reported (switched off, or a driver without it) is one C-level
+        # membership pass per key, not a Python-level .get() per record.
+        out = np.full((len(dicts), len(keys)), NAN)
+        for j, key in enumerate(keys):
+            if any(map(dict.__contains__, dicts, repeat(key))):
+                out[:, j] = _floats(list(map(dict.get, dicts, repeat(key))))
+        return out
     if len(keys) == 1:
         return _floats(rows).reshape(len(dicts), 1)
     return _floats(list(chain.from_iterable(rows))).reshape(len(dicts), len(keys))

@@ -167,12 +167,17 @@ class RingTable:
             return times, np.full(n, np.nan, dtype=self._data.dtype)
         return times, np.concatenate((self._data[start:, col], self._data[:self._pos, col]))
 
-    def latest(self, key) -> float:
-        """The newest value of one series (NaN when it has none)."""
+    def latest(self, key, within: int = 1) -> float:
+        """The newest known value of one series among the last ``within`` ticks (NaN when
+        it has none there): a series sampled every few ticks only has NaN in between."""
         col = self.index.get(key)
         if col is None or self._len == 0 or col >= self._data.shape[1]:
             return float("nan")
-        return float(self._data[self._pos - 1, col])
+        for back in range(1, min(within, self._len) + 1):
+            value = self._data[self._pos - back, col]
+            if value == value:
+                return float(value)
+        return float("nan")
 
     @property
     def nbytes(self) -> int:

@@ -5,16 +5,21 @@ the latest CPU %, the memory fraction and a memory text, straight from the newes
 the live ring buffers (one dict lookup per painted cell: only visible rows are asked).
 After a host ticks it tells the inventory (gathering the hosts that tick within half a
 second into one pass), which repaints just those columns of just those hosts' rows.
+
+The VMs whose cells were painted lately are the ones on screen: they are handed to the
+monitor as "shown", to be sampled on every tick when their host has many VMs.
 """
 from __future__ import annotations
 
 import math
+import time
 import weakref
 
 from PySide6.QtCore import QObject, QTimer
 
 from app.inventory import InventoryModel, Node, NodeKind
 from app.perf.monitor import PerfMonitor
+from connectors.libvirt.stats import FULL_EVERY
 
 
 COALESCE_MS = 500
@@ -41,6 +46,12 @@ class UsageColumns(QObject):
         self._monitor = weakref.ref(monitor)
         self._inventory = inventory
         self._dirty: dict[str, None] = {}
+        # VM keys painted in the current and the previous window of one sampling interval.
+        self._shown: set[str] = set()
+        self._shown_before: set[str] = set()
+        self._shown_hosts: set[str] = set()           # conn_ids with a row painted
+        self._shown_hosts_before: set[str] = set()
+        self._window_start = time.monotonic()
         # Hosts tick at their own moments; one repaint for all that ticked within
         # COALESCE_MS instead of one per host (20 hosts: 2 repaints a second, not 10).
         self._timer = QTimer(self, singleShot=True, interval=COALESCE_MS)
@@ -54,14 +65,39 @@ class UsageColumns(QObject):
             self._timer.start()
 
     def _flush(self) -> None:
+        """Repaint the columns of hosts that have rows on screen. A view repaints its
+        whole viewport for a change spanning several rows, so telling it about hosts
+        that are scrolled away or collapsed costs a full repaint each for nothing (with
+        20 hosts ticking at different moments, several a second); a row scrolled into
+        view is painted anyway, with the newest values, and counts as on screen from then."""
         dirty, self._dirty = self._dirty, {}
+        on_screen = self._shown_hosts | self._shown_hosts_before
         for conn_id in dirty:
-            self._inventory.usage_changed(conn_id)
+            if conn_id in on_screen:
+                self._inventory.usage_changed(conn_id)
+        self._publish_shown()
 
-    def usage(self, node: Node) -> tuple[float, float, str] | None:
+    def _publish_shown(self) -> None:
+        """Every row on screen is repainted after each tick of its host, so the keys
+        painted within the last two sampling intervals are the rows on screen."""
+        m = self._monitor()
+        now = time.monotonic()
+        if m is None or now - self._window_start < m.interval_s:
+            return
+        m.set_hot("tree", self._shown | self._shown_before)
+        self._shown_before, self._shown = self._shown, set()
+        self._shown_hosts_before, self._shown_hosts = self._shown_hosts, set()
+        self._window_start = now
+
+    def usage(self, node: Node, for_sorting: bool = False
+              ) -> tuple[float, float, str] | None:
+        """``for_sorting``: asked by the sort proxy for every row, not for a painted cell
+        (so not a sign that the row is on screen)."""
         m = self._monitor()
         if m is None:
             return None
+        if not for_sorting:
+            self._shown_hosts.add(node.conn_id)
         if node.kind is NodeKind.HOST:
             if m.collector(node.conn_id) is None:
                 return None
@@ -72,12 +108,15 @@ class UsageColumns(QObject):
             collector = m.collector(node.conn_id)
             if collector is None or node.key not in collector.vm_buffers.index:
                 return None
+            if not for_sorting:
+                self._shown.add(node.key)
             tables = collector.vm_buffers.tables
-            cpu = tables["cpu_percent"].latest(node.key)
-            total = tables["mem_assigned_kib"].latest(node.key)
-            used = tables["mem_used_kib"].latest(node.key)
+            # A VM not on screen until now may have been sampled a few ticks ago only.
+            cpu = tables["cpu_percent"].latest(node.key, FULL_EVERY)
+            total = tables["mem_assigned_kib"].latest(node.key, FULL_EVERY)
+            used = tables["mem_used_kib"].latest(node.key, FULL_EVERY)
             if math.isnan(used):   # no balloon driver in the guest: the host's view
-                used = tables["mem_rss_kib"].latest(node.key)
+                used = tables["mem_rss_kib"].latest(node.key, FULL_EVERY)
         if math.isnan(cpu) and math.isnan(used):
             return None
         fraction = used / total if total > 0 else math.nan

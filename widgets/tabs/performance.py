@@ -301,6 +301,8 @@ class PerformanceTab(QWidget):
         if self.conn_id is not None:
             self.monitor.unwatch(self.conn_id, self.key)
         self.conn_id, self.key = conn_id, key
+        # The VM on show is sampled every tick even on a host with thousands of VMs.
+        self.monitor.set_hot("performance tab", [key] if key is not None else [])
         self._history.clear()
         if conn_id is None:
             self.stack.setCurrentIndex(0)
@@ -544,7 +546,7 @@ class PerformanceTab(QWidget):
     def _fill_top(self) -> None:
         if self.conn_id is None or self.key is not None:
             return
-        tick = self.monitor.latest_tick(self.conn_id)
+        tick = self.monitor.full_tick(self.conn_id)
         rows = self.monitor.top_consumers(self.conn_id, self.top_by.currentData(), TOP_N)
         host = self.monitor.manager.host(self.conn_id)
         table = self.top_table
