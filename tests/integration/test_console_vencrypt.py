@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from connectors.console.state import AuthenticationError
+from connectors.console.state import AuthenticationError, ConsoleError
 from connectors.console.tls import TlsError, TlsOptions
 from tests.integration import vnc_servers as vs
 from tests.tls_certs import ThrowawayCA
@@ -30,6 +30,7 @@ def pki(tmp_path_factory):
     ca = ThrowawayCA.create()
     return {"server": ca.server_dir(root / "server"),
             "client": ca.client_dir(root / "client"),
+            "with_client_cert": ca.client_dir(root / "mine", with_client_cert=True),
             "wrong": ThrowawayCA.create("Someone else's CA").client_dir(root / "wrong")}
 
 
@@ -79,6 +80,23 @@ def test_qemu_x509_under_another_name_is_refused(qemu_x509, pki):
             pass
     with pytest.raises(TlsError, match="not made out to 'vnc.example.org'"):
         run(check())
+
+
+def test_qemu_that_checks_clients_takes_our_client_certificate(pki, tmp_path):
+    """libvirt's vnc_tls_x509_verify=1: without client-cert.pem the refusal says what is
+    missing; with one signed by the server's CA the screen comes."""
+    server = vs.start_qemu_tls(pki["server"], verify_clients=True)
+    try:
+        async def check(directory):
+            async with vs.console(server.port, tls=TlsOptions(directory),
+                                  encodings=("raw",)) as client:
+                await vs.first_frame(client)
+                await vs.converges(client, server.screen)
+        with pytest.raises(ConsoleError, match="client certificate"):
+            run(check(pki["client"]))
+        run(check(pki["with_client_cert"]))
+    finally:
+        server.stop()
 
 
 def test_qemu_anonymous_tls_with_a_password():

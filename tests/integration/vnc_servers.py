@@ -302,10 +302,12 @@ class QemuVnc(VncServer):
             return np.asarray(image.convert("RGB")).copy()
 
 
-def start_qemu_tls(cert_dir: Path | None, password: str | None = None) -> QemuVnc:
+def start_qemu_tls(cert_dir: Path | None, password: str | None = None,
+                   verify_clients: bool = False) -> QemuVnc:
     """QEMU with no guest (``-S``) and a VNC server with TLS: X.509 credentials from
     ``cert_dir`` (ca-cert.pem, server-cert.pem, server-key.pem), or anonymous TLS when
-    ``cert_dir`` is None. With a password it offers X509Vnc / TLSVnc."""
+    ``cert_dir`` is None. With a password it offers X509Vnc / TLSVnc. ``verify_clients``:
+    QEMU wants a client certificate signed by the same CA (vnc_tls_x509_verify=1)."""
     root = Path(tempfile.mkdtemp(prefix="hvconsole-qemu-tls-"))
     port = spare_port()
     display = port - 5900
@@ -314,7 +316,8 @@ def start_qemu_tls(cert_dir: Path | None, password: str | None = None) -> QemuVn
     if cert_dir is None:
         creds = "tls-creds-anon,id=tls0,endpoint=server"
     else:
-        creds = f"tls-creds-x509,id=tls0,dir={cert_dir},endpoint=server,verify-peer=off"
+        verify = "on" if verify_clients else "off"
+        creds = f"tls-creds-x509,id=tls0,dir={cert_dir},endpoint=server,verify-peer={verify}"
     vnc = f"127.0.0.1:{display},tls-creds=tls0" + (",password=on" if password else "")
     monitor = root / "monitor.sock"
     argv = ["qemu-system-x86_64", "-S", "-nodefaults", "-vga", "std", "-machine", "pc",
