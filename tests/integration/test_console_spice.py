@@ -85,7 +85,7 @@ async def matches_screenshot(client: SpiceClient, uri: str, name: str,
     return False, differing
 
 
-def test_typing_and_screen_through_libvirts_socket_then_the_vm_ends(guest_factory,
+def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(guest_factory,
                                                                      libvirt_uri):
     """VGA video; every channel on its own fd from virDomainOpenGraphicsFD."""
     guest = guest_factory("spicefd", start=True, graphics="spice", video="vga")
@@ -111,6 +111,16 @@ def test_typing_and_screen_through_libvirts_socket_then_the_vm_ends(guest_factor
 
     matched, differing = asyncio.run(go())
     assert matched, f"{differing} pixels differ from virsh screenshot after typing"
+
+    # Started again: a new client through the same transport (fresh fds) shows it.
+    guest.start()
+
+    async def again():
+        client = SpiceClient(graphics_fd_transport(guest))
+        task = await running(client)
+        await stop(client, task)
+        return client.frames
+    assert asyncio.run(again()) > 0
 
 
 @pytest.mark.parametrize("video", ["qxl", "virtio"])

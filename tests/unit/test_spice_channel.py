@@ -236,3 +236,16 @@ def test_full_headers_when_the_server_has_no_mini_header():
     run(go())
     assert server.received[CURSOR][:2] == [(150, b"one"), (151, b"two")]
     assert handler.got == [(150, b"hi")]
+
+
+def test_a_server_stalling_mid_message_ends_the_channel(monkeypatch):
+    from connectors.console.spice import channel as channel_module
+    monkeypatch.setattr(channel_module, "BODY_TIMEOUT_S", 0.2)
+    server = ScriptedSpice(ok_link(struct.pack("<HI", 150, 10) + b"abc"), eof=False)
+
+    async def go():
+        channel = SpiceChannel(server, Recorder())
+        await channel.link()
+        await channel.run()
+    with pytest.raises(ProtocolError, match="stopped in the middle of a cursor message"):
+        run(go())
