@@ -85,8 +85,8 @@ async def matches_screenshot(client: SpiceClient, uri: str, name: str,
     return False, differing
 
 
-def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(guest_factory,
-                                                                     libvirt_uri):
+def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
+        guest_factory, libvirt_uri):
     """VGA video; every channel on its own fd from virDomainOpenGraphicsFD."""
     guest = guest_factory("spicefd", start=True, graphics="spice", video="vga")
     guest.wait_ready()
