@@ -23,7 +23,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.console.state import ConsoleError
+from connectors.console.state import AuthenticationError, ConsoleError
 
 TLS_HANDSHAKE_TIMEOUT_S = 15.0
 CA_FILE, CLIENT_CERT, CLIENT_KEY = "ca-cert.pem", "client-cert.pem", "client-key.pem"
@@ -34,8 +34,11 @@ def default_cert_dirs() -> list[Path]:
     return [Path.home() / ".pki" / "libvirt-vnc", Path("/etc/pki/libvirt-vnc")]
 
 
-class TlsError(ConsoleError):
-    """The TLS step failed; the message says why and what the user can do."""
+class TlsError(AuthenticationError):
+    """The server's certificate (or our TLS setup) was refused: trying again changes
+    nothing until the user acts, so a console waits for Reconnect as after a refused
+    password. The message says why and what the user can do. A connection that merely
+    broke during the handshake is a plain ConsoleError (worth retrying)."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,8 @@ async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     the decrypted bytes. Raises TlsError with a sentence for the user."""
     transport = writer.transport
     if not getattr(transport, "_start_tls_compatible", False):
-        raise TlsError(f"TLS cannot run over the connection to {where} (it is not a "
-                       "socket).")
+        raise ConsoleError(f"TLS cannot run over the connection to {where} (it is not a "
+                           "socket).")
     try:
         await writer.start_tls(context, server_hostname=server_name or None,
                                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
@@ -128,11 +131,11 @@ async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     except ssl.SSLError as err:
         raise TlsError(handshake_problem(err, where)) from None
     except (ConnectionError, asyncio.IncompleteReadError):
-        raise TlsError(f"{where} closed the connection during the TLS handshake (it may "
-                       "not accept this computer's certificate, or none).") from None
+        raise ConsoleError(f"{where} closed the connection during the TLS handshake (it "
+                           "may not accept this computer's certificate, or none).") from None
     except asyncio.TimeoutError:
-        raise TlsError(f"{where} did not finish the TLS handshake within "
-                       f"{TLS_HANDSHAKE_TIMEOUT_S:g} s.") from None
+        raise ConsoleError(f"{where} did not finish the TLS handshake within "
+                           f"{TLS_HANDSHAKE_TIMEOUT_S:g} s.") from None
     return reader, writer
 
 

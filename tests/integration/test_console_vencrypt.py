@@ -179,3 +179,42 @@ def test_command_line_screenshot_of_a_tls_console(qemu_x509, pki, tmp_path, caps
                  "--screenshot", str(tmp_path / "no.png")]) == 1
     assert "is not trusted" in capsys.readouterr().err
     assert not (tmp_path / "no.png").exists()
+
+
+def test_a_console_waits_for_the_user_after_an_untrusted_certificate(qemu_x509, pki, tmp_path,
+                                                                     aloop):
+    """The overlay keeps the sentence (no retry loop hammering the server); once the
+    right ca-cert.pem is in place, Reconnect shows the screen."""
+    import shutil
+
+    from app.console import ConsoleSession, address_opener
+    from connectors.console.address import ConsoleAddress
+    from connectors.console.state import ConsoleState
+    from tests.conftest import wait_until
+
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    shutil.copy(pki["wrong"] / "ca-cert.pem", folder / "ca-cert.pem")
+    opener = address_opener(ConsoleAddress("vnc", "127.0.0.1", qemu_x509.port),
+                            tls=TlsOptions(folder))
+    attempts = []
+
+    async def counting_opener():
+        attempts.append(1)
+        return await opener()
+    session = ConsoleSession(counting_opener, title="tls")
+    session.start()
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: "is not trusted" in session.status.reason, 30))
+        assert session.status.state is ConsoleState.DISCONNECTED
+        # A refused certificate is not retried by itself (a dropped link would be, after
+        # half a second): two seconds later there was still only the one attempt.
+        aloop.run_until_complete(asyncio.sleep(2))
+        assert len(attempts) == 1
+        shutil.copy(pki["client"] / "ca-cert.pem", folder / "ca-cert.pem")
+        session.reconnect()
+        aloop.run_until_complete(wait_until(lambda: session.connected, 30))
+        assert session.client.security == "VeNCrypt X509None"
+    finally:
+        aloop.run_until_complete(session.stop())
