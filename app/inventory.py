@@ -17,6 +17,7 @@ sorted child lists, so a snapshot of 10,000 VMs costs a sort, not a quadratic wa
 from __future__ import annotations
 
 import enum
+import gc
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -44,6 +45,7 @@ BATCH_INTERVAL_MS = 50
 # Above this many row insertions/removals in one batch, one reset is cheaper than
 # per-run signals (each of which makes the proxy and the view remap the parent).
 RESET_THRESHOLD = 256
+FREEZE_FROM = 1000        # rows from which a snapshot is frozen: see flush()
 
 NETWORKS_GROUP = "Networks"
 STORAGE_GROUP = "Storage"
@@ -190,6 +192,7 @@ class InventoryModel(QAbstractItemModel):
         self._meta.pop(conn_id, None)
         self.endRemoveRows()
         self._queue = [(c, e) for c, e in self._queue if c != conn_id]
+        gc.unfreeze()   # its rows point at each other: the collector may free them now
 
     def set_display_name(self, conn_id: str, display_name: str) -> None:
         meta = self._meta.get(conn_id)
@@ -236,6 +239,13 @@ class InventoryModel(QAbstractItemModel):
         else:
             for conn_id, plan in plans.items():
                 self._execute(conn_id, pending[conn_id], plan, touched)
+        if len(self._nodes) >= FREEZE_FROM and any(p.full for p in pending.values()):
+            # A big inventory lives as long as its connections. Out of the cycle
+            # collector's sight (gc.freeze), or every full collection walks all 10,000
+            # rows and records again: a pass of about 100 ms holding the GIL in whichever
+            # thread triggers it, felt as a UI stall. (What is alive now and later ends
+            # up in a reference cycle waits for the next remove_host to be collected.)
+            gc.freeze()
         self.batchApplied.emit(touched)
 
     # ---- planning: what changes, without touching the model ----
@@ -480,8 +490,9 @@ class InventoryModel(QAbstractItemModel):
     # ================= usage columns =================
 
     def set_usage_source(self, source) -> None:
-        """``source.usage(node) -> (cpu_percent, mem_fraction, mem_text) | None`` fills the
-        CPU and Memory columns (app.perf.usage.UsageColumns)."""
+        """``source.usage(node, for_sorting) -> (cpu_percent, mem_fraction, mem_text) |
+        None`` fills the CPU and Memory columns (app.perf.usage.UsageColumns);
+        ``for_sorting`` says the sort proxy asks, not a painted cell."""
         self._usage_source = source
 
     def usage_changed(self, conn_id: str) -> None:
@@ -503,8 +514,8 @@ class InventoryModel(QAbstractItemModel):
 
     def _usage(self, node: Node, column: int, role):
         source = getattr(self, "_usage_source", None)
-        usage = source.usage(node) if source is not None and node.kind in (
-            NodeKind.VM, NodeKind.HOST) else None
+        usage = source.usage(node, role == SORT_ROLE) if source is not None and \
+            node.kind in (NodeKind.VM, NodeKind.HOST) else None
         if usage is None:
             return -1.0 if role == SORT_ROLE else None
         cpu, mem_fraction, mem_text = usage

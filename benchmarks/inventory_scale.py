@@ -16,6 +16,11 @@ history (to a private temporary data dir).
   (how long the UI could not react: our own work, waiting for the GIL, or the OS not
   scheduling the process on a loaded machine); ``max_loop_busy_ms``: the most CPU the UI
   thread itself spent in one such period (our own work only);
+  ``max_stall_other_threads_ms``: the CPU the process's other threads (samplers, history,
+  Qt) used during the longest stall: near the stall, they held the GIL; near 0, the
+  process was simply not scheduled (the machine's other load); ``max_gc_pass_cpu_ms``,
+  ``max_gc_pass_ms`` and ``max_gc_pass``: the costliest pass of Python's cycle collector
+  in that window (it holds the GIL throughout): its CPU and wall time, generation, thread;
 - ``rss_mb`` / ``peak_rss_mb``: resident memory at the end / at most.
 Also ``ticks`` (statistics ticks seen over all hosts in the window) and ``tick_ui_ms_max``
 (the longest UI-thread work for one tick: buffers, history queueing, tree repaint signal).
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -170,6 +176,19 @@ async def measure(session, uris: list[str], vms: int, seconds: float,
         await collector.stop()
         collector.start()
 
+    gc_passes: list[tuple[float, float, int, str]] = []  # (ms, CPU ms, generation, thread)
+    gc_started = [0.0, 0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        import threading
+        if phase == "start":
+            gc_started[:] = time.perf_counter(), time.thread_time()
+        else:
+            gc_passes.append(((time.perf_counter() - gc_started[0]) * 1000,
+                              (time.thread_time() - gc_started[1]) * 1000,
+                              info["generation"], threading.current_thread().name))
+
+    gc.callbacks.append(on_gc)
     profiler = None
     if profile:
         import cProfile
@@ -180,13 +199,21 @@ async def measure(session, uris: list[str], vms: int, seconds: float,
     cpu0, wall0 = time.process_time(), time.perf_counter()
     end = wall0 + seconds
     busy = 0.0
+    stall_others = 0.0
     while time.perf_counter() < end:
         before, busy_before = loop.time(), time.thread_time()
+        process_before = time.process_time()
         await asyncio.sleep(PROBE_S)
-        stall = max(stall, (loop.time() - before - PROBE_S) * 1000)
-        busy = max(busy, (time.thread_time() - busy_before) * 1000)
+        late = (loop.time() - before - PROBE_S) * 1000
+        mine = time.thread_time() - busy_before
+        if late > stall:
+            stall = late
+            stall_others = (time.process_time() - process_before - mine) * 1000
+        busy = max(busy, mine * 1000)
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
+    gc.callbacks.remove(on_gc)
+    worst_gc = max(gc_passes, key=lambda p: p[1], default=(0.0, 0.0, 0, ""))
     threads1 = thread_cpu_s()
     by_thread = {name: round(100 * (threads1[name] - threads0.get(name, 0.0)) / wall, 1)
                  for name in threads1}
@@ -195,7 +222,11 @@ async def measure(session, uris: list[str], vms: int, seconds: float,
         profiler.dump_stats(profile)
     return {"vms": vms, "hosts": len(uris), "tree_ready_s": round(tree_ready, 2),
             "idle_cpu_percent": round(100 * cpu / wall, 1),
-            "max_loop_stall_ms": round(stall, 1), "max_loop_busy_ms": round(busy, 1), "rss_mb": round(rss_mb(), 1),
+            "max_loop_stall_ms": round(stall, 1), "max_loop_busy_ms": round(busy, 1),
+            "max_stall_other_threads_ms": round(stall_others, 1),
+            "max_gc_pass_cpu_ms": round(worst_gc[1], 1), "max_gc_pass_ms": round(worst_gc[0], 1),
+            "max_gc_pass": f"generation {worst_gc[2]} in {worst_gc[3] or '-'}",
+            "rss_mb": round(rss_mb(), 1),
             "peak_rss_mb": round(rss_mb("VmHWM"), 1), "ticks": ticks,
             "tick_ui_ms_max": round(max(tick_ms), 1) if tick_ms else None,
             "interval_s": session.monitor.interval_s, "seconds": round(wall, 1),

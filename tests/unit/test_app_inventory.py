@@ -279,3 +279,18 @@ def test_ten_thousand_vms_in_one_snapshot(model):
     assert model.index(1234, 0, host).data(NODE_ROLE) is node
     assert model.parent(model.index(1234, 0, host)) == host
     assert not model.parent(QModelIndex()).isValid()
+
+
+def test_a_big_inventory_is_kept_out_of_the_cycle_collectors_passes(model):
+    """10,000 rows would make every full collection a GIL-holding pass of ~100 ms; a big
+    snapshot is frozen (gc.freeze), and removing its host lets the collector have it."""
+    import gc
+
+    from app.inventory import FREEZE_FROM
+    gc.unfreeze()
+    connect(model, objs=[vm("small")])
+    assert gc.get_freeze_count() == 0, "a small inventory stays with the collector"
+    connect(model, "c2", objs=[vm(f"vm-{i}") for i in range(FREEZE_FROM)])
+    assert gc.get_freeze_count() > 0
+    model.remove_host("c2")
+    assert gc.get_freeze_count() == 0
