@@ -126,8 +126,9 @@ class FakeSpiceServer:
 
     def __init__(self, password: str = "", channels=((MAIN, 0), (INPUTS, 0), (CURSOR, 0)),
                  session_id: int = 7, mouse_modes: int = 1, agent: bool = False,
-                 tokens: int = 10, mini_header: bool = True) -> None:
+                 tokens: int = 10, mini_header: bool = True, refuse=()) -> None:
         self.password = password
+        self.refuse = set(refuse)   # channel types whose link is refused (not available)
         self.channels = list(channels)
         self.session_id = session_id
         self.mouse_modes = mouse_modes
@@ -174,6 +175,10 @@ class FakeSpiceServer:
             conn_id, ctype, cid, n_common, n_chan, offset = struct.unpack_from("<IBBIII", body)
             client_common = struct.unpack_from(f"<{n_common}I", body, offset)
             self.links.append((conn_id, ctype, cid))
+            if ctype in self.refuse:
+                writer.write(link_reply(error=9))
+                await writer.drain()
+                return
             common = SERVER_COMMON if self.mini_header else AUTH_SELECTION_CAP | AUTH_SPICE_CAP
             writer.write(link_reply(common=common))
             if client_common and client_common[0] & AUTH_SELECTION_CAP:

@@ -152,3 +152,14 @@ def test_a_server_without_display_says_so():
 def test_unknown_channel_names_are_refused():
     with pytest.raises(ValueError):
         SpiceClient(FakeSpiceServer(), channels=("display", "usb"))
+
+
+def test_a_channel_refused_at_link_fails_the_connection_and_closes_the_rest():
+    server = FakeSpiceServer(refuse={CURSOR})
+    client = SpiceClient(server, channels=TYPING)
+
+    async def go():
+        await client.connect()
+    with pytest.raises(ConsoleError, match="no channel to offer for its cursor channel"):
+        run(go())
+    assert all(channel.closed for channel in client.channels.values())

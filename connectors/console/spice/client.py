@@ -121,7 +121,12 @@ class SpiceClient(ConsoleClient):
         linking = [SpiceChannel(self.transport, handler, connection_id=self.main.session_id,
                                 ticket=ticket) for handler in handlers.values()]
         self.channels.update(zip(handlers, linking))
-        await asyncio.gather(*(channel.link() for channel in linking))
+        # All linked before any error is raised: none is left linking in the background.
+        results = await asyncio.gather(*(channel.link() for channel in linking),
+                                       return_exceptions=True)
+        for error in results:
+            if isinstance(error, BaseException):
+                raise error
 
     # ---- running ----
 
