@@ -192,3 +192,34 @@ def test_a_burst_of_drawing_repaints_once_then_once_more(aloop, agent_pane):
     aloop.run_until_complete(wait_until(lambda: len(seen) == 2, 5))
     aloop.run_until_complete(asyncio.sleep(0.1))
     assert len(seen) == 2
+
+
+def test_a_console_window_takes_the_size_of_its_first_picture(aloop, qtbot):
+    """A 720x400 text console (what a SPICE guest shows at boot) opens in a window of
+    its size, once; the user's later size is kept."""
+    from widgets.console.pane import ConsolePane
+    from widgets.console.window import ConsoleWindow
+    client = AgentClient(agent=False)
+    client.framebuffer.resize(720, 400)
+
+    async def opener():
+        return client
+
+    session = ConsoleSession(opener, title="desk")
+    window = ConsoleWindow(ConsolePane(session, can_undock=False), "desk")
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    try:
+        aloop.run_until_complete(wait_until(lambda: session.connected))
+        client.on_update()
+        toolbar = window.pane.toolbar.sizeHint().height()
+        aloop.run_until_complete(wait_until(lambda: window.width() == 720, 5))
+        assert window.height() == 400 + toolbar
+        window.resize(800, 600)
+        client.framebuffer.resize(1024, 768)
+        client.on_update()
+        aloop.run_until_complete(asyncio.sleep(0.1))
+        assert (window.width(), window.height()) == (800, 600)
+    finally:
+        aloop.run_until_complete(session.stop())

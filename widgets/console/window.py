@@ -24,6 +24,24 @@ class ConsoleWindow(QWidget):
         layout.addWidget(pane)
         fb = pane.session.framebuffer
         self.resize(max(640, min(fb.width, 1600)), max(480, min(fb.height + 40, 1000)))
+        self._fitted = False
+        pane.session.frameUpdated.connect(self._first_picture)
+
+    def _first_picture(self) -> None:
+        """The first picture's size: the window takes it once (as remote-viewer does), so
+        a 720x400 text console is not shown in a 640x480 box; later changes leave the
+        user's size alone."""
+        if self._fitted:
+            return
+        self._fitted = True
+        self.pane.session.frameUpdated.disconnect(self._first_picture)
+        if self.isMaximized() or self.isFullScreen():
+            return
+        fb = self.pane.session.framebuffer
+        screen = self.screen().availableGeometry()
+        bars = self.pane.toolbar.sizeHint().height()
+        self.resize(max(640, min(fb.width, screen.width() - 40)),
+                    max(300, min(fb.height + bars, screen.height() - 40)))
 
     def take_pane(self) -> ConsolePane:
         """Hand the pane back (docking): it leaves this window, which then closes."""
