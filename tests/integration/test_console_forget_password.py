@@ -36,11 +36,16 @@ def xvnc():
     server.stop()
 
 
-@pytest.fixture
-def file_vault(tmp_path):
-    vault = EncryptedFileVault(tmp_path / "secrets.cfg", time_cost=1)
+def unlocked_file_vault(path) -> EncryptedFileVault:
+    """The encrypted file, unlocked (cheap Argon2 settings: a test, not a user's file)."""
+    vault = EncryptedFileVault(path, time_cost=1)
     vault.unlock("file password")
     return vault
+
+
+@pytest.fixture
+def file_vault(tmp_path):
+    return unlocked_file_vault(tmp_path / "secrets.cfg")
 
 
 class Prompt:
@@ -79,9 +84,7 @@ def test_forgotten_password_is_gone_and_asked_for_again(xvnc, file_vault):
         assert again.asked == 1
     asyncio.run(scenario())
     # Another process's view of the same file agrees.
-    other = EncryptedFileVault(file_vault.path, time_cost=1)
-    other.unlock("file password")
-    assert other.get(key) is None
+    assert unlocked_file_vault(file_vault.path).get(key) is None
 
 
 @pytest.fixture
