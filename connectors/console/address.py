@@ -21,6 +21,7 @@ class ConsoleAddress:
     port: int
     password: str | None = None
     title: str = ""
+    username: str | None = None   # VeNCrypt's Plain log-in (vnc://USER:PASSWORD@HOST)
 
     @property
     def display(self) -> str:
@@ -50,7 +51,8 @@ def parse_console_uri(text: str) -> ConsoleAddress:
     elif port < 100:
         port += VNC_BASE_PORT
     password = unquote(parts.password) if parts.password else None
-    return ConsoleAddress("vnc", parts.hostname, port, password)
+    username = unquote(parts.username) if parts.username else None
+    return ConsoleAddress("vnc", parts.hostname, port, password, username=username)
 
 
 def _uri_port(text: str, parts) -> int | None:
@@ -135,4 +137,4 @@ def read_vv_file(path: str | Path) -> ConsoleAddress:
     elif port is None:
         port = VNC_BASE_PORT
     return ConsoleAddress(kind, host, port, vv.get("password") or None,
-                          vv.get("title", "").strip())
+                          vv.get("title", "").strip(), vv.get("username") or None)

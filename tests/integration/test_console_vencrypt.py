@@ -160,6 +160,13 @@ def test_xvnc_plain_subtypes_log_in_a_local_user(pki, security):
         run(check(user_password))
         if security == "X509Plain":   # PAM makes a refusal take seconds: once is enough
             refused_as_a_wrong_password(check("not-the-password"))
+            # The command line takes the user from the address.
+            from app.cli import main
+            png = pki["client"].parent / "plain.png"
+            assert main([f"vnc://{user}:{user_password}@127.0.0.1:{server.port}",
+                         "--vnc-cert-dir", str(pki["client"]), "--screenshot",
+                         str(png)]) == 0
+            assert png.stat().st_size > 0
     finally:
         server.stop()
 

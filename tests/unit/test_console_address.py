@@ -87,3 +87,14 @@ def test_vv_file_that_is_not_one(tmp_path):
         read_vv_file(path)
     with pytest.raises(ValueError, match="cannot read the connection file"):
         read_vv_file(tmp_path / "missing.vv")
+
+
+def test_a_user_name_for_vencrypt_plain(tmp_path):
+    from connectors.console.address import parse_console_uri, read_vv_file
+    address = parse_console_uri("vnc://alice:p%40ss@kvm1.example.org:5901")
+    assert (address.username, address.password, address.port) == ("alice", "p@ss", 5901)
+    assert parse_console_uri("vnc://kvm1:1").username is None
+    path = tmp_path / "plain.vv"
+    path.write_text("[virt-viewer]\ntype=vnc\nhost=kvm1\nport=5901\nusername=bob\n"
+                    "password=pw\n")
+    assert read_vv_file(path).username == "bob"

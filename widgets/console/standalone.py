@@ -36,13 +36,17 @@ def run(args) -> int:
 
 
 def client_options(address: ConsoleAddress, vnc_cert_dir: str | None) -> dict:
-    """Where a VNC console finds its TLS certificates (--vnc-cert-dir)."""
-    if address.protocol != "vnc" or not vnc_cert_dir:
+    """Where a VNC console finds its TLS certificates (--vnc-cert-dir), and the user name
+    for VeNCrypt's Plain log-in (vnc://USER:PASSWORD@HOST, username= in a .vv file)."""
+    if address.protocol != "vnc":
         return {}
     from pathlib import Path
 
     from connectors.console.tls import TlsOptions
-    return {"tls": TlsOptions(cert_dir=Path(vnc_cert_dir))}
+    options: dict = {"username": address.username} if address.username else {}
+    if vnc_cert_dir:
+        options["tls"] = TlsOptions(cert_dir=Path(vnc_cert_dir))
+    return options
 
 
 async def screenshot(address: ConsoleAddress, path: str,
