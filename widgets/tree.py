@@ -124,7 +124,9 @@ class InventoryTree(QTreeView):
         # A host gets children when it connects: open it so its VMs are in sight.
         if parent.isValid() and not parent.parent().isValid():
             node = parent.data(NODE_ROLE)
-            if node is not None and node.kind == NodeKind.HOST:
+            # Expanding an open host again lays out all its rows again (500 at a time).
+            if node is not None and node.kind == NodeKind.HOST and \
+                    not self.isExpanded(parent):
                 self.expand(parent)
         elif not parent.isValid():
             for row in range(first, last + 1):
