@@ -1,7 +1,8 @@
 """The SPICE console against QEMU's real SPICE server under libvirt: through the socket
 libvirt hands over (one fresh fd per channel) and over TCP, with VGA, QXL and virtio
 video; pixels equal to `virsh screenshot`; keys typed through the inputs channel reach
-the guest's shell; tickets right and wrong; the server going away mid-stream."""
+the guest's shell; tickets right and wrong; the server going away mid-stream, the VM
+coming back, and the guest switching to a graphics mode of another size."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,8 @@ from tests.integration.guest import serial_size, wait_for_serial
 from tests.integration.test_console_vnc import virsh_screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+TEXT_MODE = (720, 400)
 
 
 def spice_port(guest) -> int:
@@ -87,7 +90,8 @@ async def matches_screenshot(client: SpiceClient, uri: str, name: str,
 
 def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
         guest_factory, libvirt_uri):
-    """VGA video; every channel on its own fd from virDomainOpenGraphicsFD."""
+    """VGA video; every channel on its own fd from virDomainOpenGraphicsFD. Then the VM
+    ends mid-stream, starts again, and changes its screen size."""
     guest = guest_factory("spicefd", start=True, graphics="spice", video="vga")
     guest.wait_ready()
     marker = f"hv-{random.randrange(10**6, 10**7)}"
@@ -112,15 +116,36 @@ def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
     matched, differing = asyncio.run(go())
     assert matched, f"{differing} pixels differ from virsh screenshot after typing"
 
-    # Started again: a new client through the same transport (fresh fds) shows it.
+    # Started again: a new client through the same transport (fresh fds) shows it, and
+    # follows the guest switching from the 720x400 text mode to a graphics mode.
     guest.start()
+    guest.wait_ready()
+    fb_marker = f"hv-fb-{random.randrange(10**6, 10**7)}"
 
     async def again():
         client = SpiceClient(graphics_fd_transport(guest))
+        sizes = []
+        client.on_resize = lambda w, h: sizes.append((w, h))
         task = await running(client)
-        await stop(client, task)
-        return client.frames
-    assert asyncio.run(again()) > 0
+        try:
+            fb = client.framebuffer
+            assert (fb.width, fb.height) == TEXT_MODE
+            after = serial_size(guest.serial_log)
+            client.type_text("for m in $(cat /lib/modules/fb/order); do insmod "
+                             f"/lib/modules/fb/$m.ko; done; echo {fb_marker} > /dev/ttyS0\n")
+            await asyncio.to_thread(wait_for_serial, guest.serial_log, fb_marker, 60,
+                                    after=after)
+            await until(lambda: (client.framebuffer.width, client.framebuffer.height)
+                        != TEXT_MODE, 30, "mode switch", task)
+            fb = client.framebuffer
+            assert fb.width > TEXT_MODE[0] and fb.height > TEXT_MODE[1], (fb.width, fb.height)
+            assert sizes[-1] == (fb.width, fb.height)
+            return await matches_screenshot(client, libvirt_uri, guest.name)
+        finally:
+            await stop(client, task)
+
+    matched, differing = asyncio.run(again())
+    assert matched, f"{differing} pixels differ from virsh screenshot after the mode switch"
 
 
 @pytest.mark.parametrize("video", ["qxl", "virtio"])
