@@ -77,6 +77,7 @@ class ConsoleSession(QObject):
         self._typing: asyncio.Task | None = None
         self._repaint_pending = False
         self._last_repaint = 0.0
+        self._switching = False
         self._wake = asyncio.Event()
         self._stopped = True
 
@@ -152,6 +153,7 @@ class ConsoleSession(QObject):
         self.opener.protocol = protocol
         self._wake.set()
         if self.client is not None:
+            self._switching = True     # straight to "connecting", no "disconnected" between
             self.client.close()
 
     # ---- typing text ----
@@ -240,6 +242,9 @@ class ConsoleSession(QObject):
             reason = await self._serve(client)
             if self._stopped:
                 break
+            if self._switching:
+                self._switching = False
+                continue
             self._set(ConsoleStatus(ConsoleState.DISCONNECTED, reason))
             await self._pause(RETRY_DELAYS_S[0])
 

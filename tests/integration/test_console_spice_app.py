@@ -134,6 +134,8 @@ def test_a_vm_with_both_displays_lets_the_user_switch(aloop, qtbot, guest_factor
     try:
         stack.run(wait_until(lambda: live(session), 60))
         assert isinstance(session.client, SpiceClient)        # the first display
+        states: list[ConsoleState] = []
+        session.statusChanged.connect(lambda status: states.append(status.state))
         box = pane.protocol_box
         assert pane.protocol_box_action.isVisible()
         assert [box.itemText(i) for i in range(box.count())] == ["SPICE", "VNC"]
@@ -142,6 +144,7 @@ def test_a_vm_with_both_displays_lets_the_user_switch(aloop, qtbot, guest_factor
         stack.run(wait_until(lambda: live(session) and isinstance(session.client, RfbClient),
                              60))
         assert chosen == ["vnc"] and box.currentText() == "VNC"
+        assert states == [ConsoleState.CONNECTING, ConsoleState.CONNECTED], states
         pane.choose_protocol("spice")
         stack.run(wait_until(lambda: live(session)
                              and isinstance(session.client, SpiceClient), 60))
