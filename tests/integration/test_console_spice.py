@@ -1,8 +1,9 @@
 """The SPICE console against QEMU's real SPICE server under libvirt: through the socket
 libvirt hands over (one fresh fd per channel) and over TCP, with VGA, QXL and virtio
 video; pixels equal to `virsh screenshot`; keys typed through the inputs channel reach
-the guest's shell; tickets right and wrong; the server going away mid-stream, the VM
-coming back, and the guest switching to a graphics mode of another size."""
+the guest's shell; Caps Lock set and reported both ways; tickets right and wrong; the
+server going away mid-stream, the VM coming back, and the guest switching to a graphics
+mode of another size."""
 from __future__ import annotations
 
 import asyncio
@@ -11,6 +12,7 @@ import re
 
 import pytest
 
+from connectors.console import keymap
 from connectors.console.spice.client import SpiceClient
 from connectors.console.state import AuthenticationError, ConsoleError
 from connectors.console.transport import SocketTransport, TcpTransport
@@ -20,6 +22,7 @@ from tests.integration.test_console_vnc import virsh_screenshot
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 TEXT_MODE = (720, 400)
+CAPS_LOCK = 4   # ConsoleClient.leds: bit 0 scroll, 1 num, 2 caps lock
 
 
 def spice_port(guest) -> int:
@@ -105,6 +108,12 @@ def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
             client.type_text(f"echo {marker} > /dev/ttyS0\n")
             await asyncio.to_thread(wait_for_serial, guest.serial_log, marker, 60, after=after)
             matched = await matches_screenshot(client, libvirt_uri, guest.name)
+            # Lock keys both ways: the guest's kernel lights Caps Lock, QEMU reports it.
+            await until(lambda: client.leds is not None, 10, "keyboard LEDs", task)
+            client.send_lock_keys(CAPS_LOCK)
+            await until(lambda: client.leds & CAPS_LOCK, 30, "Caps Lock on", task)
+            client.send_combo([(keymap.SC_CAPS_LOCK, keymap.XK_CAPS_LOCK)])
+            await until(lambda: not client.leds & CAPS_LOCK, 30, "Caps Lock off", task)
             # The VM's QEMU process ends: run() ends with a sentence, not a hang.
             await asyncio.to_thread(guest.domain.destroy)
             with pytest.raises(ConsoleError, match="SPICE server"):
