@@ -223,3 +223,66 @@ def test_a_console_window_takes_the_size_of_its_first_picture(aloop, qtbot):
         assert (window.width(), window.height()) == (800, 600)
     finally:
         aloop.run_until_complete(session.stop())
+
+
+def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_clipboard(
+        aloop, qtbot):
+    """The same through the SPICE client itself, against the small SPICE server of the
+    client's tests playing a guest whose spice-vdagent announces monitors config and
+    clipboard by demand: the pane's size goes out as a MONITORS_CONFIG, the desktop's
+    text is offered (CLIPBOARD_GRAB) and the guest's text lands on the desktop."""
+    import struct
+
+    from connectors.console.spice import agent
+    from connectors.console.spice.client import SpiceClient
+    from connectors.console.spice.main import MSG_AGENT_DATA, MSGC_AGENT_DATA
+    from tests.unit.spice_helpers import MAIN, FakeSpiceServer, agent_message, mini
+    from widgets.console.pane import ConsolePane
+
+    server = FakeSpiceServer(agent=True, tokens=100)
+
+    async def opener():
+        client = SpiceClient(server, channels=("inputs", "cursor"))
+        await client.connect()
+        return client
+
+    def from_guest(kind: int, data: bytes) -> None:
+        server.send(MAIN, mini(MSG_AGENT_DATA, agent_message(kind, data)))
+
+    def to_guest() -> list[tuple[int, bytes]]:
+        stream = agent.AgentStream()
+        return [m for t, p in server.received[MAIN] if t == MSGC_AGENT_DATA
+                for m in stream.feed(p)]
+
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("from the desktop")
+    session = ConsoleSession(opener, title="desk")
+    pane = ConsolePane(session)
+    qtbot.addWidget(pane)
+    pane.resize(700, 500)
+    pane.show()
+    session.start()
+    try:
+        aloop.run_until_complete(wait_until(lambda: session.connected))
+        caps = struct.pack("<II", 0, (1 << agent.CAP_MONITORS_CONFIG)
+                           | (1 << agent.CAP_CLIPBOARD_BY_DEMAND))
+        from_guest(agent.ANNOUNCE_CAPABILITIES, caps)
+        aloop.run_until_complete(wait_until(
+            lambda: agent.MONITORS_CONFIG in [k for k, _ in to_guest()], 10))
+        assert pane.agent_label.text() == "Guest agent"
+        config = next(d for k, d in to_guest() if k == agent.MONITORS_CONFIG)
+        viewport = pane.scroll.viewport().size()
+        # VDAgentMonitorsConfig: count, flags, then height, width, depth, x, y.
+        assert struct.unpack_from("<2I3I", config, 0)[2:4] == (viewport.height(),
+                                                               viewport.width())
+        assert (agent.CLIPBOARD_GRAB, struct.pack("<I", agent.CLIPBOARD_UTF8_TEXT)) \
+            in to_guest()
+        from_guest(agent.CLIPBOARD_GRAB, struct.pack("<I", agent.CLIPBOARD_UTF8_TEXT))
+        aloop.run_until_complete(wait_until(
+            lambda: agent.CLIPBOARD_REQUEST in [k for k, _ in to_guest()], 10))
+        from_guest(agent.CLIPBOARD, struct.pack("<I", agent.CLIPBOARD_UTF8_TEXT)
+                   + "copied in the guest".encode())
+        aloop.run_until_complete(wait_until(
+            lambda: clipboard.text() == "copied in the guest", 10))
+    finally:
+        aloop.run_until_complete(session.stop())

@@ -305,11 +305,12 @@ class ConsolePane(QWidget):
             clipboard.setText(text, QClipboard.Mode.Clipboard)
 
     def _desktop_clipboard(self) -> None:
+        """Offer this desktop's clipboard text to the guest (again whenever the agent's
+        capabilities change: an agent hears offers only once it announced them)."""
         text = QGuiApplication.clipboard().text()
         if not text or text == self._from_guest or len(text) > MAX_CLIPBOARD_CHARS:
             return   # nothing, or what the guest just gave us: no echo back
-        if self.session.send_clipboard(text):
-            self._from_guest = text
+        self.session.send_clipboard(text)
 
     def _notice_changed(self, text: str) -> None:
         self.notice.setText(text)
