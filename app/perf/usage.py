@@ -52,6 +52,7 @@ class UsageColumns(QObject):
         self._shown_hosts: set[str] = set()           # conn_ids with a row painted
         self._shown_hosts_before: set[str] = set()
         self._window_start = time.monotonic()
+        self.window_s: float | None = None     # None: the sampling interval
         # Hosts tick at their own moments; one repaint for all that ticked within
         # COALESCE_MS instead of one per host (20 hosts: 2 repaints a second, not 10).
         self._timer = QTimer(self, singleShot=True, interval=COALESCE_MS)
@@ -82,7 +83,9 @@ class UsageColumns(QObject):
         painted within the last two sampling intervals are the rows on screen."""
         m = self._monitor()
         now = time.monotonic()
-        if m is None or now - self._window_start < m.interval_s:
+        window = self.window_s if self.window_s is not None else (
+            m.interval_s if m is not None else 0.0)
+        if m is None or now - self._window_start < window:
             return
         m.set_hot("tree", self._shown | self._shown_before)
         self._shown_before, self._shown = self._shown, set()
@@ -105,11 +108,11 @@ class UsageColumns(QObject):
             total = m.host_latest(node.conn_id, "mem_total_kib")
             used = m.host_latest(node.conn_id, "mem_used_kib")
         else:
+            if not for_sorting:
+                self._shown.add(node.key)
             collector = m.collector(node.conn_id)
             if collector is None or node.key not in collector.vm_buffers.index:
                 return None
-            if not for_sorting:
-                self._shown.add(node.key)
             tables = collector.vm_buffers.tables
             # A VM not on screen until now may have been sampled a few ticks ago only.
             cpu = tables["cpu_percent"].latest(node.key, FULL_EVERY)

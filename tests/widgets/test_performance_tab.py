@@ -242,3 +242,25 @@ def test_host_cores_are_sampled_only_while_shown(app, aloop):
     assert collector.per_core is True
     select(app, list(app.loads)[0], aloop)
     assert collector.per_core is False, "leaving the host's graphs stops the per-core calls"
+
+
+def test_vms_on_screen_are_the_tree_s_hot_ones(app, aloop):
+    """The VM rows painted in the tree are handed to the monitor as hot (sampled every
+    tick on a host with many VMs); once the host is collapsed they are no longer."""
+    tree = app.window.tree
+    collector = app.monitor.collector(app.conn_id)
+    app.usage_columns.window_s = 0.3     # replayed ticks come faster than real ones
+    on_screen = {vm.key for vm in app.manager.host(app.conn_id).vms()}
+
+    def tick_and_paint():
+        app.replay.tick()
+        tree.viewport().repaint()
+
+    def hot_is(expected):
+        tick_and_paint()
+        return collector.hot_keys == expected
+
+    # The host is selected (the Performance tab shows it, no VM): only the tree's rows.
+    aloop.run_until_complete(wait_until(lambda: hot_is(on_screen), timeout=15))
+    tree.collapseAll()
+    aloop.run_until_complete(wait_until(lambda: hot_is(frozenset()), timeout=15))
