@@ -1,10 +1,11 @@
 """The tree's CPU and Memory columns, read from the performance monitor.
 
 ``UsageColumns`` is the inventory's usage source: for a VM or host row it answers with
-the latest CPU %, the memory fraction and a memory text, straight from the newest row of
-the live ring buffers (one dict lookup per painted cell: only visible rows are asked).
-After a host ticks it tells the inventory (gathering the hosts that tick within half a
-second into one pass), which repaints just those columns of just those hosts' rows.
+the latest CPU %, the memory fraction and a memory text, straight from the newest rows of
+the live ring buffers (one dict lookup per painted cell: only visible rows are asked; a
+VM that is not hot has a sample every FULL_EVERY ticks only). After a host with rows on
+screen ticks it tells the inventory (gathering the hosts that tick within half a second
+into one pass), which repaints just those columns of just those hosts' rows.
 
 The VMs whose cells were painted lately are the ones on screen: they are handed to the
 monitor as "shown", to be sampled on every tick when their host has many VMs.
