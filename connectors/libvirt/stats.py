@@ -339,6 +339,7 @@ def _domain_id(dom: libvirt.virDomain) -> int | None:
 
 FULL_EVERY = 5          # with many domains: everyone every 5th tick, the hot ones each tick
 TIERED_FROM = 200       # domains of the last full tick from which ticks are tiered
+STATS_CHUNK = 500       # domains per bulk call on a host with more than this many
 
 
 class StatsSampler:
@@ -390,6 +391,7 @@ class StatsSampler:
         self._hot_handles: dict[str, libvirt.virDomain] = {}
         self._uuids: dict[tuple[str, int], str] = {}
         self._last_full_keys: frozenset[str] = frozenset()
+        self.chunk = STATS_CHUNK
 
     @property
     def groups(self) -> frozenset[str]:
@@ -471,6 +473,32 @@ class StatsSampler:
             uuids.update(seen)
         return out
 
+    def _chunked_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+        """Every domain's records in bulk calls of ``chunk`` domains. libvirt-python turns
+        a whole answer into dicts in one C call that holds the GIL: for 10,000 QEMU
+        domains that is far longer than the UI may wait; between two chunks the GIL is
+        offered to the other threads."""
+        listed = self._conn.listAllDomains(
+            libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if self.active_only else 0)
+        flags = self._stats_flags()
+        records: list[tuple[libvirt.virDomain, dict]] = []
+        for start in range(0, len(listed), self.chunk):
+            part = listed[start:start + self.chunk]
+            try:
+                records += self._conn.domainListGetStats(part, flags, self._nowait)
+            except libvirt.libvirtError as err:
+                if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+                # One of them went away since the listing: the rest, one call each.
+                for dom in part:
+                    try:
+                        records += self._conn.domainListGetStats([dom], flags, self._nowait)
+                    except libvirt.libvirtError as one:
+                        if one.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                            raise
+            time.sleep(0)
+        return records
+
     def _hot_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
         """The hot domains' records (virDomainListGetStats). A VM that became hot since
         the last full tick is looked up once (only one that tick reported: ``hot_keys`` may
@@ -500,6 +528,8 @@ class StatsSampler:
             return per_domain_stats(self._conn, self.active_only)
         list_flags = self._nowait | (_ACTIVE if self.active_only else 0)
         try:
+            if self._last_full_size > self.chunk:
+                return self._chunked_stats()
             return self._conn.getAllDomainStats(self._stats_flags(), list_flags)
         except libvirt.libvirtError as err:
             code = err.get_error_code()

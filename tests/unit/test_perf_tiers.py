@@ -230,3 +230,36 @@ def test_several_hosts_tick_at_different_points_of_the_interval():
         collector.close()
         again.close()
     assert len(phases) == 3
+
+
+def test_a_big_host_is_asked_in_chunks_and_nothing_is_lost(big_host):
+    conn, running, _stopped = big_host
+    spy = CountingConn(conn)
+    sampler = StatsSampler(spy, host=False)
+    sampler.chunk = 40
+    first = sampler.collect()                      # size unknown yet: one bulk call
+    assert spy.calls == {"getAllDomainStats": 1}
+    for _ in range(FULL_EVERY):
+        batch = sampler.collect()
+    assert batch.full
+    assert sorted(r[0] for r in batch.records) == sorted(r[0] for r in first.records)
+    assert spy.calls["domainListGetStats"] == math.ceil(len(running) / 40)
+    assert spy.calls["getAllDomainStats"] == 1
+
+
+class CountingConn:
+    """The real connection, counting the statistics calls that pass through it."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        real = getattr(self._conn, name)
+        if name not in ("getAllDomainStats", "domainListGetStats"):
+            return real
+
+        def call(*args):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return real(*args)
+        return call
