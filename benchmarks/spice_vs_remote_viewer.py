@@ -21,7 +21,9 @@ grabs_per_s in the output; a viewer drawing faster than that is undercounted, eq
 for both). The grabbing costs Xvfb and this process, not the viewers. For HVConsole the
 client's own count of frames received (``client.frames``) over the same window is also
 reported (client_frames), read from a file the wrapped standalone console rewrites
-every 0.2 s.
+every 0.2 s. Last, the SPICE client runs alone (no window, no Qt, plain asyncio) for the
+same time: its CPU per piece drawn over HVConsole's (protocol_share) says how much of
+the console's cost is the protocol itself rather than Qt, painting and the event loop.
 
 Needs: libvirtd (qemu:///system), the test guest, Xvfb, and remote-viewer (Debian package
 virt-viewer: `apt-get install virt-viewer`; without it, only HVConsole is measured and
@@ -74,6 +76,37 @@ threading.Thread(target=report, daemon=True).start()
 from app.cli import main
 sys.exit(main(sys.argv[2:]))
 """
+
+
+# The SPICE client alone, no window and no Qt: what the protocol work costs by itself.
+CLIENT_ONLY = r"""
+import asyncio, sys, time
+from connectors.console.spice.client import SpiceClient
+from connectors.console.transport import TcpTransport
+host, port, warmup, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+async def main():
+    client = SpiceClient(TcpTransport(host, port))
+    await client.connect()
+    runner = asyncio.ensure_future(client.run())
+    await asyncio.sleep(warmup)
+    cpu0, frames0 = time.process_time(), client.frames
+    await asyncio.sleep(seconds)
+    print(time.process_time() - cpu0, client.frames - frames0)
+    client.close()
+    await asyncio.gather(runner, return_exceptions=True)
+asyncio.run(main())
+"""
+
+
+def client_only(port: int, warmup: float, seconds: float) -> dict:
+    done = subprocess.run([sys.executable, "-c", CLIENT_ONLY, "127.0.0.1", str(port),
+                           str(warmup), str(seconds)], cwd=REPO, capture_output=True,
+                          text=True, timeout=warmup + seconds + 60)
+    if done.returncode != 0:
+        return {"viewer": "spice-client-only", "error": done.stderr[-800:]}
+    cpu, frames = done.stdout.split()
+    return {"viewer": "spice-client-only", "seconds": seconds, "cpu_s": round(float(cpu), 3),
+            "client_frames": int(frames)}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -214,6 +247,7 @@ def main() -> None:
                     if argv is not None:
                         runs.append(measure(name, argv, display, args.warmup, args.seconds,
                                             frames))
+            runs.append(client_only(port, args.warmup, args.seconds))
     finally:
         xvfb.terminate()
         xvfb.wait(10)
@@ -233,6 +267,16 @@ def main() -> None:
 
     summary = {"hvconsole": total("hvconsole"), "workload": WORKLOAD.strip(),
                "runs": runs}
+    alone = [r for r in runs if r["viewer"] == "spice-client-only" and "error" not in r]
+    if alone:
+        # The client without a window over the same length of the same workload: the share
+        # of HVConsole's CPU that is protocol work rather than Qt, painting and the loop.
+        # Per piece drawn (client frames), since the server sends the faster client more.
+        ours = [r for r in runs if r["viewer"] == "hvconsole" and r.get("client_frames")]
+        if ours and alone[0]["client_frames"]:
+            gui = sum(r["cpu_s"] for r in ours) / sum(r["client_frames"] for r in ours)
+            bare = alone[0]["cpu_s"] / alone[0]["client_frames"]
+            summary["hvconsole"]["protocol_share"] = round(bare / gui, 2)
     if remote_viewer:
         summary["remote_viewer"] = total("remote-viewer")
         a = summary["hvconsole"]["cpu_s_per_frame"]
