@@ -22,7 +22,6 @@ from app.console_passwords import (ConsolePasswords, PasswordPrompt, RememberedP
 from connectors.console.address import ConsoleAddress
 from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import Framebuffer
-from connectors.console.keymap import SC_SHIFT_L, XK_SHIFT_L, text_keystrokes
 from connectors.console.rfb.client import LOCAL_ENCODINGS, RfbClient
 from connectors.console.state import (AuthenticationError, ConsoleError, ConsoleState,
                                       ConsoleStatus)
@@ -42,10 +41,6 @@ VM_POLL_S = 1.0
 RUNNING_STATES = (VMState.RUNNING, VMState.PAUSED, VMState.SHUTTING_DOWN)
 PROTOCOLS = ("vnc", "spice")   # the graphics types the console shows, in libvirt's words
 PROTOCOL_NAMES = {"vnc": "VNC", "spice": "SPICE"}
-# QEMU puts SPICE key events straight into the guest's PS/2 queue, which holds 16
-# scancodes and drops the rest (its VNC server paces keys itself): text typed into a
-# SPICE console goes one keystroke at a time.
-SPICE_KEYSTROKE_INTERVAL_S = 0.015
 # A SPICE server draws a changing screen in many small pieces (QEMU: a few dozen per
 # refresh), each reported by the client: the view is told at most this often, so it
 # repaints once per displayed frame instead of once per piece. The first report after a
@@ -74,7 +69,6 @@ class ConsoleSession(QObject):
         self.framebuffer = Framebuffer(640, 480)
         self.notice = ""
         self._task: asyncio.Task | None = None
-        self._typing: asyncio.Task | None = None
         self._repaint_pending = False
         self._last_repaint = 0.0
         self._switching = False
@@ -90,8 +84,6 @@ class ConsoleSession(QObject):
 
     async def stop(self) -> None:
         self._stopped = True
-        if self._typing is not None:
-            self._typing.cancel()
         if self.client is not None:
             self.client.close()
         task, self._task = self._task, None
@@ -159,32 +151,10 @@ class ConsoleSession(QObject):
     # ---- typing text ----
 
     def type_text(self, text: str) -> None:
-        """Type ``text`` into the guest as keystrokes (paced where the server needs it);
-        a new text replaces one still being typed."""
-        client = self.client
-        if client is None or not text:
-            return
-        if self._typing is not None:
-            self._typing.cancel()
-            self._typing = None
-        if not _is_spice(client):
-            client.type_text(text)
-            return
-        self._typing = asyncio.get_event_loop().create_task(self._type_paced(client, text))
-
-    @property
-    def typing(self) -> bool:
-        return self._typing is not None and not self._typing.done()
-
-    async def _type_paced(self, client: ConsoleClient, text: str) -> None:
-        for scancode, keysym, shift in text_keystrokes(text):
-            if client is not self.client:
-                return     # disconnected meanwhile: the rest would go nowhere
-            if shift and scancode is not None:
-                client.send_combo([(SC_SHIFT_L, XK_SHIFT_L), (scancode, keysym)])
-            else:
-                client.send_combo([(scancode, keysym)])
-            await asyncio.sleep(SPICE_KEYSTROKE_INTERVAL_S)
+        """Type ``text`` into the guest as keystrokes (the SPICE client paces them for
+        QEMU's PS/2 queue itself)."""
+        if self.client is not None and text:
+            self.client.type_text(text)
 
     # ---- the guest agent (SPICE) ----
 
@@ -307,10 +277,6 @@ class ConsoleSession(QObject):
 
 
 # ---- openers ----
-
-def _is_spice(client: ConsoleClient) -> bool:
-    return type(client).__module__.startswith("connectors.console.spice")
-
 
 def make_client(protocol: str, transport, passwords, **client_options) -> ConsoleClient:
     """The protocol client for ``protocol`` over ``transport`` (not connected yet)."""
