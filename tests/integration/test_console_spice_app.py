@@ -79,15 +79,13 @@ def test_console_pane_shows_and_types_into_a_spice_guest(aloop, qtbot, guest_fac
     from PySide6.QtGui import QGuiApplication
 
     from connectors.console.spice.client import SpiceClient
-    from widgets.console.pane import ConsolePane, save_png
+    from tests.widgets.test_console_spice_pane import shown_pane
+    from widgets.console.pane import save_png
 
     guest = spice_guest(guest_factory, "spicetab")
     stack = Stack(aloop, libvirt_uri, guest)
     session = stack.session()
-    pane = ConsolePane(session)
-    qtbot.addWidget(pane)
-    pane.resize(900, 600)
-    pane.show()
+    pane = shown_pane(qtbot, session, (900, 600))
     session.start()
     try:
         stack.run(wait_until(lambda: live(session), 60))

@@ -50,20 +50,26 @@ class AgentClient(ConsoleClient):
         pass
 
 
+def shown_pane(qtbot, session, size: tuple[int, int] = (700, 500)):
+    """A ConsolePane on ``session``, shown at ``size`` (closed with the test)."""
+    from widgets.console.pane import ConsolePane
+    pane = ConsolePane(session)
+    qtbot.addWidget(pane)
+    pane.resize(*size)
+    pane.show()
+    return pane
+
+
 @pytest.fixture
 def agent_pane(aloop, qtbot):
     """(pane, client): a pane on a connected session whose client has no agent yet."""
-    from widgets.console.pane import ConsolePane
     client = AgentClient(agent=False)
 
     async def opener():
         return client
 
     session = ConsoleSession(opener, title="desk")
-    pane = ConsolePane(session)
-    qtbot.addWidget(pane)
-    pane.resize(700, 500)
-    pane.show()
+    pane = shown_pane(qtbot, session)
     qtbot.waitExposed(pane)
     session.start()
     aloop.run_until_complete(wait_until(lambda: session.connected))
@@ -120,10 +126,7 @@ def test_notices_from_the_client_show_above_the_screen(agent_pane):
 
 def pane_recording_choices(qtbot, session):
     """(pane, the protocols the user picked in it), the pane shown."""
-    from widgets.console.pane import ConsolePane
-    pane = ConsolePane(session)
-    qtbot.addWidget(pane)
-    pane.show()
+    pane = shown_pane(qtbot, session)
     chosen: list[str] = []
     pane.protocolChosen.connect(chosen.append)
     return pane, chosen
@@ -237,7 +240,6 @@ def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_cli
     from connectors.console.spice.client import SpiceClient
     from connectors.console.spice.main import MSG_AGENT_DATA, MSGC_AGENT_DATA
     from tests.unit.spice_helpers import MAIN, FakeSpiceServer, agent_message, mini
-    from widgets.console.pane import ConsolePane
 
     server = FakeSpiceServer(agent=True, tokens=100)
 
@@ -257,10 +259,7 @@ def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_cli
     clipboard = QGuiApplication.clipboard()
     clipboard.setText("from the desktop")
     session = ConsoleSession(opener, title="desk")
-    pane = ConsolePane(session)
-    qtbot.addWidget(pane)
-    pane.resize(700, 500)
-    pane.show()
+    pane = shown_pane(qtbot, session)
     session.start()
     try:
         aloop.run_until_complete(wait_until(lambda: session.connected))
