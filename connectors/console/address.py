@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 VNC_BASE_PORT = 5900
 PROTOCOLS = ("vnc", "spice")
-TLS_NOT_SUPPORTED = ("TLS SPICE is not supported yet: give the server's plain port "
-                     "(port=…) instead of only a tls-port")
+TLS_SPICE = "TLS SPICE is not supported yet"
+TLS_NOT_SUPPORTED = f"{TLS_SPICE}: give the server's plain port (port=…) instead of only a tls-port"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class ConsoleAddress:
 
 
 def looks_like_console_target(text: str) -> bool:
-    return text.startswith(("vnc://", "spice://")) or text.endswith(".vv")
+    return text.startswith(("vnc://", "spice://", "spice+tls://", "spice+unix://")) \
+        or text.endswith(".vv")
 
 
 def parse_console_uri(text: str) -> ConsoleAddress:
@@ -40,6 +41,12 @@ def parse_console_uri(text: str) -> ConsoleAddress:
     parts = urlsplit(text)
     if parts.scheme == "spice":
         return _parse_spice_uri(text, parts)
+    if parts.scheme == "spice+tls":
+        raise ValueError(f"{text}: {TLS_SPICE}; use spice://HOST:PORT with the server's "
+                         "plain port")
+    if parts.scheme == "spice+unix":
+        raise ValueError(f"{text}: SPICE over a UNIX socket is not supported; for a VM on "
+                         "this machine open HVConsole on its libvirt connection instead")
     if parts.scheme != "vnc":
         raise ValueError(f"{text}: not a console address; use vnc://HOST:PORT or "
                          "spice://HOST:PORT")
@@ -134,6 +141,10 @@ def read_vv_file(path: str | Path) -> ConsoleAddress:
         if port is None:
             raise ValueError(f"{path}: {TLS_NOT_SUPPORTED}" if tls_port is not None
                              else f"{path}: no port given")
+        secure = {c.strip() for c in vv.get("secure-channels", "").split(";")}
+        if secure & {"all", "main"}:
+            raise ValueError(f"{path}: the server wants its channels over TLS "
+                             f"(secure-channels), and {TLS_SPICE}")
     elif port is None:
         port = VNC_BASE_PORT
     return ConsoleAddress(kind, host, port, vv.get("password") or None,

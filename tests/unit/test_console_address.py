@@ -34,6 +34,8 @@ def test_spice_uris(uri, expected):
     ("spice://h:5900?colour=blue", "unknown parameter 'colour'"),
     ("spice://h?port", "NAME=VALUE"),
     ("rdp://h:3389", "not a console address"),
+    ("spice+tls://h:5901", "TLS SPICE is not supported yet; use spice://HOST:PORT"),
+    ("spice+unix:///run/vm.sock", "SPICE over a UNIX socket is not supported"),
 ])
 def test_malformed_spice_uris_say_what_is_wrong(uri, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -68,6 +70,8 @@ def test_spice_vv_file_with_both_ports_uses_the_plain_one(tmp_path):
 
 @pytest.mark.parametrize("body, message", [
     ("type=spice\nhost=h\ntls-port=5901\n", "TLS SPICE is not supported yet"),
+    ("type=spice\nhost=h\nport=5900\ntls-port=5901\nsecure-channels=main;inputs\n",
+     r"channels over TLS \(secure-channels\), and TLS SPICE is not supported yet"),
     ("type=spice\nhost=h\n", "no port given"),
     ("type=spice\nport=5900\n", "no host given"),
     ("type=spice\nhost=h\nport=59x0\n", "port '59x0' is not a number"),
