@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import sys
 
 import pytest
 
 from connectors.console import keymap
 from connectors.console.spice.client import SpiceClient
 from connectors.console.state import AuthenticationError, ConsoleError
-from connectors.console.transport import SocketTransport, TcpTransport
+from connectors.console.transport import CommandTransport, SocketTransport, TcpTransport
 from tests.integration.guest import serial_size, wait_for_serial
 from tests.integration.test_console_vnc import virsh_screenshot
 
@@ -157,14 +158,33 @@ def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
     assert matched, f"{differing} pixels differ from virsh screenshot after the mode switch"
 
 
-@pytest.mark.parametrize("video", ["qxl", "virtio"])
-def test_screen_equals_virsh_screenshot_over_tcp(guest_factory, libvirt_uri, video):
+# What `ssh -W` does for a remote host, as a local process: stdin/stdout to a TCP port.
+RELAY = """
+import os, socket, sys, threading
+server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def upstream():
+    while data := os.read(0, 65536):
+        server.sendall(data)
+    server.shutdown(socket.SHUT_WR)
+threading.Thread(target=upstream, daemon=True).start()
+while data := server.recv(65536):
+    os.write(1, data)
+"""
+
+
+@pytest.mark.parametrize("video, through", [("qxl", "tcp"), ("virtio", "a relay process")])
+def test_screen_equals_virsh_screenshot(guest_factory, libvirt_uri, video, through):
+    """Over TCP, and through one relay process per channel (as SSH tunnels go)."""
     guest = guest_factory(f"spice{video}", start=True, graphics="spice", video=video)
     guest.wait_ready()
     port = spice_port(guest)
+    if through == "tcp":
+        transport = TcpTransport("127.0.0.1", port)
+    else:
+        transport = CommandTransport([sys.executable, "-c", RELAY, str(port)], "relay")
 
     async def go():
-        client = SpiceClient(TcpTransport("127.0.0.1", port))
+        client = SpiceClient(transport)
         task = await running(client)
         try:
             return await matches_screenshot(client, libvirt_uri, guest.name)
@@ -172,7 +192,7 @@ def test_screen_equals_virsh_screenshot_over_tcp(guest_factory, libvirt_uri, vid
             await stop(client, task)
 
     matched, differing = asyncio.run(go())
-    assert matched, f"{video}: {differing} pixels differ from virsh screenshot"
+    assert matched, f"{video} through {through}: {differing} pixels differ from virsh screenshot"
 
 
 def test_ticket_right_and_wrong(guest_factory):

@@ -138,8 +138,11 @@ class SpiceChannel:
                                    "HVConsole does not support.")
             writer.write(wire.pack("I", wire.CAP_AUTH_SPICE))
         writer.write(wire.encrypt_ticket(reply.public_key, self.ticket))
-        await writer.drain()
-        wire.link_result(int.from_bytes(await reader.readexactly(4), "little"))
+        # The first messages go with the ticket, not after the result: a display server
+        # starts drawing the moment the link succeeds, and only a preferred-compression
+        # message it has already received decides how the first screen is compressed.
+        # (The server reads exactly the ticket's bytes; the rest waits in the socket. On
+        # a refusal the server closes the connection and they are dropped.)
         self.mini_header = wire.has_cap(reply.common_caps, wire.CAP_MINI_HEADER)
         linked = getattr(self.handler, "linked", None)
         if linked is not None:
@@ -147,6 +150,7 @@ class SpiceChannel:
         for msg_type, payload in self.handler.initial_messages():
             self.send(msg_type, payload)
         await writer.drain()
+        wire.link_result(int.from_bytes(await reader.readexactly(4), "little"))
 
     # ---- messages ----
 
