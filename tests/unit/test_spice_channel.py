@@ -249,3 +249,16 @@ def test_a_server_stalling_mid_message_ends_the_channel(monkeypatch):
         await channel.run()
     with pytest.raises(ProtocolError, match="stopped in the middle of a cursor message"):
         run(go())
+
+
+def test_first_messages_travel_with_the_ticket_before_the_result():
+    """A display server compresses its first screen as soon as the link succeeded: the
+    preferred compression must already be on its way, before the result comes back."""
+    server = ScriptedSpice(link_reply() + struct.pack("<I", 7))   # refused, as it happens
+    handler = Recorder(first=[(103, b"\x07")])
+
+    async def go():
+        await SpiceChannel(server, handler).link()
+    with pytest.raises(AuthenticationError):
+        run(go())
+    assert sent_after_link(server) == [(103, b"\x07")]
