@@ -71,7 +71,7 @@ class ConsoleSession(QObject):
         self._task: asyncio.Task | None = None
         self._repaint_pending = False
         self._last_repaint = 0.0
-        self._switching = False
+        self._choice = 0      # counts the user's protocol choices
         self._wake = asyncio.Event()
         self._stopped = True
 
@@ -143,9 +143,9 @@ class ConsoleSession(QObject):
         if getattr(self.opener, "protocol", protocol) == protocol:
             return
         self.opener.protocol = protocol
+        self._choice += 1     # a connection made before this choice is not shown
         self._wake.set()
         if self.client is not None:
-            self._switching = True     # straight to "connecting", no "disconnected" between
             self.client.close()
 
     # ---- typing text ----
@@ -191,6 +191,7 @@ class ConsoleSession(QObject):
             self._wake.clear()
             if self.status.state is not ConsoleState.VM_NOT_RUNNING:
                 self._set(ConsoleStatus(ConsoleState.CONNECTING))
+            choice = self._choice
             try:
                 client = await self.opener()
             except AuthenticationError as err:
@@ -209,12 +210,14 @@ class ConsoleSession(QObject):
                 await self._pause(VM_POLL_S)
                 continue
             failures = 0
+            if choice != self._choice:
+                client.close()          # opened with the protocol the user just left
+                continue
             reason = await self._serve(client)
             if self._stopped:
                 break
-            if self._switching:
-                self._switching = False
-                continue
+            if choice != self._choice:
+                continue                # straight to connecting, no "disconnected" between
             self._set(ConsoleStatus(ConsoleState.DISCONNECTED, reason))
             await self._pause(RETRY_DELAYS_S[0])
 

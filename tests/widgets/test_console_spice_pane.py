@@ -285,3 +285,42 @@ def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_cli
             lambda: clipboard.text() == "copied in the guest", 10))
     finally:
         aloop.run_until_complete(session.stop())
+
+
+def test_a_choice_made_while_connecting_wins(aloop):
+    """The user picks VNC while the SPICE connection is still being made: that one is
+    closed unseen and the VNC one is shown."""
+    gate = asyncio.Event()
+    opened: list[tuple[str, AgentClient]] = []
+
+    class SlowOpener:
+        protocol = "spice"
+
+        def choices(self):
+            return ["spice", "vnc"]
+
+        def current_protocol(self):
+            return self.protocol
+
+        async def __call__(self):
+            protocol = self.protocol
+            await gate.wait()
+            client = AgentClient(agent=False)
+            opened.append((protocol, client))
+            return client
+
+    session = ConsoleSession(SlowOpener(), title="desk")
+    states: list[ConsoleState] = []
+    session.statusChanged.connect(lambda status: states.append(status.state))
+    session.start()
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: session.status.state is ConsoleState.CONNECTING))
+        session.choose_protocol("vnc")
+        gate.set()
+        aloop.run_until_complete(wait_until(lambda: session.connected))
+        assert [p for p, _ in opened] == ["spice", "vnc"]
+        assert opened[0][1]._closed.is_set() and session.client is opened[1][1]
+        assert ConsoleState.DISCONNECTED not in states
+    finally:
+        aloop.run_until_complete(session.stop())
