@@ -5,7 +5,13 @@ decoded by the RFB client into its framebuffer and painted by the ConsoleView (1
 offscreen). Prints JSON: fps, mb_per_s (bytes on the wire), cpu_ms_per_frame (process
 CPU time per frame, decode and paint), decode_ms and paint_ms per frame.
 
+With ``--protocol spice`` the same screens go through the SPICE display channel instead:
+each frame one full-screen DRAW_COPY of a bitmap, an LZ4 image (one LZ4 block per image,
+as QEMU sends them) or a JPEG image, or one frame of an MJPEG video stream; encoded with
+python-lz4 and Pillow as the server would (tests/unit/spice_display_helpers.py).
+
 Run: .venv/bin/python benchmarks/console_decode.py --encoding zrle --size 1920x1080 --json
+     .venv/bin/python benchmarks/console_decode.py --protocol spice --encoding lz4 --json
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ENCODINGS = ("raw", "hextile", "zrle", "tight", "tight-jpeg")
+SPICE_ENCODINGS = ("bitmap", "lz4", "jpeg", "mjpeg")
 
 
 class MemoryReader:
@@ -54,10 +61,49 @@ def encode(encoding: str, frames):
     raise SystemExit(f"unknown encoding {encoding}")
 
 
+def encode_spice(encoding: str, frames, width: int, height: int) -> list[tuple[int, bytes]]:
+    """Each frame as the display-channel message a SPICE server sends for it."""
+    from tests.unit import spice_display_helpers as h
+    box = (0, 0, width, height)
+    messages = []
+    for rgb in frames:
+        words = h.words_of(rgb)
+        if encoding == "bitmap":
+            messages.append(h.draw_copy(0, box, h.bitmap(words)))
+        elif encoding == "lz4":
+            messages.append(h.draw_copy(0, box, h.lz4_image(words, rows_per_block=height)))
+        elif encoding == "jpeg":
+            messages.append(h.draw_copy(0, box, h.jpeg_image(words, quality=85)))
+        elif encoding == "mjpeg":
+            messages.append(h.stream_data(1, h.jpeg_bytes(words, quality=70)))
+        else:
+            raise SystemExit(f"unknown SPICE encoding {encoding}")
+    return messages
+
+
+class SpiceReplay:
+    """The SPICE display channel fed recorded messages, in place of a connection."""
+
+    def __init__(self, encoding: str, width: int, height: int) -> None:
+        from connectors.console.client import ConsoleClient
+        from connectors.console.spice.display import DisplayChannel
+        from tests.unit import spice_display_helpers as h
+        self.client = ConsoleClient()
+        self.framebuffer = self.client.framebuffer
+        self.display = DisplayChannel(self.client)
+        for msg_type, payload in [h.surface_create(0, width, height)] + (
+                [h.stream_create(1, (0, 0, width, height), width, height)]
+                if encoding == "mjpeg" else []):
+            self.display.handle(msg_type, memoryview(payload))
+
+    def apply(self, message: tuple[int, bytes]) -> None:
+        self.display.handle(message[0], memoryview(message[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--protocol", default="vnc", choices=["vnc"])
-    parser.add_argument("--encoding", default="zrle", choices=ENCODINGS)
+    parser.add_argument("--protocol", default="vnc", choices=["vnc", "spice"])
+    parser.add_argument("--encoding", default=None, choices=ENCODINGS + SPICE_ENCODINGS)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--frames", type=int, default=8, help="distinct frames encoded")
     parser.add_argument("--rounds", type=int, default=0,
@@ -65,7 +111,10 @@ def main() -> None:
     parser.add_argument("--no-paint", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    encoding = args.encoding
+    spice = args.protocol == "spice"
+    encoding = args.encoding or ("lz4" if spice else "zrle")
+    if (encoding in SPICE_ENCODINGS) != spice:
+        parser.error(f"--encoding {encoding} is not one of {args.protocol}'s")
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     from PySide6.QtWidgets import QApplication
@@ -77,7 +126,8 @@ def main() -> None:
     from widgets.console.view import ConsoleView
 
     frames = desktop_frames(width, height, args.frames)
-    streams = encode(encoding, frames)
+    streams = encode_spice(encoding, frames, width, height) if spice else encode(encoding,
+                                                                                 frames)
     # zlib streams (ZRLE, Tight) run across frames and cannot be replayed into the same
     # decoder: each pass over the recorded frames starts with a fresh client.
     def fresh_client() -> RfbClient:
@@ -86,7 +136,7 @@ def main() -> None:
         client.framebuffer.resize(width, height)
         return client
 
-    client = fresh_client()
+    client = SpiceReplay(encoding, width, height) if spice else fresh_client()
 
     async def no_opener():
         return None
@@ -98,7 +148,10 @@ def main() -> None:
     view.show()
     app.processEvents()
 
-    async def decode(data: bytes) -> None:
+    async def decode(data) -> None:
+        if spice:
+            client.apply(data)
+            return
         reader = MemoryReader(data)
         kind = (await reader.readexactly(1))[0]
         await client._message(kind, reader.readexactly)
@@ -112,7 +165,7 @@ def main() -> None:
     wall0 = time.perf_counter()
     while True:
         for i, data in enumerate(streams):
-            if encoding in ("zrle", "tight") and i == 0 and done:
+            if not spice and encoding in ("zrle", "tight") and i == 0 and done:
                 client = fresh_client()
                 session.framebuffer = client.framebuffer
             t0 = time.perf_counter()
@@ -126,7 +179,7 @@ def main() -> None:
             t2 = time.perf_counter()
             decode_s += t1 - t0
             paint_s += t2 - t1
-            wire += len(data)
+            wire += len(data[1]) if spice else len(data)
             done += 1
         if (rounds and done >= rounds) or (not rounds and time.perf_counter() - wall0 > 3):
             break

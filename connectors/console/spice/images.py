@@ -292,7 +292,7 @@ def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
     if total > LZ4_MAX_RATIO * len(body) + 1024:
         raise ProtocolError(f"an LZ4 image of {len(body)} bytes cannot hold "
                             f"{width}x{height} pixels")
-    out = np.empty(total, np.uint8)
+    out: np.ndarray | None = None
     done = 0
     pos = 2
     while pos < len(body):
@@ -306,17 +306,23 @@ def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
         room = total - done
         if room <= 0:
             raise ProtocolError("an LZ4 image has more blocks than pixels")
-        window = out[max(0, done - LZ4_WINDOW):done]
+        window = b"" if out is None else out[max(0, done - LZ4_WINDOW):done]
         try:
             block = lz4.block.decompress(body[pos:pos + size],
                                          uncompressed_size=min(room, size * LZ4_MAX_RATIO + 64),
                                          dict=window)
         except lz4.block.LZ4BlockError as err:
             raise ProtocolError(f"an LZ4 block cannot be decoded ({err})") from None
+        pos += size
+        if out is None:
+            if len(block) == total:  # the whole image in one block, as QEMU sends it
+                out = np.frombuffer(block, np.uint8)
+                done = total
+                continue
+            out = np.empty(total, np.uint8)
         out[done:done + len(block)] = np.frombuffer(block, np.uint8)
         done += len(block)
-        pos += size
-    if done != total:
+    if done != total or out is None:
         raise ProtocolError(f"an LZ4 image decoded to {done} bytes, not {total}")
     rows = out.reshape(height, width * bpp)
     if not top_down:
