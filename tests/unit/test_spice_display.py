@@ -509,8 +509,9 @@ DATA = Path(__file__).parent / "data"
 def recorded(name: str) -> list[tuple[int, bytes]]:
     """A display channel's messages as QEMU 7.2's SPICE server sent them to this channel
     (type u16, size u32, payload; gzipped), recorded from the busybox test guest with QXL
-    video and <streaming mode='all'/>, `yes` flooding its console (typed with virsh
-    send-key); the .screenshot.png beside it is `virsh screenshot` right after."""
+    video (and, for the MJPEG one, <streaming mode='all'/> with `yes` flooding its console,
+    typed with virsh send-key); the .screenshot.png beside it is `virsh screenshot` right
+    after."""
     data = gzip.decompress((DATA / f"{name}.msgs.gz").read_bytes())
     messages, pos = [], 0
     while pos < len(data):
@@ -523,6 +524,8 @@ def recorded(name: str) -> list[tuple[int, bytes]]:
 @pytest.mark.parametrize("name, differing", [
     ("spice_display_qxl_vesa_1024x768", 0),   # a 32-bit VESA framebuffer console
     ("spice_display_qxl_text_mjpeg", 18),     # VGA text mode; the text cursor blinked
+    # Over virDomainOpenGraphicsFD's Unix socket the server compresses nothing: bitmaps.
+    ("spice_display_qxl_unix_bitmaps", 16),
 ])
 def test_a_recorded_qemu_session_draws_what_virsh_screenshot_saw(name, differing):
     from PIL import Image
@@ -542,3 +545,6 @@ def test_a_recorded_qemu_session_draws_what_virsh_screenshot_saw(name, differing
     kinds = {t for t, _ in messages}
     if "mjpeg" in name:
         assert {d.MSG_STREAM_CREATE, d.MSG_STREAM_DATA, d.MSG_STREAM_CLIP} <= kinds
+    image_types = {p[struct.unpack_from("<I", p, 21)[0] + 8] for t, p in messages
+                   if t == d.MSG_DRAW_COPY and p[20] == 0}
+    assert image_types == ({im.BITMAP, im.LZ4} if "unix" in name else {im.LZ4})
