@@ -324,3 +324,50 @@ def test_a_choice_made_while_connecting_wins(aloop):
         assert ConsoleState.DISCONNECTED not in states
     finally:
         aloop.run_until_complete(session.stop())
+
+
+def test_send_key_the_keyboard_and_typing_the_clipboard_reach_a_spice_server(aloop, qtbot):
+    """The pane's keyboard paths through the SPICE client's inputs channel, read as a
+    PC keyboard's set-1 codes (make, and break with bit 7; 0xE0 first for Delete)."""
+    import struct
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from connectors.console.spice.client import SpiceClient
+    from tests.unit.spice_helpers import INPUTS, FakeSpiceServer
+
+    server = FakeSpiceServer()
+
+    async def opener():
+        client = SpiceClient(server, channels=("inputs", "cursor"))
+        await client.connect()
+        return client
+
+    def keys_since(start: int) -> list[tuple[str, int]]:
+        return [("down" if t == 101 else "up", struct.unpack("<I", p)[0])
+                for t, p in server.received[INPUTS][start:] if t in (101, 102)]
+
+    session = ConsoleSession(opener, title="desk")
+    pane = shown_pane(qtbot, session)
+    session.start()
+    try:
+        aloop.run_until_complete(wait_until(lambda: session.connected))
+        start = len(server.received[INPUTS])
+        pane.send_key_actions["Ctrl+Alt+Del"].trigger()
+        ctrl_alt_del = [("down", 0x1D), ("down", 0x38), ("down", 0x53E0),
+                        ("up", 0xD3E0), ("up", 0xB8), ("up", 0x9D)]
+        aloop.run_until_complete(wait_until(lambda: len(keys_since(start)) >= 6, 10))
+        assert keys_since(start) == ctrl_alt_del
+        start = len(server.received[INPUTS])
+        QTest.keyClick(pane.view, Qt.Key.Key_A)
+        aloop.run_until_complete(wait_until(lambda: len(keys_since(start)) >= 2, 10))
+        assert keys_since(start) == [("down", 0x1E), ("up", 0x9E)]
+        start = len(server.received[INPUTS])
+        QGuiApplication.clipboard().setText("b1")
+        pane.paste_clipboard()
+        aloop.run_until_complete(wait_until(lambda: len(keys_since(start)) >= 4, 10))
+        assert keys_since(start) == [("down", 0x30), ("up", 0xB0), ("down", 0x02),
+                                     ("up", 0x82)]
+    finally:
+        aloop.run_until_complete(session.stop())
