@@ -548,3 +548,29 @@ def test_a_recorded_qemu_session_draws_what_virsh_screenshot_saw(name, differing
     image_types = {p[struct.unpack_from("<I", p, 21)[0] + 8] for t, p in messages
                    if t == d.MSG_DRAW_COPY and p[20] == 0}
     assert image_types == ({im.BITMAP, im.LZ4} if "unix" in name else {im.LZ4})
+
+
+def test_transparent_copy_skips_the_transparent_colour():
+    ch, client = channel()
+    send(ch, h.draw_fill(0, (0, 0, 4, 1), 0x111111))
+    img = np.array([[0x00FF00, 0xABCDEF, 0x00FF00, 0x123456]], np.uint32)
+    fixed = [h.base(0, (0, 0, 4, 1)), 0, h.rect(0, 0, 4, 1), struct.pack("<II", 0x00FF00, 0)]
+    send(ch, (d.MSG_DRAW_TRANSPARENT, h._with_images(fixed, [h.bitmap(img)])))
+    assert screen(client)[0, :4].tolist() == [0x111111, 0xABCDEF, 0x111111, 0x123456]
+
+
+@pytest.mark.parametrize("flags, src, expect", [
+    (0, 0x00FF0000, 0x7F0080),                    # half of red over blue
+    (d.ALPHA_SRC_HAS_ALPHA, 0x00000000, 0x0000FF),  # a transparent (premultiplied) pixel
+    (d.ALPHA_SRC_HAS_ALPHA, 0xFFFF0000, 0x7F0080),
+])
+def test_alpha_blend(flags, src, expect):
+    ch, client = channel()
+    send(ch, h.draw_fill(0, (0, 0, 2, 2), 0x0000FF))
+    img = np.full((2, 2), src, np.uint32)
+    fixed = [h.base(0, (0, 0, 2, 2)), struct.pack("<BB", flags, 128), 0, h.rect(0, 0, 2, 2)]
+    send(ch, (d.MSG_DRAW_ALPHA_BLEND, h._with_images(fixed, [h.bitmap(img, fmt=im.FMT_RGBA)])))
+    out = screen(client)[:2, :2]
+    got = out.view(np.uint8).reshape(2, 2, 4)[..., :3].astype(int)
+    want = np.array([expect & 0xFF, (expect >> 8) & 0xFF, expect >> 16])
+    assert np.abs(got - want).max() <= 1
