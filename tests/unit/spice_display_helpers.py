@@ -145,7 +145,7 @@ def surface_destroy(surface_id: int):
     return d.MSG_SURFACE_DESTROY, struct.pack("<I", surface_id)
 
 
-def _with_images(fixed_parts: list, images: list) -> bytes:
+def with_images(fixed_parts: list, images: list) -> bytes:
     """``fixed_parts``: bytes, or an index into ``images`` standing for its 32-bit
     pointer. Images are laid out after the fixed part, in order."""
     fixed_size = sum(4 if isinstance(x, int) else len(x) for x in fixed_parts)
@@ -174,7 +174,7 @@ def draw_copy(surface_id: int, box, image, *, area=None, clip_rects=None, rop: i
     fixed = [base(surface_id, box, clip_rects), 0, rect(*area),
              struct.pack("<HB", rop, scale_mode),
              *mask_fields(mask, *mask_pos, mask_invert)]
-    return msg_type, _with_images(fixed, [image] + ([mask] if mask else []))
+    return msg_type, with_images(fixed, [image] + ([mask] if mask else []))
 
 
 def draw_blend(surface_id: int, box, image, **kw):
@@ -197,7 +197,7 @@ def draw_fill(surface_id: int, box, colour: int | None = None, *, rop: int = OP_
         brush = [brush_solid(colour)]
     fixed = [base(surface_id, box, clip_rects), *brush, struct.pack("<H", rop),
              *mask_fields(None)]
-    return d.MSG_DRAW_FILL, _with_images(fixed, images)
+    return d.MSG_DRAW_FILL, with_images(fixed, images)
 
 
 def draw_opaque(surface_id: int, box, image, colour: int, *, rop: int = OP_PUT):
@@ -205,7 +205,7 @@ def draw_opaque(surface_id: int, box, image, colour: int, *, rop: int = OP_PUT):
     fixed = [base(surface_id, box), 0, rect(0, 0, right - left, bottom - top),
              brush_solid(colour), struct.pack("<HB", rop, d.SCALE_NEAREST),
              *mask_fields(None)]
-    return d.MSG_DRAW_OPAQUE, _with_images(fixed, [image])
+    return d.MSG_DRAW_OPAQUE, with_images(fixed, [image])
 
 
 def copy_bits(surface_id: int, box, src_x: int, src_y: int, clip_rects=None):

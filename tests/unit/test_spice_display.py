@@ -555,7 +555,7 @@ def test_transparent_copy_skips_the_transparent_colour():
     send(ch, h.draw_fill(0, (0, 0, 4, 1), 0x111111))
     img = np.array([[0x00FF00, 0xABCDEF, 0x00FF00, 0x123456]], np.uint32)
     fixed = [h.base(0, (0, 0, 4, 1)), 0, h.rect(0, 0, 4, 1), struct.pack("<II", 0x00FF00, 0)]
-    send(ch, (d.MSG_DRAW_TRANSPARENT, h._with_images(fixed, [h.bitmap(img)])))
+    send(ch, (d.MSG_DRAW_TRANSPARENT, h.with_images(fixed, [h.bitmap(img)])))
     assert screen(client)[0, :4].tolist() == [0x111111, 0xABCDEF, 0x111111, 0x123456]
 
 
@@ -569,7 +569,7 @@ def test_alpha_blend(flags, src, expect):
     send(ch, h.draw_fill(0, (0, 0, 2, 2), 0x0000FF))
     img = np.full((2, 2), src, np.uint32)
     fixed = [h.base(0, (0, 0, 2, 2)), struct.pack("<BB", flags, 128), 0, h.rect(0, 0, 2, 2)]
-    send(ch, (d.MSG_DRAW_ALPHA_BLEND, h._with_images(fixed, [h.bitmap(img, fmt=im.FMT_RGBA)])))
+    send(ch, (d.MSG_DRAW_ALPHA_BLEND, h.with_images(fixed, [h.bitmap(img, fmt=im.FMT_RGBA)])))
     out = screen(client)[:2, :2]
     got = out.view(np.uint8).reshape(2, 2, 4)[..., :3].astype(int)
     want = np.array([expect & 0xFF, (expect >> 8) & 0xFF, expect >> 16])

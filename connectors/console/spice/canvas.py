@@ -95,7 +95,7 @@ def write(dest: np.ndarray, values, mask: np.ndarray | None = None) -> None:
         np.copyto(dest, np.bitwise_or(values, ALPHA, dtype=np.uint32), where=mask)
 
 
-def _part(block, part: Box, box: Box):
+def piece(block, part: Box, box: Box):
     """The piece of a box-sized block (or a single word) that covers ``part``."""
     if np.ndim(block) == 0:
         return block
@@ -112,8 +112,8 @@ def draw(words: np.ndarray, box: Box, parts: list[Box], block, *, rop: int = OP_
         block = np.uint32(int(block) & 0xFFFFFFFF)
     for part in parts:
         dest = words[part[1]:part[3], part[0]:part[2]]
-        src = _part(block, part, box)
-        m = None if mask is None else _part(mask, part, box)
+        src = piece(block, part, box)
+        m = None if mask is None else piece(mask, part, box)
         if plain:
             write(dest, src, m)
             continue

@@ -303,8 +303,8 @@ class DisplayChannel:
             raise ProtocolError("a drawing command without its image")
         return self.images.decode(data, pointer)
 
-    def _source(self, data: memoryview, p: Payload, surface: Surface | None, box: Box,
-                area: Box, pointer: int, interpolate: bool) -> np.ndarray | None:
+    def _source(self, data: memoryview, surface: Surface | None, box: Box, area: Box,
+                pointer: int, interpolate: bool) -> np.ndarray | None:
         """The image's ``area`` stretched over ``box``."""
         image = self._image(data, pointer)
         part = canvas.region(image, area)
@@ -363,7 +363,7 @@ class DisplayChannel:
         brush = self._brush(data, p) if with_brush else None
         rop, scale_mode = p.unpack("HB")
         mask = self._mask(data, p, box)
-        block = self._source(data, p, surface, box, area, pointer,
+        block = self._source(data, surface, box, area, pointer,
                              scale_mode == SCALE_INTERPOLATE)
         return surface, box, parts, block, brush, rop, mask
 
@@ -417,7 +417,7 @@ class DisplayChannel:
         pointer = p.u32()
         area = _rect(p)
         src_colour, _true_colour = p.unpack("II")
-        block = self._source(data, p, surface, box, area, pointer, False)
+        block = self._source(data, surface, box, area, pointer, False)
         if surface is None:
             return
         keep = (block & 0xFFFFFF) != (src_colour & 0xFFFFFF)
@@ -429,13 +429,13 @@ class DisplayChannel:
         surface, box, parts = self._base(p)
         flags, alpha, pointer = p.unpack("BBI")
         area = _rect(p)
-        block = self._source(data, p, surface, box, area, pointer, True)
+        block = self._source(data, surface, box, area, pointer, True)
         if surface is None:
             return
         words = self._words(surface)
         for part in parts:
             dest = words[part[1]:part[3], part[0]:part[2]]
-            src = canvas._part(block, part, box)
+            src = canvas.piece(block, part, box)
             canvas.write(dest, _blend(src, dest, alpha, bool(flags & ALPHA_SRC_HAS_ALPHA)))
         self._damage(surface, parts)
 
