@@ -251,7 +251,7 @@ def test_cached_images_are_drawn_again_until_invalidated():
     assert ch.images.cache.pixels == 0
     send(ch, h.draw_copy(0, (20, 20, 26, 26), h.cached(77, 6, 6)))
     assert (screen(client)[20:26, 20:26] == 0).all()
-    assert len(client.notices) == 1 and "kept" in client.notices[0]
+    assert len(client.notices) == 1 and "no longer keeps" in client.notices[0]
 
 
 def test_the_cache_never_holds_more_pixels_than_announced():

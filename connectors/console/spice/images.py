@@ -143,8 +143,8 @@ class ImageDecoder:
         if kind in (FROM_CACHE, FROM_CACHE_LOSSLESS):
             words = self.cache.get(image_id)
             if words is None:
-                raise UnsupportedImage("an image the server expected the console to have "
-                                       "kept")
+                raise UnsupportedImage("a reference to an image the console no longer "
+                                       "keeps")
             return words
         if kind == SURFACE:
             surface_id = p.u32()
@@ -193,8 +193,8 @@ class ImageDecoder:
             palette_id = p.u64()
             palette = self.palettes.get(palette_id)
             if palette is None:
-                raise UnsupportedImage("a palette the server expected the console to "
-                                       "have kept")
+                raise UnsupportedImage("a reference to a palette the console no longer "
+                                       "keeps")
         else:
             pointer = p.u32()
             if pointer:
