@@ -3,7 +3,8 @@
 #
 # Safe to run again and again: Debian packages are installed only when dpkg says one is
 # missing (and `apt-get update` runs only then), the .venv is created only when absent, and
-# `pip install -e '.[test]'` runs again only when pyproject.toml changed since the last run
+# `pip install -e '.[test]'` runs again only when pyproject.toml (or a C source it builds)
+# changed since the last run
 # (its hash is kept in .venv/.hvconsole-setup-stamp).
 #
 # Needs root (or sudo) only when a package is missing.
@@ -96,7 +97,8 @@ make_venv() {
 
 install_project() {
     local want have=""
-    want="$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)"
+    # The C sources count too: the install is what builds them (in place).
+    want="$(cat "$REPO/pyproject.toml" "$REPO"/connectors/console/rfb/*.c | sha256sum | cut -d' ' -f1)"
     [ -f "$STAMP" ] && have="$(cat "$STAMP")"
     if [ "$want" = "$have" ] && [ -x "$VENV/bin/hvconsole" ] \
         && "$VENV/bin/python" -c 'import PySide6, libvirt, qasync, pytest' 2>/dev/null; then
