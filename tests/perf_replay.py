@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from connectors.libvirt.stats import StatsBatch
 
 CAPTURED = Path(__file__).parent / "unit" / "data" / "qemu_domain_stats.json"
@@ -117,3 +119,16 @@ async def replay_only(stack: PerfStack, conn_id: str, loads: dict, wall=None) ->
     collector = stack.monitor.collector(conn_id)
     await collector.stop()
     return Replay(collector, loads, wall)
+
+
+@pytest.fixture
+def lab(aloop, tmp_path):
+    """The demo lab connected through the real app objects: (stack, conn_id, the keys of
+    two running VMs). A fixture: import it into a test module to use it."""
+    from tests.conftest import wait_until
+    stack = make_perf_stack(tmp_path)
+    conn_id = aloop.run_until_complete(open_lab(stack, wait_until))
+    keys = [vm.key for vm in stack.manager.host(conn_id).vms()
+            if vm.state.value == "running"][:2]
+    yield stack, conn_id, keys
+    aloop.run_until_complete(close_stack(stack))

@@ -8,17 +8,7 @@ import pytest
 from app.perf.alerts import ALL_HOSTS, ALL_VMS, AlertEngine, AlertRule, AlertsModel
 from app.perf.alerts import load_rules, save_rules
 from tests.conftest import wait_until
-from tests.perf_replay import Load, close_stack, make_perf_stack, open_lab, replay_only
-
-
-@pytest.fixture
-def lab(aloop, tmp_path):
-    stack = make_perf_stack(tmp_path)
-    conn_id = aloop.run_until_complete(open_lab(stack, wait_until))
-    keys = [vm.key for vm in stack.manager.host(conn_id).vms()
-            if vm.state.value == "running"][:2]
-    yield stack, conn_id, keys
-    aloop.run_until_complete(close_stack(stack))
+from tests.perf_replay import Load, close_stack, lab, make_perf_stack, replay_only  # noqa: F401
 
 
 def engine_for(stack, rules):

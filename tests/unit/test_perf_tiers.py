@@ -20,9 +20,7 @@ import pytest
 from app.perf.alerts import ALL_VMS, AlertEngine, AlertRule, AlertsModel
 from app.perf.collector import PerfCollector
 from connectors.libvirt.stats import FULL_EVERY, TIERED_FROM, StatsSampler
-from tests.conftest import wait_until
-from tests.perf_replay import Load, Replay, close_stack, make_perf_stack, open_lab, \
-    replay_only
+from tests.perf_replay import Load, Replay, lab, replay_only  # noqa: F401 (lab: a fixture)
 
 DOMAIN = """<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>
   <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>
@@ -157,16 +155,6 @@ def test_on_a_full_tick_a_hot_vm_keeps_its_one_interval_rate(replay):
 
 
 # ---- monitor and alerts on a real connection, replayed ticks ----
-
-@pytest.fixture
-def lab(aloop, tmp_path):
-    stack = make_perf_stack(tmp_path)
-    conn_id = aloop.run_until_complete(open_lab(stack, wait_until))
-    keys = [vm.key for vm in stack.manager.host(conn_id).vms()
-            if vm.state.value == "running"][:2]
-    yield stack, conn_id, keys
-    aloop.run_until_complete(close_stack(stack))
-
 
 def test_alerts_keep_counting_across_ticks_that_did_not_sample_a_vm(aloop, lab):
     stack, conn_id, (hot, cold) = lab
