@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 LINK_TIMEOUT_S = 15.0
 BODY_TIMEOUT_S = 30.0   # a message that has begun must end within this
+READ_CHUNK = 1 << 20    # at most this much is taken from the stream at once
 OUR_COMMON_CAPS = wire.caps_words(wire.CAP_PROTOCOL_AUTH_SELECTION, wire.CAP_AUTH_SPICE,
                                   wire.CAP_MINI_HEADER)
 
@@ -95,6 +96,8 @@ class SpiceChannel:
         self._serial = 0                  # full headers only: the last serial sent
         self._ack_window = 0
         self._ack_left = 0
+        self._replies: list[bytes] | None = None
+        self._watch: _StallWatch | None = None
 
     # ---- link ----
 
@@ -155,7 +158,8 @@ class SpiceChannel:
     # ---- messages ----
 
     def send(self, msg_type: int, payload: bytes = b"") -> None:
-        """Queue one message (no-op once closed)."""
+        """Queue one message (no-op once closed); while a batch of server messages is
+        handled, with the batch's other replies."""
         if self.closed or self._stream is None:
             return
         if self.mini_header:
@@ -163,7 +167,10 @@ class SpiceChannel:
         else:
             self._serial += 1
             data = wire.pack_message(msg_type, payload, self._serial)
-        self._stream.writer.write(data)
+        if self._replies is not None:   # answers to a batch leave together after it
+            self._replies.append(data)
+        else:
+            self._stream.writer.write(data)
 
     def send_all(self, messages: list[tuple[int, bytes]]) -> None:
         for msg_type, payload in messages:
@@ -174,32 +181,16 @@ class SpiceChannel:
         server's reason when it gave one); returns quietly after close()."""
         if self._stream is None:
             raise ConsoleError("not connected")
-        reader, writer = self._stream.reader, self._stream.writer
-        header = wire.MINI_HEADER if self.mini_header else wire.FULL_HEADER
+        task = asyncio.current_task()
+        self._watch = _StallWatch(task, BODY_TIMEOUT_S)
         try:
-            while not self.closed:
-                head = await reader.readexactly(header.size)
-                if self.mini_header:
-                    msg_type, size = header.unpack(head)
-                    sub_list = 0
-                else:
-                    _serial, msg_type, size, sub_list = header.unpack(head)
-                wire.check_size(size, self.max_message_size, msg_type)
-                if size:
-                    async with asyncio.timeout(BODY_TIMEOUT_S):
-                        body = await reader.readexactly(size)
-                else:
-                    body = b""
-                view = memoryview(body)
-                if 0 < sub_list <= size:   # old servers: sub-messages after the message
-                    view = view[:sub_list]
-                self._received(msg_type, view)
-                if writer.transport.get_write_buffer_size():
-                    await writer.drain()
+            await self._read_messages(self._stream.reader, self._stream.writer)
         except asyncio.IncompleteReadError:
             if not self.closed:
                 raise ConsoleError(self._ended("closed the connection")) from None
-        except asyncio.TimeoutError:
+        except asyncio.CancelledError:
+            if not self._watch.fired or task.uncancel():
+                raise
             raise ProtocolError(f"the server stopped in the middle of a {self.name} message "
                                 f"for {BODY_TIMEOUT_S:g} s") from None
         except (ConnectionError, OSError) as err:
@@ -209,7 +200,73 @@ class SpiceChannel:
         except FramebufferError as err:
             raise ProtocolError(str(err)) from None
         finally:
+            self._watch.stop()
+            self._replies = None
             self.close()
+
+    async def _read_messages(self, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        """Whatever has arrived is read at once and every complete message in it handled
+        in one go (a display server sends a hundred small drawings per screen change);
+        the start of an incomplete one waits for the rest, watched by one timer."""
+        header = wire.MINI_HEADER if self.mini_header else wire.FULL_HEADER
+        head_size, unpack_from, mini = header.size, header.unpack_from, self.mini_header
+        limit = self.max_message_size
+        begin = getattr(self.handler, "begin_batch", None)
+        end = getattr(self.handler, "end_batch", None)
+        pending: list[bytes] = []     # the first bytes of a message still arriving
+        have = 0
+        need = head_size              # bytes the pending message needs in all
+        while not self.closed:
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                raise asyncio.IncompleteReadError(b"".join(pending), need)
+            if pending:
+                pending.append(data)
+                have += len(data)
+                if have < need:
+                    continue
+                data = b"".join(pending)
+                pending = []
+            view = memoryview(data)
+            size_all, pos = len(data), 0
+            need = head_size
+            self._replies = []
+            if begin is not None:
+                begin()
+            while size_all - pos >= head_size:
+                if mini:
+                    msg_type, size = unpack_from(data, pos)
+                    sub_list = 0
+                else:
+                    _serial, msg_type, size, sub_list = unpack_from(data, pos)
+                if size > limit:
+                    wire.check_size(size, limit, msg_type)
+                stop = pos + head_size + size
+                if stop > size_all:
+                    need = head_size + size
+                    break
+                body = view[pos + head_size:stop]
+                if 0 < sub_list <= size:   # old servers: sub-messages after the message
+                    body = body[:sub_list]
+                pos = stop
+                self._received(msg_type, body)
+                if self.closed:
+                    return
+            if end is not None:
+                end()
+            replies, self._replies = self._replies, None
+            if replies:
+                writer.write(b"".join(replies))
+            if pos < size_all:
+                pending = [data[pos:]]
+                have = size_all - pos
+                self._watch.waiting(self.messages_received)
+            else:
+                have = 0
+                self._watch.idle()
+            if writer.transport.get_write_buffer_size():
+                await writer.drain()
 
     def _ended(self, what: str) -> str:
         reason = f": {self.disconnect_reason}" if self.disconnect_reason else "."
@@ -253,3 +310,47 @@ class SpiceChannel:
         self.closed = True
         if self._stream is not None:
             self._stream.close()
+
+
+class _StallWatch:
+    """Ends a channel (cancels its task) whose server stopped in the middle of a message
+    for ``limit`` seconds. One timer at a time, armed when a message is left incomplete
+    and re-armed only when it fires: not a timer per message, which under qasync would
+    start and stop a Qt timer for each of thousands of messages a second."""
+
+    def __init__(self, task: asyncio.Task, limit: float) -> None:
+        self.task = task
+        self.limit = limit
+        self.fired = False
+        self._loop = asyncio.get_running_loop()
+        self._message: int | None = None   # which message is incomplete (a count)
+        self._since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def waiting(self, message: int) -> None:
+        """Message number ``message`` has begun and not ended."""
+        if message != self._message:
+            self._message = message
+            self._since = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self.limit, self._check)
+
+    def idle(self) -> None:
+        """Nothing is half-read."""
+        self._message = None
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._message is None:
+            return
+        due = self._since + self.limit
+        if self._loop.time() < due:
+            self._timer = self._loop.call_at(due, self._check)
+            return
+        self.fired = True
+        self.task.cancel()
