@@ -103,3 +103,27 @@ def test_cpu_burning_guest_reads_most_of_its_vcpu(aloop, booted_guest, sampler, 
     assert statistics.median(cpu) > 40.0, cpu
     assert statistics.median(vcpu) > 40.0, vcpu
     assert all(c <= 100.0 for c in cpu)
+
+
+def test_tiered_and_chunked_calls_give_qemu_s_full_records(booted_guest, sampler,
+                                                           monkeypatch):
+    """The calls a host with many VMs uses (virDomainListGetStats for the hot VMs between
+    full ticks, the full tick in chunks) on a real QEMU guest, made to apply to this small
+    host: the same complete records as the one bulk call, under the same UUID."""
+    from connectors.libvirt import stats
+
+    key = booted_guest.domain.UUIDString()
+    monkeypatch.setattr(stats, "TIERED_FROM", 0)
+    sampler.hot_keys = frozenset({key})
+    first = sampler.collect()               # full, one bulk call
+    hot = sampler.collect()                 # only the hot guest
+    assert first.full and not hot.full
+    assert [r[0] for r in hot.records] == [key]
+    record = hot.records[0][2]
+    assert {"cpu.time", "vcpu.0.time", "balloon.current", "block.count"} <= set(record)
+    assert hot.records[0][1] == booted_guest.domain.ID()
+    sampler.chunk = 1
+    chunked = {dom.UUIDString(): rec for dom, rec in sampler._chunked_stats()}
+    # (Other guests on a shared libvirtd may come and go between two calls.)
+    assert key in chunked and len(chunked) == len({dom for dom in chunked})
+    assert {"cpu.time", "vcpu.0.time", "balloon.current", "block.count"} <= set(chunked[key])
