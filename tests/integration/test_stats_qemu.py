@@ -125,5 +125,5 @@ def test_tiered_and_chunked_calls_give_qemu_s_full_records(booted_guest, sampler
     sampler.chunk = 1
     chunked = {dom.UUIDString(): rec for dom, rec in sampler._chunked_stats()}
     # (Other guests on a shared libvirtd may come and go between two calls.)
-    assert key in chunked and len(chunked) == len({dom for dom in chunked})
+    assert key in chunked
     assert {"cpu.time", "vcpu.0.time", "balloon.current", "block.count"} <= set(chunked[key])
