@@ -163,6 +163,8 @@ class DisplayChannel:
         self._damaged = False
         self._batching = False      # a channel is handing over a batch of messages
         self._update_due = False
+        self._run: list[int] | None = None   # damage not yet handed to the framebuffer
+        self._screen: tuple[np.ndarray, np.ndarray] | None = None  # (pixels, words)
         self._handlers = {
             MSG_MODE: self._ignore, MSG_MARK: self._mark, MSG_RESET: self._reset,
             MSG_COPY_BITS: self._copy_bits, MSG_INVAL_LIST: self._inval_list,
@@ -215,6 +217,7 @@ class DisplayChannel:
             if self._batching:
                 self._update_due = True
             else:
+                self._flush_damage()
                 self.client.on_update()
         return []
 
@@ -225,6 +228,7 @@ class DisplayChannel:
 
     def end_batch(self) -> None:
         self._batching = False
+        self._flush_damage()
         if self._update_due:
             self._update_due = False
             self.client.on_update()
@@ -274,6 +278,7 @@ class DisplayChannel:
             for old in [i for i, s in self.surfaces.items() if s.primary]:
                 del self.surfaces[old]
             fb = self.client.framebuffer
+            self._run = None        # the whole new screen is damaged below
             fb.resize(width, height)
             fb.words[:] = 0xFF000000
             fb.add_damage_xywh(0, 0, width, height)
@@ -301,10 +306,33 @@ class DisplayChannel:
     def _damage(self, surface: Surface, parts: list[Box]) -> None:
         if not surface.primary or not parts:
             return
-        fb = self.client.framebuffer
         for left, top, right, bottom in parts:
-            fb.add_damage_xywh(left, top, right - left, bottom - top)
+            self._damage_box(left, top, right, bottom)
+
+    def _damage_box(self, left: int, top: int, right: int, bottom: int) -> None:
+        """Damage on the screen. A piece that continues the last one to its right (QEMU
+        draws a text screen in rows of 32-pixel pieces) widens it: the view then
+        repaints a few rows, not a hundred rectangles."""
+        run = self._run
+        if run is not None and run[2] == left and run[1] == top and run[3] == bottom:
+            run[2] = right
+        else:
+            self._flush_damage()
+            self._run = [left, top, right, bottom]
         self._damaged = True
+
+    def _flush_damage(self) -> None:
+        run, self._run = self._run, None
+        if run is not None:
+            left, top, right, bottom = run
+            self.client.framebuffer.add_damage_xywh(left, top, right - left, bottom - top)
+
+    def _screen_words(self) -> np.ndarray:
+        """The framebuffer's words, the view kept until the framebuffer changes size."""
+        pixels = self.client.framebuffer.pixels
+        if self._screen is None or self._screen[0] is not pixels:
+            self._screen = (pixels, self.client.framebuffer.words)
+        return self._screen[1]
 
     # ---- drawing commands ----
 
@@ -416,10 +444,9 @@ class DisplayChannel:
         block = canvas.region(self.images.decode(data, pointer),
                               (a_left, a_top, a_right, a_bottom))
         if right > left and bottom > top:
-            fb = self.client.framebuffer
-            np.bitwise_or(block, canvas.ALPHA, out=fb.words[top:bottom, left:right])
-            fb.add_damage_xywh(left, top, right - left, bottom - top)
-            self._damaged = True
+            np.bitwise_or(block, canvas.ALPHA,
+                          out=self._screen_words()[top:bottom, left:right])
+            self._damage_box(left, top, right, bottom)
         return True
 
     def _draw_blend(self, data: memoryview) -> None:
