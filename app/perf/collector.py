@@ -206,7 +206,8 @@ class PerfCollector:
         if host is not None:
             self.host_buffers.push(batch.wall, [self.host_key], host.metrics())
         if self.history is not None:
-            self.history.record(batch.wall, vms.keys, metrics, source=self.source)
+            if vms.keys:   # between full ticks of a big host, often no VM is hot at all
+                self.history.record(batch.wall, vms.keys, metrics, source=self.source)
             if host is not None:
                 self.history.record(batch.wall, [self.host_key], host.metrics(),
                                     source=self.source)
