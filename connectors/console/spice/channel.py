@@ -9,7 +9,7 @@ The SpiceClient builds the display handler as ``DisplayChannel(client, channel_i
 (connectors/console/spice/display.py), ``client`` being the ConsoleClient whose
 ``framebuffer`` it draws into; it calls ``client.on_resize(w, h)`` after a new primary
 surface, counts ``client.frames`` and calls ``client.on_update()`` when a batch of
-drawing is done, and ``client.on_notice(sentence)`` for what it cannot show (an image
+drawing is done (once per batch of messages that arrived together), and ``client.on_notice(sentence)`` for what it cannot show (an image
 type it does not decode).
 """
 from __future__ import annotations
@@ -40,7 +40,10 @@ class ChannelHandler(Protocol):
     message's payload (wire.MAX_MESSAGE_SIZE); the display channel needs more than the
     others. An optional ``linked(server_common_caps, server_channel_caps)`` method is
     called once the link succeeded, before ``initial_messages()``: what the server
-    announced (e.g. whether it takes a preferred-compression message).
+    announced (e.g. whether it takes a preferred-compression message). Optional
+    ``begin_batch()`` and ``end_batch()`` methods frame the messages that arrived together
+    and are handled in one go: a handler may leave per-batch work (the display's one
+    repaint) to ``end_batch()``.
     """
 
     channel_type: int  # wire.CHANNEL_MAIN = 1, CHANNEL_DISPLAY = 2, INPUTS = 3, CURSOR = 4
