@@ -20,6 +20,7 @@ import io
 from collections import OrderedDict
 from typing import Callable
 
+import lz4.block
 import numpy as np
 
 from connectors.console.spice.wire import Payload
@@ -280,8 +281,6 @@ def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
     """SPICE's LZ4 image: a top-down byte, a bitmap format byte, then blocks, each a
     big-endian length and an LZ4 block that may refer back to the blocks before it
     (one stream per image)."""
-    import lz4.block
-
     if len(body) < 2:
         raise ProtocolError("an LZ4 image without its header")
     top_down, fmt = body[0], body[1]
