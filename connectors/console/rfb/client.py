@@ -33,10 +33,11 @@ BODY_TIMEOUT_S = 30.0
 MAX_TEXT = 1 << 20          # reason strings, desktop name, clipboard
 MAX_CURSOR = 512
 MAX_RECTS = 1 << 16
-# Preferred order, by benchmarks/console_decode.py (1920x1080 desktop, one core): Raw
-# ~370 fps but 8 MB a frame; lossless Tight ~65 fps at ~0.2 MB; ZRLE ~20 fps (its
-# run-length parse walks bytes in Python); Hextile ~30 fps at 5 MB. Over a network Tight
-# comes first; on the local machine (libvirt's socket) Raw costs both sides least.
+# Preferred order, by benchmarks/console_decode.py (1920x1080 desktop, CPU per frame):
+# Raw ~2.5 ms but 8 MB a frame; lossless Tight ~12 ms at ~0.21 MB (Tight JPEG ~8 ms);
+# ZRLE ~5 ms at ~0.17 MB with its C decoder (~47 ms where it was not built); Hextile
+# ~30 ms at 5 MB. Over a network Tight comes first (it alone can go lossy with a JPEG
+# quality); on the local machine (libvirt's socket) Raw costs both sides least.
 DEFAULT_ENCODINGS = ("tight", "zrle", "hextile", "raw")
 LOCAL_ENCODINGS = ("raw", "tight", "zrle", "hextile")
 
