@@ -17,6 +17,7 @@ from sending them at all.
 from __future__ import annotations
 
 import io
+import struct
 from collections import OrderedDict
 from typing import Callable
 
@@ -54,6 +55,8 @@ JPEG_MAX_PIXELS_PER_BYTE = 512
 SMALL_IMAGE_PIXELS = 1 << 16
 MAX_PALETTES = 1024
 LZ4_WINDOW = 64 << 10
+# An LZ4 image's descriptor and data size: id, type, flags, width, height, size.
+LZ4_HEAD = struct.Struct("<QBBIII")
 
 
 class UnsupportedImage(Exception):
@@ -139,6 +142,8 @@ class ImageDecoder:
 
     def decode(self, data: memoryview, offset: int) -> np.ndarray:
         """The image at ``offset`` of message ``data`` as (h, w) uint32 words."""
+        if 0 < offset <= len(data) - LZ4_HEAD.size and data[offset + 8] == LZ4:
+            return self._lz4(data, offset)
         p = at(data, offset, "image")
         image_id, kind, flags, width, height = p.unpack("QBBII")
         if kind in (FROM_CACHE, FROM_CACHE_LOSSLESS):
@@ -172,6 +177,22 @@ class ImageDecoder:
             raise UnsupportedImage(f"{TYPE_NAMES[kind]}-compressed images")
         else:
             raise ProtocolError(f"image type {kind} does not exist")
+        if flags & (CACHE_ME | CACHE_REPLACE_ME):
+            if not words.flags.owndata:
+                words = words.copy()  # the message's memory is not ours to keep
+            self.cache.put(image_id, words)
+        return words
+
+    def _lz4(self, data: memoryview, offset: int) -> np.ndarray:
+        """An LZ4 image (QEMU's every piece of screen over TCP): the descriptor read in
+        one step rather than field by field."""
+        image_id, _kind, flags, width, height, size = LZ4_HEAD.unpack_from(data, offset)
+        check_image_size(width, height)
+        start = offset + LZ4_HEAD.size
+        if start + size > len(data):
+            raise ProtocolError(f"an image ends early: {size} more bytes needed at offset "
+                                f"{start} of {len(data)}")
+        words = decode_lz4(data[start:start + size], width, height)
         if flags & (CACHE_ME | CACHE_REPLACE_ME):
             if not words.flags.owndata:
                 words = words.copy()  # the message's memory is not ours to keep
@@ -291,7 +312,7 @@ def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
     if total > LZ4_MAX_RATIO * len(body) + 1024:
         raise ProtocolError(f"an LZ4 image of {len(body)} bytes cannot hold "
                             f"{width}x{height} pixels")
-    if top_down and bpp == 4 and len(body) > 6 and _one_block(body):
+    if top_down and bpp == 4 and int.from_bytes(body[2:6], "big") == len(body) - 6 > 0:
         # What QEMU sends: the whole top-down image in one block, decoded to its words
         # without the block loop below.
         try:
@@ -345,11 +366,6 @@ def _simplejpeg():
     except ImportError:  # Pillow decodes JPEG too, about twice as slowly
         return None
     return simplejpeg
-
-
-def _one_block(body: memoryview) -> bool:
-    """The LZ4 image's first block length covers all the rest."""
-    return int.from_bytes(body[2:6], "big") == len(body) - 6
 
 
 def decode_jpeg(body: memoryview, width: int, height: int) -> np.ndarray:
