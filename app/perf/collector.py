@@ -115,6 +115,16 @@ class PerfCollector:
         them every time (see StatsSampler)."""
         self._sampler.hot_keys = frozenset(keys)
 
+    @property
+    def host_hot(self) -> bool:
+        return self._sampler.host_hot
+
+    @host_hot.setter
+    def host_hot(self, on: bool) -> None:
+        """The host's own figures (CPU, memory) are on screen: sample it every tick even
+        when it has many VMs and none of them is hot."""
+        self._sampler.host_hot = bool(on)
+
     def _prepare(self, batch: StatsBatch
                  ) -> tuple[DomainRates, HostRates | None, DomainRates | None]:
         """Runs in the worker thread; ticks never overlap, so no lock is needed."""
@@ -167,6 +177,7 @@ class PerfCollector:
                                      timeout_s=self._timeout_s, per_core=old.per_core,
                                      prepare=self._prepare)
         self._sampler.hot_keys = old.hot_keys
+        self._sampler.host_hot = old.host_hot
         self._failed_since_last = True  # the time while disconnected is a gap
         self.restart_counting()
 

@@ -86,6 +86,7 @@ class PerfMonitor(QObject):
         self.capacity = capacity
         self._hosts: dict[str, HostPerf] = {}
         self._hot: dict[str, frozenset[str]] = {}     # who wants which VMs sampled each tick
+        self._hot_hosts: dict[str, frozenset[str]] = {}  # ... and which hosts' own figures
         self._pending: set[asyncio.Future] = set()   # stops and restarts under way
         self._closed = False
         if history is not None and history.warning and events_log is not None:
@@ -145,11 +146,27 @@ class PerfMonitor(QObject):
         for perf in self._hosts.values():
             self._apply_hot(perf)
 
+    def set_hot_hosts(self, source: str, conn_ids) -> None:
+        """The hosts whose own figures ``source`` shows (the tree's host rows on screen,
+        the Performance tab): sampled every tick; a host with many VMs that no one looks
+        at, nor at any of its VMs, is sampled every FULL_EVERY ticks only."""
+        conn_ids = frozenset(conn_ids)
+        if self._hot_hosts.get(source, frozenset()) == conn_ids:
+            return
+        if conn_ids:
+            self._hot_hosts[source] = conn_ids
+        else:
+            self._hot_hosts.pop(source, None)
+        for perf in self._hosts.values():
+            self._apply_hot(perf)
+
     def _apply_hot(self, perf: HostPerf) -> None:
         keys = {k for k in perf.watched if k is not None}
         for wanted in self._hot.values():
             keys |= wanted
         perf.collector.hot_keys = keys
+        perf.collector.host_hot = None in perf.watched or any(
+            perf.conn_id in wanted for wanted in self._hot_hosts.values())
 
     def host_latest(self, conn_id: str, metric: str) -> float:
         perf = self._hosts.get(conn_id)

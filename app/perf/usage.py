@@ -52,6 +52,8 @@ class UsageColumns(QObject):
         self._shown_before: set[str] = set()
         self._shown_hosts: set[str] = set()           # conn_ids with a row painted
         self._shown_hosts_before: set[str] = set()
+        self._host_rows: set[str] = set()             # conn_ids whose host row was painted
+        self._host_rows_before: set[str] = set()
         self._window_start = time.monotonic()
         self.window_s: float | None = None     # None: the sampling interval
         # Hosts tick at their own moments; one repaint for all that ticked within
@@ -89,8 +91,10 @@ class UsageColumns(QObject):
         if m is None or now - self._window_start < window:
             return
         m.set_hot("tree", self._shown | self._shown_before)
+        m.set_hot_hosts("tree", self._host_rows | self._host_rows_before)
         self._shown_before, self._shown = self._shown, set()
         self._shown_hosts_before, self._shown_hosts = self._shown_hosts, set()
+        self._host_rows_before, self._host_rows = self._host_rows, set()
         self._window_start = now
 
     def usage(self, node: Node, for_sorting: bool = False
@@ -103,6 +107,8 @@ class UsageColumns(QObject):
         if not for_sorting:
             self._shown_hosts.add(node.conn_id)
         if node.kind is NodeKind.HOST:
+            if not for_sorting:
+                self._host_rows.add(node.conn_id)
             if m.collector(node.conn_id) is None:
                 return None
             cpu = m.host_latest(node.conn_id, "cpu_percent")

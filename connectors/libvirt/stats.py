@@ -351,7 +351,8 @@ class StatsSampler:
     ``full_every``-th tick asks for all domains; the ticks in between ask only for the
     ``hot_keys`` (VMs shown in the tree, watched in a Performance tab, named by an alert
     rule) with virDomainListGetStats. A cold VM thus has real samples at a coarser step,
-    never invented ones in between.
+    never invented ones in between. A big host with nothing hot whose own figures nobody
+    looks at (``host_hot`` off) rests between its full ticks.
 
     ``conn`` is an open virConnect. ``executor`` is the connection's worker pool; without
     one the sampler makes a one-thread pool of its own (closed by ``close()``).
@@ -392,6 +393,7 @@ class StatsSampler:
         self._uuids: dict[tuple[str, int], str] = {}
         self._last_full_keys: frozenset[str] = frozenset()
         self.chunk = STATS_CHUNK
+        self.host_hot = True        # the host's own figures wanted every tick
 
     @property
     def groups(self) -> frozenset[str]:
@@ -433,6 +435,16 @@ class StatsSampler:
         if self.prepare is not None:
             batch.prepared = self.prepare(batch)
         return batch
+
+    def resting(self) -> bool:
+        """True for a tick between two full ones of a big host that nobody looks at: no
+        hot VM of its own and ``host_hot`` off (its row is not on screen, no tab shows
+        it). Such a tick is not taken at all, not even the host's own figures, which
+        then have a real sample every FULL_EVERY ticks like its VMs."""
+        return (not self.host_hot and not self._per_domain and self.full_every > 1
+                and self._last_full_size > TIERED_FROM
+                and self._tick % self.full_every != 0
+                and not self.hot_keys & self._last_full_keys)
 
     def _full_due(self) -> bool:
         tick, self._tick = self._tick, self._tick + 1
@@ -574,21 +586,10 @@ class StatsSampler:
             await asyncio.sleep(phase_s)
         next_due = loop.time()
         while True:
-            try:
-                batch = await self.sample_once()
-            except SamplerBusy:
-                self._skipped += 1
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # timeout, libvirtError: report and keep ticking
-                if on_error is not None:
-                    on_error(err)
-                else:
-                    log.warning("statistics tick failed: %s", err)
+            if self.resting():
+                self._tick += 1      # nobody looks: wait for the next full tick
             else:
-                result = callback(batch)
-                if inspect.isawaitable(result):
-                    await result
+                await self._tick_once(callback, on_error)
             next_due += interval_s
             now = loop.time()
             if next_due < now:  # fell behind: skip the missed grid points, count them
@@ -596,6 +597,24 @@ class StatsSampler:
                 self._skipped += missed
                 next_due += missed * interval_s
             await asyncio.sleep(next_due - now)
+
+    async def _tick_once(self, callback: Callable[[StatsBatch], Any],
+                         on_error: Callable[[BaseException], Any] | None) -> None:
+        try:
+            batch = await self.sample_once()
+        except SamplerBusy:
+            self._skipped += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # timeout, libvirtError: report and keep ticking
+            if on_error is not None:
+                on_error(err)
+            else:
+                log.warning("statistics tick failed: %s", err)
+        else:
+            result = callback(batch)
+            if inspect.isawaitable(result):
+                await result
 
     def start(self, callback: Callable[[StatsBatch], Any], interval_s: float,
               on_error: Callable[[BaseException], Any] | None = None,

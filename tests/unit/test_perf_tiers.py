@@ -10,6 +10,7 @@ captured from a QEMU guest through the real collector (tests/perf_replay.py).
 """
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 
@@ -251,3 +252,52 @@ class CountingConn:
             self.calls[name] = self.calls.get(name, 0) + 1
             return real(*args)
         return call
+
+
+def run_for_batches(aloop, sampler, count: int) -> list:
+    batches = []
+
+    async def scenario():
+        sampler.start(batches.append, 0.02)
+        while len(batches) < count:
+            await asyncio.sleep(0.01)
+        await sampler.stop()
+
+    aloop.run_until_complete(asyncio.wait_for(scenario(), 30))
+    return batches
+
+
+def test_a_big_host_nobody_looks_at_rests_between_full_ticks(aloop, big_host):
+    conn, running, _stopped = big_host
+    sampler = StatsSampler(conn)
+    sampler.host_hot = False
+    batches = run_for_batches(aloop, sampler, 3)
+    # No call at all between full ticks: not even the host's own figures.
+    assert all(b.full for b in batches)
+    assert sampler._tick >= 2 * FULL_EVERY + 1
+    # Once its row is on screen, the host's figures come every tick again.
+    sampler.host_hot = True
+    assert [b.full for b in run_for_batches(aloop, sampler, FULL_EVERY)].count(False) >= 1
+
+
+def test_a_hot_vm_keeps_its_host_ticking(aloop, big_host):
+    conn, running, _stopped = big_host
+    sampler = StatsSampler(conn, host=False)
+    sampler.host_hot = False
+    sampler.hot_keys = frozenset({running[0]})
+    batches = run_for_batches(aloop, sampler, FULL_EVERY + 1)
+    assert [b.full for b in batches].count(False) >= FULL_EVERY - 1
+
+
+def test_hosts_on_screen_or_in_the_tab_are_hot(aloop, lab):
+    stack, conn_id, _keys = lab
+    monitor = stack.monitor
+    collector = monitor.collector(conn_id)
+    assert not collector.host_hot
+    monitor.set_hot_hosts("tree", {conn_id})
+    assert collector.host_hot
+    monitor.set_hot_hosts("tree", ())
+    monitor.watch(conn_id, None)                   # per-core graphs of the host
+    assert collector.host_hot
+    monitor.unwatch(conn_id, None)
+    assert not collector.host_hot

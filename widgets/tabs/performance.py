@@ -301,8 +301,10 @@ class PerformanceTab(QWidget):
         if self.conn_id is not None:
             self.monitor.unwatch(self.conn_id, self.key)
         self.conn_id, self.key = conn_id, key
-        # The VM on show is sampled every tick even on a host with thousands of VMs.
+        # What is on show is sampled every tick even on a host with thousands of VMs.
         self.monitor.set_hot("performance tab", [key] if key is not None else [])
+        self.monitor.set_hot_hosts("performance tab",
+                                   [conn_id] if conn_id is not None and key is None else [])
         self._history.clear()
         if conn_id is None:
             self.stack.setCurrentIndex(0)
