@@ -19,26 +19,8 @@ from connectors.console.spice.channel import SpiceChannel
 from connectors.console.state import ConsoleError, ProtocolError
 from connectors.console.transport import Channel
 from tests.unit import spice_display_helpers as h
-from tests.unit.spice_helpers import CURSOR, ScriptedSpice, link_reply, mini, read_messages
-
-
-class Recorder:
-    """A cursor-type handler that keeps every message and echoes type 150."""
-
-    channel_type = CURSOR
-
-    def __init__(self) -> None:
-        self.got: list[tuple[int, bytes]] = []
-
-    def capabilities(self):
-        return [], []
-
-    def initial_messages(self):
-        return []
-
-    def handle(self, msg_type, payload):
-        self.got.append((msg_type, bytes(payload)))
-        return [(1150, bytes(payload))] if msg_type == 150 else []
+from tests.unit.spice_helpers import ScriptedSpice, mini
+from tests.unit.test_spice_channel import Recorder, ok_link, run, sent_after_link
 
 
 class Client(ConsoleClient):
@@ -74,17 +56,14 @@ class TricklingSpice(ScriptedSpice):
             pass
 
 
-def ok_link(*messages: bytes) -> bytes:
-    return link_reply() + struct.pack("<I", 0) + b"".join(messages)
-
-
-def run(coro, timeout=30):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def after_link(sent: bytes) -> list[tuple[int, bytes]]:
-    size = struct.unpack_from("<I", sent, 12)[0]
-    return read_messages(sent[16 + size + 4 + 128:])
+def serve_to_end(server, handler) -> None:
+    """Link, then handle messages until the server ends the stream."""
+    async def session():
+        channel = SpiceChannel(server, handler)
+        await channel.link()
+        await channel.run()
+    with pytest.raises(ConsoleError, match="closed the connection"):
+        run(session(), timeout=30)
 
 
 MESSAGES = [(150, b"first"), (151, b""), (152, bytes(range(256)) * 800),
@@ -110,17 +89,11 @@ def test_messages_split_anywhere_arrive_whole_and_in_order(chunks, length):
     link = ok_link()
     server = TricklingSpice(link + script, [len(link)] + chunks * (len(script) + 1))
     handler = Recorder()
-
-    async def go():
-        channel = SpiceChannel(server, handler)
-        await channel.link()
-        with pytest.raises(ConsoleError, match="closed the connection"):
-            await channel.run()
-    run(go())
+    serve_to_end(server, handler)
     expected = whole_messages(script)
     assert len(expected) >= 2
     assert handler.got == expected
-    echoes = [m for m in after_link(server.sent[0]) if m[0] == 1150]
+    echoes = [m for m in sent_after_link(server) if m[0] == 1150]
     assert echoes == [(1150, p) for t, p in expected if t == 150]
 
 
@@ -196,14 +169,7 @@ def test_a_batch_of_pieces_is_one_update_with_one_damage_rectangle_per_row():
     server = ScriptedSpice(ok_link(script))
     client = Client()
     display = d.DisplayChannel(client)
-    display.channel_type = d.wire.CHANNEL_DISPLAY
-
-    async def go():
-        channel = SpiceChannel(server, display)
-        await channel.link()
-        with pytest.raises(ConsoleError):
-            await channel.run()
-    run(go())
+    serve_to_end(server, display)
     assert client.frames == 1 + len(pieces())
     # Everything arrived before the channel read it: one batch, one update.
     assert client.updates == 1
