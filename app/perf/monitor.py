@@ -136,27 +136,22 @@ class PerfMonitor(QObject):
         """The VMs ``source`` (the tree's shown rows, the Performance tab, alert rules)
         wants sampled on every tick; the other VMs of a host with many VMs get one sample
         every FULL_EVERY ticks. Keys are UUIDs; each host samples those it has."""
-        keys = frozenset(keys)
-        if self._hot.get(source, frozenset()) == keys:
-            return
-        if keys:
-            self._hot[source] = keys
-        else:
-            self._hot.pop(source, None)
-        for perf in self._hosts.values():
-            self._apply_hot(perf)
+        self._set_wanted(self._hot, source, keys)
 
     def set_hot_hosts(self, source: str, conn_ids) -> None:
         """The hosts whose own figures ``source`` shows (the tree's host rows on screen,
         the Performance tab): sampled every tick; a host with many VMs that no one looks
         at, nor at any of its VMs, is sampled every FULL_EVERY ticks only."""
-        conn_ids = frozenset(conn_ids)
-        if self._hot_hosts.get(source, frozenset()) == conn_ids:
+        self._set_wanted(self._hot_hosts, source, conn_ids)
+
+    def _set_wanted(self, table: dict[str, frozenset[str]], source: str, wanted) -> None:
+        wanted = frozenset(wanted)
+        if table.get(source, frozenset()) == wanted:
             return
-        if conn_ids:
-            self._hot_hosts[source] = conn_ids
+        if wanted:
+            table[source] = wanted
         else:
-            self._hot_hosts.pop(source, None)
+            table.pop(source, None)
         for perf in self._hosts.values():
             self._apply_hot(perf)
 
