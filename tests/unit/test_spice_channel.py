@@ -262,3 +262,78 @@ def test_first_messages_travel_with_the_ticket_before_the_result():
     with pytest.raises(AuthenticationError):
         run(go())
     assert sent_after_link(server) == [(103, b"\x07")]
+
+
+def sub_list(parts, start: int = 0) -> bytes:
+    """A list of sub-messages laid out as spice-server does: the sub-messages first, then
+    the count and the table of their offsets (from the start of the body, ``start`` bytes
+    of which come before the first sub-message)."""
+    body, offsets = b"", []
+    for msg_type, payload in parts:
+        offsets.append(start + len(body))
+        body += struct.pack("<HI", msg_type, len(payload)) + payload
+    table = struct.pack(f"<H{len(offsets)}I", len(offsets), *offsets)
+    return body, table
+
+
+def test_a_list_of_sub_messages_is_handled_in_order_and_acked_once():
+    # spice-server sends its pixmap-cache evictions as SPICE_MSG_LIST with mini headers:
+    # the eviction must be handled before the drawing that follows it.
+    parts, table = sub_list([(150, b"evict"), (151, b"draw")], start=2 + 2 * 4)
+    listed = table + parts
+    server = ScriptedSpice(ok_link(mini(wire.MSG_SET_ACK, struct.pack("<II", 1, 2)),
+                                   mini(wire.MSG_LIST, listed), mini(152, b"after")))
+    handler = Recorder()
+
+    async def go():
+        channel = SpiceChannel(server, handler)
+        await channel.link()
+        with pytest.raises(ConsoleError, match="closed the connection"):
+            await channel.run()
+    run(go())
+    assert handler.got == [(150, b"evict"), (151, b"draw"), (152, b"after")]
+    sent = sent_after_link(server)
+    assert (1150, b"evict") in sent
+    # SET_ACK, the list and one more: the window of 2 is reached once.
+    assert [t for t, _ in sent].count(wire.MSGC_ACK) == 1
+
+
+def test_a_full_header_list_comes_before_its_message():
+    server = FakeSpiceServer(mini_header=False)
+    handler = Recorder()
+    main = b"drawing"
+    parts, table = sub_list([(150, b"evict")], start=len(main))
+    body = main + parts + table
+
+    async def go():
+        channel = SpiceChannel(server, handler)
+        await channel.link()
+        task = asyncio.ensure_future(channel.run())
+        server.send(CURSOR, struct.pack("<QHII", 1, 151, len(body), len(main) + len(parts))
+                    + body)
+        while len(handler.got) < 2:
+            await asyncio.sleep(0.01)
+        channel.close()
+        await task
+    run(go())
+    assert handler.got == [(150, b"evict"), (151, main)]
+
+
+@pytest.mark.parametrize("listed", [
+    b"\x01",                                          # count cut short
+    struct.pack("<HI", 3, 6),                         # table longer than the body
+    struct.pack("<HI", 1, 400),                       # offset outside the body
+    struct.pack("<HIHI", 1, 6, 150, 99) + b"x",       # sub-message longer than the body
+    struct.pack("<HIHI", 1, 6, wire.MSG_LIST, 0),     # a list inside a list
+])
+def test_a_broken_list_is_a_protocol_error(listed):
+    server = ScriptedSpice(ok_link(mini(wire.MSG_LIST, listed)))
+    handler = Recorder()
+
+    async def go():
+        channel = SpiceChannel(server, handler)
+        await channel.link()
+        await channel.run()
+    with pytest.raises(ProtocolError):
+        run(go())
+    assert handler.got == []

@@ -250,10 +250,11 @@ class SpiceChannel:
                     need = head_size + size
                     break
                 body = view[pos + head_size:stop]
-                if 0 < sub_list <= size:   # old servers: sub-messages after the message
-                    body = body[:sub_list]
                 pos = stop
-                self._received(msg_type, body)
+                if msg_type == wire.MSG_LIST or sub_list:
+                    self._received_with_list(msg_type, body, sub_list)
+                else:
+                    self._received(msg_type, body)
                 if self.closed:
                     return
             if end is not None:
@@ -276,12 +277,32 @@ class SpiceChannel:
         return f"The SPICE server {what}{reason}"
 
     def _received(self, msg_type: int, payload: memoryview) -> None:
+        self._count()
+        self._dispatch(msg_type, payload)
+
+    def _count(self) -> None:
+        """One more message for the server's ack window (a list counts once)."""
         self.messages_received += 1
         if self._ack_left:
             self._ack_left -= 1
             if not self._ack_left:
                 self.send(wire.MSGC_ACK)
                 self._ack_left = self._ack_window
+
+    def _received_with_list(self, msg_type: int, body: memoryview, sub_list: int) -> None:
+        """A SPICE_MSG_LIST (mini headers) or a message whose full header points at a list
+        of sub-messages: they come first, in order (a cache eviction before the drawing
+        that needed the room); a LIST has no message of its own. Counted once for acks."""
+        parts, own_end = wire.sub_messages(body, 0 if msg_type == wire.MSG_LIST else sub_list)
+        self._count()
+        for sub_type, sub_body in parts:
+            if sub_type == wire.MSG_LIST:
+                raise ProtocolError(f"a {self.name} list of sub-messages contains a list")
+            self._dispatch(sub_type, sub_body)
+        if msg_type != wire.MSG_LIST:
+            self._dispatch(msg_type, body[:own_end])
+
+    def _dispatch(self, msg_type: int, payload: memoryview) -> None:
         if msg_type >= wire.FIRST_CHANNEL_MESSAGE:
             self.send_all(self.handler.handle(msg_type, payload))
         else:
@@ -306,7 +327,7 @@ class SpiceChannel:
         elif msg_type == wire.MSG_MIGRATE:
             raise ConsoleError("The VM is moving to another host; the console connects "
                                "again once it has arrived.")
-        else:  # WAIT_FOR_CHANNELS (no serials with mini headers), MIGRATE_DATA, LIST
+        else:  # WAIT_FOR_CHANNELS (no serials with mini headers), MIGRATE_DATA
             log.debug("SPICE %s channel: common message %d ignored", self.name, msg_type)
 
     def close(self) -> None:

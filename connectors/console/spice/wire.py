@@ -131,6 +131,24 @@ class Payload:
         self.pos = offset
 
 
+def sub_messages(body: memoryview, list_offset: int) -> tuple[list[tuple[int, memoryview]], int]:
+    """The sub-messages a message carries: the whole body of a SPICE_MSG_LIST (offset 0),
+    or the list a full header points at. spice-server sends its pixmap-cache evictions
+    this way, and they must be applied before the drawing that follows them. Every offset
+    and size is checked against the body before anything is dispatched. Also returns
+    where the carrying message's own bytes end (the sub-messages follow them)."""
+    p = Payload(body, "list of sub-messages")
+    p.seek(list_offset)
+    count = p.u16()
+    offsets = p.unpack(f"{count}I") if count else ()
+    parts = []
+    for offset in offsets:
+        p.seek(offset)
+        sub_type, size = p.unpack("HI")
+        parts.append((sub_type, p.take(size)))
+    return parts, min((list_offset, *offsets))
+
+
 # ---- capabilities ----
 
 def caps_words(*bits: int) -> list[int]:
