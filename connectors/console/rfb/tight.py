@@ -1,14 +1,15 @@
 """Tight (and TightPNG): per rectangle a control byte picks fill, JPEG, PNG or "basic"
 (zlib on one of four streams, with a copy, palette or gradient filter). Pixels are
 TPIXELs: with a 24-bit true-colour format, three bytes R, G, B. JPEG and PNG are decoded
-by Pillow (libjpeg-turbo / libpng), never in Python."""
+in C (connectors/console/imagecodec.py), never in Python."""
 from __future__ import annotations
 
-import io
+from types import ModuleType
 
 import numpy as np
 
 from connectors.console.framebuffer import Framebuffer
+from connectors.console.imagecodec import SIMPLEJPEG, decode_into
 from connectors.console.rfb.decoders import Read
 from connectors.console.rfb.zlibstream import ZlibStream
 from connectors.console.state import ProtocolError
@@ -30,17 +31,6 @@ async def read_compact_length(read: Read) -> int:
         if not b & 0x80:
             return length
     return length
-
-
-def _load_simplejpeg() -> ModuleType | None:
-    try:
-        import simplejpeg
-    except ImportError:  # a dependency, but Pillow decodes JPEG too (~2.5x slower)
-        return None
-    return simplejpeg
-
-
-SIMPLEJPEG = _load_simplejpeg()
 
 
 def _rgb_words(rgb: np.ndarray) -> np.ndarray:
@@ -81,24 +71,10 @@ class TightDecoder:
     async def _image(self, read: Read, fb: Framebuffer, x, y, w, h, fmt: str) -> None:
         length = await read_compact_length(read)
         data = await read(length)
-        if fmt == "JPEG" and self.jpeg is not None and _jpeg_into(self.jpeg, data, fb,
-                                                                   x, y, w, h):
-            return
-        from PIL import Image
-        try:
-            with Image.open(io.BytesIO(data), formats=[fmt]) as img:
-                if img.size != (w, h):
-                    raise ProtocolError(f"a {fmt} image of {img.size[0]}x{img.size[1]} "
-                                        f"does not fill its {w}x{h} rectangle")
-                if img.mode != "RGB":
-                    img = img.convert("RGB")
-                # Straight into the framebuffer's byte order, in C: one pass.
-                bgrx = img.tobytes("raw", "BGRX")
-        except ProtocolError:
-            raise
-        except Exception as err:  # noqa: BLE001 - Pillow raises many kinds on bad data
-            raise ProtocolError(f"a {fmt} rectangle cannot be decoded ({err})") from None
-        fb.put_words(x, y, np.frombuffer(bgrx, np.uint32).reshape(h, w))
+        # Straight into the framebuffer: in place for full-width strips, as servers send.
+        decode_into(data, w, h, fb.pixels[y:y + h, x:x + w], fmt=fmt,
+                    turbo=self.jpeg if fmt == "JPEG" else None)
+        fb.add_damage_xywh(x, y, w, h)
 
     async def _basic(self, read: Read, fb: Framebuffer, x, y, w, h, *, stream: int,
                      has_filter: bool) -> None:
@@ -137,34 +113,6 @@ class TightDecoder:
             raise ProtocolError(f"a Tight rectangle inflated to {len(data)} bytes, "
                                 f"not {size}")
         return data
-
-
-def _jpeg_into(jpeg: ModuleType, data: bytes, fb: Framebuffer, x: int, y: int, w: int,
-               h: int) -> bool:
-    """Decode with libjpeg-turbo's BGRX output (its fourth byte is 0xFF) into the
-    framebuffer: in place when the rectangle's rows are contiguous there (full-width
-    strips, as servers send), else through one copy. Full-quality decoding (accurate
-    DCT, smooth upsampling), as Pillow does. False when libjpeg-turbo refuses the data
-    (CMYK, say): Pillow then tries, and gives the error if it fails too."""
-    try:
-        height, width, _colourspace, _subsampling = jpeg.decode_jpeg_header(data)
-    except ValueError:
-        return False
-    if (width, height) != (w, h):
-        raise ProtocolError(f"a JPEG image of {width}x{height} does not fill its "
-                            f"{w}x{h} rectangle")
-    target = fb.pixels[y:y + h, x:x + w]
-    try:
-        if target.flags.c_contiguous:
-            jpeg.decode_jpeg(data, colorspace="BGRX", fastdct=False, fastupsample=False,
-                             buffer=target)
-        else:
-            target[:] = jpeg.decode_jpeg(data, colorspace="BGRX", fastdct=False,
-                                         fastupsample=False)
-    except ValueError:
-        return False
-    fb.add_damage_xywh(x, y, w, h)
-    return True
 
 
 def _undo_gradient(diff: np.ndarray) -> np.ndarray:

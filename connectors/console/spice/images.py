@@ -16,7 +16,6 @@ from sending them at all.
 """
 from __future__ import annotations
 
-import io
 import struct
 from collections import OrderedDict
 from typing import Callable
@@ -24,6 +23,8 @@ from typing import Callable
 import lz4.block
 import numpy as np
 
+from connectors.console import imagecodec
+from connectors.console.imagecodec import decode_into
 from connectors.console.spice.wire import Payload
 from connectors.console.state import ProtocolError
 
@@ -360,45 +361,12 @@ def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
     return bitmap_words(rows, fmt, width, None)
 
 
-def _simplejpeg():
-    try:
-        import simplejpeg
-    except ImportError:  # Pillow decodes JPEG too, about twice as slowly
-        return None
-    return simplejpeg
-
-
 def decode_jpeg(body: memoryview, width: int, height: int) -> np.ndarray:
-    """A JPEG as B, G, R, X words: libjpeg-turbo writes that layout itself through
-    simplejpeg; Pillow (decode, then convert) for what simplejpeg refuses."""
+    """A JPEG as B, G, R, X words, decoded in C (libjpeg-turbo, or Pillow for what it
+    refuses)."""
     if width * height > max(SMALL_IMAGE_PIXELS, JPEG_MAX_PIXELS_PER_BYTE * len(body)):
         raise ProtocolError(f"a JPEG of {len(body)} bytes cannot hold {width}x{height} pixels")
-    turbo = SIMPLEJPEG
-    if turbo is not None:
-        try:
-            rows, columns = turbo.decode_jpeg_header(body)[:2]
-            if (columns, rows) != (width, height):
-                raise ProtocolError(f"a {columns}x{rows} JPEG in a {width}x{height} image")
-            out = np.empty((height, width), np.uint32)
-            turbo.decode_jpeg(body, colorspace="BGRX", buffer=out)
-            return out
-        except ValueError:
-            pass  # not for libjpeg-turbo (CMYK, say): Pillow tries, and says why it fails
-    from PIL import Image
+    out = np.empty((height, width), np.uint32)
+    decode_into(body, width, height, out, turbo=imagecodec.SIMPLEJPEG)
+    return out
 
-    try:
-        with Image.open(io.BytesIO(body), formats=["JPEG"]) as img:
-            if img.size != (width, height):
-                raise ProtocolError(f"a {img.size[0]}x{img.size[1]} JPEG in a "
-                                    f"{width}x{height} image")
-            if img.mode != "RGB":
-                img = img.convert("RGB")
-            bgrx = img.tobytes("raw", "BGRX")
-    except ProtocolError:
-        raise
-    except Exception as err:  # noqa: BLE001 - Pillow raises many kinds on bad data
-        raise ProtocolError(f"a JPEG image cannot be decoded ({err})") from None
-    return np.frombuffer(bgrx, np.uint32).reshape(height, width)
-
-
-SIMPLEJPEG = _simplejpeg()
