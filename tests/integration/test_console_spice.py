@@ -16,9 +16,12 @@ import pytest
 from connectors.console import keymap
 from connectors.console.spice.client import SpiceClient
 from connectors.console.state import AuthenticationError, ConsoleError
-from connectors.console.transport import CommandTransport, SocketTransport, TcpTransport
+from connectors.console.transport import CommandTransport, TcpTransport
 from tests.integration.guest import serial_size, wait_for_serial
-from tests.integration.test_console_vnc import virsh_screenshot
+# The screen comparison, the libvirt-socket transport and stopping a client are the same
+# for both protocols.
+from tests.integration.test_console_vnc import (graphics_fd_transport, matches_screenshot,
+                                                stop)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -30,15 +33,6 @@ def spice_port(guest) -> int:
     match = re.search(r"<graphics type='spice' port='(\d+)'", guest.domain.XMLDesc(0))
     assert match, "the running guest has no SPICE port"
     return int(match.group(1))
-
-
-def graphics_fd_transport(guest) -> SocketTransport:
-    import libvirt
-
-    async def get_fd() -> int:
-        return await asyncio.to_thread(guest.domain.openGraphicsFD, 0,
-                                       libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
-    return SocketTransport(get_fd, guest.name)
 
 
 def fixed(password: str | None):
@@ -66,32 +60,6 @@ async def running(client: SpiceClient) -> asyncio.Task:
     return task
 
 
-async def stop(client: SpiceClient, task: asyncio.Task) -> None:
-    client.close()
-    try:
-        await asyncio.wait_for(task, 5)
-    except Exception:  # noqa: BLE001 - closing ends run() one way or another
-        pass
-
-
-async def matches_screenshot(client: SpiceClient, uri: str, name: str,
-                             attempts: int = 25) -> tuple[bool, int]:
-    """As for VNC: the text cursor blinks, so compare again when a blink fell between
-    the server's screenshot and our copy. Returns (matched, differing pixels)."""
-    differing = -1
-    for _ in range(attempts):
-        shot = await asyncio.to_thread(virsh_screenshot, uri, name)
-        await asyncio.sleep(0.3)
-        mine = client.framebuffer.rgb()
-        if shot.shape != mine.shape:
-            differing = -2
-            continue
-        differing = int((shot != mine).any(axis=2).sum())
-        if differing == 0:
-            return True, 0
-    return False, differing
-
-
 def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
         guest_factory, libvirt_uri):
     """VGA video; every channel on its own fd from virDomainOpenGraphicsFD. Then the VM
@@ -108,7 +76,7 @@ def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
             after = serial_size(guest.serial_log)
             client.type_text(f"echo {marker} > /dev/ttyS0\n")
             await asyncio.to_thread(wait_for_serial, guest.serial_log, marker, 60, after=after)
-            matched = await matches_screenshot(client, libvirt_uri, guest.name)
+            matched = await matches_screenshot(client, libvirt_uri, guest.name, settle=0.3)
             # Lock keys both ways: the guest's kernel lights Caps Lock, QEMU reports it.
             await until(lambda: client.leds is not None, 10, "keyboard LEDs", task)
             client.send_lock_keys(CAPS_LOCK)
@@ -150,7 +118,7 @@ def test_typing_and_screen_through_libvirts_socket_the_vm_ending_and_back(
             fb = client.framebuffer
             assert fb.width > TEXT_MODE[0] and fb.height > TEXT_MODE[1], (fb.width, fb.height)
             assert sizes[-1] == (fb.width, fb.height)
-            return await matches_screenshot(client, libvirt_uri, guest.name)
+            return await matches_screenshot(client, libvirt_uri, guest.name, settle=0.3)
         finally:
             await stop(client, task)
 
@@ -187,7 +155,7 @@ def test_screen_equals_virsh_screenshot(guest_factory, libvirt_uri, video, throu
         client = SpiceClient(transport)
         task = await running(client)
         try:
-            return await matches_screenshot(client, libvirt_uri, guest.name)
+            return await matches_screenshot(client, libvirt_uri, guest.name, settle=0.3)
         finally:
             await stop(client, task)
 

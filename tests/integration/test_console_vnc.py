@@ -13,6 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from connectors.console.client import ConsoleClient
 from connectors.console.rfb.client import RfbClient
 from connectors.console.state import AuthenticationError, ConsoleState
 from connectors.console.transport import SocketTransport, TcpTransport
@@ -49,15 +50,15 @@ async def run_in_background(client: RfbClient) -> asyncio.Task:
     return task
 
 
-async def matches_screenshot(client: RfbClient, uri: str, name: str,
-                             attempts: int = 25) -> tuple[bool, int]:
+async def matches_screenshot(client: ConsoleClient, uri: str, name: str,
+                             attempts: int = 25, settle: float = 0.15) -> tuple[bool, int]:
     """The text cursor blinks, so the screen changes a few times a second: take the
     server's screenshot, let the client apply what followed, compare; try again when a
     blink fell in between. Returns (matched, differing pixels of the last try)."""
     differing = -1
     for _ in range(attempts):
         shot = await asyncio.to_thread(virsh_screenshot, uri, name)
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(settle)
         mine = client.framebuffer.rgb()
         if shot.shape != mine.shape:
             differing = -2
@@ -68,7 +69,7 @@ async def matches_screenshot(client: RfbClient, uri: str, name: str,
     return False, differing
 
 
-async def stop(client: RfbClient, task: asyncio.Task) -> None:
+async def stop(client: ConsoleClient, task: asyncio.Task) -> None:
     client.close()
     try:
         await asyncio.wait_for(task, 5)
