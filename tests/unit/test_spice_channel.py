@@ -42,6 +42,15 @@ class Recorder:
 def ok_link(*messages: bytes) -> bytes:
     return link_reply() + struct.pack("<I", 0) + b"".join(messages)
 
+def link_and_run(server, handler) -> None:
+    """Link one channel to ``server`` and handle its messages until the channel ends."""
+    async def go():
+        channel = SpiceChannel(server, handler)
+        await channel.link()
+        await channel.run()
+    run(go())
+
+
 
 def run(coro, timeout=10):
     return asyncio.run(asyncio.wait_for(coro, timeout))
@@ -108,12 +117,8 @@ def test_messages_reach_the_handler_and_replies_go_back():
     server = ScriptedSpice(ok_link(mini(150, b"abc"), mini(151)))
     handler = Recorder(first=[(101, b"hello")])
 
-    async def go():
-        channel = SpiceChannel(server, handler)
-        await channel.link()
-        with pytest.raises(ConsoleError, match="closed the connection"):
-            await channel.run()
-    run(go())
+    with pytest.raises(ConsoleError, match="closed the connection"):
+        link_and_run(server, handler)
     assert handler.got == [(150, b"abc"), (151, b"")]
     assert sent_after_link(server) == [(101, b"hello"), (1150, b"abc")]
 
@@ -123,12 +128,8 @@ def test_set_ack_ping_and_acks_every_window_messages():
                                    mini(wire.MSG_PING, struct.pack("<IQ", 5, 123) + b"pad"),
                                    *[mini(160)] * 5))
 
-    async def go():
-        channel = SpiceChannel(server, Recorder())
-        await channel.link()
-        with pytest.raises(ConsoleError):
-            await channel.run()
-    run(go())
+    with pytest.raises(ConsoleError):
+        link_and_run(server, Recorder())
     sent = sent_after_link(server)
     assert sent[0] == (wire.MSGC_ACK_SYNC, struct.pack("<I", 77))
     assert (wire.MSGC_PONG, struct.pack("<IQ", 5, 123)) in sent
@@ -140,12 +141,8 @@ def test_disconnecting_reason_is_in_the_error():
     server = ScriptedSpice(ok_link(mini(wire.MSG_DISCONNECTING,
                                         struct.pack("<QI", 0, wire.LINK_BAD_CONNECTION_ID))))
 
-    async def go():
-        channel = SpiceChannel(server, Recorder())
-        await channel.link()
-        await channel.run()
     with pytest.raises(ConsoleError, match="no longer knows this session"):
-        run(go())
+        link_and_run(server, Recorder())
 
 
 def test_notify_is_logged_not_fatal(caplog):
@@ -168,23 +165,15 @@ def test_notify_is_logged_not_fatal(caplog):
 def test_migration_ends_the_channel_with_a_sentence():
     server = ScriptedSpice(ok_link(mini(wire.MSG_MIGRATE, struct.pack("<I", 1))))
 
-    async def go():
-        channel = SpiceChannel(server, Recorder())
-        await channel.link()
-        await channel.run()
     with pytest.raises(ConsoleError, match="moving to another host"):
-        run(go())
+        link_and_run(server, Recorder())
 
 
 def test_an_absurd_message_size_is_refused_before_reading_it():
     server = ScriptedSpice(ok_link(struct.pack("<HI", 150, 0xFFFFFFFF)), eof=False)
 
-    async def go():
-        channel = SpiceChannel(server, Recorder())
-        await channel.link()
-        await channel.run()
     with pytest.raises(ProtocolError, match="4294967295 bytes"):
-        run(go())
+        link_and_run(server, Recorder())
 
 
 def test_a_handler_may_raise_the_bound():
@@ -243,12 +232,8 @@ def test_a_server_stalling_mid_message_ends_the_channel(monkeypatch):
     monkeypatch.setattr(channel_module, "BODY_TIMEOUT_S", 0.2)
     server = ScriptedSpice(ok_link(struct.pack("<HI", 150, 10) + b"abc"), eof=False)
 
-    async def go():
-        channel = SpiceChannel(server, Recorder())
-        await channel.link()
-        await channel.run()
     with pytest.raises(ProtocolError, match="stopped in the middle of a cursor message"):
-        run(go())
+        link_and_run(server, Recorder())
 
 
 def test_first_messages_travel_with_the_ticket_before_the_result():
@@ -285,12 +270,8 @@ def test_a_list_of_sub_messages_is_handled_in_order_and_acked_once():
                                    mini(wire.MSG_LIST, listed), mini(152, b"after")))
     handler = Recorder()
 
-    async def go():
-        channel = SpiceChannel(server, handler)
-        await channel.link()
-        with pytest.raises(ConsoleError, match="closed the connection"):
-            await channel.run()
-    run(go())
+    with pytest.raises(ConsoleError, match="closed the connection"):
+        link_and_run(server, handler)
     assert handler.got == [(150, b"evict"), (151, b"draw"), (152, b"after")]
     sent = sent_after_link(server)
     assert (1150, b"evict") in sent
@@ -330,10 +311,6 @@ def test_a_broken_list_is_a_protocol_error(listed):
     server = ScriptedSpice(ok_link(mini(wire.MSG_LIST, listed)))
     handler = Recorder()
 
-    async def go():
-        channel = SpiceChannel(server, handler)
-        await channel.link()
-        await channel.run()
     with pytest.raises(ProtocolError):
-        run(go())
+        link_and_run(server, handler)
     assert handler.got == []
