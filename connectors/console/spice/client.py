@@ -18,6 +18,7 @@ from connectors.console.client import ConsoleClient
 from connectors.console.spice import wire
 from connectors.console.spice.channel import ChannelHandler, Outgoing, SpiceChannel
 from connectors.console.spice.cursor import CursorChannel
+from connectors.console.spice.display import DisplayChannel
 from connectors.console.spice.inputs import InputsChannel
 from connectors.console.spice.main import MainChannel
 from connectors.console.state import ConsoleError
@@ -33,14 +34,6 @@ KEY_GAP_S = 0.01   # between two key messages (QEMU's VNC server paces its keys 
 
 async def _no_password() -> str | None:
     return None
-
-
-def _display_channel(client: ConsoleClient, channel_id: int) -> ChannelHandler:
-    try:
-        from connectors.console.spice.display import DisplayChannel
-    except ImportError as err:
-        raise ConsoleError(f"This HVConsole cannot show SPICE displays yet ({err}).") from None
-    return DisplayChannel(client, channel_id)
 
 
 class SpiceClient(ConsoleClient):
@@ -60,7 +53,7 @@ class SpiceClient(ConsoleClient):
         self.main = MainChannel(self)
         self.inputs: InputsChannel | None = None
         self.cursor: CursorChannel | None = None
-        self.display: ChannelHandler | None = None
+        self.display: DisplayChannel | None = None
         self.channels: dict[str, SpiceChannel] = {}   # linked so far, by name
         self._main_task: asyncio.Task | None = None
         self._keys: deque[Outgoing] = deque()
@@ -113,7 +106,7 @@ class SpiceClient(ConsoleClient):
         if "display" in self.wanted:
             if (wire.CHANNEL_DISPLAY, 0) not in offered:
                 raise ConsoleError("The SPICE server offers no display.")
-            handlers["display"] = self.display = _display_channel(self, 0)
+            handlers["display"] = self.display = DisplayChannel(self, 0)
         if "inputs" in self.wanted and (wire.CHANNEL_INPUTS, 0) in offered:
             handlers["inputs"] = self.inputs = InputsChannel(self)
         if "cursor" in self.wanted and (wire.CHANNEL_CURSOR, 0) in offered:
