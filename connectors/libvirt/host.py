@@ -22,7 +22,7 @@ from typing import Awaitable, Callable, Iterable, Sequence
 
 import libvirt
 
-from connectors.libvirt import eventloop, readers, wording
+from connectors.libvirt import eventloop, inventory_read, readers, wording
 from connectors.libvirt.model import (ActionError, Change, ConnectError, ConnectionSettings,
                                       ConnState, CredentialRequest, CredentialType, HostEvent,
                                       HostInfo, HostStateChanged, HypervisorEvent,
@@ -368,26 +368,11 @@ class LibvirtHost:
     # ---- reading ----
 
     async def _read_everything(self, conn: libvirt.virConnect):
-        def list_all():
-            domains = conn.listAllDomains(0)
-            try:
-                networks = conn.listAllNetworks(0)
-            except libvirt.libvirtError:
-                networks = []        # a driver without networks (some Xen set-ups)
-            try:
-                pools = conn.listAllStoragePools(0)
-            except libvirt.libvirtError:
-                pools = []
-            return domains, networks, pools
-
-        domains, networks, pools = await self._call(list_all)
-        vms = await self._in_chunks(self._read_domains, domains)
-        nets = await self._in_chunks(_read_all(readers.read_network), networks)
-        pls = await self._in_chunks(_read_all(readers.read_pool), pools)
-        return vms, nets, pls
-
-    def _read_domains(self, domains: Sequence[libvirt.virDomain]) -> list[VMInfo]:
-        return _read_all(lambda d: readers.read_vm(d, self._driver))(domains)
+        # One job: the libvirt objects are made and dropped in the worker, never here.
+        fetchers = 1 if self._driver == "test" else self.settings.workers
+        inventory = await self._call(inventory_read.read_inventory, conn, self._driver,
+                                     fetchers)
+        return inventory.vms, inventory.networks, inventory.pools
 
     async def _in_chunks(self, fn: Callable[[Sequence], list], items: Sequence) -> list:
         """fn over items, split across the worker pool when there are many."""
@@ -721,20 +706,6 @@ class LibvirtHost:
 
     def __repr__(self) -> str:
         return f"<LibvirtHost {self.uri} {self.state.value}>"
-
-
-def _read_all(read: Callable) -> Callable[[Sequence], list]:
-    """A reader over many objects that skips those deleted while being read."""
-    def read_many(objects: Sequence) -> list:
-        out = []
-        for obj in objects:
-            try:
-                out.append(read(obj))
-            except libvirt.libvirtError as err:
-                if not readers.is_missing(err):
-                    raise
-        return out
-    return read_many
 
 
 def _undefine(dom: libvirt.virDomain) -> None:

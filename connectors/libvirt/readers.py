@@ -125,7 +125,8 @@ def domain_xml(dom: libvirt.virDomain) -> str:
 
 
 def read_vm(dom: libvirt.virDomain, driver: str) -> VMInfo:
-    """One domain as a VMInfo (about five RPCs)."""
+    """One domain as a VMInfo (about five RPCs): for a refresh after an event. A whole
+    host is read in bulk by connectors.libvirt.inventory_read instead."""
     state, reason = dom.state(0)[:2]
     root = ET.fromstring(domain_xml(dom))
     persistent = bool(dom.isPersistent())
@@ -141,9 +142,18 @@ def read_vm(dom: libvirt.virDomain, driver: str) -> VMInfo:
         if is_missing(err):
             raise
         autostart = False
-    dom_id = dom.ID()
-    dom_id = None if dom_id is None or dom_id < 0 else dom_id
+    return vm_from_xml(root, driver, state=state, reason=reason, persistent=persistent,
+                       autostart=autostart, managed_save=managed_save)
 
+
+def vm_from_xml(root: ET.Element, driver: str, *, state: int, reason: int, persistent: bool,
+                autostart: bool, managed_save: bool) -> VMInfo:
+    """A VMInfo from the domain's XML and the facts the XML does not hold (libvirt's state
+    and reason, and its persistent/autostart/managed-save flags). Name, UUID and ID come
+    from the XML too, so reading a domain needs no further call."""
+    id_text = root.get("id")
+    dom_id = int(id_text) if id_text and id_text.lstrip("-").isdigit() else None
+    dom_id = None if dom_id is None or dom_id < 0 else dom_id
     vm_state = wording.DOMAIN_STATES.get(state, VMState.UNKNOWN)
     if vm_state is VMState.SHUTOFF and managed_save:
         vm_state = VMState.SUSPENDED
@@ -166,7 +176,8 @@ def read_vm(dom: libvirt.virDomain, driver: str) -> VMInfo:
         nics = tuple(_nic(e) for e in devices.findall("interface"))
         graphics = tuple(_graphics(e) for e in devices.findall("graphics"))
     return VMInfo(
-        key=dom.UUIDString(), name=dom.name(), state=vm_state, state_reason=reason_text,
+        key=(root.findtext("uuid") or "").strip(), name=(root.findtext("name") or "").strip(),
+        state=vm_state, state_reason=reason_text,
         domain_type=domain_type, os_type=os_type, arch=arch,
         virtualization=virtualization_label(domain_type, os_type),
         vcpus=vcpus, max_vcpus=max_vcpus, memory_kib=memory, max_memory_kib=max_memory,

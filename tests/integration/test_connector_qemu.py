@@ -181,3 +181,34 @@ def test_opening_qemu_in_a_worker_gives_no_qt_notifier_warning(aloop, libvirt_ur
         QtCore.qInstallMessageHandler(previous)
     assert not [m for m in messages if "QSocketNotifier" in m or "another thread" in m], \
         messages
+
+
+def test_the_bulk_read_of_real_qemu_equals_reading_each_domain(libvirt_uri, domain_name):
+    """On the real qemu driver: a running, a paused, a transient and an autostart domain
+    read in bulk exactly as one by one (state from getAllDomainStats, flags from the
+    filtered listings)."""
+    import libvirt
+
+    from connectors.libvirt import inventory_read, readers
+
+    conn = libvirt.open(libvirt_uri)
+    names = [domain_name, f"{domain_name}-p", f"{domain_name}-t"]
+    try:
+        conn.defineXML(domain_xml(names[0])).setAutostart(1)
+        conn.lookupByName(names[0]).create()
+        paused = conn.defineXML(domain_xml(names[1]))
+        paused.create()
+        paused.suspend()
+        conn.createXML(domain_xml(names[2]), 0)
+        bulk = {vm.key: vm for vm in inventory_read.read_all_vms(conn, "qemu", fetchers=3)}
+        each = {vm.key: vm for vm in (readers.read_vm(d, "qemu")
+                                      for d in conn.listAllDomains(0))}
+        assert bulk == each
+        by_name = {vm.name: vm for vm in bulk.values()}
+        assert by_name[names[0]].autostart and by_name[names[0]].state is VMState.RUNNING
+        assert by_name[names[1]].state is VMState.PAUSED
+        assert not by_name[names[2]].persistent and by_name[names[2]].dom_id
+    finally:
+        for name in names:
+            _remove_domain(conn, name)
+        conn.close()
