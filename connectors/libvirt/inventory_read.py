@@ -25,6 +25,7 @@ from connectors.libvirt import readers
 from connectors.libvirt.model import NetworkInfo, PoolInfo, VMInfo
 
 PARALLEL_FROM = 200     # domains on one host from which their XML is fetched in parallel
+PARSE_BATCH = 50       # domain XMLs parsed as one document
 
 _UNSUPPORTED = (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG,
                 libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
@@ -68,17 +69,21 @@ def read_all_vms(conn: libvirt.virConnect, driver: str, fetchers: int = 1) -> li
     flags = _Flags(_flagged(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT),
                    _flagged(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
                    _flagged(conn, libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE))
-    domains = [dom for dom, _state in with_states]
-    xmls = _fetch_xml(domains, fetchers)
+    xmls = _fetch_xml([dom for dom, _state in with_states], fetchers)
     vms = []
-    for dom, (state, reason), xml in zip(domains, (s for _d, s in with_states), xmls):
-        if xml is None:
-            continue
-        try:
-            vms.append(_vm(dom, ET.fromstring(xml), driver, state, reason, flags))
-        except libvirt.libvirtError as err:
-            if not readers.is_missing(err):
-                raise
+    # A batch of parsed trees at a time: all of them alive at once would only feed the
+    # cycle collector (each pass of it then walks the whole inventory read so far).
+    for start in range(0, len(xmls), PARSE_BATCH):
+        roots = parse_many(xmls[start:start + PARSE_BATCH])
+        for (dom, (state, reason)), root in zip(with_states[start:start + PARSE_BATCH],
+                                                roots):
+            if root is None:
+                continue
+            try:
+                vms.append(_vm(dom, root, driver, state, reason, flags))
+            except libvirt.libvirtError as err:
+                if not readers.is_missing(err):
+                    raise
     return vms
 
 
@@ -139,6 +144,36 @@ def _fetch_xml(domains: Sequence[libvirt.virDomain], fetchers: int) -> list[str 
     parts = [domains[i:i + size] for i in range(0, len(domains), size)]
     with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="libvirt-fetch") as pool:
         return [xml for part in pool.map(_xml_of_each, parts) for xml in part]
+
+
+def parse_many(documents: Sequence[str | None]) -> list[ET.Element | None]:
+    """Each document's root element (None stays None). Batches go through one parser:
+    making a parser costs as much as parsing a short domain XML."""
+    present = [doc for doc in documents if doc is not None]
+    roots: list[ET.Element] = []
+    for i in range(0, len(present), PARSE_BATCH):
+        batch = present[i:i + PARSE_BATCH]
+        parsed = _parse_joined(batch)
+        roots.extend(parsed if parsed is not None else (ET.fromstring(d) for d in batch))
+    found = iter(roots)
+    return [next(found) if doc is not None else None for doc in documents]
+
+
+def _parse_joined(batch: Sequence[str]) -> list[ET.Element] | None:
+    """The batch's roots from one parse; None when the documents cannot be joined (a
+    declaration, a doctype, text outside the root, or not exactly one root each)."""
+    try:
+        wrapper = ET.fromstring("<hvconsole-batch>" + "".join(batch) + "</hvconsole-batch>")
+    except ET.ParseError:
+        return None
+    roots = list(wrapper)
+    if len(roots) != len(batch) or (wrapper.text or "").strip() or any(
+            (root.tail or "").strip() or not doc.lstrip().startswith("<" + root.tag)
+            for root, doc in zip(roots, batch)):
+        return None
+    for root in roots:
+        root.tail = None
+    return roots
 
 
 def _xml_of_each(domains: Sequence[libvirt.virDomain]) -> list[str | None]:
