@@ -77,7 +77,10 @@ class GeneralTab(QWidget):
 
     def refresh(self) -> None:
         self._nodes = [self._current(n) for n in self._nodes]
-        self._sections = self._describe(self._nodes)
+        sections = self._describe(self._nodes)
+        if sections == self._sections and self._scroll.widget() is not None:
+            return      # every host's connect and tick lands here: build widgets only on news
+        self._sections = sections
         self._render()
 
     # ---- where the records come from ----
