@@ -12,8 +12,8 @@ history (to a private temporary data dir).
 - ``idle_cpu_percent``: this process's CPU time (all threads: UI, libvirt workers, the
   history writer) over ``--seconds`` with the tree visible and sampling on, as a
   percentage of one core;
-- ``max_loop_stall_ms``: the longest lateness of a 25 ms asyncio timer in that window
-  (how long the UI could not react: our own work, waiting for the GIL, or the OS not
+- ``max_loop_stall_ms``: the longest lateness of a 25 ms Qt timer on the UI thread in that
+  window (how long the UI could not react: our own work, waiting for the GIL, or the OS not
   scheduling the process on a loaded machine); ``max_loop_busy_ms``: the most CPU the UI
   thread itself spent in one such period (our own work only);
   ``max_stall_other_threads_ms``: the CPU the process's other threads (samplers, history,
@@ -69,6 +69,39 @@ FOOTER = """  <network><name>default</name><bridge name='virbr0'/>
 
 
 PROBE_S = 0.025   # the stall probe's period: fine enough for 50 ms, cheap enough to idle
+
+
+class StallProbe:
+    """A Qt timer every PROBE_S on the UI thread, noting how late each firing is: the
+    longest time the window could not react. A Qt timer rather than an asyncio sleep, so
+    the probe costs one slot call a firing instead of two trips through the asyncio
+    loop's timers, and measures the Qt event loop the user's clicks wait in."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+        self.stall_ms = self.stall_others_ms = self.busy_ms = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(int(PROBE_S * 1000))
+        self._timer.timeout.connect(self._fired)
+        self._mark()
+        self._timer.start()
+
+    def _mark(self) -> None:
+        self._wall, self._mine, self._process = (time.perf_counter(), time.thread_time(),
+                                                 time.process_time())
+
+    def _fired(self) -> None:
+        late = (time.perf_counter() - self._wall - PROBE_S) * 1000
+        mine = time.thread_time() - self._mine
+        if late > self.stall_ms:
+            self.stall_ms = late
+            self.stall_others_ms = (time.process_time() - self._process - mine) * 1000
+        self.busy_ms = max(self.busy_ms, mine * 1000)
+        self._mark()
+
+    def stop(self) -> None:
+        self._timer.stop()
 
 
 def write_hosts(directory: Path, vms: int, hosts: int) -> list[str]:
@@ -197,22 +230,12 @@ async def measure(session, uris: list[str], vms: int, seconds: float,
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
-    stall = 0.0
     threads0 = thread_cpu_s()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    end = wall0 + seconds
-    busy = 0.0
-    stall_others = 0.0
-    while time.perf_counter() < end:
-        before, busy_before = loop.time(), time.thread_time()
-        process_before = time.process_time()
-        await asyncio.sleep(PROBE_S)
-        late = (loop.time() - before - PROBE_S) * 1000
-        mine = time.thread_time() - busy_before
-        if late > stall:
-            stall = late
-            stall_others = (time.process_time() - process_before - mine) * 1000
-        busy = max(busy, mine * 1000)
+    probe = StallProbe()
+    await asyncio.sleep(seconds)
+    probe.stop()
+    stall, stall_others, busy = probe.stall_ms, probe.stall_others_ms, probe.busy_ms
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
     gc.callbacks.remove(on_gc)
