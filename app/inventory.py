@@ -594,9 +594,13 @@ class InventoryModel(QAbstractItemModel):
         return parent.column() == 0 and bool(parent.internalPointer().children)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and \
-                role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.InitialSortOrderRole and section in USAGE_COLUMNS:
+            # A first click on CPU or Memory asks "who uses most?": busiest first.
+            return Qt.SortOrder.DescendingOrder
         return None
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:

@@ -55,5 +55,7 @@ def install_usage_columns(tree: QTreeView) -> None:
     for column, width in ((STATE_COLUMN, 96), (CPU_COLUMN, 50), (MEMORY_COLUMN, 76)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, width)
-    header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+    # No column, ascending: the proxy then keeps the inventory's own order. (With no
+    # column but descending it shows the source rows backwards: VMs from Z to A.)
+    header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
     tree.setSortingEnabled(True)

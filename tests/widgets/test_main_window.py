@@ -187,3 +187,40 @@ def test_selection_survives_inventory_batches(session, aloop):
 
 def host_state(session):
     return session.manager.host(session.conn_id).state
+
+
+def test_the_tree_lists_vms_by_name_until_a_column_is_clicked(session, aloop):
+    """The inventory's own order (VMs A to Z, then the Networks and Storage groups), also
+    after more VMs arrive; a first click on CPU sorts the busiest first."""
+    window = session.window
+    proxy = window.tree.model()
+    host = proxy.index(0, 0)
+
+    def children():
+        return [proxy.index(r, 0, host).data(NODE_ROLE) for r in range(proxy.rowCount(host))]
+
+    def vm_names():
+        return [n.obj.name for n in children() if n.kind == NodeKind.VM]
+
+    assert vm_names() == sorted(vm_names(), key=str.casefold) and len(vm_names()) > 2
+    assert [n.kind for n in children()][-2:] == [NodeKind.GROUP, NodeKind.GROUP]
+    conn = session.manager.host(session.conn_id)._conn
+    added = [conn.defineXML(
+        f"<domain type='test'><name>{name}</name><memory>65536</memory>"
+        "<os><type>hvm</type></os></domain>") for name in ("aaa-first", "zzz-last")]
+    try:
+        aloop.run_until_complete(wait_until(lambda: "zzz-last" in vm_names()))
+        names = vm_names()
+        assert names == sorted(names, key=str.casefold)
+        assert names[0] == "aaa-first" and names[-1] == "zzz-last"
+    finally:
+        for dom in added:
+            dom.undefine()
+    header = window.tree.header()
+    from PySide6.QtCore import QPoint
+
+    from app.inventory import CPU_COLUMN
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(CPU_COLUMN) + 5, 5))
+    assert header.sortIndicatorSection() == CPU_COLUMN
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
