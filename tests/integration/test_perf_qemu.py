@@ -21,7 +21,7 @@ from app import preferences as prefs
 from app.inventory import CPU_COLUMN, USAGE_ROLE
 from connectors.libvirt.model import ConnState
 from tests.conftest import wait_until
-from tests.integration.test_stats_qemu import _keys, _type
+from tests.integration.test_stats_qemu import _keys, _type, start_busy_loop
 from widgets.launcher import Session
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -69,13 +69,16 @@ def test_busy_guest_in_the_tab_the_tree_and_after_a_restart(aloop, booted_guest,
     try:
         tab = show_vm(aloop, session, conn_id, key)
         tab.vcpu_box.setChecked(True)
-        _type(libvirt_uri, booted_guest.name, _keys("while :; do :; done\n"))
+        start_busy_loop(libvirt_uri, booted_guest)
 
         def busy() -> bool:
             _t, v = cpu_line(tab)
             finite = v[np.isfinite(v)]
             return len(finite) >= 4 and statistics.median(finite[-4:]) > 40.0
-        aloop.run_until_complete(wait_until(busy, timeout=60, interval=0.2))
+        try:
+            aloop.run_until_complete(wait_until(busy, timeout=60, interval=0.2))
+        except AssertionError:
+            raise AssertionError(f"the CPU line never read busy: {cpu_line(tab)[1][-12:]}")
         labels = [c.label for c in tab.specs[0].curves]
         assert labels == ["CPU", "vCPU 0"]
         index = session.inventory.index_of(conn_id, key, CPU_COLUMN)
@@ -108,23 +111,6 @@ def test_busy_guest_in_the_tab_the_tree_and_after_a_restart(aloop, booted_guest,
 NET_NAME = "hvconsole-test-perfnet"
 NET_BRIDGE = "hvptest0"
 HOST_IP, GUEST_IP = "10.251.77.1", "10.251.77.2"
-_SHIFTED = {"&": "KEY_7", ">": "KEY_DOT", "|": "KEY_BACKSLASH", "_": "KEY_MINUS"}
-_NAMED = {" ": "KEY_SPACE", ";": "KEY_SEMICOLON", "\n": "KEY_ENTER", "/": "KEY_SLASH",
-          ".": "KEY_DOT", "-": "KEY_MINUS", "=": "KEY_EQUAL"}
-
-
-def _chords(text: str) -> list[list[str]]:
-    out = []
-    for ch in text:
-        if ch in _SHIFTED:
-            out.append(["KEY_LEFTSHIFT", _SHIFTED[ch]])
-        elif ch in _NAMED:
-            out.append([_NAMED[ch]])
-        else:
-            out.append([f"KEY_{ch.upper()}"])
-    return out
-
-
 @pytest.fixture
 def io_initrd():
     import subprocess
@@ -173,7 +159,7 @@ def test_disk_and_network_rates_of_a_real_guest(aloop, guest_factory, io_initrd,
     guest.start()
     guest.wait_ready()
     key = guest.domain.UUIDString()
-    _type(libvirt_uri, guest.name, _chords(
+    _type(libvirt_uri, guest.name, _keys(
         f"ip link set eth0 up; ip addr add {GUEST_IP}/24 dev eth0\n"
         f"ping -s 1400 {HOST_IP} >/dev/null &\n"
         "while true; do dd if=/dev/vda of=/dev/null bs=64k; "
