@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QPersistentModelIndex,
+                            QPoint, Qt, QTimer, Signal)
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, QWidget
 
@@ -28,6 +29,12 @@ class InventoryTree(QTreeView):
         self._proxy = proxy
         self._menu_builder: MenuBuilder | None = None
         self._last_selection: list = []
+        # Hosts to open once the batch that filled them is over: opening one at once made
+        # the rows added to it later in the same batch (its Networks and Storage groups)
+        # lay out the whole tree again, every batch (10,000 rows each time at scale).
+        self._to_expand: list[QPersistentModelIndex] = []
+        self._expand_timer = QTimer(self, singleShot=True, interval=0)
+        self._expand_timer.timeout.connect(self._expand_pending)
         self.setModel(proxy)
         self.setObjectName("inventoryTree")
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -127,18 +134,30 @@ class InventoryTree(QTreeView):
             # Expanding an open host again lays out all its rows again (500 at a time).
             if node is not None and node.kind == NodeKind.HOST and \
                     not self.isExpanded(parent):
-                self.expand(parent)
+                self._expand_later(parent)
         elif not parent.isValid():
             for row in range(first, last + 1):
                 index = self._proxy.index(row, 0)
                 if self._proxy.rowCount(index):
-                    self.expand(index)
+                    self._expand_later(index)
             if not self.selectionModel().hasSelection():
                 # Something is always selected at start, so the tabs never open empty.
                 self.selectionModel().setCurrentIndex(
                     self._proxy.index(0, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
                     | QItemSelectionModel.SelectionFlag.Rows)
         self._selection_changed()
+
+    def _expand_later(self, index: QModelIndex) -> None:
+        self._to_expand.append(QPersistentModelIndex(index))
+        self._expand_timer.start()
+
+    def _expand_pending(self) -> None:
+        pending, self._to_expand = self._to_expand, []
+        for kept in pending:
+            if kept.isValid():
+                index = self._proxy.index(kept.row(), kept.column(), kept.parent())
+                if not self.isExpanded(index):
+                    self.expand(index)
 
     def _selection_changed(self, *_args) -> None:
         nodes = self.selected_nodes()
