@@ -135,6 +135,8 @@ class Session:
         window = self.build()
         window.closing.connect(lambda: self._closed.done() or self._closed.set_result(None))
         window.show()
+        from widgets.quit_signals import close_on_signals
+        close_on_signals(loop, window)
         self._report_config_warnings()
         opened = await self.open_connections()
         status = 0

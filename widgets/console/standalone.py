@@ -134,9 +134,11 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     window_ref.append(window)
 
     async def main() -> int:
+        from widgets.quit_signals import close_on_signals
         closed = asyncio.get_running_loop().create_future()
         window.closing.connect(lambda: closed.done() or closed.set_result(None))
         window.show()
+        close_on_signals(asyncio.get_running_loop(), window)
         session.start()
         await closed
         await session.stop()
