@@ -765,7 +765,6 @@ class InventoryFilterProxy(QSortFilterProxyModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.setRecursiveFilteringEnabled(True)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterRole(FILTER_ROLE)
         self.setFilterKeyColumn(NAME_COLUMN)
@@ -774,7 +773,16 @@ class InventoryFilterProxy(QSortFilterProxyModel):
 
     def set_filter_text(self, text: str) -> None:
         self._text = text.strip()
-        self.setFilterFixedString(self._text)
+        # Matches keep their parents in sight only while filtering: with that on, every
+        # statistics tick of a host also marked the host's row changed, and the tree then
+        # repainted every cell on screen. Switched in this order so that no step hides a
+        # host whose VMs match (its selected rows would be dropped).
+        if self._text:
+            self.setRecursiveFilteringEnabled(True)
+            self.setFilterFixedString(self._text)
+        else:
+            self.setFilterFixedString("")
+            self.setRecursiveFilteringEnabled(False)
 
     def filter_text(self) -> str:
         return self._text
