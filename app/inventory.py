@@ -66,7 +66,7 @@ _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 # A VM, network or pool row never has children: saying so spares the tree (and the
 # filter proxy in front of it) a hasChildren() call into Python per row it lays out.
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
-_LEAF_KINDS = frozenset({NodeKind.VM, NodeKind.NETWORK, NodeKind.POOL})
+_HOST, _GROUP = NodeKind.HOST, NodeKind.GROUP   # compared by identity: enum hashing is slow
 
 
 _KIND_OF = {ObjectKind.VM: NodeKind.VM, ObjectKind.NETWORK: NodeKind.NETWORK,
@@ -606,7 +606,8 @@ class InventoryModel(QAbstractItemModel):
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return _LEAF_FLAGS if index.internalPointer().kind in _LEAF_KINDS else _ROW_FLAGS
+        kind = index.internalPointer().kind
+        return _ROW_FLAGS if kind is _HOST or kind is _GROUP else _LEAF_FLAGS
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
