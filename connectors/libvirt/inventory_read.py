@@ -210,22 +210,12 @@ def _vm(dom: libvirt.virDomain, root: ET.Element, driver: str, state: int, reaso
         autostart = managed_save = False
     else:
         autostart = (key in flags.autostart if flags.autostart is not None
-                     else _asked(dom.autostart))
+                     else readers.asked(dom.autostart))
         managed_save = (key in flags.managed_save if flags.managed_save is not None
-                        else _asked(lambda: dom.hasManagedSaveImage(0)))
+                        else readers.asked(lambda: dom.hasManagedSaveImage(0)))
     return readers.vm_from_xml(root, driver, state=state, reason=reason,
                                persistent=persistent, autostart=autostart,
                                managed_save=managed_save)
-
-
-def _asked(question) -> bool:
-    """A yes/no flag of one domain; no when the driver cannot tell."""
-    try:
-        return bool(question())
-    except libvirt.libvirtError as err:
-        if readers.is_missing(err):
-            raise
-        return False
 
 
 def _each(read, objects: Sequence) -> list:

@@ -6,6 +6,7 @@ run in a host connection's worker thread, never on the event loop.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Callable
 
 import libvirt
 
@@ -130,20 +131,21 @@ def read_vm(dom: libvirt.virDomain, driver: str) -> VMInfo:
     state, reason = dom.state(0)[:2]
     root = ET.fromstring(domain_xml(dom))
     persistent = bool(dom.isPersistent())
-    try:
-        managed_save = persistent and bool(dom.hasManagedSaveImage(0))
-    except libvirt.libvirtError as err:
-        if is_missing(err):
-            raise
-        managed_save = False
-    try:
-        autostart = persistent and bool(dom.autostart())
-    except libvirt.libvirtError as err:
-        if is_missing(err):
-            raise
-        autostart = False
+    managed_save = persistent and asked(lambda: dom.hasManagedSaveImage(0))
+    autostart = persistent and asked(dom.autostart)
     return vm_from_xml(root, driver, state=state, reason=reason, persistent=persistent,
                        autostart=autostart, managed_save=managed_save)
+
+
+def asked(question: Callable[[], int]) -> bool:
+    """A yes/no flag of one domain; no when the driver cannot tell (a vanished domain
+    still raises)."""
+    try:
+        return bool(question())
+    except libvirt.libvirtError as err:
+        if is_missing(err):
+            raise
+        return False
 
 
 def vm_from_xml(root: ET.Element, driver: str, *, state: int, reason: int, persistent: bool,
