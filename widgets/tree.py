@@ -168,7 +168,7 @@ class InventoryTree(QTreeView):
         pending, self._to_expand = self._to_expand, []
         for kept in pending:
             if kept.isValid():
-                index = self._proxy.index(kept.row(), kept.column(), kept.parent())
+                index = QModelIndex(kept)
                 if not self.isExpanded(index):
                     self.expand(index)
 
