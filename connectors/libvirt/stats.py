@@ -612,9 +612,18 @@ class StatsSampler:
             else:
                 log.warning("statistics tick failed: %s", err)
         else:
-            result = callback(batch)
-            if inspect.isawaitable(result):
-                await result
+            try:
+                result = callback(batch)
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                # A fault in what the app does with one tick must not end the host's
+                # monitoring for the rest of the session: report it and tick on.
+                log.exception("handling a statistics tick failed")
+                if on_error is not None:
+                    on_error(err)
 
     def start(self, callback: Callable[[StatsBatch], Any], interval_s: float,
               on_error: Callable[[BaseException], Any] | None = None,

@@ -242,6 +242,28 @@ def test_errors_are_reported_and_the_loop_goes_on(aloop):
     assert all(isinstance(e, libvirt.libvirtError) for e in errors)
 
 
+def test_a_failing_tick_handler_is_reported_and_the_loop_goes_on(aloop, default_conn):
+    sampler = StatsSampler(default_conn, host=False)
+    handled, errors = [], []
+
+    def handler(batch):
+        handled.append(batch)
+        if len(handled) == 1:
+            raise ValueError("a bug in the app's handling of one tick")
+
+    async def scenario():
+        sampler.start(handler, 0.02, on_error=errors.append)
+        while len(handled) < 3:
+            await asyncio.sleep(0.01)
+        await sampler.stop()
+
+    try:
+        aloop.run_until_complete(asyncio.wait_for(scenario(), 20))
+    finally:
+        sampler.close()
+    assert [type(e) for e in errors] == [ValueError]
+
+
 # -- the parser, on records captured from a real QEMU guest -----------------------------
 
 @pytest.fixture(scope="module")
