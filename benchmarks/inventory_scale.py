@@ -276,14 +276,14 @@ def main() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     uris = write_hosts(tmp, args.vms, args.hosts)
 
-    import qasync
     from PySide6.QtWidgets import QApplication
 
+    from widgets.event_loop import AsyncQtLoop
     from widgets.launcher import Session
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
                                          debug=False))

@@ -46,10 +46,10 @@ _session_loop: asyncio.AbstractEventLoop | None = None
 @pytest.fixture(scope="session")
 def aloop(qapp):
     """The qasync event loop on the test QApplication, installed as asyncio's loop."""
-    import qasync
+    from widgets.event_loop import AsyncQtLoop
     global _session_loop
 
-    loop = qasync.QEventLoop(qapp, already_running=False)
+    loop = AsyncQtLoop(qapp)
     asyncio.set_event_loop(loop)
     _session_loop = loop
     yield loop

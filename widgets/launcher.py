@@ -32,7 +32,7 @@ SHUTDOWN_TIMEOUT_S = 3.0
 
 def run(args) -> int:
     """Runs the application until its window closes; the process's exit status."""
-    import qasync
+    from widgets.event_loop import AsyncQtLoop
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("HVConsole")
@@ -44,7 +44,7 @@ def run(args) -> int:
     app.setQuitOnLastWindowClosed(False)
     from widgets.icons import app_icon
     app.setWindowIcon(app_icon())
-    loop = qasync.QEventLoop(app)
+    loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(args)
     try:

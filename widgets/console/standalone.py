@@ -109,7 +109,7 @@ def system_vault():
 
 
 def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
-    import qasync
+    from widgets.event_loop import AsyncQtLoop
     from PySide6.QtWidgets import QApplication
 
     from app.console import ConsoleSession, address_opener
@@ -123,7 +123,7 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     # The window closing ends main() (which closes the connection first); Qt quitting on
     # the last closed window would stop the loop under it.
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     window_ref: list = []
     vault = system_vault()
