@@ -314,7 +314,23 @@ class PerfMonitor(QObject):
 
     def _start(self, perf: HostPerf) -> asyncio.Task:
         perf.collector.spread(len(self._hosts) > 1)
-        return perf.collector.start()
+        task = perf.collector.start()
+        task.add_done_callback(_weak_call(self._sampling_ended, perf))
+        return task
+
+    def _sampling_ended(self, perf: HostPerf, task: asyncio.Task) -> None:
+        """A sampler only ends by being stopped; one that died of an error leaves the
+        host's graphs silently frozen, so the user is told (and can reconnect)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        err = task.exception()
+        log.error("performance sampling of %s ended", perf.collector.source,
+                  exc_info=(type(err), err, err.__traceback__))
+        if self.events_log is not None:
+            self.events_log.add("error", "performance", perf.collector.source,
+                                f"Live performance sampling stopped: {err}. "
+                                "Reconnect the host to start it again.")
+        self.collectorsChanged.emit()
 
     def _new_host(self, conn_id: str, uri: str, conn, executor, generation: int) -> HostPerf:
         p = self.preferences

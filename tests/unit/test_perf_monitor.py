@@ -61,6 +61,28 @@ def test_damaged_history_is_reported_in_the_events_log(aloop, tmp_path):
         aloop.run_until_complete(close_stack(stack))
 
 
+def test_a_sampler_that_dies_is_reported_in_the_events_log(aloop, stack, monkeypatch):
+    """A fault outside a tick's handling ends the sampler's loop (the tick handler's own
+    faults are caught, see test_stats_sampler); the host's graphs would freeze without a
+    word. The fault is injected by making the loop's rest check raise."""
+    async def scenario():
+        conn_id = await open_lab(stack, wait_until)
+        collector = stack.monitor.collector(conn_id)
+
+        def broken() -> bool:
+            raise RuntimeError("the sampler's own fault")
+        monkeypatch.setattr(collector._sampler, "resting", broken)
+        await wait_until(lambda: not collector.running, timeout=10)
+        return collector
+
+    collector = aloop.run_until_complete(scenario())
+    messages = [stack.events_log.index(r, 3).data()
+                for r in range(stack.events_log.rowCount())]
+    assert any("Live performance sampling stopped: the sampler's own fault" in m
+               for m in messages), messages
+    assert not collector.running
+
+
 def test_series_takes_older_points_from_the_history(aloop, stack):
     async def scenario():
         conn_id = await open_lab(stack, wait_until)
