@@ -72,6 +72,11 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_summary()
         self._selection_changed([])
+        # The tree, not the filter box, has the keyboard when the window opens (as in
+        # XenCenter and virt-manager): arrows move through the VMs at once, and Ctrl+F
+        # reaches the filter. A focused filter box would also blink its caret twice a
+        # second, repainting the window's left side all day.
+        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ---- building ----
 

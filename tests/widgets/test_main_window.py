@@ -88,6 +88,15 @@ def test_window_shows_the_host_and_its_vms(session, aloop):
     assert f"{len(vm_names)} VM" in summary
 
 
+def test_the_tree_has_the_keyboard_when_the_window_opens(session, qtbot):
+    window = session.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.focusWidget() is not None, timeout=2000)
+    assert window.focusWidget() is window.tree
+    window.focus_filter_action.trigger()    # Ctrl+F
+    assert window.focusWidget() is window.filter_edit
+
+
 def test_filter_box_filters_by_name_and_by_state(session, aloop):
     window = session.window
     host = session.manager.host(session.conn_id)
