@@ -324,8 +324,7 @@ class PerfMonitor(QObject):
         if task.cancelled() or task.exception() is None:
             return
         err = task.exception()
-        log.error("performance sampling of %s ended", perf.collector.source,
-                  exc_info=(type(err), err, err.__traceback__))
+        log.error("performance sampling of %s ended: %r", perf.collector.source, err)
         if self.events_log is not None:
             self.events_log.add("error", "performance", perf.collector.source,
                                 f"Live performance sampling stopped: {err}. "

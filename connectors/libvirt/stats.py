@@ -23,11 +23,12 @@ import dataclasses
 import logging
 import time
 from operator import itemgetter
-import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import libvirt
+
+from connectors.libvirt.sampling_schedule import SamplingRun
 
 log = logging.getLogger(__name__)
 
@@ -380,12 +381,14 @@ class StatsSampler:
         self._nowait = _NOWAIT
         self._per_domain = False  # set for good once the driver lacks the bulk call
         self.prepare = prepare
-        self._inflight: asyncio.Future | None = None
-        self._task: asyncio.Task | None = None
+        # The call under way (asyncio's or the worker's future): ticks never overlap.
+        self._inflight: asyncio.Future | concurrent.futures.Future | None = None
+        self._run: SamplingRun | None = None
         self._skipped = 0
         self.groups = frozenset(groups)
         # Replaced whole (never mutated) by the loop thread, read by the worker.
-        self.hot_keys: frozenset[str] = frozenset()
+        self._hot_keys: frozenset[str] = frozenset()
+        self._host_hot = True
         self.full_every = FULL_EVERY
         self._tick = 0
         self._last_full_size = 0
@@ -393,7 +396,34 @@ class StatsSampler:
         self._uuids: dict[tuple[str, int], str] = {}
         self._last_full_keys: frozenset[str] = frozenset()
         self.chunk = STATS_CHUNK
-        self.host_hot = True        # the host's own figures wanted every tick
+
+    @property
+    def hot_keys(self) -> frozenset[str]:
+        return self._hot_keys
+
+    @hot_keys.setter
+    def hot_keys(self, keys: frozenset[str]) -> None:
+        """Set on the loop thread. A resting host wakes for a VM that became hot."""
+        keys = frozenset(keys)
+        if keys != self._hot_keys:
+            self._hot_keys = keys
+            self._wake()
+
+    @property
+    def host_hot(self) -> bool:
+        """The host's own figures wanted every tick (its row or tab is on screen)."""
+        return self._host_hot
+
+    @host_hot.setter
+    def host_hot(self, on: bool) -> None:
+        on = bool(on)
+        if on != self._host_hot:
+            self._host_hot = on
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._run is not None:
+            self._run.wake()
 
     @property
     def groups(self) -> frozenset[str]:
@@ -436,15 +466,18 @@ class StatsSampler:
             batch.prepared = self.prepare(batch)
         return batch
 
-    def resting(self) -> bool:
-        """True for a tick between two full ones of a big host that nobody looks at: no
-        hot VM of its own and ``host_hot`` off (its row is not on screen, no tab shows
-        it). Such a tick is not taken at all, not even the host's own figures, which
-        then have a real sample every FULL_EVERY ticks like its VMs."""
-        return (not self.host_hot and not self._per_domain and self.full_every > 1
+    def quiet(self) -> bool:
+        """A big host that nobody looks at: no hot VM of its own and ``host_hot`` off
+        (its row is not on screen, no tab shows it)."""
+        return (not self._host_hot and not self._per_domain and self.full_every > 1
                 and self._last_full_size > TIERED_FROM
-                and self._tick % self.full_every != 0
-                and not self.hot_keys & self._last_full_keys)
+                and not self._hot_keys & self._last_full_keys)
+
+    def resting(self) -> bool:
+        """True for a tick between two full ones of a quiet host. Such a tick is not
+        taken at all, not even the host's own figures, which then have a real sample
+        every FULL_EVERY ticks like its VMs."""
+        return self._tick % self.full_every != 0 and self.quiet()
 
     def _full_due(self) -> bool:
         tick, self._tick = self._tick, self._tick + 1
@@ -572,86 +605,34 @@ class StatsSampler:
             self._skipped = 0
         return batch
 
-    async def run(self, callback: Callable[[StatsBatch], Any], interval_s: float,
-                  on_error: Callable[[BaseException], Any] | None = None,
-                  phase_s: float = 0.0) -> None:
-        """Tick every ``interval_s`` until cancelled. Ticks start on a fixed grid, the
-        first one ``phase_s`` from now (hosts given different phases do not all hold the
-        GIL at the same instant, which the UI would feel as one long stall); a tick that
-        is due while the previous call runs is skipped and counted."""
-        if interval_s <= 0:
-            raise ValueError("the sampling interval must be positive")
-        loop = asyncio.get_running_loop()
-        if phase_s > 0:
-            await asyncio.sleep(phase_s)
-        next_due = loop.time()
-        while True:
-            if self.resting():
-                self._tick += 1      # nobody looks: wait for the next full tick
-            else:
-                await self._tick_once(callback, on_error)
-            next_due += interval_s
-            now = loop.time()
-            if next_due < now:  # fell behind: skip the missed grid points, count them
-                missed = int((now - next_due) // interval_s) + 1
-                self._skipped += missed
-                next_due += missed * interval_s
-            await asyncio.sleep(next_due - now)
-
-    async def _tick_once(self, callback: Callable[[StatsBatch], Any],
-                         on_error: Callable[[BaseException], Any] | None) -> None:
-        try:
-            batch = await self.sample_once()
-        except SamplerBusy:
-            self._skipped += 1
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # timeout, libvirtError: report and keep ticking
-            if on_error is not None:
-                on_error(err)
-            else:
-                log.warning("statistics tick failed: %s", err)
-        else:
-            try:
-                result = callback(batch)
-                if inspect.isawaitable(result):
-                    await result
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                # A fault in what the app does with one tick must not end the host's
-                # monitoring for the rest of the session: report it and tick on.
-                log.exception("handling a statistics tick failed")
-                if on_error is not None:
-                    on_error(err)
-
     def start(self, callback: Callable[[StatsBatch], Any], interval_s: float,
               on_error: Callable[[BaseException], Any] | None = None,
-              phase_s: float = 0.0) -> asyncio.Task:
-        """Run the loop as a task (replacing a running one)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = asyncio.get_running_loop().create_task(
-            self.run(callback, interval_s, on_error, phase_s), name="hvconsole-stats")
-        return self._task
+              phase_s: float = 0.0) -> asyncio.Future:
+        """Tick every ``interval_s`` on a fixed grid, the first tick ``phase_s`` from now
+        (hosts given different phases do not all hold the GIL at the same instant, which
+        the UI would feel as one long stall), replacing a running schedule. Each batch
+        goes to ``callback`` on the loop; a failed call, a timeout or a fault in the
+        callback goes to ``on_error`` and the ticks go on. The returned future is
+        cancelled by ``stop()`` and fails only if the schedule itself broke."""
+        if self._run is not None:
+            self._run.halt()
+        self._run = SamplingRun(self, asyncio.get_running_loop(), callback, interval_s,
+                                on_error, phase_s)
+        return self._run.done
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        run, self._run = self._run, None
+        if run is not None:
+            run.halt()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._run is not None and self._run.active
 
     def close(self) -> None:
         """Stop using the own thread pool (does not wait for a stuck call)."""
-        if self._task is not None:
-            self._task.cancel()
+        if self._run is not None:
+            self._run.halt()
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 

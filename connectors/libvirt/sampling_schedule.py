@@ -1,0 +1,201 @@
+"""When a statistics sampler ticks: a fixed grid of loop callbacks, not a task.
+
+Why callbacks: every wake-up of the UI thread costs far more than the Python it runs
+(the event dispatcher, Qt's timers, the GIL changing hands). A sampler written as an
+asyncio task took seven or eight loop events per tick (the sleep's timer and the task's
+wake-up, the executor future copied across threads, ``wait_for``'s and ``shield``'s
+futures); with twenty hosts that was most of an idle window's CPU. Here one tick is one
+timer firing, one job for the worker, and one call back from the worker.
+
+Why a resting host sleeps through its resting ticks: a big host nobody looks at is only
+sampled on its full ticks (see ``StatsSampler.resting``), so the schedule jumps straight
+to the next full tick instead of waking on each grid point just to skip it; ``wake()``
+(called when a VM or the host becomes hot) brings the next tick back to the next grid
+point.
+
+Ticks never overlap: a grid point that finds the previous call still running is skipped
+and counted (the next batch says how many), and a call running past ``timeout_s`` is
+reported once as a timeout; its late result is dropped.
+
+No Qt here (connectors/ layer rule).
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from connectors.libvirt.stats import StatsBatch, StatsSampler
+
+log = logging.getLogger(__name__)
+
+
+class SamplingRun:
+    """One started sampler's ticks: ``sampler.collect`` on its executor at
+    ``t0 + i * interval_s`` for grid index i, ``callback(batch)`` on the loop afterwards.
+
+    ``done`` is a future that is cancelled by ``halt()`` and fails if the schedule itself
+    fails (a fault outside the callback, whose own faults are reported and survived).
+    """
+
+    def __init__(self, sampler: StatsSampler, loop: asyncio.AbstractEventLoop,
+                 callback: Callable[[StatsBatch], Any], interval_s: float,
+                 on_error: Callable[[BaseException], Any] | None, phase_s: float) -> None:
+        if interval_s <= 0:
+            raise ValueError("the sampling interval must be positive")
+        self.sampler = sampler
+        self.loop = loop
+        self.callback = callback
+        self.interval_s = interval_s
+        self.on_error = on_error
+        self.done: asyncio.Future = loop.create_future()
+        self.t0 = loop.time() + max(0.0, phase_s)
+        self._planned = -1                   # grid index of the pending timer
+        self._handle: asyncio.TimerHandle | None = None
+        self._call: concurrent.futures.Future | None = None
+        self._call_started = 0.0
+        self._timed_out = False
+        self._planned = 0
+        self._handle = loop.call_at(self.t0, self._fire)
+
+    # ---- the grid ----
+
+    def _due(self, index: int) -> float:
+        return self.t0 + index * self.interval_s
+
+    def _plan(self, index: int, *, count_missed: bool = True) -> None:
+        """Arms the timer for grid index ``index`` or, if that has passed, the next one
+        still ahead; then past the ticks a resting host would skip anyway."""
+        now = self.loop.time()
+        if self._due(index) < now:
+            missed = int((now - self._due(index)) // self.interval_s) + 1
+            index += missed
+            if count_missed:     # the loop itself was held up: a gap the graph shows
+                self.sampler._skipped += missed
+        every = self.sampler.full_every
+        if every > 1 and self.sampler.quiet():
+            index += -index % every          # straight to the next full tick
+        if self._handle is not None:
+            if index == self._planned:
+                return
+            self._handle.cancel()
+        self._planned = index
+        self._handle = self.loop.call_at(self._due(index), self._fire)
+
+    def wake(self) -> None:
+        """Something became hot: tick again from the next grid point on."""
+        if self._handle is None or self.done.done() or self.sampler.quiet():
+            return
+        now = self.loop.time()
+        ahead = max(0, -int(-(now - self.t0) // self.interval_s))  # first index not past
+        if ahead < self._planned:
+            self._handle.cancel()
+            self._planned = ahead
+            self._handle = self.loop.call_at(self._due(ahead), self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        index = self._planned
+        try:
+            sampler = self.sampler
+            sampler._tick = index
+            other = sampler._inflight    # a one-off sample_once() may be under way too
+            if self._call is not None or (other is not None and not other.done()):
+                sampler._skipped += 1
+                if self._call is not None:
+                    self._check_timeout()
+            elif not sampler.resting():
+                self._call_started = self.loop.time()
+                self._timed_out = False
+                self._call = sampler._executor.submit(sampler.collect)
+                sampler._inflight = self._call
+                self._call.add_done_callback(self._from_worker)
+            self._plan(index + 1)
+        except Exception as err:
+            self._fail(err)
+
+    def _check_timeout(self) -> None:
+        timeout = self.sampler.timeout_s
+        if not self._timed_out and self.loop.time() - self._call_started > timeout:
+            self._timed_out = True
+            self._report(asyncio.TimeoutError(
+                f"the statistics call has not returned for {timeout:.0f} s"))
+
+    # ---- results ----
+
+    def _from_worker(self, call: concurrent.futures.Future) -> None:
+        """In the worker thread: hand the finished call to the loop."""
+        try:
+            self.loop.call_soon_threadsafe(self._deliver, call)
+        except RuntimeError:
+            pass       # the loop is closed: the app is leaving
+
+    def _deliver(self, call: concurrent.futures.Future) -> None:
+        if call is not self._call:
+            return
+        self._call = None
+        if self.done.done():
+            return
+        timed_out, self._timed_out = self._timed_out, False
+        err = call.exception()
+        if timed_out:
+            pass          # already reported; a result this late is not trusted
+        elif err is not None:
+            self._report(err)
+        else:
+            batch = call.result()
+            sampler = self.sampler
+            if sampler._skipped:
+                batch.skipped_ticks, sampler._skipped = sampler._skipped, 0
+            try:
+                self.callback(batch)
+            except Exception as fault:
+                # A fault in what the app does with one tick must not end the host's
+                # monitoring for the rest of the session: report it and tick on.
+                log.exception("handling a statistics tick failed")
+                self._report(fault)
+        try:
+            # The result may have changed whether the host rests (its size, its VMs).
+            if self._handle is not None:
+                self._plan(self._planned, count_missed=False)
+        except Exception as fault:
+            self._fail(fault)
+
+    def _report(self, err: BaseException) -> None:
+        if self.on_error is not None:
+            try:
+                self.on_error(err)
+            except Exception:
+                log.exception("reporting a statistics error failed")
+        else:
+            log.warning("statistics tick failed: %s", err)
+
+    # ---- ending ----
+
+    def _fail(self, err: BaseException) -> None:
+        log.error("statistics sampling stopped", exc_info=(type(err), err, err.__traceback__))
+        if not self.done.done():
+            # Kept without its traceback: the frames in it (this run, the app objects
+            # they saw, the loop's Qt timer) would form a reference cycle that the garbage
+            # collector may free on a worker thread, and a Qt object destroyed off its
+            # thread leaves a dangling timer behind (a crash later).
+            self.done.set_exception(err.with_traceback(None))
+        self.halt()
+
+    def halt(self) -> None:
+        """No more ticks; a call still running in the worker is left to finish alone."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._call is not None:
+            # Nobody waits for it any more: mark its error as seen.
+            self._call.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._call = None
+        if not self.done.done():
+            self.done.cancel()
+
+    @property
+    def active(self) -> bool:
+        return not self.done.done()
