@@ -52,13 +52,12 @@ class SamplingRun:
         self.on_error = on_error
         self.done: asyncio.Future = loop.create_future()
         self.t0 = loop.time() + max(0.0, phase_s)
-        self._planned = -1                   # grid index of the pending timer
-        self._handle: asyncio.TimerHandle | None = None
         self._call: concurrent.futures.Future | None = None
         self._call_started = 0.0
         self._timed_out = False
-        self._planned = 0
-        self._handle = loop.call_at(self.t0, self._fire)
+        self._fired = -1                     # grid index of the latest firing
+        self._planned = 0                    # grid index of the pending timer
+        self._handle: asyncio.Handle | None = loop.call_at(self.t0, self._fire)
 
     # ---- the grid ----
 
@@ -97,7 +96,7 @@ class SamplingRun:
 
     def _fire(self) -> None:
         self._handle = None
-        index = self._planned
+        index = self._fired = self._planned
         try:
             sampler = self.sampler
             sampler._tick = index
@@ -159,7 +158,7 @@ class SamplingRun:
         try:
             # The result may have changed whether the host rests (its size, its VMs).
             if self._handle is not None:
-                self._plan(self._planned, count_missed=False)
+                self._plan(self._fired + 1, count_missed=False)
         except Exception as fault:
             self._fail(fault)
 
