@@ -536,3 +536,43 @@ def test_cancelling_connect_leaves_a_disconnected_host(run, tmp_path):
     assert host.state is ConnState.DISCONNECTED
     assert rec.events[-1] == HostStateChanged(ConnState.DISCONNECTED,
                                               "Connecting was cancelled.")
+
+
+def test_in_process_hosts_open_no_more_at_once_than_there_are_cores(run, monkeypatch):
+    """libvirt's test driver builds a host in this process when opened: with more opens
+    at once than cores, every host finishes last. The opens are the real ones, counted."""
+    import os
+    import time
+    lock = threading.Lock()
+    state = {"running": 0, "peak": 0}
+    real_open = libvirt.openAuth
+
+    def counted_open(*args):
+        with lock:
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+        try:
+            time.sleep(0.05)      # long enough for every host's worker to be waiting here
+            return real_open(*args)
+        finally:
+            with lock:
+                state["running"] -= 1
+    monkeypatch.setattr(libvirt, "openAuth", counted_open)
+    cores = max(1, os.cpu_count() or 1)
+    hosts = [LibvirtHost(LAB_URI, Recorder(), is_demo=True) for _ in range(cores + 4)]
+
+    async def scenario():
+        await asyncio.gather(*(host.connect() for host in hosts))
+        assert all(host.state is ConnState.CONNECTED for host in hosts)
+        await asyncio.gather(*(host.disconnect() for host in hosts))
+    run(scenario())
+    assert 1 <= state["peak"] <= cores
+
+
+def test_only_a_test_uri_without_transport_or_host_runs_in_process():
+    def in_process(uri):
+        return LibvirtHost(uri, Recorder())._in_process
+    assert in_process(LAB_URI) and in_process(DEFAULT_URI)
+    assert not in_process("test+unix:///default")       # served by a libvirtd
+    assert not in_process("test+ssh://admin@lab.example/default")
+    assert not in_process("qemu:///system")
