@@ -53,19 +53,35 @@ async def run_in_background(client: RfbClient) -> asyncio.Task:
 async def matches_screenshot(client: ConsoleClient, uri: str, name: str,
                              attempts: int = 25, settle: float = 0.15) -> tuple[bool, int]:
     """The text cursor blinks, so the screen changes a few times a second: take the
-    server's screenshot, let the client apply what followed, compare; try again when a
-    blink fell in between. Returns (matched, differing pixels of the last try)."""
+    server's screenshot and compare it with every screen the client showed from just
+    before it until ``settle`` after it (a blink between the two would otherwise fail the
+    comparison on every try when the tries fall in step with the blinking); try again
+    when none matched. A pixel the client decodes wrongly never matches. Returns
+    (matched, differing pixels of the closest screen of the last try)."""
     differing = -1
-    for _ in range(attempts):
-        shot = await asyncio.to_thread(virsh_screenshot, uri, name)
-        await asyncio.sleep(settle)
-        mine = client.framebuffer.rgb()
-        if shot.shape != mine.shape:
-            differing = -2
-            continue
-        differing = int((shot != mine).any(axis=2).sum())
-        if differing == 0:
-            return True, 0
+    previous = client.on_update
+    seen: list = []
+
+    def keep() -> None:
+        seen.append(client.framebuffer.rgb())
+        previous()
+    client.on_update = keep
+    try:
+        for _ in range(attempts):
+            seen[:] = [client.framebuffer.rgb()]
+            shot = await asyncio.to_thread(virsh_screenshot, uri, name)
+            await asyncio.sleep(settle)
+            seen.append(client.framebuffer.rgb())
+            counts = [int((shot != mine).any(axis=2).sum()) for mine in seen
+                      if mine.shape == shot.shape]
+            if not counts:
+                differing = -2
+                continue
+            differing = min(counts)
+            if differing == 0:
+                return True, 0
+    finally:
+        client.on_update = previous
     return False, differing
 
 
