@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LONG_WAIT_S = 1.0    # waits longer than this end with a short timer of NEAR_S (see _arm)
+NEAR_S = 0.3
+
 
 class SamplingRun:
     """One started sampler's ticks: ``sampler.collect`` on its executor at
@@ -81,7 +84,22 @@ class SamplingRun:
                 return
             self._handle.cancel()
         self._planned = index
-        self._handle = self.loop.call_at(self._due(index), self._fire)
+        self._arm(now)
+
+    def _arm(self, now: float) -> None:
+        """A long wait is taken in two steps. Qt treats a loop timer as coarse: it may
+        fire up to 5 % of its interval late, and lines such timers up on whole seconds. The
+        ten-second sleeps of resting hosts then woke several hosts in the same instant,
+        their full ticks piling up on the GIL (stalls of 40–85 ms); the short last step
+        keeps each host at its own point of the interval."""
+        due = self._due(self._planned)
+        if due - now > LONG_WAIT_S:
+            self._handle = self.loop.call_at(due - NEAR_S, self._near)
+        else:
+            self._handle = self.loop.call_at(due, self._fire)
+
+    def _near(self) -> None:
+        self._handle = self.loop.call_at(self._due(self._planned), self._fire)
 
     def wake(self) -> None:
         """Something became hot: tick again from the next grid point on."""
@@ -92,7 +110,7 @@ class SamplingRun:
         if ahead < self._planned:
             self._handle.cancel()
             self._planned = ahead
-            self._handle = self.loop.call_at(self._due(ahead), self._fire)
+            self._arm(now)
 
     def _fire(self) -> None:
         self._handle = None

@@ -77,12 +77,16 @@ def test_a_vm_becoming_hot_wakes_a_resting_host_at_the_next_grid_point(aloop, bi
     async def between(batches):
         await wait_until(lambda: batches and sampler._run._planned >= FULL_EVERY, timeout=10)
         planned["resting"] = sampler._run._planned
+        # Seconds away: armed as a coarse wait ending with a short exact timer, so that
+        # Qt does not line several hosts' full ticks up on the same second.
+        planned["armed"] = sampler._run._handle._callback.__name__
         sampler.hot_keys = frozenset({running[0]})
         planned["woken"] = sampler._run._planned
 
     batches = run(aloop, sampler, interval, lambda b: any(not x.full for x in b),
                   between=between)
     assert planned["resting"] == FULL_EVERY
+    assert planned["armed"] == "_near"
     assert 1 <= planned["woken"] < FULL_EVERY
     hot = next(b for b in batches if not b.full)
     assert [key for key, _ident, _rec in hot.records] == [running[0]]
