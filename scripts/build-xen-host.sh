@@ -93,7 +93,8 @@ else
     say "debootstrap $SUITE (minbase) into $ROOT from $MIRROR (a few minutes)"
     # A run killed inside the chroot may have left the host's /proc, /sys or /dev bound
     # below the old tree: unmount them before deleting, and never cross into them.
-    grep -o " $ROOT/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+    # (grep finds nothing on a clean machine: that is not an error.)
+    { grep -o " $ROOT/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
     if grep -q " $ROOT/" /proc/mounts; then
         die "something is still mounted below $ROOT; unmount it and run again"
     fi
