@@ -7,13 +7,15 @@
 # archive, which the kernel unpacks over the first. The guest's init loads
 # /lib/modules/*.ko in name order, so the files are numbered in dependency order.
 #
-# Cache: $HVCONSOLE_GUEST_IO_DIR (default /var/cache/hvconsole/test-guest-io); prints the
-# initrd's path. Reused while the base guest is unchanged.
+# Cache: $HVCONSOLE_GUEST_IO_DIR (default $HVCONSOLE_CACHE_DIR/test-guest-io); prints the
+# initrd's path. Reused while the base guest and the text of this script are unchanged.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BASE="${HVCONSOLE_GUEST_DIR:-/var/cache/hvconsole/test-guest}"
-DIR="${HVCONSOLE_GUEST_IO_DIR:-/var/cache/hvconsole/test-guest-io}"
+# shellcheck source=lib/cache.sh
+. "$REPO/scripts/lib/cache.sh"
+BASE="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
+DIR="${HVCONSOLE_GUEST_IO_DIR:-$HVCONSOLE_CACHE_DIR/test-guest-io}"
 # Dependency order (from each module's "depends=").
 MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
          drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci
@@ -26,9 +28,9 @@ die() { printf 'build-test-guest-io: error: %s\n' "$*" >&2; exit 1; }
 bash "$REPO/scripts/build-test-guest.sh" >/dev/null
 kernel_pkg="$(sed -n 's/.*"package": "\([^"]*\)".*/\1/p' "$BASE/guest.json")"
 kver="${kernel_pkg#linux-image-}"
-stamp="$(cat "$BASE/stamp") $(sha256sum < "${BASH_SOURCE[0]}" | cut -d" " -f1)"
+stamp="$(content_key "$BASE/stamp" "$(realpath "${BASH_SOURCE[0]}")")"
 
-if [ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$stamp" ] && [ -f "$DIR/initrd.gz" ]; then
+if stamp_current "$DIR/stamp" "$stamp" && [ -f "$DIR/initrd.gz" ]; then
     say "cached I/O initramfs is current (kernel $kver)"
 else
     say "adding virtio disk and network drivers for kernel $kver in $DIR"
@@ -61,6 +63,5 @@ else
     install -m 644 "$work/initrd.gz" "$DIR/initrd.gz"
     printf '%s\n' "$stamp" > "$DIR/stamp"
 fi
-d="$DIR"
-while [ "$d" != "/" ]; do chmod o+rx "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+searchable_path "$DIR"
 echo "$DIR/initrd.gz"

@@ -9,13 +9,16 @@
 # (the VGA text console stays 720x400); a test loads them, in the order listed in
 # /lib/modules/fb/order, to switch the guest to a graphics mode of another size.
 #
-# Cache: $HVCONSOLE_GUEST_DIR (default /var/cache/hvconsole/test-guest), world-readable so
-# that QEMU running as libvirt-qemu can read it. Reused while the kernel version and the
-# init script are unchanged. Writes guest.json there and prints the paths.
+# Cache: $HVCONSOLE_GUEST_DIR (default $HVCONSOLE_CACHE_DIR/test-guest, see
+# scripts/lib/cache.sh), world-readable so that QEMU running as libvirt-qemu can read it.
+# Reused while the kernel package and the text of this script, the init script and the
+# cache library are unchanged. Writes guest.json there and prints the paths.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="${HVCONSOLE_GUEST_DIR:-/var/cache/hvconsole/test-guest}"
+# shellcheck source=lib/cache.sh
+. "$REPO/scripts/lib/cache.sh"
+DIR="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
 INIT="$REPO/scripts/test-guest-init.sh"
 MODULES=(drivers/acpi/button drivers/input/evdev)
 CONFIGS=(CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV)
@@ -46,9 +49,9 @@ if [ -z "$kernel_pkg" ] && [ -f "$DIR/guest.json" ]; then
 fi
 [ -n "$kernel_pkg" ] || die "cannot find the linux-image-6.1.*-amd64 package that linux-image-amd64 depends on (run apt-get update?)"
 kver="${kernel_pkg#linux-image-}"
-stamp="$kernel_pkg $(cat "$INIT" "${BASH_SOURCE[0]}" | sha256sum | cut -d" " -f1)"
+stamp="$kernel_pkg $(content_key "$INIT" "$(realpath "${BASH_SOURCE[0]}")" "$REPO/scripts/lib/cache.sh")"
 
-if [ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$stamp" ] \
+if stamp_current "$DIR/stamp" "$stamp" \
     && [ -f "$DIR/vmlinuz" ] && [ -f "$DIR/initrd.gz" ] && [ -f "$DIR/guest.json" ]; then
     say "cached guest is current (kernel $kver)"
 else
@@ -139,9 +142,7 @@ EOF
     printf '%s\n' "$stamp" > "$DIR/stamp"
 fi
 
-# Every directory on the way must be searchable by libvirt-qemu.
-d="$DIR"
-while [ "$d" != "/" ]; do chmod o+rx "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+searchable_path "$DIR"
 
 echo "kernel=$DIR/vmlinuz"
 echo "initrd=$DIR/initrd.gz"

@@ -3,8 +3,12 @@
 # hypervisor ELF and the Dom0 kernel and initrd, all booted by scripts/start-xen-host.sh
 # under QEMU's TCG emulation.
 #
-# Stages, each cached under $HVCONSOLE_XEN_DIR (default /var/cache/hvconsole/xen-host) and
-# redone only when its inputs change, so a rerun costs seconds:
+# Stages, each cached under $HVCONSOLE_XEN_DIR (default $HVCONSOLE_CACHE_DIR/xen-host) and
+# redone only when what builds it changes, so a rerun costs seconds. Each stage's stamp is
+# a hash of the code that builds it (`declare -f` of its functions: comments and layout
+# do not count, any changed command does) and of its inputs (package lists, the stage
+# before it), so a commit that changes a stage rebuilds it in CI and its cold path runs
+# where it is committed:
 #   1. rootfs/  debootstrap (bookworm, minbase) plus Xen, libvirt's Xen driver, sshd and a
 #               kernel installed in the chroot (several minutes, network to Debian's mirror).
 #   1b.         packages added to that tree later (DOM0_EXTRA_PACKAGES: the PV framebuffer's
@@ -17,8 +21,10 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="${HVCONSOLE_XEN_DIR:-/var/cache/hvconsole/xen-host}"
-GUEST_DIR="${HVCONSOLE_GUEST_DIR:-/var/cache/hvconsole/test-guest}"
+# shellcheck source=lib/cache.sh
+. "$REPO/scripts/lib/cache.sh"
+DIR="${HVCONSOLE_XEN_DIR:-$HVCONSOLE_CACHE_DIR/xen-host}"
+GUEST_DIR="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
 MIRROR="${HVCONSOLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 IMAGE_SIZE=4G
@@ -39,18 +45,6 @@ DOM0_EXTRA_PACKAGES=(qemu-system-xen)
 say() { printf 'build-xen-host: %s\n' "$*" >&2; }
 die() { printf 'build-xen-host: error: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mkfs.ext4 -d with root-owned files)"
-for tool in debootstrap chroot mkfs.ext4 ssh-keygen zcat sha256sum mount umount; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install debootstrap e2fsprogs openssh-client)"
-done
-[ -f "$GUEST_DIR/vmlinuz" ] && [ -f "$GUEST_DIR/initrd.gz" ] \
-    || bash "$REPO/scripts/build-test-guest.sh" >/dev/null \
-    || die "the busybox test guest could not be built (scripts/build-test-guest.sh)"
-
-mkdir -p "$DIR"
-exec 9>"$DIR/.lock"
-flock 9 || die "cannot lock $DIR/.lock"
-
 ROOT="$DIR/rootfs"
 mounted=()
 cleanup() {
@@ -61,7 +55,6 @@ cleanup() {
     done
     rm -f "$ROOT/usr/sbin/policy-rc.d" 2>/dev/null || true
 }
-trap cleanup EXIT
 
 chroot_mounts() {
     local fs
@@ -86,19 +79,18 @@ chroot_install() {
 }
 
 # --- stage 1: the root filesystem -------------------------------------------------------
-rootfs_stamp="$SUITE ${DOM0_PACKAGES[*]}"
-if [ -f "$DIR/rootfs.stamp" ] && [ "$(cat "$DIR/rootfs.stamp")" = "$rootfs_stamp" ] && [ -d "$ROOT/boot" ]; then
-    say "cached Dom0 root filesystem is current"
-else
+build_rootfs() {
     say "debootstrap $SUITE (minbase) into $ROOT from $MIRROR (a few minutes)"
     # A run killed inside the chroot may have left the host's /proc, /sys or /dev bound
     # below the old tree: unmount them before deleting, and never cross into them.
-    # (grep finds nothing on a clean machine: that is not an error.)
-    { grep -o " $ROOT/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+    # (On a clean machine grep finds nothing: not an error.)
+    { grep -o " $ROOT/[^ ]*" /proc/mounts || true; } | sort -r \
+        | while read -r m; do umount -l "$m" || true; done
     if grep -q " $ROOT/" /proc/mounts; then
         die "something is still mounted below $ROOT; unmount it and run again"
     fi
     rm -rf --one-file-system "$ROOT" "$DIR/rootfs.stamp" "$DIR/extras.stamp" "$DIR/image.stamp"
+    local t0
     t0=$(date +%s)
     debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$DIR/debootstrap.log" 2>&1 \
         || { tail -n 30 "$DIR/debootstrap.log" >&2; die "debootstrap failed (log: $DIR/debootstrap.log)"; }
@@ -107,29 +99,66 @@ else
     chmod 755 "$ROOT/usr/sbin/policy-rc.d"
     say "installing Xen, libvirt's Xen driver, sshd and a kernel in the chroot"
     chroot_install "$DIR/packages.log" "${DOM0_PACKAGES[@]}"
-    printf '%s\n' "$rootfs_stamp" > "$DIR/rootfs.stamp"
     say "root filesystem ready in $(( $(date +%s) - t0 )) s"
-fi
+}
+
+rootfs_stamp="$(content_key "$SUITE" "${DOM0_PACKAGES[@]}" \
+    "$(declare -f build_rootfs chroot_install chroot_mounts cleanup)")"
 
 # --- stage 1b: packages added later --------------------------------------------------------
-extras_stamp="${DOM0_EXTRA_PACKAGES[*]}"
-if [ -f "$DIR/extras.stamp" ] && [ "$(cat "$DIR/extras.stamp")" = "$extras_stamp" ]; then
-    say "cached Dom0 extra packages are current"
-else
+install_extras() {
     say "installing ${DOM0_EXTRA_PACKAGES[*]} in the chroot"
+    local t0
     t0=$(date +%s)
     chroot_install "$DIR/extras.log" "${DOM0_EXTRA_PACKAGES[@]}"
-    printf '%s\n' "$extras_stamp" > "$DIR/extras.stamp"
     say "extra packages installed in $(( $(date +%s) - t0 )) s"
+}
+
+extras_stamp="$(content_key "$rootfs_stamp" "${DOM0_EXTRA_PACKAGES[@]}" \
+    "$(declare -f install_extras chroot_install chroot_mounts cleanup)")"
+
+if [ "${1:-}" = "--stamps" ]; then
+    # What a build would compare, without building: for checking that a change of a
+    # stage's code changes its key (tests/integration/test_cached_builds.py).
+    printf 'rootfs=%s\nextras=%s\n' "$rootfs_stamp" "$extras_stamp"
+    exit 0
+fi
+
+[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mkfs.ext4 -d with root-owned files)"
+for tool in debootstrap chroot mkfs.ext4 ssh-keygen zcat sha256sum mount umount; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install debootstrap e2fsprogs openssh-client)"
+done
+bash "$REPO/scripts/build-test-guest.sh" >/dev/null \
+    || die "the busybox test guest could not be built (scripts/build-test-guest.sh)"
+
+mkdir -p "$DIR"
+exec 9>"$DIR/.lock"
+flock 9 || die "cannot lock $DIR/.lock"
+trap cleanup EXIT
+
+# --- running stages 1 and 1b ------------------------------------------------------------
+if stamp_current "$DIR/rootfs.stamp" "$rootfs_stamp" && [ -d "$ROOT/boot" ]; then
+    say "cached Dom0 root filesystem is current"
+else
+    build_rootfs
+    printf '%s\n' "$rootfs_stamp" > "$DIR/rootfs.stamp"
+fi
+
+if stamp_current "$DIR/extras.stamp" "$extras_stamp"; then
+    say "cached Dom0 extra packages are current"
+else
+    install_extras
+    printf '%s\n' "$extras_stamp" > "$DIR/extras.stamp"
 fi
 
 # --- stage 2: this host's settings, packed into an image ---------------------------------
 [ -f "$DIR/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hvconsole-xen-test -f "$DIR/id_ed25519"
 chmod 600 "$DIR/id_ed25519"
 
-image_stamp="$(cat "$DIR/rootfs.stamp" "$DIR/extras.stamp" "${BASH_SOURCE[0]}" "$DIR/id_ed25519.pub" \
-    "$GUEST_DIR/vmlinuz" "$GUEST_DIR/initrd.gz" | sha256sum | cut -d' ' -f1)"
-if [ -f "$DIR/image.stamp" ] && [ "$(cat "$DIR/image.stamp")" = "$image_stamp" ] \
+# The image is keyed by this whole script, so any change here repacks it (about a minute).
+image_stamp="$(content_key "$extras_stamp" "$(realpath "${BASH_SOURCE[0]}")" "$REPO/scripts/lib/cache.sh" \
+    "$DIR/id_ed25519.pub" "$GUEST_DIR/vmlinuz" "$GUEST_DIR/initrd.gz")"
+if stamp_current "$DIR/image.stamp" "$image_stamp" \
     && [ -f "$DIR/dom0.img" ] && [ -f "$DIR/xen" ] && [ -f "$DIR/vmlinuz" ] && [ -f "$DIR/initrd.img" ]; then
     say "cached Dom0 image is current"
 else

@@ -5,12 +5,13 @@ KVM is not always the fast choice: under nested virtualisation the guest kernel 
 (seen: SeaBIOS at once, no shell after minutes), while TCG emulation reaches the shell in
 seconds. So both are booted for real through libvirt (qemu:///system) and timed from
 createXML to "HVCONSOLE-GUEST-READY" on the serial port. The winner goes to accel.json in
-the guest directory, reused until the kernel or /dev/kvm's presence changes (--force
-probes again). Run with the project's venv: .venv/bin/python scripts/probe-accel.py
+the guest directory, reused until the guest (its build stamp), this script's text or
+/dev/kvm's presence changes (--force probes again). Run with the project's venv: .venv/bin/python scripts/probe-accel.py
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -60,12 +61,20 @@ def boot_time(conn: libvirt.virConnect, accel: str, timeout: float) -> tuple[flo
         log.unlink(missing_ok=True)
 
 
+def cache_key() -> str:
+    """What the measurement depends on: the guest as built (its stamp) and this script."""
+    digest = hashlib.sha256((GUEST_DIR / "stamp").read_bytes())
+    digest.update(Path(__file__).resolve().read_bytes())
+    return digest.hexdigest()
+
+
 def cached(kernel_version: str) -> dict | None:
     try:
         data = json.loads(ACCEL_FILE.read_text())
     except (OSError, ValueError):
         return None
     if (data.get("kernel_version") == kernel_version
+            and data.get("key") == cache_key()
             and data.get("kvm_device") == os.path.exists("/dev/kvm")
             and data.get("accel") in ("kvm", "qemu")):
         return data
@@ -94,6 +103,7 @@ def probe(info: dict, timeout: float) -> dict:
         raise SystemExit(f"probe-accel: the test guest booted with neither accelerator: {results}")
     winner = min(timed, key=timed.get)
     data = {"accel": winner, "results": results, "kernel_version": info["kernel_version"],
+            "key": cache_key(),
             "kvm_device": os.path.exists("/dev/kvm"),
             "probed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     ACCEL_FILE.write_text(json.dumps(data, indent=2) + "\n")

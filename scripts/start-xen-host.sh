@@ -14,7 +14,9 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="${HVCONSOLE_XEN_DIR:-/var/cache/hvconsole/xen-host}"
+# shellcheck source=lib/cache.sh
+. "$REPO/scripts/lib/cache.sh"
+DIR="${HVCONSOLE_XEN_DIR:-$HVCONSOLE_CACHE_DIR/xen-host}"
 RUN="${HVCONSOLE_XEN_RUN:-/run/hvconsole-xen-host}"
 TIMEOUT="${HVCONSOLE_XEN_BOOT_TIMEOUT:-600}"
 # Xen's hw_caps for this CPU model must decode to a libvirt CPU model: see docs/xen-test-host.md.

@@ -6,7 +6,19 @@
 # on the nested Xen host (`-m xen`). Qt runs offscreen. Extra
 # arguments go to every pytest run (e.g. `-k tree -x`). A pytest run that collects no
 # tests counts as a failure. Everything is logged to .test-logs/.
+#
+# `--cold` (first argument) builds every cached artefact (the test guest, its I/O
+# initramfs, the accelerator probe, the Xen host image) from nothing in a new, empty cache
+# folder instead of $HVCONSOLE_CACHE_DIR (default /var/cache/hvconsole), as on a brand-new
+# machine; the folder is removed when everything passed. (A fresh clone also has no
+# .venv: `git clone . /tmp/x && bash /tmp/x/scripts/test.sh --cold` starts from nothing.)
 set -uo pipefail
+
+cold=0
+if [ "${1:-}" = "--cold" ]; then
+    cold=1
+    shift
+fi
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -16,9 +28,15 @@ ln -sfn "$(basename "$LOG")" .test-logs/latest.log
 exec > >(tee -a "$LOG") 2>&1
 
 step() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
-fail() { printf '\ntest.sh: FAILED: %s (log: %s)\n' "$*" "$LOG"; exit 1; }
+fail() { printf '\ntest.sh: FAILED after %d min: %s (log: %s)\n' $((SECONDS / 60)) "$*" "$LOG"; exit 1; }
 
 export QT_QPA_PLATFORM=offscreen
+if [ "$cold" = 1 ]; then
+    HVCONSOLE_CACHE_DIR="$(mktemp -d /var/tmp/hvconsole-cold-cache.XXXXXX)"
+    chmod 755 "$HVCONSOLE_CACHE_DIR"    # QEMU (libvirt-qemu) reads the guest's kernel there
+    export HVCONSOLE_CACHE_DIR
+    step "cold run: every cached artefact is built in $HVCONSOLE_CACHE_DIR"
+fi
 case "${CI:-}" in 1|true|yes) in_ci=1 ;; *) in_ci=0 ;; esac
 
 step "setup"
@@ -58,4 +76,7 @@ run_pytest slow "slow and not xen" "$@"
 run_pytest xen "xen" "$@"
 
 [ "$status" = 0 ] || fail "pytest"
-printf '\ntest.sh: all tests passed (log: %s)\n' "$LOG"
+if [ "$cold" = 1 ]; then
+    rm -rf --one-file-system "$HVCONSOLE_CACHE_DIR"
+fi
+printf '\ntest.sh: all tests passed in %d min %d s (log: %s)\n' $((SECONDS / 60)) $((SECONDS % 60)) "$LOG"

@@ -19,7 +19,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 REPO = Path(__file__).resolve().parents[2]
-GUEST_DIR = Path(os.environ.get("HVCONSOLE_GUEST_DIR", "/var/cache/hvconsole/test-guest"))
+# scripts/lib/cache.sh's layout: HVCONSOLE_CACHE_DIR moves every cached artefact.
+CACHE_DIR = Path(os.environ.get("HVCONSOLE_CACHE_DIR", "/var/cache/hvconsole"))
+GUEST_DIR = Path(os.environ.get("HVCONSOLE_GUEST_DIR", str(CACHE_DIR / "test-guest")))
 SERIAL_DIR = Path(os.environ.get("HVCONSOLE_SERIAL_DIR", "/var/log/hvconsole-test"))
 READY_MARKER = "HVCONSOLE-GUEST-READY"
 POWER_BUTTON_MARKER = "HVCONSOLE-GUEST-POWER-BUTTON"

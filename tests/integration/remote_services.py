@@ -40,7 +40,7 @@ TEST_USER = "hvtest"
 SASL_USER = "alice"
 # The unprivileged libvirtd probes QEMU's capabilities on first use (seconds); keeping its
 # cache between runs makes every later start quick.
-CACHE = Path("/var/tmp/hvconsole-test-libvirt-cache")
+CACHE = Path(os.environ.get("HVCONSOLE_CACHE_DIR", "/var/cache/hvconsole")) / "session-libvirt"
 
 
 def spare_port() -> int:

@@ -1,0 +1,149 @@
+"""The cached test artefacts build from nothing, and a change to what builds them rebuilds.
+
+A new machine has no cache: these builders' cold paths must work on every CI run, not
+only on the day a cache was first filled (a Xen image build once died on new machines
+for weeks while CI reused an old image). So the quick builders run here against an empty
+cache folder, and the slow one (the Xen host, minutes of debootstrap) is checked to key
+each stage by the code that builds it, so that changing that code rebuilds it in CI.
+
+Real tools throughout: apt-get download of Debian's kernel package, cpio, gzip, bash.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _run(script: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HVCONSOLE_CACHE_DIR=str(cache))
+    for var in ("HVCONSOLE_GUEST_DIR", "HVCONSOLE_GUEST_IO_DIR", "HVCONSOLE_XEN_DIR"):
+        env.pop(var, None)
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
+                          env=env, timeout=240)
+
+
+def _cpio_names(initrd: Path) -> set[str]:
+    """The member names of a gzip'd newc cpio archive, or of several concatenated (the
+    kernel unpacks each in turn; `cpio -t` would stop at the first trailer)."""
+    data, names, pos = gzip.decompress(initrd.read_bytes()), set(), 0
+    while pos + 110 <= len(data):
+        if data[pos:pos + 6] != b"070701":
+            pos += 1            # padding between archives
+            continue
+        filesize, namesize = int(data[pos + 54:pos + 62], 16), int(data[pos + 94:pos + 102], 16)
+        name = data[pos + 110:pos + 110 + namesize - 1].decode()
+        pos = (pos + 110 + namesize + 3) & ~3
+        pos = (pos + filesize + 3) & ~3
+        if name != "TRAILER!!!":
+            names.add(name.removeprefix("./"))
+    return names
+
+
+@pytest.fixture
+def empty_cache(tmp_path) -> Path:
+    if shutil.which("apt-get") is None or shutil.which("cpio") is None:
+        if IN_CI:
+            pytest.fail("apt-get and cpio are needed in CI (scripts/setup.sh installs them)")
+        pytest.skip("needs apt-get and cpio")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    return cache
+
+
+def test_the_test_guest_builds_from_an_empty_cache_then_is_reused(empty_cache):
+    script = REPO / "scripts" / "build-test-guest.sh"
+    first = _run(script, empty_cache)
+    assert first.returncode == 0, first.stderr
+    assert "building the test guest" in first.stderr
+    guest = empty_cache / "test-guest"
+    info = json.loads((guest / "guest.json").read_text())
+    assert (guest / "vmlinuz").read_bytes()[0x202:0x206] == b"HdrS"   # a bzImage
+    names = _cpio_names(guest / "initrd.gz")
+    assert {"init", "bin/busybox"} <= names
+    assert all(f"lib/modules/{m}" in names for m in info["modules"])
+
+    again = _run(script, empty_cache)
+    assert again.returncode == 0, again.stderr
+    assert "cached guest is current" in again.stderr
+    assert "building" not in again.stderr
+
+
+def test_the_io_initramfs_builds_on_the_guest_from_an_empty_cache(empty_cache):
+    first = _run(REPO / "scripts" / "build-test-guest-io.sh", empty_cache)
+    assert first.returncode == 0, first.stderr
+    initrd = Path(first.stdout.strip().splitlines()[-1])
+    assert initrd == empty_cache / "test-guest-io" / "initrd.gz"
+    names = _cpio_names(initrd)
+    assert "init" in names                                 # the base guest's archive
+    assert any(n.endswith("virtio_blk.ko") for n in names)  # and the appended drivers
+    again = _run(REPO / "scripts" / "build-test-guest-io.sh", empty_cache)
+    assert "cached I/O initramfs is current" in again.stderr
+
+
+def _copy_scripts(tmp_path: Path) -> Path:
+    """A copy of the repository's scripts/ that a test may change."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "scripts", repo / "scripts")
+    return repo
+
+
+def test_a_changed_guest_builder_rebuilds_the_guest(empty_cache, tmp_path):
+    repo = _copy_scripts(tmp_path)
+    script = repo / "scripts" / "build-test-guest.sh"
+    assert _run(script, empty_cache).returncode == 0
+    before = (empty_cache / "test-guest" / "stamp").read_text()
+    script.write_text(script.read_text() + "\n# a changed builder\n")
+    rebuilt = _run(script, empty_cache)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "building the test guest" in rebuilt.stderr
+    assert (empty_cache / "test-guest" / "stamp").read_text() != before
+
+
+def _xen_stamps(repo: Path, cache: Path) -> dict[str, str]:
+    done = _run(repo / "scripts" / "build-xen-host.sh", cache, "--stamps")
+    assert done.returncode == 0, done.stderr
+    return dict(line.split("=", 1) for line in done.stdout.split())
+
+
+def test_the_xen_host_stages_are_keyed_by_the_code_that_builds_them(empty_cache, tmp_path):
+    """Building the Xen host takes minutes, so only its keys are compared here; the Xen
+    tests' own build then runs the changed stage for real in the same CI run."""
+    repo = _copy_scripts(tmp_path)
+    script = repo / "scripts" / "build-xen-host.sh"
+    original = script.read_text()
+    base = _xen_stamps(repo, empty_cache)
+    assert _xen_stamps(repo, empty_cache) == base          # stable
+
+    # A comment is not code: no debootstrap for it (the image stage repacks anyway).
+    script.write_text(original.replace("# Services must not start inside the chroot.",
+                                       "# Services never start inside the chroot."))
+    assert _xen_stamps(repo, empty_cache) == base
+
+    # A changed command in the root filesystem stage: that stage and the next rebuild.
+    step = 'debootstrap --variant=minbase "$SUITE"'
+    assert step in original
+    script.write_text(original.replace(step, 'debootstrap --variant=minbase --no-merged-usr "$SUITE"'))
+    changed = _xen_stamps(repo, empty_cache)
+    assert changed["rootfs"] != base["rootfs"] and changed["extras"] != base["extras"]
+
+    # A changed helper that both stages use changes both keys.
+    script.write_text(original.replace("apt-get clean", "apt-get autoclean"))
+    helper = _xen_stamps(repo, empty_cache)
+    assert helper["rootfs"] != base["rootfs"] and helper["extras"] != base["extras"]
+
+    # An added extra package redoes only stage 1b.
+    script.write_text(original.replace("DOM0_EXTRA_PACKAGES=(qemu-system-xen)",
+                                       "DOM0_EXTRA_PACKAGES=(qemu-system-xen less)"))
+    extra = _xen_stamps(repo, empty_cache)
+    assert extra["rootfs"] == base["rootfs"] and extra["extras"] != base["extras"]
