@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="select the first VM with this name once the inventory has loaded")
     parser.add_argument(
         "--screenshot", metavar="FILE",
-        help="save the window as a PNG once every connection has loaded, then exit")
+        help="save the window as a PNG once every connection's attempt has ended, then "
+             "exit; the exit status is 1 (with the reasons on stderr) when a connection "
+             "did not end connected or --show-domain found no such VM")
     parser.add_argument(
         "target", nargs="?", metavar="vnc://HOST:PORT | spice://HOST:PORT | FILE.vv",
         help="open just the console of this address or virt-viewer file; with "

@@ -141,6 +141,32 @@ class ConnectionManager(QObject):
     def host(self, conn_id: str) -> LibvirtHost | None:
         return self._hosts.get(conn_id)
 
+    def state(self, conn_id: str) -> tuple[ConnState, str]:
+        """The connection's state and reason, the one answer every view shows.
+
+        While an attempt checks the SSH host key, the host itself has not started
+        connecting (it still says DISCONNECTED), but the user asked to connect and the tree
+        says "Connecting…": so does this."""
+        host = self._require(conn_id)
+        if host.state is ConnState.DISCONNECTED and self.attempting(conn_id):
+            return ConnState.CONNECTING, ""
+        return host.state, host.reason
+
+    def attempting(self, conn_id: str) -> bool:
+        """A connect the user (or the start-up) asked for has not ended yet."""
+        task = self._tasks.get(conn_id)
+        return task is not None and not task.done()
+
+    async def wait_attempt(self, conn_id: str, timeout: float) -> tuple[ConnState, str]:
+        """Waits (at most ``timeout`` s) for the connect under way to end, host-key check
+        and credential prompts included; then the state. A connection lost and being
+        retried by the host itself counts as ended: RECONNECTING."""
+        task = self._tasks.get(conn_id)
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=timeout)
+        return self.state(conn_id) if conn_id in self._hosts else (
+            ConnState.DISCONNECTED, "The server was removed.")
+
     def hosts(self) -> dict[str, LibvirtHost]:
         return dict(self._hosts)
 
@@ -176,7 +202,7 @@ class ConnectionManager(QObject):
         if host.state is not ConnState.DISCONNECTED:
             await host.disconnect()
         if self._hosts.get(conn_id) is host:
-            await self._connect(conn_id, host)
+            await asyncio.shield(self._start_connect(conn_id))
 
     async def remove(self, conn_id: str) -> None:
         """Forgets a server: out of the tree and the saved list, then disconnected."""
@@ -213,11 +239,14 @@ class ConnectionManager(QObject):
             raise LookupError(f"no such connection: {conn_id}")
         return host
 
-    def _start_connect(self, conn_id: str) -> None:
+    def _start_connect(self, conn_id: str) -> asyncio.Task:
+        """Every attempt runs as a task of its own, so ``attempting``/``wait_attempt`` see
+        it whoever started it."""
         host = self._hosts[conn_id]
         task = asyncio.ensure_future(self._connect(conn_id, host))
         self._tasks[conn_id] = task
         task.add_done_callback(self._connect_done)
+        return task
 
     def _connect_done(self, task: asyncio.Task) -> None:
         for conn_id, running in list(self._tasks.items()):
@@ -255,6 +284,9 @@ class ConnectionManager(QObject):
 
     async def _guard(self, conn_id: str, host: LibvirtHost) -> None:
         """Runs the connect guard; a refusal leaves the host disconnected with the reason."""
+        # The tree says "Connecting…" from the click, not only once the key is checked.
+        self.inventory.apply(conn_id, HostStateChanged(ConnState.CONNECTING))
+        self.stateChanged.emit(conn_id)
         try:
             await self._connect_guard(host.uri)
         except ConnectError as exc:

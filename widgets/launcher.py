@@ -3,12 +3,16 @@
 Which connections open at start:
 - ``--connect URI`` (repeatable): exactly those, not saved;
 - otherwise the saved servers;
-- with none saved: the embedded demo lab, plus ``qemu:///system`` when a local libvirtd
-  answers. That one is an autoconnect, not a server the user added: if it fails it is
-  removed again without a word, since the user never asked for it.
+- with none saved: the embedded demo lab, plus ``qemu:///system`` when a local libvirtd's
+  socket exists, as virt-manager does. That one is not saved; if it fails it stays in the
+  tree, not connected, with the reason and Reconnect (a libvirtd that is slow to answer
+  on first start must not make the local host vanish without a word).
 
-``--screenshot FILE`` waits until every connection has finished connecting and the
-inventory has been quiet for a moment, then saves the window and exits.
+``--screenshot FILE`` waits until every connection's attempt has ended (host-key check
+and all) and the inventory has been quiet for a moment, then saves the window and exits.
+The exit status says whether the window shows what was asked: non-zero, with one line on
+stderr per problem, when a connection did not end connected or ``--show-domain`` names a
+VM that never appeared (the PNG is written anyway, to show what went wrong).
 """
 from __future__ import annotations
 
@@ -25,8 +29,7 @@ log = logging.getLogger(__name__)
 LOCAL_URI = "qemu:///system"
 LOCAL_SOCKETS = ("/var/run/libvirt/libvirt-sock", "/run/libvirt/libvirt-sock")
 SETTLE_QUIET_S = 0.3
-SETTLE_MAX_S = 30.0
-AUTOCONNECT_TIMEOUT_S = 10.0
+SETTLE_MAX_S = 60.0     # a host-key check (15 s) and an open (30 s call timeout) fit
 SHUTDOWN_TIMEOUT_S = 3.0
 
 
@@ -63,6 +66,7 @@ class Session:
         self.manager = None
         self._closed: asyncio.Future | None = None
         self._last_batch = 0.0
+        self.problems: list[str] = []   # why the window is not what was asked, for scripts
 
     def build(self):
         from app.commands import CommandSet
@@ -158,44 +162,29 @@ class Session:
             opened = []
             for uri in self.args.connect:
                 try:
-                    opened.append(await _maybe_await(self.manager.open(uri, save=False)))
+                    opened.append(self.manager.open(uri, save=False))
                 except ValueError as exc:
                     self.events_log.add("error", "connection", uri, str(exc))
-                    print(f"hvconsole: {uri}: {exc}", file=sys.stderr)
+                    self._problem(f"{uri}: {exc}")
             return opened
-        saved = await _maybe_await(self.manager.restore_saved())
+        saved = self.manager.restore_saved()
         if saved:
-            return list(saved)
-        opened = [await _maybe_await(self.manager.open(demo_uri(), save=False, demo=True))]
+            return saved
+        opened = []
+        try:
+            opened.append(self.manager.open(demo_uri(), save=False, demo=True))
+        except FileNotFoundError as exc:
+            self.events_log.add("error", "application", "demo", str(exc))
+            self.window.show_warning("Demo inventory", str(exc))
+            self._problem(str(exc))
         if await asyncio.to_thread(_local_socket_exists):
-            conn_id = await _maybe_await(self.manager.open(LOCAL_URI, save=False))
-            opened.append(conn_id)
-            asyncio.get_running_loop().create_task(self._drop_if_unreachable(conn_id))
+            opened.append(self.manager.open(LOCAL_URI, save=False))
         return opened
 
-    async def _drop_if_unreachable(self, conn_id) -> None:
-        """The local autoconnect is removed quietly when libvirtd does not answer."""
-        from connectors.libvirt.model import ConnState
-        state = await self._wait_connected(conn_id, AUTOCONNECT_TIMEOUT_S)
-        if state is not ConnState.CONNECTED:
-            log.info("no local libvirtd answered at %s; not showing it", LOCAL_URI)
-            await _maybe_await(self.manager.remove(conn_id))
-
-    async def _wait_connected(self, conn_id, timeout: float):
-        """Waits for one connection attempt to end; its state then (None if gone)."""
-        from connectors.libvirt.model import ConnState
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            host = self.manager.host(conn_id)
-            state = host.state if host is not None else None
-            if state in (ConnState.CONNECTED, ConnState.DISCONNECTED, None):
-                return state
-            if state is ConnState.RECONNECTING and host.info is None:
-                return state  # failed its first attempt: retrying, but not connected
-            if loop.time() > deadline:
-                return state
-            await asyncio.sleep(0.05)
+    def _problem(self, sentence: str) -> None:
+        """Said at once on stderr; with --screenshot it also makes the exit status 1."""
+        self.problems.append(sentence)
+        print(f"hvconsole: {sentence}", file=sys.stderr)
 
     # ---- one-shot jobs ----
 
@@ -213,30 +202,52 @@ class Session:
         self._last_batch = asyncio.get_event_loop().time()
 
     async def settle(self, conn_ids: list) -> None:
-        """Every connection done connecting, then the inventory quiet for a moment."""
+        """Every connection's attempt ended, then the inventory quiet for a moment."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_MAX_S
         for conn_id in conn_ids:
-            await self._wait_connected(conn_id, max(0.0, deadline - loop.time()))
+            await self.manager.wait_attempt(conn_id, max(0.0, deadline - loop.time()))
         connected_at = loop.time()
         while loop.time() < deadline:
             if loop.time() - max(self._last_batch, connected_at) >= SETTLE_QUIET_S:
                 break
             await asyncio.sleep(0.05)
 
+    def connection_problems(self, conn_ids: list) -> list[str]:
+        """One sentence per connection that did not end connected: the host and why."""
+        from connectors.libvirt.model import ConnState
+        problems = []
+        for conn_id in conn_ids:
+            host = self.manager.host(conn_id)
+            if host is None:
+                continue
+            state, reason = self.manager.state(conn_id)
+            if state is ConnState.CONNECTED:
+                continue
+            if state is ConnState.CONNECTING:
+                why = f"still connecting after {SETTLE_MAX_S:g} s"
+            else:
+                why = reason or state.label.lower()
+            problems.append(f"{self.manager.label(conn_id)} ({host.uri}): not connected: {why}")
+        return problems
+
     async def take_screenshot(self, path: str, conn_ids: list) -> int:
         from widgets.main_window import DEFAULT_SIZE
         self.window.resize(*DEFAULT_SIZE)  # the same size on every machine, for docs
         await self.settle(conn_ids)
-        if self.args.show_domain:
-            self.window.show_domain(self.args.show_domain)
+        problems = self.connection_problems(conn_ids)
+        name = self.args.show_domain
+        if name and not self.window.show_domain(name):
+            problems.append(f"no VM named {name!r} is in the inventory")
         self.window.tree.expand_hosts()
         await asyncio.sleep(0.2)  # let the expanded rows and status bar paint
         pixmap = self.window.grab()
         if pixmap.isNull() or not pixmap.save(path, "PNG"):
             print(f"hvconsole: cannot write the screenshot to {path}", file=sys.stderr)
             return 2
-        return 0
+        for problem in problems:
+            self._problem(problem)
+        return 1 if self.problems else 0
 
     # ---- leaving ----
 
@@ -255,8 +266,7 @@ class Session:
                 log.warning("the performance history was not closed cleanly",
                             exc_info=True)
         try:
-            await asyncio.wait_for(_maybe_await(self.manager.close_all()),
-                                   SHUTDOWN_TIMEOUT_S)
+            await asyncio.wait_for(self.manager.close_all(), SHUTDOWN_TIMEOUT_S)
         except asyncio.TimeoutError:
             log.warning("some hosts did not disconnect within %s s", SHUTDOWN_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - leaving must not end in a traceback
@@ -268,7 +278,3 @@ def _local_socket_exists() -> bool:
     return any(os.path.exists(path) for path in LOCAL_SOCKETS)
 
 
-async def _maybe_await(result):
-    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-        return await result
-    return result

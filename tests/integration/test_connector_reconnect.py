@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import tempfile
-import threading
 
 import pytest
 
@@ -19,82 +17,15 @@ from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ActionError, ConnectionSettings, ConnState,
                                       HostStateChanged, InventoryChanged)
 from tests.conftest import wait_until
+from tests.integration.conftest import unavailable
+from tests.integration.relays import LIBVIRT_SOCKET, SocketRelay
 
 pytestmark = pytest.mark.integration
-
-LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
-
-
-class SocketRelay:
-    """Forwards a private UNIX socket to libvirtd's; can drop everything on demand."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.listener: socket.socket | None = None
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.frozen = False   # swallow every byte: a host that hangs without closing
-
-    def listen(self) -> None:
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(self.path)
-        self.listener.listen(8)
-        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
-
-    def stop_listening(self) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.listener.close()
-            self.listener = None
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-
-    def cut(self) -> None:
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(LIBVIRT_SOCKET)
-            with self.lock:
-                self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                if not self.frozen:
-                    dst.sendall(data)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
 
 @pytest.fixture
 def relay(libvirt_uri):
     if not os.access(LIBVIRT_SOCKET, os.R_OK | os.W_OK):
-        pytest.skip(f"{LIBVIRT_SOCKET} is not usable here")
+        unavailable(f"{LIBVIRT_SOCKET} is not usable here")
     directory = tempfile.mkdtemp(prefix="hvconsole-relay-")
     relay = SocketRelay(os.path.join(directory, "libvirt-sock"))
     relay.listen()

@@ -66,6 +66,10 @@ class Manager:
     def host(self, conn_id):
         return Host()
 
+    def state(self, conn_id):
+        host = self.host(conn_id)
+        return host.state, host.reason
+
 
 def test_general_tab_shows_a_vm(qtbot):
     tab = GeneralTab()

@@ -29,6 +29,10 @@ class Manager:
     def host(self, conn_id):
         return XenHost()
 
+    def state(self, conn_id):
+        host = self.host(conn_id)
+        return host.state, host.reason
+
 
 class Inventory:
     def control_domain(self, conn_id):

@@ -184,8 +184,9 @@ class GeneralTab(QWidget):
         host = self._host(node.conn_id)
         info = node.obj if isinstance(node.obj, HostInfo) else getattr(host, "info", None)
         uri = getattr(host, "uri", None) or getattr(info, "uri", "") or str(node.conn_id)
-        state = getattr(host, "state", None)
-        reason = getattr(host, "reason", "") or ""
+        # The manager's answer, as the tree's: during a host-key check the host object
+        # itself still says "Disconnected".
+        state, reason = self.manager.state(node.conn_id) if host is not None else (None, "")
         conn = state.label if state is not None else "Unknown"
         if reason:
             conn += f" ({reason})"
