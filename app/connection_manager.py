@@ -12,11 +12,11 @@ import asyncio
 import itertools
 import logging
 import weakref
-from pathlib import Path
 from typing import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+import resources
 from app.config import ConnectionsStore, SavedConnection, strip_password
 from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
@@ -27,7 +27,7 @@ from connectors.libvirt.uri import ParsedURI, validate_uri
 
 log = logging.getLogger(__name__)
 
-DEMO_LAB = Path(__file__).resolve().parent.parent / "resources" / "demo" / "lab.xml"
+DEMO_LAB = resources.DEMO_LAB
 DEMO_NAME = "Demo lab"
 CONNECTION = "connection"
 HYPERVISOR = "hypervisor"
@@ -39,9 +39,13 @@ AuthHandler = Callable[[str, list[CredentialRequest]], Awaitable[list[str] | Non
 
 
 def demo_uri() -> str:
-    """The embedded demo lab on libvirt's test driver: test:///<absolute path>/lab.xml."""
+    """The embedded demo lab on libvirt's test driver: test:///<absolute path>/lab.xml.
+
+    Raises FileNotFoundError with a sentence for the user when the installation lacks it."""
     if not DEMO_LAB.is_file():
-        raise FileNotFoundError(f"the demo lab is missing: {DEMO_LAB}")
+        raise FileNotFoundError(
+            f"The demo inventory cannot be shown: its file {DEMO_LAB} is missing from this "
+            "installation of HVConsole. Add your own servers with Server → Add Server…")
     return "test://" + str(DEMO_LAB)
 
 

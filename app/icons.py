@@ -11,9 +11,8 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+import resources
 from connectors.libvirt.model import ConnState, VMState
-
-ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
 
 VM_STATE_ICONS: dict[VMState, str] = {
     VMState.RUNNING: "vm-running",
@@ -38,8 +37,7 @@ _cache: dict[str, QIcon] = {}
 
 def icon_path(name: str) -> Path | None:
     """The SVG behind an icon name, or None when the resources have no such icon."""
-    path = ICON_DIR / f"{name}.svg"
-    return path if path.is_file() else None
+    return resources.icon_file(name)
 
 
 def icon(name: str) -> QIcon:

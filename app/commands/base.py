@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, Sequence
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 
+import resources
 from connectors.libvirt.model import ConnState, VMInfo
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class Prompter(Protocol):
     def show_error(self, title: str, text: str) -> None: ...
 
 
-ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+ICON_DIR = resources.ICONS
 
 
 def load_icon(name: str) -> QIcon:
