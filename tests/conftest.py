@@ -40,6 +40,17 @@ except ImportError:
     pass
 
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """Skips locally; fails under CI=true, where every test must really run: a tool or
+    service missing on the CI machine must not look green."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this test must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
 _session_loop: asyncio.AbstractEventLoop | None = None
 
 

@@ -13,25 +13,20 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+from connectors.libvirt.hostkeys import HostKey, KnownHosts
+from tests.conftest import IN_CI, unavailable  # noqa: F401 - used by the test modules
 from tests.integration.guest import (
     GUEST_DIR, REPO, SERIAL_DIR, GuestFiles, LiveGuest, guest_xml, serial_log_path)
+from tests.integration.remote_services import Sshd, missing_tools
 
 URI = "qemu:///system"
 POOL_NAME = "hvconsole-test"
 POOL_PATH = "/var/lib/hvconsole-test/pool"
 PREFIX = os.environ.get("HVCONSOLE_TEST_PREFIX", "hvconsole-test-")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str):
-    """Skips locally; fails under CI=true, where every integration test must really run
-    (a missing tool or service on the CI machine must not look green)."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: integration tests must run here)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -175,3 +170,60 @@ def booted_guest(guest_factory) -> LiveGuest:
     guest = guest_factory("booted", start=True)
     guest.wait_ready()
     return guest
+
+
+# ---- remote hosts: an sshd on 127.0.0.1 in front of the shared libvirtd ----
+
+def need_remote_tools(*tools: str) -> None:
+    if os.geteuid() != 0:
+        unavailable("the remote-host tests start sshd and a libvirtd as root")
+    missing = missing_tools(*tools)
+    if missing:
+        unavailable(f"missing {', '.join(missing)}: run scripts/setup.sh")
+
+
+@pytest.fixture(scope="module")
+def sshd(libvirt_uri):
+    need_remote_tools("sshd", "ssh", "ssh-keyscan", "virt-ssh-helper")
+    server = Sshd.create()
+    server.start()
+    yield server
+    server.close()
+    KnownHosts().remove("127.0.0.1", server.port)
+
+
+@pytest.fixture
+def ssh_uri(sshd) -> str:
+    return f"qemu+ssh://root@127.0.0.1:{sshd.port}/system?keyfile={sshd.client_key}"
+
+
+@pytest.fixture
+def trusted(sshd):
+    """The test sshd's key in ~/.ssh/known_hosts (as after a first contact); removed after."""
+    known = KnownHosts()
+    known.remove("127.0.0.1", sshd.port)
+    key_type, blob = Path(f"{sshd.host_key}.pub").read_text().split()[:2]
+    known.add("127.0.0.1", sshd.port, [HostKey(key_type, blob)])
+    yield known
+    known.remove("127.0.0.1", sshd.port)
+
+
+@pytest.fixture
+def untrusted(sshd):
+    known = KnownHosts()
+    known.remove("127.0.0.1", sshd.port)
+    yield known
+    known.remove("127.0.0.1", sshd.port)
+
+
+@pytest.fixture
+def marker_vm(libvirt_uri):
+    """A defined (never started) VM, so "the same VMs" compares more than two empty lists."""
+    import libvirt
+    conn = libvirt.open(libvirt_uri)
+    name = f"{PREFIX}ssh-{uuid.uuid4().hex[:6]}"
+    dom = conn.defineXML(f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>32"
+                         "</memory><os><type arch='x86_64'>hvm</type></os></domain>")
+    yield name
+    dom.undefine()
+    conn.close()

@@ -19,12 +19,17 @@ from app.vault import SERVICE, EncryptedFileVault, KeyringVault, system_backend
 from connectors.console.address import ConsoleAddress
 from connectors.console.rfb.client import RfbClient
 from connectors.console.transport import TcpTransport
-from tests.conftest import wait_until
+from tests.conftest import unavailable, wait_until
 from tests.integration import vnc_servers as vs
 from tests.integration.remote_services import SecretService
 
-missing = vs.missing_tools("Xvnc", "vncpasswd")
-pytestmark = pytest.mark.skipif(bool(missing), reason=f"not installed: {missing}")
+
+
+@pytest.fixture(autouse=True)
+def _xvnc_installed():
+    missing = vs.missing_tools("Xvnc", "vncpasswd")
+    if missing:
+        unavailable(f"not installed: {missing} (scripts/setup.sh installs them)")
 
 RIGHT = "forget-me-1"
 
@@ -91,7 +96,7 @@ def test_forgotten_password_is_gone_and_asked_for_again(xvnc, file_vault):
 def secret_service(monkeypatch):
     need = vs.missing_tools("gnome-keyring-daemon", "dbus-daemon", "secret-tool")
     if need:
-        pytest.skip(f"not installed: {need}")
+        unavailable(f"not installed: {need} (scripts/setup.sh installs them)")
     service = SecretService.start()
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", service.address)
     try:

@@ -18,8 +18,6 @@ import pytest
 from connectors.console.state import ConsoleState
 from tests.conftest import wait_until
 from tests.integration.guest import REPO, serial_size, wait_for_serial
-# The loopback sshd of the remote-host tests (and its URI, its key already trusted).
-from tests.integration.test_remote_hosts import sshd, ssh_uri, trusted  # noqa: F401
 from tests.integration.test_console_vnc import matches_screenshot, virsh_screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -13,11 +13,17 @@ import pytest
 
 from connectors.console.state import AuthenticationError, ConsoleError
 from connectors.console.tls import TlsError, TlsOptions
+from tests.conftest import unavailable
 from tests.integration import vnc_servers as vs
 from tests.tls_certs import ThrowawayCA
 
-missing = vs.missing_tools("qemu-system-x86_64", "Xvnc", "xwd", "vncpasswd")
-pytestmark = pytest.mark.skipif(bool(missing), reason=f"not installed: {missing}")
+
+
+@pytest.fixture(autouse=True)
+def _servers_installed():
+    missing = vs.missing_tools("qemu-system-x86_64", "Xvnc", "xwd", "vncpasswd")
+    if missing:
+        unavailable(f"not installed: {missing} (scripts/setup.sh installs them)")
 
 PASSWORD = "tls-pw-1"
 
@@ -146,7 +152,7 @@ def test_xvnc_plain_subtypes_log_in_a_local_user(pki, security):
     """User name and password, checked by PAM; Plain alone sends them in the clear and is
     chosen only when the server offers nothing else."""
     if os.geteuid() != 0:
-        pytest.skip("a local user for PAM can only be made as root")
+        unavailable("a local user for PAM can only be made as root")
     user_password = "plain-pw-7"
     user = vs.ensure_plain_user(user_password)
     server = vs.start_xvnc(security, cert_dir=pki["server"],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.libvirt.hostkeys import HostKey, KeyStatus, KnownHosts, check, scan
+from tests.conftest import unavailable
 from tests.integration.remote_services import Sshd, missing_tools
 
 pytestmark = [pytest.mark.integration]
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.integration]
 def two_key_sshd():
     missing = missing_tools("sshd", "ssh-keyscan", "ssh-keygen")
     if missing:
-        pytest.skip(f"missing: {', '.join(missing)}")
+        unavailable(f"missing: {', '.join(missing)} (scripts/setup.sh installs them)")
     server = Sshd.create()
     ecdsa = server.root / "host_ecdsa"
     subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", str(ecdsa)],

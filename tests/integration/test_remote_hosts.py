@@ -23,81 +23,23 @@ from app.events_log import EventsLog
 from app.inventory import InventoryModel
 from app.remote_access import RemoteAccess
 from app.vault import KeyringVault, SERVICE, secret_key, system_backend
-from connectors.libvirt.hostkeys import HostKey, KnownHosts, known_hosts_name
+from connectors.libvirt.hostkeys import HostKey, KnownHosts
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import ConnectionSettings, ConnState, CredentialType
 from connectors.libvirt.uri import validate_uri
-from tests.conftest import wait_until
+from tests.conftest import unavailable, wait_until
 from tests.loop_gaps import LoopGaps
-from tests.integration.conftest import IN_CI, PREFIX
+from tests.integration.conftest import need_remote_tools
 from tests.integration.remote_services import (SASL_USER, TEST_USER, SaslLibvirtd,
-                                               SecretService, Sshd, missing_tools,
-                                               set_test_user_password)
+                                               SecretService, Sshd, set_test_user_password)
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Corr3ct-h0rse-" + uuid.uuid4().hex[:8]   # grepped for in every written file
 
 
-def _unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: these tests must run here)", pytrace=False)
-    pytest.skip(reason)
-
-
 def _need(*tools: str) -> None:
-    if os.geteuid() != 0:
-        _unavailable("the remote-host tests start sshd and a libvirtd as root")
-    missing = missing_tools(*tools)
-    if missing:
-        _unavailable(f"missing {', '.join(missing)}: run scripts/setup.sh")
-
-
-@pytest.fixture(scope="module")
-def sshd(libvirt_uri):
-    _need("sshd", "ssh", "ssh-keyscan", "virt-ssh-helper")
-    server = Sshd.create()
-    server.start()
-    yield server
-    server.close()
-    KnownHosts().remove("127.0.0.1", server.port)
-
-
-@pytest.fixture
-def ssh_uri(sshd) -> str:
-    return f"qemu+ssh://root@127.0.0.1:{sshd.port}/system?keyfile={sshd.client_key}"
-
-
-@pytest.fixture
-def trusted(sshd):
-    """The test sshd's key in ~/.ssh/known_hosts (as after a first contact); removed after."""
-    known = KnownHosts()
-    known.remove("127.0.0.1", sshd.port)
-    key_type, blob = Path(f"{sshd.host_key}.pub").read_text().split()[:2]
-    known.add("127.0.0.1", sshd.port, [HostKey(key_type, blob)])
-    yield known
-    known.remove("127.0.0.1", sshd.port)
-
-
-@pytest.fixture
-def untrusted(sshd):
-    known = KnownHosts()
-    known.remove("127.0.0.1", sshd.port)
-    yield known
-    known.remove("127.0.0.1", sshd.port)
-
-
-@pytest.fixture
-def marker_vm(libvirt_uri):
-    """A defined (never started) VM, so "the same VMs" compares more than two empty lists."""
-    import libvirt
-    conn = libvirt.open(libvirt_uri)
-    name = f"{PREFIX}ssh-{uuid.uuid4().hex[:6]}"
-    dom = conn.defineXML(f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>32"
-                         "</memory><os><type arch='x86_64'>hvm</type></os></domain>")
-    yield name
-    dom.undefine()
-    conn.close()
+    need_remote_tools(*tools)
 
 
 class Human:
@@ -270,7 +212,7 @@ def secret_service(monkeypatch):
         asyncio.run(_wait_for_backend())
     except AssertionError:
         service.close()
-        _unavailable("gnome-keyring-daemon did not offer a Secret Service")
+        unavailable("gnome-keyring-daemon did not offer a Secret Service")
     yield service
     service.close()
 

@@ -18,12 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from app.connection_manager import ConnectionManager
 from connectors.libvirt.model import ConnState
-from tests.conftest import wait_until
 from tests.integration.relays import LIBVIRT_SOCKET, SocketRelay
-from tests.integration.test_remote_hosts import (  # noqa: F401 - fixtures
-    Human, _app, marker_vm, sshd, ssh_uri, trusted, untrusted)
+from tests.integration.test_remote_hosts import Human, _app
 from widgets import launcher
 from widgets.launcher import Session
 from widgets.tabs.general import GeneralTab

@@ -77,13 +77,19 @@ def test_entries_without_uri_are_skipped_with_a_warning(tmp_path):
     assert len(warnings) == 1 and "number 2" in warnings[0]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 def test_an_unreadable_file_is_a_warning(tmp_path):
+    """Without read permission (or, for root, who reads every file, a folder in the
+    file's place: reading fails for everyone) the servers are not loaded, and the user is
+    told why."""
     store = ConnectionsStore(tmp_path / "connections.json")
-    store.save([SavedConnection("qemu:///system")])
-    store.path.chmod(0)
+    if os.geteuid() == 0:
+        store.path.mkdir()
+    else:
+        store.save([SavedConnection("qemu:///system")])
+        store.path.chmod(0)
     try:
         connections, warnings = store.load()
     finally:
-        store.path.chmod(0o600)
+        if store.path.is_file():
+            store.path.chmod(0o600)
     assert connections == [] and "could not be read" in warnings[0]

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 
+from app import connection_manager as manager_mod
+from app import events_log as events_mod
+from app import inventory as inventory_mod
 from app.commands import CommandSet
 from app.tasks import TaskManager
 from connectors.libvirt.model import ConnState, VMInfo, VMState
 from tests.conftest import wait_until
 
-inventory_mod = pytest.importorskip("app.inventory")
-manager_mod = pytest.importorskip("app.connection_manager")
-events_mod = pytest.importorskip("app.events_log")
 
 
 class YesPrompter:

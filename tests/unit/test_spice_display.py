@@ -581,8 +581,8 @@ def test_alpha_blend(flags, src, expect):
 def test_jpeg_through_libjpeg_turbo_or_pillow(turbo, monkeypatch):
     if not turbo:
         monkeypatch.setattr(imagecodec, "SIMPLEJPEG", None)
-    elif imagecodec.SIMPLEJPEG is None:
-        pytest.skip("simplejpeg is not installed")
+    else:
+        assert imagecodec.SIMPLEJPEG is not None, "simplejpeg is a dependency"
     img = np.zeros((16, 32), np.uint32)
     img[:, 16:] = 0x30A0F0
     words = im.decode_jpeg(memoryview(h.jpeg_bytes(img, 95)), 32, 16)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-validate_uri = pytest.importorskip("connectors.libvirt.uri").validate_uri
-from widgets.dialogs.add_server import AddServerDialog  # noqa: E402
+from connectors.libvirt.uri import validate_uri
+from widgets.dialogs.add_server import AddServerDialog
 
 
 @pytest.fixture

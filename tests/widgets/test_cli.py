@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,13 +49,6 @@ def test_version_does_not_load_the_widgets():
     assert result.stderr.strip().endswith("False"), result.stderr
 
 
-needs_app = pytest.mark.skipif(
-    not (ROOT / "app" / "connection_manager.py").exists()
-    or not (ROOT / "connectors" / "libvirt" / "host.py").exists(),
-    reason="the connection manager and the libvirt host are not in the tree yet")
-
-
-@needs_app
 def test_screenshot_of_the_test_driver_is_a_png_of_the_window(tmp_path):
     shot = tmp_path / "window.png"
     result = _run(["--connect", "test:///default", "--screenshot", str(shot)], tmp_path)
@@ -66,7 +58,6 @@ def test_screenshot_of_the_test_driver_is_a_png_of_the_window(tmp_path):
     assert (width, height) == (1280, 800)
 
 
-@needs_app
 def test_screenshot_to_an_unwritable_place_fails_with_a_message(tmp_path):
     shot = tmp_path / "no-such-dir" / "window.png"
     result = _run(["--connect", "test:///default", "--screenshot", str(shot)], tmp_path)
@@ -75,7 +66,6 @@ def test_screenshot_to_an_unwritable_place_fails_with_a_message(tmp_path):
     assert "Traceback" not in result.stderr, result.stderr
 
 
-@needs_app
 def test_a_garbage_settings_file_is_moved_aside_and_the_app_starts(tmp_path):
     config_dir = tmp_path / "config" / "hvconsole"
     config_dir.mkdir(parents=True)
@@ -89,7 +79,6 @@ def test_a_garbage_settings_file_is_moved_aside_and_the_app_starts(tmp_path):
     assert aside and "corrupt" in aside[0]
 
 
-@needs_app
 def test_debug_logs_to_stderr(tmp_path):
     shot = tmp_path / "window.png"
     result = _run(["--debug", "--connect", "test:///default", "--screenshot", str(shot)], tmp_path)
