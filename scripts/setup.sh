@@ -34,6 +34,9 @@ PKGS=(
     # console tests against other VNC servers: TigerVNC's Xvnc (VeNCrypt too), x11vnc on
     # Xvfb, and X tools that move, read and resize the same X display
     tigervnc-standalone-server tigervnc-tools x11vnc xdotool x11-xserver-utils x11-apps
+    # administration tests: UEFI firmware and an emulated TPM for new VMs, the OS
+    # database, bootable test ISOs (grub-mkrescue with xorriso and mtools)
+    ovmf swtpm swtpm-tools osinfo-db xorriso grub-pc-bin grub-common mtools
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)
