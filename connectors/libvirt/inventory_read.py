@@ -89,7 +89,7 @@ def read_all_vms(conn: libvirt.virConnect, driver: str, fetchers: int = 1) -> li
     for start in range(0, len(xmls), PARSE_BATCH):
         roots = parse_many(xmls[start:start + PARSE_BATCH])
         for (dom, (state, reason)), root in zip(with_states[start:start + PARSE_BATCH],
-                                                roots):
+                                                roots, strict=True):
             if root is None:
                 continue
             try:
@@ -182,7 +182,7 @@ def _parse_joined(batch: Sequence[str]) -> list[ET.Element] | None:
     roots = list(wrapper)
     if len(roots) != len(batch) or (wrapper.text or "").strip() or any(
             (root.tail or "").strip() or not doc.lstrip().startswith("<" + root.tag)
-            for root, doc in zip(roots, batch)):
+            for root, doc in zip(roots, batch, strict=True)):
         return None
     for root in roots:
         root.tail = None

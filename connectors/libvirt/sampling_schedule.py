@@ -130,7 +130,7 @@ class SamplingRun:
                 sampler._inflight = self._call
                 self._call.add_done_callback(self._from_worker)
             self._plan(index + 1)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - any fault ends the schedule, reported
             self._fail(err)
 
     def _check_timeout(self) -> None:
@@ -177,7 +177,7 @@ class SamplingRun:
             # The result may have changed whether the host rests (its size, its VMs).
             if self._handle is not None:
                 self._plan(self._fired + 1, count_missed=False)
-        except Exception as fault:
+        except Exception as fault:  # noqa: BLE001 - any fault ends the schedule, reported
             self._fail(fault)
 
     def _report(self, err: BaseException) -> None:

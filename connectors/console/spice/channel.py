@@ -9,8 +9,8 @@ The SpiceClient builds the display handler as ``DisplayChannel(client, channel_i
 (connectors/console/spice/display.py), ``client`` being the ConsoleClient whose
 ``framebuffer`` it draws into; it calls ``client.on_resize(w, h)`` after a new primary
 surface, counts ``client.frames`` and calls ``client.on_update()`` when a batch of
-drawing is done (once per batch of messages that arrived together), and ``client.on_notice(sentence)`` for what it cannot show (an image
-type it does not decode).
+drawing is done (once per batch of messages that arrived together), and
+``client.on_notice(sentence)`` for what it cannot show (an image type it does not decode).
 """
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ class SpiceClient(ConsoleClient):
             handlers["cursor"] = self.cursor = CursorChannel(self)
         linking = [SpiceChannel(self.transport, handler, connection_id=self.main.session_id,
                                 ticket=ticket) for handler in handlers.values()]
-        self.channels.update(zip(handlers, linking))
+        self.channels.update(zip(handlers, linking, strict=True))
         # All linked before any error is raised: none is left linking in the background.
         results = await asyncio.gather(*(channel.link() for channel in linking),
                                        return_exceptions=True)
