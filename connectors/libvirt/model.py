@@ -256,6 +256,8 @@ class ConnectionSettings:
     reconnect_initial_s: float = 1.0
     reconnect_max_s: float = 30.0
     workers: int = 4                    # threads that run blocking libvirt calls
+    # A driver without lifecycle events is looked at this often instead (polling.py).
+    poll_interval_s: float = 5.0
     extra: dict = field(default_factory=dict)
 
 
