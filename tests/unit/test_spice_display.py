@@ -484,7 +484,7 @@ def test_reset_forgets_streams_and_caches():
     send(ch, (d.MSG_MARK, b""))
     assert ch.marked
     send(ch, (d.MSG_RESET, b""))
-    assert not ch.streams and ch.images.cache.pixels == 0 and not ch.marked
+    assert not ch.video.streams and ch.images.cache.pixels == 0 and not ch.marked
 
 
 def test_a_second_primary_surface_replaces_the_first():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from connectors.console.spice.wire import Payload
 from connectors.console.state import ProtocolError
 
 Box = tuple[int, int, int, int]
@@ -27,6 +28,41 @@ OPS = OP_PUT | OP_OR | OP_AND | OP_XOR | OP_BLACKNESS | OP_WHITENESS | OP_INVERS
 
 # Beyond this many clip rectangles in one command the server is broken or hostile.
 MAX_CLIP_RECTS = 65536
+# SpiceClipType
+CLIP_NONE, CLIP_RECTS = 0, 1
+
+
+class Surface:
+    """One surface's pixels: the framebuffer's words for the primary one."""
+
+    __slots__ = ("words", "width", "height", "primary")
+
+    def __init__(self, words: np.ndarray | None, width: int, height: int,
+                 primary: bool) -> None:
+        self.words = words
+        self.width = width
+        self.height = height
+        self.primary = primary
+
+
+def read_rect(p: Payload) -> Box:
+    """A SpiceRect (top, left, bottom, right on the wire) as a box."""
+    top, left, bottom, right = p.unpack("iiii")
+    return left, top, right, bottom
+
+
+def read_clip(p: Payload) -> np.ndarray | None:
+    """A SpiceClip: none, or an (n, 4) array of left, top, right, bottom rectangles."""
+    kind = p.u8()
+    if kind == CLIP_NONE:
+        return None
+    if kind != CLIP_RECTS:
+        raise ProtocolError(f"clip type {kind} does not exist")
+    count = p.u32()
+    if count > MAX_CLIP_RECTS:
+        raise ProtocolError(f"{count} clip rectangles in one drawing command")
+    rects = np.frombuffer(p.take(count * 16), "<i4").reshape(count, 4)
+    return rects[:, [1, 0, 3, 2]].astype(np.int64)
 
 
 def check_box(box: Box, width: int, height: int, what: str = "drawing") -> None:
