@@ -258,7 +258,7 @@ class ConnectionSettings:
     workers: int = 4                    # threads that run blocking libvirt calls
     # A driver without lifecycle events is looked at this often instead (polling.py).
     poll_interval_s: float = 5.0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 class ConnectorError(Exception):

@@ -18,16 +18,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import libvirt
 
 from connectors.libvirt.sampling_schedule import SamplingRun
 from connectors.libvirt.stats_records import (CpuTimes, DiskCounters, DomainSample, HostSample,
-                                              NetCounters, RawRecord, StatsBatch, block_keys,
+                                              NetCounters, RawRecord, StatsBatch, StatsDict,
+                                              block_keys,
                                               block_values, net_keys, net_values,
                                               parse_domain_stats, vcpu_time_keys)
 
@@ -38,6 +40,10 @@ __all__ = ["CpuTimes", "DiskCounters", "DomainSample", "HostSample", "NetCounter
            "SamplerBusy", "StatsSampler", "per_domain_stats", "read_host_sample"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# What a bulk call returns: each domain with its record.
+DomainRecords = list[tuple[libvirt.virDomain, StatsDict]]
 
 GROUP_FLAGS = {
     "state": libvirt.VIR_DOMAIN_STATS_STATE,
@@ -64,7 +70,7 @@ def _cpu_times(d: dict[str, int] | None) -> CpuTimes | None:
     return CpuTimes(d.get("kernel"), d.get("user"), d.get("idle"), d.get("iowait"))
 
 
-def _optional_call(fn: Callable[[], Any]) -> Any:
+def _optional_call(fn: Callable[[], T]) -> T | None:
     """A host figure some drivers do not implement (the test driver has no memory stats)."""
     try:
         return fn()
@@ -73,23 +79,32 @@ def _optional_call(fn: Callable[[], Any]) -> Any:
         return None
 
 
+# libvirt-python annotates the node calls below as returning str. What they return:
+# getCPUStats a dict of nanosecond counters, getCPUMap (CPU count, online flags, online
+# count), getMemoryStats a dict of KiB figures, getInfo [model, memory in MiB, CPUs, MHz,
+# NUMA nodes, sockets, cores, threads].
+
+def _cpu_stats(conn: libvirt.virConnect, cpu: int) -> dict[str, int] | None:
+    return cast("dict[str, int] | None",
+                _optional_call(functools.partial(conn.getCPUStats, cpu)))
+
+
 def read_host_sample(conn: libvirt.virConnect, t: float, wall: float,
                      per_core: bool = True) -> HostSample:
     """Host CPU (total and per online core) and memory. Blocking: call it in a worker."""
-    total = _cpu_times(_optional_call(
-        lambda: conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)))
+    total = _cpu_times(_cpu_stats(conn, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS))
     cores = None
     if per_core:
-        cpu_map = _optional_call(conn.getCPUMap)
+        cpu_map = cast("tuple[int, list[bool], int] | None", _optional_call(conn.getCPUMap))
         if cpu_map is not None:
             _count, online, _n = cpu_map
-            cores = tuple(_cpu_times(_optional_call(lambda i=i: conn.getCPUStats(i)))
-                          if up else None for i, up in enumerate(online))
-    mem = _optional_call(
-        lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS))
+            cores = tuple(_cpu_times(_cpu_stats(conn, i)) if up else None
+                          for i, up in enumerate(online))
+    mem = cast("dict[str, int] | None", _optional_call(
+        lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)))
     info = None
     if not mem or total is None:
-        info = _optional_call(conn.getInfo)
+        info = cast("list[int] | None", _optional_call(conn.getInfo))
     if not mem:
         mem = _hypervisor_memory(conn, info)
     cpus = info[2] if total is None and info and info[2] > 0 else None
@@ -97,7 +112,7 @@ def read_host_sample(conn: libvirt.virConnect, t: float, wall: float,
                       mem.get("cached"), mem.get("buffers"), cpus=cpus)
 
 
-def _hypervisor_memory(conn: libvirt.virConnect, info: list | None) -> dict[str, int]:
+def _hypervisor_memory(conn: libvirt.virConnect, info: list[int] | None) -> dict[str, int]:
     """Total and free memory where the driver has no node memory statistics.
 
     libvirt's Xen driver (libxl) implements neither virNodeGetMemoryStats nor
@@ -114,8 +129,7 @@ def _hypervisor_memory(conn: libvirt.virConnect, info: list | None) -> dict[str,
     return mem
 
 
-def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True
-                     ) -> list[tuple[libvirt.virDomain, dict]]:
+def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True) -> DomainRecords:
     """The bulk call's records, built from one virDomainGetInfo per domain.
 
     libvirt's Xen driver (libxl, libvirt 9.0) has no virConnectGetAllDomainStats, but
@@ -125,10 +139,12 @@ def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True
     A domain that vanished between the listing and its call is left out of the tick.
     """
     flags = libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if active_only else 0
-    records = []
+    records: DomainRecords = []
     for dom in conn.listAllDomains(flags):
         try:
-            state, maximum, current, vcpus, cpu_time = dom.info()
+            # libvirt-python annotates info() as str; it returns [state, maximum memory,
+            # memory, vCPUs, CPU time].
+            state, maximum, current, vcpus, cpu_time = cast("list[int]", dom.info())
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 continue
@@ -195,7 +211,8 @@ class StatsSampler:
         self._per_domain = False  # set for good once the driver lacks the bulk call
         self.prepare = prepare
         # The call under way (asyncio's or the worker's future): ticks never overlap.
-        self._inflight: asyncio.Future | concurrent.futures.Future | None = None
+        self._inflight: (asyncio.Future[StatsBatch] | concurrent.futures.Future[StatsBatch]
+                         | None) = None
         self._run: SamplingRun | None = None
         self._skipped = 0
         self.groups = frozenset(groups)
@@ -269,12 +286,12 @@ class StatsSampler:
         # One instant for every domain of the bulk answer: the middle of the call.
         t = (start + end) / 2
         wall += (end - start) / 2
-        records = self._keyed(records, full)
+        keyed = self._keyed(records, full)
         host = read_host_sample(self._conn, t, wall, self.per_core) if self.host else None
         if host is not None and host.cpu_total is None and self._per_domain:
             host = dataclasses.replace(host, domains_cpu_ns=sum(
-                rec.get("cpu.time") or 0 for _key, _ident, rec in records))
-        batch = StatsBatch(t, wall, records, host, self._clock() - start, full=full)
+                rec.get("cpu.time") or 0 for _key, _ident, rec in keyed))
+        batch = StatsBatch(t, wall, keyed, host, self._clock() - start, full=full)
         if self.prepare is not None:
             batch.prepared = self.prepare(batch)
         return batch
@@ -297,8 +314,7 @@ class StatsSampler:
         return (self._per_domain or self.full_every <= 1
                 or self._last_full_size <= TIERED_FROM or tick % self.full_every == 0)
 
-    def _keyed(self, records: list[tuple[libvirt.virDomain, dict]], full: bool
-               ) -> list[RawRecord]:
+    def _keyed(self, records: DomainRecords, full: bool) -> list[RawRecord]:
         """(UUID, running instance id, dict) per domain. A running instance's UUID is
         remembered by (name, id): the name is a local field of the handle while the
         UUID string is formatted anew on every call, which at 10,000 domains a tick is
@@ -315,9 +331,8 @@ class StatsSampler:
                 key = dom.UUIDString()
             else:
                 pair = (dom.name(), ident)
-                key = uuids.get(pair)
-                if key is None:
-                    key = dom.UUIDString()
+                known = uuids.get(pair)
+                key = known if known is not None else dom.UUIDString()
                 seen[pair] = key
             if full and key in hot:
                 handles[key] = dom
@@ -331,7 +346,7 @@ class StatsSampler:
             uuids.update(seen)
         return out
 
-    def _chunked_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+    def _chunked_stats(self) -> DomainRecords:
         """Every domain's records in bulk calls of ``chunk`` domains. libvirt-python turns
         a whole answer into dicts in one C call that holds the GIL: for 10,000 QEMU
         domains that is far longer than the UI may wait; between two chunks the GIL is
@@ -339,7 +354,7 @@ class StatsSampler:
         listed = self._conn.listAllDomains(
             libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if self.active_only else 0)
         flags = self._stats_flags()
-        records: list[tuple[libvirt.virDomain, dict]] = []
+        records: DomainRecords = []
         for start in range(0, len(listed), self.chunk):
             part = listed[start:start + self.chunk]
             try:
@@ -357,7 +372,7 @@ class StatsSampler:
             time.sleep(0)
         return records
 
-    def _hot_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+    def _hot_stats(self) -> DomainRecords:
         """The hot domains' records (virDomainListGetStats). A VM that became hot since
         the last full tick is looked up once (only one that tick reported: ``hot_keys`` may
         name VMs of other hosts, or stopped ones); one that has gone away since is left for
@@ -381,7 +396,7 @@ class StatsSampler:
             self._hot_handles = {}
             return []
 
-    def _domain_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+    def _domain_stats(self) -> DomainRecords:
         if self._per_domain:
             return per_domain_stats(self._conn, self.active_only)
         list_flags = self._nowait | (_ACTIVE if self.active_only else 0)
@@ -406,21 +421,21 @@ class StatsSampler:
         if self._inflight is not None and not self._inflight.done():
             raise SamplerBusy("the previous statistics call has not returned yet")
         loop = asyncio.get_running_loop()
-        self._inflight = loop.run_in_executor(self._executor, self.collect)
+        self._inflight = inflight = loop.run_in_executor(self._executor, self.collect)
         # A call abandoned by stop() or a timeout may still fail later (its connection
         # closed meanwhile): nobody awaits it any more, so mark its error as seen.
-        self._inflight.add_done_callback(lambda f: f.cancelled() or f.exception())
+        inflight.add_done_callback(lambda f: f.cancelled() or f.exception())
         # shield: on timeout the thread keeps running; _inflight stays pending until it
         # ends, so the next tick is skipped instead of stacking a second call on it.
-        batch = await asyncio.wait_for(asyncio.shield(self._inflight), self.timeout_s)
+        batch = await asyncio.wait_for(asyncio.shield(inflight), self.timeout_s)
         if self._skipped:
             batch.skipped_ticks = self._skipped
             self._skipped = 0
         return batch
 
-    def start(self, callback: Callable[[StatsBatch], Any], interval_s: float,
-              on_error: Callable[[BaseException], Any] | None = None,
-              phase_s: float = 0.0) -> asyncio.Future:
+    def start(self, callback: Callable[[StatsBatch], object], interval_s: float,
+              on_error: Callable[[BaseException], object] | None = None,
+              phase_s: float = 0.0) -> asyncio.Future[None]:
         """Tick every ``interval_s`` on a fixed grid, the first tick ``phase_s`` from now
         (hosts given different phases do not all hold the GIL at the same instant, which
         the UI would feel as one long stall), replacing a running schedule. Each batch
