@@ -185,14 +185,15 @@ class SpiceChannel:
         if self._stream is None:
             raise ConsoleError("not connected")
         task = asyncio.current_task()
-        self._watch = _StallWatch(task, BODY_TIMEOUT_S)
+        assert task is not None, "run() is awaited in a task"
+        self._watch = watch = _StallWatch(task, BODY_TIMEOUT_S)
         try:
-            await self._read_messages(self._stream.reader, self._stream.writer)
+            await self._read_messages(self._stream.reader, self._stream.writer, watch)
         except asyncio.IncompleteReadError:
             if not self.closed:
                 raise ConsoleError(self._ended("closed the connection")) from None
         except asyncio.CancelledError:
-            if not self._watch.fired or task.uncancel():
+            if not watch.fired or task.uncancel():
                 raise
             raise ProtocolError(f"the server stopped in the middle of a {self.name} message "
                                 f"for {BODY_TIMEOUT_S:g} s") from None
@@ -203,12 +204,12 @@ class SpiceChannel:
         except FramebufferError as err:
             raise ProtocolError(str(err)) from None
         finally:
-            self._watch.stop()
+            watch.stop()
             self._replies = None
             self.close()
 
     async def _read_messages(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+                             writer: asyncio.StreamWriter, watch: _StallWatch) -> None:
         """Whatever has arrived is read at once and every complete message in it handled
         in one go (a display server sends a hundred small drawings per screen change);
         the start of an incomplete one waits for the rest, watched by one timer."""
@@ -265,10 +266,10 @@ class SpiceChannel:
             if pos < size_all:
                 pending = [data[pos:]]
                 have = size_all - pos
-                self._watch.waiting(self.messages_received)
+                watch.waiting(self.messages_received)
             else:
                 have = 0
-                self._watch.idle()
+                watch.idle()
             if writer.transport.get_write_buffer_size():
                 await writer.drain()
 
@@ -342,7 +343,7 @@ class _StallWatch:
     and re-armed only when it fires: not a timer per message, which under qasync would
     start and stop a Qt timer for each of thousands of messages a second."""
 
-    def __init__(self, task: asyncio.Task, limit: float) -> None:
+    def __init__(self, task: asyncio.Task[None], limit: float) -> None:
         self.task = task
         self.limit = limit
         self.fired = False

@@ -16,10 +16,12 @@ import struct
 
 import numpy as np
 
+from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import MAX_HEIGHT, MAX_WIDTH
 from connectors.console.spice import canvas, wire
 from connectors.console.spice import images as image_types
-from connectors.console.spice.canvas import CLIP_NONE, Box, Surface, read_clip, read_rect
+from connectors.console.spice.canvas import (CLIP_NONE, Block, Box, Surface, read_clip,
+                                             read_rect)
 from connectors.console.spice.images import ImageDecoder, UnsupportedImage, check_image_size
 from connectors.console.spice.video import VideoStreams
 from connectors.console.spice.wire import Payload
@@ -76,6 +78,9 @@ MAX_SURFACES = 4096
 # 33 MB.
 MAX_MESSAGE_SIZE = 64 << 20
 
+# A Brush: none, one colour word, or a pattern image with its origin.
+Brush = int | tuple[np.ndarray, int, int] | None
+
 UNDRAWN = {MSG_DRAW_ROP3: "ternary raster operations", MSG_DRAW_STROKE: "lines",
            MSG_DRAW_TEXT: "text drawn by the server",
            MSG_DRAW_COMPOSITE: "composited pictures",
@@ -94,7 +99,8 @@ class DisplayChannel:
     channel_type = wire.CHANNEL_DISPLAY
     max_message_size = MAX_MESSAGE_SIZE
 
-    def __init__(self, client, channel_id: int = 0, *, cache_pixels: int = CACHE_PIXELS,
+    def __init__(self, client: ConsoleClient, channel_id: int = 0, *,
+                 cache_pixels: int = CACHE_PIXELS,
                  offscreen_pixels: int = OFFSCREEN_PIXELS,
                  max_primary_pixels: int = MAX_WIDTH * MAX_HEIGHT) -> None:
         self.client = client
@@ -203,7 +209,7 @@ class DisplayChannel:
 
     def words(self, surface: Surface) -> np.ndarray:
         """Where a surface's pixels are (the primary one's are the framebuffer's)."""
-        return self.client.framebuffer.words if surface.primary else surface.words
+        return surface.words if surface.words is not None else self.client.framebuffer.words
 
     def target(self, surface_id: int) -> Surface | None:
         """The surface a command (or a video stream) draws on; None for one dropped over
@@ -315,7 +321,7 @@ class DisplayChannel:
             block = block.copy()
         return block
 
-    def _brush(self, data: memoryview, p: Payload):
+    def _brush(self, data: memoryview, p: Payload) -> Brush:
         """A Brush: None, a colour word, or (pattern image, origin x, origin y)."""
         kind = p.u8()
         if kind == BRUSH_NONE:
@@ -328,7 +334,7 @@ class DisplayChannel:
         raise ProtocolError(f"brush type {kind} does not exist")
 
     @staticmethod
-    def _brush_block(brush, box: Box):
+    def _brush_block(brush: Brush, box: Box) -> Block | None:
         if isinstance(brush, tuple):
             pattern, x, y = brush
             return canvas.tile(pattern, box, x, y)
@@ -354,7 +360,8 @@ class DisplayChannel:
                        rop=rop, src_invert=canvas.INVERS_BRUSH, mask=mask):
             self.damage(surface, parts)
 
-    def _copy_like(self, data: memoryview, what: str, with_brush: bool):
+    def _copy_like(self, data: memoryview, what: str, with_brush: bool) -> tuple[
+            Surface | None, Box, list[Box], np.ndarray | None, Brush, int, np.ndarray | None]:
         """Copy, Blend and Opaque share their layout (Opaque adds a brush)."""
         p = Payload(data, what)
         surface, box, parts = self._base(p)
@@ -444,7 +451,7 @@ class DisplayChannel:
         area = read_rect(p)
         src_colour, _true_colour = p.unpack("II")
         block = self._source(data, surface, box, area, pointer, False)
-        if surface is None:
+        if surface is None or block is None:
             return
         keep = (block & 0xFFFFFF) != (src_colour & 0xFFFFFF)
         canvas.draw(self.words(surface), box, parts, block, mask=keep)
@@ -456,12 +463,12 @@ class DisplayChannel:
         flags, alpha, pointer = p.unpack("BBI")
         area = read_rect(p)
         block = self._source(data, surface, box, area, pointer, True)
-        if surface is None:
+        if surface is None or block is None:
             return
         words = self.words(surface)
         for part in parts:
             dest = words[part[1]:part[3], part[0]:part[2]]
-            src = canvas.piece(block, part, box)
+            src = canvas.part_of(block, part, box)
             canvas.write(dest, _blend(src, dest, alpha, bool(flags & ALPHA_SRC_HAS_ALPHA)))
         self.damage(surface, parts)
 
