@@ -6,7 +6,7 @@ these records in its models and tests can build them by hand.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class VMState(enum.Enum):
@@ -258,7 +258,6 @@ class ConnectionSettings:
     workers: int = 4                    # threads that run blocking libvirt calls
     # A driver without lifecycle events is looked at this often instead (polling.py).
     poll_interval_s: float = 5.0
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class ConnectorError(Exception):

@@ -32,7 +32,6 @@ HANDSHAKE_TIMEOUT_S = 15.0
 BODY_TIMEOUT_S = 30.0
 MAX_TEXT = 1 << 20          # reason strings, desktop name, clipboard
 MAX_CURSOR = 512
-MAX_RECTS = 1 << 16
 # Preferred order, by benchmarks/console_decode.py (1920x1080 desktop, CPU per frame):
 # Raw ~2.5 ms but 8 MB a frame; lossless Tight ~12 ms at ~0.21 MB (Tight JPEG ~8 ms);
 # ZRLE ~5 ms at ~0.17 MB with its C decoder (~47 ms where it was not built); Hextile

@@ -86,14 +86,6 @@ class _Cursor:
         self.pos = end
         return d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | ALPHA
 
-    def run_length(self) -> int:
-        length = 1
-        while True:
-            b = self.byte()
-            length += b
-            if b != 255:
-                return length
-
 
 class ZrleDecoder:
     def __init__(self, accel: ZrleAccel | None | bool = True) -> None:

@@ -89,8 +89,6 @@ class SpiceChannel:
         self.name = wire.CHANNEL_NAMES.get(handler.channel_type, str(handler.channel_type))
         self.max_message_size = int(getattr(handler, "max_message_size",
                                             wire.MAX_MESSAGE_SIZE))
-        self.server_common_caps: list[int] = []
-        self.server_channel_caps: list[int] = []
         self.mini_header = False
         self.closed = False
         self.disconnect_reason: str | None = None
@@ -136,8 +134,6 @@ class SpiceChannel:
         reply = wire.parse_link_reply(await reader.readexactly(size))
         if reply.error != wire.LINK_OK:
             raise wire.link_error(reply.error, self.name)
-        self.server_common_caps = reply.common_caps
-        self.server_channel_caps = reply.channel_caps
         if wire.has_cap(reply.common_caps, wire.CAP_PROTOCOL_AUTH_SELECTION):
             if not wire.has_cap(reply.common_caps, wire.CAP_AUTH_SPICE):
                 raise ConsoleError("The SPICE server asks for SASL authentication, which "

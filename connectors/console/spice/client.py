@@ -71,8 +71,6 @@ class SpiceClient(ConsoleClient):
         """The guest runs the SPICE agent: resolution and clipboard can be shared."""
         return self.main.agent_connected
 
-    has_agent = agent_connected
-
     # ---- connecting ----
 
     async def connect(self) -> None:
