@@ -70,6 +70,10 @@ class LiveInventory:
         self.networks: dict[str, NetworkInfo] = {}
         self.pools: dict[str, PoolInfo] = {}
         self._link: Link | None = None
+        # The loop the host connected on. libvirt's events may be dispatched while Qt
+        # processes events outside a running asyncio loop (a dialog, a test's
+        # processEvents): tasks are created on this loop, not on "the running one".
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: dict[ObjectRef, None] = {}
         self._pending_events: list[HypervisorEvent] = []
         self._refresh_task: asyncio.Task[None] | None = None
@@ -123,9 +127,9 @@ class LiveInventory:
         what piled up meanwhile, and look every ``poll_interval_s`` at what ``poller``
         watches."""
         self._link = link
+        self._loop = loop = asyncio.get_running_loop()
         if poller is not None and poller.kinds:
-            self._poll_task = asyncio.get_running_loop().create_task(
-                self._poll(link, poller, poll_interval_s))
+            self._poll_task = loop.create_task(self._poll(link, poller, poll_interval_s))
         if self._dirty:
             self._schedule_refresh()
 
@@ -145,12 +149,11 @@ class LiveInventory:
         self._schedule_refresh()
 
     def _schedule_refresh(self) -> None:
-        link = self._link
-        if link is None:
+        link, loop = self._link, self._loop
+        if link is None or loop is None:
             return  # attach() refreshes what piled up once the host has announced itself
         if self._refresh_task is None or self._refresh_task.done():
-            self._refresh_task = asyncio.get_running_loop().create_task(
-                self._refresh_dirty(link))
+            self._refresh_task = loop.create_task(self._refresh_dirty(link))
 
     async def _refresh_dirty(self, link: Link) -> None:
         await asyncio.sleep(REFRESH_DELAY_S)
