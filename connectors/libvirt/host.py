@@ -58,7 +58,6 @@ class LibvirtHost:
                  settings: ConnectionSettings | None = None, is_demo: bool = False) -> None:
         self.uri = uri
         self.listener = listener
-        self.auth = auth
         self.settings = settings if settings is not None else ConnectionSettings()
         self.is_demo = is_demo
         self.state = ConnState.DISCONNECTED
@@ -81,6 +80,15 @@ class LibvirtHost:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
         self._polling_told: frozenset[ObjectKind] = frozenset()
+
+    @property
+    def auth(self) -> AuthCallback | None:
+        """Asked for what libvirt wants to know while connecting (on the loop)."""
+        return self._opener.auth
+
+    @auth.setter
+    def auth(self, auth: AuthCallback | None) -> None:
+        self._opener.auth = auth
 
     # ---- cached picture ----
 
