@@ -6,7 +6,7 @@ from __future__ import annotations
 import configparser
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 VNC_BASE_PORT = 5900
 PROTOCOLS = ("vnc", "spice")
@@ -62,14 +62,15 @@ def parse_console_uri(text: str) -> ConsoleAddress:
     return ConsoleAddress("vnc", parts.hostname, port, password, username=username)
 
 
-def _uri_port(text: str, parts) -> int | None:
+def _uri_port(text: str, parts: SplitResult) -> int | None:
     try:
-        return parts.port
+        port: int | None = parts.port
+        return port
     except ValueError:
         raise ValueError(f"{text}: the port is not a number from 0 to 65535") from None
 
 
-def _parse_spice_uri(text: str, parts) -> ConsoleAddress:
+def _parse_spice_uri(text: str, parts: SplitResult) -> ConsoleAddress:
     if not parts.hostname:
         raise ValueError(f"{text}: the address has no host (spice://HOST:PORT)")
     try:

@@ -9,7 +9,7 @@ from connectors.console.framebuffer import CursorImage, Framebuffer
 from connectors.console.keymap import SC_SHIFT_L, XK_SHIFT_L, text_keystrokes
 
 
-def _nothing(*_args) -> None:
+def _nothing(*_args: object) -> None:
     pass
 
 
@@ -49,7 +49,7 @@ class ConsoleClient:
         raise NotImplementedError
 
     # ---- built on send_key ----
-    def send_combo(self, keys: list[tuple[int, int]]) -> None:
+    def send_combo(self, keys: list[tuple[int | None, int]]) -> None:
         """Press (scancode, keysym) keys in order, release them in reverse: Ctrl+Alt+Del."""
         for scancode, keysym in keys:
             self.send_key(True, keysym, scancode)

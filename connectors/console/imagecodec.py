@@ -18,14 +18,15 @@ def _load_simplejpeg() -> ModuleType | None:
         import simplejpeg
     except ImportError:  # Pillow decodes JPEG too, about twice as slowly
         return None
-    return simplejpeg
+    module: ModuleType = simplejpeg
+    return module
 
 
 SIMPLEJPEG = _load_simplejpeg()
 
 
-def decode_into(data, width: int, height: int, out: np.ndarray, *, fmt: str = "JPEG",
-                turbo: ModuleType | None = SIMPLEJPEG) -> None:
+def decode_into(data: bytes | memoryview, width: int, height: int, out: np.ndarray, *,
+                fmt: str = "JPEG", turbo: ModuleType | None = SIMPLEJPEG) -> None:
     """Decode ``data`` (a ``fmt`` picture that must be ``width`` x ``height``) into
     ``out``, any writable array of width * height 4-byte pixels: in place when ``out`` is
     contiguous (a full-width strip of the framebuffer, say), else through one copy.
@@ -37,9 +38,8 @@ def decode_into(data, width: int, height: int, out: np.ndarray, *, fmt: str = "J
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as img:
             _check_size(fmt, img.size, width, height)
-            if img.mode != "RGB":
-                img = img.convert("RGB")
-            bgrx = img.tobytes("raw", "BGRX")
+            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            bgrx = rgb.tobytes("raw", "BGRX")
     except ProtocolError:
         raise
     except Exception as err:  # noqa: BLE001 - Pillow raises many kinds on bad data
@@ -49,7 +49,8 @@ def decode_into(data, width: int, height: int, out: np.ndarray, *, fmt: str = "J
     out[...] = words.view(out.dtype).reshape(out.shape)
 
 
-def _turbo_into(turbo: ModuleType, data, width: int, height: int, out: np.ndarray) -> bool:
+def _turbo_into(turbo: ModuleType, data: bytes | memoryview, width: int, height: int,
+                out: np.ndarray) -> bool:
     """False when libjpeg-turbo refuses the data (CMYK, say): Pillow then tries, and
     gives the error if it fails too."""
     try:

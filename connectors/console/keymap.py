@@ -62,7 +62,7 @@ _US_ROWS = [
 US_CHARS: dict[str, tuple[int, bool]] = {" ": (SC_SPACE, False), "\n": (SC_RETURN, False),
                                           "\t": (SC_TAB, False)}
 for _first, _plain, _shifted in _US_ROWS:
-    for _i, (_p, _s) in enumerate(zip(_plain, _shifted)):
+    for _i, (_p, _s) in enumerate(zip(_plain, _shifted, strict=True)):
         US_CHARS[_p] = (_first + _i, False)
         US_CHARS[_s] = (_first + _i, True)
 

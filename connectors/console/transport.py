@@ -100,7 +100,8 @@ class CommandTransport:
         ours, theirs = socket.socketpair()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=theirs, stdout=theirs, stderr=asyncio.subprocess.DEVNULL)
+                *self.argv, stdin=theirs.fileno(), stdout=theirs.fileno(),
+                stderr=asyncio.subprocess.DEVNULL)
         except OSError as err:
             ours.close()
             raise ConsoleError(f"Cannot start {self.argv[0]}: {err.strerror or err}.") from None

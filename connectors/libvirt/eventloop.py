@@ -23,11 +23,13 @@ import itertools
 import logging
 import select
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple, Unpack
 
 import libvirt
 
+Ts = TypeVarTuple("Ts")
 log = logging.getLogger(__name__)
 
 READABLE = libvirt.VIR_EVENT_HANDLE_READABLE
@@ -117,7 +119,7 @@ class AsyncioEventImpl:
         self._to_loop(libvirt.virEventInvokeFreeCallback, record.opaque)
         return 0
 
-    def _to_loop(self, fn, *args) -> None:
+    def _to_loop(self, fn: Callable[[Unpack[Ts]], object], *args: Unpack[Ts]) -> None:
         try:
             self.loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # the loop is closed: nothing will run on it any more

@@ -20,6 +20,7 @@ import enum
 import hashlib
 import os
 import subprocess
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,7 @@ class HostKeyError(Exception):
     """The host's key could not be fetched or checked; worded for the user."""
 
 
-def preferred_first(keys) -> tuple[HostKey, ...]:
+def preferred_first(keys: Iterable[HostKey]) -> tuple[HostKey, ...]:
     def rank(key: HostKey) -> int:
         return _PREFERENCE.index(key.key_type) if key.key_type in _PREFERENCE else 99
     return tuple(sorted(keys, key=rank))
@@ -138,7 +139,7 @@ def scan(host: str, port: int | None, timeout: int = SCAN_TIMEOUT_S,
 class KnownHosts:
     """A known_hosts file: look a host up (hashed entries too) and add keys to it."""
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_known_hosts()
 
     def lookup(self, host: str, port: int | None) -> tuple[HostKey, ...]:
@@ -153,7 +154,7 @@ class KnownHosts:
                                "the host key cannot be checked.") from None
         return _parse_lines(done.stdout)
 
-    def add(self, host: str, port: int | None, keys) -> None:
+    def add(self, host: str, port: int | None, keys: Iterable[HostKey]) -> None:
         """Appends the keys for host:port (what ssh does when you answer "yes")."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = known_hosts_name(host, port)
@@ -188,7 +189,7 @@ def check(host: str, port: int | None, known: KnownHosts,
     return HostKeyCheck(host, port, status, offered, trusted)
 
 
-def classify(offered, trusted) -> KeyStatus:
+def classify(offered: Sequence[HostKey], trusted: Sequence[HostKey]) -> KeyStatus:
     """KNOWN when a trusted key is offered and no trusted type comes with another key;
     CHANGED when a type the user trusts now comes with a different key; else UNKNOWN."""
     if not trusted:

@@ -18,12 +18,15 @@ import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar, cast
 
 import libvirt
 
 from connectors.libvirt import readers
 from connectors.libvirt.model import NetworkInfo, PoolInfo, VMInfo
+
+Obj = TypeVar("Obj")
+R = TypeVar("R")
 
 PARALLEL_FROM = 200     # domains on one host from which their XML is fetched in parallel
 PARSE_BATCH = 50       # domain XMLs parsed as one document
@@ -89,7 +92,7 @@ def read_all_vms(conn: libvirt.virConnect, driver: str, fetchers: int = 1) -> li
     for start in range(0, len(xmls), PARSE_BATCH):
         roots = parse_many(xmls[start:start + PARSE_BATCH])
         for (dom, (state, reason)), root in zip(with_states[start:start + PARSE_BATCH],
-                                                roots):
+                                                roots, strict=True):
             if root is None:
                 continue
             try:
@@ -130,7 +133,8 @@ def _domains_with_states(conn: libvirt.virConnect) -> list[tuple[libvirt.virDoma
 
 def _state_of(dom: libvirt.virDomain) -> tuple[int, int] | None:
     try:
-        state, reason = dom.state(0)[:2]
+        # libvirt-python annotates state() as str; it returns [state, reason].
+        state, reason = cast("list[int]", dom.state(0))[:2]
     except libvirt.libvirtError as err:
         if readers.is_missing(err):
             return None
@@ -182,7 +186,7 @@ def _parse_joined(batch: Sequence[str]) -> list[ET.Element] | None:
     roots = list(wrapper)
     if len(roots) != len(batch) or (wrapper.text or "").strip() or any(
             (root.tail or "").strip() or not doc.lstrip().startswith("<" + root.tag)
-            for root, doc in zip(roots, batch)):
+            for root, doc in zip(roots, batch, strict=True)):
         return None
     for root in roots:
         root.tail = None
@@ -218,9 +222,9 @@ def _vm(dom: libvirt.virDomain, root: ET.Element, driver: str, state: int, reaso
                                managed_save=managed_save)
 
 
-def _each(read, objects: Sequence) -> list:
+def _each(read: Callable[[Obj], R], objects: Sequence[Obj]) -> list[R]:
     """read(obj) for each object, leaving out those deleted while being read."""
-    out = []
+    out: list[R] = []
     for obj in objects:
         try:
             out.append(read(obj))

@@ -6,7 +6,7 @@ these records in its models and tests can build them by hand.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class VMState(enum.Enum):
@@ -256,7 +256,8 @@ class ConnectionSettings:
     reconnect_initial_s: float = 1.0
     reconnect_max_s: float = 30.0
     workers: int = 4                    # threads that run blocking libvirt calls
-    extra: dict = field(default_factory=dict)
+    # A driver without lifecycle events is looked at this often instead (polling.py).
+    poll_interval_s: float = 5.0
 
 
 class ConnectorError(Exception):

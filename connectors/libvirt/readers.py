@@ -6,7 +6,7 @@ run in a host connection's worker thread, never on the event loop.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Callable
+from typing import Callable, cast
 
 import libvirt
 
@@ -57,7 +57,7 @@ def _kib(element: ET.Element | None) -> int:
         return 0
     factor = _UNIT_KIB.get(element.get("unit", "KiB").lower(), 1)
     try:
-        return int(int(element.text.strip()) * factor)
+        return int(int((element.text or "").strip()) * factor)
     except ValueError:
         return 0
 
@@ -128,7 +128,8 @@ def domain_xml(dom: libvirt.virDomain) -> str:
 def read_vm(dom: libvirt.virDomain, driver: str) -> VMInfo:
     """One domain as a VMInfo (about five RPCs): for a refresh after an event. A whole
     host is read in bulk by connectors.libvirt.inventory_read instead."""
-    state, reason = dom.state(0)[:2]
+    # libvirt-python annotates state() as str; it returns [state, reason].
+    state, reason = cast("list[int]", dom.state(0))[:2]
     root = ET.fromstring(domain_xml(dom))
     persistent = bool(dom.isPersistent())
     managed_save = persistent and asked(lambda: dom.hasManagedSaveImage(0))
@@ -172,7 +173,9 @@ def vm_from_xml(root: ET.Element, driver: str, *, state: int, reason: int, persi
     max_memory = _kib(root.find("memory"))
     memory = _kib(root.find("currentMemory")) or max_memory
     devices = root.find("devices")
-    disks = nics = graphics = ()
+    disks: tuple[DiskInfo, ...] = ()
+    nics: tuple[NicInfo, ...] = ()
+    graphics: tuple[GraphicsInfo, ...] = ()
     if devices is not None:
         disks = tuple(_disk(e) for e in devices.findall("disk"))
         nics = tuple(_nic(e) for e in devices.findall("interface"))
@@ -203,7 +206,9 @@ def read_network(net: libvirt.virNetwork) -> NetworkInfo:
 
 
 def read_pool(pool: libvirt.virStoragePool) -> PoolInfo:
-    state, capacity, allocation, available = pool.info()[:4]
+    # libvirt-python annotates info() as str; it returns [state, capacity, allocation,
+    # available].
+    state, capacity, allocation, available = cast("list[int]", pool.info())[:4]
     root = ET.fromstring(pool.XMLDesc(0))
     persistent = bool(pool.isPersistent())
     state_text = (wording.POOL_STATES[state] if 0 <= state < len(wording.POOL_STATES)
@@ -216,7 +221,10 @@ def read_pool(pool: libvirt.virStoragePool) -> PoolInfo:
 
 
 def read_host(conn: libvirt.virConnect, uri: str, driver: str, is_demo: bool) -> HostInfo:
-    model, memory_mib, cpus, mhz, _nodes, sockets, cores, threads = conn.getInfo()[:8]
+    # libvirt-python annotates getInfo() as str; it returns [model, memory in MiB, cpus,
+    # MHz, NUMA nodes, sockets, cores, threads].
+    info = cast("tuple[str, int, int, int, int, int, int, int]", conn.getInfo()[:8])
+    model, memory_mib, cpus, mhz, _nodes, sockets, cores, threads = info
     kind = conn.getType()
     try:
         hv_version = wording.version_text(conn.getVersion())

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from connectors.libvirt.stats import StatsBatch, StatsSampler
@@ -44,8 +44,8 @@ class SamplingRun:
     """
 
     def __init__(self, sampler: StatsSampler, loop: asyncio.AbstractEventLoop,
-                 callback: Callable[[StatsBatch], Any], interval_s: float,
-                 on_error: Callable[[BaseException], Any] | None, phase_s: float) -> None:
+                 callback: Callable[[StatsBatch], object], interval_s: float,
+                 on_error: Callable[[BaseException], object] | None, phase_s: float) -> None:
         if interval_s <= 0:
             raise ValueError("the sampling interval must be positive")
         self.sampler = sampler
@@ -53,9 +53,9 @@ class SamplingRun:
         self.callback = callback
         self.interval_s = interval_s
         self.on_error = on_error
-        self.done: asyncio.Future = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
         self.t0 = loop.time() + max(0.0, phase_s)
-        self._call: concurrent.futures.Future | None = None
+        self._call: concurrent.futures.Future[StatsBatch] | None = None
         self._call_started = 0.0
         self._timed_out = False
         self._fired = -1                     # grid index of the latest firing
@@ -130,7 +130,7 @@ class SamplingRun:
                 sampler._inflight = self._call
                 self._call.add_done_callback(self._from_worker)
             self._plan(index + 1)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - any fault ends the schedule, reported
             self._fail(err)
 
     def _check_timeout(self) -> None:
@@ -142,14 +142,14 @@ class SamplingRun:
 
     # ---- results ----
 
-    def _from_worker(self, call: concurrent.futures.Future) -> None:
+    def _from_worker(self, call: concurrent.futures.Future[StatsBatch]) -> None:
         """In the worker thread: hand the finished call to the loop."""
         try:
             self.loop.call_soon_threadsafe(self._deliver, call)
         except RuntimeError:
             pass       # the loop is closed: the app is leaving
 
-    def _deliver(self, call: concurrent.futures.Future) -> None:
+    def _deliver(self, call: concurrent.futures.Future[StatsBatch]) -> None:
         if call is not self._call:
             return
         self._call = None
@@ -177,7 +177,7 @@ class SamplingRun:
             # The result may have changed whether the host rests (its size, its VMs).
             if self._handle is not None:
                 self._plan(self._fired + 1, count_missed=False)
-        except Exception as fault:
+        except Exception as fault:  # noqa: BLE001 - any fault ends the schedule, reported
             self._fail(fault)
 
     def _report(self, err: BaseException) -> None:

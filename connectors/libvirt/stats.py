@@ -1,11 +1,9 @@
-"""Live performance counters of one libvirt connection: one bulk call per tick, plain records.
+"""Live performance counters of one libvirt connection: one bulk call per tick.
 
 Why one bulk call: virConnectGetAllDomainStats answers for every domain in a single RPC,
-so a host with 10,000 VMs costs one round trip per tick instead of 10,000. The records
-hold raw counters (nanoseconds of CPU, bytes, requests) exactly as libvirt reported them;
-turning them into rates is app/perf/rates.py's job. A field libvirt did not report is
-None (the test driver only reports state, Xen lacks balloon RSS, a shut-off disk has no
-I/O counters) — inventing a zero would draw a false "idle" line.
+so a host with 10,000 VMs costs one round trip per tick instead of 10,000. What a tick
+holds, and how libvirt's dicts become records, is stats_records.py (re-exported here, the
+sampler's public face).
 
 Why ticks never overlap: the call blocks in a worker thread. If a host is slow, the next
 tick waits for the previous one, and a call that outlives its timeout keeps its thread
@@ -20,22 +18,32 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import time
-from operator import itemgetter
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 import libvirt
 
 from connectors.libvirt.sampling_schedule import SamplingRun
+from connectors.libvirt.stats_records import (CpuTimes, DiskCounters, DomainSample, HostSample,
+                                              NetCounters, RawRecord, StatsBatch, StatsDict,
+                                              block_keys,
+                                              block_values, net_keys, net_values,
+                                              parse_domain_stats, vcpu_time_keys)
+
+__all__ = ["CpuTimes", "DiskCounters", "DomainSample", "HostSample", "NetCounters",
+           "RawRecord", "StatsBatch", "block_keys", "block_values", "net_keys", "net_values",
+           "parse_domain_stats", "vcpu_time_keys",
+           "DEFAULT_GROUPS", "FULL_EVERY", "GROUP_FLAGS", "STATS_CHUNK", "TIERED_FROM",
+           "SamplerBusy", "StatsSampler", "per_domain_stats", "read_host_sample"]
 
 log = logging.getLogger(__name__)
 
-# (rd_bytes, wr_bytes, rd_reqs, wr_reqs); an item is None when libvirt did not report it.
-DiskCounters = tuple[int | None, int | None, int | None, int | None]
-# (rx_bytes, tx_bytes)
-NetCounters = tuple[int | None, int | None]
+T = TypeVar("T")
+# What a bulk call returns: each domain with its record.
+DomainRecords = list[tuple[libvirt.virDomain, StatsDict]]
 
 GROUP_FLAGS = {
     "state": libvirt.VIR_DOMAIN_STATS_STATE,
@@ -48,201 +56,12 @@ GROUP_FLAGS = {
 DEFAULT_GROUPS = frozenset(GROUP_FLAGS)
 # NOWAIT: a domain whose job lock is busy (migration, long block job) answers with what is
 # available at once instead of holding up the whole bulk call.
-_NOWAIT = getattr(libvirt, "VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT", 0)
+_NOWAIT = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 _ACTIVE = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
-
-
-@dataclass(slots=True)
-class DomainSample:
-    """Raw counters of one domain at one instant. ``t`` is time.monotonic() (for rates),
-    ``wall`` is time.time() (for history). ``domain_id`` changes whenever a VM restarts,
-    which tells a counter reset from growth even when the new counter is already larger.
-    Treat it as read-only (not frozen: a frozen dataclass's __init__ costs twice as much).
-    """
-
-    key: str                                   # the domain's UUID
-    t: float
-    wall: float
-    state: int | None                          # libvirt VIR_DOMAIN_* code
-    domain_id: int | None = None
-    cpu_time_ns: int | None = None
-    vcpu_times_ns: tuple[int | None, ...] | None = None
-    balloon_current_kib: int | None = None
-    balloon_maximum_kib: int | None = None
-    balloon_rss_kib: int | None = None
-    balloon_available_kib: int | None = None  # guest's view; needs a balloon driver inside
-    balloon_unused_kib: int | None = None
-    disk: dict[str, DiskCounters] | None = None  # None: not collected/reported at all
-    net: dict[str, NetCounters] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CpuTimes:
-    """Host CPU time counters in nanoseconds (virNodeGetCPUStats)."""
-
-    kernel: int | None
-    user: int | None
-    idle: int | None
-    iowait: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class HostSample:
-    t: float
-    wall: float
-    cpu_total: CpuTimes | None
-    cpu_per_core: tuple[CpuTimes | None, ...] | None  # index = host CPU number (online ones)
-    mem_total_kib: int | None
-    mem_free_kib: int | None
-    mem_cached_kib: int | None
-    mem_buffers_kib: int | None
-    # Where the driver has no host CPU statistics (Xen): the CPU time of every running
-    # domain, the control domain included, summed, and the host's CPU count. Xen's busy
-    # time is exactly that sum (its idle domain is not listed), as xentop counts it.
-    domains_cpu_ns: int | None = None
-    cpus: int | None = None
-
-
-# One domain of a bulk answer: (UUID, running instance id or None, libvirt's stats dict).
-RawRecord = tuple[str, "int | None", dict]
-
-
-@dataclass(slots=True)
-class StatsBatch:
-    """What one tick produced. ``elapsed_s`` is how long the bulk call took; ``t`` and
-    ``wall`` are the middle of the call, the one instant given to every domain in it.
-
-    ``records`` are libvirt's dicts as returned; ``domains`` parses them into
-    DomainSample on first use. The rate calculator reads ``records`` column-wise instead,
-    which at 10,000 VMs is several times cheaper than building 10,000 objects a tick.
-    ``prepared`` holds what the sampler's ``prepare`` hook returned (run in the worker).
-    """
-
-    t: float
-    wall: float
-    records: list[RawRecord]
-    host: HostSample | None
-    elapsed_s: float
-    skipped_ticks: int = 0  # ticks dropped since the previous batch (slow or stuck call)
-    prepared: Any = None
-    # True: every domain the filter selects is in ``records``; False: only the "hot" ones
-    # (shown or watched) of a tick between two full ones (see StatsSampler.full_every).
-    full: bool = True
-    _domains: list[DomainSample] | None = None
-
-    @property
-    def domains(self) -> list[DomainSample]:
-        if self._domains is None:
-            t, wall = self.t, self.wall
-            self._domains = [parse_domain_stats(key, rec, t, wall, ident)
-                             for key, ident, rec in self.records]
-        return self._domains
 
 
 class SamplerBusy(RuntimeError):
     """The previous call has not returned yet (a slow or unreachable host)."""
-
-
-# Pre-built key names: formatting "block.%d.rd.bytes" per device per tick costs more than
-# the dictionary lookups themselves at 10,000 VMs.
-_MAX_CACHED = 64
-_VCPU_KEYS = [f"vcpu.{i}.time" for i in range(_MAX_CACHED)]
-_BLOCK_KEYS = [(f"block.{i}.name", f"block.{i}.rd.bytes", f"block.{i}.wr.bytes",
-                f"block.{i}.rd.reqs", f"block.{i}.wr.reqs") for i in range(_MAX_CACHED)]
-_NET_KEYS = [(f"net.{i}.name", f"net.{i}.rx.bytes", f"net.{i}.tx.bytes")
-             for i in range(_MAX_CACHED)]
-
-
-def _vcpu_key(i: int) -> str:
-    return _VCPU_KEYS[i] if i < _MAX_CACHED else f"vcpu.{i}.time"
-
-
-def _block_keys(i: int) -> tuple[str, ...]:
-    return _BLOCK_KEYS[i] if i < _MAX_CACHED else (
-        f"block.{i}.name", f"block.{i}.rd.bytes", f"block.{i}.wr.bytes",
-        f"block.{i}.rd.reqs", f"block.{i}.wr.reqs")
-
-
-def _net_keys(i: int) -> tuple[str, ...]:
-    return _NET_KEYS[i] if i < _MAX_CACHED else (
-        f"net.{i}.name", f"net.{i}.rx.bytes", f"net.{i}.tx.bytes")
-
-
-_CORE_KEYS = ("state.state", "cpu.time", "vcpu.current", "balloon.current",
-              "balloon.maximum", "balloon.rss")
-_get_core = itemgetter(*_CORE_KEYS)
-_get_block = [itemgetter(*keys) for keys in _BLOCK_KEYS]
-_get_net = [itemgetter(*keys) for keys in _NET_KEYS]
-
-
-def block_keys(i: int) -> tuple[str, ...]:
-    """Record keys of block device ``i``: name, rd.bytes, wr.bytes, rd.reqs, wr.reqs."""
-    return _block_keys(i)
-
-
-def net_keys(i: int) -> tuple[str, ...]:
-    """Record keys of interface ``i``: name, rx.bytes, tx.bytes."""
-    return _net_keys(i)
-
-
-def vcpu_time_keys(count: int) -> list[str]:
-    """The record keys of vCPU 0..count-1's time (libvirt reports online vCPUs only)."""
-    return _VCPU_KEYS[:count] if count <= _MAX_CACHED else [_vcpu_key(i)
-                                                            for i in range(count)]
-
-
-def block_values(record: dict[str, Any], i: int) -> tuple:
-    """(name, rd_bytes, wr_bytes, rd_reqs, wr_reqs) of block device ``i``; None where
-    absent. One itemgetter (a single C call) for the usual complete record, key-by-key
-    .get() otherwise: this runs for every disk of 10,000 VMs a tick."""
-    try:
-        return _get_block[i](record)
-    except (KeyError, IndexError):
-        return tuple(map(record.get, _block_keys(i)))
-
-
-def net_values(record: dict[str, Any], i: int) -> tuple | None:
-    """(name, rx_bytes, tx_bytes) of interface ``i``, or None for an interface without a
-    host-side device (user networking), for which libvirt reports nothing."""
-    try:
-        return _get_net[i](record)
-    except (KeyError, IndexError):
-        values = tuple(map(record.get, _net_keys(i)))
-        return None if values == (None, None, None) else values
-
-
-def parse_domain_stats(key: str, record: dict[str, Any], t: float, wall: float,
-                       domain_id: int | None = None) -> DomainSample:
-    """One getAllDomainStats record (the dict) → DomainSample; absent keys become None.
-
-    Block devices are listed by their target name ("vda"), NICs by their host-side
-    device name ("vnet3"), the names a user sees in the domain's details.
-    """
-    get = record.get
-    try:
-        state, cpu, vcpus, current, maximum, rss = _get_core(record)
-    except KeyError:
-        state, cpu, vcpus, current, maximum, rss = map(get, _CORE_KEYS)
-    vcpu_times = None
-    if vcpus is not None:
-        vcpu_times = tuple(map(get, vcpu_time_keys(vcpus)))
-    disk = None
-    count = get("block.count")
-    if count is not None:
-        disk = {}
-        for i in range(count):
-            values = block_values(record, i)
-            disk[values[0] or str(i)] = values[1:]
-    net = None
-    count = get("net.count")
-    if count is not None:
-        net = {}
-        for i in range(count):
-            values = net_values(record, i)
-            if values is not None:
-                net[values[0] or str(i)] = values[1:]
-    return DomainSample(key, t, wall, state, domain_id, cpu, vcpu_times, current, maximum,
-                        rss, get("balloon.available"), get("balloon.unused"), disk, net)
 
 
 def _cpu_times(d: dict[str, int] | None) -> CpuTimes | None:
@@ -251,7 +70,7 @@ def _cpu_times(d: dict[str, int] | None) -> CpuTimes | None:
     return CpuTimes(d.get("kernel"), d.get("user"), d.get("idle"), d.get("iowait"))
 
 
-def _optional_call(fn: Callable[[], Any]) -> Any:
+def _optional_call(fn: Callable[[], T]) -> T | None:
     """A host figure some drivers do not implement (the test driver has no memory stats)."""
     try:
         return fn()
@@ -260,23 +79,32 @@ def _optional_call(fn: Callable[[], Any]) -> Any:
         return None
 
 
+# libvirt-python annotates the node calls below as returning str. What they return:
+# getCPUStats a dict of nanosecond counters, getCPUMap (CPU count, online flags, online
+# count), getMemoryStats a dict of KiB figures, getInfo [model, memory in MiB, CPUs, MHz,
+# NUMA nodes, sockets, cores, threads].
+
+def _cpu_stats(conn: libvirt.virConnect, cpu: int) -> dict[str, int] | None:
+    return cast("dict[str, int] | None",
+                _optional_call(functools.partial(conn.getCPUStats, cpu)))
+
+
 def read_host_sample(conn: libvirt.virConnect, t: float, wall: float,
                      per_core: bool = True) -> HostSample:
     """Host CPU (total and per online core) and memory. Blocking: call it in a worker."""
-    total = _cpu_times(_optional_call(
-        lambda: conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)))
+    total = _cpu_times(_cpu_stats(conn, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS))
     cores = None
     if per_core:
-        cpu_map = _optional_call(conn.getCPUMap)
+        cpu_map = cast("tuple[int, list[bool], int] | None", _optional_call(conn.getCPUMap))
         if cpu_map is not None:
             _count, online, _n = cpu_map
-            cores = tuple(_cpu_times(_optional_call(lambda i=i: conn.getCPUStats(i)))
-                          if up else None for i, up in enumerate(online))
-    mem = _optional_call(
-        lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS))
+            cores = tuple(_cpu_times(_cpu_stats(conn, i)) if up else None
+                          for i, up in enumerate(online))
+    mem = cast("dict[str, int] | None", _optional_call(
+        lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)))
     info = None
     if not mem or total is None:
-        info = _optional_call(conn.getInfo)
+        info = cast("list[int] | None", _optional_call(conn.getInfo))
     if not mem:
         mem = _hypervisor_memory(conn, info)
     cpus = info[2] if total is None and info and info[2] > 0 else None
@@ -284,7 +112,7 @@ def read_host_sample(conn: libvirt.virConnect, t: float, wall: float,
                       mem.get("cached"), mem.get("buffers"), cpus=cpus)
 
 
-def _hypervisor_memory(conn: libvirt.virConnect, info: list | None) -> dict[str, int]:
+def _hypervisor_memory(conn: libvirt.virConnect, info: list[int] | None) -> dict[str, int]:
     """Total and free memory where the driver has no node memory statistics.
 
     libvirt's Xen driver (libxl) implements neither virNodeGetMemoryStats nor
@@ -301,8 +129,7 @@ def _hypervisor_memory(conn: libvirt.virConnect, info: list | None) -> dict[str,
     return mem
 
 
-def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True
-                     ) -> list[tuple[libvirt.virDomain, dict]]:
+def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True) -> DomainRecords:
     """The bulk call's records, built from one virDomainGetInfo per domain.
 
     libvirt's Xen driver (libxl, libvirt 9.0) has no virConnectGetAllDomainStats, but
@@ -312,10 +139,12 @@ def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True
     A domain that vanished between the listing and its call is left out of the tick.
     """
     flags = libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if active_only else 0
-    records = []
+    records: DomainRecords = []
     for dom in conn.listAllDomains(flags):
         try:
-            state, maximum, current, vcpus, cpu_time = dom.info()
+            # libvirt-python annotates info() as str; it returns [state, maximum memory,
+            # memory, vCPUs, CPU time].
+            state, maximum, current, vcpus, cpu_time = cast("list[int]", dom.info())
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 continue
@@ -382,7 +211,8 @@ class StatsSampler:
         self._per_domain = False  # set for good once the driver lacks the bulk call
         self.prepare = prepare
         # The call under way (asyncio's or the worker's future): ticks never overlap.
-        self._inflight: asyncio.Future | concurrent.futures.Future | None = None
+        self._inflight: (asyncio.Future[StatsBatch] | concurrent.futures.Future[StatsBatch]
+                         | None) = None
         self._run: SamplingRun | None = None
         self._skipped = 0
         self.groups = frozenset(groups)
@@ -456,12 +286,12 @@ class StatsSampler:
         # One instant for every domain of the bulk answer: the middle of the call.
         t = (start + end) / 2
         wall += (end - start) / 2
-        records = self._keyed(records, full)
+        keyed = self._keyed(records, full)
         host = read_host_sample(self._conn, t, wall, self.per_core) if self.host else None
         if host is not None and host.cpu_total is None and self._per_domain:
             host = dataclasses.replace(host, domains_cpu_ns=sum(
-                rec.get("cpu.time") or 0 for _key, _ident, rec in records))
-        batch = StatsBatch(t, wall, records, host, self._clock() - start, full=full)
+                rec.get("cpu.time") or 0 for _key, _ident, rec in keyed))
+        batch = StatsBatch(t, wall, keyed, host, self._clock() - start, full=full)
         if self.prepare is not None:
             batch.prepared = self.prepare(batch)
         return batch
@@ -484,8 +314,7 @@ class StatsSampler:
         return (self._per_domain or self.full_every <= 1
                 or self._last_full_size <= TIERED_FROM or tick % self.full_every == 0)
 
-    def _keyed(self, records: list[tuple[libvirt.virDomain, dict]], full: bool
-               ) -> list[RawRecord]:
+    def _keyed(self, records: DomainRecords, full: bool) -> list[RawRecord]:
         """(UUID, running instance id, dict) per domain. A running instance's UUID is
         remembered by (name, id): the name is a local field of the handle while the
         UUID string is formatted anew on every call, which at 10,000 domains a tick is
@@ -502,9 +331,8 @@ class StatsSampler:
                 key = dom.UUIDString()
             else:
                 pair = (dom.name(), ident)
-                key = uuids.get(pair)
-                if key is None:
-                    key = dom.UUIDString()
+                known = uuids.get(pair)
+                key = known if known is not None else dom.UUIDString()
                 seen[pair] = key
             if full and key in hot:
                 handles[key] = dom
@@ -518,7 +346,7 @@ class StatsSampler:
             uuids.update(seen)
         return out
 
-    def _chunked_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+    def _chunked_stats(self) -> DomainRecords:
         """Every domain's records in bulk calls of ``chunk`` domains. libvirt-python turns
         a whole answer into dicts in one C call that holds the GIL: for 10,000 QEMU
         domains that is far longer than the UI may wait; between two chunks the GIL is
@@ -526,7 +354,7 @@ class StatsSampler:
         listed = self._conn.listAllDomains(
             libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if self.active_only else 0)
         flags = self._stats_flags()
-        records: list[tuple[libvirt.virDomain, dict]] = []
+        records: DomainRecords = []
         for start in range(0, len(listed), self.chunk):
             part = listed[start:start + self.chunk]
             try:
@@ -544,7 +372,7 @@ class StatsSampler:
             time.sleep(0)
         return records
 
-    def _hot_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+    def _hot_stats(self) -> DomainRecords:
         """The hot domains' records (virDomainListGetStats). A VM that became hot since
         the last full tick is looked up once (only one that tick reported: ``hot_keys`` may
         name VMs of other hosts, or stopped ones); one that has gone away since is left for
@@ -568,7 +396,7 @@ class StatsSampler:
             self._hot_handles = {}
             return []
 
-    def _domain_stats(self) -> list[tuple[libvirt.virDomain, dict]]:
+    def _domain_stats(self) -> DomainRecords:
         if self._per_domain:
             return per_domain_stats(self._conn, self.active_only)
         list_flags = self._nowait | (_ACTIVE if self.active_only else 0)
@@ -593,21 +421,21 @@ class StatsSampler:
         if self._inflight is not None and not self._inflight.done():
             raise SamplerBusy("the previous statistics call has not returned yet")
         loop = asyncio.get_running_loop()
-        self._inflight = loop.run_in_executor(self._executor, self.collect)
+        self._inflight = inflight = loop.run_in_executor(self._executor, self.collect)
         # A call abandoned by stop() or a timeout may still fail later (its connection
         # closed meanwhile): nobody awaits it any more, so mark its error as seen.
-        self._inflight.add_done_callback(lambda f: f.cancelled() or f.exception())
+        inflight.add_done_callback(lambda f: f.cancelled() or f.exception())
         # shield: on timeout the thread keeps running; _inflight stays pending until it
         # ends, so the next tick is skipped instead of stacking a second call on it.
-        batch = await asyncio.wait_for(asyncio.shield(self._inflight), self.timeout_s)
+        batch = await asyncio.wait_for(asyncio.shield(inflight), self.timeout_s)
         if self._skipped:
             batch.skipped_ticks = self._skipped
             self._skipped = 0
         return batch
 
-    def start(self, callback: Callable[[StatsBatch], Any], interval_s: float,
-              on_error: Callable[[BaseException], Any] | None = None,
-              phase_s: float = 0.0) -> asyncio.Future:
+    def start(self, callback: Callable[[StatsBatch], object], interval_s: float,
+              on_error: Callable[[BaseException], object] | None = None,
+              phase_s: float = 0.0) -> asyncio.Future[None]:
         """Tick every ``interval_s`` on a fixed grid, the first tick ``phase_s`` from now
         (hosts given different phases do not all hold the GIL at the same instant, which
         the UI would feel as one long stall), replacing a running schedule. Each batch

@@ -11,11 +11,12 @@ import asyncio
 import os
 import tempfile
 
+import libvirt
 import pytest
 
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ActionError, ConnectionSettings, ConnState,
-                                      HostStateChanged, InventoryChanged)
+                                      HostStateChanged, HypervisorEvent, InventoryChanged)
 from tests.conftest import wait_until
 from tests.integration.conftest import unavailable
 from tests.integration.relays import LIBVIRT_SOCKET, SocketRelay
@@ -136,3 +137,57 @@ def test_a_hung_host_fails_calls_in_time_and_keepalive_declares_it_lost(relay, a
     # loop thread rather than touch qasync's timers from there.
     assert not [m for m in qt_messages if "another thread" in m], qt_messages
     assert all(isinstance(e, (HostStateChanged, InventoryChanged)) for e in events)
+
+
+def test_a_host_without_events_stops_looking_while_lost_and_looks_again_once_back(
+        relay, aloop, monkeypatch):
+    """A driver that refuses lifecycle events is polled instead. No driver here refuses
+    them, so the refusal is simulated where libvirt answers (the registrations raise
+    libvirtError, as on such a driver); the looks themselves are libvirtd's real bulk
+    reads, counted at the libvirt boundary."""
+    def refuse(self, *args):
+        raise libvirt.libvirtError("this function is not supported by the connection "
+                                   "driver: virConnectDomainEventRegisterAny")
+
+    for name in ("domainEventRegisterAny", "networkEventRegisterAny",
+                 "storagePoolEventRegisterAny"):
+        monkeypatch.setattr(libvirt.virConnect, name, refuse)
+    looks = {"n": 0}
+    real = libvirt.virConnect.getAllDomainStats
+
+    def counted(self, stats=0, flags=0):
+        looks["n"] += 1
+        return real(self, stats, flags)
+
+    monkeypatch.setattr(libvirt.virConnect, "getAllDomainStats", counted)
+    events = []
+    settings = ConnectionSettings(poll_interval_s=0.2, reconnect_initial_s=0.2,
+                                  reconnect_max_s=0.4, call_timeout_s=10.0)
+    host = LibvirtHost(f"qemu:///system?socket={relay.path}", events.append,
+                       settings=settings)
+
+    def told():
+        return [e for e in events if isinstance(e, HypervisorEvent)
+                and e.severity == "warning"]
+
+    async def scenario():
+        await host.connect()
+        assert len(told()) == 1 and "refreshes them every 0.2 s" in told()[0].message
+        seen = looks["n"]
+        await wait_until(lambda: looks["n"] >= seen + 3, 10)
+
+        relay.stop_listening()
+        relay.cut()
+        await wait_until(lambda: host.state is ConnState.RECONNECTING, 10)
+        lost_at = looks["n"]
+        await asyncio.sleep(1.0)
+        assert looks["n"] == lost_at, "no looks while the host is lost"
+
+        relay.listen()
+        await wait_until(lambda: host.state is ConnState.CONNECTED, 15)
+        back = looks["n"]
+        await wait_until(lambda: looks["n"] >= back + 3, 10)
+        assert len(told()) == 1, "the note is not repeated after a reconnect"
+        await host.disconnect()
+
+    aloop.run_until_complete(scenario())

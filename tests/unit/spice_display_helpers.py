@@ -15,6 +15,7 @@ import numpy as np
 
 from connectors.console.spice import display as d
 from connectors.console.spice import images as im
+from connectors.console.spice import video
 
 OP_PUT = 8
 
@@ -218,7 +219,7 @@ def inval_list(*image_ids: int):
 
 
 def stream_create(stream_id: int, box, width: int, height: int, *, surface_id: int = 0,
-                  codec: int = d.CODEC_MJPEG, top_down: bool = True, clip_rects=None):
+                  codec: int = video.CODEC_MJPEG, top_down: bool = True, clip_rects=None):
     return d.MSG_STREAM_CREATE, (
         struct.pack("<IIBBQIIII", surface_id, stream_id, 1 if top_down else 0, codec, 0,
                     width, height, width, height) + rect(*box) + clip(clip_rects))

@@ -16,7 +16,9 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from connectors.libvirt.actions import ACTIONS
 from connectors.libvirt.host import LibvirtHost
+from connectors.libvirt.opening import Opener, runs_in_process
 from connectors.libvirt.model import (ActionError, ConnectError, ConnectionSettings, ConnState,
                                       HostStateChanged, HypervisorEvent, InventoryChanged,
                                       ObjectKind, VMAction, VMInfo, VMState)
@@ -195,6 +197,14 @@ def test_an_impossible_action_raises_action_error_in_plain_words(lab, run):
     assert message.startswith("Could not pause backup-srv: ")
     assert "not running" in message
     assert "virDomain" not in message
+
+
+def test_every_lifecycle_action_has_its_call_and_its_words():
+    """The actions are a table: an action added to VMAction without an entry would only
+    fail when a user clicked it."""
+    assert set(ACTIONS) == set(VMAction)
+    assert ACTIONS[VMAction.FORCE_OFF].verb == "force off"
+    assert ACTIONS[VMAction.MANAGED_SAVE].verb == "suspend"
 
 
 def test_domain_xml_is_the_definition(lab, run):
@@ -419,12 +429,12 @@ def test_the_credential_callback_waits_for_the_async_auth_on_the_loop(aloop, run
         await asyncio.sleep(0.01)
         return ["admin", "s3cret"]
 
-    host = LibvirtHost("qemu+ssh://admin@kvm1/system", Recorder(), auth=auth)
+    opener = Opener("qemu+ssh://admin@kvm1/system", auth, in_process=False)
     credentials = [[libvirt.VIR_CRED_AUTHNAME, "Username", "", "root", None],
                    [libvirt.VIR_CRED_PASSPHRASE, "Password", "", "", None]]
 
     async def scenario():
-        ask = host._credential_callback(aloop)
+        ask = opener.credential_callback(aloop)
         return await asyncio.get_running_loop().run_in_executor(None, ask, credentials, None)
 
     assert run(scenario()) == 0
@@ -439,15 +449,15 @@ def test_cancelling_the_credentials_fails_the_callback(aloop, run):
     async def auth(uri, requests):
         return None
 
-    host = LibvirtHost("qemu+ssh://admin@kvm1/system", Recorder(), auth=auth)
-    no_auth = LibvirtHost("qemu+ssh://admin@kvm1/system", Recorder())
+    opener = Opener("qemu+ssh://admin@kvm1/system", auth, in_process=False)
+    no_auth = Opener("qemu+ssh://admin@kvm1/system", None, in_process=False)
     credentials = [[libvirt.VIR_CRED_PASSPHRASE, "Password", "", "", None]]
 
     async def scenario(h):
-        ask = h._credential_callback(aloop)
+        ask = h.credential_callback(aloop)
         return await asyncio.get_running_loop().run_in_executor(None, ask, credentials, None)
 
-    assert run(scenario(host)) == -1 and host._auth_cancelled
+    assert run(scenario(opener)) == -1 and opener.cancelled
     assert run(scenario(no_auth)) == -1
     assert credentials[0][4] is None
 
@@ -502,8 +512,8 @@ def test_a_host_that_never_answers_times_out_without_stalling_the_loop(run, tmp_
         silent.close()
         for sock in accepted:
             sock.close()   # the abandoned worker's libvirt call now fails and ends
-        if host._executor is not None:
-            host._executor.shutdown(wait=True)
+        if host._link is not None:
+            host._link.executor.shutdown(wait=True)
     assert "did not answer within 1.5 s" in str(error)
     assert host.state is ConnState.DISCONNECTED and host.reason == str(error)
     assert accepted, "libvirt never reached the silent socket"
@@ -531,8 +541,8 @@ def test_cancelling_connect_leaves_a_disconnected_host(run, tmp_path):
         run(scenario())
     finally:
         silent.close()      # the worker's libvirt call fails and ends
-        if host._executor is not None:
-            host._executor.shutdown(wait=True)
+        if host._link is not None:
+            host._link.executor.shutdown(wait=True)
     assert host.state is ConnState.DISCONNECTED
     assert rec.events[-1] == HostStateChanged(ConnState.DISCONNECTED,
                                               "Connecting was cancelled.")
@@ -570,8 +580,7 @@ def test_in_process_hosts_open_no_more_at_once_than_there_are_cores(run, monkeyp
 
 
 def test_only_a_test_uri_without_transport_or_host_runs_in_process():
-    def in_process(uri):
-        return LibvirtHost(uri, Recorder())._in_process
+    in_process = runs_in_process
     assert in_process(LAB_URI) and in_process(DEFAULT_URI)
     assert not in_process("test+unix:///default")       # served by a libvirtd
     assert not in_process("test+ssh://admin@lab.example/default")

@@ -82,10 +82,10 @@ def test_drivers_without_bulk_calls_are_asked_one_domain_at_a_time(conn, monkeyp
     unsupported.err = (libvirt.VIR_ERR_NO_SUPPORT, 0, "unsupported", 0, "", "", "", 0, 0)
 
     class Limited:
-        def getAllDomainStats(self, *_args):
+        def getAllDomainStats(self, *_args):  # noqa: N802 - libvirt's name
             raise unsupported
 
-        def listAllDomains(self, flags=0):
+        def listAllDomains(self, flags=0):  # noqa: N802 - libvirt's name
             if flags:
                 raise unsupported
             return conn.listAllDomains(0)

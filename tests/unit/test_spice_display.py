@@ -454,7 +454,8 @@ def test_stream_clip_and_sized_frames():
     send(ch, h.stream_clip(1, [(0, 0, 16, 32)]))
     send(ch, h.stream_data(1, h.jpeg_bytes(_frame_words(32, 32), 95)))
     out = screen(client)
-    assert (out[:, 16:32] == 0).all() and _close(out[2:14, :14], np.full((12, 14), 0xE02020, np.uint32))
+    assert (out[:, 16:32] == 0).all()
+    assert _close(out[2:14, :14], np.full((12, 14), 0xE02020, np.uint32))
     send(ch, h.stream_clip(1, None))
     frame = _frame_words(16, 16, seed=1)
     send(ch, h.stream_data_sized(1, (32, 16, 64, 48), 16, 16, h.jpeg_bytes(frame, 95)))
@@ -483,7 +484,7 @@ def test_reset_forgets_streams_and_caches():
     send(ch, (d.MSG_MARK, b""))
     assert ch.marked
     send(ch, (d.MSG_RESET, b""))
-    assert not ch.streams and ch.images.cache.pixels == 0 and not ch.marked
+    assert not ch.video.streams and ch.images.cache.pixels == 0 and not ch.marked
 
 
 def test_a_second_primary_surface_replaces_the_first():

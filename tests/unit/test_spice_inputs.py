@@ -29,7 +29,8 @@ def test_extended_keys_send_e0_first():
 
 def test_pause_sends_its_sequence_on_press_only():
     assert key_messages(keymap.SC_PAUSE, True) == [
-        (MSGC_KEY_DOWN, bytes([0xE1, 0x1D, 0x45, 0])), (MSGC_KEY_DOWN, bytes([0xE1, 0x9D, 0xC5, 0]))]
+        (MSGC_KEY_DOWN, bytes([0xE1, 0x1D, 0x45, 0])),
+        (MSGC_KEY_DOWN, bytes([0xE1, 0x9D, 0xC5, 0]))]
     assert key_messages(keymap.SC_PAUSE, False) == []
 
 
@@ -46,18 +47,22 @@ def test_absolute_pointer_moves_then_clicks():
     assert inputs.pointer(1, 11, 20, absolute=True) == [
         (MSGC_MOUSE_POSITION, struct.pack("<IIHB", 11, 20, 0, 0)),
         (MSGC_MOUSE_PRESS, struct.pack("<BH", 1, 1))]
-    assert inputs.pointer(5, 11, 20, absolute=True) == [(MSGC_MOUSE_PRESS, struct.pack("<BH", 3, 5))]
+    assert inputs.pointer(5, 11, 20, absolute=True) == [
+        (MSGC_MOUSE_PRESS, struct.pack("<BH", 3, 5))]
     assert inputs.pointer(0, 11, 20, absolute=True) == [
-        (MSGC_MOUSE_RELEASE, struct.pack("<BH", 1, 0)), (MSGC_MOUSE_RELEASE, struct.pack("<BH", 3, 0))]
+        (MSGC_MOUSE_RELEASE, struct.pack("<BH", 1, 0)),
+        (MSGC_MOUSE_RELEASE, struct.pack("<BH", 3, 0))]
 
 
 def test_wheel_is_a_press_and_release_of_up_or_down():
     inputs = InputsChannel(ConsoleClient())
     inputs.pointer(0, 5, 5, absolute=True)
     assert inputs.pointer(8, 5, 5, absolute=True) == [
-        (MSGC_MOUSE_PRESS, struct.pack("<BH", 4, 0)), (MSGC_MOUSE_RELEASE, struct.pack("<BH", 4, 0))]
+        (MSGC_MOUSE_PRESS, struct.pack("<BH", 4, 0)),
+        (MSGC_MOUSE_RELEASE, struct.pack("<BH", 4, 0))]
     assert inputs.pointer(0, 5, 5, absolute=True) == []
-    assert inputs.pointer(16, 5, 5, absolute=True)[0] == (MSGC_MOUSE_PRESS, struct.pack("<BH", 5, 0))
+    assert inputs.pointer(16, 5, 5, absolute=True)[0] == (
+        MSGC_MOUSE_PRESS, struct.pack("<BH", 5, 0))
 
 
 def test_relative_motion_is_the_offset_from_the_centre():
@@ -69,7 +74,7 @@ def test_relative_motion_is_the_offset_from_the_centre():
 
 def test_motion_waits_for_acks_and_is_merged_meanwhile():
     inputs = InputsChannel(ConsoleClient())
-    for i in range(8):
+    for _ in range(8):
         assert len(inputs.pointer(0, RELATIVE_CENTRE + 1, RELATIVE_CENTRE, absolute=False)) == 1
     assert inputs.pointer(0, RELATIVE_CENTRE + 1, RELATIVE_CENTRE, absolute=False) == []
     assert inputs.pointer(0, RELATIVE_CENTRE + 2, RELATIVE_CENTRE + 5, absolute=False) == []

@@ -13,6 +13,7 @@ call still reaches libvirt); where it adds a delay, that is the "slow host".
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import threading
@@ -203,7 +204,7 @@ def test_slow_host_never_overlaps_and_the_gap_is_visible(aloop, default_conn):
     assert spy.max_running == 1
     # Fewer samples than the interval asks for, and each batch says so.
     assert all(b.skipped_ticks > 0 for b in batches[1:])
-    assert all(later.t - earlier.t >= 0.3 for earlier, later in zip(batches, batches[1:]))
+    assert all(later.t - earlier.t >= 0.3 for earlier, later in itertools.pairwise(batches))
 
 
 def test_timeout_then_busy_until_the_stuck_call_returns(aloop, default_conn):

@@ -209,7 +209,9 @@ def test_the_tree_lists_vms_by_name_until_a_column_is_clicked(session, aloop):
 
     assert vm_names() == sorted(vm_names(), key=str.casefold) and len(vm_names()) > 2
     assert [n.kind for n in children()][-2:] == [NodeKind.GROUP, NodeKind.GROUP]
-    conn = session.manager.host(session.conn_id)._conn
+    handle = session.manager.host(session.conn_id).sampling_handle()
+    assert handle is not None
+    conn = handle[0]     # the host's own connection: its test driver is private to it
     added = [conn.defineXML(
         f"<domain type='test'><name>{name}</name><memory>65536</memory>"
         "<os><type>hvm</type></os></domain>") for name in ("aaa-first", "zzz-last")]

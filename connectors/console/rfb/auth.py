@@ -50,7 +50,11 @@ def vnc_auth_response(password: str, challenge: bytes) -> bytes:
 
 class SecurityHandler(Protocol):
     type_id: int
-    uses_password: bool  # a refusal means the password was wrong
+
+    @property
+    def uses_password(self) -> bool:
+        """A refusal means the password was wrong."""
+        ...
 
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
@@ -60,7 +64,8 @@ class NoneSecurity:
     type_id = SEC_NONE
     uses_password = False
 
-    async def run(self, reader, writer):
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return reader, writer
 
 
@@ -71,7 +76,8 @@ class VncAuthSecurity:
     def __init__(self, password: PasswordSource) -> None:
         self.password = password
 
-    async def run(self, reader, writer):
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         challenge = await reader.readexactly(16)
         writer.write(vnc_auth_response(await _required(self.password), challenge))
         await writer.drain()
@@ -130,7 +136,8 @@ class VeNCryptSecurity:
     def uses_password(self) -> bool:
         return self.subtype is not None and VENCRYPT_SUBTYPES[self.subtype][2] != "none"
 
-    async def run(self, reader, writer):
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         major, minor = await reader.readexactly(2)
         if (major, minor) < (0, 2):
             raise AuthenticationError(f"{self.where} speaks VeNCrypt {major}.{minor}; "
@@ -165,7 +172,7 @@ class VeNCryptSecurity:
             await self._send_plain(writer)
         return reader, writer
 
-    async def _send_plain(self, writer) -> None:
+    async def _send_plain(self, writer: asyncio.StreamWriter) -> None:
         password = (await _required(self.password)).encode("utf-8")
         user = (self.username or getpass.getuser()).encode("utf-8")
         writer.write(struct.pack(">II", len(user), len(password)) + user + password)

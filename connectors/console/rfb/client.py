@@ -19,7 +19,7 @@ from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import CursorImage, FramebufferError, check_size
 from connectors.console.rfb import messages as m
 from connectors.console.rfb.auth import PasswordSource, choose_security, security_name
-from connectors.console.rfb.decoders import decode_copyrect, decode_hextile, decode_raw
+from connectors.console.rfb.decoders import Read, decode_copyrect, decode_hextile, decode_raw
 from connectors.console.rfb.tight import TightDecoder
 from connectors.console.rfb.zrle import ZrleDecoder
 from connectors.console.state import AuthenticationError, ConsoleError, ProtocolError
@@ -32,7 +32,6 @@ HANDSHAKE_TIMEOUT_S = 15.0
 BODY_TIMEOUT_S = 30.0
 MAX_TEXT = 1 << 20          # reason strings, desktop name, clipboard
 MAX_CURSOR = 512
-MAX_RECTS = 1 << 16
 # Preferred order, by benchmarks/console_decode.py (1920x1080 desktop, CPU per frame):
 # Raw ~2.5 ms but 8 MB a frame; lossless Tight ~12 ms at ~0.21 MB (Tight JPEG ~8 ms);
 # ZRLE ~5 ms at ~0.17 MB with its C decoder (~47 ms where it was not built); Hextile
@@ -95,7 +94,8 @@ class RfbClient(ConsoleClient):
             self.close()
             raise
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    async def _handshake(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
         banner = await reader.readexactly(12)
         if not (banner.startswith(b"RFB ") and banner[7:8] == b"." and banner.endswith(b"\n")):
             raise ProtocolError(f"not a VNC server (it said {banner!r})")
@@ -212,7 +212,7 @@ class RfbClient(ConsoleClient):
         else:
             raise ProtocolError(f"unknown server message type {kind}")
 
-    async def _framebuffer_update(self, read) -> None:
+    async def _framebuffer_update(self, read: Read) -> None:
         (count,) = struct.unpack(">xH", await read(3))
         for _ in range(count):
             x, y, w, h, encoding = struct.unpack(">HHHHi", await read(12))
@@ -225,7 +225,8 @@ class RfbClient(ConsoleClient):
             self._writer.write(m.update_request(True, 0, 0, fb.width, fb.height))
         self.on_update()
 
-    async def _rect(self, read, x: int, y: int, w: int, h: int, encoding: int) -> None:
+    async def _rect(self, read: Read, x: int, y: int, w: int, h: int,
+                    encoding: int) -> None:
         fb = self.framebuffer
         if encoding == m.ENC_DESKTOP_SIZE:
             self._resize(w, h)
@@ -276,7 +277,7 @@ class RfbClient(ConsoleClient):
         self.framebuffer.resize(w, h)
         self.on_resize(w, h)
 
-    async def _cursor(self, read, hot_x: int, hot_y: int, w: int, h: int) -> None:
+    async def _cursor(self, read: Read, hot_x: int, hot_y: int, w: int, h: int) -> None:
         if w > MAX_CURSOR or h > MAX_CURSOR:
             raise ProtocolError(f"a {w}x{h} cursor is larger than any pointer")
         if w == 0 or h == 0:

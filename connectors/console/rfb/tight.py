@@ -35,7 +35,9 @@ async def read_compact_length(read: Read) -> int:
 
 def _rgb_words(rgb: np.ndarray) -> np.ndarray:
     rgb = rgb.astype(np.uint32)
-    return rgb[..., 2] | (rgb[..., 1] << 8) | (rgb[..., 0] << 16) | np.uint32(0xFF000000)
+    words: np.ndarray = (rgb[..., 2] | (rgb[..., 1] << 8) | (rgb[..., 0] << 16)
+                         | np.uint32(0xFF000000))
+    return words
 
 
 class TightDecoder:
@@ -68,7 +70,8 @@ class TightDecoder:
             await self._basic(read, fb, x, y, w, h, stream=kind & 3,
                               has_filter=bool(kind & 4))
 
-    async def _image(self, read: Read, fb: Framebuffer, x, y, w, h, fmt: str) -> None:
+    async def _image(self, read: Read, fb: Framebuffer, x: int, y: int, w: int, h: int,
+                     fmt: str) -> None:
         length = await read_compact_length(read)
         data = await read(length)
         # Straight into the framebuffer: in place for full-width strips, as servers send.
@@ -76,7 +79,8 @@ class TightDecoder:
                     turbo=self.jpeg if fmt == "JPEG" else None)
         fb.add_damage_xywh(x, y, w, h)
 
-    async def _basic(self, read: Read, fb: Framebuffer, x, y, w, h, *, stream: int,
+    async def _basic(self, read: Read, fb: Framebuffer, x: int, y: int, w: int, h: int, *,
+                     stream: int,
                      has_filter: bool) -> None:
         filter_id = (await read(1))[0] if has_filter else FILTER_COPY
         if filter_id == FILTER_PALETTE:

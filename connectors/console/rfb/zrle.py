@@ -9,7 +9,7 @@ docs/ARCHITECTURE.md, Consoles). The Python decoder stays for machines without a
 compiler; the tests run both and check they agree."""
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Protocol
 
 import numpy as np
 
@@ -23,13 +23,21 @@ CPIXEL = 3
 ACCEL_API_VERSION = 1
 
 
-def _load_accel() -> ModuleType | None:
+class ZrleAccel(Protocol):
+    """The C decoder's interface (_zrle_accel.pyi)."""
+
+    def decode_rect(self, data: bytes, pixels: np.ndarray, fb_width: int, fb_height: int,
+                    x: int, y: int, w: int, h: int, /) -> int: ...
+
+
+def _load_accel() -> ZrleAccel | None:
     """The C decoder, if it was built and is the version this file speaks to (a stale
     build left by an older checkout is ignored rather than trusted)."""
     try:
         from connectors.console.rfb import _zrle_accel
     except ImportError:
         return None
+    # A build left by an older checkout may lack the constant: asked, not assumed.
     if getattr(_zrle_accel, "API_VERSION", None) != ACCEL_API_VERSION:
         return None
     return _zrle_accel
@@ -78,17 +86,9 @@ class _Cursor:
         self.pos = end
         return d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | ALPHA
 
-    def run_length(self) -> int:
-        length = 1
-        while True:
-            b = self.byte()
-            length += b
-            if b != 255:
-                return length
-
 
 class ZrleDecoder:
-    def __init__(self, accel: ModuleType | None | bool = True) -> None:
+    def __init__(self, accel: ZrleAccel | None | bool = True) -> None:
         """``accel``: True for the C decoder when built, False for the Python one."""
         self.stream = ZlibStream()
         self.accel = ACCEL if accel is True else accel or None

@@ -81,10 +81,6 @@ def clipboard_data(data_type: int, data: bytes) -> bytes:
     return message(CLIPBOARD, pack("I", data_type) + data)
 
 
-def clipboard_release() -> bytes:
-    return message(CLIPBOARD_RELEASE)
-
-
 # ---- parsing what the agent sends ----
 
 def parse_capabilities(data: bytes | memoryview) -> tuple[bool, list[int]]:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from connectors.console.spice.wire import Payload
 from connectors.console.state import ProtocolError
 
 Box = tuple[int, int, int, int]
+# What a command draws with: a block of the box's pixels, or one colour word for all.
+Block = np.ndarray | int | np.uint32
 
 ALPHA = np.uint32(0xFF000000)
 WHITE = 0xFFFFFF
@@ -23,10 +26,44 @@ WHITE = 0xFFFFFF
 INVERS_SRC, INVERS_BRUSH, INVERS_DEST = 1, 2, 4
 OP_PUT, OP_OR, OP_AND, OP_XOR = 8, 16, 32, 64
 OP_BLACKNESS, OP_WHITENESS, OP_INVERS, INVERS_RES = 128, 256, 512, 1024
-OPS = OP_PUT | OP_OR | OP_AND | OP_XOR | OP_BLACKNESS | OP_WHITENESS | OP_INVERS
 
 # Beyond this many clip rectangles in one command the server is broken or hostile.
 MAX_CLIP_RECTS = 65536
+# SpiceClipType
+CLIP_NONE, CLIP_RECTS = 0, 1
+
+
+class Surface:
+    """One surface's pixels: the framebuffer's words for the primary one."""
+
+    __slots__ = ("words", "width", "height", "primary")
+
+    def __init__(self, words: np.ndarray | None, width: int, height: int,
+                 primary: bool) -> None:
+        self.words = words
+        self.width = width
+        self.height = height
+        self.primary = primary
+
+
+def read_rect(p: Payload) -> Box:
+    """A SpiceRect (top, left, bottom, right on the wire) as a box."""
+    top, left, bottom, right = p.unpack("iiii")
+    return left, top, right, bottom
+
+
+def read_clip(p: Payload) -> np.ndarray | None:
+    """A SpiceClip: none, or an (n, 4) array of left, top, right, bottom rectangles."""
+    kind = p.u8()
+    if kind == CLIP_NONE:
+        return None
+    if kind != CLIP_RECTS:
+        raise ProtocolError(f"clip type {kind} does not exist")
+    count = p.u32()
+    if count > MAX_CLIP_RECTS:
+        raise ProtocolError(f"{count} clip rectangles in one drawing command")
+    rects = np.frombuffer(p.take(count * 16), "<i4").reshape(count, 4)
+    return rects[:, [1, 0, 3, 2]].astype(np.int64)
 
 
 def check_box(box: Box, width: int, height: int, what: str = "drawing") -> None:
@@ -50,14 +87,16 @@ def clip_boxes(box: Box, rects: np.ndarray | None) -> list[Box]:
     hi = np.minimum(rects[:, 2:], (right, bottom))
     keep = (hi[:, 0] > lo[:, 0]) & (hi[:, 1] > lo[:, 1])
     parts = np.concatenate([lo[keep], hi[keep]], axis=1)
-    return [tuple(int(v) for v in row) for row in parts]
+    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in parts]
 
 
-def combine(dest: np.ndarray, src, rop: int, src_invert: int, dest_invert: int):
+def combine(dest: np.ndarray, src: Block | None, rop: int, src_invert: int,
+            dest_invert: int) -> np.ndarray | None:
     """What ``rop`` makes of a source and the destination. ``src_invert`` and
     ``dest_invert`` are the descriptor bits that invert each input (for a brush the
     source bit is INVERS_BRUSH; DRAW_OPAQUE's image plays the destination). None: the
     descriptor names no operation, nothing is drawn."""
+    out: np.ndarray
     if rop & OP_BLACKNESS:
         out = np.zeros_like(dest)
     elif rop & OP_WHITENESS:
@@ -65,6 +104,8 @@ def combine(dest: np.ndarray, src, rop: int, src_invert: int, dest_invert: int):
     elif rop & OP_INVERS:
         out = ~dest
     elif rop & (OP_PUT | OP_OR | OP_AND | OP_XOR):
+        if src is None:          # a source operation on a command without a source
+            return None
         s = ~np.asarray(src, np.uint32) if rop & src_invert else src
         if rop & OP_PUT:
             out = np.broadcast_to(s, dest.shape)
@@ -83,7 +124,7 @@ def combine(dest: np.ndarray, src, rop: int, src_invert: int, dest_invert: int):
     return out
 
 
-def write(dest: np.ndarray, values, mask: np.ndarray | None = None) -> None:
+def write(dest: np.ndarray, values: Block, mask: np.ndarray | None = None) -> None:
     """Opaque ``values`` (a block of dest's shape, or one word) into ``dest``, only where
     ``mask`` is set when there is one."""
     if mask is None:
@@ -95,14 +136,20 @@ def write(dest: np.ndarray, values, mask: np.ndarray | None = None) -> None:
         np.copyto(dest, np.bitwise_or(values, ALPHA, dtype=np.uint32), where=mask)
 
 
-def piece(block, part: Box, box: Box):
+def piece(block: Block | None, part: Box, box: Box) -> Block | None:
     """The piece of a box-sized block (or a single word) that covers ``part``."""
-    if np.ndim(block) == 0:
+    if block is None or isinstance(block, (int, np.uint32)) or np.ndim(block) == 0:
         return block
-    return block[part[1] - box[1]:part[3] - box[1], part[0] - box[0]:part[2] - box[0]]
+    return part_of(block, part, box)
 
 
-def draw(words: np.ndarray, box: Box, parts: list[Box], block, *, rop: int = OP_PUT,
+def part_of(array: np.ndarray, part: Box, box: Box) -> np.ndarray:
+    """The piece of a box-sized array that covers ``part``."""
+    return array[part[1] - box[1]:part[3] - box[1], part[0] - box[0]:part[2] - box[0]]
+
+
+def draw(words: np.ndarray, box: Box, parts: list[Box], block: Block | None, *,
+         rop: int = OP_PUT,
          src_invert: int = INVERS_SRC, dest_invert: int = INVERS_DEST,
          mask: np.ndarray | None = None) -> bool:
     """Combine a box-sized ``block`` (or one colour word) into the clipped ``parts`` of
@@ -113,8 +160,10 @@ def draw(words: np.ndarray, box: Box, parts: list[Box], block, *, rop: int = OP_
     for part in parts:
         dest = words[part[1]:part[3], part[0]:part[2]]
         src = piece(block, part, box)
-        m = None if mask is None else piece(mask, part, box)
+        m = None if mask is None else part_of(mask, part, box)
         if plain:
+            if src is None:
+                return False
             write(dest, src, m)
             continue
         out = combine(dest, src, rop, src_invert, dest_invert)
@@ -142,11 +191,12 @@ def scale(src: np.ndarray, width: int, height: int, interpolate: bool) -> np.nda
     if interpolate and sw > 1 and sh > 1:
         from PIL import Image
         img = Image.frombuffer("RGBX", (sw, sh), np.ascontiguousarray(src), "raw", "RGBX", 0, 1)
-        data = img.resize((width, height), Image.BILINEAR).tobytes("raw", "RGBX")
+        data = img.resize((width, height), Image.Resampling.BILINEAR).tobytes("raw", "RGBX")
         return np.frombuffer(data, np.uint32).reshape(height, width)
     ys = (np.arange(height) * sh) // height
     xs = (np.arange(width) * sw) // width
-    return src[ys][:, xs]
+    scaled: np.ndarray = src[ys][:, xs]
+    return scaled
 
 
 def tile(pattern: np.ndarray, box: Box, origin_x: int, origin_y: int) -> np.ndarray:
@@ -154,7 +204,8 @@ def tile(pattern: np.ndarray, box: Box, origin_x: int, origin_y: int) -> np.ndar
     ph, pw = pattern.shape
     ys = (np.arange(box[1], box[3]) - origin_y) % ph
     xs = (np.arange(box[0], box[2]) - origin_x) % pw
-    return pattern[ys][:, xs]
+    tiled: np.ndarray = pattern[ys][:, xs]
+    return tiled
 
 
 def mask_block(mask: np.ndarray, box: Box, x: int, y: int, invert: bool) -> np.ndarray:

@@ -9,8 +9,8 @@ The SpiceClient builds the display handler as ``DisplayChannel(client, channel_i
 (connectors/console/spice/display.py), ``client`` being the ConsoleClient whose
 ``framebuffer`` it draws into; it calls ``client.on_resize(w, h)`` after a new primary
 surface, counts ``client.frames`` and calls ``client.on_update()`` when a batch of
-drawing is done (once per batch of messages that arrived together), and ``client.on_notice(sentence)`` for what it cannot show (an image
-type it does not decode).
+drawing is done (once per batch of messages that arrived together), and
+``client.on_notice(sentence)`` for what it cannot show (an image type it does not decode).
 """
 from __future__ import annotations
 
@@ -89,8 +89,6 @@ class SpiceChannel:
         self.name = wire.CHANNEL_NAMES.get(handler.channel_type, str(handler.channel_type))
         self.max_message_size = int(getattr(handler, "max_message_size",
                                             wire.MAX_MESSAGE_SIZE))
-        self.server_common_caps: list[int] = []
-        self.server_channel_caps: list[int] = []
         self.mini_header = False
         self.closed = False
         self.disconnect_reason: str | None = None
@@ -136,8 +134,6 @@ class SpiceChannel:
         reply = wire.parse_link_reply(await reader.readexactly(size))
         if reply.error != wire.LINK_OK:
             raise wire.link_error(reply.error, self.name)
-        self.server_common_caps = reply.common_caps
-        self.server_channel_caps = reply.channel_caps
         if wire.has_cap(reply.common_caps, wire.CAP_PROTOCOL_AUTH_SELECTION):
             if not wire.has_cap(reply.common_caps, wire.CAP_AUTH_SPICE):
                 raise ConsoleError("The SPICE server asks for SASL authentication, which "
@@ -185,14 +181,15 @@ class SpiceChannel:
         if self._stream is None:
             raise ConsoleError("not connected")
         task = asyncio.current_task()
-        self._watch = _StallWatch(task, BODY_TIMEOUT_S)
+        assert task is not None, "run() is awaited in a task"
+        self._watch = watch = _StallWatch(task, BODY_TIMEOUT_S)
         try:
-            await self._read_messages(self._stream.reader, self._stream.writer)
+            await self._read_messages(self._stream.reader, self._stream.writer, watch)
         except asyncio.IncompleteReadError:
             if not self.closed:
                 raise ConsoleError(self._ended("closed the connection")) from None
         except asyncio.CancelledError:
-            if not self._watch.fired or task.uncancel():
+            if not watch.fired or task.uncancel():
                 raise
             raise ProtocolError(f"the server stopped in the middle of a {self.name} message "
                                 f"for {BODY_TIMEOUT_S:g} s") from None
@@ -203,12 +200,12 @@ class SpiceChannel:
         except FramebufferError as err:
             raise ProtocolError(str(err)) from None
         finally:
-            self._watch.stop()
+            watch.stop()
             self._replies = None
             self.close()
 
     async def _read_messages(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+                             writer: asyncio.StreamWriter, watch: _StallWatch) -> None:
         """Whatever has arrived is read at once and every complete message in it handled
         in one go (a display server sends a hundred small drawings per screen change);
         the start of an incomplete one waits for the rest, watched by one timer."""
@@ -265,10 +262,10 @@ class SpiceChannel:
             if pos < size_all:
                 pending = [data[pos:]]
                 have = size_all - pos
-                self._watch.waiting(self.messages_received)
+                watch.waiting(self.messages_received)
             else:
                 have = 0
-                self._watch.idle()
+                watch.idle()
             if writer.transport.get_write_buffer_size():
                 await writer.drain()
 
@@ -342,7 +339,7 @@ class _StallWatch:
     and re-armed only when it fires: not a timer per message, which under qasync would
     start and stop a Qt timer for each of thousands of messages a second."""
 
-    def __init__(self, task: asyncio.Task, limit: float) -> None:
+    def __init__(self, task: asyncio.Task[None], limit: float) -> None:
         self.task = task
         self.limit = limit
         self.fired = False

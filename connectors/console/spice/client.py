@@ -21,7 +21,7 @@ from connectors.console.spice.cursor import CursorChannel
 from connectors.console.spice.display import DisplayChannel
 from connectors.console.spice.inputs import InputsChannel
 from connectors.console.spice.main import MainChannel
-from connectors.console.state import ConsoleError
+from connectors.console.state import ConsoleError, ProtocolError
 from connectors.console.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,9 @@ class SpiceClient(ConsoleClient):
         self.cursor: CursorChannel | None = None
         self.display: DisplayChannel | None = None
         self.channels: dict[str, SpiceChannel] = {}   # linked so far, by name
-        self._main_task: asyncio.Task | None = None
+        self._main_task: asyncio.Task[None] | None = None
         self._keys: deque[Outgoing] = deque()
-        self._key_pump: asyncio.Task | None = None
+        self._key_pump: asyncio.Task[None] | None = None
         self._closed = False
 
     # ---- what the UI asks about ----
@@ -70,8 +70,6 @@ class SpiceClient(ConsoleClient):
     def agent_connected(self) -> bool:
         """The guest runs the SPICE agent: resolution and clipboard can be shared."""
         return self.main.agent_connected
-
-    has_agent = agent_connected
 
     # ---- connecting ----
 
@@ -111,9 +109,13 @@ class SpiceClient(ConsoleClient):
             handlers["inputs"] = self.inputs = InputsChannel(self)
         if "cursor" in self.wanted and (wire.CHANNEL_CURSOR, 0) in offered:
             handlers["cursor"] = self.cursor = CursorChannel(self)
-        linking = [SpiceChannel(self.transport, handler, connection_id=self.main.session_id,
+        session = self.main.session_id
+        if session is None:
+            raise ProtocolError("The SPICE server listed its channels before it started "
+                                "the session.")
+        linking = [SpiceChannel(self.transport, handler, connection_id=session,
                                 ticket=ticket) for handler in handlers.values()]
-        self.channels.update(zip(handlers, linking))
+        self.channels.update(zip(handlers, linking, strict=True))
         # All linked before any error is raised: none is left linking in the background.
         results = await asyncio.gather(*(channel.link() for channel in linking),
                                        return_exceptions=True)
@@ -191,7 +193,7 @@ class SpiceClient(ConsoleClient):
         """Ask the guest (through its agent) to take this resolution."""
         self._send("main", self.main.set_monitor_size(width, height))
 
-    def _send(self, name: str, messages) -> None:
+    def _send(self, name: str, messages: list[Outgoing]) -> None:
         channel = self.channels.get(name)
         if channel is not None and messages:
             channel.send_all(messages)

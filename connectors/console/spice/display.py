@@ -1,5 +1,6 @@
-"""The SPICE display channel: surfaces, drawing commands, image caches and MJPEG video
-streams, drawn into the console's framebuffer (the primary surface) with numpy.
+"""The SPICE display channel: surfaces, drawing commands and image caches, drawn into the
+console's framebuffer (the primary surface) with numpy; its MJPEG video streams are
+video.py's.
 
 The capabilities and the preferred compression announce what HVConsole decodes in C
 (bitmaps, LZ4, JPEG, MJPEG streams) so that a server never needs to send QUIC or GLZ,
@@ -15,12 +16,14 @@ import struct
 
 import numpy as np
 
+from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import MAX_HEIGHT, MAX_WIDTH
 from connectors.console.spice import canvas, wire
-from connectors.console.spice.canvas import Box
 from connectors.console.spice import images as image_types
-from connectors.console.spice.images import (ImageDecoder, UnsupportedImage,
-                                             check_image_size, decode_jpeg)
+from connectors.console.spice.canvas import (CLIP_NONE, Block, Box, Surface, read_clip,
+                                             read_rect)
+from connectors.console.spice.images import ImageDecoder, UnsupportedImage, check_image_size
+from connectors.console.spice.video import VideoStreams
 from connectors.console.spice.wire import Payload
 from connectors.console.state import ProtocolError
 
@@ -28,7 +31,8 @@ log = logging.getLogger(__name__)
 
 # ---- server messages ----
 MSG_MODE, MSG_MARK, MSG_RESET, MSG_COPY_BITS = 101, 102, 103, 104
-MSG_INVAL_LIST, MSG_INVAL_ALL_PIXMAPS, MSG_INVAL_PALETTE, MSG_INVAL_ALL_PALETTES = 105, 106, 107, 108
+MSG_INVAL_LIST, MSG_INVAL_ALL_PIXMAPS = 105, 106
+MSG_INVAL_PALETTE, MSG_INVAL_ALL_PALETTES = 107, 108
 MSG_STREAM_CREATE, MSG_STREAM_DATA, MSG_STREAM_CLIP = 122, 123, 124
 MSG_STREAM_DESTROY, MSG_STREAM_DESTROY_ALL = 125, 126
 MSG_DRAW_FILL, MSG_DRAW_OPAQUE, MSG_DRAW_COPY, MSG_DRAW_BLEND = 302, 303, 304, 305
@@ -54,16 +58,12 @@ OUR_CAPS = (CAP_SIZED_STREAM, CAP_LZ4_COMPRESSION, CAP_PREF_COMPRESSION, CAP_MUL
 # SpiceImageCompression: LZ4 for every RGB image; the server falls back to its LZ only
 # for palette images, which current guests do not draw.
 COMPRESSION_LZ4 = 7
-# SpiceSurfaceFlags, SpiceClipType, SpiceBrushType, SpiceMaskFlags, scale modes
+# SpiceSurfaceFlags, SpiceBrushType, SpiceMaskFlags, scale modes
 SURFACE_PRIMARY = 1
-CLIP_NONE, CLIP_RECTS = 0, 1
 BRUSH_NONE, BRUSH_SOLID, BRUSH_PATTERN = 0, 1, 2
 MASK_INVERS = 1
 SCALE_INTERPOLATE, SCALE_NEAREST = 0, 1
 ALPHA_SRC_HAS_ALPHA = 2
-STREAM_TOP_DOWN = 1
-CODEC_MJPEG = 1
-CODEC_NAMES = {1: "MJPEG", 2: "VP8", 3: "H.264", 4: "VP9", 5: "H.265"}
 RES_TYPE_PIXMAP = 1
 # A DRAW_COPY without clip rectangles: surface, box (top, left, bottom, right), clip
 # type, image pointer, source area, rop descriptor, scale mode, mask flags, x, y, pointer.
@@ -74,64 +74,18 @@ CACHE_PIXELS = 8 << 20
 # Pixels of off-screen surfaces kept in all; the primary surface is the framebuffer.
 OFFSCREEN_PIXELS = 16 << 20
 MAX_SURFACES = 4096
-MAX_STREAMS = 64
 # One display message at most: a whole 4K screen as an uncompressed 32-bit bitmap is
 # 33 MB.
 MAX_MESSAGE_SIZE = 64 << 20
+
+# A Brush: none, one colour word, or a pattern image with its origin.
+Brush = int | tuple[np.ndarray, int, int] | None
 
 UNDRAWN = {MSG_DRAW_ROP3: "ternary raster operations", MSG_DRAW_STROKE: "lines",
            MSG_DRAW_TEXT: "text drawn by the server",
            MSG_DRAW_COMPOSITE: "composited pictures",
            MSG_GL_SCANOUT_UNIX: "an OpenGL screen (local connections only)",
            MSG_GL_DRAW: "an OpenGL screen (local connections only)"}
-
-
-class Surface:
-    """One surface's pixels: the framebuffer's words for the primary one."""
-
-    __slots__ = ("words", "width", "height", "primary")
-
-    def __init__(self, words: np.ndarray | None, width: int, height: int, primary: bool):
-        self.words = words
-        self.width = width
-        self.height = height
-        self.primary = primary
-
-
-class Stream:
-    """A video stream: frames of width x height drawn over ``dest``, inside ``clip``
-    (an (n, 4) array of rectangles, or None)."""
-
-    __slots__ = ("surface_id", "codec", "top_down", "width", "height", "dest", "clip")
-
-    def __init__(self, surface_id: int, codec: int, top_down: bool, width: int, height: int,
-                 dest: Box, clip: np.ndarray | None) -> None:
-        self.surface_id = surface_id
-        self.codec = codec
-        self.top_down = top_down
-        self.width = width
-        self.height = height
-        self.dest = dest
-        self.clip = clip
-
-
-def _rect(p: Payload) -> Box:
-    top, left, bottom, right = p.unpack("iiii")
-    return left, top, right, bottom
-
-
-def _clip(p: Payload) -> np.ndarray | None:
-    """A Clip: none, or an (n, 4) array of left, top, right, bottom rectangles."""
-    kind = p.u8()
-    if kind == CLIP_NONE:
-        return None
-    if kind != CLIP_RECTS:
-        raise ProtocolError(f"clip type {kind} does not exist")
-    count = p.u32()
-    if count > canvas.MAX_CLIP_RECTS:
-        raise ProtocolError(f"{count} clip rectangles in one drawing command")
-    rects = np.frombuffer(p.take(count * 16), "<i4").reshape(count, 4)
-    return rects[:, [1, 0, 3, 2]].astype(np.int64)
 
 
 class DisplayChannel:
@@ -145,7 +99,8 @@ class DisplayChannel:
     channel_type = wire.CHANNEL_DISPLAY
     max_message_size = MAX_MESSAGE_SIZE
 
-    def __init__(self, client, channel_id: int = 0, *, cache_pixels: int = CACHE_PIXELS,
+    def __init__(self, client: ConsoleClient, channel_id: int = 0, *,
+                 cache_pixels: int = CACHE_PIXELS,
                  offscreen_pixels: int = OFFSCREEN_PIXELS,
                  max_primary_pixels: int = MAX_WIDTH * MAX_HEIGHT) -> None:
         self.client = client
@@ -155,7 +110,7 @@ class DisplayChannel:
         self.max_primary_pixels = max_primary_pixels
         self.surfaces: dict[int, Surface] = {}
         self.dropped: set[int] = set()   # off-screen surfaces beyond the budget
-        self.streams: dict[int, Stream] = {}
+        self.video = VideoStreams(self)
         self.images = ImageDecoder(cache_pixels=cache_pixels,
                                    surface_words=self._surface_words)
         self.told: set[str] = set()
@@ -171,10 +126,10 @@ class DisplayChannel:
             MSG_INVAL_ALL_PIXMAPS: self._inval_all_pixmaps,
             MSG_INVAL_PALETTE: self._inval_palette,
             MSG_INVAL_ALL_PALETTES: self._inval_all_palettes,
-            MSG_STREAM_CREATE: self._stream_create, MSG_STREAM_DATA: self._stream_data,
-            MSG_STREAM_CLIP: self._stream_clip, MSG_STREAM_DESTROY: self._stream_destroy,
-            MSG_STREAM_DESTROY_ALL: self._stream_destroy_all,
-            MSG_STREAM_DATA_SIZED: self._stream_data_sized,
+            MSG_STREAM_CREATE: self.video.on_create, MSG_STREAM_DATA: self.video.on_data,
+            MSG_STREAM_CLIP: self.video.on_clip, MSG_STREAM_DESTROY: self.video.on_destroy,
+            MSG_STREAM_DESTROY_ALL: self.video.on_destroy_all,
+            MSG_STREAM_DATA_SIZED: self.video.on_data_sized,
             MSG_DRAW_FILL: self._draw_fill, MSG_DRAW_OPAQUE: self._draw_opaque,
             MSG_DRAW_COPY: self._draw_copy, MSG_DRAW_BLEND: self._draw_blend,
             MSG_DRAW_BLACKNESS: self._draw_blackness,
@@ -250,13 +205,15 @@ class DisplayChannel:
             if surface_id in self.dropped:
                 return None
             raise ProtocolError(f"an image of surface {surface_id}, which does not exist")
-        return self._words(surface)
+        return self.words(surface)
 
-    def _words(self, surface: Surface) -> np.ndarray:
-        return self.client.framebuffer.words if surface.primary else surface.words
+    def words(self, surface: Surface) -> np.ndarray:
+        """Where a surface's pixels are (the primary one's are the framebuffer's)."""
+        return surface.words if surface.words is not None else self.client.framebuffer.words
 
-    def _target(self, surface_id: int) -> Surface | None:
-        """The surface a command draws on; None for one dropped over the budget."""
+    def target(self, surface_id: int) -> Surface | None:
+        """The surface a command (or a video stream) draws on; None for one dropped over
+        the budget."""
         surface = self.surfaces.get(surface_id)
         if surface is None and surface_id not in self.dropped:
             raise ProtocolError(f"a drawing on surface {surface_id}, which does not exist")
@@ -300,10 +257,10 @@ class DisplayChannel:
         self.dropped.discard(surface_id)
         if self.surfaces.pop(surface_id, None) is None:
             raise ProtocolError(f"surface {surface_id} destroyed but never created")
-        for stream_id in [i for i, s in self.streams.items() if s.surface_id == surface_id]:
-            del self.streams[stream_id]
+        self.video.forget_surface(surface_id)
 
-    def _damage(self, surface: Surface, parts: list[Box]) -> None:
+    def damage(self, surface: Surface, parts: list[Box]) -> None:
+        """The drawn parts of a surface: screen damage when it is the primary one."""
         if not surface.primary or not parts:
             return
         for left, top, right, bottom in parts:
@@ -339,9 +296,9 @@ class DisplayChannel:
     def _base(self, p: Payload) -> tuple[Surface | None, Box, list[Box]]:
         """DisplayBase: the surface, the box, and the box's clipped parts."""
         surface_id = p.u32()
-        box = _rect(p)
-        rects = _clip(p)
-        surface = self._target(surface_id)
+        box = read_rect(p)
+        rects = read_clip(p)
+        surface = self.target(surface_id)
         if surface is None:
             return None, box, []
         canvas.check_box(box, surface.width, surface.height)
@@ -360,11 +317,11 @@ class DisplayChannel:
         if surface is None:
             return None
         block = canvas.scale(part, box[2] - box[0], box[3] - box[1], interpolate)
-        if np.may_share_memory(block, self._words(surface)):
+        if np.may_share_memory(block, self.words(surface)):
             block = block.copy()
         return block
 
-    def _brush(self, data: memoryview, p: Payload):
+    def _brush(self, data: memoryview, p: Payload) -> Brush:
         """A Brush: None, a colour word, or (pattern image, origin x, origin y)."""
         kind = p.u8()
         if kind == BRUSH_NONE:
@@ -377,7 +334,7 @@ class DisplayChannel:
         raise ProtocolError(f"brush type {kind} does not exist")
 
     @staticmethod
-    def _brush_block(brush, box: Box):
+    def _brush_block(brush: Brush, box: Box) -> Block | None:
         if isinstance(brush, tuple):
             pattern, x, y = brush
             return canvas.tile(pattern, box, x, y)
@@ -399,16 +356,17 @@ class DisplayChannel:
         mask = self._mask(data, p, box)
         if surface is None or brush is None:
             return
-        if canvas.draw(self._words(surface), box, parts, self._brush_block(brush, box),
+        if canvas.draw(self.words(surface), box, parts, self._brush_block(brush, box),
                        rop=rop, src_invert=canvas.INVERS_BRUSH, mask=mask):
-            self._damage(surface, parts)
+            self.damage(surface, parts)
 
-    def _copy_like(self, data: memoryview, what: str, with_brush: bool):
+    def _copy_like(self, data: memoryview, what: str, with_brush: bool) -> tuple[
+            Surface | None, Box, list[Box], np.ndarray | None, Brush, int, np.ndarray | None]:
         """Copy, Blend and Opaque share their layout (Opaque adds a brush)."""
         p = Payload(data, what)
         surface, box, parts = self._base(p)
         pointer = p.u32()
-        area = _rect(p)
+        area = read_rect(p)
         brush = self._brush(data, p) if with_brush else None
         rop, scale_mode = p.unpack("HB")
         mask = self._mask(data, p, box)
@@ -422,8 +380,8 @@ class DisplayChannel:
             return
         surface, box, parts, block, _, _, mask = self._copy_like(data, "copy", False)
         if surface is not None:
-            canvas.draw(self._words(surface), box, parts, block, mask=mask)
-            self._damage(surface, parts)
+            canvas.draw(self.words(surface), box, parts, block, mask=mask)
+            self.damage(surface, parts)
 
     def _plain_copy(self, data: memoryview) -> bool:
         """The copy QEMU sends a hundred times per changed text screen: onto the screen,
@@ -451,9 +409,9 @@ class DisplayChannel:
 
     def _draw_blend(self, data: memoryview) -> None:
         surface, box, parts, block, _, rop, mask = self._copy_like(data, "blend", False)
-        if surface is not None and canvas.draw(self._words(surface), box, parts, block,
+        if surface is not None and canvas.draw(self.words(surface), box, parts, block,
                                                rop=rop, mask=mask):
-            self._damage(surface, parts)
+            self.damage(surface, parts)
 
     def _draw_opaque(self, data: memoryview) -> None:
         # The image is put, then the brush combined with it: the rop's "source" is the
@@ -461,21 +419,21 @@ class DisplayChannel:
         surface, box, parts, block, brush, rop, mask = self._copy_like(data, "opaque", True)
         if surface is None:
             return
-        words = self._words(surface)
+        words = self.words(surface)
         canvas.draw(words, box, parts, block, mask=mask)
         if brush is not None:
             canvas.draw(words, box, parts, self._brush_block(brush, box), rop=rop,
                         src_invert=canvas.INVERS_BRUSH, dest_invert=canvas.INVERS_SRC,
                         mask=mask)
-        self._damage(surface, parts)
+        self.damage(surface, parts)
 
     def _draw_rop_only(self, data: memoryview, rop: int, what: str) -> None:
         p = Payload(data, what)
         surface, box, parts = self._base(p)
         mask = self._mask(data, p, box)
-        if surface is not None and canvas.draw(self._words(surface), box, parts, None,
+        if surface is not None and canvas.draw(self.words(surface), box, parts, None,
                                                rop=rop, mask=mask):
-            self._damage(surface, parts)
+            self.damage(surface, parts)
 
     def _draw_blackness(self, data: memoryview) -> None:
         self._draw_rop_only(data, canvas.OP_BLACKNESS, "blackness")
@@ -490,29 +448,29 @@ class DisplayChannel:
         p = Payload(data, "transparent")
         surface, box, parts = self._base(p)
         pointer = p.u32()
-        area = _rect(p)
+        area = read_rect(p)
         src_colour, _true_colour = p.unpack("II")
         block = self._source(data, surface, box, area, pointer, False)
-        if surface is None:
+        if surface is None or block is None:
             return
         keep = (block & 0xFFFFFF) != (src_colour & 0xFFFFFF)
-        canvas.draw(self._words(surface), box, parts, block, mask=keep)
-        self._damage(surface, parts)
+        canvas.draw(self.words(surface), box, parts, block, mask=keep)
+        self.damage(surface, parts)
 
     def _draw_alpha_blend(self, data: memoryview) -> None:
         p = Payload(data, "alpha blend")
         surface, box, parts = self._base(p)
         flags, alpha, pointer = p.unpack("BBI")
-        area = _rect(p)
+        area = read_rect(p)
         block = self._source(data, surface, box, area, pointer, True)
-        if surface is None:
+        if surface is None or block is None:
             return
-        words = self._words(surface)
+        words = self.words(surface)
         for part in parts:
             dest = words[part[1]:part[3], part[0]:part[2]]
-            src = canvas.piece(block, part, box)
+            src = canvas.part_of(block, part, box)
             canvas.write(dest, _blend(src, dest, alpha, bool(flags & ALPHA_SRC_HAS_ALPHA)))
-        self._damage(surface, parts)
+        self.damage(surface, parts)
 
     def _copy_bits(self, data: memoryview) -> None:
         p = Payload(data, "copy bits")
@@ -520,8 +478,8 @@ class DisplayChannel:
         src_x, src_y = p.unpack("ii")
         if surface is None:
             return
-        canvas.copy_bits(self._words(surface), box, parts, src_x, src_y)
-        self._damage(surface, parts)
+        canvas.copy_bits(self.words(surface), box, parts, src_x, src_y)
+        self.damage(surface, parts)
 
     # ---- caches and the rest ----
 
@@ -533,7 +491,7 @@ class DisplayChannel:
 
     def _reset(self, data: memoryview) -> None:
         self.images.reset()
-        self.streams.clear()
+        self.video.clear()
         self.marked = False
 
     def _inval_list(self, data: memoryview) -> None:
@@ -551,78 +509,6 @@ class DisplayChannel:
 
     def _inval_all_palettes(self, data: memoryview) -> None:
         self.images.palettes.clear()
-
-    # ---- video streams ----
-
-    def _stream_create(self, data: memoryview) -> None:
-        p = Payload(data, "stream")
-        surface_id, stream_id, flags, codec, _stamp = p.unpack("IIBBQ")
-        width, height, _src_w, _src_h = p.unpack("IIII")
-        dest = _rect(p)
-        rects = _clip(p)
-        if stream_id in self.streams or len(self.streams) >= MAX_STREAMS:
-            raise ProtocolError(f"stream {stream_id} created twice, or too many streams")
-        check_image_size(width, height, "video")
-        surface = self._target(surface_id)
-        if surface is not None:
-            canvas.check_box(dest, surface.width, surface.height, "video")
-        if codec != CODEC_MJPEG:
-            self.notice(f"video in {CODEC_NAMES.get(codec, f'codec {codec}')}")
-        self.streams[stream_id] = Stream(surface_id, codec, bool(flags & STREAM_TOP_DOWN),
-                                         width, height, dest, rects)
-
-    def _stream(self, stream_id: int) -> Stream:
-        stream = self.streams.get(stream_id)
-        if stream is None:
-            raise ProtocolError(f"a frame of stream {stream_id}, which does not exist")
-        return stream
-
-    def _stream_data(self, data: memoryview) -> None:
-        p = Payload(data, "video frame")
-        stream_id, _time, size = p.unpack("III")
-        stream = self._stream(stream_id)
-        self._frame(stream, p.take(size), stream.width, stream.height, stream.dest)
-
-    def _stream_data_sized(self, data: memoryview) -> None:
-        p = Payload(data, "video frame")
-        stream_id, _time, width, height = p.unpack("IIII")
-        dest = _rect(p)
-        size = p.u32()
-        stream = self._stream(stream_id)
-        check_image_size(width, height, "video frame")
-        surface = self.surfaces.get(stream.surface_id)
-        if surface is not None:
-            canvas.check_box(dest, surface.width, surface.height, "video frame")
-        self._frame(stream, p.take(size), width, height, dest)
-
-    def _frame(self, stream: Stream, body: memoryview, width: int, height: int,
-               dest: Box) -> None:
-        if stream.codec != CODEC_MJPEG:
-            return
-        surface = self.surfaces.get(stream.surface_id)
-        if surface is None:
-            return
-        frame = decode_jpeg(body, width, height)
-        if not stream.top_down:
-            frame = frame[::-1]
-        block = canvas.scale(frame, dest[2] - dest[0], dest[3] - dest[1], True)
-        parts = canvas.clip_boxes(dest, stream.clip)
-        canvas.draw(self._words(surface), dest, parts, block)
-        self._damage(surface, parts)
-
-    def _stream_clip(self, data: memoryview) -> None:
-        p = Payload(data, "stream clip")
-        stream = self._stream(p.u32())
-        stream.clip = _clip(p)
-
-    def _stream_destroy(self, data: memoryview) -> None:
-        stream_id = Payload(data, "stream").u32()
-        if self.streams.pop(stream_id, None) is None:
-            raise ProtocolError(f"stream {stream_id} destroyed but never created")
-
-    def _stream_destroy_all(self, data: memoryview) -> None:
-        self.streams.clear()
-
 
 def _blend(src: np.ndarray, dest: np.ndarray, alpha: int, src_has_alpha: bool) -> np.ndarray:
     """``src`` over ``dest`` at ``alpha`` (0..255), with the source's own (premultiplied)

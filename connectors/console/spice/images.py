@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from typing import Callable
+from typing import Callable, Literal
 
 import lz4.block
 import numpy as np
@@ -279,7 +279,7 @@ def bitmap_words(rows: np.ndarray, fmt: int, width: int,
         r, g, b = (r << 3) | (r >> 2), (g << 3) | (g >> 2), (b << 3) | (b >> 2)
         return (r << 16) | (g << 8) | b | np.uint32(ALPHA)
     if fmt in (FMT_1BIT_LE, FMT_1BIT_BE):
-        order = "little" if fmt == FMT_1BIT_LE else "big"
+        order: Literal["little", "big"] = "little" if fmt == FMT_1BIT_LE else "big"
         index = np.unpackbits(rows, axis=1, bitorder=order)[:, :width]
         return _palette_table(palette, 2)[index]
     if fmt in (FMT_4BIT_LE, FMT_4BIT_BE):
@@ -290,7 +290,8 @@ def bitmap_words(rows: np.ndarray, fmt: int, width: int,
         index[:, 1::2] = second
         return _palette_table(palette, 16)[index[:, :width]]
     if fmt == FMT_8BIT:
-        return _palette_table(palette, 256)[rows]
+        mapped: np.ndarray = _palette_table(palette, 256)[rows]
+        return mapped
     raise ProtocolError(f"bitmap format {fmt} does not exist")
 
 

@@ -145,8 +145,12 @@ class InputsChannel:
             self._pending_position = None
         if self._pending_motion is not None:
             dx, dy = self._pending_motion
-            clamp = lambda v: max(-0x80000000, min(0x7FFFFFFF, v))  # noqa: E731
-            out.append((MSGC_MOUSE_MOTION, pack("iiH", clamp(dx), clamp(dy), state)))
+            out.append((MSGC_MOUSE_MOTION, pack("iiH", _int32(dx), _int32(dy), state)))
             self._pending_motion = None
         self._unacked += len(out)
         return out
+
+
+def _int32(value: int) -> int:
+    """A motion clamped to what the message's signed 32-bit fields hold."""
+    return max(-0x80000000, min(0x7FFFFFFF, value))

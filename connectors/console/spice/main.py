@@ -51,7 +51,6 @@ class MainChannel:
         self.channels_known = asyncio.Event()
         self.mouse_modes = 0
         self.mouse_mode = MOUSE_MODE_SERVER
-        self.multi_media_time = 0
         self.agent_connected = False
         self.agent_caps: list[int] | None = None   # None until the agent announced them
         self._tokens = 0
@@ -86,8 +85,7 @@ class MainChannel:
             supported, current = p.unpack("HH")
             return self._mouse_mode(supported, current)
         if msg_type == MSG_MULTI_MEDIA_TIME:
-            self.multi_media_time = p.u32()
-            return []
+            return []    # the clock that keeps audio with video: HVConsole plays neither
         if msg_type == MSG_AGENT_CONNECTED:
             return self._agent_started(None)
         if msg_type == MSG_AGENT_CONNECTED_TOKENS:
@@ -123,7 +121,7 @@ class MainChannel:
 
     def _init(self, p: Payload) -> list[Outgoing]:
         (self.session_id, _display_hint, supported, current, agent_on, tokens,
-         self.multi_media_time, _ram_hint) = p.unpack("IIIIIIII")
+         _multi_media_time, _ram_hint) = p.unpack("IIIIIIII")
         self._tokens = tokens
         out = self._mouse_mode(supported, current)
         if agent_on:

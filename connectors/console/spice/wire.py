@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.console.state import AuthenticationError, ConsoleError, ProtocolError
 
@@ -67,7 +68,7 @@ def _struct(fmt: str) -> struct.Struct:
     return struct.Struct("<" + fmt)
 
 
-def pack(fmt: str, *values) -> bytes:
+def pack(fmt: str, *values: object) -> bytes:
     """Little-endian struct.pack (``fmt`` without the byte-order character)."""
     return _struct(fmt).pack(*values)
 
@@ -98,7 +99,7 @@ class Payload:
         self.pos += n
         return part
 
-    def unpack(self, fmt: str) -> tuple:
+    def unpack(self, fmt: str) -> tuple[Any, ...]:
         layout = _struct(fmt)
         self._need(layout.size)
         values = layout.unpack_from(self.data, self.pos)
@@ -106,19 +107,24 @@ class Payload:
         return values
 
     def u8(self) -> int:
-        return self.unpack("B")[0]
+        value: int = self.unpack("B")[0]
+        return value
 
     def u16(self) -> int:
-        return self.unpack("H")[0]
+        value: int = self.unpack("H")[0]
+        return value
 
     def u32(self) -> int:
-        return self.unpack("I")[0]
+        value: int = self.unpack("I")[0]
+        return value
 
     def i32(self) -> int:
-        return self.unpack("i")[0]
+        value: int = self.unpack("i")[0]
+        return value
 
     def u64(self) -> int:
-        return self.unpack("Q")[0]
+        value: int = self.unpack("Q")[0]
+        return value
 
     def rest(self) -> memoryview:
         return self.take(self.remaining)
@@ -185,6 +191,7 @@ def link_message(connection_id: int, channel_type: int, channel_id: int,
 
 def parse_link_header(data: bytes) -> int:
     """The size of the body that follows a server's link header (checked)."""
+    size: int
     magic, major, minor, size = LINK_HEADER.unpack(data)
     if magic != MAGIC:
         raise ProtocolError(f"not a SPICE server (it said {bytes(data[:4])!r})")

@@ -1,0 +1,59 @@
+#!/bin/bash
+# HVConsole's static checks: ruff (style and likely bugs) and mypy (types), with the
+# project's .venv (scripts/setup.sh installs both: the `test` extra of pyproject.toml).
+#
+# What is checked is the two lists below; the rules are in pyproject.toml ([tool.ruff],
+# [tool.mypy]: connectors/ strict, anything else mypy reaches "checked, not strict").
+# To take in more code, add its folders or files to a list. Exits non-zero when either
+# tool finds something; arguments, if any, replace both lists (`bash scripts/lint.sh
+# connectors/libvirt`).
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+# Type-checked: mypy follows the imports of these into the rest of the project.
+MYPY_PATHS=(
+    connectors
+)
+# Linted: the code above and its tests.
+RUFF_PATHS=(
+    connectors
+    tests/unit/test_connector_*.py
+    tests/unit/test_console_address.py
+    tests/unit/test_console_keymap.py
+    tests/unit/test_console_tunnel.py
+    tests/unit/test_inventory_read.py
+    tests/unit/test_remote_hostkeys.py
+    tests/unit/test_rfb_*.py
+    tests/unit/rfb_helpers.py
+    tests/unit/test_spice_*.py
+    tests/unit/spice_helpers.py
+    tests/unit/spice_display_helpers.py
+    tests/unit/test_sampling_schedule.py
+    tests/unit/test_stats_sampler.py
+    tests/integration/test_connector_*.py
+    tests/integration/test_host_outage.py
+    tests/integration/test_stats_qemu.py
+)
+if [ "$#" -gt 0 ]; then
+    MYPY_PATHS=("$@")
+    RUFF_PATHS=("$@")
+fi
+
+for tool in ruff mypy; do
+    [ -x ".venv/bin/$tool" ] || { echo "lint.sh: .venv/bin/$tool missing: run scripts/setup.sh"; exit 2; }
+done
+
+status=0
+echo "lint.sh: ruff $(.venv/bin/ruff --version | cut -d' ' -f2) on: ${RUFF_PATHS[*]}"
+.venv/bin/ruff check --no-cache --output-format=concise "${RUFF_PATHS[@]}" || status=1
+echo "lint.sh: mypy $(.venv/bin/mypy --version | cut -d' ' -f2) on: ${MYPY_PATHS[*]}"
+.venv/bin/mypy "${MYPY_PATHS[@]}" || status=1
+
+if [ "$status" = 0 ]; then
+    echo "lint.sh: ruff and mypy found nothing"
+else
+    echo "lint.sh: FAILED: see the findings above"
+fi
+exit "$status"
