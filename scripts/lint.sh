@@ -35,6 +35,8 @@ RUFF_PATHS=(
     tests/integration/test_connector_*.py
     tests/integration/test_host_outage.py
     tests/integration/test_stats_qemu.py
+    tests/integration/test_capabilities.py
+    tests/integration/test_volume_transfer.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

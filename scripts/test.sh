@@ -1,7 +1,8 @@
 #!/bin/bash
 # HVConsole's one test command: set up, bring up libvirtd and the test guest, run everything.
 #
-# Fast tests (`-m "not slow"`: unit, widget, test-driver and quick libvirtd tests) run
+# The static checks (scripts/lint.sh: ruff, mypy) run first; their findings fail the run
+# at the end, after the tests have had their say. Fast tests (`-m "not slow"`: unit, widget, test-driver and quick libvirtd tests) run
 # first, then the slow ones that boot real guests (`-m "slow and not xen"`), then the ones
 # on the nested Xen host (`-m xen`). Qt runs offscreen. Extra
 # arguments go to every pytest run (e.g. `-k tree -x`). A pytest run that collects no
@@ -42,6 +43,10 @@ case "${CI:-}" in 1|true|yes) in_ci=1 ;; *) in_ci=0 ;; esac
 step "setup"
 bash scripts/setup.sh || fail "scripts/setup.sh"
 
+step "lint (ruff, mypy)"
+lint_ok=1
+bash scripts/lint.sh || lint_ok=0
+
 step "libvirtd"
 libvirtd_ok=1
 if ! bash scripts/start-libvirtd.sh; then
@@ -75,6 +80,7 @@ run_pytest slow "slow and not xen" "$@"
 # Last: the nested Xen host (built once per machine, booted under TCG; docs/xen-test-host.md).
 run_pytest xen "xen" "$@"
 
+[ "$lint_ok" = 1 ] || fail "lint: scripts/lint.sh found problems (above)"
 [ "$status" = 0 ] || fail "pytest"
 if [ "$cold" = 1 ]; then
     rm -rf --one-file-system "$HVCONSOLE_CACHE_DIR"

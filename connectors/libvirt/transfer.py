@@ -20,6 +20,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import libvirt
 
@@ -76,7 +77,7 @@ def data_segments(fd: int, size: int) -> list[tuple[int, int, bool]]:
     return [s for s in segments if s[1] > 0]
 
 
-def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str | os.PathLike,
+def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str | os.PathLike[str],
            job: TransferJob) -> None:
     """Writes the local file into the volume from its start (the volume must be at least
     as large). Raises TransferCancelled, OSError (the local file), libvirtError."""
@@ -109,13 +110,14 @@ def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str | os.
 
 
 def download(conn: libvirt.virConnect, vol: libvirt.virStorageVol,
-             path: str | os.PathLike, job: TransferJob) -> None:
+             path: str | os.PathLike[str], job: TransferJob) -> None:
     """Saves the whole volume to a new local file (sparse where the volume is); the
     partial file is removed when cancelled or failed."""
     target = Path(path)
     out = open(target, "xb")            # never over an existing file (FileExistsError)
     try:
-        job.total = vol.info()[1]
+        # libvirt-python annotates info() as str; it is [type, capacity, allocation].
+        job.total = cast("list[int]", vol.info())[1]
         stream = conn.newStream(0)
         vol.download(stream, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
     except BaseException:
