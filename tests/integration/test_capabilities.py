@@ -76,7 +76,8 @@ NO_FIRMWARE_NO_SWTPM = """<domainCapabilities>
     <loader supported='yes'><enum name='type'><value>rom</value><value>pflash</value></enum>
       <enum name='secure'><value>no</value></enum></loader></os>
   <cpu><mode name='host-passthrough' supported='yes'/></cpu>
-  <devices><tpm supported='yes'><enum name='model'><value>tpm-tis</value><value>tpm-crb</value></enum>
+  <devices><tpm supported='yes'>
+    <enum name='model'><value>tpm-tis</value><value>tpm-crb</value></enum>
     <enum name='backendModel'><value>passthrough</value></enum></tpm></devices>
 </domainCapabilities>"""
 
