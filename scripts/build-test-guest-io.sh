@@ -60,7 +60,7 @@ else
         | cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n > "$work/extra.gz"
     mkdir -p "$DIR"
     cat "$BASE/initrd.gz" "$work/extra.gz" > "$work/initrd.gz"
-    install -m 644 "$work/initrd.gz" "$DIR/initrd.gz"
+    install_atomically "$work/initrd.gz" "$DIR/initrd.gz"
     printf '%s\n' "$stamp" > "$DIR/stamp"
 fi
 searchable_path "$DIR"

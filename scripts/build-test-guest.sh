@@ -123,9 +123,9 @@ else
     mkdir -p "$DIR"
     (cd "$root" && find . -print0 | LC_ALL=C sort -z \
         | cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n > "$work/initrd.gz"
-    install -m 644 "$work/x/boot/vmlinuz-$kver" "$DIR/vmlinuz"
-    install -m 644 "$work/initrd.gz" "$DIR/initrd.gz"
-    install -m 644 "$config" "$DIR/config"
+    install_atomically "$work/x/boot/vmlinuz-$kver" "$DIR/vmlinuz"
+    install_atomically "$work/initrd.gz" "$DIR/initrd.gz"
+    install_atomically "$config" "$DIR/config"
     rm -f "$DIR/accel.json"   # a new kernel may boot differently: probe again
     cat > "$DIR/guest.json" <<EOF
 {

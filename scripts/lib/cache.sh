@@ -37,3 +37,10 @@ searchable_path() {
     local d="$1"
     while [ "$d" != "/" ] && [ -n "$d" ]; do chmod o+rx "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
 }
+
+# install_atomically SRC DEST: a world-readable copy that appears whole at once (written
+# beside DEST, then renamed over it), so a guest booting from the old file meanwhile, or
+# another checkout's test run, never reads half a kernel.
+install_atomically() {
+    install -m 644 "$1" "$2.new.$$" && mv -f "$2.new.$$" "$2"
+}
