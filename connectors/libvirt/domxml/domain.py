@@ -36,7 +36,7 @@ def device(element: Element) -> Device:
 
 
 class Domain(Node):
-    __slots__ = ("prefixes",)
+    __slots__ = ("prefixes", "root_namespaces")
     ORDER = ("name", "uuid", "genid", "title", "description", "metadata", "maxMemory",
              "memory", "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu",
              "vcpus", "iothreads", "iothreadids", "cputune", "numatune", "resource",
@@ -56,20 +56,23 @@ class Domain(Node):
     max_memory_slots = IntAttr("slots", "maxMemory")
     emulator = Text("devices/emulator")
 
-    def __init__(self, element: Element, prefixes: Prefixes | None = None) -> None:
+    def __init__(self, element: Element, prefixes: Prefixes | None = None,
+                 root_namespaces: list[tuple[str, str]] | None = None) -> None:
         if element.tag != "domain":
             raise DomainXMLError(f"Not a domain's XML: its root is <{element.tag}>.")
         super().__init__(element)
         self.prefixes: Prefixes = prefixes or {}
+        self.root_namespaces = root_namespaces or []
 
     def to_xml(self) -> str:
         """The document, ending in a newline as libvirt's XMLDesc does (an untouched
         document from libvirt writes back byte for byte)."""
-        return xmltree.write(self.element, self.prefixes) + "\n"
+        return xmltree.write(self.element, self.prefixes, self.root_namespaces) + "\n"
 
     def copy(self) -> Domain:
         """An independent copy (for an editor to change while the original stays)."""
-        return Domain(copy.deepcopy(self.element), dict(self.prefixes))
+        return Domain(copy.deepcopy(self.element), dict(self.prefixes),
+                      list(self.root_namespaces))
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -303,14 +306,16 @@ class Domain(Node):
 def parse(text: str) -> Domain:
     """A domain document (as XMLDesc returns it, with or without the secure and inactive
     flags, or as a user wrote it). Raises DomainXMLError for anything else."""
-    return Domain(xmltree.parse_element(text), xmltree.prefixes_of(text))
+    return Domain(xmltree.parse_element(text), xmltree.prefixes_of(text),
+                  xmltree.root_declarations(text))
 
 
 def parse_many(documents: Sequence[str | None]) -> list[Domain | None]:
     """Many domain documents at once, for reading them (comments inside are left out);
     None stays None. Raises DomainXMLError as ``parse`` does."""
     roots = xmltree.parse_elements(documents)
-    return [Domain(root, xmltree.prefixes_of(doc or "")) if root is not None else None
+    return [Domain(root, xmltree.prefixes_of(doc), xmltree.root_declarations(doc))
+            if root is not None and doc is not None else None
             for root, doc in zip(roots, documents)]
 
 

@@ -40,6 +40,16 @@ def prefixes_of(text: str) -> Prefixes:
     return found
 
 
+def root_declarations(text: str) -> list[tuple[str, str]]:
+    """(prefix, URI) of the namespaces declared on the root element itself (libvirt
+    declares driver namespaces such as qemu: there), to write them back there."""
+    if "xmlns" not in text:
+        return []
+    start = text.find("<", text.find("<domain") if "<domain" in text else 0)
+    end = text.find(">", start)
+    return [(p, u) for p, _q, u in _DECLARATION.findall(text[start:end])]
+
+
 def parse_element(text: str, *, comments: bool = True) -> Element:
     """One document's root element; comments inside it are kept when ``comments``."""
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=comments,
@@ -85,21 +95,26 @@ def _parse_joined(batch: Sequence[str]) -> list[Element] | None:
 
 # -- writing --------------------------------------------------------------------------
 
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+# As libvirt escapes (virBufferEscapeString): quotes too, in text as in attributes.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;",
+                               '"': "&quot;", "\r": "&#13;"})
 _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;",
-                               "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+                               '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
+                               "\t": "&#9;"})
 
 
-def write(element: Element, prefixes: Prefixes | None = None) -> str:
+def write(element: Element, prefixes: Prefixes | None = None,
+          declare: Sequence[tuple[str, str]] = ()) -> str:
     """The element as XML text, attributes in single quotes as libvirt writes them, each
-    namespace declared where it is first used, with the document's own prefix."""
+    namespace declared where it is first used (``declare``: on this element), with the
+    document's own prefix."""
     out: list[str] = []
-    _write(element, out, {"": ""}, prefixes or {}, [0])
+    _write(element, out, {"": ""}, prefixes or {}, [0], declare)
     return "".join(out)
 
 
 def _write(element: Element, out: list[str], scope: dict[str, str], prefixes: Prefixes,
-           counter: list[int]) -> None:
+           counter: list[int], declare: Sequence[tuple[str, str]] = ()) -> None:
     tag: object = element.tag
     if tag is ET.Comment:
         out.append(f"<!--{element.text or ''}-->")
@@ -107,16 +122,18 @@ def _write(element: Element, out: list[str], scope: dict[str, str], prefixes: Pr
         out.append(f"<?{element.text or ''}?>")
     else:
         scope = dict(scope)
+        scope.update((prefix, uri) for prefix, uri in declare)
         declared: list[tuple[str, str]] = []
         name = _qualified(str(tag), False, scope, prefixes, declared, counter)
         attrs = [(_qualified(k, True, scope, prefixes, declared, counter), v)
                  for k, v in element.attrib.items()]
         out.append("<" + name)
-        for prefix, uri in declared:
-            key = f"xmlns:{prefix}" if prefix else "xmlns"
-            out.append(f" {key}='{uri.translate(_ATTR_ESCAPES)}'")
+        # Declared at first use before the attributes (libxml2's order, which libvirt
+        # keeps for <metadata>); the root's own declarations after them (libvirt's).
+        _declarations(out, declared)
         for key, value in attrs:
             out.append(f" {key}='{value.translate(_ATTR_ESCAPES)}'")
+        _declarations(out, declare)
         if element.text or len(element):
             out.append(">")
             if element.text:
@@ -128,6 +145,12 @@ def _write(element: Element, out: list[str], scope: dict[str, str], prefixes: Pr
             out.append("/>")
     if element.tail:
         out.append(element.tail.translate(_TEXT_ESCAPES))
+
+
+def _declarations(out: list[str], declared: Sequence[tuple[str, str]]) -> None:
+    for prefix, uri in declared:
+        key = f"xmlns:{prefix}" if prefix else "xmlns"
+        out.append(f" {key}='{uri.translate(_ATTR_ESCAPES)}'")
 
 
 def _qualified(name: str, attribute: bool, scope: dict[str, str], prefixes: Prefixes,
