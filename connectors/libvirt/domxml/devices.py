@@ -166,10 +166,7 @@ class Disk(Device):
         old = self.element.find("source")
         new = xmltree.new("source", values)
         if old is not None:
-            index = list(self.element).index(old)
-            new.tail = old.tail
-            self.element.remove(old)
-            self.element.insert(index, new)
+            xmltree.swap(self.element, old, new)
         else:
             xmltree.insert_child(self.element, new, self.ORDER)
         self.drop("backingStore")

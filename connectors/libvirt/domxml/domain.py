@@ -96,9 +96,10 @@ class Domain(Node):
         self.prefixes.setdefault(namespace, prefix)
         holder = self.ensure("metadata")
         old = self.metadata_entry(namespace)
-        if old is not None:
-            holder.remove(old)
-        xmltree.insert_child(holder, entry)
+        if old is None:
+            xmltree.insert_child(holder, entry)
+        else:
+            xmltree.swap(holder, old, entry)
 
     def remove_metadata_entry(self, namespace: str) -> None:
         old = self.metadata_entry(namespace)
@@ -262,10 +263,7 @@ class Domain(Node):
         holder = self.element.find("devices")
         if holder is None or not any(e is old.element for e in holder):
             raise ValueError(f"{old!r} is not a device of {self.name}")
-        index = list(holder).index(old.element)
-        new.element.tail = old.element.tail
-        holder.remove(old.element)
-        holder.insert(index, new.element)
+        xmltree.swap(holder, old.element, new.element)
         return new
 
     def disk(self, target_dev: str) -> Disk | None:

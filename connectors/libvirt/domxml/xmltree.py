@@ -207,15 +207,16 @@ def insert_child(parent: Element, child: Element, order: Sequence[str] = ()) -> 
 def place(parent: Element, index: int, child: Element) -> None:
     """Insert at ``index``, copying the indentation of the document around it."""
     count = len(parent)
-    before = (parent.text if index == 0 else parent[index - 1].tail) if count else None
-    if count and _blank(before):
-        indent = before or ""
-        if index == count:
-            last = parent[count - 1]
-            child.tail, last.tail = last.tail, indent
-        else:
-            child.tail = indent
-        _indent_subtree(child, indent)
+    if count:
+        near = min(index, count - 1)         # the sibling whose indentation to copy
+        indent = parent.text if near == 0 else parent[near - 1].tail
+        if _blank(indent):
+            if index == count:
+                last = parent[count - 1]
+                child.tail, last.tail = last.tail, indent
+            else:
+                child.tail = indent
+            _indent_subtree(child, indent or "")
     parent.insert(index, child)
 
 
@@ -239,6 +240,17 @@ def remove_child(parent: Element, child: Element) -> None:
     elif index == len(parent) - 1 and _blank(parent.text):
         parent.text = child.tail if _blank(child.tail) else None
     parent.remove(child)
+
+
+def swap(parent: Element, old: Element, new: Element) -> None:
+    """Put ``new`` where ``old`` is, with its indentation."""
+    index = list(parent).index(old)
+    new.tail = old.tail
+    parent.remove(old)
+    indent = parent.text if index == 0 else parent[index - 1].tail
+    if _blank(indent):
+        _indent_subtree(new, indent or "")
+    parent.insert(index, new)
 
 
 def ensure(parent: Element, tag: str, order: Sequence[str] = ()) -> Element:
