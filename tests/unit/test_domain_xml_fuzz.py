@@ -32,7 +32,16 @@ def describe(dom: domxml.Domain, data: st.DataObject) -> None:
     dom.description = data.draw(st.none() | TEXT)
 
 
+def _without_numa(dom: domxml.Domain) -> None:
+    """NUMA cells fix the memory and vCPUs they cover (and memory hot-plug needs them):
+    the changes below that would contradict them drop both, as a user's would have to."""
+    if dom.cpu is not None:
+        dom.cpu.drop("numa")
+    dom.set_max_memory(None)
+
+
 def memory(dom: domxml.Domain, data: st.DataObject) -> None:
+    _without_numa(dom)
     mib = data.draw(st.integers(64, 1024))
     dom.set_memory(mib * 1024, data.draw(st.integers(32, mib)) * 1024)
 
@@ -40,8 +49,8 @@ def memory(dom: domxml.Domain, data: st.DataObject) -> None:
 def vcpus(dom: domxml.Domain, data: st.DataObject) -> None:
     maximum = data.draw(st.sampled_from([1, 2, 4, 8]))
     dom.set_vcpus(data.draw(st.integers(1, maximum)), maximum)
+    _without_numa(dom)
     cpu = dom.ensure_cpu()
-    cpu.drop("numa")
     cores = data.draw(st.sampled_from([c for c in (1, 2, 4, 8) if maximum % c == 0]))
     cpu.topology = Topology(sockets=maximum // cores, cores=cores, threads=1)
 
@@ -75,8 +84,8 @@ def change_disk(dom: domxml.Domain, data: st.DataObject) -> None:
     if disks:
         disk = data.draw(st.sampled_from(disks))
         disk.cache = data.draw(st.sampled_from([None, "none", "writethrough"]))
-        disk.readonly = data.draw(st.booleans()) and disk.bus != "virtio"
-        disk.shareable = data.draw(st.booleans())
+        disk.readonly = data.draw(st.booleans()) and disk.bus == "scsi"   # QEMU's rule
+        disk.shareable = data.draw(st.booleans()) and disk.driver_type == "raw"  # QEMU's
 
 
 def remove_disk(dom: domxml.Domain, data: st.DataObject) -> None:
@@ -119,9 +128,11 @@ def graphics(dom: domxml.Domain, data: st.DataObject) -> None:
     chosen = data.draw(st.sampled_from(shown))
     chosen.set_listen_address(data.draw(st.sampled_from(["127.0.0.1", "0.0.0.0", None])))
     chosen.set_password(data.draw(st.none() | st.text("abcdefgh12", min_size=1, max_size=8)))
+    others = {g.type for g in shown if g.element is not chosen.element}
+    free = [kind for kind in ("vnc", "spice") if kind not in others]  # one of each at most
     if data.draw(st.booleans()):
-        dom.replace_device(chosen, domxml.new_graphics(
-            data.draw(st.sampled_from(["vnc", "spice"])), listen="127.0.0.1"))
+        dom.replace_device(chosen, domxml.new_graphics(data.draw(st.sampled_from(free)),
+                                                       listen="127.0.0.1"))
 
 
 def video(dom: domxml.Domain, data: st.DataObject) -> None:
@@ -138,7 +149,9 @@ def devices(dom: domxml.Domain, data: st.DataObject) -> None:
         ports = [s.target_port or 0 for s in dom.devices_of(domxml.Serial)]
         dom.add_device(domxml.new_serial(port=max(ports, default=-1) + 1))
     elif kind == "usb":
-        dom.add_device(domxml.new_usb_hostdev(0x1d6b, data.draw(st.sampled_from([2, 3]))))
+        taken = {h.usb_ids for h in dom.hostdevs}      # libvirt takes each device once
+        free = [p for p in range(2, 40) if (0x1d6b, p) not in taken]
+        dom.add_device(domxml.new_usb_hostdev(0x1d6b, data.draw(st.sampled_from(free))))
     else:
         removable = [d for d in dom.devices if d.kind in ("rng", "hostdev", "watchdog",
                                                            "redirdev", "sound", "vsock")]
