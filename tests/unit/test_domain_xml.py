@@ -345,3 +345,13 @@ def test_a_device_alone_for_hot_plug():
     assert text.startswith("<interface type='network'>") and text.endswith("</interface>")
     again = domxml.device_from_xml(text)
     assert isinstance(again, Interface) and again.mac == "52:54:00:aa:bb:01"
+
+
+def test_a_running_vms_network_listener_says_its_address():
+    dom = domxml.parse("<domain><devices><graphics type='vnc' port='5900' autoport='yes'>"
+                       "<listen type='network' address='192.168.122.1' network='default'/>"
+                       "</graphics><graphics type='vnc' socket='/run/x.sock'><listen "
+                       "type='socket' socket='/run/x.sock'/></graphics></devices></domain>")
+    first, second = dom.graphics
+    assert first.listen_address == "192.168.122.1" and first.listen_socket is None
+    assert second.listen_address is None and second.listen_socket == "/run/x.sock"

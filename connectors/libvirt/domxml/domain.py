@@ -36,7 +36,7 @@ def device(element: Element) -> Device:
 
 
 class Domain(Node):
-    __slots__ = ("prefixes", "root_namespaces")
+    __slots__ = ("_prefixes", "_root_namespaces", "_source")
     ORDER = ("name", "uuid", "genid", "title", "description", "metadata", "maxMemory",
              "memory", "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu",
              "vcpus", "iothreads", "iothreadids", "cputune", "numatune", "resource",
@@ -57,12 +57,31 @@ class Domain(Node):
     emulator = Text("devices/emulator")
 
     def __init__(self, element: Element, prefixes: Prefixes | None = None,
-                 root_namespaces: list[tuple[str, str]] | None = None) -> None:
+                 root_namespaces: list[tuple[str, str]] | None = None, *,
+                 source: str | None = None) -> None:
+        """``prefixes`` and ``root_namespaces`` as the document declared them, or
+        ``source``, the document's text, to find them in when a write needs them (reading
+        thousands of documents for the inventory never does)."""
         if element.tag != "domain":
             raise DomainXMLError(f"Not a domain's XML: its root is <{element.tag}>.")
         super().__init__(element)
-        self.prefixes: Prefixes = prefixes or {}
-        self.root_namespaces = root_namespaces or []
+        self._prefixes = prefixes
+        self._root_namespaces = root_namespaces
+        self._source = source if prefixes is None or root_namespaces is None else None
+
+    @property
+    def prefixes(self) -> Prefixes:
+        """Namespace URI -> the prefix the document used for it."""
+        if self._prefixes is None:
+            self._prefixes = xmltree.prefixes_of(self._source or "")
+        return self._prefixes
+
+    @property
+    def root_namespaces(self) -> list[tuple[str, str]]:
+        """(prefix, URI) declared on ``<domain>`` itself (libvirt's driver namespaces)."""
+        if self._root_namespaces is None:
+            self._root_namespaces = xmltree.root_declarations(self._source or "")
+        return self._root_namespaces
 
     def to_xml(self) -> str:
         """The document, ending in a newline as libvirt's XMLDesc does (an untouched
@@ -177,6 +196,12 @@ class Domain(Node):
     def os(self) -> Os:
         """``<os>`` (every domain has one; made when missing)."""
         return Os(self.ensure("os"))
+
+    @property
+    def os_if_any(self) -> Os | None:
+        """``<os>`` without making one (for reading a document that may lack it)."""
+        found = self.element.find("os")
+        return Os(found) if found is not None else None
 
     @property
     def cpu(self) -> Cpu | None:
@@ -312,8 +337,7 @@ def parse_many(documents: Sequence[str | None]) -> list[Domain | None]:
     """Many domain documents at once, for reading them (comments inside are left out);
     None stays None. Raises DomainXMLError as ``parse`` does."""
     roots = xmltree.parse_elements(documents)
-    return [Domain(root, xmltree.prefixes_of(doc), xmltree.root_declarations(doc))
-            if root is not None and doc is not None else None
+    return [Domain(root, source=doc) if root is not None and doc is not None else None
             for root, doc in zip(roots, documents)]
 
 

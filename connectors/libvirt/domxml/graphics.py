@@ -55,13 +55,13 @@ class Graphics(Device):
 
     @property
     def listen_address(self) -> str | None:
-        """The address the display listens on, from the attribute or the first
-        ``<listen type='address'>`` that names one."""
+        """The address the display listens on: the attribute, or the first ``<listen>``
+        that names one (type address, or network: a running VM's XML says its address)."""
         found = self.listen_attr
         if found:
             return found
         return next((lst.address for lst in self.listens
-                     if lst.type == "address" and lst.address), None)
+                     if lst.type != "socket" and lst.address), None)
 
     @property
     def listen_socket(self) -> str | None:

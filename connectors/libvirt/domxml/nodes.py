@@ -106,10 +106,11 @@ class Attr(_Field[str | None]):
 class IntAttr(_Field[int | None]):
     def __init__(self, attr: str, path: str = "") -> None:
         super().__init__(path)
+        self.attr = attr
         self._attr = Attr(attr, path)
 
     def read(self, element: Element | None) -> int | None:
-        return xmltree.to_int(self._attr.read(element))
+        return xmltree.to_int(element.get(self.attr)) if element is not None else None
 
     def write(self, node: Node, value: int | None) -> None:
         self._attr.write(node, None if value is None else str(int(value)))

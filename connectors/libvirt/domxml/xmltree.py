@@ -320,10 +320,14 @@ def kib(element: Element | None, default_unit: str = "KiB") -> int | None:
 
 
 def to_int(text: str | None) -> int | None:
+    """A decimal or 0x-hexadecimal number (libvirt writes PCI and USB ids in hex)."""
     if text is None:
         return None
     try:
-        return int(text.strip(), 0) if text.strip().lower().startswith("0x") \
-            else int(text.strip())
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return int(text.strip(), 0)
     except ValueError:
         return None
