@@ -237,6 +237,12 @@ def test_direct_kernel_boot_and_efi_are_read():
     assert xen.os.firmware == "bios"
 
 
+def test_a_syntax_error_says_where():
+    with pytest.raises(DomainXMLError) as caught:
+        domxml.parse("<domain>\n  <name>x</domain>")
+    assert caught.value.position == (2, 11) and "mismatched tag" in str(caught.value)
+
+
 @pytest.mark.parametrize("text", ["not xml", "<domain><name>x</domain>", "<network/>", ""])
 def test_what_is_not_a_domain_is_refused_in_words(text):
     with pytest.raises(DomainXMLError):

@@ -54,7 +54,7 @@ def new_domain(name: str, *, domain_type: str = "kvm", arch: str = "x86_64",
     dom.name = name
     dom.set_memory(memory_kib)
     dom.set_vcpus(vcpus, vcpus)
-    dom.element.find("vcpu").set("placement", "static")  # type: ignore[union-attr]
+    dom.vcpu_placement = "static"
     os = dom.os
     os.type = os_type
     os.arch = arch
@@ -72,9 +72,9 @@ def new_domain(name: str, *, domain_type: str = "kvm", arch: str = "x86_64",
     if firmware is not None:
         dom.set_firmware(firmware, secure_boot=secure_boot)
     if domain_type == "kvm" and x86:
-        dom.ensure_cpu().set_mode("host-passthrough")
-        dom.cpu.check = "none"  # type: ignore[union-attr]
-        dom.cpu.migratable = True  # type: ignore[union-attr]
+        cpu = dom.ensure_cpu()
+        cpu.set_mode("host-passthrough")
+        cpu.check, cpu.migratable = "none", True
     if x86 and not paravirt:
         clock = dom.ensure_clock()
         clock.offset = "utc"

@@ -27,7 +27,12 @@ _DECLARATION = re.compile(r"""\bxmlns(?::([A-Za-z_][\w.\-]*))?\s*=\s*(['"])(.*?)
 
 
 class DomainXMLError(ValueError):
-    """The text is not a domain's XML (not well-formed, or another root element)."""
+    """The text is not a domain's XML (not well-formed, or another root element).
+    ``position``: (line, column) of a syntax error, for an editor to point at."""
+
+    def __init__(self, message: str, position: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 def prefixes_of(text: str) -> Prefixes:
@@ -58,7 +63,9 @@ def parse_element(text: str, *, comments: bool = True) -> Element:
         parser.feed(text)
         return parser.close()
     except ET.ParseError as err:
-        raise DomainXMLError(f"The domain XML is not well-formed: {err}") from None
+        line, column = err.position
+        raise DomainXMLError(f"The domain XML is not well-formed: {err}",
+                             (line, column)) from None
 
 
 def parse_elements(documents: Sequence[str | None]) -> list[Element | None]:
