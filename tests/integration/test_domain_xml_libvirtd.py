@@ -225,7 +225,9 @@ def test_a_new_domain_from_the_builders_boots_the_test_guest(conn, defined,
     log.unlink(missing_ok=True)
 
 
-FEW = settings(max_examples=int(os.environ.get("HVCONSOLE_DOMXML_EXAMPLES", "12")), deadline=None, derandomize=True,
+# A dozen fixed examples in CI (each is a define and an undefine); more on demand.
+FEW = settings(max_examples=int(os.environ.get("HVCONSOLE_DOMXML_EXAMPLES", "12")),
+               deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.too_slow,
                                       HealthCheck.function_scoped_fixture])
 

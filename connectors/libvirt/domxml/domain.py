@@ -338,7 +338,7 @@ def parse_many(documents: Sequence[str | None]) -> list[Domain | None]:
     None stays None. Raises DomainXMLError as ``parse`` does."""
     roots = xmltree.parse_elements(documents)
     return [Domain(root, source=doc) if root is not None and doc is not None else None
-            for root, doc in zip(roots, documents)]
+            for root, doc in zip(roots, documents, strict=True)]
 
 
 def device_from_xml(text: str) -> Device:

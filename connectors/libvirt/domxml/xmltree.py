@@ -93,7 +93,7 @@ def _parse_joined(batch: Sequence[str]) -> list[Element] | None:
     roots = list(wrapper)
     if len(roots) != len(batch) or (wrapper.text or "").strip() or any(
             (root.tail or "").strip() or not doc.lstrip().startswith("<" + root.tag)
-            for root, doc in zip(roots, batch)):
+            for root, doc in zip(roots, batch, strict=True)):
         return None
     for root in roots:
         root.tail = None
