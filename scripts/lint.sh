@@ -36,6 +36,8 @@ RUFF_PATHS=(
     tests/integration/test_host_outage.py
     tests/integration/test_stats_qemu.py
     tests/integration/test_capabilities.py
+    tests/unit/test_domain_xml*.py
+    tests/integration/test_domain_xml_libvirtd.py
     tests/integration/test_volume_transfer.py
 )
 if [ "$#" -gt 0 ]; then

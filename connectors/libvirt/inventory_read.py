@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import math
 import threading
-import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar, cast
 
 import libvirt
 
-from connectors.libvirt import readers
+from connectors.libvirt import domxml, readers
 from connectors.libvirt.model import NetworkInfo, PoolInfo, VMInfo
 
 Obj = TypeVar("Obj")
 R = TypeVar("R")
 
 PARALLEL_FROM = 200     # domains on one host from which their XML is fetched in parallel
-PARSE_BATCH = 50       # domain XMLs parsed as one document
+PARSE_BATCH = 50        # domain XMLs read at a time (domxml.parse_many parses each as one)
 
 # Held by an in-process host for its whole read: see read_inventory.
 _IN_PROCESS_READ = threading.Lock()
@@ -90,13 +89,13 @@ def read_all_vms(conn: libvirt.virConnect, driver: str, fetchers: int = 1) -> li
     # A batch of parsed trees at a time: all of them alive at once would only feed the
     # cycle collector (each pass of it then walks the whole inventory read so far).
     for start in range(0, len(xmls), PARSE_BATCH):
-        roots = parse_many(xmls[start:start + PARSE_BATCH])
-        for (dom, (state, reason)), root in zip(with_states[start:start + PARSE_BATCH],
-                                                roots, strict=True):
-            if root is None:
+        models = domxml.parse_many(xmls[start:start + PARSE_BATCH])
+        for (dom, (state, reason)), model in zip(with_states[start:start + PARSE_BATCH],
+                                                 models, strict=True):
+            if model is None:
                 continue
             try:
-                vms.append(_vm(dom, root, driver, state, reason, flags))
+                vms.append(_vm(dom, model, driver, state, reason, flags))
             except libvirt.libvirtError as err:
                 if not readers.is_missing(err):
                     raise
@@ -163,36 +162,6 @@ def _fetch_xml(domains: Sequence[libvirt.virDomain], fetchers: int) -> list[str 
         return [xml for part in pool.map(_xml_of_each, parts) for xml in part]
 
 
-def parse_many(documents: Sequence[str | None]) -> list[ET.Element | None]:
-    """Each document's root element (None stays None). Batches go through one parser:
-    making a parser costs as much as parsing a short domain XML."""
-    present = [doc for doc in documents if doc is not None]
-    roots: list[ET.Element] = []
-    for i in range(0, len(present), PARSE_BATCH):
-        batch = present[i:i + PARSE_BATCH]
-        parsed = _parse_joined(batch)
-        roots.extend(parsed if parsed is not None else (ET.fromstring(d) for d in batch))
-    found = iter(roots)
-    return [next(found) if doc is not None else None for doc in documents]
-
-
-def _parse_joined(batch: Sequence[str]) -> list[ET.Element] | None:
-    """The batch's roots from one parse; None when the documents cannot be joined (a
-    declaration, a doctype, text outside the root, or not exactly one root each)."""
-    try:
-        wrapper = ET.fromstring("<hvconsole-batch>" + "".join(batch) + "</hvconsole-batch>")
-    except ET.ParseError:
-        return None
-    roots = list(wrapper)
-    if len(roots) != len(batch) or (wrapper.text or "").strip() or any(
-            (root.tail or "").strip() or not doc.lstrip().startswith("<" + root.tag)
-            for root, doc in zip(roots, batch, strict=True)):
-        return None
-    for root in roots:
-        root.tail = None
-    return roots
-
-
 def _xml_of_each(domains: Sequence[libvirt.virDomain]) -> list[str | None]:
     out: list[str | None] = []
     for dom in domains:
@@ -205,9 +174,9 @@ def _xml_of_each(domains: Sequence[libvirt.virDomain]) -> list[str | None]:
     return out
 
 
-def _vm(dom: libvirt.virDomain, root: ET.Element, driver: str, state: int, reason: int,
+def _vm(dom: libvirt.virDomain, model: domxml.Domain, driver: str, state: int, reason: int,
         flags: _Flags) -> VMInfo:
-    key = (root.findtext("uuid") or "").strip()
+    key = (model.uuid or "").strip()
     persistent = (key not in flags.transient if flags.transient is not None
                   else bool(dom.isPersistent()))
     if not persistent:
@@ -217,9 +186,9 @@ def _vm(dom: libvirt.virDomain, root: ET.Element, driver: str, state: int, reaso
                      else readers.asked(dom.autostart))
         managed_save = (key in flags.managed_save if flags.managed_save is not None
                         else readers.asked(lambda: dom.hasManagedSaveImage(0)))
-    return readers.vm_from_xml(root, driver, state=state, reason=reason,
-                               persistent=persistent, autostart=autostart,
-                               managed_save=managed_save)
+    return readers.vm_from_domain(model, driver, state=state, reason=reason,
+                                  persistent=persistent, autostart=autostart,
+                                  managed_save=managed_save)
 
 
 def _each(read: Callable[[Obj], R], objects: Sequence[Obj]) -> list[R]:

@@ -7,7 +7,6 @@ save, paused, shut off); each must read exactly as the one-domain reader reads i
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import libvirt
@@ -120,34 +119,3 @@ def test_read_inventory_has_networks_and_pools(conn):
     assert inventory.vms and inventory.networks and inventory.pools
     assert {n.name for n in inventory.networks} == set(conn.listNetworks()) | set(
         conn.listDefinedNetworks())
-
-
-def test_parse_many_gives_each_document_its_own_root():
-    docs = ["<domain id='1'><name>a</name></domain>", None,
-            "<domain><name>b &amp; c</name></domain>\n"]
-    roots = inventory_read.parse_many(docs)
-    assert roots[1] is None
-    assert [r.findtext("name") for r in (roots[0], roots[2])] == ["a", "b & c"]
-    assert roots[0].get("id") == "1" and roots[2].tail is None
-
-
-@pytest.mark.parametrize("odd", [
-    "<?xml version='1.0'?><domain><name>declared</name></domain>",   # not joinable
-    "<domain><name>x</name></domain><domain><name>y</name></domain>",  # two roots
-    "text<domain><name>z</name></domain>",                             # text before
-    "<!-- a comment, no element -->",                                  # no root at all
-])
-def test_parse_many_falls_back_to_one_by_one_and_stays_strict(odd):
-    """A document that cannot be joined is parsed alone; one that is not a single
-    well-formed element still fails loudly, as ElementTree alone would."""
-    good = "<domain><name>ok</name></domain>"
-    try:
-        expected = ET.fromstring(odd).findtext("name")
-    except ET.ParseError:
-        expected = None
-    if expected is None:
-        with pytest.raises(ET.ParseError):
-            inventory_read.parse_many([good, odd])
-    else:
-        roots = inventory_read.parse_many([good, odd])
-        assert [r.findtext("name") for r in roots] == ["ok", expected]
