@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.filter_edit)
         left_layout.addWidget(self.tree)
 
-        self.general_tab = GeneralTab(self.inventory, self.manager)
+        self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
