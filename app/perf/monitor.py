@@ -253,27 +253,35 @@ class PerfMonitor(QObject):
         return c.vm_buffers.series(metric, key)
 
     def history_series(self, conn_id: str, key: str | None, metric: str, t_from: float,
-                       t_to: float) -> tuple[np.ndarray, np.ndarray]:
+                       t_to: float, tier: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """From the history only (blocking; safe from a worker thread). Works for a host
-        that is not connected (any more) too, as long as it has been seen this run."""
+        that is not connected (any more) too, as long as it has been seen this run.
+        ``tier``: the history tier to read (``history_tier``), else the one reaching back
+        to t_from."""
         if self.history is None:
             return np.empty(0), np.empty(0)
         object_key = key if key is not None else self.history_host_key(conn_id)
         if object_key is None:
             return np.empty(0), np.empty(0)
-        t, avg, _mx = self.history.series(object_key, metric, t_from, t_to)
+        t, avg, _mx = self.history.series(object_key, metric, t_from, t_to, tier)
         return t, avg
 
     def history_host_key(self, conn_id: str) -> str | None:
         host = self.manager.host(conn_id)
         return f"host:{host.uri}" if host is not None else None
 
-    def history_step(self, t_from: float) -> float:
-        """Seconds between two points of the history tier a range starting at t_from
-        reads (the sampling interval for the full tier)."""
+    def history_tier(self, span_s: float) -> int:
+        """The history tier a graph of the last ``span_s`` seconds reads: the finest one
+        that keeps that long (the full-resolution tier for 10 minutes)."""
+        return self.history.tier_for_span(span_s) if self.history is not None else 0
+
+    def history_step(self, span_s: float) -> float:
+        """Seconds between two points of the tier ``history_tier(span_s)`` (the sampling
+        interval for the full-resolution tier)."""
         if self.history is None:
             return self.interval_s
-        tier = self.history.tiers[self.history.tier_for(t_from)]
+        tier = self.history.tiers[self.history_tier(span_s)]
         return tier.step_s or self.interval_s
 
     def watch(self, conn_id: str, key: str | None) -> None:
