@@ -99,6 +99,9 @@ class GeneralTab(QWidget):
     def refresh(self) -> None:
         self._nodes = [self._current(n) for n in self._nodes]
         sections = self._describe(self._nodes)
+        self._show(sections)
+
+    def _show(self, sections) -> None:
         if sections == self._sections and self._scroll.widget() is not None:
             return      # every host's connect and tick lands here: build widgets only on news
         if _layout(sections) == _layout(self._sections) and self._scroll.widget() is not None:
@@ -114,9 +117,17 @@ class GeneralTab(QWidget):
         self._render()
 
     def _ticked(self, conn_id: str) -> None:
-        if len(self._nodes) == 1 and _kind(self._nodes[0]) == "HOST" and \
-                self._nodes[0].conn_id == conn_id:
-            self.refresh()
+        """A tick of the server shown: its memory rows only (describing the whole server
+        counts its VMs: 3 ms a tick for 500 VMs)."""
+        if not (len(self._nodes) == 1 and _kind(self._nodes[0]) == "HOST"
+                and self._nodes[0].conn_id == conn_id):
+            return
+        info = self._nodes[0].obj
+        if not isinstance(info, HostInfo):
+            return
+        memory = self._host_memory(conn_id, info)
+        self._show([(header, memory if header == "Memory" else rows)
+                    for header, rows in self._sections])
 
     # ---- where the records come from ----
     def _on_batch(self, keys=None) -> None:
