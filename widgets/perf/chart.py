@@ -186,6 +186,8 @@ class Chart(QWidget):
         layout.setSpacing(0)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
+        if spec.unit == "%":
+            self.left_axis.setTicks(_PERCENT_TICKS)
         self.set_spec(spec)
         self.fit_y(0.0)
 
@@ -228,8 +230,6 @@ class Chart(QWidget):
         unit's floor); percentages always 0 to 100 with both ends labelled."""
         unit = self.spec.unit
         if unit == "%":
-            self.left_axis.divisor = 1.0
-            self.left_axis.setTicks(_PERCENT_TICKS)
             high = 100.0
             scale = ("%", 1.0)
         else:

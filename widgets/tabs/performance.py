@@ -168,11 +168,8 @@ class PerformanceTab(QWidget):
             self.specs = []
             return
         self.stack.setCurrentIndex(1)
-        is_vm = key is not None
-        for box in (self.vcpu_box, self.disk_box, self.nic_box):
-            box.setVisible(is_vm)
-        self.core_box.setVisible(not is_vm)
-        self.top.setVisible(not is_vm)
+        self.top.setVisible(key is None)
+        self._update_boxes()
         self._watch()
         self._set_specs(self._wanted_specs())
         self.refresh()
@@ -191,19 +188,31 @@ class PerformanceTab(QWidget):
         else:
             self.monitor.unwatch(self.conn_id, self.key)
 
+    def _vm_devices(self) -> tuple[bool, bool]:
+        """(has disks, has NICs) of the VM shown (both when its record is unknown)."""
+        host = self.monitor.manager.host(self.conn_id)
+        vm = host.vm(self.key) if host is not None and self.key is not None else None
+        return (vm is None or bool(vm.disks), vm is None or bool(vm.nics))
+
+    def _update_boxes(self) -> None:
+        """"Per vCPU/disk/NIC" for a VM (disk and NIC only when it has any), "Per core"
+        for a server."""
+        is_vm = self.key is not None
+        has_disks, has_nics = self._vm_devices() if is_vm else (False, False)
+        self.vcpu_box.setVisible(is_vm)
+        self.disk_box.setVisible(has_disks)
+        self.nic_box.setVisible(has_nics)
+        self.core_box.setVisible(not is_vm)
+
     def _wanted_specs(self) -> list[GraphSpec]:
         if self.conn_id is None:
             return []
         if self.key is None:
             return host_graphs(self.monitor, self.conn_id, self.core_box.isChecked())
-        host = self.monitor.manager.host(self.conn_id)
-        vm = host.vm(self.key) if host is not None else None
-        self.disk_box.setVisible(vm is None or bool(vm.disks))
-        self.nic_box.setVisible(vm is None or bool(vm.nics))
+        has_disks, has_nics = self._vm_devices()
         return vm_graphs(self.monitor, self.conn_id, self.key, self.vcpu_box.isChecked(),
                          self.disk_box.isChecked(), self.nic_box.isChecked(),
-                         has_disks=vm is None or bool(vm.disks),
-                         has_nics=vm is None or bool(vm.nics))
+                         has_disks=has_disks, has_nics=has_nics)
 
     def _set_specs(self, specs: list[GraphSpec]) -> None:
         """Charts for ``specs``: one chart per title for the tab's whole life, made when
@@ -246,7 +255,9 @@ class PerformanceTab(QWidget):
             return
         wanted = self._wanted_specs()
         if wanted != self.specs:
-            self._set_specs(wanted)   # a vCPU/disk/core appeared, or a box was ticked
+            # A vCPU/disk/core appeared, a box was ticked, a disk or NIC was added.
+            self._set_specs(wanted)
+            self._update_boxes()
         now = time.time()
         t_from = now - self.range_s
         self.history.maybe_load(self.conn_id, self.key, self.range_s,
