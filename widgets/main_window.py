@@ -320,16 +320,22 @@ class MainWindow(QMainWindow):
         running = self._running_titles()
         self.status.set_running(running)
         failed = task.state is TaskState.FAILED
-        if task.state is TaskState.SUCCEEDED:
-            message = f"{task.title}: done"
-        else:
-            message = f"{task.title}: {task.error or task.state.label}"
         if not running:
-            self.status.set_result(message, failed)
+            self._shown_task = task
+            self.status.set_result(task.summary, failed)
+        # An outcome learned later ("shut off") replaces "requested" while it is shown.
+        task.outcomeChanged.connect(self._task_outcome_changed)
         if failed and self.prompter is not None:
             # Not from inside the task's coroutine: a message box there would run its
             # own event loop in the middle of an asyncio step.
             QTimer.singleShot(0, lambda: self.prompter.show_error(task.title, task.error))
+
+    _shown_task = None
+
+    def _task_outcome_changed(self) -> None:
+        task = self.sender()
+        if task is not None and task is self._shown_task and not self._running_titles():
+            self.status.set_result(task.summary, task.outcome_severity == "error")
 
     # ---- geometry ----
 
