@@ -8,7 +8,7 @@ from connectors.libvirt.model import ConnState, VMAction, VMInfo, VMState
 from connectors.libvirt.support import unsupported_reason
 
 from . import outcome
-from .base import Command, is_vm
+from .base import Command, DeleteTarget, is_vm
 
 ACTIVE = frozenset(s for s in VMState if s.is_active)
 
@@ -213,7 +213,8 @@ class DeleteVM(VMCommand):
         nodes = self.runnable(self.selection)
         if not nodes:
             return
-        choice = self.ctx.prompter.ask_delete([n.obj for n in nodes])
+        choice = self.ctx.prompter.ask_delete(
+            [DeleteTarget(n.obj, self.ctx.host_label(n.conn_id)) for n in nodes])
         if choice is None:
             return
         self._storage = choice.delete_storage

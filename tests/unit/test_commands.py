@@ -40,13 +40,17 @@ class Prompter:
         self.answer = confirm
         self.delete = delete
         self.asked = []
+        self.verbs = []
+        self.servers = []
 
-    def confirm(self, title, text):
+    def confirm(self, title, text, verb):
         self.asked.append(text)
+        self.verbs.append(verb)
         return self.answer
 
-    def ask_delete(self, vms):
-        self.asked.append([v.name for v in vms])
+    def ask_delete(self, targets):
+        self.asked.append([t.vm.name for t in targets])
+        self.servers.append([t.server for t in targets])
         return self.delete
 
     def show_error(self, title, text):
@@ -176,6 +180,7 @@ def test_declined_force_shutdown_does_nothing(make, aloop):
     lab.commands.force_shutdown.action.trigger()
     aloop.run_until_complete(wait_until(lambda: True))
     assert "Force shut down web-01?" in prompter.asked[0]
+    assert prompter.verbs == ["Force Shut Down"], "the button says what it does"
     assert lab.actions() == [] and lab.tasks.active() == []
     assert lab.state("web-01") is VMState.RUNNING
 
@@ -202,6 +207,7 @@ def test_delete_asks_first_then_deletes(make):
     lab.commands.set_selection([victim, dom0])
     lab.commands.delete.action.trigger()
     assert prompter.asked == [["legacy-erp"]], "Dom0 is never offered for deletion"
+    assert prompter.servers == [["Demo lab"]]
     assert lab.actions() == []
     prompter.delete = DeleteChoice(delete_storage=False)
     lab.commands.delete.action.trigger()
