@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from connectors.libvirt.model import ConnState, VMState
 from tests.conftest import wait_until
@@ -286,3 +287,23 @@ def test_new_usage_figures_repaint_only_the_usage_columns(qtbot, monkeypatch):
     for _ in range(3):
         QApplication.processEvents()
     assert painted and painted <= {CPU_COLUMN, MEMORY_COLUMN}, painted
+
+
+def test_a_disconnected_server_says_how_many_vms_it_had(session, aloop):
+    """The tree keeps a disconnected server's VMs, greyed, with their last states; General
+    says the same instead of "Total: 0"."""
+    window = session.window
+    count = len(session.manager.host(session.conn_id).vms())
+    assert window.tree.select_node(session.conn_id, session.conn_id)
+    assert window.general_tab.fields()["Total"] == str(count)
+    session.commands.disconnect_host.action.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: host_state(session) == ConnState.DISCONNECTED
+        and "not connected" in window.general_tab.fields().get("Total", ""), timeout=10))
+    assert len(_vm_rows(window.tree)) == count
+    assert window.general_tab.fields()["Total"] == f"{count} VMs (last known; not connected)"
+    shown = " ".join(label.text() for label in window.general_tab.findChildren(QLabel))
+    assert f"{count} VMs (last known; not connected)" in shown
+    session.commands.reconnect_host.action.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: window.general_tab.fields()["Total"] == str(count), timeout=15))
