@@ -307,3 +307,27 @@ def test_a_disconnected_server_says_how_many_vms_it_had(session, aloop):
     session.commands.reconnect_host.action.trigger()
     aloop.run_until_complete(wait_until(
         lambda: window.general_tab.fields()["Total"] == str(count), timeout=15))
+
+
+def _badge_pixels(window) -> int:
+    """How many pixels of the demo badge's yellow the status bar shows."""
+    from PySide6.QtGui import QColor
+    image = window.status.grab().toImage()
+    yellow = QColor("#fff3cd").rgb()
+    return sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
+               if image.pixel(x, y) == yellow)
+
+
+def test_a_status_tip_is_not_covered_by_the_demo_badge(session, qtbot, aloop):
+    window = session.window
+    qtbot.waitUntil(lambda: window.status.demo_label.isVisible())
+    assert _badge_pixels(window) > 50
+    # Pointing at a toolbar button shows its status tip, as a temporary message.
+    session.commands.shutdown.action.showStatusText(window)
+    tip = session.commands.shutdown.action.statusTip()
+    assert window.status.currentMessage() == tip
+    window._update_summary()         # what every inventory batch does
+    aloop.run_until_complete(asyncio.sleep(0.2))
+    assert not window.status.demo_label.isVisible() and _badge_pixels(window) == 0
+    window.status.clearMessage()
+    assert window.status.demo_label.isVisible() and _badge_pixels(window) > 50
