@@ -283,3 +283,36 @@ def test_shut_down_of_a_guest_that_stays_up_never_claims_success(make, aloop):
 
 async def _accept_and_ignore(key, action):
     """A guest that ignores ACPI, as libvirt reports it: the call succeeds, nothing else."""
+
+
+def test_forget_saved_password_is_offered_only_when_something_is_saved(make, tmp_path):
+    """Asked of a real (encrypted file) vault through RemoteAccess, as the window wires it."""
+    from app.remote_access import RemoteAccess
+    from app.vault import EncryptedFileVault, secret_key
+    from connectors.libvirt.uri import validate_uri
+
+    lab = make()
+    vault = EncryptedFileVault(tmp_path / "secrets.cfg", time_cost=1)
+    vault.unlock("file-password")
+
+    async def nobody(*_args):
+        return None
+    remote = RemoteAccess(lab.manager, lab.log, nobody, nobody, vault=vault)
+    forget = lab.commands.forget_password
+    forget.set_handler(remote.forget_password, remote.has_saved_password)
+    host_node = lab.inventory.node(lab.conn, lab.conn)
+    lab.commands.set_selection([host_node])
+    lab.wait(lambda: "checking" not in forget.action.toolTip())
+    assert not forget.action.isEnabled()
+    assert forget.action.toolTip() == ("Delete the password remembered for this server from "
+                                       "the keyring: nothing is saved for Demo lab")
+
+    parsed = validate_uri(lab.manager.host(lab.conn).uri)
+    vault.set(secret_key("passphrase", "", parsed), "s3cret")
+    lab.commands.set_selection([])
+    lab.commands.set_selection([host_node])         # selecting it again asks again
+    lab.wait(lambda: forget.action.isEnabled())
+    forget.action.trigger()
+    lab.wait(lambda: not forget.action.isEnabled())
+    assert vault.get(secret_key("passphrase", "", parsed)) is None
+    assert "nothing is saved" in forget.action.toolTip()
