@@ -40,7 +40,10 @@ def shortcut_rows(actions: list[QAction]) -> list[tuple[str, str]]:
             continue
         seen.add(action)
         what = action.text().replace("&", "").rstrip(".…")
-        rows.append((what, keys.toString(QKeySequence.SequenceFormat.NativeText)))
+        text = keys.toString(QKeySequence.SequenceFormat.NativeText)
+        if action.shortcutContext() == Qt.ShortcutContext.WidgetShortcut:
+            text += " (in the tree)"     # the window's only widget-bound shortcuts
+        rows.append((what, text))
     return rows
 
 

@@ -34,6 +34,7 @@ def test_delete_dialog_lists_disks_and_defaults_to_keeping_them(qtbot):
     assert dialog.delete_button.text() == "Delete 2 VMs"
     assert dialog.intro.text() == ("Delete these 2 VMs on kvm1? Their definitions are "
                                    "removed from the server.")
+    assert dialog.warning.isHidden(), "nothing runs: nothing to warn about"
     assert [dialog.list.headerItem().text(c) for c in range(4)] == [
         "VM", "Server", "State", "What happens"]
     assert dialog.rows() == [
@@ -55,9 +56,11 @@ def test_one_running_vm_is_called_by_its_name_and_said_to_be_forced_off(qtbot):
     dialog = _dialog(qtbot, [DeleteTarget(_vm("k8s-worker-1", VMState.RUNNING), "kvm1")])
     assert dialog.windowTitle() == "Delete VM" and dialog.delete_button.text() == "Delete VM"
     assert dialog.intro.text() == (
-        "Delete the VM k8s-worker-1 on kvm1? Its definition is removed from the server. "
+        "Delete the VM k8s-worker-1 on kvm1? Its definition is removed from the server.")
+    assert dialog.warning.text() == (
         "k8s-worker-1 is running: it will be forced off first, like pulling the power "
         "cord, and what the guest has not saved is lost.")
+    assert not dialog.warning.isHidden()
     assert dialog.rows()[0] == ["k8s-worker-1", "kvm1", "Running",
                                 "will be forced off, then deleted"]
     assert dialog.storage.text() == "Also delete this VM's disk images (cannot be undone)"
@@ -72,8 +75,10 @@ def test_vms_of_several_servers_say_where_each_one_is(qtbot):
     dialog = _dialog(qtbot, targets)
     assert dialog.intro.text() == (
         "Delete these 4 VMs on 2 servers? Their definitions are removed from their "
-        "servers. 3 of them are paused or running: they will be forced off first, like "
-        "pulling the power cord, and what the guests have not saved is lost.")
+        "servers.")
+    assert dialog.warning.text() == (
+        "3 of them are paused or running: they will be forced off first, like pulling the "
+        "power cord, and what the guests have not saved is lost.")
     vms = [row for row in dialog.rows() if row[1]]
     assert vms == [
         ["web", "kvm1", "Running", "will be forced off, then deleted"],

@@ -42,27 +42,29 @@ def _disk_fate(disk: DiskInfo, delete_storage: bool) -> str:
 
 
 def intro_text(targets: list[DeleteTarget]) -> str:
-    one = len(targets) == 1
     servers = {t.server for t in targets}
-    if one:
-        text = (f"Delete the VM {targets[0].vm.name} on {targets[0].server}? Its definition "
+    if len(targets) == 1:
+        return (f"Delete the VM {targets[0].vm.name} on {targets[0].server}? Its definition "
                 "is removed from the server.")
-    elif len(servers) == 1:
-        text = (f"Delete these {len(targets)} VMs on {next(iter(servers))}? Their "
+    if len(servers) == 1:
+        return (f"Delete these {len(targets)} VMs on {next(iter(servers))}? Their "
                 "definitions are removed from the server.")
-    else:
-        text = (f"Delete these {len(targets)} VMs on {len(servers)} servers? Their "
-                "definitions are removed from their servers.")
+    return (f"Delete these {len(targets)} VMs on {len(servers)} servers? Their "
+            "definitions are removed from their servers.")
+
+
+def warning_text(targets: list[DeleteTarget]) -> str:
+    """What deleting running VMs costs; "" when none is running."""
     running = [t.vm for t in targets if t.vm.state.is_active]
     if len(running) == 1:
-        text += (f" {running[0].name} is {running[0].state.value}: it will be forced off "
-                 "first, like pulling the power cord, and what the guest has not saved is "
-                 "lost.")
-    elif running:
+        return (f"{running[0].name} is {running[0].state.value}: it will be forced off "
+                "first, like pulling the power cord, and what the guest has not saved is "
+                "lost.")
+    if running:
         states = " or ".join(sorted({vm.state.value for vm in running}))
-        text += (f" {len(running)} of them are {states}: they will be forced off first, "
-                 "like pulling the power cord, and what the guests have not saved is lost.")
-    return text
+        return (f"{len(running)} of them are {states}: they will be forced off first, "
+                "like pulling the power cord, and what the guests have not saved is lost.")
+    return ""
 
 
 class DeleteVMDialog(QDialog):
@@ -77,6 +79,12 @@ class DeleteVMDialog(QDialog):
         self.intro.setObjectName("deleteIntro")
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
+        self.warning = QLabel(warning_text(self.targets))
+        self.warning.setObjectName("deleteWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #a4262c; font-weight: bold;")
+        self.warning.setVisible(bool(self.warning.text()))
+        layout.addWidget(self.warning)
 
         self.list = QTreeWidget()
         self.list.setHeaderLabels(list(COLUMNS))
