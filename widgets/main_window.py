@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, Q
 
 from app.inventory import InventoryFilterProxy, NodeKind
 from app.tasks import TaskState
-from widgets import help as help_menu
+from widgets import help as guide
 from widgets.about import show_about
 from widgets.dialogs.add_server import AddServerDialog
 from widgets.status_bar import MainStatusBar
@@ -106,8 +106,8 @@ class MainWindow(QMainWindow):
         self.about_action.triggered.connect(lambda: show_about(self))
 
         self.readme_action = QAction("HVConsole &Guide (README)", self)
-        self.readme_action.triggered.connect(help_menu.open_readme)
-        if help_menu.readme_url() is None:
+        self.readme_action.triggered.connect(guide.open_readme)
+        if guide.readme_url() is None:
             self.readme_action.setEnabled(False)
             self.readme_action.setToolTip("The README was not installed with this copy")
         self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
         actions = [a for menu in (self.file_menu, self.edit_menu, self.server_menu,
                                   self.vm_menu, self.view_menu, self.help_menu)
                    for a in menu.actions()]
-        return help_menu.show_shortcuts(actions, self)
+        return guide.show_shortcuts(actions, self)
 
     def _selection_changed(self, nodes: list) -> None:
         self.commands.set_selection(nodes)
