@@ -17,7 +17,7 @@ from connectors.libvirt import wording
 from connectors.libvirt.model import HypervisorEvent, ObjectKind
 
 HYPERVISOR = "hypervisor"
-WINDOW_S = 5.0      # a shutdown's STOPPED came 1.5 s after its SHUTDOWN on a busy machine
+WINDOW_S = 10.0     # a shutdown's STOPPED came 1.5 s after its SHUTDOWN on a busy machine
 _PRUNE_AT = 1000
 
 

@@ -16,7 +16,7 @@ GUEST_SHUTDOWN, SHUT_DOWN = domain_lifecycle(6, 1)[0], domain_lifecycle(5, 0)[0]
 HOST_SHUTDOWN, FORCED_OFF = domain_lifecycle(6, 2)[0], domain_lifecycle(5, 1)[0]
 
 
-def log_events(messages, vm="web", clock=None, window_s=5.0):
+def log_events(messages, vm="web", window_s=10.0):
     log = EventsLog()
     rows = HypervisorRows(log, window_s=window_s)
     for message in messages:
