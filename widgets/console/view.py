@@ -6,7 +6,7 @@ widget takes the framebuffer's size (inside a scroll area: 1:1 with scroll bars)
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter,
                            QPixmap, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
