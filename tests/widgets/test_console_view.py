@@ -164,7 +164,7 @@ def test_overlay_says_why_and_reconnect_comes_back(aloop, qtbot):
     assert any("closed the connection" in s[1] for s in states)
 
 
-def test_undock_and_dock_keep_the_session(aloop, qtbot):
+def test_the_undocked_window_shows_the_picture_and_docks_back(aloop, qtbot):
     from app.inventory import InventoryModel
     from widgets.tabs.console import ConsoleTab
 
@@ -189,6 +189,16 @@ def test_undock_and_dock_keep_the_session(aloop, qtbot):
         window = tab.undocked[("conn", "key")]
         assert pane.window() is window and window.isVisible()
         assert tab.stack.currentWidget() is tab.placeholder
+        # The window shows the picture (left red, right blue), not an empty grey box.
+        # (tests/integration/test_console_windows.py compares it with a real guest's.)
+        image = window.grab().toImage()
+        shown = pane.view.screen_rect()
+        origin = pane.view.mapTo(window, QPoint(0, 0))
+        y = origin.y() + int(shown.center().y())
+        assert image.pixelColor(origin.x() + int(shown.x() + shown.width() * 0.25),
+                                y) == QColor(255, 0, 0)
+        assert image.pixelColor(origin.x() + int(shown.x() + shown.width() * 0.75),
+                                y) == QColor(0, 0, 255)
         window.close()
         assert tab.pane is pane and tab.stack.currentWidget() is pane
         assert session.connected
