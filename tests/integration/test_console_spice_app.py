@@ -91,7 +91,7 @@ def test_console_pane_shows_and_types_into_a_spice_guest(aloop, qtbot, guest_fac
         stack.run(wait_until(lambda: live(session), 60))
         assert isinstance(session.client, SpiceClient)
         assert not session.opener._spice_fd_refused, "every channel through libvirt's socket"
-        assert session.protocol == "spice" and not pane.protocol_box_action.isVisible()
+        assert session.protocol == "spice" and not pane.protocol_action.isVisible()
         assert pane.stack.currentWidget() is pane.scroll
         matched, differing = stack.run(matches_screenshot(session.client, libvirt_uri,
                                                           guest.name))
@@ -134,14 +134,12 @@ def test_a_vm_with_both_displays_lets_the_user_switch(aloop, qtbot, guest_factor
         assert isinstance(session.client, SpiceClient)        # the first display
         states: list[ConsoleState] = []
         session.statusChanged.connect(lambda status: states.append(status.state))
-        box = pane.protocol_box
-        assert pane.protocol_box_action.isVisible()
-        assert [box.itemText(i) for i in range(box.count())] == ["SPICE", "VNC"]
-        box.setCurrentIndex(1)
-        box.activated.emit(1)
+        assert pane.protocol_action.isVisible()
+        assert pane.protocol_names() == ["SPICE", "VNC"]
+        pane.protocol_menu.actions()[1].trigger()           # the user picks VNC
         stack.run(wait_until(lambda: live(session) and isinstance(session.client, RfbClient),
                              60))
-        assert chosen == ["vnc"] and box.currentText() == "VNC"
+        assert chosen == ["vnc"] and pane.protocol_action.text() == "Display: VNC"
         assert states == [ConsoleState.CONNECTING, ConsoleState.CONNECTED], states
         pane.choose_protocol("spice")
         stack.run(wait_until(lambda: live(session)

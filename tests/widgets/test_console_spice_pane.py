@@ -141,18 +141,18 @@ def test_a_vm_with_both_displays_offers_the_choice(aloop, qtbot):
     try:
         aloop.run_until_complete(wait_until(
             lambda: session.status.state is ConsoleState.VM_NOT_RUNNING))
-        box = pane.protocol_box
-        assert pane.protocol_box_action.isVisible()
-        assert [box.itemText(i) for i in range(box.count())] == ["SPICE", "VNC"]
-        assert box.currentText() == "SPICE"
-        box.setCurrentIndex(1)
-        box.activated.emit(1)
-        assert chosen == ["vnc"] and session.protocol == "vnc" and box.currentText() == "VNC"
+        assert pane.protocol_action.isVisible()
+        assert pane.protocol_action.text() == "Display: SPICE"
+        assert pane.protocol_names() == ["SPICE", "VNC"]
+        pane.protocol_menu.actions()[1].trigger()     # the user picks VNC in the menu
+        assert chosen == ["vnc"] and session.protocol == "vnc"
+        assert pane.protocol_action.text() == "Display: VNC"
+        assert [a.isChecked() for a in pane.protocol_menu.actions()] == [False, True]
     finally:
         aloop.run_until_complete(session.stop())
     only = ConsolePane(ConsoleSession(VmOpener(Manager(Host(vm(SPICE))), "c1", record.key)))
     qtbot.addWidget(only)
-    assert not only.protocol_box_action.isVisible()
+    assert not only.protocol_action.isVisible()
 
 
 def test_the_console_tab_opens_a_vm_the_way_the_user_left_it(aloop, qtbot, tmp_path):
