@@ -24,7 +24,7 @@ from connectors.console.client import ConsoleClient
 from connectors.console.framebuffer import Framebuffer
 from connectors.console.rfb.client import LOCAL_ENCODINGS, RfbClient
 from connectors.console.state import (AuthenticationError, ConsoleError, ConsoleState,
-                                      ConsoleStatus)
+                                      ConsoleStatus, ConsoleUnavailable)
 from connectors.console.tls import TlsOptions
 from connectors.console.transport import SocketTransport, TcpTransport
 from connectors.libvirt.console_tunnel import needs_tunnel, ssh_console_transport
@@ -189,11 +189,18 @@ class ConsoleSession(QObject):
         failures = 0
         while not self._stopped:
             self._wake.clear()
-            if self.status.state is not ConsoleState.VM_NOT_RUNNING:
+            if self.status.state not in (ConsoleState.VM_NOT_RUNNING,
+                                         ConsoleState.UNAVAILABLE):
                 self._set(ConsoleStatus(ConsoleState.CONNECTING))
             choice = self._choice
             try:
                 client = await self.opener()
+            except ConsoleUnavailable as err:
+                # Nothing to retry: look again only when something changes (the VM's
+                # state or definition, the user's protocol choice).
+                self._set(ConsoleStatus(ConsoleState.UNAVAILABLE, str(err)))
+                await self._wake.wait()
+                continue
             except AuthenticationError as err:
                 # Another try with the same password would fail the same way: wait for
                 # the user (Reconnect asks again).
@@ -287,7 +294,7 @@ def make_client(protocol: str, transport, passwords, **client_options) -> Consol
         try:
             from connectors.console.spice.client import SpiceClient
         except ImportError as err:
-            raise ConsoleError(f"SPICE consoles cannot be shown: {err}.") from None
+            raise ConsoleUnavailable(f"SPICE consoles cannot be shown: {err}.") from None
         return SpiceClient(transport, password=passwords, **client_options)
     return RfbClient(transport, password=passwords, **client_options)
 
@@ -366,6 +373,9 @@ class VmOpener:
         host, vm = self._vm()
         if vm is None:
             raise ConsoleError("The VM is no longer known to this server.")
+        reason = no_console_reason(host)
+        if reason:
+            raise ConsoleUnavailable(reason)
         if vm.state not in RUNNING_STATES:
             return None
         index, graphics = pick_graphics(vm, self.protocol)
@@ -377,7 +387,7 @@ class VmOpener:
                 prompt_first=protocol != "spice")
         options = self.spice_options if protocol == "spice" else dict(self.rfb_options)
         parsed = validate_uri(host.uri)
-        local = parsed.is_local and parsed.driver in ("qemu", "test")
+        local = parsed.is_local and parsed.driver == "qemu"
         if local and not (protocol == "spice" and self._spice_fd_refused):
             transport = SocketTransport(lambda: host.open_graphics_fd(self.key, index),
                                         f"{vm.name} (local)")
@@ -398,8 +408,8 @@ class VmOpener:
         if protocol == "spice":
             xml = await _domain_xml(host, self.key)
             if xml is not None and spice_is_tls_only(xml):
-                raise ConsoleError(f"{vm.name}'s SPICE display accepts only TLS "
-                                   "connections, and TLS SPICE is not supported yet.")
+                raise ConsoleUnavailable(f"{vm.name}'s SPICE display accepts only TLS "
+                                         "connections, and TLS SPICE is not supported yet.")
         if graphics.has_password and passwords.known is None:
             passwords.known = await _password_from_xml(host, self.key, protocol)
         transport = _remote_transport(parsed, graphics, vm.name)
@@ -422,12 +432,30 @@ def vm_opener(manager, conn_id, key: str, prompt: PasswordPrompt | None = None,
     return VmOpener(manager, conn_id, key, prompt, vault, **options)
 
 
+def no_console_reason(host) -> str:
+    """Why no VM of ``host`` has a graphical console at all, or "" when they may have one.
+
+    Decided from the host's driver (libvirt's getType(), else the URI's): libvirt's test
+    driver simulates its VMs, with no screen behind their <graphics> elements; its
+    virDomainOpenGraphicsFD is "not supported" and the ports its XML names are fiction
+    (a real VNC server on this machine may even listen there)."""
+    info = host.info
+    driver = info.driver if info is not None else validate_uri(host.uri).driver
+    if driver.lower() != "test":
+        return ""
+    if host.is_demo:
+        return ("The demo lab's VMs are simulated by libvirt's test driver: they have no "
+                "screen, so there is no graphical console to show.")
+    return ("This server runs libvirt's test driver, which simulates its VMs: they have no "
+            "screen, so there is no graphical console to show.")
+
+
 def pick_graphics(vm, protocol: str | None = None):
     """(index among the VM's graphics devices, GraphicsInfo) to show: the first of
     ``protocol`` when given and present, else the first VNC or SPICE device."""
     shown = [(i, g) for i, g in enumerate(vm.graphics) if g.type in PROTOCOLS]
     if not shown:
-        raise ConsoleError(f"{vm.name} has no VNC or SPICE display.")
+        raise ConsoleUnavailable(f"{vm.name} has no VNC or SPICE display.")
     for index, graphics in shown:
         if graphics.type == protocol:
             return index, graphics
@@ -445,8 +473,8 @@ def _remote_transport(parsed, graphics, name: str):
             raise ConsoleError(f"{name} has no {kind} port yet.")
         return ssh_console_transport(parsed.uri, graphics)
     if graphics.socket:
-        raise ConsoleError(f"{name}'s display is a socket on another machine: connect to "
-                           "that server over SSH (qemu+ssh://) to see it.")
+        raise ConsoleUnavailable(f"{name}'s display is a socket on another machine: "
+                                 "connect to that server over SSH (qemu+ssh://) to see it.")
     if not graphics.port or graphics.port <= 0:
         raise ConsoleError(f"{name} has no {kind} port yet.")
     address = parsed.host if (wildcard or listen.startswith("127.")) else listen

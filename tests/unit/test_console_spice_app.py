@@ -40,7 +40,11 @@ def vm(*graphics: GraphicsInfo, state: VMState = VMState.SHUTOFF) -> VMInfo:
 
 
 class Host:
-    """The two things a VmOpener reads of a LibvirtHost before connecting."""
+    """What a VmOpener reads of a LibvirtHost before connecting (not yet connected:
+    ``info`` None, so the driver is the URI's)."""
+
+    info = None
+    is_demo = False
 
     def __init__(self, record: VMInfo, uri: str = "qemu+tcp://kvm1/system",
                  xml: str = "<domain/>") -> None:

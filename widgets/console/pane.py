@@ -320,8 +320,13 @@ class ConsolePane(QWidget):
         live = status.state is ConsoleState.CONNECTED
         self.overlay.show_status(status)
         self.stack.setCurrentWidget(self.scroll if live else self.overlay)
-        for action in (self.paste_action, *self.send_key_actions.values()):
+        for action in (self.paste_action, self.send_key_action,
+                       *self.send_key_actions.values()):
             action.setEnabled(live)
+        # No screen will come (the driver has none): nothing to enlarge or save.
+        screenless = status.state is ConsoleState.UNAVAILABLE
+        for action in (self.fullscreen_action, self.screenshot_action, self.scale_action):
+            action.setEnabled(not screenless)
         if live:
             self.view._resized()
             if not self.view.grabbed:
