@@ -188,7 +188,8 @@ def test_password_is_read_from_the_secure_domain_xml(guest_factory):
 def test_session_follows_the_vm_off_and_on_again(aloop, booted_guest, libvirt_uri):
     """The Console tab's session: connected; the QEMU process ends (its VNC server closes
     mid-stream) -> not running; started again -> connected by itself, with a picture."""
-    from app.console import ConsoleSession, vm_opener
+    from app.console import vm_opener
+    from app.console_session import ConsoleSession
     from tests.conftest import wait_until
     from tests.integration.app_stack import AppStack
 
@@ -201,7 +202,7 @@ def test_session_follows_the_vm_off_and_on_again(aloop, booted_guest, libvirt_ur
         session = ConsoleSession(vm_opener(stack.manager, conn_id, key), title="t")
         seen = []
         session.statusChanged.connect(lambda s: seen.append(s.state))
-        session.start()
+        session.keep_connected()
         try:
             await wait_until(lambda: session.connected and session.client.frames > 0, 30)
             booted_guest.domain.destroy()

@@ -50,7 +50,7 @@ def test_a_demo_vms_console_says_the_test_driver_has_none(aloop, qtbot):
                 pane.paste_action))
             # No retries behind the sentence (each would flash "Connecting…"), also when
             # the VM's row changes (a state change pokes the session).
-            session.poke()
+            session.retry_now()
             aloop.run_until_complete(asyncio.sleep(1.5))
             assert statuses == [] and session.status.state is ConsoleState.UNAVAILABLE
     finally:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolButton
 
-from app.console import ConsoleSession
+from app.console_session import ConsoleSession
 from connectors.console.rfb.client import RfbClient
 from tests.conftest import wait_until
 from tests.unit.rfb_helpers import ScriptedServer
@@ -43,7 +43,7 @@ def scripted(aloop):
 
 
 def connect(aloop, session) -> None:
-    session.start()
+    session.keep_connected()
     aloop.run_until_complete(wait_until(lambda: session.connected
                                         and session.client.frames > 0))
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
-from app.console import ConsoleSession
+from app.console_session import ConsoleSession
 from connectors.console.rfb import messages as m
 from connectors.console.rfb.client import RfbClient
 from connectors.console.state import ConsoleError, ConsoleState
@@ -42,7 +42,7 @@ def live(aloop, qtbot):
         return client
 
     session = ConsoleSession(opener, title="scripted vm")
-    session.start()
+    session.keep_connected()
     aloop.run_until_complete(wait_until(lambda: session.connected
                                         and session.client.frames > 0))
     yield session, servers
@@ -147,7 +147,7 @@ def test_overlay_says_why_and_reconnect_comes_back(aloop, qtbot):
     states = []
     session.statusChanged.connect(lambda s: states.append((s.state, pane.overlay.label.text(),
                                                            pane.overlay.start_button.isVisible())))
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: len(states) >= 4 and any(
             s[0] is ConsoleState.CONNECTED for s in states), 10))
@@ -182,7 +182,7 @@ def test_the_undocked_window_shows_the_picture_and_docks_back(aloop, qtbot):
     tab.target = ("conn", "key")
     tab._show(pane, session)
     tab.show()
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: session.connected))
         tab.undock()

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QScrollArea, QSizePolicy, QStackedLayout,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from app.console import PROTOCOL_NAMES, ConsoleSession, safe_file_name
+from app.console import PROTOCOL_NAMES, safe_file_name
+from app.console_session import ConsoleSession
 from connectors.console import keymap
 from connectors.console.state import ConsoleState, ConsoleStatus
 from widgets.console.fullscreen import FullscreenConsole
@@ -111,7 +112,7 @@ class ConsolePane(QWidget):
         self.scroll.setWidgetResizable(True)
         self.overlay = StateOverlay()
         self.overlay.startRequested.connect(self.startRequested)
-        self.overlay.reconnectRequested.connect(session.reconnect)
+        self.overlay.reconnectRequested.connect(session.reconnect_at_user_request)
         # The screen area: what fullscreen takes along (the hint floats over it).
         self.screen_area = QWidget()
         self.stack = QStackedLayout(self.screen_area)

@@ -11,7 +11,7 @@ from PySide6.QtGui import (QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPai
                            QPixmap, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.console import ConsoleSession
+from app.console_session import ConsoleSession
 from connectors.console import keymap
 
 BUTTON_BITS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2,
