@@ -120,7 +120,7 @@ class ConsolePane(QWidget):
         self.stack.addWidget(self.overlay)
         self.hint = ConsoleHint(self.screen_area)
         self.fullscreen: FullscreenConsole | None = None
-        self.fullscreen_placeholder = QLabel(FULLSCREEN_PLACEHOLDER)
+        self.fullscreen_placeholder = QLabel(FULLSCREEN_PLACEHOLDER, self)
         self.fullscreen_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.fullscreen_placeholder.setWordWrap(True)
         self.fullscreen_placeholder.hide()
