@@ -179,7 +179,7 @@ class ConsolePane(QWidget):
         self.fullscreen_action = bar.addAction("Fullscreen")
         self.fullscreen_action.setCheckable(True)
         self.fullscreen_action.setToolTip(f"Show the VM's screen on the whole monitor "
-                                          f"({FULLSCREEN_KEY_TEXT} leaves)")
+                                          f"({FULLSCREEN_KEY_TEXT}, also to leave)")
         self.fullscreen_action.toggled.connect(self.set_fullscreen)
         self.paste_action = bar.addAction("Type clipboard")
         self.paste_action.setToolTip("Type the clipboard's text into the guest as keystrokes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStackedLayout, QWidget
 
 from app.console import PROTOCOLS, vm_opener
 from app.console_session import ConsoleSession
@@ -61,9 +61,9 @@ class ConsoleTab(QWidget):
             task.add_done_callback(lambda _t: self._say(pane.last_message))
 
     def _say(self, text: str) -> None:
-        status_bar = getattr(self.window(), "statusBar", None)
-        if status_bar is not None and text:
-            status_bar().showMessage(text, 10_000)
+        window = self.window()
+        if isinstance(window, QMainWindow) and text:
+            window.statusBar().showMessage(text, 10_000)
 
     def set_selection(self, nodes: list) -> None:
         target = None
