@@ -67,4 +67,9 @@ class Inventory(Protocol):
 
     def node(self, conn_id: str, key: str) -> Node | None: ...
 
+    def host_node(self, conn_id: str) -> Node | None: ...
+
     def vms(self, conn_id: str) -> list[VMInfo]: ...
+
+    def control_domain(self, conn_id: str) -> VMInfo | None:
+        """A Xen host's Dom0: not a row of the tree, shown with its host."""

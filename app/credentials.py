@@ -111,9 +111,8 @@ class CredentialBroker:
     async def _offer_unlock(self) -> bool:
         """A locked encrypted file with saved passwords: ask for its password once per
         session (not again after the user declined)."""
-        exists = getattr(self.vault, "exists", None)
-        if self.unlock is None or self._unlock_declined or not callable(exists) \
-                or not await asyncio.to_thread(exists):
+        if self.unlock is None or self._unlock_declined \
+                or not await asyncio.to_thread(self.vault.exists):
             return False
         if await self.unlock():
             return True

@@ -70,6 +70,11 @@ class Vault:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def exists(self) -> bool:
+        """A store that is locked but holds saved passwords (an encrypted file): worth
+        offering to unlock. Stores that are never locked: False."""
+        return False
+
 
 class KeyringVault(Vault):
     """A system keyring through the keyring package; ``backend`` is picked by
@@ -88,7 +93,7 @@ class KeyringVault(Vault):
     @property
     def name(self) -> str:
         backend = self._pick()
-        return getattr(backend, "name", type(backend).__name__) if backend else "none"
+        return str(backend.name) if backend else "none"
 
     def status(self) -> VaultStatus:
         if self._pick() is None:

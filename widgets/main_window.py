@@ -75,8 +75,9 @@ class MainWindow(QMainWindow):
         self._summary_timer.timeout.connect(self._update_summary)
         self.tree.selectionChangedNodes.connect(self._selection_changed)
         self.tree.set_menu_builder(self._context_actions)
-        for signal_name in ("connectionAdded", "connectionRemoved", "stateChanged"):
-            getattr(manager, signal_name).connect(self._schedule_summary)
+        manager.connectionAdded.connect(self._schedule_summary)
+        manager.connectionRemoved.connect(self._schedule_summary)
+        manager.stateChanged.connect(self._schedule_summary)
         inventory.batchApplied.connect(self._schedule_summary)
         self._connect_tasks()
         self._restore_geometry()

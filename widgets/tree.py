@@ -191,8 +191,7 @@ class InventoryTree(QTreeView):
         """The first VM row (in tree order) called ``name``, as its Node."""
         for index in self._walk(QModelIndex()):
             node = index.data(NODE_ROLE)
-            if node is not None and node.kind == NodeKind.VM and \
-                    getattr(node.obj, "name", None) == name:
+            if node is not None and node.kind == NodeKind.VM and node.name == name:
                 return node
         return None
 

@@ -29,7 +29,7 @@ def run(args) -> int:
     except ValueError as err:
         print(f"hvconsole: {err}", file=sys.stderr)
         return 2
-    options = client_options(address, getattr(args, "vnc_cert_dir", None))
+    options = client_options(address, args.vnc_cert_dir)
     if args.screenshot:
         return asyncio.run(screenshot(address, args.screenshot, options=options))
     return run_window(address, options)
