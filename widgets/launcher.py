@@ -127,7 +127,7 @@ class Session:
         usage columns and the alerts."""
         self.preferences = Preferences()
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
-                                   HistoryStore())
+                                   HistoryStore().start())
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)

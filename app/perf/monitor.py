@@ -36,7 +36,6 @@ from app.perf.collector import PerfCollector, PerfTick
 from app.perf.history import DEFAULT_TIERS, HistoryStore, Tier
 from app.perf.ring import LiveBuffers, RingTable
 from connectors.libvirt.model import ConnState
-from connectors.libvirt.stats import FULL_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +148,6 @@ class PerfMonitor(QObject):
         unless the host has so many VMs that only the hot ones are sampled in between)."""
         perf = self._hosts.get(conn_id)
         return perf.last_full if perf is not None else None
-
-    def vm_latest(self, conn_id: str, key: str, metric: str) -> float:
-        """The VM's newest sample of ``metric`` within one full sampling round (a VM
-        that is not hot has one every FULL_EVERY ticks), NaN when it has none."""
-        collector = self.collector(conn_id)
-        if collector is None:
-            return math.nan
-        return collector.vm_buffers.tables[metric].latest(key, within=FULL_EVERY)
 
     def set_hot(self, source: str, keys) -> None:
         """The VMs ``source`` (the tree's shown rows, the Performance tab, alert rules)
