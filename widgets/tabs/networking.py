@@ -82,6 +82,7 @@ class NetworkingTab(QWidget):
         layout.addWidget(self.message)
         self.page.loaded.connect(self._loaded)
         self.page.failed.connect(self.message.setText)
+        self.leases.modelReset.connect(lambda: self._describe(self.page.details))
         inventory.batchApplied.connect(self._on_batch)
         self.show_network(None, None)
 
@@ -182,8 +183,16 @@ class NetworkingTab(QWidget):
         self.dhcp_action.setEnabled(has_v4)
         self.dhcp_action.setToolTip("Edit DHCP" if has_v4 else
                                     "Edit DHCP: this network has no IPv4 subnet")
-        self.message.setText("" if net.active else "This network is stopped: it hands out "
-                             "no addresses until it is started.")
+        if not net.active:
+            self.message.setText("This network is stopped: it hands out no addresses until "
+                                 "it is started.")
+        elif self.leases.rowCount() == 0:
+            self.message.setText("No DHCP leases: no guest has asked this network for an "
+                                 "address yet." if details is None or details.dhcp_ranges
+                                 or details.hosts else "This network hands out no "
+                                 "addresses (no DHCP).")
+        else:
+            self.message.setText("")
 
     def _on_batch(self, keys: set) -> None:
         if self.conn_id is not None and any(c == self.conn_id for c, _k in keys):

@@ -47,6 +47,8 @@ class _Page(QWizardPage):
         raise NotImplementedError
 
     def check(self) -> None:
+        if not self.w.ready:
+            return          # a field filled in while the wizard is still being built
         self.problem.setText("\n".join(self.problems()))
         self.completeChanged.emit()
 
@@ -209,11 +211,14 @@ class NewNetworkWizard(QWizard):
         self.setWindowTitle(f"New Network on {host_label}")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.others, self.bridges = others, bridges
+        self.ready = False
         self.name_page = NamePage(self)
         self.address_page = AddressPage(self)
         self.hosts_page = HostsPage(self)
         for page in (self.name_page, self.address_page, self.hosts_page):
             self.addPage(page)
+        self.ready = True
+        self.name_page.check()
         self.resize(620, 480)
 
     def spec(self, with_hosts: bool = True) -> NetworkSpec:

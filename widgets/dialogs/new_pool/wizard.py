@@ -64,7 +64,9 @@ class TypePage(QWizardPage):
         form.addRow("&Name:", self.name)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("&Type:"))
+        type_label = QLabel("&Type:")
+        type_label.setBuddy(self.types)
+        layout.addWidget(type_label)
         layout.addWidget(self.types)
         layout.addWidget(self.reason)
         layout.addWidget(self.problem)
@@ -142,9 +144,9 @@ class SourcePage(QWizardPage):
         host_layout.addWidget(self.port)
         self.form = QFormLayout()
         self.rows: dict[str, QWidget] = {
-            "host": host_row, "export": self.export, "iqn": self.iqn,
+            "host": host_row, "find": self.find_button, "export": self.export, "iqn": self.iqn,
             "initiator": self.initiator, "device": self.device, "vg": self.vg,
-            "format": self.format, "target": self.target, "find": self.find_button}
+            "format": self.format, "target": self.target}
         labels = {"host": "&Server:", "export": "&Export:", "iqn": "Target &IQN:",
                   "initiator": "&Initiator IQN:", "device": "&Device:",
                   "vg": "&Volume group:", "format": "F&ormat:",
