@@ -7,7 +7,6 @@ count the viewers. One read per host and tick covers every network of the host.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -15,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
 
+from app.spawn import spawn
 from connectors.libvirt.model import ConnectorError, ConnState, VMInfo
 from connectors.libvirt.network_ops import Lease
 
@@ -81,7 +81,8 @@ class LeaseWatcher(QObject):
         if host is None or host.state is not ConnState.CONNECTED:
             return
         self._busy.add(conn_id)
-        asyncio.ensure_future(self._load(conn_id, host))
+        if spawn(self._load(conn_id, host)) is None:
+            self._busy.discard(conn_id)
 
     async def _load(self, conn_id: str, host: Any) -> None:
         try:

@@ -6,11 +6,11 @@ shown and again whenever its record changes (libvirt's network events, our own a
 """
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.spawn import spawn
 from connectors.libvirt.model import ConnectorError, NetworkInfo
 from connectors.libvirt.net_xml import NetworkDetails, NetworkSpec, StaticHost
 
@@ -48,7 +48,7 @@ class NetworkPage(QObject):
         if self.conn_id is None or self.key is None:
             self.loaded.emit(None)
             return
-        asyncio.ensure_future(self._load(self.conn_id, self.key))
+        spawn(self._load(self.conn_id, self.key))
 
     async def _load(self, conn_id: str, key: str) -> None:
         host = self.manager.host(conn_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
 
+from app.spawn import spawn
 from app.formatting import human_bytes
 from connectors.libvirt.model import ConnectorError, PoolInfo
 from connectors.libvirt.storage_ops import NewPool
@@ -115,7 +116,7 @@ class PoolVolumes(QObject):
         if self._task is not None and not self._task.done():
             self._again = True
             return
-        self._task = asyncio.ensure_future(self._load(self.conn_id, self.pool_key))
+        self._task = spawn(self._load(self.conn_id, self.pool_key))
 
     async def _load(self, conn_id: str, key: str) -> None:
         host = self.manager.host(conn_id)
@@ -198,7 +199,7 @@ class StorageActions(QObject):
         job = TransferJob()
 
         async def work(task: Any) -> None:
-            with _progress(task, job):
+            with _Progress(task, job):
                 await self._host(conn_id).storage.upload(pool.key, name, local, job)
         return self.tasks.run(f"Uploading {name}", self._target(conn_id, pool.name, name),
                               work)
@@ -207,13 +208,13 @@ class StorageActions(QObject):
         job = TransferJob()
 
         async def work(task: Any) -> None:
-            with _progress(task, job):
+            with _Progress(task, job):
                 await self._host(conn_id).storage.download(pool.key, name, local, job)
         return self.tasks.run(f"Downloading {name}", self._target(conn_id, pool.name, name),
                               work)
 
 
-class _progress:
+class _Progress:
     """Copies a transfer's fraction into its task's progress twice a second."""
 
     def __init__(self, task: Any, job: TransferJob) -> None:
@@ -225,7 +226,7 @@ class _progress:
     def _tick(self) -> None:
         self.task.set_progress(int(self.job.fraction * 100))
 
-    def __enter__(self) -> _progress:
+    def __enter__(self) -> _Progress:
         self.task.set_progress(0)
         self.timer.start()
         return self

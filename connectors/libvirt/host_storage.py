@@ -98,11 +98,11 @@ class HostStorage:
                                            f"Could not read pool {self._name(key)}",
                                            "reading a pool")
 
-    async def find_sources(self, pool_type: str, host: str, port: int = 0
-                           ) -> list[PoolSource]:
+    async def find_sources(self, pool_type: str, host: str, port: int = 0,
+                           initiator: str = "") -> list[PoolSource]:
         where = host or "this host"
         return await self._host.run_action(
-            lambda c: storage_ops.find_sources(c, pool_type, host, port),
+            lambda c: storage_ops.find_sources(c, pool_type, host, port, initiator),
             f"Could not look for {pool_type} sources on {where}",
             f"while looking for sources on {where}")
 

@@ -112,10 +112,10 @@ def delete_pool(conn: libvirt.virConnect, key: str, delete_data: bool,
         found.undefine()
 
 
-def find_sources(conn: libvirt.virConnect, pool_type: str, host: str,
-                 port: int = 0) -> list[PoolSource]:
+def find_sources(conn: libvirt.virConnect, pool_type: str, host: str, port: int = 0,
+                 initiator: str = "") -> list[PoolSource]:
     """NFS exports of a server, iSCSI targets of a portal, volume groups of the host."""
-    query = source_query_xml(pool_type, host, port)
+    query = source_query_xml(pool_type, host, port, initiator)
     # libvirt takes None (no source spec) though its annotation says str.
     text = conn.findStoragePoolSources(pool_type, cast(str, query), 0)
     return parse_sources(text)

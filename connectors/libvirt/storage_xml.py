@@ -177,12 +177,16 @@ class PoolSource:
         return self.name or self.device
 
 
-def source_query_xml(pool_type: str, host: str, port: int = 0) -> str | None:
-    """findStoragePoolSources' srcSpec: netfs and iscsi ask a server, logical the host."""
+def source_query_xml(pool_type: str, host: str, port: int = 0,
+                     initiator: str = "") -> str | None:
+    """findStoragePoolSources' srcSpec: netfs and iscsi ask a server, logical the host;
+    libvirt's own iSCSI initiator (iscsi-direct) must be told its name."""
     if pool_type == "logical":
         return None
     port_attr = f" port='{port}'" if port else ""
-    return f"<source><host name={quoteattr(host.strip())}{port_attr}/></source>"
+    who = (f"<initiator><iqn name={quoteattr(initiator)}/></initiator>"
+           if pool_type == "iscsi-direct" and initiator else "")
+    return f"<source><host name={quoteattr(host.strip())}{port_attr}/>{who}</source>"
 
 
 def parse_sources(text: str) -> list[PoolSource]:

@@ -144,6 +144,44 @@ def io_initrd():
     return done.stdout.strip().splitlines()[-1]
 
 
+async def _the_window_shows_the_lease(vm_name: str, network: str, ip: str,
+                                      addresses: str) -> None:
+    """What the user sees: the VM's General tab names its address, and the network's
+    page lists the lease with the VM."""
+    from tests.integration.app_stack import AppStack
+    from widgets.main_window import MainWindow
+    from PySide6.QtWidgets import QApplication
+    QApplication.instance().setQuitOnLastWindowClosed(False)
+    stack = AppStack()
+    window = MainWindow(stack.manager, stack.inventory, stack.events_log, stack.tasks,
+                        stack.commands, stack.prompter)
+    window.show()
+    try:
+        conn_id = await stack.open("qemu:///system")
+        await stack.manager.wait_attempt(conn_id, 30)
+        await wait_until(lambda: stack.vm_node(vm_name) is not None, 10)
+        vm = stack.vm_node(vm_name)
+        window.tree.select_node(conn_id, vm.key)
+        await wait_until(lambda: ip in window.general_tab.fields().get("IP address", ""),
+                         15)
+        await wait_until(lambda: window.general_tab.fields()["IP address"] == addresses, 15)
+        net = next(n for n in stack.manager.host(conn_id).networks() if n.name == network)
+        window.tree.select_node(conn_id, net.key)
+        window.tabs.setCurrentWidget(window.networking_tab)
+        table = window.networking_tab.leases
+
+        def rows():
+            return [[table.index(r, c).data() for c in range(table.columnCount())]
+                    for r in range(table.rowCount())]
+        await wait_until(lambda: any(row[0].startswith(ip + "/") for row in rows()), 15)
+        row = next(row for row in rows() if row[0].startswith(ip + "/"))
+        assert row[1:5] == [GUEST_MAC, "hvconsole-guest", vm_name, network]
+        window.grab().save("/tmp/hvconsole-networking-lease.png")
+    finally:
+        window.close()
+        await stack.close()
+
+
 @pytest.mark.slow
 def test_a_real_guest_gets_a_lease_from_the_range_and_a_fixed_address(
         aloop, host, guest_factory, io_initrd):
@@ -179,9 +217,21 @@ def test_a_real_guest_gets_a_lease_from_the_range_and_a_fixed_address(
             run(aloop, asyncio.to_thread(wait_for_serial, guest.serial_log,
                                          f"HVCONSOLE-GUEST-DHCP {nic}", 110))
         print(f"both leases {time.monotonic() - started:.1f} s after the start")
-        leases = run(aloop, nets.leases())
-        mine = {lease.mac: lease for lease in leases}
-        assert GUEST_MAC in mine and SECOND_MAC in mine, leases
+        found: list = []
+
+        async def both_leased() -> bool:
+            # libvirt writes a lease down just after dnsmasq acknowledged it
+            found[:] = await nets.leases()
+            return {GUEST_MAC, SECOND_MAC} <= {lease.mac for lease in found}
+
+        async def wait_both() -> None:
+            for _ in range(100):
+                if await both_leased():
+                    return
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"libvirt lists {found}")
+        run(aloop, wait_both())
+        mine = {lease.mac: lease for lease in found}
         first = mine[GUEST_MAC]
         assert first.network == f"{prefix}-nat"
         assert 100 <= int(first.ip.rsplit(".", 1)[1]) <= 150 and first.ip.startswith(
@@ -192,6 +242,9 @@ def test_a_real_guest_gets_a_lease_from_the_range_and_a_fixed_address(
         assert "HVCONSOLE-GUEST-DHCP eth1 10.252.13.42" in log
 
         run(aloop, wait_until(lambda: any(v.name == guest.name for v in host.vms()), 10))
+        run(aloop, _the_window_shows_the_lease(
+            guest.name, f"{prefix}-nat", first.ip,
+            f"{first.ip} ({prefix}-nat), 10.252.13.42 ({prefix}-fixed)"))
         with pytest.raises(ActionError) as refused:
             run(aloop, nets.delete(nat))
         assert f"{guest.name} uses the network {prefix}-nat" in str(refused.value)

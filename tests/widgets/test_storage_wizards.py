@@ -35,7 +35,7 @@ def next_enabled(wizard: QWizard) -> bool:
 
 
 def pool_wizard(qtbot, find=None):
-    async def nothing_found(kind, host, port):
+    async def nothing_found(kind, host, port, initiator):
         return []
     wizard = NewPoolWizard("kvm1", OFFERS, {"default"}, find or nothing_found,
                            "iqn.2026-01.org.hvconsole:kvm1")
@@ -115,7 +115,7 @@ def test_find_exports_fills_the_list_and_a_missing_server_is_a_sentence(qtbot, a
     this machine's kernel (the real refusal is in tests/integration)."""
     asked = []
 
-    async def find(kind, host, port):
+    async def find(kind, host, port, initiator):
         asked.append((kind, host, port))
         if host == "nas":
             return [PoolSource(host="nas", dir="/export/vms"),
@@ -300,7 +300,7 @@ def test_find_runs_on_the_loop(qtbot, aloop):
     """The wizard's Find is a coroutine on the app's loop: the window stays live."""
     started = asyncio.Event()
 
-    async def slow(kind, host, port):
+    async def slow(kind, host, port, initiator):
         started.set()
         await asyncio.sleep(0.2)
         return [PoolSource(name="vg0")]

@@ -21,5 +21,17 @@ class DialogPrompter:
     def ask_delete(self, vms: list) -> DeleteChoice | None:
         return ask_delete(vms, self.parent)
 
+    def choose(self, title: str, text: str, options: list[str]) -> int | None:
+        """One of several ways to go on (the index), or None for Cancel; Cancel is the
+        default button, so Enter never destroys anything."""
+        box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Cancel, self.parent)
+        buttons = [box.addButton(option, QMessageBox.DestructiveRole if index else
+                                 QMessageBox.AcceptRole)
+                   for index, option in enumerate(options)]
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return buttons.index(clicked) if clicked in buttons else None
+
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.critical(self.parent, title, text)

@@ -200,11 +200,13 @@ class NetworkingTab(QWidget):
             self._follow_leases()
             self._describe(self.page.details)
 
-    def edit_dhcp(self) -> None:
-        net, details = self.page.network(), self.page.details
-        if net is None or details is None or self.conn_id is None:
-            return
+    def edit_dhcp(self) -> DhcpDialog | None:
+        net, details, conn_id = self.page.network(), self.page.details, self.conn_id
+        if net is None or details is None or conn_id is None:
+            return None
         dialog = DhcpDialog(details, self)
-        if dialog.exec():
-            start, end, hosts = dialog.values()
-            self.actions_.update_dhcp(self.conn_id, net, start, end, hosts)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.actions_.update_dhcp(conn_id, net,
+                                                                  *dialog.values()))
+        dialog.open()
+        return dialog

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar,
                                QTableView, QToolBar, QVBoxLayout, QWidget)
 
@@ -260,22 +260,30 @@ class StorageTab(QWidget):
         text = action.text().replace("&", "").rstrip("…")
         action.setToolTip(text if enabled else f"{text}: {reason}")
 
-    def new_volume(self) -> None:
-        pool = self.volumes.pool()
-        if pool is None or self.conn_id is None:
-            return
+    def new_volume(self) -> NewVolumeDialog | None:
+        pool, conn_id = self.volumes.pool(), self.conn_id
+        if pool is None or conn_id is None:
+            return None
         dialog = NewVolumeDialog(pool, self)
-        if dialog.exec():
-            self._reload_after(self.actions_.create_volume(self.conn_id, pool, dialog.spec()))
+        dialog.accepted.connect(lambda: self._reload_after(
+            self.actions_.create_volume(conn_id, pool, dialog.spec())))
+        return self._open(dialog)
 
-    def grow(self) -> None:
-        pool, vol = self.volumes.pool(), self.selected_volume()
-        if pool is None or vol is None or self.conn_id is None:
-            return
+    def grow(self) -> GrowVolumeDialog | None:
+        pool, vol, conn_id = self.volumes.pool(), self.selected_volume(), self.conn_id
+        if pool is None or vol is None or conn_id is None:
+            return None
         dialog = GrowVolumeDialog(pool, vol, self)
-        if dialog.exec():
-            self._reload_after(self.actions_.grow_volume(self.conn_id, pool, vol.name,
-                                                         dialog.capacity()))
+        dialog.accepted.connect(lambda: self._reload_after(
+            self.actions_.grow_volume(conn_id, pool, vol.name, dialog.capacity())))
+        return self._open(dialog)
+
+    @staticmethod
+    def _open(dialog: QDialog) -> Any:
+        """Window-modal, without a nested event loop: the app keeps running meanwhile."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def wipe(self) -> None:
         pool, vol = self.volumes.pool(), self.selected_volume()

@@ -22,7 +22,7 @@ from connectors.libvirt.storage_ops import NewPool
 from connectors.libvirt.storage_xml import POOL_TYPES, PoolSource, PoolSpec, name_problem
 from widgets.dialogs.new_network.wizard import problem_label
 
-FindSources = Callable[[str, str, int], Awaitable[list[PoolSource]]]
+FindSources = Callable[[str, str, int, str], Awaitable[list[PoolSource]]]
 
 # What "build" does to each type, in words that say what is destroyed.
 BUILD_WORDS = {
@@ -202,7 +202,8 @@ class SourcePage(QWizardPage):
     async def _find(self, kind: str) -> None:
         try:
             sources = await self.w.find_sources(kind, self.host.text().strip(),
-                                                self.port.value())
+                                                self.port.value(),
+                                                self.initiator.text().strip())
         except ConnectorError as err:
             self.found.setText(str(err))
             return
@@ -262,7 +263,7 @@ class OptionsPage(QWizardPage):
 
 class NewPoolWizard(QWizard):
     """``offers``: pool type → Offer from the host's capabilities; ``existing``: the
-    host's pool names; ``find_sources(type, server, port)`` asks the host."""
+    host's pool names; ``find_sources(type, server, port, initiator)`` asks the host."""
 
     def __init__(self, host_label: str, offers: dict[str, Offer], existing: set[str],
                  find_sources: FindSources, initiator: str = "",
