@@ -321,3 +321,36 @@ def test_nfs_export_search_on_a_server_that_is_not_there_is_a_sentence(aloop, ho
     with pytest.raises(ActionError) as refused:
         run(aloop, host.storage.find_sources("netfs", "127.0.0.1"))
     assert str(refused.value).startswith("Could not look for netfs sources on 127.0.0.1: ")
+
+
+def test_through_an_ssh_host_a_pool_is_made_and_a_file_goes_up_and_down(
+        aloop, ssh_uri, trusted, libvirt_uri, tmp_path):
+    """The same calls over qemu+ssh:// (an sshd on 127.0.0.1 in front of this libvirtd):
+    the bytes of an upload travel in the libvirt connection's own stream, no file share
+    and no shell on the host needed."""
+    import libvirt
+    prefix = f"{PREFIX}pool-{uuid.uuid4().hex[:6]}"
+    remote = LibvirtHost(ssh_uri, lambda _event: None)
+    aloop.run_until_complete(remote.connect())
+    try:
+        key = run(aloop, remote.storage.define_pool(NewPool(
+            PoolSpec(f"{prefix}-ssh", "dir", target_path=str(WORK / f"{prefix}-ssh")),
+            build=True, autostart=False)))
+        src = tmp_path / "seed.img"
+        with open(src, "wb") as out:
+            out.truncate(32 * MIB)
+            out.write(b"cloud-init seed" * 100)
+        job = TransferJob()
+        path = run(aloop, remote.storage.upload(key, "seed.img", str(src), job))
+        assert path == str(WORK / f"{prefix}-ssh" / "seed.img")
+        assert job.moved < 2 * MIB, "the 30 MiB hole did not travel"
+        back = tmp_path / "back.img"
+        run(aloop, remote.storage.download(key, "seed.img", str(back), TransferJob()))
+        assert back.read_bytes() == src.read_bytes()
+        run(aloop, remote.storage.delete_pool(key, delete_data=True))
+        assert not (WORK / f"{prefix}-ssh").exists()
+    finally:
+        aloop.run_until_complete(remote.disconnect())
+        conn = libvirt.open(libvirt_uri)
+        _cleanup_pools(conn, prefix)
+        conn.close()
