@@ -44,7 +44,7 @@ class NetworkPage(QObject):
         node = self.inventory.node(self.conn_id, self.key)
         return node.obj if node is not None and isinstance(node.obj, NetworkInfo) else None
 
-    def reload(self) -> None:
+    def reload(self, *_args: object) -> None:
         if self.conn_id is None or self.key is None:
             self.loaded.emit(None)
             return

@@ -206,7 +206,7 @@ class NetworkingTab(QWidget):
             return None
         dialog = DhcpDialog(details, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.actions_.update_dhcp(conn_id, net,
-                                                                  *dialog.values()))
+        dialog.accepted.connect(lambda: self.actions_.update_dhcp(
+            conn_id, net, *dialog.values()).finished.connect(self.page.reload))
         dialog.open()
         return dialog
