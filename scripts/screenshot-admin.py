@@ -72,17 +72,17 @@ async def settle(seconds: float = 0.8) -> None:
 
 
 async def shoot(out: Path) -> None:
-    from tests.integration.app_stack import AppStack
-    from widgets.main_window import MainWindow
-    stack = AppStack()
-    window = MainWindow(stack.manager, stack.inventory, stack.events_log, stack.tasks,
-                        stack.commands, stack.prompter)
+    from types import SimpleNamespace
+
+    from widgets.launcher import Session
+    session = Session(SimpleNamespace(connect=[URI], screenshot=None, show_domain=None))
+    window = session.build()          # the window as the app composes it
     window.resize(1280, 800)
     window.show()
-    conn_id = await stack.open(URI)
-    await stack.manager.wait_attempt(conn_id, 30)
+    conn_id = session.manager.open(URI, save=False)
+    await session.manager.wait_attempt(conn_id, 30)
     await settle(1.5)
-    host = stack.manager.host(conn_id)
+    host = session.manager.host(conn_id)
     pool = next(p for p in host.pools() if p.name == POOL)
     net = next(n for n in host.networks() if n.name == NET)
     window.tree.expandAll()
@@ -118,7 +118,7 @@ async def shoot(out: Path) -> None:
     nw.grab().save(str(out / "new-network-2.png"))
     nw.reject()
     window.close()
-    await stack.close()
+    await session.shutdown()
 
 
 def main() -> int:
