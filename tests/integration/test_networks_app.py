@@ -84,5 +84,5 @@ def test_a_nat_network_made_in_the_wizard_runs_changes_dhcp_live_and_goes(aloop,
     until(aloop, lambda: tab.message.text().startswith("This network is stopped"))
     assert not next(n for n in host.networks() if n.name == name).active
     stack.commands.delete_network.action.trigger()
-    assert stack.prompter.asked[-1] == "Delete Network…"
+    assert stack.prompter.asked[-1] == "Delete Network"
     until(aloop, lambda: all(n.name != name for n in host.networks()))

@@ -149,10 +149,11 @@ def test_a_pool_made_in_the_wizard_holds_volumes_and_goes_with_its_data(
     # The other volume can go; the question names it.
     tab.table.selectRow([r[0] for r in rows(tab)].index("tiny.iso"))
     asked = []
-    tab.confirm = lambda title, text: asked.append(text) or True
+    tab.confirm = lambda title, text, verb: asked.append((text, verb)) or True
     tab.delete_volume()
     until(aloop, lambda: [r[0] for r in rows(tab)] == ["disk.qcow2"])
-    assert asked[0].startswith("Delete the volume tiny.iso")
+    assert asked[0][0].startswith("Delete the volume tiny.iso")
+    assert asked[0][1] == "Delete Volume"
 
     # Deleting the pool with its data is refused while the VM uses a volume...
     stack.prompter.choice = 1

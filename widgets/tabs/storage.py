@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar,
+                               QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QTableView, QToolBar, QVBoxLayout, QWidget)
 
 from app.formatting import human_bytes
@@ -22,19 +22,20 @@ from app.inventory import NodeKind
 from app.storage import PoolVolumes, StorageActions
 from connectors.libvirt.model import PoolInfo
 from connectors.libvirt.storage_xml import POOL_TYPES, VOLUME_POOLS, VolumeInfo
+from widgets.dialogs.prompter import confirm_box
 from widgets.dialogs.volume import GrowVolumeDialog, NewVolumeDialog
 
-Confirm = Callable[[str, str], bool]
+Confirm = Callable[[str, str, str], bool]     # (title, text, verb) -> go ahead
 ChooseFile = Callable[[str, bool], str]     # (title, saving) -> path, "" when cancelled
 
 
 def _confirm(parent: QWidget) -> Confirm:
-    def ask(title: str, text: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                          parent)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+    """The window's own question box: the verb on the button that goes ahead, Cancel the
+    default."""
+    def ask(title: str, text: str, verb: str) -> bool:
+        box = confirm_box(parent, title, text, verb)
+        box.exec()
+        return box.clickedButton() is box.go_button
     return ask
 
 
@@ -291,7 +292,7 @@ class StorageTab(QWidget):
             return
         if self.confirm(f"Wipe {vol.name}", f"Overwrite all {human_bytes(vol.capacity)} of "
                         f"{vol.name} with zeros?\n\nIts data is destroyed; the volume "
-                        "itself stays. This cannot be undone."):
+                        "itself stays. This cannot be undone.", "Wipe"):
             self._reload_after(self.actions_.wipe_volume(self.conn_id, pool, vol.name))
 
     def delete_volume(self) -> None:
@@ -300,7 +301,7 @@ class StorageTab(QWidget):
             return
         if self.confirm(f"Delete {vol.name}", f"Delete the volume {vol.name} "
                         f"({human_bytes(vol.allocation)} on disk) from {pool.name}?\n\n"
-                        "Its data is destroyed. This cannot be undone."):
+                        "Its data is destroyed. This cannot be undone.", "Delete Volume"):
             self._reload_after(self.actions_.delete_volume(self.conn_id, pool, vol.name))
 
     def upload(self) -> None:
