@@ -58,8 +58,10 @@ class LeaseWatcher(QObject):
                 if network is None or lease.network == network]
 
     def addresses(self, conn_id: str, vm: VMInfo) -> list[Lease]:
-        macs = {nic.mac.lower() for nic in vm.nics}
-        return [lease for lease in self._leases.get(conn_id, ()) if lease.mac in macs]
+        """The VM's leases in the order of its NICs (its first NIC's address first)."""
+        order = {nic.mac.lower(): index for index, nic in enumerate(vm.nics)}
+        mine = [lease for lease in self._leases.get(conn_id, ()) if lease.mac in order]
+        return sorted(mine, key=lambda lease: (order[lease.mac], lease.ipv6, lease.ip))
 
     def vm_of(self, conn_id: str, mac: str) -> str:
         host = self.manager.host(conn_id)

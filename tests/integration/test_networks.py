@@ -176,6 +176,9 @@ async def _the_window_shows_the_lease(vm_name: str, network: str, ip: str,
         await wait_until(lambda: any(row[0].startswith(ip + "/") for row in rows()), 15)
         row = next(row for row in rows() if row[0].startswith(ip + "/"))
         assert row[1:5] == [GUEST_MAC, "hvconsole-guest", vm_name, network]
+        fields = window.networking_tab.fields
+        await wait_until(lambda: fields["IPv4"].text() == "10.252.11.1/24", 15)
+        assert fields["Used by"].text() == vm_name
         window.grab().save("/tmp/hvconsole-networking-lease.png")
     finally:
         window.close()
