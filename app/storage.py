@@ -119,6 +119,15 @@ class PoolVolumes(QObject):
         self._task = spawn(self._load(self.conn_id, self.pool_key))
 
     async def _load(self, conn_id: str, key: str) -> None:
+        try:
+            await self._read(conn_id, key)
+        finally:
+            self._task = None
+            if self._again:         # asked again meanwhile (maybe for another pool)
+                self._again = False
+                self.reload()
+
+    async def _read(self, conn_id: str, key: str) -> None:
         host = self.manager.host(conn_id)
         pool = self.pool()
         try:
@@ -130,15 +139,9 @@ class PoolVolumes(QObject):
             if (conn_id, key) == (self.conn_id, self.pool_key):
                 self.failed.emit(str(err))
             return
-        finally:
-            self._task = None
-        if (conn_id, key) != (self.conn_id, self.pool_key):
-            return
-        self.model.set_volumes(volumes)
-        self.loaded.emit()
-        if self._again:
-            self._again = False
-            self.reload()
+        if (conn_id, key) == (self.conn_id, self.pool_key):
+            self.model.set_volumes(volumes)
+            self.loaded.emit()
 
     def _on_batch(self, keys: set[tuple[str, str]]) -> None:
         if self.conn_id is None or not keys:
