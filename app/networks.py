@@ -6,13 +6,18 @@ shown and again whenever its record changes (libvirt's network events, our own a
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.actions.base import ActionContext
+from app.actions.storage import DefineNetwork, UpdateDhcp
 from app.spawn import spawn
 from connectors.libvirt.model import ConnectorError, NetworkInfo
 from connectors.libvirt.net_xml import NetworkDetails, NetworkSpec, StaticHost
+
+if TYPE_CHECKING:
+    from app.tasks import Task
 
 
 class NetworkPage(QObject):
@@ -72,26 +77,17 @@ class NetworkPage(QObject):
                 self.reload()
 
 
-class NetworkActions(QObject):
-    def __init__(self, manager: Any, tasks: Any, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.manager, self.tasks = manager, tasks
+class NetworkActions:
+    """New networks and DHCP changes as tasks (app/actions/storage.py)."""
 
-    def _host(self, conn_id: str) -> Any:
-        host = self.manager.host(conn_id)
-        if host is None:
-            raise LookupError("that server is no longer in HVConsole")
-        return host
+    def __init__(self, ctx: ActionContext) -> None:
+        self.ctx = ctx
 
-    def define(self, conn_id: str, spec: NetworkSpec, start: bool, autostart: bool) -> Any:
-        return self.tasks.run(
-            f"Creating network {spec.name}", f"{self.manager.label(conn_id)} » {spec.name}",
-            lambda: self._host(conn_id).networking.define(spec, start, autostart))
+    def define(self, conn_id: str, spec: NetworkSpec, start: bool, autostart: bool) -> Task:
+        return self.ctx.tasks.run_action(DefineNetwork(self.ctx, conn_id, spec, start,
+                                                       autostart))
 
     def update_dhcp(self, conn_id: str, network: NetworkInfo, start: str, end: str,
-                    hosts: tuple[StaticHost, ...]) -> Any:
-        return self.tasks.run(
-            f"Changing DHCP of network {network.name}",
-            f"{self.manager.label(conn_id)} » {network.name}",
-            lambda: self._host(conn_id).networking.update_dhcp(network.key, start, end,
-                                                               hosts))
+                    hosts: tuple[StaticHost, ...]) -> Task:
+        return self.ctx.tasks.run_action(UpdateDhcp(self.ctx, conn_id, network.key,
+                                                    network.name, start, end, hosts))

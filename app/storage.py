@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 
+from app.qt_types import AnyIndex
 from app.spawn import spawn
+from app.actions.base import Action, ActionContext
+from app.actions.storage import (CreateVolume, DefinePool, DeleteVolume, DownloadVolume,
+                                 GrowVolume, UploadVolume, WipeVolume)
 from app.formatting import human_bytes
 from connectors.libvirt.model import ConnectorError, PoolInfo
 from connectors.libvirt.storage_ops import NewPool
 from connectors.libvirt.storage_xml import VolumeInfo, VolumeSpec
-from connectors.libvirt.transfer import TransferJob
+
+if TYPE_CHECKING:
+    from app.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +49,10 @@ class VolumesModel(QAbstractTableModel):
     def volume(self, row: int) -> VolumeInfo | None:
         return self._volumes[row] if 0 <= row < len(self._volumes) else None
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._volumes)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
@@ -55,7 +61,7 @@ class VolumesModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         vol = self.volume(index.row())
         if vol is None:
             return None
@@ -154,87 +160,34 @@ class PoolVolumes(QObject):
             self.reload()
 
 
-class StorageActions(QObject):
-    """Volume work as tasks (status bar, Events, cancel): the pool page's buttons and the
-    New Pool wizard call these; each names its pool and volume in the task's title."""
+class StorageActions:
+    """Volume work and new pools as tasks (status bar, Events, cancel): the pool page's
+    buttons and the New Pool wizard start these actions (app/actions/storage.py)."""
 
-    def __init__(self, manager: Any, tasks: Any, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.manager = manager
-        self.tasks = tasks
+    def __init__(self, ctx: ActionContext) -> None:
+        self.ctx = ctx
 
-    def _host(self, conn_id: str) -> Any:
-        host = self.manager.host(conn_id)
-        if host is None:
-            raise LookupError("that server is no longer in HVConsole")
-        return host
+    def _run(self, action: Action) -> Task:
+        return self.ctx.tasks.run_action(action)
 
-    def _target(self, conn_id: str, pool: str, volume: str = "") -> str:
-        label = self.manager.label(conn_id)
-        return f"{label} » {pool}" + (f" » {volume}" if volume else "")
+    def define_pool(self, conn_id: str, new: NewPool) -> Task:
+        return self._run(DefinePool(self.ctx, conn_id, new))
 
-    def define_pool(self, conn_id: str, new: NewPool) -> Any:
-        return self.tasks.run(f"Creating pool {new.spec.name}",
-                              self._target(conn_id, new.spec.name),
-                              lambda: self._host(conn_id).storage.define_pool(new))
+    def create_volume(self, conn_id: str, pool: PoolInfo, spec: VolumeSpec) -> Task:
+        return self._run(CreateVolume(self.ctx, conn_id, pool.key, pool.name, spec))
 
-    def create_volume(self, conn_id: str, pool: PoolInfo, spec: VolumeSpec) -> Any:
-        return self.tasks.run(f"Creating volume {spec.name}",
-                              self._target(conn_id, pool.name, spec.name),
-                              lambda: self._host(conn_id).storage.create_volume(pool.key,
-                                                                                spec))
+    def grow_volume(self, conn_id: str, pool: PoolInfo, name: str, capacity: int) -> Task:
+        return self._run(GrowVolume(self.ctx, conn_id, pool.key, pool.name, name, capacity))
 
-    def grow_volume(self, conn_id: str, pool: PoolInfo, name: str, capacity: int) -> Any:
-        return self.tasks.run(
-            f"Growing volume {name} to {human_bytes(capacity)}",
-            self._target(conn_id, pool.name, name),
-            lambda: self._host(conn_id).storage.grow_volume(pool.key, name, capacity))
+    def delete_volume(self, conn_id: str, pool: PoolInfo, name: str) -> Task:
+        return self._run(DeleteVolume(self.ctx, conn_id, pool.key, pool.name, name))
 
-    def delete_volume(self, conn_id: str, pool: PoolInfo, name: str) -> Any:
-        return self.tasks.run(f"Deleting volume {name}", self._target(conn_id, pool.name, name),
-                              lambda: self._host(conn_id).storage.delete_volume(pool.key, name))
+    def wipe_volume(self, conn_id: str, pool: PoolInfo, name: str) -> Task:
+        return self._run(WipeVolume(self.ctx, conn_id, pool.key, pool.name, name))
 
-    def wipe_volume(self, conn_id: str, pool: PoolInfo, name: str) -> Any:
-        return self.tasks.run(f"Wiping volume {name}", self._target(conn_id, pool.name, name),
-                              lambda: self._host(conn_id).storage.wipe_volume(pool.key, name))
+    def upload(self, conn_id: str, pool: PoolInfo, name: str, local: str) -> Task:
+        return self._run(UploadVolume(self.ctx, conn_id, pool.key, pool.name, name, local))
 
-    def upload(self, conn_id: str, pool: PoolInfo, name: str, local: str) -> Any:
-        job = TransferJob()
-
-        async def work(task: Any) -> None:
-            with _Progress(task, job):
-                await self._host(conn_id).storage.upload(pool.key, name, local, job)
-        return self.tasks.run(f"Uploading {name}", self._target(conn_id, pool.name, name),
-                              work)
-
-    def download(self, conn_id: str, pool: PoolInfo, name: str, local: str) -> Any:
-        job = TransferJob()
-
-        async def work(task: Any) -> None:
-            with _Progress(task, job):
-                await self._host(conn_id).storage.download(pool.key, name, local, job)
-        return self.tasks.run(f"Downloading {name}", self._target(conn_id, pool.name, name),
-                              work)
-
-
-class _Progress:
-    """Copies a transfer's fraction into its task's progress twice a second."""
-
-    def __init__(self, task: Any, job: TransferJob) -> None:
-        self.task, self.job = task, job
-        self.timer = QTimer()
-        self.timer.setInterval(500)
-        self.timer.timeout.connect(self._tick)
-
-    def _tick(self) -> None:
-        self.task.set_progress(int(self.job.fraction * 100))
-
-    def __enter__(self) -> _Progress:
-        self.task.set_progress(0)
-        self.timer.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.timer.stop()
-        if self.job.cancelled is False and self.job.total:
-            self._tick()
+    def download(self, conn_id: str, pool: PoolInfo, name: str, local: str) -> Task:
+        return self._run(DownloadVolume(self.ctx, conn_id, pool.key, pool.name, name,
+                                        local))

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
+from app.actions.base import ActionContext
 from app.networks import NetworkActions
 from app.storage import StorageActions
 from connectors.libvirt.model import ConnectorError
@@ -18,10 +19,10 @@ from widgets.dialogs.new_pool.wizard import NewPoolWizard
 
 
 class AdminWizards:
-    def __init__(self, window: Any, manager: Any, tasks: Any) -> None:
+    def __init__(self, window: Any, manager: Any, ctx: ActionContext) -> None:
         self.window, self.manager = window, manager
-        self.storage = StorageActions(manager, tasks, window)
-        self.networks = NetworkActions(manager, tasks, window)
+        self.storage = StorageActions(ctx)
+        self.networks = NetworkActions(ctx)
         self.open_dialog: QWidget | None = None
 
     def new_pool(self, conn_id: str) -> None:

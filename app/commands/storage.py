@@ -1,99 +1,88 @@
 """Commands on storage pools and virtual networks: start, stop, autostart, refresh,
 delete, and "New Pool…"/"New Network…" whose wizards the window owns.
 
-Like the VM commands, each runs one task per selected object it applies to; a delete
-asks first, in words that say what is destroyed.
+Like the VM commands they decide per selected object (``refusal``) and hand the work to
+actions (app/actions/storage.py), one per object; a delete asks first, in words that
+say what is destroyed.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from app.actions.base import Action
+from app.actions.storage import DeleteNetworkAction, DeletePoolAction, NetworkOp, PoolOp
 from app.formatting import human_bytes
+from app.inventory import NodeKind
 from connectors.libvirt.model import ConnState, NetworkInfo, PoolInfo
 
-from .base import Command, kind_name
+from .base import Command, Context, Verdict
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QObject
+
+    from app.inventory import Node
+    from app.tasks import Task
 
 
 class ChoicePrompter(Protocol):
+    """The window's prompter also offers a choice between ways to go on (Delete Pool)."""
+
     def choose(self, title: str, text: str, options: list[str]) -> int | None: ...
 
 
+def record(node: Node) -> PoolInfo | NetworkInfo:
+    assert isinstance(node.obj, (PoolInfo, NetworkInfo))
+    return node.obj
+
+
+def pool_of(node: Node) -> PoolInfo:
+    assert isinstance(node.obj, PoolInfo)
+    return node.obj
+
+
 class ObjectCommand(Command):
-    """A command on pools (``kind`` "POOL") or networks ("NETWORK")."""
+    """A command on pools (``kind`` POOL) or networks (NETWORK)."""
 
-    kind = ""
-    noun = ""               # "pool", "network"
-    verb = ""               # "Starting": the task reads "Starting pool images"
-    needs_words = ""
+    kind = NodeKind.POOL
+    required = ""               # "stopped": "active; it must be stopped"
 
-    def nodes(self, selection: Sequence) -> list:
-        return [n for n in selection if kind_name(n) == self.kind and n.obj is not None]
+    def about(self, node: Node) -> bool:
+        return node.kind is self.kind and node.obj is not None
 
     def applies(self, obj: Any) -> bool:
         return True
 
-    def _why_not(self, node: Any) -> str:
+    def refusal(self, node: Node) -> str:
         if self.ctx.conn_state(node.conn_id) is not ConnState.CONNECTED:
-            return f"the host of {node.obj.name} is not connected"
+            return "its server is not connected"
         if not self.applies(node.obj):
-            return f"{node.obj.name} is {node.obj.state_label.lower()}" + (
-                f"; it must be {self.needs_words}" if self.needs_words else "")
+            return record(node).state_label.lower() + (
+                f"; it must be {self.required}" if self.required else "")
         return ""
 
-    def runnable(self, selection: Sequence) -> list:
-        return [n for n in self.nodes(selection) if not self._why_not(n)]
+    def actions(self, verdict: Verdict) -> list[Action]:
+        return [self.action_for(node) for node in verdict.runnable]
 
-    def can_run(self, selection: Sequence) -> bool:
-        return bool(self.runnable(selection))
-
-    def disabled_reason(self, selection: Sequence) -> str:
-        nodes = self.nodes(selection)
-        if not nodes:
-            return f"select a {self.noun}"
-        return self._why_not(nodes[0])
-
-    def target(self, node: Any) -> str:
-        return f"{self.ctx.host_label(node.conn_id)} » {node.obj.name}"
-
-    def start(self, selection: Sequence) -> list:
-        return [self.ctx.tasks.run(f"{self.verb} {self.noun} {node.obj.name}",
-                                   self.target(node), self._make(node))
-                for node in self.runnable(selection)]
-
-    def _make(self, node: Any) -> Callable[[], Any]:
-        return lambda: self.on_object(node)
-
-    async def on_object(self, node: Any) -> None:
+    def action_for(self, node: Node) -> Action:
         raise NotImplementedError
-
-    async def execute(self, selection: Sequence) -> None:
-        for node in self.runnable(selection):
-            await self.on_object(node)
-
-    def host(self, node: Any) -> Any:
-        host = self.ctx.host(node.conn_id)
-        if host is None:
-            raise LookupError(f"the connection of {node.obj.name} is gone")
-        return host
 
 
 # ---- pools ----
 
 class PoolCommand(ObjectCommand):
-    kind = "POOL"
-    noun = "pool"
+    kind = NodeKind.POOL
+    nothing = "select a storage pool"
     op = ""
 
-    async def on_object(self, node: Any) -> None:
-        await self.host(node).storage.pool_op(node.obj.key, self.op)
+    def action_for(self, node: Node) -> Action:
+        return PoolOp(self.ctx, node.conn_id, node.key, record(node).name, self.op)
 
 
 class StartPool(PoolCommand):
     text = "&Start Pool"
     icon_name = "action-start"
     tooltip = "Start the storage pool (mount it, activate it)"
-    verb, op, needs_words = "Starting", "start", "stopped"
+    op, required = "start", "stopped"
 
     def applies(self, obj: PoolInfo) -> bool:
         return not obj.active
@@ -103,129 +92,122 @@ class StopPool(PoolCommand):
     text = "S&top Pool"
     icon_name = "action-shutdown"
     tooltip = "Stop the storage pool; its volumes stay where they are"
-    verb, op, needs_words = "Stopping", "stop", "active"
+    op, required = "stop", "active"
 
     def applies(self, obj: PoolInfo) -> bool:
         return obj.active
 
-    def confirmation(self, selection: Sequence) -> str | None:
-        users: list[str] = []
-        for node in self.runnable(selection):
-            host = self.ctx.host(node.conn_id)
-            if host is not None and node.obj.path:
-                users += host.storage.usage().vms_under(node.obj.path)
+    def confirmation(self, verdict: Verdict) -> str | None:
+        users: set[str] = set()
+        for node in verdict.runnable:
+            host = self.ctx.manager.host(node.conn_id)
+            path = pool_of(node).path
+            if host is not None and path:
+                users.update(host.storage.usage().vms_under(path))
         if not users:
             return None
-        return (f"Stop {', '.join(n.obj.name for n in self.runnable(selection))}?\n\n"
-                f"{', '.join(sorted(set(users)))} have disks in it: they cannot start "
-                "until the pool is started again.")
+        return (f"Stop {', '.join(record(n).name for n in verdict.runnable)}?\n\n"
+                f"{', '.join(sorted(users))} have disks in it: they cannot start until the "
+                "pool is started again.")
 
 
 class RefreshPool(PoolCommand):
     text = "&Refresh Pool"
     icon_name = "action-reboot"
     tooltip = "Look again at what the pool holds (files copied in by hand, sizes)"
-    verb, op, needs_words = "Refreshing", "refresh", "active"
+    op, required = "refresh", "active"
 
     def applies(self, obj: PoolInfo) -> bool:
         return obj.active
 
 
 class AutostartPool(PoolCommand):
-    """Checked when the (first) selected pool starts with the host; a click flips it."""
+    """Checked when the (first) selected object starts with the host; a click flips it."""
 
     text = "Start &Automatically"
     icon_name = "action-autostart"
     tooltip = "Start the pool whenever the host's libvirt starts"
-    verb = "Changing autostart of"
 
-    def __init__(self, ctx: Any, parent: Any = None) -> None:
+    def __init__(self, ctx: Context, parent: QObject | None = None) -> None:
         super().__init__(ctx, parent)
         self.action.setCheckable(True)
 
-    def applies(self, obj: Any) -> bool:
-        return bool(obj.persistent)
-
-    def _why_not(self, node: Any) -> str:
-        reason = super()._why_not(node)
-        if reason and self.ctx.conn_state(node.conn_id) is ConnState.CONNECTED:
-            return f"{node.obj.name} is transient: it has no definition to start from"
+    def refusal(self, node: Node) -> str:
+        reason = super().refusal(node)
+        if not reason and not record(node).persistent:
+            return "transient: it has no definition to start from"
         return reason
 
-    def update(self, selection: Sequence) -> None:
+    def update(self, selection: list[Node]) -> None:  # type: ignore[override]
         super().update(selection)
-        nodes = self.nodes(selection)
-        self.action.setChecked(bool(nodes) and bool(nodes[0].obj.autostart))
+        nodes = [n for n in selection if self.about(n)]
+        self.action.setChecked(bool(nodes) and record(nodes[0]).autostart)
 
     def trigger(self) -> None:
         super().trigger()
         self.update(self.selection)   # the click flipped the check; the record decides
 
-    async def on_object(self, node: Any) -> None:
-        op = "no-autostart" if node.obj.autostart else "autostart"
-        host = self.host(node)
-        if self.kind == "POOL":
-            await host.storage.pool_op(node.obj.key, op)
-        else:
-            await host.networking.network_op(node.obj.key, op)
+    def action_for(self, node: Node) -> Action:
+        obj = record(node)
+        op = "no-autostart" if obj.autostart else "autostart"
+        if self.kind is NodeKind.POOL:
+            return PoolOp(self.ctx, node.conn_id, node.key, obj.name, op)
+        return NetworkOp(self.ctx, node.conn_id, node.key, obj.name, op)
 
 
 POOL_DELETE_OPTIONS = ["Remove the definition only", "Delete the volumes and the pool"]
 
 
 class DeletePool(PoolCommand):
+    """One pool at a time: the question is about that pool's data."""
+
     text = "&Delete Pool…"
     icon_name = "action-delete"
     tooltip = "Remove the pool from the host, optionally with everything in it"
-    verb = "Deleting"
 
-    def trigger(self) -> None:
-        nodes = self.runnable(self.selection)
-        if len(nodes) != 1:
-            return
-        node = nodes[0]
-        pool: PoolInfo = node.obj
+    def evaluate(self, selection: list[Node]) -> Verdict:  # type: ignore[override]
+        verdict = super().evaluate(selection)
+        if len(verdict.runnable) > 1:
+            return Verdict(nothing="select one storage pool to delete")
+        return verdict
+
+    def start(self, verdict: Verdict) -> list[Task]:
+        if len(verdict.runnable) != 1:
+            return []
+        node = verdict.runnable[0]
+        pool = pool_of(node)
         where = pool.path or "its storage"
         text = (f"What should happen to the pool {pool.name} ({pool.pool_type})?\n\n"
                 f"Remove the definition only: the host forgets the pool; its volumes "
                 f"({human_bytes(pool.allocation)} in use) stay in {where} and can be "
-                "added again with New Pool.\n\n"
+                "added again with New Storage Pool.\n\n"
                 f"Delete the volumes and the pool: every volume in it and {where} are "
                 "destroyed. This cannot be undone; it is refused while a VM uses one of "
                 "its volumes.")
-        prompter: ChoicePrompter = self.ctx.prompter
+        prompter: ChoicePrompter = self.ctx.prompter  # type: ignore[assignment]
         choice = prompter.choose(f"Delete pool {pool.name}", text, POOL_DELETE_OPTIONS)
         if choice is None:
-            return
-        self.ctx.tasks.run(f"Deleting pool {pool.name}" + (" and its data" if choice else ""),
-                           self.target(node), lambda: self.delete(node, bool(choice)))
-
-    async def delete(self, node: Any, with_data: bool) -> None:
-        await self.host(node).storage.delete_pool(node.obj.key, with_data)
-
-    def can_run(self, selection: Sequence) -> bool:
-        return len(self.runnable(selection)) == 1
-
-    async def on_object(self, node: Any) -> None:
-        await self.delete(node, False)
+            return []
+        return self.ctx.tasks.run_actions([DeletePoolAction(
+            self.ctx, node.conn_id, node.key, pool.name, with_data=bool(choice))])
 
 
 # ---- networks ----
 
 class NetworkCommand(ObjectCommand):
-    kind = "NETWORK"
-    noun = "network"
+    kind = NodeKind.NETWORK
+    nothing = "select a virtual network"
     op = ""
 
-    async def on_object(self, node: Any) -> None:
-        await self.host(node).networking.network_op(node.obj.key, self.op)
+    def action_for(self, node: Node) -> Action:
+        return NetworkOp(self.ctx, node.conn_id, node.key, record(node).name, self.op)
 
 
 class StartNetwork(NetworkCommand):
     text = "&Start Network"
     icon_name = "action-start"
     tooltip = "Start the virtual network (its bridge, DHCP and DNS)"
-    verb, op, needs_words = "Starting", "start", "inactive"
+    op, required = "start", "inactive"
 
     def applies(self, obj: NetworkInfo) -> bool:
         return not obj.active
@@ -235,27 +217,27 @@ class StopNetwork(NetworkCommand):
     text = "S&top Network"
     icon_name = "action-shutdown"
     tooltip = "Stop the virtual network: guests on it lose their link"
-    verb, op, needs_words = "Stopping", "stop", "active"
+    op, required = "stop", "active"
 
     def applies(self, obj: NetworkInfo) -> bool:
         return obj.active
 
-    def confirmation(self, selection: Sequence) -> str | None:
-        users: list[str] = []
-        for node in self.runnable(selection):
-            host = self.ctx.host(node.conn_id)
+    def confirmation(self, verdict: Verdict) -> str | None:
+        users: set[str] = set()
+        for node in verdict.runnable:
+            host = self.ctx.manager.host(node.conn_id)
             if host is not None:
-                users += host.networking.users(node.obj.name, running_only=True)
+                users.update(host.networking.users(record(node).name, running_only=True))
         if not users:
             return None
-        return (f"Stop {', '.join(n.obj.name for n in self.runnable(selection))}?\n\n"
-                f"{', '.join(sorted(set(users)))} are running on it and lose their network "
+        return (f"Stop {', '.join(record(n).name for n in verdict.runnable)}?\n\n"
+                f"{', '.join(sorted(users))} are running on it and lose their network "
                 "until it is started again.")
 
 
 class AutostartNetwork(AutostartPool):
-    kind = "NETWORK"
-    noun = "network"
+    kind = NodeKind.NETWORK
+    nothing = "select a virtual network"
     tooltip = "Start the network whenever the host's libvirt starts"
 
 
@@ -263,52 +245,49 @@ class DeleteNetwork(NetworkCommand):
     text = "&Delete Network…"
     icon_name = "action-delete"
     tooltip = "Stop the network and remove its definition"
-    verb = "Deleting"
 
-    def confirmation(self, selection: Sequence) -> str | None:
-        names = ", ".join(n.obj.name for n in self.runnable(selection))
+    def confirmation(self, verdict: Verdict) -> str | None:
+        names = ", ".join(record(n).name for n in verdict.runnable)
         return (f"Delete the network {names}?\n\nIts bridge, DHCP and DNS stop and the "
                 "definition is removed; guests' addresses on it are forgotten. VMs that "
                 "still use it are named and nothing is deleted.")
 
-    async def on_object(self, node: Any) -> None:
-        await self.host(node).networking.delete(node.obj.key)
+    def action_for(self, node: Node) -> Action:
+        return DeleteNetworkAction(self.ctx, node.conn_id, node.key, record(node).name)
 
 
 # ---- the wizards ----
 
 class HostWizardCommand(Command):
-    """Opens a wizard for the host of the selected object; the window hands in the
+    """Opens a wizard for the server of the selected object; the window hands in the
     function that opens it (``set_handler(fn(conn_id))``)."""
 
+    nothing = "select one connected server (or something on it)"
     _handler: Callable[[str], object] | None = None
 
     def set_handler(self, handler: Callable[[str], object] | None) -> None:
         self._handler = handler
         self.update(self.selection)
 
-    def conn_id(self, selection: Sequence) -> str | None:
+    def conn_id(self, selection: list[Node]) -> str | None:
         ids = {n.conn_id for n in selection}
         if len(ids) != 1:
             return None
         conn_id = next(iter(ids))
         return conn_id if self.ctx.conn_state(conn_id) is ConnState.CONNECTED else None
 
-    def can_run(self, selection: Sequence) -> bool:
-        return self._handler is not None and self.conn_id(selection) is not None
-
-    def disabled_reason(self, selection: Sequence) -> str:
+    def evaluate(self, selection: list[Node]) -> Verdict:  # type: ignore[override]
         if self._handler is None:
-            return "not available here"
-        return "select one connected server (or something on it)"
+            return Verdict(nothing="not available here")
+        if self.conn_id(list(selection)) is None:
+            return Verdict(nothing=self.nothing)
+        return Verdict(free=True)
 
-    def trigger(self) -> None:
+    def start(self, verdict: Verdict) -> list[Task]:
         conn_id = self.conn_id(self.selection)
         if self._handler is not None and conn_id is not None:
             self._handler(conn_id)
-
-    async def execute(self, selection: Sequence) -> None:
-        self.trigger()
+        return []
 
 
 class NewPool(HostWizardCommand):

@@ -111,9 +111,9 @@ def test_a_pool_made_in_the_wizard_holds_volumes_and_goes_with_its_data(
     # New Volume: the dialog refuses a bad size, then makes the volume.
     dialog = tab.new_volume()
     dialog.name.setText("disk.qcow2")
-    dialog.size.setText("-3")
+    dialog.size_edit.setText("-3")
     assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
-    dialog.size.setText("32 MiB")
+    dialog.size_edit.setText("32 MiB")
     dialog.accept()
     until(aloop, lambda: [r[0] for r in rows(tab)] == ["disk.qcow2"])
     assert rows(tab)[0][1:4] == ["qcow2", "32 MiB", rows(tab)[0][3]]

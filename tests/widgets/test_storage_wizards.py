@@ -251,14 +251,14 @@ def test_new_volume_checks_name_size_and_free_space(qtbot):
     assert "needs a name" in dialog.problem.text() and not ok_enabled(dialog)
     dialog.name.setText("disk1.qcow2")
     assert ok_enabled(dialog), "20 GiB sparse in a 40 MiB pool: the user's call"
-    dialog.size.setText("lots")
+    dialog.size_edit.setText("lots")
     assert dialog.problem.text() == "lots is not a size such as 20 GiB."
-    dialog.size.setText("64 MiB")
+    dialog.size_edit.setText("64 MiB")
     dialog.format.setCurrentText("raw")
     assert dialog.name.text() == "disk1.img", "the name follows the format"
     dialog.prealloc.setCurrentIndex(2)      # full
     assert "The pool has 40 MiB free; this volume needs 64 MiB now." in dialog.problem.text()
-    dialog.size.setText("16M")
+    dialog.size_edit.setText("16M")
     assert ok_enabled(dialog)
     spec = dialog.spec()
     assert (spec.name, spec.capacity, spec.format, spec.preallocation) == \
@@ -272,11 +272,11 @@ def test_grow_only_grows(qtbot):
                      "qcow2", 10 * MIB, MIB)
     dialog = GrowVolumeDialog(POOL, vol)
     qtbot.addWidget(dialog)
-    assert dialog.size.text() == "20 MiB" and ok_enabled(dialog)
-    dialog.size.setText("5 MiB")
+    assert dialog.size_edit.text() == "20 MiB" and ok_enabled(dialog)
+    dialog.size_edit.setText("5 MiB")
     assert dialog.problem.text() == "A volume can only grow: choose more than 10 MiB."
     assert not ok_enabled(dialog)
-    dialog.size.setText("1G")
+    dialog.size_edit.setText("1G")
     assert ok_enabled(dialog) and dialog.capacity() == 1 << 30
 
 
@@ -310,7 +310,7 @@ def test_find_runs_on_the_loop(qtbot, aloop):
     wizard.type_page.types.setCurrentRow(3)
     wizard.next()
     page = wizard.source_page
-    page.find()
+    page.find_sources_now()
     assert page.found.text() == "Asking…" and not page.find_button.isEnabled()
     aloop.run_until_complete(asyncio.wait_for(started.wait(), 5))
     until(aloop, lambda: page.vg.findText("vg0") >= 0)

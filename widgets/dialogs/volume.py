@@ -52,7 +52,7 @@ class NewVolumeDialog(_Checked):
         form = QFormLayout()
         self.name = QLineEdit()
         self.name.setPlaceholderText("disk1.qcow2")
-        self.size = QLineEdit("20 GiB")
+        self.size_edit = QLineEdit("20 GiB")
         self.format = QComboBox()
         self.prealloc = QComboBox()
         for key, words in PREALLOCATION_WORDS.items():
@@ -65,14 +65,14 @@ class NewVolumeDialog(_Checked):
         else:
             self.format.addItem("(the pool's own)", "")
         form.addRow("&Name:", self.name)
-        form.addRow("&Size:", self.size)
+        form.addRow("&Size:", self.size_edit)
         form.addRow("&Format:", self.format)
         form.addRow("&Preallocation:", self.prealloc)
         form.addRow("&Backing file:", self.backing)
         self.free = QLabel(f"{human_bytes(pool.available)} free in {pool.name}")
         form.addRow("", self.free)
         self._build_common(form)
-        for edit in (self.name, self.size, self.backing):
+        for edit in (self.name, self.size_edit, self.backing):
             edit.textChanged.connect(self._check)
         for box in (self.format, self.prealloc):
             box.currentIndexChanged.connect(self._check)
@@ -91,7 +91,7 @@ class NewVolumeDialog(_Checked):
 
     def spec(self) -> VolumeSpec:
         try:
-            size = parse_size(self.size.text())
+            size = parse_size(self.size_edit.text())
         except ValueError:
             size = -1
         fmt = self.format.currentData() if self.format.currentData() is not None \
@@ -104,7 +104,7 @@ class NewVolumeDialog(_Checked):
     def _check(self) -> None:
         problems = []
         try:
-            parse_size(self.size.text())
+            parse_size(self.size_edit.text())
         except ValueError as err:
             problems.append(str(err))
         spec = self.spec()
@@ -121,26 +121,26 @@ class GrowVolumeDialog(_Checked):
         self.setWindowTitle(f"Grow {volume.name}")
         form = QFormLayout()
         form.addRow("Now:", QLabel(human_bytes(volume.capacity)))
-        self.size = QLineEdit(human_bytes(volume.capacity * 2))
-        form.addRow("&New size:", self.size)
+        self.size_edit = QLineEdit(human_bytes(volume.capacity * 2))
+        form.addRow("&New size:", self.size_edit)
         note = QLabel("The guest sees the extra space as unpartitioned: grow its partition "
                       "and filesystem inside the guest afterwards.")
         note.setWordWrap(True)
         form.addRow("", note)
         self._build_common(form)
-        self.size.textChanged.connect(self._check)
+        self.size_edit.textChanged.connect(self._check)
         self.resize(440, 200)
         self._check()
 
     def capacity(self) -> int:
         try:
-            return parse_size(self.size.text())
+            return parse_size(self.size_edit.text())
         except ValueError:
             return -1
 
     def _check(self) -> None:
         try:
-            size = parse_size(self.size.text())
+            size = parse_size(self.size_edit.text())
         except ValueError as err:
             self._show([str(err)])
             return

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLa
                                QWidget)
 
 from app.formatting import human_bytes
+from app.leases import LeaseWatcher
 from app.perf.monitor import HostMemory
 from app.perf.usage import format_bytes
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
@@ -56,14 +57,14 @@ class GeneralTab(QWidget):
         self.memory = memory
         self._values: list[QLabel] = []
         self._nodes: list = []
-        self._leases = None             # app.leases.LeaseWatcher: a VM's IP addresses
+        self._leases: LeaseWatcher | None = None    # a VM's IP addresses
         self._watching: str | None = None
         self._sections: list[tuple[str, list[tuple[str, str]]]] = []
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self._scroll = QScrollArea()
         self._scroll.setWidgetResizable(True)
-        self._scroll.setFrameShape(QFrame.NoFrame)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
         outer.addWidget(self._scroll)
         batch = getattr(inventory, "batchApplied", None)
         if batch is not None:
@@ -81,7 +82,7 @@ class GeneralTab(QWidget):
         self._watch_leases()
         self.refresh()
 
-    def set_leases(self, leases) -> None:
+    def set_leases(self, leases: LeaseWatcher) -> None:
         """Show each VM's DHCP addresses (its "IP address" row), read while shown."""
         self._leases = leases
         leases.changed.connect(self._leases_changed)
@@ -91,7 +92,7 @@ class GeneralTab(QWidget):
         if (self._leases is not None and len(self._nodes) == 1
                 and isinstance(self._nodes[0].obj, VMInfo) and self._nodes[0].obj.nics):
             wanted = self._nodes[0].conn_id
-        if wanted == self._watching:
+        if wanted == self._watching or self._leases is None:
             return
         if self._watching is not None:
             self._leases.unwatch(self._watching)
@@ -122,8 +123,8 @@ class GeneralTab(QWidget):
             # Only values changed (a server's memory, every tick): new texts in place, so
             # the page neither flickers nor loses its scroll position or text selection.
             self._sections = sections
-            for label, (_name, value) in zip(self._values,
-                                              (r for _h, rows in sections for r in rows)):
+            rows_now = (r for _h, rows in sections for r in rows)
+            for label, (_name, value) in zip(self._values, rows_now, strict=False):
                 if label.text() != value:
                     label.setText(value)
             return
@@ -374,17 +375,17 @@ class GeneralTab(QWidget):
             title.setFont(bold)
             layout.addWidget(title)
             form = QFormLayout()
-            form.setLabelAlignment(Qt.AlignRight)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
             form.setContentsMargins(12, 2, 0, 10)
             for label, value in rows:
                 field = QLabel(value)
-                field.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 field.setWordWrap(True)
                 self._values.append(field)
                 if label:
                     name = QLabel(f"{label}:")
                     name.setMinimumWidth(label_width)
-                    name.setAlignment(Qt.AlignRight | Qt.AlignTop)
+                    name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
                     form.addRow(name, field)
                 else:
                     form.addRow(field)

@@ -29,7 +29,7 @@ class NetworkingTab(QWidget):
         super().__init__(parent)
         self.manager, self.inventory, self.commands = manager, inventory, commands
         self.page = NetworkPage(manager, inventory, self)
-        self.actions_ = NetworkActions(manager, tasks, self)
+        self.actions_ = NetworkActions(commands.ctx)
         self.leases = LeasesModel(leases, self)
         self.conn_id: str | None = None
         self._visible = False

@@ -79,7 +79,7 @@ class StorageTab(QWidget):
                  choose_file: ChooseFile | None = None) -> None:
         super().__init__(parent)
         self.manager, self.inventory, self.commands = manager, inventory, commands
-        self.actions_ = StorageActions(manager, tasks, self)
+        self.actions_ = StorageActions(commands.ctx)
         self.volumes = PoolVolumes(manager, inventory, self)
         self.confirm = confirm or _confirm(self)
         self.choose_file = choose_file or _choose_file(self)

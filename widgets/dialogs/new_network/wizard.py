@@ -83,7 +83,8 @@ class NamePage(_Page):
         self.modes.idToggled.connect(lambda *_a: self.check())
 
     def mode(self) -> str:
-        return str(self.modes.checkedButton().property("mode"))
+        checked = self.modes.checkedButton()
+        return str(checked.property("mode")) if checked is not None else "nat"
 
     def problems(self) -> list[str]:
         name = self.name.text().strip()

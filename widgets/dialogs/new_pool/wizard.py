@@ -132,7 +132,7 @@ class SourcePage(QWizardPage):
         self.initiator = QLineEdit(wizard.initiator)
         self.find_button = QPushButton("&Find")
         self.find_button.setObjectName("findSources")
-        self.find_button.clicked.connect(self.find)
+        self.find_button.clicked.connect(self.find_sources_now)
         self.found = QLabel()
         self.found.setWordWrap(True)
         self.problem = problem_label()
@@ -193,7 +193,7 @@ class SourcePage(QWizardPage):
         self.found.setText("")
         self.check()
 
-    def find(self) -> None:
+    def find_sources_now(self) -> None:
         kind = self.w.type_page.kind()
         self.found.setText("Asking…")
         self.find_button.setEnabled(False)
