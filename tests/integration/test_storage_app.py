@@ -108,6 +108,24 @@ def test_a_pool_made_in_the_wizard_holds_volumes_and_goes_with_its_data(
                                                                           pool.key)])
             if a is not None][:3] == ["&Start Pool", "S&top Pool", "&Refresh Pool"]
 
+    # The pool's commands: what applies is on, the rest says why not.
+    commands = stack.commands
+    assert not commands.start_pool.action.isEnabled()
+    assert commands.start_pool.action.toolTip().endswith(f"{name}: active; it must be stopped")
+    assert commands.autostart_pool.action.isChecked()
+    commands.autostart_pool.action.trigger()
+    until(aloop, lambda: not next(p for p in host.pools() if p.name == name).autostart)
+    until(aloop, lambda: not commands.autostart_pool.action.isChecked())
+    commands.stop_pool.action.trigger()
+    until(aloop, lambda: tab.message.text().startswith("This pool is stopped"))
+    assert not tab.new_volume_action.isEnabled()
+    assert tab.new_volume_action.toolTip() == "New Volume: start the pool first"
+    until(aloop, lambda: commands.start_pool.action.isEnabled())
+    commands.start_pool.action.trigger()
+    until(aloop, lambda: tab.new_volume_action.isEnabled())
+    events = [stack.events_log.index(r, 3).data() for r in range(stack.events_log.rowCount())]
+    assert any(e.startswith(f"Stopping pool {name}") for e in events), events
+
     # New Volume: the dialog refuses a bad size, then makes the volume.
     dialog = tab.new_volume()
     dialog.name.setText("disk.qcow2")
