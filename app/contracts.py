@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import SignalInstance
 
-from connectors.libvirt.model import ConnState, HostInfo, VMAction, VMInfo
+from connectors.libvirt.host_networks import HostNetworks
+from connectors.libvirt.host_storage import HostStorage
+from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMAction,
+                                      VMInfo)
 
 if TYPE_CHECKING:
     from app.inventory import Node
@@ -27,9 +30,16 @@ class Host(Protocol):
     info: HostInfo | None
     is_demo: bool
 
+    storage: HostStorage            # pools and volumes (connectors/libvirt/host_storage.py)
+    networking: HostNetworks        # virtual networks and leases (host_networks.py)
+
     def vms(self) -> list[VMInfo]: ...
 
     def vm(self, key: str) -> VMInfo | None: ...
+
+    def pools(self) -> list[PoolInfo]: ...
+
+    def networks(self) -> list[NetworkInfo]: ...
 
     async def vm_action(self, key: str, action: VMAction) -> None: ...
 

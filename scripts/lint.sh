@@ -42,6 +42,10 @@ RUFF_PATHS=(
     tests/integration/test_capabilities.py
     tests/unit/test_domain_xml*.py
     tests/integration/test_domain_xml_libvirtd.py
+    tests/integration/test_storage_*.py
+    tests/integration/test_networks*.py
+    tests/unit/test_storage_*.py
+    tests/unit/test_network_*.py
     tests/integration/test_volume_transfer.py
 )
 if [ "$#" -gt 0 ]; then

@@ -37,6 +37,9 @@ PKGS=(
     # administration tests: UEFI firmware and an emulated TPM for new VMs, the OS
     # database, bootable test ISOs (grub-mkrescue with xorriso and mtools)
     ovmf swtpm swtpm-tools osinfo-db xorriso grub-pc-bin grub-common mtools
+    # storage pools on this machine's kernel: LVM on a loop device, iSCSI from tgt's
+    # userspace target on 127.0.0.1 through libvirt's own initiator (iscsi-direct)
+    lvm2 tgt libiscsi-bin libvirt-daemon-driver-storage-iscsi-direct
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)

@@ -23,6 +23,23 @@ for ko in /lib/modules/*.ko; do
 done
 
 hostname hvconsole-guest
+
+# NICs (the I/O initramfs brings virtio_net): each asks DHCP for an address in the
+# background and says on the serial port what it was given
+# ("HVCONSOLE-GUEST-DHCP eth0 10.0.0.5"). Without an answer nothing changes.
+printf '%s\n' '#!/bin/sh' \
+    'case "$1" in bound|renew)' \
+    '    ip addr flush dev "$interface"' \
+    '    ip addr add "$ip/${mask:-24}" dev "$interface"' \
+    '    echo "HVCONSOLE-GUEST-DHCP $interface $ip" > /dev/ttyS0 ;;' \
+    'esac' > /bin/hvconsole-dhcp
+chmod +x /bin/hvconsole-dhcp
+for nic in /sys/class/net/eth*; do
+    [ -e "$nic" ] || continue
+    ip link set "${nic##*/}" up
+    udhcpc -i "${nic##*/}" -b -q -s /bin/hvconsole-dhcp -x hostname:hvconsole-guest \
+        >/dev/null 2>&1
+done
 echo 3 > /proc/sys/kernel/printk
 
 # The power button shows up as an input device named "Power Button"; reading one event

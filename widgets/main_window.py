@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         from widgets.tabs.console import ConsoleTab
         self.console_tab = ConsoleTab(self.manager, self.inventory, self.commands.start.action)
         self.tabs.insertTab(1, self.console_tab, "Console")
+        self._build_admin_tabs()
         self.performance_tab = self.alerts_tab = None
         if self.monitor is not None:
             from widgets.tabs.performance import PerformanceTab
@@ -188,6 +189,25 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
+    def _build_admin_tabs(self) -> None:
+        """Storage and Networking (pools, volumes, virtual networks and their leases)."""
+        from app.leases import LeaseWatcher
+        from widgets.admin_wizards import AdminWizards
+        from widgets.tabs.networking import NetworkingTab
+        from widgets.tabs.storage import StorageTab
+        self.leases = LeaseWatcher(self.manager, self)
+        self.general_tab.set_leases(self.leases)
+        self.storage_tab = StorageTab(self.manager, self.inventory, self.commands, self.tasks)
+        self.networking_tab = NetworkingTab(self.manager, self.inventory, self.commands,
+                                            self.tasks, self.leases)
+        self.tabs.addTab(self.storage_tab, "Storage")
+        self.tabs.addTab(self.networking_tab, "Networking")
+        self.storage_tab.poolChosen.connect(self.tree.select_node)
+        self.networking_tab.networkChosen.connect(self.tree.select_node)
+        self.wizards = AdminWizards(self, self.manager, self.commands.ctx)
+        self.commands.new_pool.set_handler(self.wizards.new_pool)
+        self.commands.new_network.set_handler(self.wizards.new_network)
+
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -212,6 +232,10 @@ class MainWindow(QMainWindow):
         self.server_menu = server_menu
         self.vm_menu = bar.addMenu("&VM")
         _fill(self.vm_menu, self._vm_actions())
+        self.storage_menu = bar.addMenu("S&torage")
+        _fill(self.storage_menu, _actions(self.commands.pool_commands))
+        self.network_menu = bar.addMenu("&Network")
+        _fill(self.network_menu, _actions(self.commands.network_commands))
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
@@ -289,6 +313,8 @@ class MainWindow(QMainWindow):
         self.commands.set_selection(nodes)
         self.general_tab.set_selection(nodes)
         self.console_tab.set_selection(nodes)
+        self.storage_tab.set_selection(nodes)
+        self.networking_tab.set_selection(nodes)
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
 
@@ -305,10 +331,15 @@ class MainWindow(QMainWindow):
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):
                 commands.pop(0)
-            return _actions(commands) + [None, self.copy_name_action]
-        # Networks, pools and their groups: what is safe today, until they get commands.
-        if kinds & {NodeKind.NETWORK, NodeKind.POOL}:
-            return [self.show_general_action, self.copy_name_action]
+            return _actions(commands + [None, self.commands.new_pool,
+                                        self.commands.new_network]) + [
+                None, self.copy_name_action]
+        if kinds == {NodeKind.POOL}:
+            return _actions(self.commands.pool_commands) + [
+                None, self.show_general_action, self.copy_name_action]
+        if kinds == {NodeKind.NETWORK}:
+            return _actions(self.commands.network_commands) + [
+                None, self.show_general_action, self.copy_name_action]
         return []
 
     def _connect_alerts(self) -> None:

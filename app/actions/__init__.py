@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from .base import Action, ActionContext
 from .host import DisconnectServer, ForgetSavedPassword, ReconnectServer, RemoveServer
+from .storage import (CreateVolume, DefineNetwork, DefinePool, DeleteNetworkAction,
+                      DeletePoolAction, DeleteVolume, DownloadVolume, GrowVolume, NetworkOp,
+                      PoolOp, UpdateDhcp, UploadVolume, WipeVolume)
 from .vm import DeleteVMAction, VMLifecycle, VMShutdown
 
 __all__ = ["Action", "ActionContext", "DeleteVMAction", "DisconnectServer",
            "ForgetSavedPassword", "ReconnectServer", "RemoveServer", "VMLifecycle",
-           "VMShutdown"]
+           "VMShutdown", "CreateVolume", "DefineNetwork", "DefinePool", "DeleteNetworkAction",
+           "DeletePoolAction", "DeleteVolume", "DownloadVolume", "GrowVolume", "NetworkOp",
+           "PoolOp", "UpdateDhcp", "UploadVolume", "WipeVolume"]

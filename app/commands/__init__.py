@@ -10,6 +10,9 @@ from app.contracts import Connections, Inventory
 from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdict,
                    load_icon)
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
+from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
+                      NewNetwork, NewPool, RefreshPool, StartNetwork, StartPool, StopNetwork,
+                      StopPool)
 from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
                  ShutDownVM, StartVM, SuspendVM)
 
@@ -56,6 +59,24 @@ class CommandSet(QObject):
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
             self.remove_host, self.forget_password]
+        # Storage pools and virtual networks (app/commands/storage.py).
+        self.new_pool = NewPool(c, self)
+        self.start_pool = StartPool(c, self)
+        self.stop_pool = StopPool(c, self)
+        self.refresh_pool = RefreshPool(c, self)
+        self.autostart_pool = AutostartPool(c, self)
+        self.delete_pool = DeletePool(c, self)
+        self.new_network = NewNetwork(c, self)
+        self.start_network = StartNetwork(c, self)
+        self.stop_network = StopNetwork(c, self)
+        self.autostart_network = AutostartNetwork(c, self)
+        self.delete_network = DeleteNetwork(c, self)
+        self.pool_commands: list[Command | None] = [
+            self.start_pool, self.stop_pool, self.refresh_pool, None, self.autostart_pool,
+            None, self.new_pool, self.delete_pool]
+        self.network_commands: list[Command | None] = [
+            self.start_network, self.stop_network, None, self.autostart_network, None,
+            self.new_network, self.delete_network]
         self._selection: list[Node] = []
         inventory.batchApplied.connect(self.refresh)
         manager.stateChanged.connect(self.refresh)
@@ -67,7 +88,8 @@ class CommandSet(QObject):
         return self.ctx.inventory.node(node.conn_id, node.key) or node
 
     def all(self) -> list[Command]:
-        return [c for c in self.vm_commands + self.host_commands if c is not None]
+        return [c for c in self.vm_commands + self.host_commands + self.pool_commands
+                + self.network_commands if c is not None]
 
     @property
     def selection(self) -> list[Node]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -29,6 +29,8 @@ import libvirt
 from connectors.libvirt import eventloop, inventory_read, readers, wording
 from connectors.libvirt.actions import ACTIONS
 from connectors.libvirt.delete import delete_domain
+from connectors.libvirt.host_networks import HostNetworks
+from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.link import Link
 from connectors.libvirt.live_inventory import LiveInventory
 from connectors.libvirt.model import (ActionError, ConnectError, ConnectionSettings,
@@ -80,6 +82,8 @@ class LibvirtHost:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
         self._polling_told: frozenset[ObjectKind] = frozenset()
+        self.storage = HostStorage(self)        # pools and volumes
+        self.networking = HostNetworks(self)    # virtual networks and their leases
 
     @property
     def auth(self) -> AuthCallback | None:
@@ -331,6 +335,35 @@ class LibvirtHost:
         flags = libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH
         return await self._domain_call(key, "open the console of",
                                        lambda dom: dom.openGraphicsFD(index, flags))
+
+    async def run_action(self, fn: Callable[[libvirt.virConnect], T], failed: str,
+                         doing: str, refresh: Iterable[tuple[ObjectKind, str]] = ()) -> T:
+        """fn(connection) in the worker pool, bounded by the call timeout, every failure an
+        ActionError starting with ``failed``; then the named objects are re-read at once
+        (their events follow anyway: the tree need not wait for them)."""
+        link, conn = self._require_connection()
+        result = await self._as_action(link, lambda: fn(conn), failed, doing)
+        refs = list(refresh)
+        if refs:
+            await self._inventory.refresh_now(link, refs)
+        return result
+
+    async def run_long(self, fn: Callable[[libvirt.virConnect], T], failed: str) -> T:
+        """fn(connection) in a thread of its own, without the call timeout: a transfer
+        of gigabytes, which reports progress and is cancelled through its own job."""
+        _link, conn = self._require_connection()
+        try:
+            return await asyncio.to_thread(fn, conn)
+        except libvirt.libvirtError as err:
+            raise ActionError(f"{failed}: {readers.error_text(err)}") from None
+        except OSError as err:
+            raise ActionError(f"{failed}: {err.strerror or err}"
+                              + (f" ({err.filename})" if err.filename else "")) from None
+
+    async def refresh_objects(self, refs: Iterable[tuple[ObjectKind, str]]) -> None:
+        """Re-read these objects now (a pool's figures after its volumes changed)."""
+        link, _conn = self._require_connection()
+        await self._inventory.refresh_now(link, list(refs))
 
     async def _as_action(self, link: Link, run: Callable[[], T], failed: str,
                          doing: str) -> T:

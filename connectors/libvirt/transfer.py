@@ -38,6 +38,7 @@ class TransferJob:
 
     total: int = 0
     done: int = 0
+    moved: int = 0      # bytes that really travelled (data, not holes)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def cancel(self) -> None:
@@ -103,6 +104,7 @@ def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str | os.
                     _send(stream, chunk)
                     left -= len(chunk)
                     job.done += len(chunk)
+                    job.moved += len(chunk)
             stream.finish()
         except BaseException:
             _abort(stream)
@@ -140,6 +142,7 @@ def download(conn: libvirt.virConnect, vol: libvirt.virStorageVol,
                     break
                 out.write(got)
                 job.done += len(got)
+                job.moved += len(got)
             out.truncate(out.tell())                # a trailing hole still sets the size
         stream.finish()
     except BaseException:

@@ -452,7 +452,7 @@ def test_menus_hold_what_a_new_user_looks_for(session, qtbot, monkeypatch):
     dialog.close()
 
 
-def test_networks_and_pools_have_safe_context_actions(session, qtbot):
+def test_networks_and_pools_have_their_commands_in_the_context_menu(session, qtbot):
     from PySide6.QtWidgets import QApplication
     window = session.window
     tree = window.tree
@@ -461,11 +461,12 @@ def test_networks_and_pools_have_safe_context_actions(session, qtbot):
     window.tabs.setCurrentWidget(window.console_tab)
     tree.customContextMenuRequested.emit(tree.visualRect(net).center())
     menu = tree.last_context_menu
-    assert [a.text().replace("&", "") for a in menu.actions()] == ["Show in General",
-                                                                    "Copy Name"]
-    menu.actions()[1].trigger()
+    texts = [a.text().replace("&", "") for a in menu.actions()]
+    assert texts == ["Start Network", "Stop Network", "", "Start Automatically", "",
+                     "New Network…", "Delete Network…", "", "Show in General", "Copy Name"]
+    menu.actions()[-1].trigger()
     assert QApplication.clipboard().text() == net.data(NODE_ROLE).obj.name
-    menu.actions()[0].trigger()
+    menu.actions()[-2].trigger()
     assert window.tabs.currentWidget() is window.general_tab
     assert window.general_tab.fields()["Name"] == net.data(NODE_ROLE).obj.name
     menu.close()

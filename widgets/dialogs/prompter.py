@@ -41,5 +41,19 @@ class DialogPrompter:
     def ask_delete(self, targets: list[DeleteTarget]) -> DeleteChoice | None:
         return ask_delete(targets, self.parent)
 
+    def choose(self, title: str, text: str, options: list[str]) -> int | None:
+        """One of several ways to go on (the index), or None for Cancel; Cancel is the
+        default button, so Enter never destroys anything."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text,
+                          QMessageBox.StandardButton.Cancel, self.parent)
+        buttons = [box.addButton(option, QMessageBox.ButtonRole.DestructiveRole if index
+                                 else QMessageBox.ButtonRole.AcceptRole)
+                   for index, option in enumerate(options)]
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return buttons.index(clicked) if clicked in buttons else None
+
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.critical(self.parent, title, text)

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLa
 
 from app.contracts import Connections, Host, Inventory
 from app.inventory import Node, NodeKind
+from app.formatting import human_bytes
+from app.leases import LeaseWatcher
 from app.perf.monitor import HostMemory
 from app.perf.usage import format_bytes
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
@@ -33,19 +35,6 @@ class HostMemorySource(Protocol):
     ticked: SignalInstance
 
     def host_memory(self, conn_id: str) -> HostMemory | None: ...
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "unknown"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.1f} {unit}".replace(".0 ", " ")
-        value /= 1024
-    return f"{n} B"
 
 
 def human_kib(kib: int | None) -> str:
@@ -66,6 +55,8 @@ class GeneralTab(QWidget):
         self.memory = memory
         self._values: list[QLabel] = []
         self._nodes: list = []
+        self._leases: LeaseWatcher | None = None    # a VM's IP addresses
+        self._watching: str | None = None
         self._sections: list[tuple[str, list[tuple[str, str]]]] = []
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -85,7 +76,30 @@ class GeneralTab(QWidget):
     # ---- public ----
     def set_selection(self, nodes: Sequence) -> None:
         self._nodes = list(nodes)
+        self._watch_leases()
         self.refresh()
+
+    def set_leases(self, leases: LeaseWatcher) -> None:
+        """Show each VM's DHCP addresses (its "IP address" row), read while shown."""
+        self._leases = leases
+        leases.changed.connect(self._leases_changed)
+
+    def _watch_leases(self) -> None:
+        wanted = None
+        if (self._leases is not None and len(self._nodes) == 1
+                and isinstance(self._nodes[0].obj, VMInfo) and self._nodes[0].obj.nics):
+            wanted = self._nodes[0].conn_id
+        if wanted == self._watching or self._leases is None:
+            return
+        if self._watching is not None:
+            self._leases.unwatch(self._watching)
+        self._watching = wanted
+        if wanted is not None:
+            self._leases.watch(wanted)
+
+    def _leases_changed(self, conn_id: str) -> None:
+        if conn_id == self._watching:
+            self.refresh()
 
     def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """What the form shows, as (header, [(label, value)]): handy for tests and copy."""
@@ -155,7 +169,7 @@ class GeneralTab(QWidget):
         node = nodes[0]
         obj = node.obj
         if isinstance(obj, VMInfo):
-            return self._describe_vm(obj)
+            return self._describe_vm(obj, node.conn_id)
         if isinstance(obj, NetworkInfo):
             return self._describe_network(obj)
         if isinstance(obj, PoolInfo):
@@ -176,7 +190,7 @@ class GeneralTab(QWidget):
             rows.append(("Memory", human_kib(sum(v.memory_kib for v in vms))))
         return [(head, rows)]
 
-    def _describe_vm(self, vm: VMInfo) -> list:
+    def _describe_vm(self, vm: VMInfo, conn_id: str = "") -> list:
         state = vm.state.label + (f" ({vm.state_reason})" if vm.state_reason else "")
         if vm.managed_save and vm.state is not VMState.SUSPENDED:
             state += ", saved state on disk"
@@ -190,6 +204,11 @@ class GeneralTab(QWidget):
             general.append(("Domain ID", str(vm.dom_id)))
         if vm.is_control_domain:
             general.append(("Role", "Control domain (Dom0)"))
+        if self._leases is not None and vm.nics:
+            found = self._leases.addresses(conn_id, vm)
+            general.append(("IP address", ", ".join(f"{lease.ip} ({lease.network})"
+                                                    for lease in found)
+                            or ("none leased yet" if vm.state.is_active else "—")))
         general += [("Operating system type", f"{vm.os_type} ({vm.arch})"),
                     ("Virtualization", vm.virtualization),
                     ("Start automatically", yes_no(vm.autostart)),

@@ -1,0 +1,1 @@
+"""The New Network wizard and the DHCP editor of a network."""

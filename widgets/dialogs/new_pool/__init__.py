@@ -1,0 +1,1 @@
+"""The New Storage Pool wizard."""
