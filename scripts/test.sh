@@ -63,14 +63,18 @@ if [ "$libvirtd_ok" = 1 ]; then
 fi
 
 status=0
+PHASE_LIMIT_S="${HVCONSOLE_PHASE_LIMIT_S:-1500}"
 run_pytest() {
     local label="$1" marker="$2" rc
     shift 2
     step "pytest: $label tests (-m \"$marker\")"
-    .venv/bin/python -m pytest -m "$marker" -ra "$@"
+    # Each test has its own limit (pyproject.toml); this one catches a run that stops
+    # between tests, so a hang costs one phase and says so instead of the CI's whole hour.
+    timeout --kill-after=30 "$PHASE_LIMIT_S" .venv/bin/python -m pytest -m "$marker" -ra "$@"
     rc=$?
     case "$rc" in
         0) echo "test.sh: $label tests passed" ;;
+        124|137) echo "test.sh: $label tests did not finish within $PHASE_LIMIT_S s"; status=1 ;;
         5) echo "test.sh: no $label tests were collected"; status=1 ;;
         *) echo "test.sh: $label tests failed (pytest exit $rc)"; status=1 ;;
     esac
