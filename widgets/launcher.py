@@ -72,6 +72,7 @@ class Session:
         from app.commands import CommandSet
         from app.connection_manager import ConnectionManager
         from app.events_log import EventsLog
+        from app.gc_policy import freeze_big_inventories
         from app.inventory import InventoryModel
         from app.tasks import TaskManager
         from widgets.dialogs.credentials import ask_credentials
@@ -80,6 +81,7 @@ class Session:
 
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
+        freeze_big_inventories(self.inventory)
         self.manager = ConnectionManager(self.inventory, self.events_log)
         self.tasks = TaskManager(self.events_log)
         self.prompter = DialogPrompter()
