@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.console import (PROTOCOLS, ConsoleSession, VmOpener, graphics_password_in_xml,
-                         pick_graphics, spice_is_tls_only, ticket_expiry_in_xml,
-                         vnc_password_in_xml)
+from app.console import (PROTOCOLS, VmOpener, graphics_password_in_xml, pick_graphics,
+                         spice_is_tls_only, ticket_expiry_in_xml, vnc_password_in_xml)
+from app.console_session import ConsoleSession
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, address_console_key,
                                    vm_console_key)
 from app.console_protocols import ProtocolMemory
@@ -40,7 +40,11 @@ def vm(*graphics: GraphicsInfo, state: VMState = VMState.SHUTOFF) -> VMInfo:
 
 
 class Host:
-    """The two things a VmOpener reads of a LibvirtHost before connecting."""
+    """What a VmOpener reads of a LibvirtHost before connecting (not yet connected:
+    ``info`` None, so the driver is the URI's)."""
+
+    info = None
+    is_demo = False
 
     def __init__(self, record: VMInfo, uri: str = "qemu+tcp://kvm1/system",
                  xml: str = "<domain/>") -> None:
@@ -75,9 +79,9 @@ def test_the_first_display_is_shown_unless_the_user_chose():
 
 
 def test_a_choice_only_when_the_vm_has_both():
-    assert opener_for(vm(SPICE, VNC)).choices() == ["spice", "vnc"]
-    assert opener_for(vm(VNC, VNC)).choices() == []
-    assert opener_for(vm(SPICE)).choices() == []
+    assert opener_for(vm(SPICE, VNC)).protocol_choices() == ["spice", "vnc"]
+    assert opener_for(vm(VNC, VNC)).protocol_choices() == []
+    assert opener_for(vm(SPICE)).protocol_choices() == []
     opener = opener_for(vm(VNC, SPICE), protocol="spice")
     assert opener.current_protocol() == "spice"
     opener.protocol = None
@@ -98,16 +102,16 @@ def test_the_session_switches_protocol_and_says_which(aloop):
 def test_a_vm_that_is_off_shows_no_console_whatever_the_protocol(aloop):
     for protocol in PROTOCOLS:
         opener = opener_for(vm(SPICE, VNC), protocol=protocol)
-        assert aloop.run_until_complete(opener()) is None
+        assert aloop.run_until_complete(opener.open()) is None
     gone = VmOpener(Manager(Host(vm(SPICE))), "c1", "another-uuid")
     with pytest.raises(ConsoleError, match="no longer known"):
-        aloop.run_until_complete(gone())
+        aloop.run_until_complete(gone.open())
 
 
 def test_a_running_vm_without_a_port_says_so(aloop):
     running = vm(replace(SPICE, port=None), state=VMState.RUNNING)
     with pytest.raises(ConsoleError, match="desk has no SPICE port yet"):
-        aloop.run_until_complete(opener_for(running)())
+        aloop.run_until_complete(opener_for(running).open())
 
 
 def test_a_spice_display_that_takes_only_tls_is_said_so(aloop):
@@ -117,7 +121,7 @@ def test_a_spice_display_that_takes_only_tls_is_said_so(aloop):
     opener = VmOpener(Manager(Host(running, xml=tls_only)), "c1", running.key)
     with pytest.raises(ConsoleError, match="accepts only TLS connections, and TLS SPICE is "
                                            "not supported yet"):
-        aloop.run_until_complete(opener())
+        aloop.run_until_complete(opener.open())
 
 
 @pytest.mark.parametrize("graphics, tls_only", [

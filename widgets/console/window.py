@@ -22,6 +22,10 @@ class ConsoleWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(pane)
+        # A pane undocked from the Console tab was hidden by the QStackedLayout it left
+        # (removing a widget from one hides it), and a hidden child stays hidden in its
+        # new parent: the window showed only its grey background.
+        pane.show()
         fb = pane.session.framebuffer
         self.resize(max(640, min(fb.width, 1600)), max(480, min(fb.height + 40, 1000)))
         self._fitted = False

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStackedLayout, QWidget
 
-from app.console import PROTOCOLS, ConsoleSession, vm_opener
+from app.console import PROTOCOLS, vm_opener
+from app.console_session import ConsoleSession
 from app.console_protocols import ProtocolMemory
 from app.inventory import NodeKind
 from widgets.console.pane import ConsolePane
@@ -60,9 +61,9 @@ class ConsoleTab(QWidget):
             task.add_done_callback(lambda _t: self._say(pane.last_message))
 
     def _say(self, text: str) -> None:
-        status_bar = getattr(self.window(), "statusBar", None)
-        if status_bar is not None and text:
-            status_bar().showMessage(text, 10_000)
+        window = self.window()
+        if isinstance(window, QMainWindow) and text:
+            window.statusBar().showMessage(text, 10_000)
 
     def set_selection(self, nodes: list) -> None:
         target = None
@@ -100,7 +101,7 @@ class ConsoleTab(QWidget):
             lambda protocol: self.protocol_memory.set(uri, target[1], protocol))
         self._show(pane, session)
         if self.isVisible():
-            session.start()
+            session.keep_connected()
 
     def _tls(self) -> dict:
         """VNC's TLS certificate folder (Preferences → Console), when the launcher set it."""
@@ -161,7 +162,7 @@ class ConsoleTab(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.session is not None:
-            self.session.start()
+            self.session.keep_connected()
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
@@ -170,10 +171,10 @@ class ConsoleTab(QWidget):
 
     def _batch_applied(self, keys) -> None:
         if self.session is not None and self.target in keys:
-            self.session.poke()
+            self.session.retry_now()
         for target, window in self.undocked.items():
             if target in keys:
-                window.pane.session.poke()
+                window.pane.session.retry_now()
 
     def _start_vm(self) -> None:
         if self.start_action is not None and self.start_action.isEnabled():
