@@ -7,7 +7,7 @@
 - ``model``: ``InventoryModel``, the Qt item model: batches, executes the plans as row
   signals, answers lookups.
 - ``presenter``: ``RowPresenter``, what a row shows (text, icon, tooltip, grey, the usage
-  cells) and ``UsageSource``, what fills the CPU and Memory columns.
+  cells, these from a ``UsageSource``: app.contracts).
 - ``proxy``: ``InventoryFilterProxy`` (the filter box) and ``iter_nodes``.
 - ``columns``: the columns and the roles beyond Qt's own.
 
@@ -20,11 +20,11 @@ from app.inventory.columns import (COLUMNS, CPU_COLUMN, FILTER_ROLE, MEMORY_COLU
                                    USAGE_COLUMNS, USAGE_ROLE)
 from app.inventory.model import BATCH_INTERVAL_MS, RESET_THRESHOLD, InventoryModel
 from app.inventory.nodes import NETWORKS_GROUP, STORAGE_GROUP, HostFacts, Node, NodeKind
-from app.inventory.presenter import RowPresenter, UsageSource
+from app.inventory.presenter import RowPresenter
 from app.inventory.proxy import InventoryFilterProxy, iter_nodes
 
 __all__ = ["NODE_ROLE", "FILTER_ROLE", "USAGE_ROLE", "SORT_ROLE", "COLUMNS", "NAME_COLUMN",
            "STATE_COLUMN", "CPU_COLUMN", "MEMORY_COLUMN", "USAGE_COLUMNS", "NodeKind", "Node",
            "HostFacts", "NETWORKS_GROUP", "STORAGE_GROUP", "BATCH_INTERVAL_MS",
-           "RESET_THRESHOLD", "InventoryModel", "RowPresenter", "UsageSource",
+           "RESET_THRESHOLD", "InventoryModel", "RowPresenter",
            "InventoryFilterProxy", "iter_nodes"]

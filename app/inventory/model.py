@@ -23,11 +23,12 @@ from typing import Any, overload
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt, QTimer, Signal
 
+from app.contracts import UsageSource
 from app.inventory import diff
 from app.inventory.columns import COLUMNS, CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE
 from app.inventory.nodes import (GROUP_OF, HostFacts, Node, NodeKind, group_sort_key,
                                  object_sort_key, row_among, sort_key_of)
-from app.inventory.presenter import RowPresenter, UsageSource
+from app.inventory.presenter import RowPresenter
 from app.qt_types import AnyIndex
 from connectors.libvirt.model import (ConnState, HostEvent, HostInfo, InventoryObject,
                                       ObjectKind, VMInfo)
@@ -50,7 +51,8 @@ class InventoryModel(QAbstractItemModel):
     """``batchApplied(set[tuple[conn_id, key]])``: after each batch, the keys it touched
     (a host's own key is its conn_id). ``snapshotApplied(rows)``: just before, when the
     batch held a host's full snapshot (a connect or reconnect: the inventory may have grown
-    by thousands of rows), with the rows the whole inventory now has. ``hostRemoved(conn_id)``: a server and its rows are gone."""
+    by thousands of rows), with the rows the whole inventory now has.
+    ``hostRemoved(conn_id)``: a server and its rows are gone."""
 
     batchApplied = Signal(object)
     snapshotApplied = Signal(int)

@@ -13,15 +13,13 @@ last batch, the control domain) and, for the usage columns, a ``UsageSource``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QIcon
 
 from app import icons
-from app.inventory.columns import (COLUMNS, FILTER_ROLE, NAME_COLUMN, SORT_ROLE,
+from app.contracts import UsageSource
+from app.inventory.columns import (COLUMNS, CPU_COLUMN, FILTER_ROLE, NAME_COLUMN, SORT_ROLE,
                                    USAGE_COLUMNS, USAGE_ROLE)
-from app.inventory.columns import CPU_COLUMN
 from app.inventory.nodes import HostFacts, Node, NodeKind
 from connectors.libvirt.model import ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo
 
@@ -29,21 +27,6 @@ _GREY = QBrush(QColor("#8a8a8a"))
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _USAGE_CELL_ROLES = (_DISPLAY, USAGE_ROLE, SORT_ROLE)
-
-
-class UsageSource(Protocol):
-    """What fills the CPU and Memory columns (app.perf.usage.UsageColumns)."""
-
-    def usage(self, node: Node, for_sorting: bool = False
-              ) -> tuple[float, float, str] | None:
-        """(cpu_percent, memory fraction, memory text); ``for_sorting``: the sort proxy
-        asks, not a painted cell."""
-
-    def tooltip(self, node: Node, column: int) -> str | None:
-        """The numbers behind a cell (asked only when hovered)."""
-
-    def header_tooltip(self, column: int) -> str | None:
-        """What the column means."""
 
 
 def host_state_text(facts: HostFacts, info: HostInfo | None) -> str:
