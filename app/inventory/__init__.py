@@ -11,20 +11,18 @@
 - ``proxy``: ``InventoryFilterProxy`` (the filter box) and ``iter_nodes``.
 - ``columns``: the columns and the roles beyond Qt's own.
 
-The names other code imports are re-exported here.
+The names other code imports are re-exported here; the parts' own names are imported
+from their modules.
 """
 from __future__ import annotations
 
 from app.inventory.columns import (COLUMNS, CPU_COLUMN, FILTER_ROLE, MEMORY_COLUMN,
                                    NAME_COLUMN, NODE_ROLE, SORT_ROLE, STATE_COLUMN,
                                    USAGE_COLUMNS, USAGE_ROLE)
-from app.inventory.model import BATCH_INTERVAL_MS, RESET_THRESHOLD, InventoryModel
-from app.inventory.nodes import NETWORKS_GROUP, STORAGE_GROUP, HostFacts, Node, NodeKind
-from app.inventory.presenter import RowPresenter
+from app.inventory.model import InventoryModel
+from app.inventory.nodes import Node, NodeKind
 from app.inventory.proxy import InventoryFilterProxy, iter_nodes
 
 __all__ = ["NODE_ROLE", "FILTER_ROLE", "USAGE_ROLE", "SORT_ROLE", "COLUMNS", "NAME_COLUMN",
            "STATE_COLUMN", "CPU_COLUMN", "MEMORY_COLUMN", "USAGE_COLUMNS", "NodeKind", "Node",
-           "HostFacts", "NETWORKS_GROUP", "STORAGE_GROUP", "BATCH_INTERVAL_MS",
-           "RESET_THRESHOLD", "InventoryModel", "RowPresenter",
-           "InventoryFilterProxy", "iter_nodes"]
+           "InventoryModel", "InventoryFilterProxy", "iter_nodes"]
