@@ -66,9 +66,12 @@ class Node:
 
     @property
     def name(self) -> str:
-        if self.kind is NodeKind.GROUP:
+        """The object's name; a group's title; a host's conn_id (the presenter names a
+        host row). Asked for every row the filter matches: no calls beyond this one."""
+        obj = self.obj
+        if obj is None or self.kind is NodeKind.GROUP or isinstance(obj, HostInfo):
             return self.key
-        return record_name(self.obj) or self.key
+        return obj.name or self.key
 
 
 @dataclass

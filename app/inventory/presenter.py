@@ -27,6 +27,7 @@ _GREY = QBrush(QColor("#8a8a8a"))
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _USAGE_CELL_ROLES = (_DISPLAY, USAGE_ROLE, SORT_ROLE)
+_WITH_USAGE = (NodeKind.VM, NodeKind.HOST)     # the rows a UsageSource has figures for
 
 
 def host_state_text(facts: HostFacts, info: HostInfo | None) -> str:
@@ -56,7 +57,7 @@ class RowPresenter:
             if role == _TOOLTIP:
                 source = self.usage_source
                 return source.tooltip(node, column) if source is not None and \
-                    node.kind in (NodeKind.VM, NodeKind.HOST) else None
+                    node.kind in _WITH_USAGE else None
         if role == SORT_ROLE:
             if column == NAME_COLUMN:
                 return f"{node.sort_key[0]}{self.name(node).casefold()}"
@@ -180,7 +181,7 @@ class RowPresenter:
         figure) or what sorting compares (SORT_ROLE: no figure sorts below zero)."""
         source = self.usage_source
         usage = source.usage(node, role == SORT_ROLE) if source is not None and \
-            node.kind in (NodeKind.VM, NodeKind.HOST) else None
+            node.kind in _WITH_USAGE else None
         if usage is None:
             return -1.0 if role == SORT_ROLE else None
         cpu, mem_fraction, mem_text = usage
