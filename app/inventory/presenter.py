@@ -7,12 +7,13 @@ connections (``HostFacts`` per conn_id: URI, the name the user gave, the state a
 last batch, the control domain) and, for the usage columns, a ``UsageSource``
 (app.perf.usage.UsageColumns), asked only for the cells a view paints or sorts by.
 
-``data`` runs for every cell a view lays out and every row the filter proxy matches
-(10,000 at a time): one pass of comparisons on ``role``, with the roles asked most first.
+``data`` runs for every cell a view lays out and every row the filter proxy matches or
+sorts (10,000 at a time): one pass of comparisons on ``role``, against constants.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QIcon
 
@@ -24,8 +25,13 @@ from app.inventory.nodes import HostFacts, Node, NodeKind
 from connectors.libvirt.model import ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo
 
 _GREY = QBrush(QColor("#8a8a8a"))
+# Bound once: looking up Qt.ItemDataRole.DisplayRole costs some 30 times a module
+# constant's load (PySide6 resolves its enums lazily), and data() compares several a call.
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_INITIAL_SORT_ORDER = Qt.ItemDataRole.InitialSortOrderRole
 _USAGE_CELL_ROLES = (_DISPLAY, USAGE_ROLE, SORT_ROLE)
 _WITH_USAGE = (NodeKind.VM, NodeKind.HOST)     # the rows a UsageSource has figures for
 
@@ -66,9 +72,9 @@ class RowPresenter:
             return self.name(node) if column == NAME_COLUMN else self.state(node)
         if role == FILTER_ROLE:
             return f"{self.name(node)} {self.state(node)}"
-        if role == Qt.ItemDataRole.DecorationRole and column == NAME_COLUMN:
+        if role == _DECORATION and column == NAME_COLUMN:
             return self.icon(node)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             return _GREY if self.greyed(node) else None
         if role == _TOOLTIP:
             return self.tooltip(node)
@@ -77,7 +83,7 @@ class RowPresenter:
     def header_data(self, section: int, role: int) -> object:
         if role == _DISPLAY:
             return COLUMNS[section]
-        if role == Qt.ItemDataRole.InitialSortOrderRole and section in USAGE_COLUMNS:
+        if role == _INITIAL_SORT_ORDER and section in USAGE_COLUMNS:
             # A first click on CPU or Memory asks "who uses most?": busiest first.
             return Qt.SortOrder.DescendingOrder
         if role == _TOOLTIP and section in USAGE_COLUMNS:
