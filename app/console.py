@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Protocol
@@ -31,6 +30,7 @@ from connectors.console.rfb.client import LOCAL_ENCODINGS, RfbClient
 from connectors.console.state import AuthenticationError, ConsoleError, ConsoleUnavailable
 from connectors.console.tls import TlsOptions
 from connectors.console.transport import SocketTransport, TcpTransport
+from connectors.libvirt import domxml
 from connectors.libvirt.console_tunnel import needs_tunnel, ssh_console_transport
 from connectors.libvirt.model import ActionError, GraphicsInfo, HostInfo, VMInfo, VMState
 from connectors.libvirt.uri import ParsedURI, validate_uri
@@ -68,9 +68,9 @@ class AddressOpener(ConsoleOpener):
             address_console_key(address.host, address.port, address.protocol),
             prompt_first=address.protocol != "spice")
         self.passwords.known = address.password
-        self._remembered = (RememberedPasswords(vault, (self.passwords.vault_key,),
-                                                address.display)
-                            if vault is not None else None)
+        key = self.passwords.vault_key
+        self._remembered = (RememberedPasswords(vault, (key,), address.display)
+                            if vault is not None and key is not None else None)
 
     async def open(self) -> ConsoleClient:
         address, passwords = self.address, self.passwords
@@ -150,20 +150,23 @@ class _ThroughTheNetwork:
     ticket was refused because it had expired."""
 
     async def open(self, display: VmDisplay) -> ConsoleClient:
-        host, key, name = display.host, display.key, display.vm.name
+        host, key, name, index = display.host, display.key, display.vm.name, display.index
         if display.protocol == "spice":
-            xml = await _domain_xml(host, key)
-            if xml is not None and spice_is_tls_only(xml):
+            dom = await _domain(host, key)
+            if dom is not None and index < len(dom.graphics) \
+                    and domxml.tls_only(dom.graphics[index]):
                 raise ConsoleUnavailable(f"{name}'s SPICE display accepts only TLS "
                                          "connections, and TLS SPICE is not supported yet.")
         if display.graphics.has_password and display.passwords.known is None:
-            display.passwords.known = await _password_from_xml(host, key, display.protocol)
+            secure = await _secure_domain(host, key)
+            display.passwords.known = (domxml.graphics_password(secure, index)
+                                       if secure is not None else None)
         transport = self.transport(display)
         try:
             return await display.connect(transport)
         except AuthenticationError as err:
             if display.protocol == "spice":
-                raise await _spice_refusal(host, key, name, err) from None
+                raise await _spice_refusal(host, key, index, name, err) from None
             raise
 
     def transport(self, display: VmDisplay):
@@ -369,93 +372,36 @@ def _kind(graphics: GraphicsInfo) -> str:
     return PROTOCOL_NAMES.get(graphics.type, graphics.type.upper())
 
 
-async def _secure_xml(host, key: str) -> str | None:
+async def _secure_domain(host: ConsoleHost, key: str) -> domxml.Domain | None:
+    """The secure definition (passwords included) where this connection may read it."""
     try:
-        return await host.domain_xml(key, secure=True)
-    except ActionError:
+        return domxml.parse(await host.domain_xml(key, secure=True))
+    except (ActionError, domxml.DomainXMLError):
         return None
 
 
-async def _domain_xml(host, key: str) -> str | None:
-    """The secure XML where this connection may read it, else the plain one."""
-    xml = await _secure_xml(host, key)
-    if xml is not None:
-        return xml
+async def _domain(host: ConsoleHost, key: str) -> domxml.Domain | None:
+    """The secure definition where this connection may read it, else the plain one."""
+    secure = await _secure_domain(host, key)
+    if secure is not None:
+        return secure
     try:
-        return await host.domain_xml(key)
-    except ActionError:
+        return domxml.parse(await host.domain_xml(key))
+    except (ActionError, domxml.DomainXMLError):
         return None
 
 
-def spice_is_tls_only(xml: str) -> bool:
-    """The first SPICE display has a TLS port and no plain one, or its main channel (or
-    every channel, defaultMode) must be secure: nothing a client without TLS can open."""
-    graphics = _graphics_element(xml, "spice")
-    if graphics is None or _port(graphics.get("tlsPort")) <= 0:
-        return False
-    if _port(graphics.get("port")) <= 0 or graphics.get("defaultMode") == "secure":
-        return True
-    return any(c.get("name") == "main" and c.get("mode") == "secure"
-               for c in graphics.findall("channel"))
-
-
-def _port(text: str | None) -> int:
-    try:
-        return int(text) if text else -1
-    except ValueError:
-        return -1
-
-
-async def _password_from_xml(host, key: str, protocol: str = "vnc") -> str | None:
-    """The display's password from the secure domain XML, when this connection may read it."""
-    xml = await _secure_xml(host, key)
-    return graphics_password_in_xml(xml, protocol) if xml is not None else None
-
-
-async def _spice_refusal(host, key: str, name: str, err: AuthenticationError):
+async def _spice_refusal(host: ConsoleHost, key: str, index: int, name: str,
+                         err: AuthenticationError) -> AuthenticationError:
     """The SPICE server refused the ticket: say whether it had expired, when the XML says."""
-    xml = await _secure_xml(host, key)
-    expiry = ticket_expiry_in_xml(xml, "spice") if xml is not None else None
+    secure = await _secure_domain(host, key)
+    expiry = domxml.ticket_expiry(secure, index) if secure is not None else None
     if expiry is not None and expiry <= datetime.now(timezone.utc):
         return AuthenticationError(
             f"The SPICE password (ticket) of {name} expired on "
             f"{expiry:%Y-%m-%d at %H:%M} UTC: the server accepts no password until it is "
             "given a new one.", needs_password=err.needs_password)
     return err
-
-
-def graphics_password_in_xml(xml: str, protocol: str = "vnc") -> str | None:
-    """``passwd`` of the first ``protocol`` graphics device (only the secure XML has it)."""
-    graphics = _graphics_element(xml, protocol)
-    return graphics.get("passwd") if graphics is not None else None
-
-
-def vnc_password_in_xml(xml: str) -> str | None:
-    return graphics_password_in_xml(xml, "vnc")
-
-
-def ticket_expiry_in_xml(xml: str, protocol: str = "spice") -> datetime | None:
-    """``passwdValidTo`` of the display (libvirt writes it in UTC), when set."""
-    graphics = _graphics_element(xml, protocol)
-    text = graphics.get("passwdValidTo") if graphics is not None else None
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _graphics_element(xml: str, protocol: str):
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return None
-    for graphics in root.iter("graphics"):
-        if graphics.get("type") == protocol:
-            return graphics
-    return None
 
 
 def safe_file_name(text: str) -> str:

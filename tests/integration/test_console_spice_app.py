@@ -91,7 +91,7 @@ def test_console_pane_shows_and_types_into_a_spice_guest(aloop, qtbot, guest_fac
         assert isinstance(session.client, SpiceClient)
         assert not session.opener.route.spice_fd_refused, "every channel through libvirt's socket"
         assert session.protocol == "spice" and not pane.protocol_action.isVisible()
-        assert pane.stack.currentWidget() is pane.scroll
+        assert pane.stack.currentWidget() is pane.scroller
         matched, differing = stack.run(matches_screenshot(session.client, libvirt_uri,
                                                           guest.name))
         assert matched, f"{differing} pixels differ from virsh screenshot"

@@ -178,11 +178,13 @@ def test_vnc_password_right_and_wrong(guest_factory, libvirt_uri):
 
 
 def test_password_is_read_from_the_secure_domain_xml(guest_factory):
-    from app.console import vnc_password_in_xml
-    guest = guest_factory("vncxml", vnc_password="from-xml")
     import libvirt
-    assert vnc_password_in_xml(guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)) == "from-xml"
-    assert vnc_password_in_xml(guest.domain.XMLDesc(0)) is None
+
+    from connectors.libvirt import domxml
+    guest = guest_factory("vncxml", vnc_password="from-xml")
+    secure = domxml.parse(guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
+    assert domxml.graphics_password(secure, 0) == "from-xml"
+    assert domxml.graphics_password(domxml.parse(guest.domain.XMLDesc(0)), 0) is None
 
 
 def test_session_follows_the_vm_off_and_on_again(aloop, booted_guest, libvirt_uri):

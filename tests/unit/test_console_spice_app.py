@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.console import (PROTOCOLS, VmOpener, graphics_password_in_xml, pick_graphics,
-                         spice_is_tls_only, ticket_expiry_in_xml, vnc_password_in_xml)
+from app.console import PROTOCOLS, VmOpener, pick_graphics
 from app.console_session import ConsoleSession
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, address_console_key,
                                    vm_console_key)
@@ -122,37 +120,6 @@ def test_a_spice_display_that_takes_only_tls_is_said_so(aloop):
     with pytest.raises(ConsoleError, match="accepts only TLS connections, and TLS SPICE is "
                                            "not supported yet"):
         aloop.run_until_complete(opener.open())
-
-
-@pytest.mark.parametrize("graphics, tls_only", [
-    ("<graphics type='spice' port='5900'/>", False),
-    ("<graphics type='spice' port='5900' tlsPort='5901'/>", False),
-    ("<graphics type='spice' tlsPort='5901'/>", True),
-    ("<graphics type='spice' port='5900' tlsPort='5901' defaultMode='secure'/>", True),
-    ("<graphics type='spice' port='5900' tlsPort='5901'><channel name='main' "
-     "mode='secure'/></graphics>", True),
-    ("<graphics type='spice' port='5900' tlsPort='5901'><channel name='inputs' "
-     "mode='secure'/></graphics>", False),
-    ("<graphics type='vnc' port='5900'/>", False),
-])
-def test_which_spice_displays_take_only_tls(graphics, tls_only):
-    assert spice_is_tls_only(f"<domain><devices>{graphics}</devices></domain>") is tls_only
-
-
-XML = """<domain><devices>
-  <graphics type='vnc' port='5900' passwd='vnc-pw'/>
-  <graphics type='spice' port='5901' passwd='ticket' passwdValidTo='2020-01-02T03:04:05'/>
-</devices></domain>"""
-
-
-def test_tickets_and_their_expiry_in_the_domain_xml():
-    assert graphics_password_in_xml(XML, "spice") == "ticket"
-    assert vnc_password_in_xml(XML) == "vnc-pw"
-    assert ticket_expiry_in_xml(XML) == datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert ticket_expiry_in_xml("<domain><devices><graphics type='spice'/></devices>"
-                                "</domain>") is None
-    assert graphics_password_in_xml("not xml", "spice") is None
-    assert ticket_expiry_in_xml(XML.replace("2020-01-02T03:04:05", "soon")) is None
 
 
 def test_vault_entry_names_per_protocol():

@@ -99,13 +99,13 @@ def test_with_an_agent_the_guest_follows_the_pane_and_shares_the_clipboard(aloop
     client.on_capabilities()                      # the agent connected
     assert pane.agent_label.text() == "Guest agent"
     assert client.clipboards == ["from the desktop"]
-    viewport = pane.scroll.viewport().size()
+    viewport = pane.scroller.viewport().size()
     aloop.run_until_complete(wait_until(lambda: client.monitor_sizes, 5))
     assert client.monitor_sizes[-1] == (viewport.width(), viewport.height())
     pane.resize(900, 650)
     aloop.run_until_complete(wait_until(
-        lambda: client.monitor_sizes[-1] == (pane.scroll.viewport().width(),
-                                             pane.scroll.viewport().height()), 5))
+        lambda: client.monitor_sizes[-1] == (pane.scroller.viewport().width(),
+                                             pane.scroller.viewport().height()), 5))
     asked = len(client.monitor_sizes)
     pane.follow_window_size()                     # the same size again: not asked twice
     assert len(client.monitor_sizes) == asked
@@ -271,7 +271,7 @@ def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_cli
             lambda: agent.MONITORS_CONFIG in [k for k, _ in to_guest()], 10))
         assert pane.agent_label.text() == "Guest agent"
         config = next(d for k, d in to_guest() if k == agent.MONITORS_CONFIG)
-        viewport = pane.scroll.viewport().size()
+        viewport = pane.scroller.viewport().size()
         # VDAgentMonitorsConfig: count, flags, then height, width, depth, x, y.
         assert struct.unpack_from("<2I3I", config, 0)[2:4] == (viewport.height(),
                                                                viewport.width())

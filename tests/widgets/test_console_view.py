@@ -61,7 +61,7 @@ def test_view_paints_the_framebuffer_one_to_one_and_scaled(aloop, qtbot, live):
     pane.resize(400, 300)
     pane.show()
     qtbot.waitExposed(pane)
-    assert pane.stack.currentWidget() is pane.scroll
+    assert pane.stack.currentWidget() is pane.scroller
     pane.set_fit(False)
     aloop.run_until_complete(asyncio.sleep(0.05))
     image = pane.view.grab().toImage()

@@ -64,7 +64,7 @@ class FullscreenConsole(QWidget):
         self.setObjectName("fullscreenConsole")
         self.setStyleSheet("#fullscreenConsole { background: black; }")
         self.screen_area = screen_area
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(screen_area)
         screen_area.show()
@@ -97,7 +97,7 @@ class FullscreenConsole(QWidget):
     def take_area(self) -> QWidget:
         """Give the screen area back (leaving fullscreen); the window then closes."""
         self._poll.stop()
-        self.layout().removeWidget(self.screen_area)
+        self._layout.removeWidget(self.screen_area)
         return self.screen_area
 
     def leave(self) -> None:

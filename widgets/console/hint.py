@@ -55,7 +55,10 @@ class ConsoleHint(QLabel):
         return False
 
     def _place(self) -> None:
-        area = self.parentWidget().rect()
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        area = parent.rect()
         margins = self.contentsMargins()
         natural = (self.fontMetrics().horizontalAdvance(self.text())
                    + margins.left() + margins.right() + 2)

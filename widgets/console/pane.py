@@ -104,19 +104,20 @@ class ConsolePane(QWidget):
         super().__init__(parent)
         self.session = session
         self.view = ConsoleView(session)
-        self.scroll = QScrollArea()
-        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setStyleSheet("QScrollArea { background: black; }")
-        self.scroll.setWidget(self.view)
-        self.scroll.setWidgetResizable(True)
+        self.scroller = QScrollArea()
+        self.scroller.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setStyleSheet("QScrollArea { background: black; }")
+        self.scroller.setWidget(self.view)
+        self.scroller.setWidgetResizable(True)
         self.overlay = StateOverlay()
         self.overlay.startRequested.connect(self.startRequested)
         self.overlay.reconnectRequested.connect(session.reconnect_at_user_request)
+        # (Not "scroll": that would hide QWidget.scroll.)
         # The screen area: what fullscreen takes along (the hint floats over it).
         self.screen_area = QWidget()
         self.stack = QStackedLayout(self.screen_area)
-        self.stack.addWidget(self.scroll)
+        self.stack.addWidget(self.scroller)
         self.stack.addWidget(self.overlay)
         self.hint = ConsoleHint(self.screen_area)
         self.fullscreen: FullscreenConsole | None = None
@@ -134,7 +135,7 @@ class ConsolePane(QWidget):
         self.notice.setStyleSheet("#consoleNotice { background: #fff4c2; color: #3a3000; "
                                   "padding: 3px 8px; }")
         self.toolbar = self._build_toolbar(can_undock)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
@@ -147,7 +148,7 @@ class ConsolePane(QWidget):
         self._asked_size: tuple[int, int] | None = None
         self._from_guest: str | None = None   # the clipboard text the guest last gave
         self._titled: tuple[QWidget, str] | None = None  # (window, its title before the grab)
-        self.scroll.viewport().installEventFilter(self)
+        self.scroller.viewport().installEventFilter(self)
         session.statusChanged.connect(self._status_changed)
         session.capabilitiesChanged.connect(self._capabilities_changed)
         session.clipboardReceived.connect(self._guest_clipboard)
@@ -225,7 +226,7 @@ class ConsolePane(QWidget):
             self.session.type_text(text[:MAX_PASTE_CHARS])
 
     def set_fit(self, fit: bool) -> None:
-        self.scroll.setWidgetResizable(fit)
+        self.scroller.setWidgetResizable(fit)
         self.view.set_fit(fit)
 
     def set_fullscreen(self, on: bool) -> None:
@@ -241,19 +242,21 @@ class ConsolePane(QWidget):
 
     def _enter_fullscreen(self) -> None:
         screen = self.window().screen()
-        self.layout().replaceWidget(self.screen_area, self.fullscreen_placeholder)
+        self._layout.replaceWidget(self.screen_area, self.fullscreen_placeholder)
         self.fullscreen_placeholder.show()
-        self.fullscreen = FullscreenConsole(
+        fullscreen = self.fullscreen = FullscreenConsole(
             self.screen_area, self.session.title,
             [self.send_key_action, self.paste_action], self)
-        self.fullscreen.leaveRequested.connect(lambda: self.set_fullscreen(False))
-        self.fullscreen.show_on(screen)
+        fullscreen.leaveRequested.connect(lambda: self.set_fullscreen(False))
+        fullscreen.show_on(screen)
         self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _leave_fullscreen(self) -> None:
         fullscreen, self.fullscreen = self.fullscreen, None
+        if fullscreen is None:
+            return
         area = fullscreen.take_area()
-        self.layout().replaceWidget(self.fullscreen_placeholder, area)
+        self._layout.replaceWidget(self.fullscreen_placeholder, area)
         self.fullscreen_placeholder.hide()
         area.show()
         fullscreen.leave()
@@ -274,7 +277,7 @@ class ConsolePane(QWidget):
         """Ask a guest with an agent for the resolution of the space the screen has."""
         if not self.session.connected:
             return
-        size = self.scroll.viewport().size()
+        size = self.scroller.viewport().size()
         wanted = (size.width(), size.height())
         fb = self.session.framebuffer
         if wanted in ((fb.width, fb.height), self._asked_size):
@@ -283,7 +286,7 @@ class ConsolePane(QWidget):
             self._asked_size = wanted
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+        if watched is self.scroller.viewport() and event.type() == QEvent.Type.Resize:
             if self.session.agent_connected:
                 self._follow_timer.start()
         return super().eventFilter(watched, event)
@@ -320,7 +323,7 @@ class ConsolePane(QWidget):
     def _status_changed(self, status: ConsoleStatus) -> None:
         live = status.state is ConsoleState.CONNECTED
         self.overlay.show_status(status)
-        self.stack.setCurrentWidget(self.scroll if live else self.overlay)
+        self.stack.setCurrentWidget(self.scroller if live else self.overlay)
         for action in (self.paste_action, self.send_key_action,
                        *self.send_key_actions.values()):
             action.setEnabled(live)

@@ -68,7 +68,8 @@ async def screenshot(address: ConsoleAddress, path: str,
     deadline = loop.time() + timeout
     session.keep_connected()
     try:
-        while not (session.connected and session.client.frames >= 1):
+        while not (session.connected and session.client is not None
+                   and session.client.frames >= 1):
             if failed:
                 raise ConsoleError(failed[0])
             if loop.time() > deadline:
@@ -121,7 +122,8 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     from widgets.console.window import ConsoleWindow, password_prompt
     from widgets.icons import app_icon
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("HVConsole")
     app.setWindowIcon(app_icon())
     # The window closing ends main() (which closes the connection first); Qt quitting on
@@ -140,7 +142,10 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     async def main() -> int:
         from widgets.quit_signals import close_on_signals
         closed = asyncio.get_running_loop().create_future()
-        window.closing.connect(lambda: closed.done() or closed.set_result(None))
+        def window_closed() -> None:
+            if not closed.done():
+                closed.set_result(None)
+        window.closing.connect(window_closed)
         window.show()
         close_on_signals(asyncio.get_running_loop(), window)
         session.keep_connected()

@@ -38,7 +38,7 @@ class ConsoleView(QWidget):
         self.fit = True
         self.grabbed = False
         self._image: QImage | None = None
-        self._image_key = None
+        self._image_key: tuple[int, int] | None = None
         self._buttons = 0
         self._modifiers_down: set[int] = set()
         self._last_relative: QPoint | None = None

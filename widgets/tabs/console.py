@@ -6,6 +6,8 @@ VNC and SPICE opens with the protocol the user last chose for it (else its first
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow, QStackedLayout, QWidget
@@ -14,6 +16,8 @@ from app.console import PROTOCOLS, vm_opener
 from app.console_session import ConsoleSession
 from app.console_protocols import ProtocolMemory
 from app.inventory import NodeKind
+from app.vault import Vault
+from connectors.console.tls import TlsOptions
 from widgets.console.pane import ConsolePane
 from widgets.console.window import ConsoleWindow, password_prompt
 
@@ -30,10 +34,10 @@ class ConsoleTab(QWidget):
         self.start_action = start_action
         # Where "Remember password" keeps console passwords (app.vault.Vault); set by the
         # launcher once remote access is built, as a callable: the vault can change.
-        self.vault_source = None
+        self.vault_source: Callable[[], Vault | None] | None = None
         # Where VNC consoles find TLS certificates (connectors.console.tls.TlsOptions), as
         # a callable set by the launcher: the preference can change.
-        self.tls_source = None
+        self.tls_source: Callable[[], TlsOptions] | None = None
         self.protocol_memory = ProtocolMemory()
         self.target: tuple | None = None
         self.session: ConsoleSession | None = None
@@ -56,7 +60,9 @@ class ConsoleTab(QWidget):
         """The selected VM's pane (docked or undocked) forgets; the sentence also goes to
         the main window's status bar, which shows whatever tab is current."""
         pane = self.undocked[self.target].pane if self.target in self.undocked else self.pane
-        task = pane.forget_password() if pane is not None else None
+        if pane is None:
+            return
+        task = pane.forget_password()
         if task is not None:
             task.add_done_callback(lambda _t: self._say(pane.last_message))
 
