@@ -1,9 +1,10 @@
 """The process's use of the cycle collector: a big inventory is kept out of its passes.
 
-Why: at 10,000 VMs the inventory is some 30,000 long-lived objects (a Node per row, its
-record, their tuples), and every full collection walked them all again: a pass of about
-100 ms holding the GIL in whichever thread triggered it, felt as a UI stall
-(benchmarks/inventory_scale.py reports the costliest pass as ``max_gc_pass_ms``). A big
+Why: at 10,000 VMs the tree's model alone holds 30,000 objects the collector tracks
+(counted with gc.get_objects; the records and their parts come on top), and every full
+collection walked them all again: a pass of about 100 ms holding the GIL in whichever
+thread triggered it, felt as a UI stall (benchmarks/inventory_scale.py reports the
+costliest pass as ``max_gc_pass_ms``). A big
 inventory lives as long as its connections, so once a full snapshot (a connect or a
 reconnect) leaves FREEZE_FROM rows or more, everything alive is moved out of the
 collector's sight (``gc.freeze``). Removing a server unfreezes it all: its rows point at
