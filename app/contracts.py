@@ -83,3 +83,18 @@ class Inventory(Protocol):
 
     def control_domain(self, conn_id: str) -> VMInfo | None:
         """A Xen host's Dom0: not a row of the tree, shown with its host."""
+
+
+class UsageSource(Protocol):
+    """What fills the CPU and Memory columns (app.perf.usage.UsageColumns)."""
+
+    def usage(self, node: Node, for_sorting: bool = False
+              ) -> tuple[float, float, str] | None:
+        """(cpu_percent, memory fraction, memory text); ``for_sorting``: the sort proxy
+        asks, not a painted cell."""
+
+    def tooltip(self, node: Node, column: int) -> str | None:
+        """The numbers behind a cell (asked only when hovered)."""
+
+    def header_tooltip(self, column: int) -> str | None:
+        """What the column means."""

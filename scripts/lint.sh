@@ -28,6 +28,9 @@ RUFF_PATHS=(
     tests/unit/test_console_keymap.py
     tests/unit/test_console_tunnel.py
     tests/unit/test_inventory_read.py
+    tests/unit/test_inventory_diff.py
+    tests/unit/test_app_inventory.py
+    tests/unit/test_gc_policy.py
     tests/unit/test_remote_hostkeys.py
     tests/unit/test_rfb_*.py
     tests/unit/rfb_helpers.py
@@ -61,7 +64,7 @@ status=0
 echo "lint.sh: ruff $(.venv/bin/ruff --version | cut -d' ' -f2) on: ${RUFF_PATHS[*]}"
 # Modules being reworked on a branch right now are left out until it lands (the same
 # list is in pyproject.toml's mypy overrides); empty it as they land.
-IN_FLUX=(app/inventory.py)
+IN_FLUX=()
 .venv/bin/ruff check --no-cache --output-format=concise \
     --extend-exclude "$(IFS=,; echo "${IN_FLUX[*]}")" "${RUFF_PATHS[@]}" || status=1
 echo "lint.sh: mypy $(.venv/bin/mypy --version | cut -d' ' -f2) on: ${MYPY_PATHS[*]}"

@@ -29,6 +29,7 @@ from app.commands import CommandSet
 from app.connection_manager import ConnectionManager
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
+from app.gc_policy import freeze_big_inventories
 from app.inventory import InventoryModel
 from app.perf.alerts import AlertEngine, AlertsModel
 from app.perf.history import HistoryStore
@@ -106,6 +107,7 @@ class Session:
         self._built = True
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
+        freeze_big_inventories(self.inventory)
         self.manager = ConnectionManager(self.inventory, self.events_log)
         self.tasks = TaskManager(self.events_log)
         self.prompter = DialogPrompter()

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
-from app.inventory import (FILTER_ROLE, NODE_ROLE, InventoryFilterProxy, InventoryModel,
-                           NodeKind, iter_nodes)
+from app.inventory import (FILTER_ROLE, NAME_COLUMN, NODE_ROLE, InventoryFilterProxy,
+                           InventoryModel, NodeKind, iter_nodes)
 from connectors.libvirt.model import (Change, ConnState, HostInfo, HostStateChanged,
                                       HypervisorEvent, InventoryChanged, NetworkInfo,
                                       ObjectKind, PoolInfo, VMInfo, VMState)
@@ -281,16 +281,30 @@ def test_ten_thousand_vms_in_one_snapshot(model):
     assert not model.parent(QModelIndex()).isValid()
 
 
-def test_a_big_inventory_is_kept_out_of_the_cycle_collectors_passes(model):
-    """10,000 rows would make every full collection a GIL-holding pass of ~100 ms; a big
-    snapshot is frozen (gc.freeze), and removing its host lets the collector have it."""
-    import gc
+def test_the_model_says_when_a_snapshot_landed_and_when_a_server_went(model):
+    """What the process's collector policy (app/gc_policy.py) listens to."""
+    snapshots, removed = [], []
+    model.snapshotApplied.connect(snapshots.append)
+    model.hostRemoved.connect(removed.append)
+    connect(model, objs=[vm("a"), vm("b"), net("n")])
+    assert snapshots == [5], "host, two VMs, the Networks group and its network"
+    model.apply("c1", partial(change(vm("c"))))
+    model.flush()
+    assert snapshots == [5], "a partial change is no snapshot"
+    model.remove_host("c1")
+    assert removed == ["c1"]
 
-    from app.inventory import FREEZE_FROM
-    gc.unfreeze()
-    connect(model, objs=[vm("small")])
-    assert gc.get_freeze_count() == 0, "a small inventory stays with the collector"
-    connect(model, "c2", objs=[vm(f"vm-{i}") for i in range(FREEZE_FROM)])
-    assert gc.get_freeze_count() > 0
-    model.remove_host("c2")
-    assert gc.get_freeze_count() == 0
+
+def test_sorting_by_name_orders_the_servers_too(model):
+    """Clicking the Name header sorts every level: the servers as well as their VMs (a
+    server's row once had no sort key and sorting crashed the program)."""
+    connect(model, "c1", [vm("b"), vm("a")])
+    model.add_host("c2", "test:///other", "Another")
+    proxy = InventoryFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(NAME_COLUMN, Qt.SortOrder.AscendingOrder)
+    assert [proxy.index(r, 0).data() for r in range(2)] == ["Another", "kvm1.example.org"]
+    host = proxy.index(1, 0)
+    assert [proxy.index(r, 0, host).data() for r in range(2)] == ["a", "b"]
+    proxy.sort(NAME_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert [proxy.index(r, 0).data() for r in range(2)] == ["kvm1.example.org", "Another"]

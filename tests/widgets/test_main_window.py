@@ -531,3 +531,54 @@ def test_the_tree_width_is_remembered(qapp, aloop):
         assert session.window.tree_width() == 300
     finally:
         _close(session, aloop)
+
+
+def test_clicking_name_sorts_the_servers_and_their_vms(qapp, aloop):
+    """With two servers listed, a click on the Name header sorts the servers by name and
+    a second click reverses them (a server's row once had nothing to sort by, and the
+    click crashed the program)."""
+    session = _small_window(qapp, aloop, 1280, 800)
+    tree = session.window.tree
+    proxy = tree.model()
+    try:
+        other = session.manager.open("test:///default", save=False)
+        aloop.run_until_complete(wait_until(
+            lambda: session.inventory.host_state(other) == (ConnState.CONNECTED, ""), 15))
+        header = tree.header()
+        from PySide6.QtCore import QPoint
+
+        def click_name():
+            QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                             pos=QPoint(header.sectionViewportPosition(0) + 5, 5))
+            aloop.run_until_complete(asyncio.sleep(0.1))
+            return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
+
+        servers = click_name()
+        assert header.sortIndicatorSection() == 0
+        assert servers == sorted(servers, key=str.casefold) and servers[0] != servers[1]
+        assert click_name() == servers[::-1]
+        names = [i.data() for i in _vm_rows(tree)]
+        assert names and names != sorted(names, key=str.casefold), \
+            "the VMs are listed Z to A too"
+    finally:
+        _close(session, aloop)
+
+
+def test_the_program_keeps_a_big_inventory_out_of_the_cycle_collector(qapp, aloop):
+    """The launcher installs app/gc_policy.py's freeze: a server with a thousand rows is
+    frozen out of the collector's passes, and removing it unfreezes."""
+    import gc
+
+    from app.gc_policy import FREEZE_FROM
+    from tests.unit.test_app_inventory import connect, vm
+    session = Session(_args())
+    session.build()
+    gc.unfreeze()
+    try:
+        connect(session.inventory, "big", [vm(f"vm-{i}") for i in range(FREEZE_FROM)])
+        assert gc.get_freeze_count() > 0
+        session.inventory.remove_host("big")
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        _close(session, aloop)
