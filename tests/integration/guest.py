@@ -59,14 +59,17 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga") -> str:
+              video: str = "vga", report: bool = False) -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
     VNC and SPICE listen on 127.0.0.1 with an automatic port. ``serial_log`` is where the
     guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
     ``vnc_password`` sets the display's password (VNC or SPICE); ``video`` is the video
-    model ("vga", "qxl", "virtio", "cirrus", "bochs"). ACPI is on so
+    model ("vga", "qxl", "virtio", "cirrus", "bochs"); ``report`` makes the guest report its
+    disks, NICs' carriers, CD and a counter on the serial port (scripts/test-guest-init.sh:
+    report()), kept across QEMU restarts (a snapshot's revert) by appending to the log.
+    ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to.
     """
     if accel not in ("kvm", "qemu"):
@@ -74,8 +77,9 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     kernel = Path(kernel) if kernel else GUEST_DIR / "vmlinuz"
     initrd = Path(initrd) if initrd else GUEST_DIR / "initrd.gz"
     serial = Path(serial_log) if serial_log else SERIAL_DIR / f"{name}.serial.log"
+    append = " append='on'" if report else ""
     devices = [
-        f"<serial type='file'><source path={quoteattr(str(serial))}/>"
+        f"<serial type='file'><source path={quoteattr(str(serial))}{append}/>"
         "<target port='0'/></serial>",
         "<input type='keyboard' bus='ps2'/>",
         "<input type='mouse' bus='ps2'/>",
@@ -104,7 +108,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{escape(str(kernel))}</kernel>
     <initrd>{escape(str(initrd))}</initrd>
-    <cmdline>{KERNEL_CMDLINE}</cmdline>
+    <cmdline>{KERNEL_CMDLINE}{' hvconsole.report' if report else ''}</cmdline>
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
