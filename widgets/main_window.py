@@ -162,6 +162,14 @@ class MainWindow(QMainWindow):
         from widgets.tabs.console import ConsoleTab
         self.console_tab = ConsoleTab(self.manager, self.inventory, self.commands.start.action)
         self.tabs.insertTab(1, self.console_tab, "Console")
+        from widgets.tabs.snapshots import SnapshotsTab
+        self.snapshots_tab = SnapshotsTab(self.manager, self.tasks)
+        self.tabs.insertTab(self.tabs.indexOf(self.events_tab), self.snapshots_tab, "Snapshots")
+        from widgets.dialogs.properties.opener import PropertiesOpener
+        self.properties = PropertiesOpener(self)
+        self.commands.properties.set_handler(
+            lambda node: self.properties.open(self.manager.host(node.conn_id), node.conn_id,
+                                              node.key))
         self.performance_tab = self.alerts_tab = None
         if self.monitor is not None:
             from widgets.tabs.performance import PerformanceTab
@@ -288,6 +296,7 @@ class MainWindow(QMainWindow):
         self.commands.set_selection(nodes)
         self.general_tab.set_selection(nodes)
         self.console_tab.set_selection(nodes)
+        self.snapshots_tab.set_selection(nodes)
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
 

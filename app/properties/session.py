@@ -36,6 +36,19 @@ class NewVolume:
     fmt: str = "qcow2"
 
 
+@dataclass(frozen=True)
+class DiskChoice:
+    """The Add Disk dialog's answer: a new volume (with its pool's path) or an existing
+    one, on a bus, with a cache mode."""
+
+    bus: str
+    cache: str
+    new_volume: NewVolume | None = None
+    pool_path: str | None = None
+    existing_path: str | None = None
+    existing_format: str | None = None
+
+
 class EditSession(QObject):
     changed = Signal()
 

@@ -2,27 +2,15 @@
 a bus, with a cache mode."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFormLayout, QLabel, QRadioButton, QVBoxLayout, QWidget)
 
-from app.properties.session import CACHE_MODES, EditSession, NewVolume
+from app.properties.session import CACHE_MODES, DiskChoice, EditSession, NewVolume
 from app.properties.timing import disk_add_when
 from app.properties.words import GIB, size_bytes
 from widgets.dialogs.properties.base import MarkLabel, offer_item
 
 BUSES = ("virtio", "scsi", "sata", "usb", "ide")
-
-
-@dataclass(frozen=True)
-class DiskChoice:
-    bus: str
-    cache: str
-    new_volume: NewVolume | None = None
-    pool_path: str | None = None
-    existing_path: str | None = None
-    existing_format: str | None = None
 
 
 class AddDiskDialog(QDialog):

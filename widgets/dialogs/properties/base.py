@@ -4,18 +4,15 @@ questions it asks (through ``Prompts``, so tests answer them instead of a human)
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QMessageBox,
-                               QStyle, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QStyle,
+                               QVBoxLayout, QWidget)
 
 from app.properties import timing
 from app.properties.changes import Change, When
-from app.properties.session import EditSession
-
-if TYPE_CHECKING:
-    from widgets.dialogs.properties.add_disk import DiskChoice
+from app.properties.session import DiskChoice, EditSession
 
 NOW_TEXT = "Now"
 LATER_TEXT = "After shutdown"
@@ -25,8 +22,7 @@ LATER_TIP = ("Saved in the definition; the running VM keeps its present setting 
 
 
 class Prompts(Protocol):
-    """Questions a page asks the user (widgets/dialogs/properties/prompts.py asks them
-    in dialogs)."""
+    """Questions a page asks the user (prompts.py asks them in dialogs)."""
 
     def confirm_removal(self, label: str, volume: str | None) -> tuple[bool, bool]: ...
     def confirm_shrink(self, target: str, old: int, new: int) -> bool: ...
@@ -158,45 +154,3 @@ def note(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet("color: palette(mid)")
     return label
-
-
-class DialogPrompts:
-    """``Prompts`` answered by a human."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        self.parent = parent
-
-    def confirm_removal(self, label: str, volume: str | None) -> tuple[bool, bool]:
-        from PySide6.QtWidgets import QCheckBox
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove device",
-                          f"Remove the {label} from this VM?", parent=self.parent)
-        remove = box.addButton("Remove", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        check = None
-        if volume:
-            check = QCheckBox(f"Also delete its volume {volume} (its data is lost)")
-            box.setCheckBox(check)
-        box.exec()
-        return box.clickedButton() is remove, bool(check and check.isChecked())
-
-    def choose_new_disk(self, session: EditSession) -> DiskChoice | None:
-        from widgets.dialogs.properties.add_disk import ask_new_disk
-        return ask_new_disk(session, self.parent)
-
-    def confirm_changes(self, name: str, changes: list[Change], running: bool) -> bool:
-        from widgets.dialogs.properties.summary import SummaryDialog
-        dialog = SummaryDialog(name, changes, running, self.parent)
-        return dialog.exec() == dialog.DialogCode.Accepted
-
-    def confirm_shrink(self, target: str, old: int, new: int) -> bool:
-        from app.properties.words import size_bytes
-        box = QMessageBox(QMessageBox.Icon.Warning, "Shrink disk",
-                          f"Shrink {target} from {size_bytes(old)} to {size_bytes(new)}?\n\n"
-                          f"Whatever the guest keeps past {size_bytes(new)} is cut off and "
-                          "lost, and a file system that is not shrunk first inside the "
-                          "guest is damaged.", parent=self.parent)
-        shrink = box.addButton("Shrink", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is shrink

@@ -19,13 +19,14 @@ from app.properties.apply import Outcome, apply
 from app.properties.changes import Change, plan
 from app.properties.data import PropertiesData, PropertiesHost
 from app.properties.session import EditSession
-from widgets.dialogs.properties.base import DialogPrompts, Page
+from widgets.dialogs.properties.base import Page, Prompts
 from widgets.dialogs.properties.boot import BootPage
 from widgets.dialogs.properties.cdrom import CdromPage
 from widgets.dialogs.properties.cpu import CpuPage
 from widgets.dialogs.properties.disks import DisksPage
 from widgets.dialogs.properties.display import DisplayPage
 from widgets.dialogs.properties.general import GeneralPage
+from widgets.dialogs.properties.prompts import DialogPrompts
 from widgets.dialogs.properties.memory import MemoryPage
 from widgets.dialogs.properties.network import NetworkPage
 from widgets.dialogs.properties.rng import RngPage
@@ -47,12 +48,12 @@ class PropertiesDialog(QDialog):
     applied = Signal(object)          # the Outcome of each Apply that wrote something
 
     def __init__(self, data: PropertiesData, host: PropertiesHost | None = None,
-                 prompts: DialogPrompts | None = None,
+                 prompts: Prompts | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("propertiesDialog")
         self.host = host
-        self.prompts = prompts or DialogPrompts(self)
+        self.prompts: Prompts = prompts or DialogPrompts(self)
         self.pages: list[Page] = []
         self.busy = False
         self._task: asyncio.Task | None = None
