@@ -85,7 +85,9 @@ report() {
             [ "$(cat $poll)" = "1000" ] || echo 1000 > $poll
             size="$(cat /sys/block/sr0/size)"
             if grep -q " /mnt/cd " /proc/mounts; then
-                [ "$size" = "0" ] && umount -l /mnt/cd
+                # A mounted drive keeps its size when the disc goes: read past the cache.
+                dd if=/dev/sr0 of=/dev/null bs=2048 count=1 iflag=direct 2>/dev/null \
+                    || umount -l /mnt/cd
             elif [ "$size" != "0" ] && mount -t iso9660 -o ro /dev/sr0 /mnt/cd 2>/dev/null; then
                 :
             fi

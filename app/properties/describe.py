@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from copy import deepcopy as copy_element
 
 from connectors.libvirt.domxml import (Console, Device, Disk, Graphics, Hostdev, Interface,
                                        Memballoon, Rng, Serial, Tpm, Video, xmltree)
@@ -95,9 +96,21 @@ def differences(old: Device, new: Device) -> dict[str, tuple[str, str]]:
         field("version", old.version, new.version)
     elif isinstance(old, Memballoon) and isinstance(new, Memballoon):
         field("model", old.model, new.model)
-    if not found and canonical(old.element) != canonical(new.element):
+    if not found and _rest(old) != _rest(new):
         found["settings"] = ("", "")
     return found
+
+
+def _rest(dev: Device) -> str:
+    """The device's canonical XML; a CD/DVD drive's without its disc (the disc is a
+    change of its own: the CD/DVD page's)."""
+    if isinstance(dev, Disk) and dev.is_removable:
+        copy = Disk(copy_element(dev.element))
+        copy.drop("source")
+        copy.drop("backingStore")
+        copy.element.attrib.pop("type", None)
+        return canonical(copy.element)
+    return canonical(dev.element)
 
 
 def _word(value: object) -> str:

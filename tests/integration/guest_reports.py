@@ -46,8 +46,10 @@ def wait_report(log: str | Path, kind: str, accept: Callable[[str], T | None], *
                 return result
         if time.monotonic() > deadline:
             seen = reports(log, kind, after)[-5:]
+            tail = Path(log).read_bytes()[-1200:].decode(errors="replace")
             raise TimeoutError(f"the guest did not report the expected {kind} within "
-                               f"{timeout:.0f} s; it reported {seen or 'nothing'}")
+                               f"{timeout:.0f} s; it reported {seen or 'nothing'}; its "
+                               f"serial log ends with:\n{tail}")
         time.sleep(0.2)
 
 
