@@ -40,6 +40,11 @@ def device_label(dev: Device) -> str:
     return f"{dev.kind} device"
 
 
+def upper_first(text: str) -> str:
+    """"cD/DVD drive" stays "CD/DVD drive" (str.capitalize lowers the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def hot_pluggable(dev: Device) -> bool:
     """Whether libvirt adds and removes this kind of device on a running VM."""
     if isinstance(dev, Disk):
@@ -102,15 +107,15 @@ def differences(old: Device, new: Device) -> dict[str, tuple[str, str]]:
 
 
 def _rest(dev: Device) -> str:
-    """The device's canonical XML; a CD/DVD drive's without its disc (the disc is a
-    change of its own: the CD/DVD page's)."""
+    """The device's canonical XML without what other changes describe: its place in the
+    boot order (the Boot page's) and a CD/DVD drive's disc (the CD/DVD page's)."""
+    copy = Disk(copy_element(dev.element))
+    copy.drop("boot")
     if isinstance(dev, Disk) and dev.is_removable:
-        copy = Disk(copy_element(dev.element))
         copy.drop("source")
         copy.drop("backingStore")
         copy.element.attrib.pop("type", None)
-        return canonical(copy.element)
-    return canonical(dev.element)
+    return canonical(copy.element)
 
 
 def _word(value: object) -> str:

@@ -53,7 +53,7 @@ def lab(qapp, aloop, libvirt_uri, test_guest_files):
             aloop, host, name), "network": network, "iso": iso, "iso_text": iso_text}
     finally:
         aloop.run_until_complete(host.disconnect())
-        aloop.run_until_complete(asyncio.sleep(0.2))   # the refreshes it cancelled end
+        aloop.run_until_complete(asyncio.sleep(0.5))   # the refreshes it cancelled end
         guests.close()
         conn.close()
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 
 from connectors.libvirt.domxml import Device, Disk, Interface
 
-from app.properties.describe import device_label
+from app.properties.describe import device_label, upper_first
 from widgets.dialogs.properties.base import Page, offer_item, select_data
 
 FIRMWARE_RUNNING = "The firmware changes only while the VM is shut off."
@@ -96,7 +96,7 @@ class BootPage(Page):
         with QSignalBlocker(self.order_list):
             self.order_list.clear()
             for dev in self._devices:
-                item = QListWidgetItem(device_label(dev).capitalize())
+                item = QListWidgetItem(upper_first(device_label(dev)))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked
                                    if any(dev.element is o.element for o in ordered)

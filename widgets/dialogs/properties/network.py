@@ -12,7 +12,7 @@ from connectors.libvirt import domxml
 from connectors.libvirt.domxml import Interface
 
 from app.properties import timing
-from app.properties.describe import device_label
+from app.properties.describe import device_label, upper_first
 from widgets.dialogs.properties.base import MarkLabel, Page, offer_item, select_data
 
 MODELS = ("virtio", "e1000e", "e1000", "rtl8139")
@@ -87,7 +87,7 @@ class NetworkPage(Page):
         with QSignalBlocker(self.nic_list):
             self.nic_list.clear()
             for nic in self._nics:
-                self.nic_list.addItem(device_label(nic).capitalize()
+                self.nic_list.addItem(upper_first(device_label(nic))
                                       + ("" if nic.link_up else " (link down)"))
             if self._nics:
                 self.nic_list.setCurrentRow(min(row, len(self._nics) - 1))
@@ -134,7 +134,7 @@ class NetworkPage(Page):
                              "(an even first byte).")
         found += [f"Two interfaces have the MAC address {mac}." for mac, n in macs.items()
                   if n > 1]
-        found += [f"{device_label(n).capitalize()}: name the host bridge."
+        found += [f"{upper_first(device_label(n))}: name the host bridge."
                   for n in self.session.edited.interfaces
                   if n.type == "bridge" and not n.source_bridge]
         return found
@@ -198,5 +198,5 @@ class NetworkPage(Page):
         row = self.nic_list.currentRow()
         nic = self._current()
         if nic is not None:
-            self.nic_list.item(row).setText(device_label(nic).capitalize()
+            self.nic_list.item(row).setText(upper_first(device_label(nic))
                                             + ("" if nic.link_up else " (link down)"))

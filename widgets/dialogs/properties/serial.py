@@ -8,7 +8,7 @@ from connectors.libvirt import domxml
 from connectors.libvirt.domxml import CharDevice, Console, Serial
 
 from app.properties import timing
-from app.properties.describe import device_label
+from app.properties.describe import device_label, upper_first
 from widgets.dialogs.properties.base import MarkLabel, Page, note
 
 
@@ -48,7 +48,7 @@ class SerialPage(Page):
         self.port_list.clear()
         for port in self._ports:
             where = f": {port.source_path}" if port.source_path else ""
-            self.port_list.addItem(device_label(port).capitalize() + where)
+            self.port_list.addItem(upper_first(device_label(port)) + where)
         self._selected()
 
     def _selected(self) -> None:

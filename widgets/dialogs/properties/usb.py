@@ -9,7 +9,7 @@ from connectors.libvirt import domxml
 from connectors.libvirt.domxml import Hostdev
 
 from app.properties import timing
-from app.properties.describe import device_label
+from app.properties.describe import device_label, upper_first
 from widgets.dialogs.properties.base import MarkLabel, Page, note
 
 NO_USB = "The host lists no USB devices (libvirt's node devices of type usb_device)."
@@ -59,7 +59,7 @@ class UsbPage(Page):
         self._attached = [h for h in self.session.edited.hostdevs if h.type == "usb"]
         self.attached_list.clear()
         for dev in self._attached:
-            self.attached_list.addItem(device_label(dev).capitalize())
+            self.attached_list.addItem(upper_first(device_label(dev)))
         self.remove_button.setEnabled(bool(self._attached))
 
     def problems(self) -> list[str]:
