@@ -38,6 +38,22 @@ RUFF_PATHS=(
     tests/integration/test_capabilities.py
     tests/unit/test_domain_xml*.py
     tests/integration/test_domain_xml_libvirtd.py
+    # Properties and Snapshots
+    app/properties
+    app/snapshots.py
+    app/commands/properties.py
+    widgets/dialogs/properties
+    widgets/dialogs/snapshot_dialogs.py
+    widgets/tabs/snapshots.py
+    tests/properties_fixtures.py
+    tests/unit/test_properties_plan.py
+    tests/widgets/test_properties_pages.py
+    tests/widgets/test_snapshots_tab.py
+    tests/integration/properties_helpers.py
+    tests/integration/guest_reports.py
+    tests/integration/test_properties_live.py
+    tests/integration/test_properties_offline.py
+    tests/integration/test_snapshots.py
     tests/integration/test_volume_transfer.py
 )
 if [ "$#" -gt 0 ]; then

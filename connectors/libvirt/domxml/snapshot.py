@@ -39,7 +39,7 @@ class SnapshotDisk(Node):
 
 
 class Snapshot(Node):
-    __slots__ = ("_prefixes",)
+    __slots__ = ("_domain_namespaces", "_prefixes")
     ORDER = ("name", "description", "state", "parent", "creationTime", "memory", "disks",
              "active", "domain", "inactiveDomain", "cookie")
     name = Text("name")
@@ -50,11 +50,15 @@ class Snapshot(Node):
     memory_mode = Attr("snapshot", "memory")  # no, internal, external
     memory_file = Attr("file", "memory")
 
-    def __init__(self, element: Element, prefixes: Prefixes | None = None) -> None:
+    def __init__(self, element: Element, prefixes: Prefixes | None = None,
+                 domain_namespaces: list[tuple[str, str]] | None = None) -> None:
+        """``domain_namespaces``: what the saved ``<domain>`` itself declares (libvirt
+        writes the driver namespaces there), to write them back in their place."""
         if element.tag != "domainsnapshot":
             raise DomainXMLError(f"Not a snapshot's XML: its root is <{element.tag}>.")
         super().__init__(element)
         self._prefixes = prefixes or {}
+        self._domain_namespaces = domain_namespaces or []
 
     @property
     def disks(self) -> list[SnapshotDisk]:
@@ -64,7 +68,8 @@ class Snapshot(Node):
     def domain(self) -> Domain | None:
         """The VM's definition when the snapshot was taken (libvirt reverts to it)."""
         found = self.element.find("domain")
-        return Domain(found, self._prefixes, []) if found is not None else None
+        return Domain(found, self._prefixes, self._domain_namespaces) \
+            if found is not None else None
 
     @property
     def has_memory(self) -> bool:
@@ -83,12 +88,16 @@ class Snapshot(Node):
         return not self.is_external
 
     def to_xml(self) -> str:
-        return xmltree.write(self.element, self._prefixes) + "\n"
+        found = self.element.find("domain")
+        at = {id(found): self._domain_namespaces} if found is not None else {}
+        return xmltree.write(self.element, self._prefixes, declare_at=at) + "\n"
 
 
 def parse_snapshot(text: str) -> Snapshot:
     """A snapshot's XML as virDomainSnapshotGetXMLDesc returns it. Raises DomainXMLError."""
-    return Snapshot(xmltree.parse_element(text), xmltree.prefixes_of(text))
+    inner = text.find("<domain ")
+    declared = xmltree.root_declarations(text[inner:]) if inner >= 0 else []
+    return Snapshot(xmltree.parse_element(text), xmltree.prefixes_of(text), declared)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class SerialPage(Page):
         self.remove_button = QPushButton("&Remove")
         self.remove_button.setObjectName("removeSerialButton")
         self.remove_button.clicked.connect(self._remove)
-        mark = MarkLabel()
+        self.plug_mark = mark = MarkLabel()
         mark.setProperty("custom", True)
         mark.set_when(timing.when(session, "serial"))
         buttons.addWidget(self.add_button)

@@ -78,6 +78,9 @@ class TpmPage(Page):
             pass
         elif tpm is None:
             self.session.add_device(domxml.new_tpm(model or "tpm-crb", kind))
+        elif tpm.backend_type != "emulator":      # the host's TPM gives way to an emulated one
+            self.session.remove_device(tpm)
+            self.session.add_device(domxml.new_tpm(model or "tpm-crb", kind))
         else:
             if tpm.version != kind:
                 tpm.version = kind

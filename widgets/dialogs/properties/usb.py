@@ -30,7 +30,7 @@ class UsbPage(Page):
         self.remove_button = QPushButton("&Remove")
         self.remove_button.setObjectName("removeUsbButton")
         self.remove_button.clicked.connect(self._remove)
-        mark = MarkLabel()
+        self.plug_mark = mark = MarkLabel()
         mark.setProperty("custom", True)
         mark.set_when(timing.when(session, "usb"))
         buttons.addWidget(self.remove_button)
