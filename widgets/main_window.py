@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
         self.snapshots_tab = SnapshotsTab(self.manager, self.tasks)
         self.tabs.insertTab(self.tabs.indexOf(self.events_tab), self.snapshots_tab, "Snapshots")
         from widgets.dialogs.properties.opener import PropertiesOpener
-        self.properties = PropertiesOpener(self)
+        self.properties = PropertiesOpener(self, self.events_log)
         self.commands.properties.set_handler(
             lambda node: self.properties.open(self.manager.host(node.conn_id), node.conn_id,
                                               node.key))

@@ -141,8 +141,9 @@ class _Planner:
         old_top = oc.topology if oc else None
         new_top = ec.topology if ec else None
         if old_top != new_top:
-            words = (f"{new_top.sockets} sockets × {new_top.cores} cores × "
-                     f"{new_top.threads} threads" if new_top else "the hypervisor's default")
+            words = (f"{_count(new_top.sockets, 'socket')} × {_count(new_top.cores, 'core')}"
+                     f" × {_count(new_top.threads, 'thread')}" if new_top
+                     else "the hypervisor's default")
             self.add("CPU", f"topology {words}")
 
     def memory(self) -> None:
@@ -341,6 +342,10 @@ class _Planner:
 
     def _live(self, job: Job, failed: str) -> list[Step]:
         return [Step(Phase.LIVE, job, failed)] if self.running else []
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _cpu_mode(cpu: domxml.Cpu | None) -> str:

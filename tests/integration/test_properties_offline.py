@@ -188,7 +188,7 @@ def test_boot_order_firmware_display_and_topology_change_and_it_still_boots(aloo
     outcome = apply(aloop, dialog)
     assert outcome.ok, outcome
     changes = dialog.prompts.summaries[-1]
-    assert changes == ["CPU: topology 1 sockets × 2 cores × 1 threads",
+    assert changes == ["CPU: topology 1 socket × 2 cores × 1 thread",
                        "Boot: boot order CD/DVD drive hdc, disk vda",
                        "Boot: firmware UEFI",
                        "Display: VNC display: type vnc → spice"]

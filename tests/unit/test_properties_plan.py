@@ -137,7 +137,7 @@ def test_what_only_the_definition_holds_waits_for_the_shutdown():
     s.edited.set_firmware("efi")
     s.edited.videos[0].set_model("qxl")
     assert [(c.summary, c.when) for c in plan(s)] == [
-        ("CPU: topology 2 sockets × 2 cores × 1 threads", LATER),
+        ("CPU: topology 2 sockets × 2 cores × 1 thread", LATER),
         ("Boot: firmware UEFI", LATER),
         ("Display: virtio video: model virtio → qxl", LATER)]
     assert timing.when(s, "topology") is LATER and timing.when(s, "firmware") is LATER

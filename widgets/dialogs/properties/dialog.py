@@ -45,7 +45,7 @@ XML_LOCK = ("The XML was edited by hand: Apply writes that text as it is. Discar
 class PropertiesDialog(QDialog):
     """``host``: the VM's host connection (None: look, but Apply is not offered)."""
 
-    applied = Signal(object)          # the Outcome of each Apply that wrote something
+    applied = Signal(object, object)  # (Outcome, the changes) of each Apply that wrote
 
     def __init__(self, data: PropertiesData, host: PropertiesHost | None = None,
                  prompts: Prompts | None = None,
@@ -185,7 +185,7 @@ class PropertiesDialog(QDialog):
         if outcome.refused:
             self._refused(outcome)
             return outcome
-        self.applied.emit(outcome)
+        self.applied.emit(outcome, changes)
         await self._reload()
         lines = outcome.problems + outcome.notes
         if lines:
