@@ -52,6 +52,8 @@ async def apply(host: PropertiesHost, session: EditSession,
                 outcome.refused = str(err)
                 return outcome
             done.append(step)
+    if not session.data.facts.persistent:
+        return await _transient(host, changes, outcome)
     if text is not None and needs_define(changes):
         if session.xml_text is not None:
             text = await _rename_for_xml(host, session, text, done, outcome)
@@ -70,6 +72,23 @@ async def apply(host: PropertiesHost, session: EditSession,
         for change in changes:
             for step in _steps(change, phase):
                 await _run_after_define(host, step, change, phase, outcome)
+    return outcome
+
+
+async def _transient(host: PropertiesHost, changes: list[Change],
+                     outcome: Outcome) -> Outcome:
+    """A transient VM has no definition to write: what libvirt can change on the running
+    VM is done, the rest is said (it would make the VM persistent, unasked)."""
+    for change in changes:
+        live = _steps(change, Phase.LIVE) + _steps(change, Phase.AFTER)
+        if live:
+            live = _steps(change, Phase.BEFORE) + live   # a new disk's volume first
+        if not live:
+            outcome.problems.append(f"{change.summary}: not applied; a transient VM has "
+                                    "no definition for its next start.")
+            continue
+        for step in live:
+            await _run_after_define(host, step, change, step.phase, outcome)
     return outcome
 
 

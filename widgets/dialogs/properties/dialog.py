@@ -118,6 +118,9 @@ class PropertiesDialog(QDialog):
         legend = ("  <span style='color:#2e7d32'>● Now</span> applies to the running VM "
                   "at once; <span style='color:#b26a00'>◷ After shutdown</span> at its next "
                   "start." if data.running else "  Changes apply to the definition at once.")
+        if not data.facts.persistent:
+            legend += (" It is transient: only what applies now can change (it has no "
+                       "definition for a next start).")
         self.header.setText(f"<b>{name}</b> — {state}.{legend}")
         self._session_changed()
 
