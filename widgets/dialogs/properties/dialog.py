@@ -91,6 +91,7 @@ class PropertiesDialog(QDialog):
             lambda: self.start_apply(close=False))
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.session: EditSession | None = None
         self.load(data)
         self.resize(900, 620)
 
@@ -103,6 +104,8 @@ class PropertiesDialog(QDialog):
             self.stack.removeWidget(page)
             page.deleteLater()
         self.page_list.clear()
+        if self.session is not None:
+            self.session.deleteLater()
         self.session = EditSession(data, self)
         self.pages = [cls(self.session, self.prompts) for cls in PAGES]
         for page in self.pages:
@@ -218,9 +221,16 @@ class PropertiesDialog(QDialog):
             return
         self.load(fresh)
 
+    def reject(self) -> None:
+        if not self.busy:                 # Escape while applying waits for the outcome
+            super().reject()
+
     def _busy(self, busy: bool) -> None:
+        """While applying, nothing changes the session and the dialog stays open (the
+        apply must end with the dialog that shows its outcome)."""
         self.busy = busy
         self.stack.setEnabled(not busy)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(not busy)
         if busy:
             self._say("Applying…")
         self._update_buttons()
