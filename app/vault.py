@@ -54,7 +54,9 @@ class VaultError(Exception):
 class Vault:
     """The common face of the places a password can be kept."""
 
-    name = "none"
+    @property
+    def name(self) -> str:
+        return "none"
 
     def status(self) -> VaultStatus:
         raise NotImplementedError
@@ -67,6 +69,11 @@ class Vault:
 
     def delete(self, key: str) -> None:
         raise NotImplementedError
+
+    def exists(self) -> bool:
+        """A store that is locked but holds saved passwords (an encrypted file): worth
+        offering to unlock. Stores that are never locked: False."""
+        return False
 
 
 class KeyringVault(Vault):
@@ -86,7 +93,7 @@ class KeyringVault(Vault):
     @property
     def name(self) -> str:
         backend = self._pick()
-        return getattr(backend, "name", type(backend).__name__) if backend else "none"
+        return str(backend.name) if backend else "none"
 
     def status(self) -> VaultStatus:
         if self._pick() is None:
@@ -163,8 +170,6 @@ def encrypted_file_path() -> Path:
 class EncryptedFileVault(KeyringVault):
     """keyrings.cryptfile's encrypted file; locked until ``unlock(password)``."""
 
-    name = "encrypted file"
-
     def __init__(self, path: str | os.PathLike | None = None, *, time_cost: int | None = None
                  ) -> None:
         from keyrings.cryptfile.cryptfile import CryptFileKeyring
@@ -177,7 +182,7 @@ class EncryptedFileVault(KeyringVault):
         self.unlocked = False
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         return "encrypted file"
 
     def exists(self) -> bool:

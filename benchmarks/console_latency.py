@@ -78,10 +78,10 @@ def main() -> None:
     args = parser.parse_args()
     import libvirt
 
-    from tests.integration.guest import (GUEST_DIR, build_guest_files, guest_xml,
+    from tests.integration.guest import (build_guest_files, guest_dir, guest_xml,
                                          serial_log_path, wait_for_serial)
     build_guest_files()
-    accel = json.loads((GUEST_DIR / "accel.json").read_text())["accel"]
+    accel = json.loads((guest_dir() / "accel.json").read_text())["accel"]
     name = f"hvconsole-test-latency-{uuid.uuid4().hex[:6]}"
     conn = libvirt.open("qemu:///system")
     log = serial_log_path(name)

@@ -57,7 +57,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The standalone console, wrapped only to write its client's frame count to a file.
 OURS = r"""
 import sys, threading, time
-import app.console as console
+import app.console_session as console
 path = sys.argv[1]
 served = console.ConsoleSession._serve
 clients = []
@@ -142,12 +142,12 @@ def type_on_console(dom, text: str) -> None:
 def boot_guest():
     import libvirt
 
-    from tests.integration.guest import (GUEST_DIR, build_guest_files, guest_xml,
+    from tests.integration.guest import (build_guest_files, guest_dir, guest_xml,
                                          serial_log_path, wait_for_serial)
     build_guest_files()
     subprocess.run([sys.executable, str(REPO / "scripts" / "probe-accel.py")], check=True,
                    stdout=subprocess.DEVNULL)
-    accel = json.loads((GUEST_DIR / "accel.json").read_text())["accel"]
+    accel = json.loads((guest_dir() / "accel.json").read_text())["accel"]
     conn = libvirt.open(URI)
     name = f"hvconsole-test-spicebench-{uuid.uuid4().hex[:6]}"
     log = serial_log_path(name)

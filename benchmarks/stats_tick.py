@@ -75,7 +75,7 @@ def run(n: int, ticks: int, interval: float, via_samples: bool = False) -> dict:
     buffers = LiveBuffers(300, VM_METRICS, initial_columns=n)
     parse_ms, rates_ms, buffers_ms, total_ms, record_ms = [], [], [], [], []
     tmp = tempfile.TemporaryDirectory(prefix="hvconsole-bench-")
-    history = HistoryStore(Path(tmp.name) / "history.sqlite", writer_thread=False)
+    history = HistoryStore(Path(tmp.name) / "history.sqlite", writer_thread=False).start()
     for k in range(ticks + 1):
         # Only one tick's records exist at a time, as when libvirt hands them over.
         raw = make_records(n, k, template)

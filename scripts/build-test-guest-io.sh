@@ -8,15 +8,15 @@
 # archive, which the kernel unpacks over the first. The guest's init loads
 # /lib/modules/*.ko in name order, so the files are numbered in dependency order.
 #
-# Cache: $HVCONSOLE_GUEST_IO_DIR (default $HVCONSOLE_CACHE_DIR/test-guest-io); prints the
-# initrd's path. Reused while the base guest and the text of this script are unchanged.
+# Cache: $HVCONSOLE_CACHE_DIR/test-guest-io/<key>/, <key> a hash of the base guest's
+# stamp and this script's text (a folder per version, as for the base guest);
+# $HVCONSOLE_GUEST_IO_DIR names one exact folder instead. Prints the initrd's path.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/cache.sh
 . "$REPO/scripts/lib/cache.sh"
-BASE="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
-DIR="${HVCONSOLE_GUEST_IO_DIR:-$HVCONSOLE_CACHE_DIR/test-guest-io}"
+BASE_DIR="$HVCONSOLE_CACHE_DIR/test-guest-io"
 # Dependency order (from each module's "depends=").
 MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
          drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci
@@ -29,10 +29,12 @@ MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_
 say() { printf 'build-test-guest-io: %s\n' "$*" >&2; }
 die() { printf 'build-test-guest-io: error: %s\n' "$*" >&2; exit 1; }
 
-bash "$REPO/scripts/build-test-guest.sh" >/dev/null
+BASE="$(dirname "$(bash "$REPO/scripts/build-test-guest.sh" | sed -n 's/^info=//p')")"
+[ -f "$BASE/guest.json" ] || die "the base test guest could not be built"
 kernel_pkg="$(sed -n 's/.*"package": "\([^"]*\)".*/\1/p' "$BASE/guest.json")"
 kver="${kernel_pkg#linux-image-}"
 stamp="$(content_key "$BASE/stamp" "$(realpath "${BASH_SOURCE[0]}")")"
+DIR="${HVCONSOLE_GUEST_IO_DIR:-$BASE_DIR/${stamp:0:16}}"
 
 if stamp_current "$DIR/stamp" "$stamp" && [ -f "$DIR/initrd.gz" ]; then
     say "cached I/O initramfs is current (kernel $kver)"
@@ -68,4 +70,9 @@ else
     printf '%s\n' "$stamp" > "$DIR/stamp"
 fi
 searchable_path "$DIR"
+touch "$DIR"
+if [ -z "${HVCONSOLE_GUEST_IO_DIR:-}" ]; then
+    find "$BASE_DIR" -mindepth 1 -maxdepth 1 -type d -mtime +14 \
+        -exec rm -rf --one-file-system {} + 2>/dev/null || true
+fi
 echo "$DIR/initrd.gz"

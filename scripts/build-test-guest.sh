@@ -9,16 +9,20 @@
 # (the VGA text console stays 720x400); a test loads them, in the order listed in
 # /lib/modules/fb/order, to switch the guest to a graphics mode of another size.
 #
-# Cache: $HVCONSOLE_GUEST_DIR (default $HVCONSOLE_CACHE_DIR/test-guest, see
-# scripts/lib/cache.sh), world-readable so that QEMU running as libvirt-qemu can read it.
-# Reused while the kernel package and the text of this script, the init script and the
-# cache library are unchanged. Writes guest.json there and prints the paths.
+# Cache: $HVCONSOLE_CACHE_DIR/test-guest/<key>/ (scripts/lib/cache.sh), world-readable so
+# that QEMU running as libvirt-qemu can read it, where <key> is a hash of what builds it:
+# the kernel package and the text of this script, the init script and the cache
+# library. Each version of those has a folder of its own, so two checkouts with different
+# init scripts (branches side by side) never rebuild over each other's guest; folders
+# unused for 14 days are removed. $HVCONSOLE_GUEST_DIR names one exact folder instead.
+# Writes guest.json there and prints the paths (info= is the folder's guest.json).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/cache.sh
 . "$REPO/scripts/lib/cache.sh"
-DIR="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
+BASE_DIR="$HVCONSOLE_CACHE_DIR/test-guest"
+KEEP_DAYS=14
 INIT="$REPO/scripts/test-guest-init.sh"
 MODULES=(drivers/acpi/button drivers/input/evdev)
 CONFIGS=(CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV)
@@ -43,13 +47,17 @@ fi
 # Which kernel package the metapackage points at today; offline, keep what is cached.
 kernel_pkg="$(apt-cache depends linux-image-amd64 2>/dev/null \
     | sed -n 's/^ *Depends: \(linux-image-6\.1\.[^ ]*-amd64\)$/\1/p' | head -n1 || true)"
-if [ -z "$kernel_pkg" ] && [ -f "$DIR/guest.json" ]; then
-    say "apt does not know linux-image-amd64's kernel; reusing the cache in $DIR"
-    kernel_pkg="$(sed -n 's/.*"package": "\([^"]*\)".*/\1/p' "$DIR/guest.json")"
+if [ -z "$kernel_pkg" ]; then
+    cached="${HVCONSOLE_GUEST_DIR:-$(ls -td "$BASE_DIR"/*/ 2>/dev/null | head -n1)}"
+    if [ -n "$cached" ] && [ -f "$cached/guest.json" ]; then
+        say "apt does not know linux-image-amd64's kernel; reusing the cache in $cached"
+        kernel_pkg="$(sed -n 's/.*"package": "\([^"]*\)".*/\1/p' "$cached/guest.json")"
+    fi
 fi
 [ -n "$kernel_pkg" ] || die "cannot find the linux-image-6.1.*-amd64 package that linux-image-amd64 depends on (run apt-get update?)"
 kver="${kernel_pkg#linux-image-}"
 stamp="$kernel_pkg $(content_key "$INIT" "$(realpath "${BASH_SOURCE[0]}")" "$REPO/scripts/lib/cache.sh")"
+DIR="${HVCONSOLE_GUEST_DIR:-$BASE_DIR/$(printf '%s' "$stamp" | sha256sum | cut -c1-16)}"
 
 if stamp_current "$DIR/stamp" "$stamp" \
     && [ -f "$DIR/vmlinuz" ] && [ -f "$DIR/initrd.gz" ] && [ -f "$DIR/guest.json" ]; then
@@ -143,6 +151,11 @@ EOF
 fi
 
 searchable_path "$DIR"
+touch "$DIR"                         # in use: kept by the clean-up below
+if [ -z "${HVCONSOLE_GUEST_DIR:-}" ]; then
+    find "$BASE_DIR" -mindepth 1 -maxdepth 1 -type d -mtime +"$KEEP_DAYS" \
+        -exec rm -rf --one-file-system {} + 2>/dev/null || true
+fi
 
 echo "kernel=$DIR/vmlinuz"
 echo "initrd=$DIR/initrd.gz"

@@ -24,7 +24,6 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/cache.sh
 . "$REPO/scripts/lib/cache.sh"
 DIR="${HVCONSOLE_XEN_DIR:-$HVCONSOLE_CACHE_DIR/xen-host}"
-GUEST_DIR="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
 MIRROR="${HVCONSOLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 IMAGE_SIZE=4G
@@ -128,7 +127,8 @@ fi
 for tool in debootstrap chroot mkfs.ext4 ssh-keygen zcat sha256sum mount umount; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install debootstrap e2fsprogs openssh-client)"
 done
-bash "$REPO/scripts/build-test-guest.sh" >/dev/null \
+GUEST_DIR="$(dirname "$(bash "$REPO/scripts/build-test-guest.sh" | sed -n 's/^info=//p')")"
+[ -f "$GUEST_DIR/vmlinuz" ] \
     || die "the busybox test guest could not be built (scripts/build-test-guest.sh)"
 
 mkdir -p "$DIR"

@@ -108,7 +108,7 @@ def make_perf_stack(tmp_path, *, history_warning_file: bytes | None = None) -> P
     path = tmp_path / "history.sqlite"
     if history_warning_file is not None:
         path.write_bytes(history_warning_file)
-    history = HistoryStore(path, writer_thread=False)
+    history = HistoryStore(path, writer_thread=False).start()
     monitor = PerfMonitor(manager, events_log, preferences, history)
     return PerfStack(events_log, inventory, manager, preferences, history, monitor)
 

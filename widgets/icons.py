@@ -11,13 +11,9 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPixmap
 
 
 def app_icon() -> QIcon:
-    try:
-        from app import icons
-        lookup = getattr(icons, "icon", None)
-        found = lookup("hvconsole") if callable(lookup) else QIcon()
-    except Exception:  # noqa: BLE001 - no resource icon: draw one below
-        found = QIcon()
-    if found is not None and not found.isNull():
+    from app import icons
+    found = icons.icon("hvconsole")       # null when the resources have none
+    if not found.isNull():
         return found
     drawn = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256):

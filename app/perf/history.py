@@ -187,7 +187,8 @@ class HistoryStore:
     ``record(t, object_keys, metrics)``: one tick at wall-clock ``t``; ``metrics`` maps a
     metric name to an array (one value per object key, NaN = gap) or a float.
     ``series(object_key, metric, t_from, t_to) -> (t, avg, max)`` numpy arrays from the
-    tier chosen by range. ``close()`` flushes and stops the writer thread.
+    tier chosen by range. ``start()`` opens the file and starts the writer thread (the
+    constructor touches neither disk nor threads); ``close()`` flushes and stops it.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *,
@@ -204,24 +205,39 @@ class HistoryStore:
         self._clock = clock
         self._lock = threading.Lock()        # guards the queue
         self._db_lock = threading.Lock()     # one user of the connection at a time
-        self._queue: list[tuple[float, list[str], dict]] = []
+        self._queue: list[tuple[float, str, list[str], dict[str, np.ndarray]]] = []
         # (tier, source, metric) -> (bucket start, _Bucket)
         self._buckets: dict[tuple[int, str, str], tuple[float, _Bucket]] = {}
-        self._conn = self._open()
+        self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._columns: dict[str, dict[str, int]] = {}   # source -> object key -> column
         self._where: dict[str, list[tuple[str, int]]] = {}  # object key -> (source, col)
+        self._cols_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._stop = threading.Event()
+        self._writer_thread = writer_thread
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> HistoryStore:
+        """Opens (or, when damaged, moves aside and recreates) the file, reads its column
+        map and starts the writer thread; returns the store."""
+        if self._conn is not None:
+            return self
+        self._conn = self._open()
         for source, key, col in self._conn.execute(
                 "SELECT source, object_key, col FROM columns ORDER BY source, col"):
             self._columns.setdefault(source, {})[key] = col
             self._where.setdefault(key, []).append((source, col))
-        self._cols_cache: dict[str, tuple[list[str], np.ndarray]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if writer_thread:
+        if self._writer_thread:
             self._thread = threading.Thread(target=self._run, name="hvconsole-history",
                                             daemon=True)
             self._thread.start()
+        return self
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the performance history was not started (start())")
+        return self._conn
 
     # -- opening ------------------------------------------------------------------
 
@@ -284,9 +300,9 @@ class HistoryStore:
         with self._db_lock:
             with self._lock:
                 queue, self._queue = self._queue, []
-            conn = self._conn
+            conn = self._db
             new_columns: list[tuple[str, str, int]] = []
-            full_frames: list[tuple] = []
+            full_frames: list[tuple[object, ...]] = []
             dirty: dict[tuple[int, str, str, float], _Bucket] = {}
             for t, source, keys, metrics in queue:
                 cols = self._columns_for(source, keys, new_columns)
@@ -343,6 +359,9 @@ class HistoryStore:
         finishes first; reads after this return nothing. (sqlite3 crashes the process when
         a connection is closed under a statement another thread is executing.)"""
         self._stop.set()
+        if self._conn is None:          # never started: nothing to write
+            self._closed = True
+            return
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -351,7 +370,8 @@ class HistoryStore:
         finally:
             with self._db_lock:
                 self._closed = True
-                self._conn.close()
+                if self._conn is not None:
+                    self._conn.close()
 
     # -- reading ------------------------------------------------------------------
 
@@ -385,7 +405,7 @@ class HistoryStore:
             with self._db_lock:
                 if self._closed:
                     return empty, empty, empty
-                rows += self._conn.execute(
+                rows += self._db.execute(
                     "SELECT t, substr(avg, ?, 4), substr(max, ?, 4) FROM frames "
                     "WHERE tier = ? AND source = ? AND metric = ? AND t >= ? AND t <= ?",
                     (offset, offset, level, source, metric, t_from, t_to)).fetchall()
@@ -404,6 +424,6 @@ class HistoryStore:
     def frame_count(self, tier: int | None = None) -> int:
         with self._db_lock:
             if tier is None:
-                return self._conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
-            return self._conn.execute("SELECT COUNT(*) FROM frames WHERE tier = ?",
+                return self._db.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+            return self._db.execute("SELECT COUNT(*) FROM frames WHERE tier = ?",
                                       (tier,)).fetchone()[0]

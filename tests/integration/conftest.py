@@ -8,6 +8,7 @@ CI machine cannot look green.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,12 +19,27 @@ from pathlib import Path
 import pytest
 
 from connectors.libvirt.hostkeys import HostKey, KnownHosts
+from tests import conftest as root_conftest
 from tests.conftest import IN_CI, unavailable  # noqa: F401 - used by the test modules
+from tests.integration import guest as guest_module
 from tests.integration.guest import (
-    GUEST_DIR, REPO, SERIAL_DIR, GuestFiles, LiveGuest, guest_xml, serial_log_path)
+    REPO, SERIAL_DIR, GuestFiles, LiveGuest, guest_dir, guest_xml, serial_log_path)
 from tests.integration.remote_services import Sshd, missing_tools
 
 URI = "qemu:///system"
+
+
+def _wait_with_the_loop(seconds: float) -> bool:
+    """guest.pause's hook: runs the session's event loop (when it exists and is idle) so
+    that libvirt's keepalive and events keep flowing while a test waits for a guest."""
+    loop = root_conftest._session_loop
+    if loop is None or loop.is_running() or loop.is_closed():
+        return False
+    loop.run_until_complete(asyncio.sleep(seconds))
+    return True
+
+
+guest_module.pause_hook = _wait_with_the_loop
 POOL_NAME = "hvconsole-test"
 POOL_PATH = "/var/lib/hvconsole-test/pool"
 PREFIX = os.environ.get("HVCONSOLE_TEST_PREFIX", "hvconsole-test-")
@@ -55,9 +71,10 @@ def test_guest_files(libvirt_uri) -> GuestFiles:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             unavailable(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    info = json.loads((GUEST_DIR / "guest.json").read_text())
-    accel = json.loads((GUEST_DIR / "accel.json").read_text())["accel"]
-    return GuestFiles(kernel=GUEST_DIR / "vmlinuz", initrd=GUEST_DIR / "initrd.gz",
+    directory = guest_dir()
+    info = json.loads((directory / "guest.json").read_text())
+    accel = json.loads((directory / "accel.json").read_text())["accel"]
+    return GuestFiles(kernel=directory / "vmlinuz", initrd=directory / "initrd.gz",
                       kernel_version=info["kernel_version"], accel=accel)
 
 

@@ -10,18 +10,19 @@ No Qt and no pytest in here: scripts/probe-accel.py imports it too.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 REPO = Path(__file__).resolve().parents[2]
 # scripts/lib/cache.sh's layout: HVCONSOLE_CACHE_DIR moves every cached artefact.
 CACHE_DIR = Path(os.environ.get("HVCONSOLE_CACHE_DIR", "/var/cache/hvconsole"))
-GUEST_DIR = Path(os.environ.get("HVCONSOLE_GUEST_DIR", str(CACHE_DIR / "test-guest")))
 SERIAL_DIR = Path(os.environ.get("HVCONSOLE_SERIAL_DIR", "/var/log/hvconsole-test"))
 READY_MARKER = "HVCONSOLE-GUEST-READY"
 POWER_BUTTON_MARKER = "HVCONSOLE-GUEST-POWER-BUTTON"
@@ -38,11 +39,22 @@ class GuestFiles:
     accel: str  # libvirt domain type: "kvm" or "qemu"
 
 
+@functools.lru_cache(maxsize=1)
+def guest_dir() -> Path:
+    """This checkout's test guest folder: the builder (cached, idempotent) is run once
+    per process and says where it keeps this version of the guest (a folder per version
+    of what builds it, so checkouts side by side do not rebuild over each other)."""
+    done = subprocess.run(["bash", str(REPO / "scripts" / "build-test-guest.sh")],
+                          check=True, capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        if line.startswith("info="):
+            return Path(line[len("info="):]).parent
+    raise RuntimeError(f"build-test-guest.sh did not say where the guest is:\n{done.stdout}")
+
+
 def build_guest_files() -> dict:
     """Run the (cached, idempotent) builder and return its guest.json."""
-    subprocess.run(["bash", str(REPO / "scripts" / "build-test-guest.sh")], check=True,
-                   stdout=subprocess.DEVNULL)
-    return json.loads((GUEST_DIR / "guest.json").read_text())
+    return json.loads((guest_dir() / "guest.json").read_text())
 
 
 def serial_log_path(name: str) -> Path:
@@ -75,8 +87,8 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     """
     if accel not in ("kvm", "qemu"):
         raise ValueError(f"accel must be 'kvm' or 'qemu', not {accel!r}")
-    kernel = Path(kernel) if kernel else GUEST_DIR / "vmlinuz"
-    initrd = Path(initrd) if initrd else GUEST_DIR / "initrd.gz"
+    kernel = Path(kernel) if kernel else guest_dir() / "vmlinuz"
+    initrd = Path(initrd) if initrd else guest_dir() / "initrd.gz"
     serial = Path(serial_log) if serial_log else SERIAL_DIR / f"{name}.serial.log"
     append = " append='on'" if report else ""
     devices = [
@@ -164,7 +176,22 @@ def wait_for_serial(path: str | os.PathLike, marker: str = READY_MARKER,
                 tail = "(no serial log written)"
             raise TimeoutError(f"{marker!r} not in {path} within {timeout:.0f} s; "
                                f"serial log ends with:\n{tail}")
-        time.sleep(interval)
+        pause(interval)
+
+
+# Set by tests/integration/conftest.py: waits with the test session's event loop running.
+pause_hook: Callable[[float], bool] | None = None
+
+
+def pause(seconds: float) -> None:
+    """Waits the way the app would: with the test session's event loop running when there
+    is one (``pause_hook``). Once HVConsole's hosts have registered libvirt's event loop
+    on asyncio, every libvirt connection of the process (the fixtures' too) answers
+    libvirtd's keepalive pings only while that loop runs; a plain sleep through a 30 s TCG
+    boot made libvirtd drop the fixture's connection ("client socket is closed") on a busy
+    machine. Scripts (probe-accel.py) have no loop: a plain sleep."""
+    if pause_hook is None or not pause_hook(seconds):
+        time.sleep(seconds)
 
 
 @dataclass

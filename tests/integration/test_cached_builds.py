@@ -60,12 +60,19 @@ def empty_cache(tmp_path) -> Path:
     return cache
 
 
+def _guest_folder(done: subprocess.CompletedProcess) -> Path:
+    """Where the builder says this version of the guest is (info=.../guest.json)."""
+    info = next(line for line in done.stdout.splitlines() if line.startswith("info="))
+    return Path(info[len("info="):]).parent
+
+
 def test_the_test_guest_builds_from_an_empty_cache_then_is_reused(empty_cache):
     script = REPO / "scripts" / "build-test-guest.sh"
     first = _run(script, empty_cache)
     assert first.returncode == 0, first.stderr
     assert "building the test guest" in first.stderr
-    guest = empty_cache / "test-guest"
+    guest = _guest_folder(first)
+    assert guest.parent == empty_cache / "test-guest"
     info = json.loads((guest / "guest.json").read_text())
     assert (guest / "vmlinuz").read_bytes()[0x202:0x206] == b"HdrS"   # a bzImage
     names = _cpio_names(guest / "initrd.gz")
@@ -82,7 +89,7 @@ def test_the_io_initramfs_builds_on_the_guest_from_an_empty_cache(empty_cache):
     first = _run(REPO / "scripts" / "build-test-guest-io.sh", empty_cache)
     assert first.returncode == 0, first.stderr
     initrd = Path(first.stdout.strip().splitlines()[-1])
-    assert initrd == empty_cache / "test-guest-io" / "initrd.gz"
+    assert initrd.name == "initrd.gz" and initrd.parent.parent == empty_cache / "test-guest-io"
     names = _cpio_names(initrd)
     assert "init" in names                                 # the base guest's archive
     assert any(n.endswith("virtio_blk.ko") for n in names)  # and the appended drivers
@@ -97,16 +104,26 @@ def _copy_scripts(tmp_path: Path) -> Path:
     return repo
 
 
-def test_a_changed_guest_builder_rebuilds_the_guest(empty_cache, tmp_path):
+def test_a_changed_guest_builder_rebuilds_the_guest_beside_the_old_one(empty_cache,
+                                                                         tmp_path):
+    """A changed builder (or init script) builds its own folder: the old version stays
+    for the checkout that still uses it (branches side by side rebuilt each other's
+    guest, and every test run re-probed the accelerator)."""
     repo = _copy_scripts(tmp_path)
     script = repo / "scripts" / "build-test-guest.sh"
-    assert _run(script, empty_cache).returncode == 0
-    before = (empty_cache / "test-guest" / "stamp").read_text()
+    first = _run(script, empty_cache)
+    assert first.returncode == 0, first.stderr
+    old = _guest_folder(first)
     script.write_text(script.read_text() + "\n# a changed builder\n")
     rebuilt = _run(script, empty_cache)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "building the test guest" in rebuilt.stderr
-    assert (empty_cache / "test-guest" / "stamp").read_text() != before
+    new = _guest_folder(rebuilt)
+    assert new != old and (old / "initrd.gz").is_file() and (new / "initrd.gz").is_file()
+    assert (new / "stamp").read_text() != (old / "stamp").read_text()
+    # The original builder finds its own folder again, untouched.
+    again = _run(REPO / "scripts" / "build-test-guest.sh", empty_cache)
+    assert "cached guest is current" in again.stderr and _guest_folder(again) == old
 
 
 def _xen_stamps(repo: Path, cache: Path) -> dict[str, str]:

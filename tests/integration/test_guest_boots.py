@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.integration.guest import serial_size, wait_for_serial
+from tests.integration.guest import pause, serial_size, wait_for_serial
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -36,7 +36,7 @@ def test_virsh_shutdown_powers_the_guest_off(booted_guest, libvirt_uri):
         assert time.monotonic() < deadline, (
             f"still {booted_guest.state()} 20 s after virsh shutdown; serial log:\n"
             + booted_guest.serial_log.read_text(errors="replace")[-1000:])
-        time.sleep(0.2)
+        pause(0.2)
     assert "HVCONSOLE-GUEST-POWER-BUTTON" in booted_guest.serial_log.read_text(errors="replace")
 
 

@@ -63,7 +63,7 @@ def run_until(aloop, collector, predicate, timeout=20.0):
 
 
 def test_ticks_reach_buffers_history_and_listener(aloop, lab, tmp_path):
-    history = HistoryStore(tmp_path / "history.sqlite", writer_thread=False)
+    history = HistoryStore(tmp_path / "history.sqlite", writer_thread=False).start()
     ticks = []
     collector = PerfCollector(lab, "test:///lab", history=history, interval_s=0.05,
                               listener=ticks.append)

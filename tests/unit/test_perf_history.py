@@ -28,7 +28,7 @@ class Clock:
 
 def store(tmp_path, clock, **kw) -> HistoryStore:
     kw.setdefault("writer_thread", False)
-    return HistoryStore(tmp_path / "history.sqlite", clock=clock, **kw)
+    return HistoryStore(tmp_path / "history.sqlite", clock=clock, **kw).start()
 
 
 def feed(h: HistoryStore, clock: Clock, seconds: float, step: float = 2.0, value=None):
@@ -193,7 +193,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {repo!r})
     from app.perf.history import HistoryStore
     t0 = {t0!r}
-    h = HistoryStore({path!r}, clock=lambda: t0, writer_thread=False)
+    h = HistoryStore({path!r}, clock=lambda: t0, writer_thread=False).start()
     i = 0
     while True:
         h.record(t0 + i, ["vm"], {{"cpu_percent": np.array([float(i)])}})
@@ -216,7 +216,7 @@ def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path):
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     last = flushed[-1]
-    h = HistoryStore(path, clock=lambda: T0, writer_thread=False)
+    h = HistoryStore(path, clock=lambda: T0, writer_thread=False).start()
     assert h.warning is None
     t, avg, _ = h.series("vm", "cpu_percent", T0, T0 + 10_000)
     assert len(t) >= last + 1  # every committed sample is there (maybe a later flush too)

@@ -1,33 +1,16 @@
 """The General and Events tabs, fed hand-built records (the shapes the connector returns)."""
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
-
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
+
+from app.inventory import InventoryModel, Node
+from app.inventory import NodeKind as Kind
 
 from connectors.libvirt.model import (ConnState, DiskInfo, GraphicsInfo, HostInfo,
                                       NetworkInfo, NicInfo, PoolInfo, VMInfo, VMState)
 from widgets.tabs.events import EventsTab
 from widgets.tabs.general import GeneralTab, human_kib
-
-
-class Kind(enum.Enum):
-    HOST = "host"
-    VM = "vm"
-    NETWORK = "network"
-    POOL = "pool"
-
-
-@dataclass(eq=False)
-class Node:
-    kind: Kind
-    conn_id: str
-    key: str
-    obj: object = None
-    parent: object = None
-    children: list = field(default_factory=list)
 
 
 WEB = VMInfo(key="6695eb01-f6a4-8304-79aa-97f2502e193f", name="web-01",
@@ -62,17 +45,29 @@ class Host:
                                       "key": "k2", "name": "db", "state": VMState.SHUTOFF})]
 
 
-class Manager:
+class Manager(QObject):
+    """What GeneralTab asks of the connection manager (app.contracts.Connections); the
+    hosts are hand-built records, as no libvirt host is needed for these pages."""
+
+    stateChanged = Signal(str)
+
+    def __init__(self, host=None):
+        super().__init__()
+        self._host = host
+
     def host(self, conn_id):
-        return Host()
+        return self._host
 
     def state(self, conn_id):
-        host = self.host(conn_id)
-        return host.state, host.reason
+        return self._host.state, self._host.reason
+
+
+def general_tab(manager=None, inventory=None) -> GeneralTab:
+    return GeneralTab(inventory or InventoryModel(), manager or Manager())
 
 
 def test_general_tab_shows_a_vm(qtbot):
-    tab = GeneralTab()
+    tab = general_tab()
     qtbot.addWidget(tab)
     tab.set_selection([Node(Kind.VM, "c1", WEB.key, WEB)])
     f = tab.fields()
@@ -90,7 +85,7 @@ def test_general_tab_shows_a_vm(qtbot):
 
 
 def test_general_tab_shows_a_host_with_its_vm_counts(qtbot):
-    tab = GeneralTab(manager=Manager())
+    tab = general_tab(Manager(Host()))
     qtbot.addWidget(tab)
     tab.set_selection([Node(Kind.HOST, "c1", "c1", HOST)])
     f = tab.fields()
@@ -108,7 +103,7 @@ def test_general_tab_shows_a_host_with_its_vm_counts(qtbot):
 
 
 def test_general_tab_networks_pools_and_multi_selection(qtbot):
-    tab = GeneralTab()
+    tab = general_tab()
     qtbot.addWidget(tab)
     tab.set_selection([Node(Kind.NETWORK, "c1", "n", NetworkInfo(
         "n", "default", True, True, False, bridge="virbr0", forward="nat"))])

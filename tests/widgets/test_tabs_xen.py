@@ -6,10 +6,11 @@ in tests/integration/test_xen_host.py).
 """
 from __future__ import annotations
 
+from PySide6.QtCore import QObject, Signal
+
 from connectors.libvirt.model import ConnState
 from tests.unit.test_xen_app import XEN, xen_vm
-from tests.widgets.test_tabs import Kind, Node
-from widgets.tabs.general import GeneralTab
+from tests.widgets.test_tabs import Kind, Manager, Node, general_tab
 
 DOM0 = xen_vm("Domain-0", dom0=True)
 GUEST = xen_vm("pv-01")
@@ -25,17 +26,13 @@ class XenHost:
         return [DOM0, GUEST]
 
 
-class Manager:
-    def host(self, conn_id):
-        return XenHost()
-
-    def state(self, conn_id):
-        host = self.host(conn_id)
-        return host.state, host.reason
-
-
-class Inventory:
+class Inventory(QObject):
     """What InventoryModel answers for this host: Dom0 apart, one VM row."""
+
+    batchApplied = Signal(object)
+
+    def node(self, conn_id, key):
+        return None
 
     def control_domain(self, conn_id):
         return DOM0
@@ -48,7 +45,7 @@ class Inventory:
 
 
 def test_a_xen_host_shows_its_control_domain_apart_from_its_vms(qtbot):
-    tab = GeneralTab(inventory=Inventory(), manager=Manager())
+    tab = general_tab(Manager(XenHost()), Inventory())
     qtbot.addWidget(tab)
     tab.set_selection([Node(Kind.HOST, "x1", "x1", XEN)])
     sections = dict(tab.sections())
@@ -61,7 +58,7 @@ def test_a_xen_host_shows_its_control_domain_apart_from_its_vms(qtbot):
 
 
 def test_a_pv_guest_says_how_it_is_virtualized(qtbot):
-    tab = GeneralTab()
+    tab = general_tab()
     qtbot.addWidget(tab)
     tab.set_selection([Node(Kind.VM, "x1", GUEST.key, GUEST)])
     assert tab.fields()["Virtualization"] == "Paravirtualized (Xen PV)"

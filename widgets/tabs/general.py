@@ -14,6 +14,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout,
                                QWidget)
 
+from app.contracts import Connections, Host, Inventory
+from app.inventory import Node, NodeKind
 from app.perf.monitor import HostMemory
 from app.perf.usage import format_bytes
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
@@ -54,14 +56,10 @@ def yes_no(flag: bool) -> str:
     return "Yes" if flag else "No"
 
 
-def _kind(node) -> str:
-    kind = getattr(node, "kind", None)
-    return str(getattr(kind, "name", kind) or "").upper()
-
-
 class GeneralTab(QWidget):
-    def __init__(self, inventory=None, manager=None, parent: QWidget | None = None, *,
-                 memory: HostMemorySource | None = None):
+    def __init__(self, inventory: Inventory, manager: Connections,
+                 parent: QWidget | None = None, *,
+                 memory: HostMemorySource | None = None) -> None:
         super().__init__(parent)
         self.inventory = inventory
         self.manager = manager
@@ -73,16 +71,15 @@ class GeneralTab(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         self._scroll = QScrollArea()
         self._scroll.setWidgetResizable(True)
-        self._scroll.setFrameShape(QFrame.NoFrame)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
         outer.addWidget(self._scroll)
-        batch = getattr(inventory, "batchApplied", None)
-        if batch is not None:
-            batch.connect(self._on_batch)
-        state = getattr(manager, "stateChanged", None)
-        if state is not None:
-            state.connect(lambda *_: self.refresh())
+        inventory.batchApplied.connect(self._on_batch)
+        manager.stateChanged.connect(self._state_changed)
         if memory is not None:
             memory.ticked.connect(self._ticked)
+        self.refresh()
+
+    def _state_changed(self, _conn_id: str) -> None:
         self.refresh()
 
     # ---- public ----
@@ -109,8 +106,8 @@ class GeneralTab(QWidget):
             # Only values changed (a server's memory, every tick): new texts in place, so
             # the page neither flickers nor loses its scroll position or text selection.
             self._sections = sections
-            for label, (_name, value) in zip(self._values,
-                                              (r for _h, rows in sections for r in rows)):
+            rows_now = (r for _h, rows in sections for r in rows)
+            for label, (_name, value) in zip(self._values, rows_now, strict=False):
                 if label.text() != value:
                     label.setText(value)
             return
@@ -120,7 +117,7 @@ class GeneralTab(QWidget):
     def _ticked(self, conn_id: str) -> None:
         """A tick of the server shown: its memory rows only (describing the whole server
         counts its VMs: 3 ms a tick for 500 VMs)."""
-        if not (len(self._nodes) == 1 and _kind(self._nodes[0]) == "HOST"
+        if not (len(self._nodes) == 1 and self._nodes[0].kind is NodeKind.HOST
                 and self._nodes[0].conn_id == conn_id):
             return
         info = self._nodes[0].obj
@@ -136,28 +133,17 @@ class GeneralTab(QWidget):
             return
         if keys:
             conns = {c for c, _ in keys}
-            if not any(getattr(n, "conn_id", None) in conns for n in self._nodes):
+            if not any(n.conn_id in conns for n in self._nodes):
                 return
         self.refresh()
 
-    def _current(self, node):
-        finder = getattr(self.inventory, "node", None)
-        if callable(finder):
-            try:
-                fresh = finder(node.conn_id, node.key)
-            except Exception:  # noqa: BLE001 - a vanished node keeps its last picture
-                fresh = None
-            if fresh is not None:
-                return fresh
-        return node
+    def _current(self, node: Node) -> Node:
+        """The inventory's latest picture of a selected object (a vanished one keeps its
+        last picture)."""
+        return self.inventory.node(node.conn_id, node.key) or node
 
-    def _host(self, conn_id):
-        if self.manager is None:
-            return None
-        try:
-            return self.manager.host(conn_id)
-        except (KeyError, LookupError):
-            return None
+    def _host(self, conn_id: str) -> Host | None:
+        return self.manager.host(conn_id)
 
     # ---- what to say ----
     def _describe(self, nodes) -> list:
@@ -174,9 +160,9 @@ class GeneralTab(QWidget):
             return self._describe_network(obj)
         if isinstance(obj, PoolInfo):
             return self._describe_pool(obj)
-        if _kind(node) == "HOST" or isinstance(obj, HostInfo):
+        if node.kind is NodeKind.HOST or isinstance(obj, HostInfo):
             return self._describe_host(node)
-        return [(str(getattr(node, "key", "")) or "Group", [])]
+        return [(node.key or "Group", [])]
 
     def _describe_many(self, nodes, vms) -> list:
         if len(vms) == len(nodes):
@@ -229,8 +215,9 @@ class GeneralTab(QWidget):
 
     def _describe_host(self, node) -> list:
         host = self._host(node.conn_id)
-        info = node.obj if isinstance(node.obj, HostInfo) else getattr(host, "info", None)
-        uri = getattr(host, "uri", None) or getattr(info, "uri", "") or str(node.conn_id)
+        info = node.obj if isinstance(node.obj, HostInfo) else (
+            host.info if host is not None else None)
+        uri = host.uri if host is not None else (info.uri if info else node.conn_id)
         # The manager's answer, as the tree's: during a host-key check the host object
         # itself still says "Disconnected".
         state, reason = self.manager.state(node.conn_id) if host is not None else (None, "")
@@ -291,33 +278,17 @@ class GeneralTab(QWidget):
                 ("Free", format_bytes(mem.free_kib * 1024.0) or "unknown"),
                 ("", MEMORY_NOTE)]
 
-    def _control_domain(self, conn_id):
-        finder = getattr(self.inventory, "control_domain", None)
-        if callable(finder):
-            try:
-                return finder(conn_id)
-            except Exception:  # noqa: BLE001
-                return None
-        return None
+    def _control_domain(self, conn_id: str) -> VMInfo | None:
+        return self.inventory.control_domain(conn_id)
 
-    def _host_vms(self, node, host) -> list:
+    def _host_vms(self, node: Node, host: Host | None) -> list[VMInfo]:
         """What the tree lists under the host (the last known VMs while it is not
-        connected; the connection itself forgets them)."""
-        if self.inventory is not None and self.inventory.host_node(node.conn_id) is not None:
+        connected; the connection itself forgets them), else what the host knows."""
+        if self.inventory.host_node(node.conn_id) is not None:
             return [v for v in self.inventory.vms(node.conn_id) if not v.is_control_domain]
-        if host is not None and callable(getattr(host, "vms", None)):
-            try:
-                return [v for v in host.vms() if not v.is_control_domain]
-            except Exception:  # noqa: BLE001 - fall back to what the tree holds
-                pass
-        found, stack = [], list(getattr(node, "children", []) or [])
-        while stack:
-            child = stack.pop()
-            if isinstance(getattr(child, "obj", None), VMInfo):
-                if not child.obj.is_control_domain:
-                    found.append(child.obj)
-            stack.extend(getattr(child, "children", []) or [])
-        return found
+        if host is not None:
+            return [v for v in host.vms() if not v.is_control_domain]
+        return []
 
     def _describe_network(self, net: NetworkInfo) -> list:
         return [("Network", [("Name", net.name), ("UUID", net.key),
@@ -356,17 +327,17 @@ class GeneralTab(QWidget):
             title.setFont(bold)
             layout.addWidget(title)
             form = QFormLayout()
-            form.setLabelAlignment(Qt.AlignRight)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
             form.setContentsMargins(12, 2, 0, 10)
             for label, value in rows:
                 field = QLabel(value)
-                field.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 field.setWordWrap(True)
                 self._values.append(field)
                 if label:
                     name = QLabel(f"{label}:")
                     name.setMinimumWidth(label_width)
-                    name.setAlignment(Qt.AlignRight | Qt.AlignTop)
+                    name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
                     form.addRow(name, field)
                 else:
                     form.addRow(field)
