@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from .base import Action, ActionContext
 from .host import DisconnectServer, ForgetSavedPassword, ReconnectServer, RemoveServer
+from .snapshots import SnapshotAction
 from .vm import DeleteVMAction, VMLifecycle, VMShutdown
 
 __all__ = ["Action", "ActionContext", "DeleteVMAction", "DisconnectServer",
-           "ForgetSavedPassword", "ReconnectServer", "RemoveServer", "VMLifecycle",
+           "ForgetSavedPassword", "ReconnectServer", "RemoveServer", "SnapshotAction",
+           "VMLifecycle",
            "VMShutdown"]

@@ -1,13 +1,18 @@
 """VM → Properties… (Alt+Enter): the selected VM's Properties dialog, which the window
-opens (``set_handler``); Enter and a double-click open the VM's console instead, as in
-virt-manager."""
+opens (``set_handler``). Not an action: the dialog is where the work is chosen, and each
+Apply there says what it did. Enter and a double-click open the VM's console instead, as
+virt-manager's do."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from connectors.libvirt.model import ConnState
 
-from .base import Command, is_vm
+from .base import Command, Refusal, Verdict, is_vm
+
+if TYPE_CHECKING:
+    from app.inventory import Node
+    from app.tasks import Task
 
 
 class ShowProperties(Command):
@@ -15,35 +20,35 @@ class ShowProperties(Command):
     icon_name = "action-properties"
     shortcut = "Alt+Return"
     tooltip = "Change the VM's hardware and settings"
+    nothing = "select a VM"
 
-    def __init__(self, ctx, parent=None) -> None:
-        self._handler: Callable[[object], object] | None = None
-        super().__init__(ctx, parent)
+    _handler: Callable[[Node], object] | None = None
 
-    def set_handler(self, handler: Callable[[object], object] | None) -> None:
+    def set_handler(self, handler: Callable[[Node], object] | None) -> None:
         """``handler(node)`` opens the dialog for one VM's tree node."""
         self._handler = handler
         self.update(self.selection)
 
-    def _why_not(self, selection: Sequence) -> str:
-        vms = [n for n in selection if is_vm(n)]
-        if len(vms) != 1 or len(selection) != 1:
-            return "select one VM"
-        node = vms[0]
+    def about(self, node: Node) -> bool:
+        return is_vm(node)
+
+    def refusal(self, node: Node) -> str:
         if self.ctx.conn_state(node.conn_id) is not ConnState.CONNECTED:
-            return f"the host of {node.obj.name} is not connected"
+            return "its server is not connected"
         if node.obj.is_control_domain:
-            return f"{node.obj.name} is the host's control domain"
-        if self._handler is None:
-            return "not available here"
+            return "the host's control domain"
         return ""
 
-    def can_run(self, selection: Sequence) -> bool:
-        return not self._why_not(selection)
+    def evaluate(self, selection: Sequence[Node]) -> Verdict:
+        if self._handler is None:
+            return Verdict(nothing="not available here")
+        verdict = super().evaluate(selection)
+        if len(verdict.runnable) + len(verdict.refused) > 1:
+            return Verdict(refused=tuple(Refusal(n, "one VM at a time")
+                                         for n in verdict.runnable) + verdict.refused)
+        return verdict
 
-    def disabled_reason(self, selection: Sequence) -> str:
-        return self._why_not(selection)
-
-    def trigger(self) -> None:
-        if self._handler is not None and self.can_run(self.selection):
-            self._handler(self.selection[0])
+    def start(self, verdict: Verdict) -> list[Task]:
+        if verdict.enabled and self._handler is not None:
+            self._handler(verdict.runnable[0])
+        return []

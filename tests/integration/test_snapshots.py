@@ -62,7 +62,7 @@ def lab(qapp, aloop, libvirt_uri, test_guest_files):
     stack = AppStack()
     aloop.run_until_complete(stack.open(libvirt_uri))
     prompts = ScriptedSnapshotPrompts()
-    tab = SnapshotsTab(stack.manager, prompts=prompts)
+    tab = SnapshotsTab(stack.manager, stack.tasks, prompts=prompts)
     tab.resize(900, 500)
     tab.show()
     try:
@@ -81,9 +81,13 @@ def lab(qapp, aloop, libvirt_uri, test_guest_files):
 
 
 def settle(aloop, tab) -> None:
-    """Wait for the tab's last action (and the re-reading after it)."""
-    if tab.pending is not None:
-        aloop.run_until_complete(asyncio.wait_for(asyncio.shield(tab.pending), 300))
+    """Wait for the tab's last action (and the re-reading after it): a window task, or
+    the plain asyncio task of a refresh."""
+    pending = tab.pending
+    if isinstance(pending, asyncio.Future):
+        aloop.run_until_complete(asyncio.wait_for(asyncio.shield(pending), 300))
+    elif pending is not None:
+        aloop.run_until_complete(wait_until(lambda: pending.done, 300))
 
 
 def press(aloop, tab, button) -> None:
@@ -123,6 +127,10 @@ def test_a_snapshot_with_memory_brings_the_guest_back_to_its_moment(aloop, lab):
     prompts.takes.append(TakeRequest("before", "the counter before", memory=True))
     press(aloop, tab, tab.take_button)
     assert "done" in tab.status.text(), tab.status.text()
+    assert tab.pending.summary == f"Taking snapshot before of {lab['name']}: done"
+    rows_of_log = [lab["stack"].events_log.index(r, 3).data()
+                   for r in range(lab["stack"].events_log.rowCount())]
+    assert tab.pending.summary in rows_of_log            # one Events row per action
     taken_by = last_tick(log)
     snap = info(tab, "before")
     assert snap.has_memory and not snap.external and snap.current

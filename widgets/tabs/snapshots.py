@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton,
                                QTreeView, QVBoxLayout, QWidget)
 
+from app.actions.snapshots import SnapshotAction
 from app.inventory import NodeKind
 from app.snapshots import INFO_ROLE, SnapshotsController
 from connectors.libvirt.model import ActionError
@@ -161,10 +162,12 @@ class SnapshotsTab(QWidget):
         return len(children) + sum(self._descendants(c) for c in children)
 
     def _run(self, title: str | None, work: Callable[[], Awaitable[Any]]) -> Any:
-        """The work as a window task (when the tab has the window's tasks) or a plain
-        asyncio task; its failure is said under the tree either way."""
+        """The work as an action (one Events row, progress in the status bar) when the
+        tab has the window's tasks, else a plain asyncio task; its failure is said under
+        the tree either way. Refresh is no action: it changes nothing."""
         vm = self.controller.vm
-        if vm is None:
+        target = self.target
+        if vm is None or target is None:
             return None
 
         async def guarded() -> None:
@@ -178,8 +181,9 @@ class SnapshotsTab(QWidget):
                     raise
 
         if title is not None and self.tasks is not None:
-            # A task of the window's: progress in the status bar, a row in Events.
-            self.pending = self.tasks.run(f"{title} of {vm.name}", vm.name, guarded)
+            action = SnapshotAction(f"{title} of {vm.name}",
+                                    self.manager.label(target[0]), vm.name, guarded)
+            self.pending = self.tasks.run_action(action)
         else:
             self.pending = asyncio.ensure_future(guarded())
         if title:
