@@ -51,6 +51,8 @@ RUFF_PATHS=(
     widgets/tabs/snapshots.py
     tests/properties_fixtures.py
     tests/unit/test_properties_plan.py
+    tests/unit/test_commands_properties.py
+    app/actions/snapshots.py
     tests/widgets/test_properties_pages.py
     tests/widgets/test_snapshots_tab.py
     tests/integration/properties_helpers.py

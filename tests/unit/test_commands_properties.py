@@ -3,12 +3,20 @@ enabled for one VM of a connected server, refused with its reason otherwise, and
 opens is the window's handler."""
 from __future__ import annotations
 
+import pytest
+
 from app.commands.properties import ShowProperties
-from tests.unit.test_commands import make, vm, vm_node  # noqa: F401 - the lab fixture
+from tests.unit.test_commands import Lab, Prompter, vm, vm_node
 
 
-def test_properties_opens_the_one_selected_vm(make):
-    lab = make()
+@pytest.fixture
+def lab(qapp, aloop, tmp_path):
+    built = Lab(aloop, tmp_path, Prompter())
+    yield built
+    aloop.run_until_complete(built.manager.close_all())
+
+
+def test_properties_opens_the_one_selected_vm(lab):
     command: ShowProperties = lab.commands.properties
     opened = []
     node = lab.node("web-01")
@@ -21,8 +29,7 @@ def test_properties_opens_the_one_selected_vm(make):
     assert opened == [node]
 
 
-def test_properties_is_for_one_vm_at_a_time_and_says_why_not(make):
-    lab = make()
+def test_properties_is_for_one_vm_at_a_time_and_says_why_not(lab):
     command = lab.commands.properties
     command.set_handler(lambda node: None)
     lab.commands.set_selection([lab.node("web-01"), lab.node("web-02")])
