@@ -24,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--show-domain", metavar="NAME",
         help="select the first VM with this name once the inventory has loaded")
     parser.add_argument(
+        "--show-domain-editor", metavar="NAME",
+        help="open the Properties of the first VM with this name (as virt-manager's "
+             "--show-domain-editor); with --screenshot, save a picture of that dialog")
+    parser.add_argument(
         "--screenshot", metavar="FILE",
         help="save the window as a PNG once every connection's attempt has ended, then "
              "exit; the exit status is 1 (with the reasons on stderr) when a connection "

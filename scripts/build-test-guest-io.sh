@@ -3,7 +3,8 @@
 #
 # The test guest's kernel (scripts/build-test-guest.sh) has its virtio drivers as modules
 # its initramfs does not carry, so that guest sees no disk and no NIC. This one is the same
-# initramfs with virtio_blk and virtio_net (and what they need) appended as a second cpio
+# initramfs with virtio_blk and virtio_net (and what they need), an IDE CD/DVD drive with
+# ISO 9660 and the virtio balloon appended as a second cpio
 # archive, which the kernel unpacks over the first. The guest's init loads
 # /lib/modules/*.ko in name order, so the files are numbered in dependency order.
 #
@@ -20,7 +21,10 @@ BASE_DIR="$HVCONSOLE_CACHE_DIR/test-guest-io"
 MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
          drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci
          drivers/block/virtio_blk net/core/failover drivers/net/net_failover
-         drivers/net/virtio_net)
+         drivers/net/virtio_net
+         # Properties' tests: an IDE CD/DVD drive and the ISO 9660 files on it, the balloon.
+         drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/ata_piix
+         drivers/cdrom/cdrom drivers/scsi/sr_mod fs/isofs/isofs drivers/virtio/virtio_balloon)
 
 say() { printf 'build-test-guest-io: %s\n' "$*" >&2; }
 die() { printf 'build-test-guest-io: error: %s\n' "$*" >&2; exit 1; }

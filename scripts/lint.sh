@@ -49,6 +49,24 @@ RUFF_PATHS=(
     tests/integration/test_networks*.py
     tests/unit/test_storage_*.py
     tests/unit/test_network_*.py
+    # Properties and Snapshots
+    app/properties
+    app/snapshots.py
+    app/commands/properties.py
+    widgets/dialogs/properties
+    widgets/dialogs/snapshot_dialogs.py
+    widgets/tabs/snapshots.py
+    tests/properties_fixtures.py
+    tests/unit/test_properties_plan.py
+    tests/unit/test_commands_properties.py
+    app/actions/snapshots.py
+    tests/widgets/test_properties_pages.py
+    tests/widgets/test_snapshots_tab.py
+    tests/integration/properties_helpers.py
+    tests/integration/guest_reports.py
+    tests/integration/test_properties_live.py
+    tests/integration/test_properties_offline.py
+    tests/integration/test_snapshots.py
     tests/integration/test_volume_transfer.py
 )
 if [ "$#" -gt 0 ]; then

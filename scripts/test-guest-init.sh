@@ -74,6 +74,49 @@ banner() {
       sleep 1
   done ) &
 
+# With "hvconsole.report" on the kernel command line, the guest reports on its serial port
+# what a test of VM Properties and Snapshots asks about, each line only when it changed:
+#   HVCONSOLE-TICK n           a counter, once a second (a memory snapshot takes it back)
+#   HVCONSOLE-PARTITIONS ...   /proc/partitions as "major minor blocks name ..." groups
+#   HVCONSOLE-CARRIER ...      eth0=1 eth1=0 ... (each NIC brought up, its carrier read)
+#   HVCONSOLE-CD text|none     the first line of hvconsole.txt on the CD in /dev/sr0,
+#                              mounted as soon as a disc is in (which locks the tray)
+report() {
+    parts="" carriers="" cd="" tick=0
+    mkdir -p /mnt/cd
+    while true; do
+        tick=$((tick + 1))
+        serial "HVCONSOLE-TICK $tick"
+        p="$(tail -n +3 /proc/partitions)"
+        p="$(echo $p)"
+        [ "$p" != "$parts" ] && parts="$p" && serial "HVCONSOLE-PARTITIONS $p"
+        c=""
+        for dev in /sys/class/net/eth*; do
+            [ -e "$dev" ] || continue
+            ip link set "${dev##*/}" up 2>/dev/null
+            c="$c ${dev##*/}=$(cat "$dev/carrier" 2>/dev/null)"
+        done
+        [ "$c" != "$carriers" ] && carriers="$c" && serial "HVCONSOLE-CARRIER$c"
+        if [ -b /dev/sr0 ]; then
+            poll=/sys/block/sr0/events_poll_msecs
+            [ "$(cat $poll)" = "1000" ] || echo 1000 > $poll
+            size="$(cat /sys/block/sr0/size)"
+            if grep -q " /mnt/cd " /proc/mounts; then
+                # A mounted drive keeps its size when the disc goes: read past the cache.
+                dd if=/dev/sr0 of=/dev/null bs=2048 count=1 iflag=direct 2>/dev/null \
+                    || umount -l /mnt/cd
+            elif [ "$size" != "0" ] && mount -t iso9660 -o ro /dev/sr0 /mnt/cd 2>/dev/null; then
+                :
+            fi
+            now=none
+            grep -q " /mnt/cd " /proc/mounts && now="$(head -n 1 /mnt/cd/hvconsole.txt)"
+            [ "$now" != "$cd" ] && cd="$now" && serial "HVCONSOLE-CD $now"
+        fi
+        sleep 1
+    done
+}
+grep -q "hvconsole.report" /proc/cmdline && report &
+
 serial "HVCONSOLE-GUEST-READY kernel=$(uname -r)"
 
 # PID 1 must not exit; a serial shell helps debugging from `virsh console`.

@@ -12,7 +12,8 @@ Which connections open at start:
 and all) and the inventory has been quiet for a moment, then saves the window and exits.
 The exit status says whether the window shows what was asked: non-zero, with one line on
 stderr per problem, when a connection did not end connected or ``--show-domain`` names a
-VM that never appeared (the PNG is written anyway, to show what went wrong).
+VM that never appeared (the PNG is written anyway, to show what went wrong). With
+``--show-domain-editor NAME`` the picture is of that VM's Properties dialog instead.
 """
 from __future__ import annotations
 
@@ -170,10 +171,16 @@ class Session:
         status = 0
         if self.args.show_domain:
             loop.create_task(self._show_domain(self.args.show_domain))
-        if self.args.screenshot:
+        editor = self.args.show_domain_editor
+        if editor and self.args.screenshot:
+            status = await self.editor_screenshot(self.args.screenshot, opened, editor)
+            window.close()
+        elif self.args.screenshot:
             status = await self.take_screenshot(self.args.screenshot, opened)
             window.close()
         else:
+            if editor:
+                loop.create_task(self.show_editor(opened, editor))
             await self._closed
         await self.shutdown()
         return status
@@ -271,6 +278,36 @@ class Session:
             return 2
         for problem in problems:
             self._problem(problem)
+        return 1 if self.problems else 0
+
+    async def show_editor(self, conn_ids: list, name: str):
+        """The Properties dialog of the VM called ``name`` (None, with the reason said,
+        when there is no such VM or its definition cannot be read)."""
+        await self.settle(conn_ids)
+        node = self.window.tree.find_vm_by_name(name)
+        if node is None:
+            self._problem(f"no VM named {name!r} is in the inventory")
+            return None
+        self.window.show_domain(name)
+        host = self.manager.host(node.conn_id)
+        if host is None:
+            self._problem(f"the server of {name} is no longer listed")
+            return None
+        dialog = await self.window.properties.show(host, node.conn_id, node.key)
+        if dialog is None:
+            self._problem(f"the Properties of {name} could not be read")
+        return dialog
+
+    async def editor_screenshot(self, path: str, conn_ids: list, name: str) -> int:
+        dialog = await self.show_editor(conn_ids, name)
+        if dialog is None:
+            return 1
+        await asyncio.sleep(0.3)          # let the pages lay out and paint
+        pixmap = dialog.grab()
+        dialog.close()
+        if pixmap.isNull() or not pixmap.save(path, "PNG"):
+            print(f"hvconsole: cannot write the screenshot to {path}", file=sys.stderr)
+            return 2
         return 1 if self.problems else 0
 
     # ---- leaving ----

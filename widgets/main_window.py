@@ -190,11 +190,20 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
     def _build_admin_tabs(self) -> None:
-        """Storage and Networking (pools, volumes, virtual networks and their leases)."""
+        """Snapshots, Storage and Networking (pools, volumes, virtual networks and their
+        leases), and the VM Properties dialogs."""
         from app.leases import LeaseWatcher
         from widgets.admin_wizards import AdminWizards
+        from widgets.dialogs.properties.opener import PropertiesOpener
         from widgets.tabs.networking import NetworkingTab
+        from widgets.tabs.snapshots import SnapshotsTab
         from widgets.tabs.storage import StorageTab
+        self.snapshots_tab = SnapshotsTab(self.manager, self.tasks)
+        self.tabs.insertTab(self.tabs.indexOf(self.events_tab), self.snapshots_tab, "Snapshots")
+        self.properties = PropertiesOpener(self, self.events_log)
+        self.commands.properties.set_handler(
+            lambda node: self.properties.open(self.manager.host(node.conn_id), node.conn_id,
+                                              node.key))
         self.leases = LeaseWatcher(self.manager, self)
         self.general_tab.set_leases(self.leases)
         self.storage_tab = StorageTab(self.manager, self.inventory, self.commands, self.tasks)
@@ -315,6 +324,7 @@ class MainWindow(QMainWindow):
         self.console_tab.set_selection(nodes)
         self.storage_tab.set_selection(nodes)
         self.networking_tab.set_selection(nodes)
+        self.snapshots_tab.set_selection(nodes)
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from .base import Action, ActionContext
 from .host import DisconnectServer, ForgetSavedPassword, ReconnectServer, RemoveServer
+from .snapshots import SnapshotAction
 from .storage import (CreateVolume, DefineNetwork, DefinePool, DeleteNetworkAction,
                       DeletePoolAction, DeleteVolume, DownloadVolume, GrowVolume, NetworkOp,
                       PoolOp, UpdateDhcp, UploadVolume, WipeVolume)
 from .vm import DeleteVMAction, VMLifecycle, VMShutdown
 
 __all__ = ["Action", "ActionContext", "DeleteVMAction", "DisconnectServer",
-           "ForgetSavedPassword", "ReconnectServer", "RemoveServer", "VMLifecycle",
-           "VMShutdown", "CreateVolume", "DefineNetwork", "DefinePool", "DeleteNetworkAction",
-           "DeletePoolAction", "DeleteVolume", "DownloadVolume", "GrowVolume", "NetworkOp",
-           "PoolOp", "UpdateDhcp", "UploadVolume", "WipeVolume"]
+           "ForgetSavedPassword", "ReconnectServer", "RemoveServer", "SnapshotAction",
+           "VMLifecycle", "VMShutdown", "CreateVolume", "DefineNetwork", "DefinePool",
+           "DeleteNetworkAction", "DeletePoolAction", "DeleteVolume", "DownloadVolume",
+           "GrowVolume", "NetworkOp", "PoolOp", "UpdateDhcp", "UploadVolume", "WipeVolume"]

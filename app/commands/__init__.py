@@ -10,6 +10,7 @@ from app.contracts import Connections, Inventory
 from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdict,
                    load_icon)
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
+from .properties import ShowProperties
 from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
                       NewNetwork, NewPool, RefreshPool, StartNetwork, StartPool, StopNetwork,
                       StopPool)
@@ -24,7 +25,7 @@ __all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", 
            "load_icon",
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
-           "ShutDownVM", "StartVM", "SuspendVM"]
+           "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM"]
 
 
 class CommandSet(QObject):
@@ -52,10 +53,12 @@ class CommandSet(QObject):
         self.reconnect_host = ReconnectHost(c, self)
         self.remove_host = RemoveHost(c, self)
         self.forget_password = ForgetPassword(c, self)
+        self.properties = ShowProperties(c, self)
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
-            self.force_shutdown, self.force_reboot, None, self.delete]
+            self.force_shutdown, self.force_reboot, None, self.delete, None,
+            self.properties]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
             self.remove_host, self.forget_password]

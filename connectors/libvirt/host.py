@@ -365,6 +365,22 @@ class LibvirtHost:
         link, _conn = self._require_connection()
         await self._inventory.refresh_now(link, list(refs))
 
+    async def run(self, job: Callable[[libvirt.virConnect], T], failed: str, *,
+                  timeout_s: float | None = None) -> T:
+        """job(connection) in this host's worker pool, for the administration modules
+        (Properties, Snapshots, …) that keep their blocking libvirt work in modules of
+        their own; ``timeout_s`` for a job that may outlast the call timeout (a memory
+        snapshot). libvirt's refusal is one ActionError: "<failed>: <libvirt's reason>"."""
+        link, conn = self._require_connection()
+        try:
+            return await link.call(job, conn, timeout_s=timeout_s)
+        except libvirt.libvirtError as err:
+            raise ActionError(f"{failed}: {readers.error_text(err)}") from None
+        except asyncio.TimeoutError:
+            wait = timeout_s if timeout_s is not None else self.settings.call_timeout_s
+            raise ActionError(f"{failed}: {self._display} did not answer within "
+                              f"{wait:g} s; it may still happen.") from None
+
     async def _as_action(self, link: Link, run: Callable[[], T], failed: str,
                          doing: str) -> T:
         """Runs a user's action in the pool; every way it can fail becomes one ActionError

@@ -38,12 +38,15 @@ class Link:
                                            thread_name_prefix=f"libvirt-{name}")
         self._timeout_s = timeout_s    # read per call: the user may change it meanwhile
 
-    async def call(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
+    async def call(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts],
+                   timeout_s: float | None = None) -> T:
         """fn(*args) in this link's worker pool; asyncio.TimeoutError after the call
-        timeout (the thread is left to finish or to hang)."""
+        timeout, or ``timeout_s`` for a job known to take longer (the thread is left to
+        finish or to hang)."""
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(self.executor, fn, *args),
-                                      self._timeout_s())
+                                      timeout_s if timeout_s is not None
+                                      else self._timeout_s())
 
     def let_go(self) -> None:
         """Forget the connection and close it in the pool, without waiting."""

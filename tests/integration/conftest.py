@@ -118,7 +118,8 @@ def _remove_domain(conn, name: str) -> None:
         if dom.isPersistent():
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                               | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                              | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+                              | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+                              | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)     # UEFI guests
     except libvirt.libvirtError:
         pass
 

@@ -71,7 +71,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga", acpi: bool = True) -> str:
+              video: str = "vga", acpi: bool = True, report: bool = False) -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
@@ -81,14 +81,18 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     model ("vga", "qxl", "virtio", "cirrus", "bochs"). ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to;
     ``acpi=False`` makes a guest that ignores it (the call succeeds, the guest runs on).
+    ``report`` makes the guest report its disks, NICs' carriers, CD and a counter on the
+    serial port (scripts/test-guest-init.sh: report()), kept across QEMU restarts (a
+    snapshot's revert) by appending to the log.
     """
     if accel not in ("kvm", "qemu"):
         raise ValueError(f"accel must be 'kvm' or 'qemu', not {accel!r}")
     kernel = Path(kernel) if kernel else guest_dir() / "vmlinuz"
     initrd = Path(initrd) if initrd else guest_dir() / "initrd.gz"
     serial = Path(serial_log) if serial_log else SERIAL_DIR / f"{name}.serial.log"
+    append = " append='on'" if report else ""
     devices = [
-        f"<serial type='file'><source path={quoteattr(str(serial))}/>"
+        f"<serial type='file'><source path={quoteattr(str(serial))}{append}/>"
         "<target port='0'/></serial>",
         "<input type='keyboard' bus='ps2'/>",
         "<input type='mouse' bus='ps2'/>",
@@ -117,7 +121,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{escape(str(kernel))}</kernel>
     <initrd>{escape(str(initrd))}</initrd>
-    <cmdline>{KERNEL_CMDLINE}</cmdline>
+    <cmdline>{KERNEL_CMDLINE}{' hvconsole.report' if report else ''}</cmdline>
   </os>
   {"<features><acpi/></features>" if acpi else ""}
   <on_poweroff>destroy</on_poweroff>

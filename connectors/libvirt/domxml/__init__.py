@@ -27,6 +27,8 @@ from connectors.libvirt.domxml.devices import (
     SourceHost, Tpm, Video, Watchdog)
 from connectors.libvirt.domxml.domain import (
     Domain, device, device_from_xml, parse, parse_many)
+from connectors.libvirt.domxml.snapshot import (
+    Snapshot, SnapshotDisk, SnapshotDiskPlan, new_snapshot, parse_snapshot)
 from connectors.libvirt.domxml.graphics import (
     Graphics, Listen, graphics_password, ticket_expiry, tls_only)
 from connectors.libvirt.domxml.guest import Clock, Cpu, Features, Os, Topology
@@ -36,12 +38,14 @@ __all__ = [
     "Channel", "CharDevice", "Clock", "Console", "Controller", "Cpu", "Device", "Disk",
     "Domain", "DomainXMLError", "Features", "Filesystem", "Graphics", "Hostdev", "Input",
     "Interface", "Listen", "Memballoon", "OpaqueDevice", "Os", "Panic", "Parallel",
-    "Redirdev", "Rng", "Serial", "Sound", "SourceHost", "Topology", "Tpm", "Video",
+    "Redirdev", "Rng", "Serial", "Snapshot", "SnapshotDisk", "SnapshotDiskPlan", "Sound",
+    "SourceHost", "Topology", "Tpm", "Video",
     "Watchdog", "default_machine", "device", "device_from_xml", "graphics_password", "kib",
     "new_cdrom", "new_console", "new_controller", "new_disk", "new_domain",
     "new_filesystem", "new_graphics", "new_guest_agent_channel", "new_input",
     "new_interface", "new_memballoon", "new_passthrough_tpm", "new_pci_hostdev",
-    "new_redirdev", "new_rng", "new_serial", "new_sound", "new_spice_agent_channel",
+    "new_redirdev", "new_rng", "new_serial", "new_snapshot", "new_sound",
+    "new_spice_agent_channel", "parse_snapshot",
     "new_tpm", "new_usb_hostdev", "new_video", "next_target", "parse", "parse_many",
     "random_mac", "ticket_expiry", "tls_only",
 ]

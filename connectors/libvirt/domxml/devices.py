@@ -102,8 +102,11 @@ class Disk(Device):
 
     @property
     def has_media(self) -> bool:
+        """A running VM's empty drive still has a ``<source index=…/>`` (libvirt's
+        numbering of the drive's images): only a source naming something is media."""
         source = self.element.find("source")
-        return source is not None and bool(source.attrib)
+        return source is not None and any(k not in ("index", "startupPolicy")
+                                          for k in source.attrib)
 
     @property
     def source_hosts(self) -> list[SourceHost]:

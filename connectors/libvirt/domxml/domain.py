@@ -28,6 +28,7 @@ DEVICE_CLASSES: dict[str, type[Device]] = {cls.TAG: cls for cls in (
     Disk, Interface, Graphics, Video, Tpm, Rng, Serial, Parallel, Console, Channel,
     Controller, Input, Sound, Hostdev, Memballoon, Filesystem, Watchdog, Redirdev, Panic)}
 BOOTABLE = ("disk", "interface", "hostdev", "redirdev")
+LIBOSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
 
 
 def device(element: Element) -> Device:
@@ -127,6 +128,27 @@ class Domain(Node):
             xmltree.remove_child(holder, old)
             if not len(holder):
                 self.drop("metadata")
+
+    @property
+    def os_id(self) -> str | None:
+        """The libosinfo id of the guest's OS (``http://debian.org/debian/12``), as
+        virt-install and virt-manager record it in ``<metadata>``."""
+        entry = self.metadata_entry(LIBOSINFO_NS)
+        found = entry.find(f"{{{LIBOSINFO_NS}}}os") if entry is not None else None
+        return found.get("id") if found is not None else None
+
+    def set_os_id(self, os_id: str | None) -> None:
+        entry = self.metadata_entry(LIBOSINFO_NS)
+        if os_id is None:
+            if entry is not None:
+                self.remove_metadata_entry(LIBOSINFO_NS)
+            return
+        found = entry.find(f"{{{LIBOSINFO_NS}}}os") if entry is not None else None
+        if found is not None:
+            found.set("id", os_id)
+            return
+        self.set_metadata_entry(xmltree.new(f"{{{LIBOSINFO_NS}}}libosinfo", children=[
+            xmltree.new(f"{{{LIBOSINFO_NS}}}os", {"id": os_id})]), "libosinfo")
 
     # -- memory and vCPUs -----------------------------------------------------------------
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 Element = ET.Element
 Prefixes = dict[str, str]          # namespace URI -> prefix ("" for a default namespace)
@@ -111,17 +111,23 @@ _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&ap
 
 
 def write(element: Element, prefixes: Prefixes | None = None,
-          declare: Sequence[tuple[str, str]] = ()) -> str:
+          declare: Sequence[tuple[str, str]] = (),
+          declare_at: Mapping[int, Sequence[tuple[str, str]]] | None = None) -> str:
     """The element as XML text, attributes in single quotes as libvirt writes them, each
-    namespace declared where it is first used (``declare``: on this element), with the
-    document's own prefix."""
+    namespace declared where it is first used (``declare``: on this element;
+    ``declare_at``: on the elements whose id() it holds, as a snapshot's saved
+    ``<domain>`` declares its own), with the document's own prefix."""
     out: list[str] = []
-    _write(element, out, {"": ""}, prefixes or {}, [0], declare)
+    _write(element, out, {"": ""}, prefixes or {}, [0], declare, declare_at or {})
     return "".join(out)
 
 
 def _write(element: Element, out: list[str], scope: dict[str, str], prefixes: Prefixes,
-           counter: list[int], declare: Sequence[tuple[str, str]] = ()) -> None:
+           counter: list[int], declare: Sequence[tuple[str, str]] = (),
+           declare_at: Mapping[int, Sequence[tuple[str, str]]] | None = None) -> None:
+    at = declare_at or {}
+    if id(element) in at:
+        declare = list(declare) + list(at[id(element)])
     tag: object = element.tag
     if tag is ET.Comment:
         out.append(f"<!--{element.text or ''}-->")
@@ -146,7 +152,7 @@ def _write(element: Element, out: list[str], scope: dict[str, str], prefixes: Pr
             if element.text:
                 out.append(element.text.translate(_TEXT_ESCAPES))
             for child in element:
-                _write(child, out, scope, prefixes, counter)
+                _write(child, out, scope, prefixes, counter, (), at)
             out.append(f"</{name}>")
         else:
             out.append("/>")

@@ -1,0 +1,55 @@
+"""VM → Properties… (Alt+Enter): the selected VM's Properties dialog, which the window
+opens (``set_handler``). Not an action: the dialog is where the work is chosen, and each
+Apply there says what it did. Enter and a double-click open the VM's console instead, as
+virt-manager's do."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from connectors.libvirt.model import ConnState
+
+from .base import Command, Refusal, Verdict, is_vm
+from .vm import vm_of
+
+if TYPE_CHECKING:
+    from app.inventory import Node
+    from app.tasks import Task
+
+
+class ShowProperties(Command):
+    text = "P&roperties…"
+    icon_name = "action-properties"
+    shortcut = "Alt+Return"
+    tooltip = "Change the VM's hardware and settings"
+    nothing = "select a VM"
+
+    _handler: Callable[[Node], object] | None = None
+
+    def set_handler(self, handler: Callable[[Node], object] | None) -> None:
+        """``handler(node)`` opens the dialog for one VM's tree node."""
+        self._handler = handler
+        self.update(self.selection)
+
+    def about(self, node: Node) -> bool:
+        return is_vm(node)
+
+    def refusal(self, node: Node) -> str:
+        if self.ctx.conn_state(node.conn_id) is not ConnState.CONNECTED:
+            return "its server is not connected"
+        if vm_of(node).is_control_domain:
+            return "the host's control domain"
+        return ""
+
+    def evaluate(self, selection: Sequence[Node]) -> Verdict:
+        if self._handler is None:
+            return Verdict(nothing="not available here")
+        verdict = super().evaluate(selection)
+        if len(verdict.runnable) + len(verdict.refused) > 1:
+            return Verdict(refused=tuple(Refusal(n, "one VM at a time")
+                                         for n in verdict.runnable) + verdict.refused)
+        return verdict
+
+    def start(self, verdict: Verdict) -> list[Task]:
+        if verdict.enabled and self._handler is not None:
+            self._handler(verdict.runnable[0])
+        return []

@@ -1,0 +1,1 @@
+"""VM Properties: the dialog (dialog.py) and one module per page."""
