@@ -351,9 +351,9 @@ class LibvirtHost:
     async def run_long(self, fn: Callable[[libvirt.virConnect], T], failed: str) -> T:
         """fn(connection) in a thread of its own, without the call timeout: a transfer
         of gigabytes, which reports progress and is cancelled through its own job."""
-        _link, conn = self._require_connection()
+        link, conn = self._require_connection()
         try:
-            return await asyncio.to_thread(fn, conn)
+            return await asyncio.to_thread(link.executor.counted, fn, conn)
         except libvirt.libvirtError as err:
             raise ActionError(f"{failed}: {readers.error_text(err)}") from None
         except OSError as err:

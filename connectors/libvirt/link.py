@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar, TypeVarTuple, Unpack
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 import libvirt
 
@@ -22,6 +23,66 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+
+# How long closing a connection waits for the calls under way on it: a call stuck on a dead
+# host keeps the connection open (abandoned) rather than freed under its feet.
+CLOSE_WAIT_S = 10.0
+
+
+class ConnectionClosed(libvirt.libvirtError):
+    """A call that reached the worker pool after its connection was closed."""
+
+    def __init__(self, name: str) -> None:
+        Exception.__init__(self, f"the connection to {name} was closed")
+        self.err = None    # not libvirt's thread-local last error, which is someone else's
+
+
+class GatedExecutor(ThreadPoolExecutor):
+    """The worker pool of one connection, which counts the calls under way on it.
+
+    libvirt frees a connection when it is closed, even while another thread is inside a
+    call on it (a disconnect during an inventory read crashed the process in
+    listAllNetworks). Every job submitted here is counted; ``close_when_idle`` refuses new
+    ones and waits for the running ones before the connection may be closed.
+    """
+
+    def __init__(self, name: str, workers: int) -> None:
+        super().__init__(max_workers=max(1, workers), thread_name_prefix=f"libvirt-{name}")
+        self._name = name
+        self._idle = threading.Condition()
+        self._running = 0
+        self._closing = False
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(self.counted, fn, *args, **kwargs)
+
+    def counted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """fn(*args) counted as a call under way (for a thread of its own: a transfer)."""
+        with self._idle:
+            if self._closing:
+                raise ConnectionClosed(self._name)
+            self._running += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def close_when_idle(self, close: Callable[[], None], wait_s: float) -> bool:
+        """Refuse new calls, wait up to ``wait_s`` for the running ones, then ``close()``;
+        False (and nothing closed) when a call is still under way."""
+        with self._idle:
+            self._closing = True
+            if not self._idle.wait_for(lambda: self._running == 0, wait_s):
+                return False
+        close()
+        return True
+
+    def submit_close(self, close: Callable[[], None], wait_s: float) -> Future[bool]:
+        """``close_when_idle`` in a worker of its own (not counted: it waits for the rest)."""
+        return super().submit(self.close_when_idle, close, wait_s)
 
 
 class Link:
@@ -34,8 +95,7 @@ class Link:
         self.generation = generation
         self.conn: libvirt.virConnect | None = None
         self.event_ids: EventIds = ()
-        self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
-                                           thread_name_prefix=f"libvirt-{name}")
+        self.executor = GatedExecutor(name, workers)
         self._timeout_s = timeout_s    # read per call: the user may change it meanwhile
 
     async def call(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts],
@@ -53,7 +113,7 @@ class Link:
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
         if conn is not None:
-            self.executor.submit(close_quietly, conn, ids)
+            self.executor.submit_close(lambda: close_quietly(conn, ids), CLOSE_WAIT_S)
 
     def abandon(self) -> None:
         """The host is gone or going: close what can be closed and give up the pool, whose
@@ -67,9 +127,14 @@ class Link:
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
         if conn is not None:
+            closing = self.executor.submit_close(lambda: close_quietly(conn, ids),
+                                                 CLOSE_WAIT_S)
             try:
-                await self.call(close_quietly, conn, ids)
+                closed = await asyncio.wait_for(asyncio.wrap_future(closing),
+                                                CLOSE_WAIT_S + self._timeout_s())
             except (asyncio.TimeoutError, RuntimeError):
+                closed = False
+            if not closed:
                 log.warning("closing %s did not finish; the connection is abandoned",
                             self.name)
         self.executor.shutdown(wait=False)
