@@ -37,6 +37,8 @@ PKGS=(
     # administration tests: UEFI firmware and an emulated TPM for new VMs, the OS
     # database, bootable test ISOs (grub-mkrescue with xorriso and mtools)
     ovmf swtpm swtpm-tools osinfo-db xorriso grub-pc-bin grub-common mtools
+    # New VM's test ISO boots under UEFI (OVMF) too: GRUB's EFI modules for grub-mkrescue
+    grub-efi-amd64-bin
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)
