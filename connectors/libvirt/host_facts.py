@@ -90,7 +90,8 @@ def _memory(conn: libvirt.virConnect) -> tuple[int, int]:
     cache and buffers), where the host reports them; else its plain free memory."""
     total = cast("list[int]", conn.getInfo())[1] * 1024
     try:
-        stats = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0)
+        stats = cast("dict[str, int]",
+                     conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0))
         available = sum(stats.get(k, 0) for k in ("free", "buffers", "cached"))
     except libvirt.libvirtError:
         available = conn.getFreeMemory() // 1024

@@ -93,11 +93,13 @@ def probe(url: str, db: OsDb, arch: str = "x86_64") -> TreeFacts:
     known = db.identify_tree_url(url, arch)
     tried: list[str] = []
     candidates: list[tuple[str, str, OsEntry | None]] = []
+    entry: OsEntry | None
     if known is not None:
         entry, tree = known
         if tree.kernel and tree.initrd:
             candidates.append((tree.kernel, tree.initrd, entry))
-    candidates += [(k, i, None) for k, i in db.tree_layouts(arch)]
+    candidates += [(k, i, None) for k, i in db.tree_layouts(arch)
+                   if (k, i) not in {(c[0], c[1]) for c in candidates}]
     for kernel, initrd, entry in candidates:
         found, why = _exists(_join(url, kernel))
         tried.append(f"{kernel} ({why})")

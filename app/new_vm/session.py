@@ -1,0 +1,201 @@
+"""One New VM wizard's work with its host: reading what the host offers, identifying the
+install medium or tree, and creating the VM as one task.
+
+Everything slow runs off the Qt thread: libvirt calls in the host's worker pool, the
+osinfo database, local ISOs and HTTP trees in a thread. Creating is one Task (status
+bar and Events) with progress; it can be cancelled until the domain is defined, and
+what a failed or cancelled creation made is removed by the connector before the task
+ends (create_ops.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable, Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from connectors.libvirt import install_tree, iso9660, osinfo
+from connectors.libvirt.clone_ops import CloneJob, CloneSpec
+from connectors.libvirt.create_ops import CreateCancelled, CreateJob, CreateSpec, Source
+from connectors.libvirt.host_facts import HostFacts
+from connectors.libvirt.model import ActionError
+
+from .plan import VmPlan
+
+log = logging.getLogger(__name__)
+POLL_S = 0.2
+
+
+class CreatingHost(Protocol):
+    """What the session needs of a connection (connectors.libvirt.host.LibvirtHost)."""
+
+    uri: str
+
+    async def new_vm_facts(self) -> HostFacts: ...
+    async def volume_head(self, pool: str, volume: str) -> bytes: ...
+    async def create_vm(self, spec: CreateSpec, job: CreateJob) -> str: ...
+    async def clone_vm(self, spec: CloneSpec, job: CloneJob) -> str: ...
+
+
+class Job(Protocol):
+    phase: str
+    defined: bool
+    key: str
+
+    @property
+    def fraction(self) -> float: ...
+    def cancel(self) -> bool: ...
+
+
+async def load_osdb() -> osinfo.OsDb:
+    return await asyncio.to_thread(osinfo.load_default)
+
+
+async def run_job(task, job: Job, work: Awaitable[str],
+                  phase: Callable[[str, float], None] | None = None) -> str:
+    """Awaits ``work`` while reporting ``job``'s progress on ``task``; a cancel of the
+    task asks the job to stop and waits until the connector has cleaned up. Once the
+    domain is defined a cancel is refused: the task runs to its end."""
+    inner = asyncio.ensure_future(work)
+    while True:
+        try:
+            done, _ = await asyncio.wait({inner}, timeout=POLL_S)
+        except asyncio.CancelledError:
+            if job.cancel():
+                try:
+                    await asyncio.shield(inner)
+                except (CreateCancelled, ActionError):
+                    pass
+                raise
+            continue                    # defined already: finish the job
+        if task is not None:
+            task.set_progress(int(job.fraction * 100))
+        if phase is not None:
+            phase(job.phase, job.fraction)
+        if done:
+            return inner.result()
+
+
+class NewVmSession(QObject):
+    """Signals: ``ready(error)`` once facts and the OS database are in (error "" when
+    fine), ``mediaChecked()`` after an ISO or tree was looked at (the plan holds the
+    result), ``progress(phase, fraction)`` while creating, ``finished(key, error)``."""
+
+    ready = Signal(str)
+    mediaChecked = Signal()
+    progress = Signal(str, float)
+    finished = Signal(str, str)
+
+    def __init__(self, host: CreatingHost, tasks, host_label: str,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.tasks = tasks
+        self.host_label = host_label
+        self.facts: HostFacts | None = None
+        self.osdb: osinfo.OsDb | None = None
+        self.error = ""
+        self.task = None
+        self.job: CreateJob | None = None
+        self._check_serial = 0
+
+    async def load(self) -> None:
+        try:
+            self.facts, self.osdb = await asyncio.gather(self.host.new_vm_facts(),
+                                                         load_osdb())
+        except ActionError as err:
+            self.error = str(err)
+        except OSError as err:
+            self.error = f"The operating system database could not be read: {err}"
+        self.ready.emit(self.error)
+
+    # ---- identifying the install medium ----
+
+    async def check_media(self, plan: VmPlan) -> None:
+        """Reads the chosen ISO's labels (here, or through the connection) or probes the
+        tree; fills plan.media/media_error or plan.tree/tree_error and, when it knows
+        the OS, plan.os. A newer check supersedes an older one still running."""
+        self._check_serial += 1
+        serial = self._check_serial
+        plan.media, plan.media_error, plan.tree, plan.tree_error = None, "", None, ""
+        try:
+            if plan.source is Source.URL:
+                if plan.url and self.osdb is not None:
+                    tree = await asyncio.to_thread(install_tree.probe, plan.url, self.osdb)
+                    if serial == self._check_serial:
+                        plan.tree = tree
+                        self._detected(plan, tree.os)
+            elif plan.source is Source.ISO:
+                facts = await self._read_iso(plan)
+                if serial == self._check_serial and facts is not None:
+                    plan.media = facts
+                    found = self.osdb.identify_disc(facts.label) if self.osdb else None
+                    self._detected(plan, found)
+            elif plan.source in (Source.IMPORT, Source.CLOUD) and plan.from_local:
+                await asyncio.to_thread(_readable, plan.local_path)
+        except install_tree.TreeError as err:
+            if serial == self._check_serial:
+                plan.tree_error = str(err)
+        except (iso9660.NotAnIso, ActionError) as err:
+            if serial == self._check_serial:
+                plan.media_error = str(err)
+        except OSError as err:
+            if serial == self._check_serial:
+                plan.media_error = f"Cannot read {plan.local_path}: {err.strerror or err}."
+        if serial == self._check_serial:
+            self.mediaChecked.emit()
+
+    async def _read_iso(self, plan: VmPlan) -> iso9660.IsoFacts | None:
+        if plan.from_local:
+            if not plan.local_path:
+                return None
+            return await asyncio.to_thread(iso9660.read_local, plan.local_path)
+        if plan.volume is None:
+            return None
+        head = await self.host.volume_head(plan.volume.pool, plan.volume.name)
+        return iso9660.read_head(head, plan.volume.name)
+
+    @staticmethod
+    def _detected(plan: VmPlan, entry: osinfo.OsEntry | None) -> None:
+        if entry is not None:
+            plan.os, plan.os_detected = entry, True
+        elif plan.os_detected:
+            plan.os, plan.os_detected = None, False
+
+    # ---- creating ----
+
+    def create(self, plan: VmPlan):
+        """Starts the creation task; returns the Task."""
+        spec = plan.to_spec()
+        self.job = CreateJob()
+        job = self.job
+
+        async def work(task) -> None:
+            try:
+                key = await run_job(task, job, self.host.create_vm(spec, job),
+                                    self.progress.emit)
+            except asyncio.CancelledError:
+                self.finished.emit("", "Creating the VM was cancelled; nothing was left "
+                                       "behind.")
+                raise
+            except Exception as err:  # noqa: BLE001 - the wizard shows every failure
+                self.finished.emit("", str(err) or type(err).__name__)
+                raise
+            self.finished.emit(key, "")
+
+        self.task = self.tasks.run(f"Creating VM {spec.name}",
+                                   f"{self.host_label} » {spec.name}", work)
+        return self.task
+
+    def cancel(self) -> bool:
+        """False once the VM is defined (the rest cannot be undone by cancelling)."""
+        if self.task is None or self.job is None or self.job.defined:
+            return False
+        self.task.cancel()
+        return True
+
+
+def _readable(path: str) -> None:
+    with open(path, "rb") as src:
+        src.read(512)
