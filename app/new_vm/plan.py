@@ -37,6 +37,7 @@ class VmPlan:
     local_path: str = ""
     media: IsoFacts | None = None              # the ISO's labels, once read
     media_error: str = ""
+    checking: bool = False                     # the ISO or tree is being looked at
     url: str = ""
     tree: TreeFacts | None = None
     tree_error: str = ""

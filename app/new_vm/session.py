@@ -144,6 +144,7 @@ class NewVmSession(QObject):
             if serial == self._check_serial:
                 plan.media_error = f"Cannot read {plan.local_path}: {err.strerror or err}."
         if serial == self._check_serial:
+            plan.checking = False
             self.mediaChecked.emit()
 
     async def _read_iso(self, plan: VmPlan) -> iso9660.IsoFacts | None:

@@ -79,6 +79,8 @@ def source_problems(plan: VmPlan, facts: HostFacts) -> list[str]:
     if not offer:
         return [offer.reason]
     found: list[str] = []
+    if plan.checking:
+        return ["Looking at the chosen image or tree…"]
     if plan.source in (Source.ISO, Source.IMPORT, Source.CLOUD):
         what = {Source.ISO: "the ISO", Source.IMPORT: "the disk image",
                 Source.CLOUD: "the cloud image"}[plan.source]

@@ -29,7 +29,6 @@ from typing import Callable
 import libvirt
 
 from connectors.libvirt import cloudinit, domxml, install_tree, transfer
-from connectors.libvirt.domxml.devices import Device
 from connectors.libvirt.model import ActionError
 from connectors.libvirt.readers import error_text
 
@@ -301,13 +300,6 @@ def _fetch_to_pool(conn: libvirt.virConnect, url: str, pool_name: str, name: str
     return vol
 
 
-def _disk_device(dom: domxml.Domain, vol: libvirt.virStorageVol, fmt: str, bus: str,
-                 boot: int | None) -> Device:
-    return dom.add_device(domxml.new_disk(domxml.next_target(dom, bus), bus=bus,
-                                          file=vol.path(), driver_type=fmt,
-                                          boot_order=boot))
-
-
 def _volume_format(vol: libvirt.virStorageVol, default: str) -> str:
     fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
     value = fmt.get("type", default) if fmt is not None else default
@@ -355,6 +347,67 @@ def _add_nic(dom: domxml.Domain, spec: CreateSpec, boot: int | None) -> None:
     dom.add_device(nic)
 
 
+def assemble(dom: domxml.Domain, spec: CreateSpec, main_disk: tuple[str, str] | None,
+             iso: str | None, seed: str | None) -> None:
+    """Adds the disks (``main_disk``: path and format), the CD/DVDs, the NIC and the
+    boot order: the disk first, then the disc or the network (a blank disk falls
+    through to them), or the kernel for a PV guest."""
+    boot = 1
+    pv = spec.domain_type == "xen" and spec.os_type != "hvm"
+    if main_disk is not None:
+        path, fmt = main_disk
+        bus = "xen" if pv else spec.disk_bus
+        dom.add_device(domxml.new_disk(domxml.next_target(dom, bus), bus=bus, file=path,
+                                       driver_type=fmt, boot_order=boot))
+        boot += 1
+    for disc, order in ((iso, boot), (seed, None)):
+        if disc is not None:
+            dom.add_device(domxml.new_cdrom(domxml.next_target(dom, spec.cdrom_bus),
+                                            bus=spec.cdrom_bus, file=disc, boot_order=order))
+    if iso is not None:
+        boot += 1
+    _add_nic(dom, spec, boot if spec.source is Source.PXE else None)
+    if spec.source is Source.KERNEL:
+        dom.os.kernel = spec.kernel_path
+        dom.os.initrd = spec.initrd_path
+        dom.os.cmdline = spec.kernel_args or None
+    if pv:
+        for d in dom.devices:                       # PV guests boot by kernel, not order
+            d.boot_order = None
+
+
+def preview_xml(spec: CreateSpec, pool_paths: dict[str, str]) -> str:
+    """The definition as it will be, with the volumes' paths foreseen (``pool_paths``:
+    pool name -> its folder), for the wizard's Show XML."""
+    dom = build_domain(spec)
+
+    def path(pool: str | None, name: str) -> str:
+        return f"{pool_paths.get(pool or '', '/' + (pool or 'pool'))}/{name}"
+
+    main = iso = seed = None
+    if spec.source in (Source.IMPORT, Source.CLOUD) and spec.image is not None:
+        if spec.source is Source.IMPORT:
+            main = (path(spec.image.pool, spec.image.name), spec.image_format)
+        else:
+            pool = spec.disk.pool if spec.disk else spec.image.pool
+            main = (path(pool, f"{spec.name}.qcow2"), "qcow2")
+    elif spec.disk is not None:
+        ext = "qcow2" if spec.disk.format == "qcow2" else "img"
+        main = (path(spec.disk.pool, f"{spec.name}.{ext}"), spec.disk.format)
+    if spec.source is Source.ISO and spec.iso is not None:
+        iso = path(spec.iso.pool, spec.iso.name)
+    if spec.cloud is not None:
+        seed = path(spec.work_pool, f"{spec.name}-cidata.iso")
+    assemble(dom, spec, main, iso, seed)
+    if spec.source is Source.URL:
+        dom.os.kernel = path(spec.work_pool, f"{spec.name}-kernel")
+        dom.os.initrd = path(spec.work_pool, f"{spec.name}-initrd")
+        dom.os.cmdline = spec.kernel_args or None
+        dom.description = ("First boot only: the installer's kernel and initrd; then the "
+                           "VM boots from its disk.")
+    return dom.to_xml()
+
+
 def create_domain(conn: libvirt.virConnect, spec: CreateSpec, job: CreateJob) -> str:
     """Makes the VM; returns its UUID. Raises CreateCancelled or CreateFailed (with
     everything made removed again)."""
@@ -381,7 +434,6 @@ def _create(conn: libvirt.virConnect, spec: CreateSpec, job: CreateJob, undo: _U
     except libvirt.libvirtError:
         pass
     dom = build_domain(spec)
-    boot = 1
     main_disk: libvirt.virStorageVol | None = None
     main_format = "qcow2"
     kernel_vol = initrd_vol = None
@@ -428,28 +480,9 @@ def _create(conn: libvirt.virConnect, spec: CreateSpec, job: CreateJob, undo: _U
         seed_vol = _seed(conn, spec, job, undo)
 
     job._begin("Defining the VM")
-    if main_disk is not None:
-        _disk_device(dom, main_disk, main_format,
-                     "xen" if spec.domain_type == "xen" and spec.os_type != "hvm"
-                     else spec.disk_bus, boot)
-        boot += 1
-    if iso_vol is not None:
-        dom.add_device(domxml.new_cdrom(domxml.next_target(dom, spec.cdrom_bus),
-                                        bus=spec.cdrom_bus, file=iso_vol.path(),
-                                        boot_order=boot))
-        boot += 1
-    if seed_vol is not None:
-        dom.add_device(domxml.new_cdrom(domxml.next_target(dom, spec.cdrom_bus),
-                                        bus=spec.cdrom_bus, file=seed_vol.path()))
-    _add_nic(dom, spec, boot if spec.source is Source.PXE else None)
-    if spec.source is Source.KERNEL:
-        dom.os.kernel = spec.kernel_path
-        dom.os.initrd = spec.initrd_path
-        dom.os.cmdline = spec.kernel_args or None
-    if spec.domain_type == "xen" and spec.os_type != "hvm":
-        for d in dom.devices:                       # PV guests boot by kernel, not order
-            d.boot_order = None
-
+    assemble(dom, spec, (main_disk.path(), main_format) if main_disk is not None else None,
+             iso_vol.path() if iso_vol is not None else None,
+             seed_vol.path() if seed_vol is not None else None)
     final_xml = dom.to_xml()
     if spec.source is Source.URL and kernel_vol is not None and initrd_vol is not None:
         install = dom.copy()
