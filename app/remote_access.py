@@ -22,8 +22,7 @@ from typing import Awaitable, Callable
 from PySide6.QtCore import QObject
 
 from app.credentials import AskUser, CredentialBroker
-from app.vault import (EncryptedFileVault, KeyringVault, Vault, VaultStatus,
-                       encrypted_file_path)
+from app.vault import EncryptedFileVault, KeyringVault, Vault, encrypted_file_path
 from connectors.libvirt import hostkeys
 from connectors.libvirt.hostkeys import HostKeyCheck, HostKeyError, KeyStatus, KnownHosts
 from connectors.libvirt.model import ConnectError, ConnState
@@ -66,9 +65,6 @@ class RemoteAccess(QObject):
         return self._manager()
 
     # ---- vaults ----
-
-    def vault_status(self) -> VaultStatus:
-        return self.broker.vault.status()
 
     async def unlock_encrypted_file(self, password: str,
                                     vault: EncryptedFileVault | None = None) -> None:

@@ -252,7 +252,7 @@ class Session:
     # ---- leaving ----
 
     def _report_config_warnings(self) -> None:
-        for warning in self.manager.config_warnings():
+        for warning in self.manager.load_saved():
             self.events_log.add("warning", "application", "settings", warning)
             self.window.show_warning("Settings", warning)
 

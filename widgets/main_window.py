@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.status = MainStatusBar(self)
         self.setStatusBar(self.status)
+        self._connect_alerts()
 
         self._summary_timer = QTimer(self, singleShot=True, interval=100)
         self._summary_timer.timeout.connect(self._update_summary)
@@ -111,7 +112,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.filter_edit)
         left_layout.addWidget(self.tree)
 
-        self.general_tab = GeneralTab(self.inventory, self.manager)
+        self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
             edit_menu = bar.addMenu("&Edit")
             self.preferences_action = edit_menu.addAction("&Preferences…")
             self.preferences_action.setShortcut(QKeySequence.StandardKey.Preferences)
-            self.preferences_action.triggered.connect(self.show_preferences)
+            self.preferences_action.triggered.connect(self._open_preferences)
 
         server_menu = bar.addMenu("&Server")
         _fill(server_menu, _actions(self.commands.host_commands))
@@ -218,7 +219,33 @@ class MainWindow(QMainWindow):
             return _actions(commands)
         return []
 
-    def show_preferences(self):
+    def _connect_alerts(self) -> None:
+        """Firing alerts are counted on the Alerts tab's title and in the status bar."""
+        if self.alerts_tab is None:
+            return
+        model = self.alert_engine.model
+        # Bound methods, not lambdas holding the window: a reference cycle through the
+        # window may be freed by Python's cycle collector on a worker thread.
+        model.firingChanged.connect(self._alerts_firing)
+        self.status.alertsClicked.connect(self._show_alerts)
+        self.alerts_tab.editRulesRequested.connect(self._edit_alert_rules)
+        self._alerts_firing(model.firing_count())
+
+    def _show_alerts(self) -> None:
+        self.tabs.setCurrentWidget(self.alerts_tab)
+
+    def _edit_alert_rules(self) -> None:
+        self.show_preferences("Alerts")
+
+    def _open_preferences(self) -> None:
+        self.show_preferences()
+
+    def _alerts_firing(self, count: int) -> None:
+        index = self.tabs.indexOf(self.alerts_tab)
+        self.tabs.setTabText(index, f"Alerts ({count})" if count else "Alerts")
+        self.status.set_alerts_firing(count)
+
+    def show_preferences(self, page: str | None = None):
         from widgets.dialogs.preferences import PreferencesDialog
         targets = []
         for conn_id in self.manager.conn_ids():
@@ -226,6 +253,8 @@ class MainWindow(QMainWindow):
             targets.append((f"Server {self.manager.label(conn_id)}", f"host:{host.uri}"))
             targets += [(f"VM {vm.name}", f"vm:{vm.key}") for vm in host.vms()[:500]]
         dialog = PreferencesDialog(self.preferences, {"targets": targets}, self)
+        if page is not None:
+            dialog.show_page(page)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

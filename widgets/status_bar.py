@@ -6,13 +6,17 @@ how the last action ended.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
 RESULT_SHOWN_MS = 15000
 
 
 class MainStatusBar(QStatusBar):
+    """``alertsClicked()``: the firing-alerts notice was clicked (show the Alerts tab)."""
+
+    alertsClicked = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(True)
@@ -35,6 +39,14 @@ class MainStatusBar(QStatusBar):
         self.progress.setVisible(False)
         self.addWidget(self.summary_label)
         self.addWidget(self.demo_label)
+        self.alerts_button = QToolButton()
+        self.alerts_button.setObjectName("alertsFiring")
+        self.alerts_button.setAutoRaise(True)
+        self.alerts_button.setStyleSheet("QToolButton { color: #c62828; font-weight: bold; }")
+        self.alerts_button.setToolTip("Show the Alerts tab")
+        self.alerts_button.setVisible(False)
+        self.alerts_button.clicked.connect(self.alertsClicked)
+        self.addPermanentWidget(self.alerts_button)
         self.addPermanentWidget(self.task_label)
         self.addPermanentWidget(self.progress)
 
@@ -44,6 +56,12 @@ class MainStatusBar(QStatusBar):
         self.summary_label.setText(
             f"{plural(servers, 'server')}, {connected} connected, {plural(vms, 'VM')}")
         self.demo_label.setVisible(demo)
+
+    def set_alerts_firing(self, count: int) -> None:
+        """"⚠ 2 alerts firing" while performance alerts fire; nothing otherwise."""
+        self.alerts_button.setText(
+            f"\u26a0 {count} alert{'' if count == 1 else 's'} firing")
+        self.alerts_button.setVisible(count > 0)
 
     def set_running(self, titles: list[str]) -> None:
         """Titles of the tasks still running (newest last); empty when all are done."""
