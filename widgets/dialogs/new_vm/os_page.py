@@ -61,7 +61,7 @@ class OsPage(CheckedPage):
         self.list.blockSignals(True)
         self.list.clear()
         current = self.plan.os
-        for entry in self._entries()[:500]:
+        for entry in self._entries():
             item = QListWidgetItem(entry.name)
             item.setData(ENTRY_ROLE, entry)
             if entry.eol_date:

@@ -100,8 +100,15 @@ class ResourcesPage(CheckedPage):
         """Firmware, Secure Boot and TPM as the chosen hypervisor offers them."""
         if self._filling:
             return
+        self._filling = True
+        try:
+            self._offer_for(self.hypervisor.currentData())
+        finally:
+            self._filling = False
+        self.changed()
+
+    def _offer_for(self, kind) -> None:
         plan = self.plan
-        kind = self.hypervisor.currentData()
         caps = self.facts.caps_for(*kind) if kind else None
         pv = kind == ("xen", "xen")
         wanted = self.firmware.currentData() or plan.firmware
