@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--show-domain", metavar="NAME",
         help="select the first VM with this name once the inventory has loaded")
     parser.add_argument(
+        "--show-domain-creator", action="store_true",
+        help="open the New VM wizard for the (first) --connect host once it is connected; "
+             "with --screenshot, save a picture of the wizard and exit (status 1 when it "
+             "could not read what the host offers)")
+    parser.add_argument(
         "--screenshot", metavar="FILE",
         help="save the window as a PNG once every connection's attempt has ended, then "
              "exit; the exit status is 1 (with the reasons on stderr) when a connection "

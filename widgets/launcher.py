@@ -146,7 +146,11 @@ class Session:
         status = 0
         if self.args.show_domain:
             loop.create_task(self._show_domain(self.args.show_domain))
-        if self.args.screenshot:
+        if self.args.show_domain_creator:
+            from widgets.domain_creator_cli import show_domain_creator
+            status = await show_domain_creator(self, opened)
+            window.close()
+        elif self.args.screenshot:
             status = await self.take_screenshot(self.args.screenshot, opened)
             window.close()
         else:

@@ -84,7 +84,9 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.commands.add_server.set_handler(self.show_add_server)
         self.add_server_action = self.commands.add_server.action
-        self.add_server_action.setShortcut(QKeySequence("Ctrl+N"))
+        from widgets.dialogs.new_vm.opening import open_clone, open_new_vm
+        self.commands.new_vm.set_handler(lambda conn_id: open_new_vm(self, conn_id))
+        self.commands.clone.set_handler(lambda node: open_clone(self, node))
 
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -159,7 +161,7 @@ class MainWindow(QMainWindow):
         _fill(server_menu, _actions(self.commands.host_commands))
         self.server_menu = server_menu
         self.vm_menu = bar.addMenu("&VM")
-        _fill(self.vm_menu, self._vm_actions())
+        _fill(self.vm_menu, [self.commands.new_vm.action, None] + self._vm_actions())
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setMovable(False)
         toolbar.addAction(self.add_server_action)
+        toolbar.addAction(self.commands.new_vm.action)
         toolbar.addSeparator()
         c = self.commands
         _fill(toolbar, _actions([c.start, c.shutdown, c.reboot, c.force_shutdown, None,
@@ -216,7 +219,7 @@ class MainWindow(QMainWindow):
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):
                 commands.pop(0)
-            return _actions(commands)
+            return [self.commands.new_vm.action, None] + _actions(commands)
         return []
 
     def _connect_alerts(self) -> None:

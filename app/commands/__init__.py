@@ -6,6 +6,7 @@ from typing import Sequence
 from PySide6.QtCore import QObject
 
 from .base import Command, Context, DeleteChoice, Prompter, load_icon
+from .create import CloneVM, NewVM
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
                  ShutDownVM, StartVM, SuspendVM)
@@ -13,7 +14,7 @@ from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, Re
 __all__ = ["Command", "CommandSet", "DeleteChoice", "Prompter", "load_icon", "AddServer",
            "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost", "DeleteVM",
            "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM", "ShutDownVM", "StartVM",
-           "SuspendVM"]
+           "SuspendVM", "NewVM", "CloneVM"]
 
 
 class CommandSet(QObject):
@@ -41,10 +42,12 @@ class CommandSet(QObject):
         self.reconnect_host = ReconnectHost(c, self)
         self.remove_host = RemoveHost(c, self)
         self.forget_password = ForgetPassword(c, self)
+        self.new_vm = NewVM(c, self)
+        self.clone = CloneVM(c, self)
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
-            self.force_shutdown, self.force_reboot, None, self.delete]
+            self.force_shutdown, self.force_reboot, None, self.clone, self.delete]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
             self.remove_host, self.forget_password]
@@ -70,7 +73,8 @@ class CommandSet(QObject):
         return node
 
     def all(self) -> list[Command]:
-        return [c for c in self.vm_commands + self.host_commands if c is not None]
+        return [c for c in self.vm_commands + self.host_commands if c is not None] + [
+            self.new_vm]
 
     @property
     def selection(self) -> list:

@@ -83,7 +83,7 @@ class NewVmSession(QObject):
     result), ``progress(phase, fraction)`` while creating, ``finished(key, error)``."""
 
     ready = Signal(str)
-    mediaChecked = Signal()
+    mediaChecked = Signal()  # noqa: N815 (Qt signal names are camelCase here)
     progress = Signal(str, float)
     finished = Signal(str, str)
 

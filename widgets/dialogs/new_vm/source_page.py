@@ -12,14 +12,15 @@ import os
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
-                               QRadioButton, QStackedWidget, QVBoxLayout, QWidget)
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
+                               QPushButton, QRadioButton, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 from app.new_vm.plan import SOURCE_LABELS
 from app.new_vm.validation import size_text, source_offers, source_problems
 from connectors.libvirt.create_ops import Source, VolumeRef
 
-from .common import CheckedPage, add_item, connect_all, note_label
+from .common import CheckedPage, connect_all, note_label
 
 ORDER = (Source.ISO, Source.URL, Source.PXE, Source.IMPORT, Source.CLOUD, Source.KERNEL)
 
@@ -184,8 +185,12 @@ class SourcePage(CheckedPage):
         self.detected.setObjectName("detected")
         self.detected.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(choices)
-        layout.addWidget(self.stack, 1)
+        sources = QGroupBox("Install from")
+        sources.setLayout(choices)
+        details = QGroupBox("Details")
+        QVBoxLayout(details).addWidget(self.stack)
+        layout.addWidget(sources)
+        layout.addWidget(details, 1)
         layout.addWidget(self.detected)
         layout.addWidget(self.problem)
         connect_all([self.url, self.kernel_args, self.url_pool, self.image_format,
