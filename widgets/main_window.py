@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
         _fill(server_menu, _actions(self.commands.host_commands))
         self.server_menu = server_menu
         self.vm_menu = bar.addMenu("&VM")
-        _fill(self.vm_menu, [self.commands.new_vm.action, None] + self._vm_actions())
+        _fill(self.vm_menu, self._vm_actions())
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
 
     def _vm_actions(self) -> list:
         """The VM menu and a VM's context menu: the commands, then the console's own."""
-        return _actions(self.commands.vm_commands) + [
+        return [self.commands.new_vm.action, None] + _actions(self.commands.vm_commands) + [
             None, self.console_tab.forget_password_action]
 
     def _context_actions(self, nodes: list) -> list:
