@@ -39,6 +39,13 @@ RUFF_PATHS=(
     tests/unit/test_domain_xml*.py
     tests/integration/test_domain_xml_libvirtd.py
     tests/integration/test_volume_transfer.py
+    tests/integration/test_new_vm_*.py
+    tests/integration/test_clone.py
+    tests/integration/new_vm_driver.py
+    tests/integration/serial_console.py
+    tests/widgets/test_new_vm_wizard.py
+    tests/widgets/new_vm_helpers.py
+    tests/unit/test_new_vm_definitions.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

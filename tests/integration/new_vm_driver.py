@@ -190,7 +190,8 @@ class WizardDriver:
                            network: tuple[str, str] | None = None, firmware: str = "bios",
                            secure_boot: bool = False, tpm: bool = False,
                            start: bool = True, console: bool = False,
-                           hypervisor: tuple[str, str] | None = None) -> None:
+                           hypervisor: tuple[str, str] | None = None,
+                           graphics: str = "vnc") -> None:
         self.next()                                       # -> OS
         self.next()                                       # -> Resources
         res = self.wizard.resources_page
@@ -213,6 +214,7 @@ class WizardDriver:
         if kind == "network":
             hw.net_name.setCurrentIndex(hw.net_name.findData(net_name))
         hw.video.setCurrentIndex(hw.video.findData("vga"))
+        hw.graphics.setCurrentIndex(hw.graphics.findData(graphics))
         self.next()                                       # -> Summary
         summary = self.wizard.summary_page
         summary.name.setText(name)
