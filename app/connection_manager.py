@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 import resources
 from app.config import ConnectionsStore, SavedConnection, strip_password
+from app.hypervisor_log import HypervisorRows
 from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
@@ -84,6 +85,7 @@ class ConnectionManager(QObject):
         self._auth_handler: AuthHandler | None = None
         self._connect_guard: Callable[[str], Awaitable[None]] | None = None
         self._ids = itertools.count(1)
+        self._hypervisor_rows = HypervisorRows(events_log)
 
     # ================= opening =================
 
@@ -319,8 +321,8 @@ class ConnectionManager(QObject):
             message = event.message
             if event.name and event.name not in message:
                 message = f"{_KIND_WORDS.get(event.kind, '')}{event.name}: {message}"
-            self.events_log.add(event.severity, HYPERVISOR,
-                                f"{self.label(conn_id)} » {event.name}", message)
+            self._hypervisor_rows.record(conn_id, event,
+                                         f"{self.label(conn_id)} » {event.name}", message)
 
     def _log_state(self, conn_id: str, event: HostStateChanged) -> None:
         source = self.label(conn_id)

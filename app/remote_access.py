@@ -87,6 +87,12 @@ class RemoteAccess(QObject):
                             else "No saved password to forget")
         return removed
 
+    async def has_saved_password(self, conn_id: str) -> bool:
+        """Whether anything is saved for the server (Forget Saved Password is offered)."""
+        manager = self.manager
+        host = manager.host(conn_id) if manager is not None else None
+        return host is not None and await self.broker.has_saved(host.uri)
+
     # ---- host keys ----
 
     async def check_host_key(self, uri: str) -> None:

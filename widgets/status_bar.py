@@ -3,6 +3,11 @@
 Task progress is an indeterminate bar with the active task's title while any task runs,
 then the last result for a while (failures in red) so a user who looked away still sees
 how the last action ended.
+
+Qt hides the left-hand widgets (the summary and the demo badge) while a temporary message
+shows (a menu entry's or toolbar button's status tip) and shows them again after. Showing
+the badge from here in between put it back on top of the message, which then ran under
+it; so its visibility is only applied while no message is up.
 """
 from __future__ import annotations
 
@@ -49,13 +54,21 @@ class MainStatusBar(QStatusBar):
         self.addPermanentWidget(self.alerts_button)
         self.addPermanentWidget(self.task_label)
         self.addPermanentWidget(self.progress)
+        self._demo = False
+        self.messageChanged.connect(self._message_changed)
 
     def set_summary(self, servers: int, connected: int, vms: int, demo: bool) -> None:
         def plural(n: int, word: str) -> str:
             return f"{n} {word}{'' if n == 1 else 's'}"
         self.summary_label.setText(
             f"{plural(servers, 'server')}, {connected} connected, {plural(vms, 'VM')}")
-        self.demo_label.setVisible(demo)
+        self._demo = demo
+        if not self.currentMessage():
+            self.demo_label.setVisible(demo)
+
+    def _message_changed(self, message: str) -> None:
+        if not message:
+            self.demo_label.setVisible(self._demo)
 
     def set_alerts_firing(self, count: int) -> None:
         """"⚠ 2 alerts firing" while performance alerts fire; nothing otherwise."""

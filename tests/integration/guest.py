@@ -59,7 +59,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga") -> str:
+              video: str = "vga", acpi: bool = True) -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
@@ -67,7 +67,8 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
     ``vnc_password`` sets the display's password (VNC or SPICE); ``video`` is the video
     model ("vga", "qxl", "virtio", "cirrus", "bochs"). ACPI is on so
-    that `virsh shutdown` presses the power button the guest's init listens to.
+    that `virsh shutdown` presses the power button the guest's init listens to;
+    ``acpi=False`` makes a guest that ignores it (the call succeeds, the guest runs on).
     """
     if accel not in ("kvm", "qemu"):
         raise ValueError(f"accel must be 'kvm' or 'qemu', not {accel!r}")
@@ -106,7 +107,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     <initrd>{escape(str(initrd))}</initrd>
     <cmdline>{KERNEL_CMDLINE}</cmdline>
   </os>
-  <features><acpi/></features>
+  {"<features><acpi/></features>" if acpi else ""}
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QWidget
 
 from widgets.perf.chart import Chart
 
-TWO_COLUMNS_FROM = 860     # px of width: two charts side by side from there on
+TWO_COLUMNS_FROM = 800     # px: two charts side by side (at 1280 px the tab gets ~850)
 
 
 class ChartGrid(QScrollArea):

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLa
 
 from app.perf.monitor import HostMemory
 from app.perf.usage import format_bytes
-from connectors.libvirt.model import HostInfo, NetworkInfo, PoolInfo, VMInfo, VMState
+from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
+                                      VMState)
 
 MEMORY_NOTE = ("Live, from the server's memory statistics, as free(1) counts them "
                "(used: without cache and buffers). The Performance tab and the tree show "
@@ -253,7 +254,12 @@ class GeneralTab(QWidget):
         memory = self._host_memory(node.conn_id, info)
         vms = self._host_vms(node, host)
         counts = Counter(v.state for v in vms)
-        vm_rows = [("Total", str(len(vms)))]
+        if state is ConnState.CONNECTED or state is None:
+            vm_rows = [("Total", str(len(vms)))]
+        else:
+            # The tree still lists them, greyed, as they were: say that, not "0".
+            vm_rows = [("Total", f"{len(vms)} VM{'' if len(vms) == 1 else 's'} "
+                                 "(last known; not connected)")]
         vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
         sections = [("General", general), ("CPU", cpu), ("Memory", memory)]
         dom0 = self._control_domain(node.conn_id)
@@ -295,6 +301,10 @@ class GeneralTab(QWidget):
         return None
 
     def _host_vms(self, node, host) -> list:
+        """What the tree lists under the host (the last known VMs while it is not
+        connected; the connection itself forgets them)."""
+        if self.inventory is not None and self.inventory.host_node(node.conn_id) is not None:
+            return [v for v in self.inventory.vms(node.conn_id) if not v.is_control_domain]
         if host is not None and callable(getattr(host, "vms", None)):
             try:
                 return [v for v in host.vms() if not v.is_control_domain]
