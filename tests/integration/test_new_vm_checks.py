@@ -288,3 +288,26 @@ def test_preview_xml_is_what_libvirt_accepts(conn):
     finally:
         dom.undefine()
 
+
+
+def test_show_domain_creator_saves_the_wizard_and_says_whether_it_read_the_host(
+        libvirt_uri, tmp_path):
+    """`hvconsole --connect URI --show-domain-creator --screenshot FILE`, as a script
+    runs it: the wizard's first page with the host's pools in it, exit 0; a host that
+    cannot be reached: the window, exit 1 and the reason on stderr."""
+    from PySide6.QtGui import QImage
+
+    from tests.integration.test_scripted_runs import _hvconsole
+
+    shot = tmp_path / "wizard.png"
+    done = _hvconsole(["--connect", libvirt_uri, "--show-domain-creator",
+                       "--screenshot", str(shot)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    image = QImage(str(shot))
+    assert image.width() >= 700 and image.height() >= 600        # the wizard, not a window
+    assert len({image.pixel(x, y) for x in range(0, image.width(), 9)
+                for y in range(0, image.height(), 9)}) > 20
+    bad = _hvconsole(["--connect", "qemu+unix:///system?socket=/nonexistent/sock",
+                      "--show-domain-creator", "--screenshot", str(tmp_path / "bad.png")],
+                     tmp_path)
+    assert bad.returncode == 1 and "not connected" in bad.stderr
