@@ -62,6 +62,7 @@ class VmPlan:
     sockets: int = 1
     cores: int = 2
     threads: int = 1
+    cpu_mode: str = "host-passthrough"         # host-passthrough, host-model, default
     firmware: str = "bios"
     secure_boot: bool = False
     tpm: bool = False
@@ -166,7 +167,7 @@ class VmPlan:
         return CreateSpec(
             name=self.name, source=self.source, domain_type=self.domain_type,
             os_type=self.os_type, memory_mib=self.memory_mib, vcpus=self.vcpus,
-            topology=topology, firmware=self.firmware if not self.xen_pv else "bios",
+            topology=topology, cpu_mode=self.cpu_mode, firmware=self.firmware if not self.xen_pv else "bios",
             secure_boot=self.secure_boot, tpm=self.tpm and not self.xen_pv,
             iso=source if self.source is Source.ISO else None,
             kernel_url=self.tree.kernel_url if self.tree else None,

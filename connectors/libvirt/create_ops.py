@@ -86,6 +86,7 @@ class CreateSpec:
     memory_mib: int = 1024
     vcpus: int = 1
     topology: tuple[int, int, int] | None = None     # sockets, cores, threads
+    cpu_mode: str = "host-passthrough"     # KVM: host-passthrough, host-model, default
     firmware: str = "bios"            # bios, efi
     secure_boot: bool = False
     tpm: bool = False
@@ -315,6 +316,13 @@ def build_domain(spec: CreateSpec) -> domxml.Domain:
                             firmware="efi" if spec.firmware == "efi" else None,
                             secure_boot=spec.secure_boot if spec.firmware == "efi" else None,
                             graphics=graphics, video=spec.video)
+    if spec.domain_type == "kvm" and spec.cpu_mode != "host-passthrough":
+        if spec.cpu_mode == "host-model":
+            cpu = dom.ensure_cpu()
+            cpu.set_mode("host-model")
+            cpu.check, cpu.migratable = None, None
+        else:
+            dom.drop("cpu")           # the hypervisor's own model (qemu64 on x86)
     if spec.topology is not None and spec.domain_type != "xen":
         sockets, cores, threads = spec.topology
         dom.ensure_cpu().topology = domxml.Topology(sockets=sockets, cores=cores,

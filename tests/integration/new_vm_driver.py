@@ -195,7 +195,11 @@ class WizardDriver:
         self.next()                                       # -> OS
         self.next()                                       # -> Resources
         res = self.wizard.resources_page
-        res.hypervisor.setCurrentIndex(res.hypervisor.findData(hypervisor or (accel, "hvm")))
+        res.hypervisor.setCurrentIndex(
+            res.hypervisor.findData(":".join(hypervisor or (accel, "hvm"))))
+        assert res.hypervisor.currentIndex() >= 0
+        # The hypervisor's own CPU model: nested KVM here aborts on the host's (MSR 0x10a).
+        res.cpu.setCurrentIndex(res.cpu.findData("default"))
         res.memory.setValue(memory_mib)
         res.vcpus.setValue(1)
         if firmware == "efi":

@@ -32,6 +32,14 @@ def test_an_iso_install_boots_the_disk_first_then_the_disc():
     assert dom.os.machine == "q35" and dom.memory_kib == 2 << 20 and dom.vcpus == 2
 
 
+def test_the_cpu_model_under_kvm():
+    assert _preview().cpu.mode == "host-passthrough"
+    assert _preview(cpu_mode="host-model").cpu.mode == "host-model"
+    assert _preview(cpu_mode="default").cpu is None
+    default = _preview(cpu_mode="default", topology=(1, 2, 1))
+    assert default.cpu.mode is None and default.cpu.topology.cores == 2
+
+
 def test_pxe_boots_the_disk_then_the_network():
     dom = _preview(source=co.Source.PXE, iso=None)
     assert [d.device for d in dom.disks] == ["disk"]

@@ -282,6 +282,18 @@ def test_vcpus_topology_and_the_hosts_limit(qtbot, aloop, disc):
                                 "asked.")
 
 
+def test_the_hypervisor_and_cpu_model_choices(qtbot, aloop, disc):
+    wizard = _to_resources(qtbot, aloop, disc)
+    page = wizard.resources_page
+    assert page.hypervisor.currentData() == "kvm:hvm"
+    assert page.cpu.currentData() == "host-passthrough"
+    page.hypervisor.setCurrentIndex(page.hypervisor.findData("qemu:hvm"))
+    page.cpu.setCurrentIndex(page.cpu.findData("default"))
+    _settle(aloop, wizard)
+    assert (wizard.plan.domain_type, wizard.plan.cpu_mode) == ("qemu", "default")
+    assert wizard.plan.to_spec().domain_type == "qemu"
+
+
 def test_uefi_secure_boot_and_tpm_follow_the_host(qtbot, aloop, disc):
     wizard = _to_resources(qtbot, aloop, disc)
     page = wizard.resources_page

@@ -12,6 +12,24 @@ from app.new_vm.validation import hypervisors, resources_problems, size_text
 
 from .common import CheckedPage, add_item, connect_all, note_label, select_data
 
+CPU_MODES = (("host-passthrough", "The host's CPU (fastest; the VM stays on like hosts)"),
+             ("host-model", "A model like the host's (migrates to more hosts)"),
+             ("default", "The hypervisor's default model (the most compatible)"))
+
+
+def key(kind: tuple[str, str]) -> str:
+    """Combobox data as a string: Qt keeps a Python tuple as a list, which findData
+    never matches."""
+    return ":".join(kind)
+
+
+def kind_of(data: str | None) -> tuple[str, str] | None:
+    if not data:
+        return None
+    domain_type, _, os_type = data.partition(":")
+    return domain_type, os_type
+
+
 LABELS = {("kvm", "hvm"): "KVM (hardware virtualization)",
           ("qemu", "hvm"): "QEMU (emulation, no KVM: slow)",
           ("xen", "xen"): "Xen paravirtualized (PV)",
@@ -40,6 +58,8 @@ class ResourcesPage(CheckedPage):
             spin.setObjectName(label)
             topology.addWidget(spin)
             topology.addWidget(QLabel(label))
+        self.cpu = QComboBox()
+        self.cpu.setObjectName("cpuMode")
         self.firmware = QComboBox()
         self.firmware.setObjectName("firmware")
         self.secure_boot = QCheckBox("Secure Boot")
@@ -53,6 +73,7 @@ class ResourcesPage(CheckedPage):
         form.addRow("", self.memory_note)
         form.addRow("vCPUs:", self.vcpus)
         form.addRow("Topology:", topology)
+        form.addRow("CPU model:", self.cpu)
         form.addRow("Firmware:", self.firmware)
         form.addRow("", self.secure_boot)
         form.addRow("", self.tpm)
@@ -65,7 +86,8 @@ class ResourcesPage(CheckedPage):
         self.hypervisor.currentIndexChanged.connect(self._offer)
         self.firmware.currentIndexChanged.connect(self._offer)
         connect_all([self.hypervisor, self.memory, self.vcpus, self.sockets, self.cores,
-                     self.threads, self.firmware, self.secure_boot, self.tpm], self.changed)
+                     self.threads, self.cpu, self.firmware, self.secure_boot, self.tpm],
+                    self.changed)
         self._filling = False
 
     def initializePage(self) -> None:  # noqa: N802 (Qt's name)
@@ -79,11 +101,21 @@ class ResourcesPage(CheckedPage):
         elif facts.is_xen:
             kinds = [k for k in kinds if k == ("xen", "hvm")]
         for kind in kinds:
-            self.hypervisor.addItem(LABELS.get(kind, kind[0]), kind)
+            self.hypervisor.addItem(LABELS.get(kind, kind[0]), key(kind))
         if (plan.domain_type, plan.os_type) in kinds:
-            select_data(self.hypervisor, (plan.domain_type, plan.os_type))
+            select_data(self.hypervisor, key((plan.domain_type, plan.os_type)))
         elif kinds:
             plan.domain_type, plan.os_type = kinds[0]
+        self.cpu.clear()
+        caps = facts.caps_for(plan.domain_type, plan.os_type)
+        for mode, label in CPU_MODES:
+            offer = caps.cpu_mode(mode) if caps is not None and mode != "default" else None
+            add_item(self.cpu, label, mode, offer.reason if offer is not None and not offer
+                     else "")
+        select_data(self.cpu, plan.cpu_mode)
+        if self.cpu.currentIndex() < 0 or not self.cpu.model().item(
+                self.cpu.currentIndex()).isEnabled():
+            select_data(self.cpu, "default")
         self.memory.setValue(plan.memory_mib)
         self.vcpus.setValue(plan.vcpus)
         self.sockets.setValue(plan.sockets)
@@ -102,7 +134,7 @@ class ResourcesPage(CheckedPage):
             return
         self._filling = True
         try:
-            self._offer_for(self.hypervisor.currentData())
+            self._offer_for(kind_of(self.hypervisor.currentData()))
         finally:
             self._filling = False
         self.changed()
@@ -136,7 +168,7 @@ class ResourcesPage(CheckedPage):
                                             "A PV guest has no TPM."))
         self.tpm.setChecked(bool(tpm) and plan.tpm)
         for widget in (self.firmware, self.secure_boot, self.tpm, self.sockets, self.cores,
-                       self.threads):
+                       self.threads, self.cpu):
             widget.setVisible(not pv)
         notes = []
         if self.firmware.currentData() == "bios" and plan.firmware == "efi":
@@ -154,9 +186,10 @@ class ResourcesPage(CheckedPage):
         if self._filling:
             return
         plan = self.plan
-        kind = self.hypervisor.currentData()
+        kind = kind_of(self.hypervisor.currentData())
         if kind:
             plan.domain_type, plan.os_type = kind
+        plan.cpu_mode = self.cpu.currentData() or "default"
         plan.memory_mib = self.memory.value()
         plan.vcpus = self.vcpus.value()
         plan.sockets, plan.cores, plan.threads = (self.sockets.value(), self.cores.value(),
