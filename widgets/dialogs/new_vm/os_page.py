@@ -70,6 +70,9 @@ class OsPage(CheckedPage):
             if current is not None and entry.id == current.id:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+        if self.list.currentItem() is not None:
+            self.list.scrollToItem(self.list.currentItem(),
+                                   QListWidget.ScrollHint.PositionAtCenter)
         self.changed()
 
     def _picked(self, item, _previous) -> None:
