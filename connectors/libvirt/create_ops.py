@@ -491,7 +491,6 @@ def _create(conn: libvirt.virConnect, spec: CreateSpec, job: CreateJob, undo: _U
     assemble(dom, spec, (main_disk.path(), main_format) if main_disk is not None else None,
              iso_vol.path() if iso_vol is not None else None,
              seed_vol.path() if seed_vol is not None else None)
-    final_xml = dom.to_xml()
     if spec.source is Source.URL and kernel_vol is not None and initrd_vol is not None:
         install = dom.copy()
         install.os.kernel = kernel_vol.path()
@@ -499,9 +498,11 @@ def _create(conn: libvirt.virConnect, spec: CreateSpec, job: CreateJob, undo: _U
         install.os.cmdline = spec.kernel_args or None
         install.on_reboot = "destroy"
         undo.domain = conn.createXML(install.to_xml(), 0)
+        dom.uuid = undo.domain.UUIDString()     # the final definition is of the same VM
         job.phase = "Starting the installer"
     if job.cancelled:
         raise CreateCancelled("Creating the VM was cancelled; nothing was left behind.")
+    final_xml = dom.to_xml()
     new = conn.defineXML(final_xml)
     undo.domain = new
     job.defined = True
