@@ -66,7 +66,9 @@ read_cidata() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         for dev in /dev/sr* /dev/vd* /dev/sd*; do
             [ -b "$dev" ] || continue
-            blkid "$dev" 2>/dev/null | grep -qi 'LABEL="cidata"' || continue
+            # The ISO 9660 volume label: 32 bytes at 32808 (busybox here has no blkid).
+            label="$(dd if="$dev" bs=1 skip=32808 count=6 2>/dev/null)"
+            [ "$label" = "cidata" ] || [ "$label" = "CIDATA" ] || continue
             mkdir -p /run/cidata
             mount -t iso9660 -o ro "$dev" /run/cidata || continue
             id="$(sed -n 's/^instance-id: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' /run/cidata/meta-data)"

@@ -193,6 +193,8 @@ class WizardDriver:
                            hypervisor: tuple[str, str] | None = None,
                            graphics: str = "vnc") -> None:
         self.next()                                       # -> OS
+        if self.wizard.plan.os is None:                   # nothing said which: the user picks
+            assert self.wizard.os_page.choose("linux2022")
         self.next()                                       # -> Resources
         res = self.wizard.resources_page
         res.hypervisor.setCurrentIndex(
