@@ -45,6 +45,7 @@ RUFF_PATHS=(
     tests/integration/serial_console.py
     tests/widgets/test_new_vm_wizard.py
     tests/widgets/new_vm_helpers.py
+    tests/widgets/test_clone_dialog.py
     tests/unit/test_new_vm_definitions.py
 )
 if [ "$#" -gt 0 ]; then
