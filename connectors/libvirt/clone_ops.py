@@ -98,7 +98,7 @@ def _new_volume_name(old: str, old_vm: str, new_vm: str, taken: set[str]) -> str
     return candidate
 
 
-def _plan(conn: libvirt.virConnect, dom: domxml.Domain, spec: CloneSpec
+def _plan(conn: libvirt.virConnect, dom: domxml.Domain, old_name: str, spec: CloneSpec
           ) -> list[_DiskCopy]:
     copies: list[_DiskCopy] = []
     taken: dict[str, set[str]] = {}
@@ -123,7 +123,7 @@ def _plan(conn: libvirt.virConnect, dom: domxml.Domain, spec: CloneSpec
         names = taken.setdefault(pool.name(), set(pool.listVolumes()))
         fmt = "qcow2" if spec.linked else _fmt(src)
         copies.append(_DiskCopy(disk.target_dev or "", src, pool,
-                                _new_volume_name(src.name(), dom.name or "", spec.name,
+                                _new_volume_name(src.name(), old_name, spec.name,
                                                  names), fmt,
                                 cast("list[int]", src.info())[1]))
     return copies
@@ -230,7 +230,7 @@ def _clone(conn: libvirt.virConnect, spec: CloneSpec, job: CloneJob, made: _Made
                                         | libvirt.VIR_DOMAIN_XML_SECURE))
     dom.name = spec.name
     dom.uuid = None
-    copies = _plan(conn, dom, spec)
+    copies = _plan(conn, dom, old_name, spec)
     job.steps = len(copies) + 2
     job.total_bytes = 0 if spec.linked else sum(c.capacity for c in copies)
     done = 0
