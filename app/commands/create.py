@@ -1,12 +1,17 @@
-"""New VM… and Clone…: commands that open a dialog for one host or one VM. The window
-owns the dialogs (app/ has no widgets) and hands in what opens them."""
+"""New VM… and Clone…: commands that open a dialog for one server or one shut-off VM.
+The window owns the dialogs (app/ has no widgets) and hands in what opens them; the
+dialogs then run the work as actions (app/actions/new_vm.py)."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
+from app.inventory import Node
 from connectors.libvirt.model import ConnState, VMState
 
-from .base import Command, is_vm
+from .base import Command, Verdict, is_vm
+
+if TYPE_CHECKING:
+    from app.tasks import Task
 
 
 class NewVM(Command):
@@ -14,6 +19,7 @@ class NewVM(Command):
     icon_name = "action-new-vm"
     shortcut = "Ctrl+N"
     tooltip = "Create a virtual machine on the selected server"
+    nothing = "select the server to create it on"
 
     _handler: Callable[[str], object] | None = None
 
@@ -21,9 +27,9 @@ class NewVM(Command):
         self._handler = handler
         self.update(self.selection)
 
-    def target_host(self, selection: Sequence) -> str | None:
-        """The one host the selection points at (a host, or anything under it); with
-        nothing selected, the only connected host."""
+    def target_host(self, selection: Sequence[Node]) -> str | None:
+        """The one server the selection points at (a server, or anything under it); with
+        nothing selected, the only connected server."""
         hosts = {n.conn_id for n in selection}
         if len(hosts) == 1:
             return next(iter(hosts))
@@ -34,79 +40,67 @@ class NewVM(Command):
                 return connected[0]
         return None
 
-    def _why_not(self, selection: Sequence) -> str:
-        if self._handler is None:
-            return "not available here"
-        conn_id = self.target_host(selection)
-        if conn_id is None:
-            return "select the server to create it on"
+    def _why_not(self, conn_id: str) -> str:
         if self.ctx.conn_state(conn_id) is not ConnState.CONNECTED:
-            return f"{self.ctx.host_label(conn_id)} is not connected"
-        host = self.ctx.host(conn_id)
-        if host is not None and host.is_demo:
+            return "not connected"
+        if self.ctx.host(conn_id).is_demo:
             return "the demo inventory (libvirt's test driver) cannot create VMs"
         return ""
 
-    def can_run(self, selection: Sequence) -> bool:
-        return not self._why_not(selection)
-
-    def disabled_reason(self, selection: Sequence) -> str:
-        return self._why_not(selection)
-
-    def trigger(self) -> None:
-        conn_id = self.target_host(self.selection)
-        if self._handler is not None and conn_id is not None and self.can_run(self.selection):
-            self._handler(conn_id)
-
-    async def execute(self, selection: Sequence) -> None:
+    def evaluate(self, selection: Sequence[Node]) -> Verdict:
+        if self._handler is None:
+            return Verdict(nothing="not available here")
         conn_id = self.target_host(selection)
-        if self._handler is not None and conn_id is not None:
+        if conn_id is None:
+            return Verdict(nothing=self.nothing)
+        server = next((n for n in selection if n.conn_id == conn_id), None)
+        why = self._why_not(conn_id)
+        if why:
+            return Verdict(nothing=f"{self.ctx.host_label(conn_id)}: {why}")
+        return Verdict(runnable=(server,) if server is not None else (), free=True)
+
+    def start(self, verdict: Verdict) -> list[Task]:
+        conn_id = self.target_host(self.selection)
+        if self._handler is not None and verdict.enabled and conn_id is not None:
             self._handler(conn_id)
+        return []
 
 
 class CloneVM(Command):
     text = "&Clone…"
     icon_name = "action-clone"
     tooltip = "Make a copy of the shut-off VM, with its own disks"
+    nothing = "select one VM"
 
-    _handler: Callable[[object], object] | None = None
+    _handler: Callable[[Node], object] | None = None
 
-    def set_handler(self, handler: Callable[[object], object] | None) -> None:
+    def set_handler(self, handler: Callable[[Node], object] | None) -> None:
         self._handler = handler
         self.update(self.selection)
 
-    def _why_not(self, selection: Sequence) -> str:
-        if self._handler is None:
-            return "not available here"
-        vms = [n for n in selection if is_vm(n)]
-        if len(vms) != 1 or len(selection) != 1:
-            return "select one VM"
-        node = vms[0]
+    def about(self, node: Node) -> bool:
+        return is_vm(node)
+
+    def refusal(self, node: Node) -> str:
         vm = node.obj
         if self.ctx.conn_state(node.conn_id) is not ConnState.CONNECTED:
-            return f"the host of {vm.name} is not connected"
+            return "its server is not connected"
         if vm.is_control_domain:
-            return f"{vm.name} is the host's control domain"
-        host = self.ctx.host(node.conn_id)
-        if host is not None and host.is_demo:
+            return "the server's control domain"
+        if self.ctx.host(node.conn_id).is_demo:
             return "the demo inventory (libvirt's test driver) cannot copy disks"
         if vm.state is not VMState.SHUTOFF:
-            return f"{vm.name} is {vm.state.value}; shut it down to clone it"
+            return f"{vm.state.value}; shut it down to clone it"
         return ""
 
-    def can_run(self, selection: Sequence) -> bool:
-        return not self._why_not(selection)
+    def evaluate(self, selection: Sequence[Node]) -> Verdict:
+        if self._handler is None:
+            return Verdict(nothing="not available here")
+        if len(selection) > 1:
+            return Verdict(nothing="select one VM")
+        return super().evaluate(selection)
 
-    def disabled_reason(self, selection: Sequence) -> str:
-        return self._why_not(selection)
-
-    def trigger(self) -> None:
-        if self._handler is not None and self.can_run(self.selection):
-            self._handler(self.selection[0])
-
-    async def execute(self, selection: Sequence) -> None:
-        if self._handler is not None and self.can_run(selection):
-            self._handler(selection[0])
-
-
-__all__ = ["CloneVM", "NewVM"]
+    def start(self, verdict: Verdict) -> list[Task]:
+        if self._handler is not None and len(verdict.runnable) == 1:
+            self._handler(verdict.runnable[0])
+        return []

@@ -6,16 +6,16 @@ copy cannot stop halfway; what was copied is then deleted).
 """
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from app.actions.new_vm import CloneVM, CreatingHost
+from app.tasks import Task, TaskState
 from connectors.libvirt.clone_ops import CloneJob, CloneSpec
 from connectors.libvirt.host_facts import HostFacts
 from connectors.libvirt.model import ActionError, VMInfo, VMState
 
-from .session import CreatingHost, run_job
 from .validation import NAME
 
 
@@ -84,29 +84,23 @@ class CloneSession(QObject):
             self.error = str(err)
         self.ready.emit(self.error)
 
-    def clone(self, plan: ClonePlan):
+    def clone(self, plan: ClonePlan) -> Task:
         spec = CloneSpec(self.vm.key, plan.name.strip(), plan.pool or None, plan.linked,
                          plan.start)
-        self.job = CloneJob()
-        job = self.job
+        action = CloneVM(self.host, self.host_label, self.vm.name, spec, self.progress.emit)
+        self.job = action.job
+        task = self.tasks.run_action(action)
+        self.task = task
+        task.finished.connect(lambda: self._ended(task, action))
+        return task
 
-        async def work(task) -> None:
-            try:
-                key = await run_job(task, job, self.host.clone_vm(spec, job),
-                                    self.progress.emit)
-            except asyncio.CancelledError:
-                self.finished.emit("", "The clone was cancelled; what it had copied was "
-                                       "deleted.")
-                raise
-            except Exception as err:  # noqa: BLE001 - the dialog shows every failure
-                self.finished.emit("", str(err) or type(err).__name__)
-                raise
-            self.finished.emit(key, "")
-
-        kind = "Linked clone" if plan.linked else "Cloning"
-        self.task = self.tasks.run(f"{kind} {self.vm.name} to {spec.name}",
-                                   f"{self.host_label} » {self.vm.name}", work)
-        return self.task
+    def _ended(self, task: Task, action: CloneVM) -> None:
+        if task.state is TaskState.SUCCEEDED:
+            self.finished.emit(action.key, "")
+        elif task.state is TaskState.CANCELLED:
+            self.finished.emit("", "The clone was cancelled; what it had copied was deleted.")
+        else:
+            self.finished.emit("", task.error)
 
     def cancel(self) -> bool:
         if self.task is None or self.job is None or self.job.defined:

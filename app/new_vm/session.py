@@ -11,70 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
+from app.actions.new_vm import CreateVM, CreatingHost
+from app.tasks import Task, TaskState
 from connectors.libvirt import install_tree, iso9660, osinfo
-from connectors.libvirt.clone_ops import CloneJob, CloneSpec
-from connectors.libvirt.create_ops import CreateCancelled, CreateJob, CreateSpec, Source
+from connectors.libvirt.create_ops import CreateJob, Source
 from connectors.libvirt.host_facts import HostFacts
 from connectors.libvirt.model import ActionError
 
 from .plan import VmPlan
 
 log = logging.getLogger(__name__)
-POLL_S = 0.2
-
-
-class CreatingHost(Protocol):
-    """What the session needs of a connection (connectors.libvirt.host.LibvirtHost)."""
-
-    uri: str
-
-    async def new_vm_facts(self) -> HostFacts: ...
-    async def volume_head(self, pool: str, volume: str) -> bytes: ...
-    async def create_vm(self, spec: CreateSpec, job: CreateJob) -> str: ...
-    async def clone_vm(self, spec: CloneSpec, job: CloneJob) -> str: ...
-
-
-class Job(Protocol):
-    phase: str
-    defined: bool
-    key: str
-
-    @property
-    def fraction(self) -> float: ...
-    def cancel(self) -> bool: ...
 
 
 async def load_osdb() -> osinfo.OsDb:
     return await asyncio.to_thread(osinfo.load_default)
-
-
-async def run_job(task, job: Job, work: Awaitable[str],
-                  phase: Callable[[str, float], None] | None = None) -> str:
-    """Awaits ``work`` while reporting ``job``'s progress on ``task``; a cancel of the
-    task asks the job to stop and waits until the connector has cleaned up. Once the
-    domain is defined a cancel is refused: the task runs to its end."""
-    inner = asyncio.ensure_future(work)
-    while True:
-        try:
-            done, _ = await asyncio.wait({inner}, timeout=POLL_S)
-        except asyncio.CancelledError:
-            if job.cancel():
-                try:
-                    await asyncio.shield(inner)
-                except (CreateCancelled, ActionError):
-                    pass
-                raise
-            continue                    # defined already: finish the job
-        if task is not None:
-            task.set_progress(int(job.fraction * 100))
-        if phase is not None:
-            phase(job.phase, job.fraction)
-        if done:
-            return inner.result()
 
 
 class NewVmSession(QObject):
@@ -166,28 +119,22 @@ class NewVmSession(QObject):
 
     # ---- creating ----
 
-    def create(self, plan: VmPlan):
-        """Starts the creation task; returns the Task."""
-        spec = plan.to_spec()
-        self.job = CreateJob()
-        job = self.job
+    def create(self, plan: VmPlan) -> Task:
+        """Starts the creation (an action, one task); returns the Task."""
+        action = CreateVM(self.host, self.host_label, plan.to_spec(), self.progress.emit)
+        self.job = action.job
+        task = self.tasks.run_action(action)
+        self.task = task
+        task.finished.connect(lambda: self._ended(task, action))
+        return task
 
-        async def work(task) -> None:
-            try:
-                key = await run_job(task, job, self.host.create_vm(spec, job),
-                                    self.progress.emit)
-            except asyncio.CancelledError:
-                self.finished.emit("", "Creating the VM was cancelled; nothing was left "
-                                       "behind.")
-                raise
-            except Exception as err:  # noqa: BLE001 - the wizard shows every failure
-                self.finished.emit("", str(err) or type(err).__name__)
-                raise
-            self.finished.emit(key, "")
-
-        self.task = self.tasks.run(f"Creating VM {spec.name}",
-                                   f"{self.host_label} » {spec.name}", work)
-        return self.task
+    def _ended(self, task: Task, action: CreateVM) -> None:
+        if task.state is TaskState.SUCCEEDED:
+            self.finished.emit(action.key, "")
+        elif task.state is TaskState.CANCELLED:
+            self.finished.emit("", "Creating the VM was cancelled; nothing was left behind.")
+        else:
+            self.finished.emit("", task.error)
 
     def cancel(self) -> bool:
         """False once the VM is defined (the rest cannot be undone by cancelling)."""
