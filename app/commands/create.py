@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from app.inventory import Node
-from connectors.libvirt.model import ConnState, VMState
+from connectors.libvirt.model import ConnState, VMInfo, VMState
 
 from .base import Command, Verdict, is_vm
 
@@ -83,6 +83,7 @@ class CloneVM(Command):
 
     def refusal(self, node: Node) -> str:
         vm = node.obj
+        assert isinstance(vm, VMInfo)       # about() let only VMs through
         if self.ctx.conn_state(node.conn_id) is not ConnState.CONNECTED:
             return "its server is not connected"
         if vm.is_control_domain:

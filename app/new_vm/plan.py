@@ -167,7 +167,8 @@ class VmPlan:
         return CreateSpec(
             name=self.name, source=self.source, domain_type=self.domain_type,
             os_type=self.os_type, memory_mib=self.memory_mib, vcpus=self.vcpus,
-            topology=topology, cpu_mode=self.cpu_mode, firmware=self.firmware if not self.xen_pv else "bios",
+            topology=topology, cpu_mode=self.cpu_mode,
+            firmware=self.firmware if not self.xen_pv else "bios",
             secure_boot=self.secure_boot, tpm=self.tpm and not self.xen_pv,
             iso=source if self.source is Source.ISO else None,
             kernel_url=self.tree.kernel_url if self.tree else None,

@@ -80,6 +80,7 @@ class CloneDialog(QDialog):
             self.problem.setText(error)
             return
         facts = self.session.facts
+        assert facts is not None            # ready without an error: the facts are in
         self.pool.addItem("Beside each original disk", "")
         for pool in facts.pools:
             if pool.active:

@@ -40,6 +40,14 @@ def add_item(combo: QComboBox, text: str, data: object, reason: str = "") -> Non
             item.setToolTip(reason)
 
 
+def enabled_at(combo: QComboBox, index: int) -> bool:
+    model = combo.model()
+    if isinstance(model, QStandardItemModel):
+        item = model.item(index)
+        return item is not None and item.isEnabled()
+    return True
+
+
 def select_data(combo: QComboBox, data: object) -> None:
     index = combo.findData(data)
     if index >= 0:

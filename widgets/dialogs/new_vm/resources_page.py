@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 
 from app.new_vm.validation import hypervisors, resources_problems, size_text
 
-from .common import CheckedPage, add_item, connect_all, note_label, select_data
+from .common import (CheckedPage, add_item, connect_all, enabled_at, note_label,
+                     select_data)
 
 CPU_MODES = (("host-passthrough", "The host's CPU (fastest; the VM stays on like hosts)"),
              ("host-model", "A model like the host's (migrates to more hosts)"),
@@ -113,8 +114,7 @@ class ResourcesPage(CheckedPage):
             add_item(self.cpu, label, mode, offer.reason if offer is not None and not offer
                      else "")
         select_data(self.cpu, plan.cpu_mode)
-        if self.cpu.currentIndex() < 0 or not self.cpu.model().item(
-                self.cpu.currentIndex()).isEnabled():
+        if self.cpu.currentIndex() < 0 or not enabled_at(self.cpu, self.cpu.currentIndex()):
             select_data(self.cpu, "default")
         self.memory.setValue(plan.memory_mib)
         self.vcpus.setValue(plan.vcpus)

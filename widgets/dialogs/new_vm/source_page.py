@@ -208,11 +208,11 @@ class SourcePage(CheckedPage):
         offers = source_offers(facts)
         first = None
         for source, radio in self.radios.items():
-            offer = offers.get(source)
+            offer = offers[source]
             ok = bool(offer)
             radio.setEnabled(ok)
-            radio.setToolTip("" if ok else offer.reason)
-            self.reasons[source].setText("" if ok else offer.reason)
+            radio.setToolTip(offer.reason)
+            self.reasons[source].setText(offer.reason)
             self.reasons[source].setVisible(not ok)
             if ok and first is None:
                 first = source

@@ -9,6 +9,7 @@ start. On success the wizard closes and ``created(key, open_console)`` is emitte
 from __future__ import annotations
 
 import asyncio
+from typing import Callable, Iterable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWizard
@@ -34,7 +35,7 @@ class NewVmWizard(QWizard):
         self.plan = VmPlan()
         self.pending: list[asyncio.Future] = []
         self.creating = False
-        self._taken = taken or (lambda: frozenset())
+        self._taken: Callable[[], Iterable[str]] = taken or (lambda: frozenset())
         self.setWindowTitle(f"New VM on {session.host_label}")
         self.setObjectName("newVmWizard")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -63,7 +64,8 @@ class NewVmWizard(QWizard):
         if error:
             self.source_page.problem.setText(error)
             return
-        for note in self.session.facts.notes:
+        facts = self.session.facts
+        for note in facts.notes if facts is not None else ():
             self.source_page.detected.setText(note)
         self.source_page.host_ready()
 
