@@ -19,10 +19,17 @@ from connectors.libvirt.transfer import TransferJob, upload
 from tests.conftest import wait_until
 from tests.integration.app_stack import AppStack
 from tests.integration.conftest import POOL_NAME, _test_pool
-from tests.integration.guest import SERIAL_DIR, wait_for_serial
+from tests.integration.guest import READY_MARKER, SERIAL_DIR
 from widgets.dialogs.clone_vm import CloneDialog
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def _ready(log) -> bool:
+    try:
+        return READY_MARKER.encode() in log.read_bytes()
+    except FileNotFoundError:
+        return False
 
 
 def _with_nic(conn, guest) -> str:
@@ -78,7 +85,8 @@ def test_a_full_clone_boots_with_its_own_uuid_mac_disk_and_serial_log(
         log = SERIAL_DIR / f"{guest.name}-clone.serial.log"
         assert xml.devices_of(domxml.Serial)[0].source_path == str(log)
         clone.create()
-        wait_for_serial(log, timeout=300)                        # it boots
+        # Waited with the loop running: it answers libvirtd's keepalive for this process.
+        aloop.run_until_complete(wait_until(lambda: _ready(log), 400, interval=0.5))
         assert not guest.domain.isActive()
     finally:
         try:
