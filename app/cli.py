@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the Properties of the first VM with this name (as virt-manager's "
              "--show-domain-editor); with --screenshot, save a picture of that dialog")
     parser.add_argument(
+        "--show-domain-creator", action="store_true",
+        help="open the New VM wizard for the (first) --connect host once it is connected; "
+             "with --screenshot, save a picture of the wizard and exit (status 1 when it "
+             "could not read what the host offers)")
+    parser.add_argument(
         "--screenshot", metavar="FILE",
         help="save the window as a PNG once every connection's attempt has ended, then "
              "exit; the exit status is 1 (with the reasons on stderr) when a connection "

@@ -68,6 +68,14 @@ RUFF_PATHS=(
     tests/integration/test_properties_offline.py
     tests/integration/test_snapshots.py
     tests/integration/test_volume_transfer.py
+    tests/integration/test_new_vm_*.py
+    tests/integration/test_clone.py
+    tests/integration/new_vm_driver.py
+    tests/integration/serial_console.py
+    tests/widgets/test_new_vm_wizard.py
+    tests/widgets/new_vm_helpers.py
+    tests/widgets/test_clone_dialog.py
+    tests/unit/test_new_vm_definitions.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -40,6 +40,8 @@ PKGS=(
     # storage pools on this machine's kernel: LVM on a loop device, iSCSI from tgt's
     # userspace target on 127.0.0.1 through libvirt's own initiator (iscsi-direct)
     lvm2 tgt libiscsi-bin libvirt-daemon-driver-storage-iscsi-direct
+    # New VM's test ISO boots under UEFI (OVMF) too: GRUB's EFI modules for grub-mkrescue
+    grub-efi-amd64-bin
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)

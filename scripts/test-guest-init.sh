@@ -5,7 +5,10 @@
 #   - a shell on the VGA text console (tty1) that runs what is typed;
 #   - "HVCONSOLE-GUEST-READY" on the serial port once that shell and the power-button
 #     watcher are up, so a test knows when ACPI shutdown will be honoured;
-#   - the ACPI power button (`virsh shutdown`) powers the guest off at once.
+#   - the ACPI power button (`virsh shutdown`) powers the guest off at once;
+#   - booted with CD drivers (the test ISO's initramfs), a cloud-init NoCloud seed (a
+#     disc labelled cidata) is mounted on /run/cidata and its instance-id and first user
+#     are printed on the serial port: "HVCONSOLE-CIDATA instance-id=... user=...".
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -116,6 +119,27 @@ report() {
     done
 }
 grep -q "hvconsole.report" /proc/cmdline && report &
+
+# cloud-init's NoCloud seed: only with the CD drivers loaded (the base guest has none).
+read_cidata() {
+    [ -d /sys/module/sr_mod ] || return 0
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        for dev in /dev/sr* /dev/vd* /dev/sd*; do
+            [ -b "$dev" ] || continue
+            # The ISO 9660 volume label: 32 bytes at 32808 (busybox here has no blkid).
+            label="$(dd if="$dev" bs=1 skip=32808 count=6 2>/dev/null)"
+            [ "$label" = "cidata" ] || [ "$label" = "CIDATA" ] || continue
+            mkdir -p /run/cidata
+            mount -t iso9660 -o ro "$dev" /run/cidata || continue
+            id="$(sed -n 's/^instance-id: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' /run/cidata/meta-data)"
+            user="$(sed -n 's/^ *- name: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' /run/cidata/user-data | head -n1)"
+            serial "HVCONSOLE-CIDATA instance-id=$id user=$user"
+            return 0
+        done
+        sleep 1
+    done
+}
+read_cidata
 
 serial "HVCONSOLE-GUEST-READY kernel=$(uname -r)"
 

@@ -172,7 +172,11 @@ class Session:
         if self.args.show_domain:
             loop.create_task(self._show_domain(self.args.show_domain))
         editor = self.args.show_domain_editor
-        if editor and self.args.screenshot:
+        if self.args.show_domain_creator:
+            from widgets.domain_creator_cli import show_domain_creator
+            status = await show_domain_creator(self, opened)
+            window.close()
+        elif editor and self.args.screenshot:
             status = await self.editor_screenshot(self.args.screenshot, opened, editor)
             window.close()
         elif self.args.screenshot:

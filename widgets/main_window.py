@@ -94,7 +94,9 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.commands.add_server.set_handler(self.show_add_server)
         self.add_server_action = self.commands.add_server.action
-        self.add_server_action.setShortcut(QKeySequence("Ctrl+N"))
+        from widgets.dialogs.new_vm.opening import open_clone, open_new_vm
+        self.commands.new_vm.set_handler(lambda conn_id: open_new_vm(self, conn_id))
+        self.commands.clone.set_handler(lambda node: open_clone(self, node))
 
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -263,6 +265,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setMovable(False)
         toolbar.addAction(self.add_server_action)
+        toolbar.addAction(self.commands.new_vm.action)
         toolbar.addSeparator()
         c = self.commands
         _fill(toolbar, _actions([c.start, c.shutdown, c.reboot, c.force_shutdown, None,
@@ -330,7 +333,7 @@ class MainWindow(QMainWindow):
 
     def _vm_actions(self) -> list:
         """The VM menu and a VM's context menu: the commands, then the console's own."""
-        return _actions(self.commands.vm_commands) + [
+        return [self.commands.new_vm.action, None] + _actions(self.commands.vm_commands) + [
             None, self.console_tab.forget_password_action]
 
     def _context_actions(self, nodes: list) -> list:
@@ -341,8 +344,8 @@ class MainWindow(QMainWindow):
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):
                 commands.pop(0)
-            return _actions(commands + [None, self.commands.new_pool,
-                                        self.commands.new_network]) + [
+            return [self.commands.new_vm.action, None] + _actions(
+                commands + [None, self.commands.new_pool, self.commands.new_network]) + [
                 None, self.copy_name_action]
         if kinds == {NodeKind.POOL}:
             return _actions(self.commands.pool_commands) + [

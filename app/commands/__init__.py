@@ -9,6 +9,7 @@ from app.contracts import Connections, Inventory
 
 from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdict,
                    load_icon)
+from .create import CloneVM, NewVM
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .properties import ShowProperties
 from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
@@ -25,7 +26,7 @@ __all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", 
            "load_icon",
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
-           "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM"]
+           "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM", "NewVM", "CloneVM"]
 
 
 class CommandSet(QObject):
@@ -54,10 +55,12 @@ class CommandSet(QObject):
         self.remove_host = RemoveHost(c, self)
         self.forget_password = ForgetPassword(c, self)
         self.properties = ShowProperties(c, self)
+        self.new_vm = NewVM(c, self)
+        self.clone = CloneVM(c, self)
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
-            self.force_shutdown, self.force_reboot, None, self.delete, None,
+            self.force_shutdown, self.force_reboot, None, self.clone, self.delete, None,
             self.properties]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
@@ -92,7 +95,7 @@ class CommandSet(QObject):
 
     def all(self) -> list[Command]:
         return [c for c in self.vm_commands + self.host_commands + self.pool_commands
-                + self.network_commands if c is not None]
+                + self.network_commands if c is not None] + [self.new_vm]
 
     @property
     def selection(self) -> list[Node]:

@@ -26,7 +26,8 @@ from typing import TypeVar
 
 import libvirt
 
-from connectors.libvirt import eventloop, inventory_read, readers, wording
+from connectors.libvirt import (clone_ops, create_ops, eventloop, host_facts, inventory_read,
+                                readers, wording)
 from connectors.libvirt.actions import ACTIONS
 from connectors.libvirt.delete import delete_domain
 from connectors.libvirt.host_networks import HostNetworks
@@ -380,6 +381,45 @@ class LibvirtHost:
             wait = timeout_s if timeout_s is not None else self.settings.call_timeout_s
             raise ActionError(f"{failed}: {self._display} did not answer within "
                               f"{wait:g} s; it may still happen.") from None
+
+    # ---- New VM and Clone (host_facts.py, create_ops.py, clone_ops.py) ----
+
+    async def new_vm_facts(self) -> host_facts.HostFacts:
+        """Capabilities, memory, names, pools, networks: what the wizard checks against."""
+        link, conn = self._require_connection()
+        return await self._as_action(link, lambda: host_facts.read_facts(conn),
+                                     f"Could not read what {self._display} offers",
+                                     "while reading what it offers")
+
+    async def volume_head(self, pool: str, volume: str) -> bytes:
+        """The first bytes of a volume (an ISO's labels), through the connection."""
+        link, conn = self._require_connection()
+        return await self._as_action(
+            link, lambda: host_facts.read_volume_head(conn, pool, volume),
+            f"Could not read {volume} in {pool}", f"while reading {volume}")
+
+    async def create_vm(self, spec: create_ops.CreateSpec, job: create_ops.CreateJob) -> str:
+        """Makes a VM (create_ops.py); no call timeout: ``job`` cancels and reports.
+        Raises CreateFailed / CreateCancelled (ActionErrors) with nothing left behind."""
+        link, conn = self._require_connection()
+        key = await link.call_unbounded(create_ops.create_domain, conn, spec, job)
+        await self._refresh_after(link, key)
+        return key
+
+    async def clone_vm(self, spec: clone_ops.CloneSpec, job: clone_ops.CloneJob) -> str:
+        link, conn = self._require_connection()
+        key = await link.call_unbounded(clone_ops.clone_domain, conn, spec, job)
+        await self._refresh_after(link, key)
+        return key
+
+    async def _refresh_after(self, link: Link, key: str) -> None:
+        """The new VM and every pool in the tree before the task reports done."""
+        try:
+            await self._inventory.refresh_now(
+                link, [(ObjectKind.VM, key)]
+                + [(ObjectKind.POOL, p.key) for p in self._inventory.pools.values()])
+        except (libvirt.libvirtError, asyncio.TimeoutError):
+            pass                 # the events bring it a moment later
 
     async def _as_action(self, link: Link, run: Callable[[], T], failed: str,
                          doing: str) -> T:

@@ -108,6 +108,12 @@ class Link:
                                       timeout_s if timeout_s is not None
                                       else self._timeout_s())
 
+    async def call_unbounded(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
+        """fn(*args) in the pool with no call timeout: for jobs that take as long as their
+        data (uploads, copies), which have their own progress and cancel."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
     def let_go(self) -> None:
         """Forget the connection and close it in the pool, without waiting."""
         conn, ids = self.conn, self.event_ids

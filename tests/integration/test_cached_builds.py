@@ -28,7 +28,8 @@ pytestmark = pytest.mark.timeout(300)
 
 def _run(script: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HVCONSOLE_CACHE_DIR=str(cache))
-    for var in ("HVCONSOLE_GUEST_DIR", "HVCONSOLE_GUEST_IO_DIR", "HVCONSOLE_XEN_DIR"):
+    for var in ("HVCONSOLE_GUEST_DIR", "HVCONSOLE_GUEST_IO_DIR", "HVCONSOLE_XEN_DIR",
+                "HVCONSOLE_TEST_ISO_DIR"):
         env.pop(var, None)
     return subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
                           env=env, timeout=240)
@@ -95,6 +96,31 @@ def test_the_io_initramfs_builds_on_the_guest_from_an_empty_cache(empty_cache):
     assert any(n.endswith("virtio_blk.ko") for n in names)  # and the appended drivers
     again = _run(REPO / "scripts" / "build-test-guest-io.sh", empty_cache)
     assert "cached I/O initramfs is current" in again.stderr
+
+
+def test_the_test_iso_builds_from_an_empty_cache_and_osinfo_calls_it_debian(empty_cache):
+    """New VM's bootable test disc: BIOS and UEFI boot records, a hybrid MBR, the
+    guest's kernel and an initramfs with the CD drivers, Debian 11's volume ID."""
+    from connectors.libvirt import iso9660, osinfo
+
+    script = REPO / "scripts" / "build-test-iso.sh"
+    first = _run(script, empty_cache)
+    assert first.returncode == 0, first.stderr
+    assert "building the test ISO" in first.stderr
+    facts = dict(line.split("=", 1) for line in first.stdout.splitlines() if "=" in line)
+    iso = Path(facts["iso"])
+    assert iso == empty_cache / "test-iso" / "test.iso"
+    disc = iso9660.read_local(str(iso))
+    assert disc.label.volume_id == "Debian 11.0.0 amd64 n" and disc.bootable and disc.hybrid
+    assert osinfo.load_default().identify_disc(disc.label).short_id == "debian11"
+    listing = subprocess.run(["xorriso", "-indev", str(iso), "-report_el_torito", "plain"],
+                             capture_output=True, text=True).stdout
+    assert "BIOS" in listing and "UEFI" in listing
+    names = _cpio_names(Path(facts["initrd"]))
+    assert "init" in names and any(n.endswith("sr_mod.ko") for n in names)
+    assert any(n.endswith("isofs.ko") for n in names)
+    again = _run(script, empty_cache)
+    assert again.returncode == 0 and "cached test ISO is current" in again.stderr
 
 
 def _copy_scripts(tmp_path: Path) -> Path:

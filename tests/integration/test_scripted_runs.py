@@ -40,7 +40,8 @@ def _hvconsole(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def _args(**overrides) -> argparse.Namespace:
-    values = dict(connect=[], show_domain=None, screenshot=None, debug=False, target=None)
+    values = dict(connect=[], show_domain=None, screenshot=None, debug=False, target=None,
+                  show_domain_creator=False)
     values.update(overrides)
     return argparse.Namespace(**values)
 

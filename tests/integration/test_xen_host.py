@@ -354,3 +354,41 @@ def test_xen_and_kvm_hosts_side_by_side_in_one_tree(stack, aloop, libvirt_uri):
                 assert node is not None and node.conn_id == conn_id
     finally:
         aloop.run_until_complete(stack.manager.remove(kvm_id))
+
+
+def test_a_pv_guest_created_with_the_new_vm_wizard_starts(stack, aloop, qtbot, xen_host):
+    """New VM on Xen offers what libxl can do: a PV guest from a kernel and initrd on the
+    host (the test guest's, in Dom0's /root/guest); what it cannot is disabled, with why."""
+    import libvirt
+
+    from connectors.libvirt import domxml
+    from connectors.libvirt.create_ops import Source
+    from tests.integration.new_vm_driver import WizardDriver
+
+    driver = WizardDriver(qtbot, aloop, stack, stack.conn_id)
+    page = driver.wizard.source_page
+    assert page.radios[Source.KERNEL].isChecked()
+    assert not page.radios[Source.URL].isEnabled()
+    assert "offered for KVM hosts" in page.radios[Source.URL].toolTip()
+    if not page.radios[Source.ISO].isEnabled():
+        assert "cannot run HVM guests" in page.radios[Source.ISO].toolTip()
+    page.kernel_path.setText("/root/guest/vmlinuz")
+    page.initrd_path.setText("/root/guest/initrd.gz")
+    page.pv_args.setText("console=hvc0 quiet")
+    driver.settle()
+    name = f"{PREFIX}xen-new-{uuid.uuid4().hex[:6]}"
+    driver.through_to_summary(name=name, accel="xen", hypervisor=("xen", "xen"),
+                              memory_mib=96, disk=False, graphics="none")
+    key = driver.create(timeout=300)
+    conn = libvirt.open(xen_host["uri"])
+    try:
+        _until(aloop, lambda: stack.vm_state(name) is VMState.RUNNING, 180)
+        dom = domxml.parse(conn.lookupByUUIDString(key).XMLDesc(0))
+        assert dom.os.type in ("linux", "xen") and dom.os.kernel == "/root/guest/vmlinuz"
+        assert stack.vm_node(name).obj.virtualization == "Paravirtualized (Xen PV)"
+    finally:
+        target = conn.lookupByUUIDString(key)
+        with contextlib.suppress(libvirt.libvirtError):
+            target.destroy()
+        target.undefine()
+        conn.close()

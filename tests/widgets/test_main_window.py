@@ -16,7 +16,8 @@ from widgets.launcher import Session
 
 
 def _args(**overrides) -> argparse.Namespace:
-    values = dict(connect=[], show_domain=None, screenshot=None, debug=False)
+    values = dict(connect=[], show_domain=None, screenshot=None, debug=False,
+                  show_domain_creator=False)
     values.update(overrides)
     return argparse.Namespace(**values)
 
