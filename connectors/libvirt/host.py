@@ -6,7 +6,8 @@ backoff until it succeeds or the user disconnects. The parts live beside it: ope
 (openAuth and credentials), subscription.py (keepalive, close callback, events),
 link.py (one connection and its worker pool, bounded calls), live_inventory.py (the
 records and their coalesced refreshes), polling.py (hosts whose driver sends no
-lifecycle events), actions.py and delete.py (what the user does to a VM).
+lifecycle events), actions.py and delete.py (what the user does to a VM), migration*.py
+(moving a VM to another host).
 
 The picture is fed by libvirt's events (through connectors.libvirt.eventloop, so every
 callback arrives on the asyncio loop thread); only for a driver that refuses lifecycle
@@ -31,6 +32,10 @@ from connectors.libvirt.actions import ACTIONS
 from connectors.libvirt.delete import delete_domain
 from connectors.libvirt.link import Link
 from connectors.libvirt.live_inventory import LiveInventory
+from connectors.libvirt.migration import JobProgress, Migration, MigrationOptions
+from connectors.libvirt.migration_check import HostFacts, VMFacts
+from connectors.libvirt.migration_facts import read_host_facts, read_vm_facts
+from connectors.libvirt.migration_run import MigrationOutcome, Names, run_migration
 from connectors.libvirt.model import (ActionError, ConnectError, ConnectionSettings,
                                       ConnState, HostEvent, HostInfo, HostStateChanged,
                                       HypervisorEvent, InventoryChanged, NetworkInfo,
@@ -331,6 +336,50 @@ class LibvirtHost:
         flags = libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH
         return await self._domain_call(key, "open the console of",
                                        lambda dom: dom.openGraphicsFD(index, flags))
+
+    # ---- migration (migration*.py) ----
+
+    async def host_facts(self, name: str) -> HostFacts:
+        """What this host offers a VM moving here (or away), for the pre-check; ``name``
+        is how the user knows it."""
+        link, conn = self._require_connection()
+        return await self._as_action(link, lambda: read_host_facts(conn, name),
+                                     f"Could not read what {name} offers",
+                                     f"while reading what {name} offers")
+
+    async def vm_migration_facts(self, key: str, dest: LibvirtHost) -> VMFacts:
+        """The VM as the pre-check sees it: its definition and disks here, and the
+        destination's view of its disks and CPU."""
+        link, conn = self._require_connection()
+        _dest_link, dest_conn = dest._require_connection()
+        name = self._name_of(key)
+        return await self._as_action(link, lambda: read_vm_facts(conn, dest_conn, key),
+                                     f"Could not check whether {name} can move",
+                                     f"while checking whether {name} can move")
+
+    async def migrate_vm(self, key: str, dest: LibvirtHost, options: MigrationOptions,
+                         names: Names, on_progress: Callable[[JobProgress], None]
+                         ) -> MigrationOutcome:
+        """Moves the VM to ``dest`` (migration_run.py: progress, cancel by cancelling the
+        awaiting task, one ActionError sentence). Both hosts' records of the VM are read
+        again before this returns, so the tree shows it moved as the job ends, whether or
+        not the events have arrived yet."""
+        link, conn = self._require_connection()
+        dest_link, dest_conn = dest._require_connection()
+        migration = Migration(conn, dest_conn, key, options)
+
+        def dest_alive() -> bool:
+            return dest._link is dest_link and dest.state is ConnState.CONNECTED
+
+        try:
+            return await run_migration(migration, link, names, dest_alive=dest_alive,
+                                       on_progress=on_progress)
+        finally:
+            refreshes = [self._inventory.refresh_now(link, [(ObjectKind.VM, key)])]
+            if dest_alive():
+                refreshes.append(dest._inventory.refresh_now(dest_link,
+                                                             [(ObjectKind.VM, key)]))
+            await asyncio.gather(*refreshes, return_exceptions=True)
 
     async def _as_action(self, link: Link, run: Callable[[], T], failed: str,
                          doing: str) -> T:
