@@ -5,7 +5,10 @@
 #   - a shell on the VGA text console (tty1) that runs what is typed;
 #   - "HVCONSOLE-GUEST-READY" on the serial port once that shell and the power-button
 #     watcher are up, so a test knows when ACPI shutdown will be honoured;
-#   - the ACPI power button (`virsh shutdown`) powers the guest off at once.
+#   - the ACPI power button (`virsh shutdown`) powers the guest off at once;
+#   - with "hvconsole.counter" on the kernel command line, "HVCONSOLE-COUNTER <n>" on the
+#     serial port every 100 ms, n counting up in the shell's memory (a live migration
+#     must carry it on where it was, never from 0 again).
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -58,6 +61,11 @@ banner() {
   done ) &
 
 serial "HVCONSOLE-GUEST-READY kernel=$(uname -r)"
+
+case " $(cat /proc/cmdline) " in
+    *" hvconsole.counter "*)
+        ( n=0; while true; do serial "HVCONSOLE-COUNTER $n"; n=$((n + 1)); usleep 100000; done ) & ;;
+esac
 
 # PID 1 must not exit; a serial shell helps debugging from `virsh console`.
 while true; do

@@ -59,14 +59,15 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga") -> str:
+              video: str = "vga", cmdline_extra: str = "") -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
     VNC and SPICE listen on 127.0.0.1 with an automatic port. ``serial_log`` is where the
     guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
     ``vnc_password`` sets the display's password (VNC or SPICE); ``video`` is the video
-    model ("vga", "qxl", "virtio", "cirrus", "bochs"). ACPI is on so
+    model ("vga", "qxl", "virtio", "cirrus", "bochs"); ``cmdline_extra`` is added to the
+    kernel command line (``hvconsole.counter``: see scripts/test-guest-init.sh). ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to.
     """
     if accel not in ("kvm", "qemu"):
@@ -104,7 +105,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{escape(str(kernel))}</kernel>
     <initrd>{escape(str(initrd))}</initrd>
-    <cmdline>{KERNEL_CMDLINE}</cmdline>
+    <cmdline>{escape(f"{KERNEL_CMDLINE} {cmdline_extra}".strip())}</cmdline>
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
