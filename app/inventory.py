@@ -108,6 +108,7 @@ class _HostMeta:
     demo: bool = False
     state: ConnState = ConnState.CONNECTING
     reason: str = ""
+    maintenance: bool = False   # app.maintenance: nothing is to be started there
 
 
 @dataclass
@@ -136,6 +137,8 @@ def _vm_state_text(vm: VMInfo) -> str:
 
 
 def _host_state_text(meta: _HostMeta, info: HostInfo | None) -> str:
+    if meta.state is ConnState.CONNECTED and meta.maintenance:
+        return "In maintenance"
     if meta.state is ConnState.CONNECTED:
         return info.hypervisor_label if info is not None and info.hypervisor_label \
             else "Connected"
@@ -201,6 +204,13 @@ class InventoryModel(QAbstractItemModel):
         self.endRemoveRows()
         self._queue = [(c, e) for c, e in self._queue if c != conn_id]
         gc.unfreeze()   # its rows point at each other: the collector may free them now
+
+    def set_maintenance(self, conn_id: str, on: bool) -> None:
+        """Marks the host "In maintenance" (its state column, icon and tooltip)."""
+        meta = self._meta.get(conn_id)
+        if meta is not None and meta.maintenance != on:
+            meta.maintenance = on
+            self._host_changed(conn_id)
 
     def set_display_name(self, conn_id: str, display_name: str) -> None:
         meta = self._meta.get(conn_id)
@@ -660,6 +670,8 @@ class InventoryModel(QAbstractItemModel):
         obj = node.obj
         if node.kind is NodeKind.HOST:
             meta = self._meta.get(node.conn_id)
+            if meta is not None and meta.maintenance and meta.state is ConnState.CONNECTED:
+                return icons.icon("host-maintenance")
             return icons.host_icon(meta.state if meta else ConnState.DISCONNECTED)
         if isinstance(obj, VMInfo):
             return icons.vm_icon(obj.state)
@@ -696,6 +708,8 @@ class InventoryModel(QAbstractItemModel):
                              f"{dom0.memory_kib // 1024} MiB")
             state = meta.state.label + (f": {meta.reason}" if meta.reason else "")
             lines.append(state)
+            if meta.maintenance:
+                lines.append("In maintenance mode: VMs are not started here")
             return "\n".join(lines)
         if isinstance(obj, VMInfo):
             state = obj.state.label + (f" ({obj.state_reason})" if obj.state_reason else "")

@@ -2,12 +2,14 @@
 # Start (or stop) a second libvirt host on this machine: its own libvirtd and virtlogd in
 # their own mount and network namespaces, for migration and maintenance-mode tests.
 #
-# Usage: start-peer-host.sh            start a new peer host and print its facts
-#        start-peer-host.sh --stop DIR stop the peer host whose folder is DIR
-#        start-peer-host.sh --stop-stale   remove peer hosts whose processes are all gone
+# Usage: start-peer-host.sh                 start a new peer host and print its facts
+#        start-peer-host.sh --stop DIR      stop the peer host whose folder is DIR
+#        start-peer-host.sh --restart DIR   start its libvirtd again (after a crash test)
+#        start-peer-host.sh --stop-stale    remove peer hosts whose processes are all gone
 #
 # What the peer is: `ip netns add hvcpeerN` (the network namespace, with lo up and one
-# end of a veth pair) and inside it `unshare -m --propagation private` with fresh folders
+# end of a veth pair) and inside it `unshare -m -u --propagation private` (host name
+# hvconsole-peer-N) with fresh folders
 # of $RUN (/run/hvconsole-peer/N) bound over /run/libvirt, /var/lib/libvirt,
 # /var/log/libvirt, /var/cache/libvirt and a copy of /etc/libvirt (its configuration,
 # without the first host's VMs, pools and networks). Everything else of the file system
@@ -81,8 +83,27 @@ stop_stale() {
     done
 }
 
+# restart_daemon DIR: libvirtd again, in the namespaces its first one ran in (the
+# holder's), e.g. after a test killed it; it finds its running QEMUs again.
+restart_daemon() {
+    local dir="$1" uri
+    [ -f "$dir/holder.pid" ] || die "$dir is no peer host"
+    if [ -f "$dir/libvirtd.pid" ] && kill -0 "$(cat "$dir/libvirtd.pid")" 2>/dev/null; then
+        return 0
+    fi
+    rm -f "$dir/libvirtd.pid"
+    nsenter -t "$(cat "$dir/holder.pid")" -m -n -u libvirtd -d --listen -p "$dir/libvirtd.pid"
+    uri="qemu+unix:///system?socket=$dir/run/libvirt-sock"
+    for _ in $(seq $((TIMEOUT * 5))); do
+        virsh -c "$uri" version >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    die "the peer's libvirtd did not answer again on $uri"
+}
+
 case "${1:-}" in
     --stop) [ -n "${2:-}" ] || die "--stop needs the peer's folder"; stop_peer "$2"; exit 0 ;;
+    --restart) [ -n "${2:-}" ] || die "--restart needs the peer's folder"; restart_daemon "$2"; exit 0 ;;
     --stop-stale) stop_stale; exit 0 ;;
     "") ;;
     *) die "unknown argument $1 (see the comment at the top)" ;;
@@ -153,10 +174,13 @@ if [ -d "$CAPS" ]; then
     say "QEMU capabilities from the cache"
 fi
 
-# The daemons, inside both namespaces; `sleep` holds the mount namespace for nsenter.
-ip netns exec "$ns" unshare -m --propagation private /bin/bash -c '
+# The daemons, inside the namespaces (a UTS one too: the peer has a host name of its
+# own, so the tree and the messages tell the two hosts apart); `sleep` holds the mount
+# namespace for nsenter.
+ip netns exec "$ns" unshare -m -u --propagation private /bin/bash -c '
     set -e
     RUN="$1"
+    hostname "$2"
     mount --bind "$RUN/run" /run/libvirt
     mount --bind "$RUN/lib" /var/lib/libvirt
     mount --bind "$RUN/etc" /etc/libvirt
@@ -165,7 +189,7 @@ ip netns exec "$ns" unshare -m --propagation private /bin/bash -c '
     virtlogd -d -p "$RUN/virtlogd.pid"
     libvirtd -d --listen -p "$RUN/libvirtd.pid"
     exec sleep infinity
-' peer "$RUN" </dev/null >"$RUN/namespace.log" 2>&1 &
+' peer "$RUN" "hvconsole-peer-$index" </dev/null >"$RUN/namespace.log" 2>&1 &
 echo $! > "$RUN/holder.pid"
 
 uri="qemu+unix:///system?socket=$RUN/run/libvirt-sock"

@@ -364,16 +364,26 @@ class LibvirtHost:
         awaiting task, one ActionError sentence). Both hosts' records of the VM are read
         again before this returns, so the tree shows it moved as the job ends, whether or
         not the events have arrived yet."""
-        link, conn = self._require_connection()
-        dest_link, dest_conn = dest._require_connection()
+        link, _conn = self._require_connection()
+        dest_link, _dest_conn = dest._require_connection()
+        conn = link.hold()
+        try:
+            dest_conn = dest_link.hold()
+        except libvirt.libvirtError:
+            link.release()
+            raise ActionError(f"Not connected to {dest._display}.") from None
         migration = Migration(conn, dest_conn, key, options)
 
         def dest_alive() -> bool:
             return dest._link is dest_link and dest.state is ConnState.CONNECTED
 
+        def release() -> None:
+            link.release()
+            dest_link.release()
+
         try:
             return await run_migration(migration, link, names, dest_alive=dest_alive,
-                                       on_progress=on_progress)
+                                       on_progress=on_progress, release=release)
         finally:
             refreshes = [self._inventory.refresh_now(link, [(ObjectKind.VM, key)])]
             if dest_alive():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar, TypeVarTuple, Unpack
@@ -37,6 +38,37 @@ class Link:
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
                                            thread_name_prefix=f"libvirt-{name}")
         self._timeout_s = timeout_s    # read per call: the user may change it meanwhile
+        self._holds = 0
+        self._deferred: tuple[libvirt.virConnect, EventIds] | None = None
+        self._lock = threading.Lock()
+
+    def hold(self) -> libvirt.virConnect:
+        """The open connection, kept open until ``release()`` even when the host lets it
+        go meanwhile: a migration's thread uses it for minutes outside the pool, and
+        closing a connection under a running call crashes libvirt's client."""
+        with self._lock:
+            if self.conn is None:
+                raise libvirt.libvirtError(f"the connection to {self.name} is closed")
+            self._holds += 1
+            return self.conn
+
+    def release(self) -> None:
+        with self._lock:
+            self._holds -= 1
+            deferred = self._deferred if self._holds == 0 else None
+            if deferred is not None:
+                self._deferred = None
+        if deferred is not None:
+            threading.Thread(target=close_quietly, args=deferred, daemon=True,
+                             name=f"libvirt-close-{self.name}").start()
+
+    def _defer_close(self, conn: libvirt.virConnect, ids: EventIds) -> bool:
+        """True when someone holds the connection: it is closed at the last release."""
+        with self._lock:
+            if self._holds:
+                self._deferred = (conn, ids)
+                return True
+            return False
 
     async def call(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
         """fn(*args) in this link's worker pool; asyncio.TimeoutError after the call
@@ -49,7 +81,7 @@ class Link:
         """Forget the connection and close it in the pool, without waiting."""
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
-        if conn is not None:
+        if conn is not None and not self._defer_close(conn, ids):
             self.executor.submit(close_quietly, conn, ids)
 
     def abandon(self) -> None:
@@ -63,7 +95,7 @@ class Link:
         disconnect); then give up the pool."""
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
-        if conn is not None:
+        if conn is not None and not self._defer_close(conn, ids):
             try:
                 await self.call(close_quietly, conn, ids)
             except (asyncio.TimeoutError, RuntimeError):

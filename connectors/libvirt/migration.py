@@ -347,7 +347,13 @@ class Migration:
         pool = self.dest.storagePoolLookupByName(pool_name)
         pool.refresh(0)
         pool_type = _pool_type(pool)
-        fmt = "raw" if pool_type in RAW_ONLY_POOL_TYPES else (disk.driver_type or "raw")
+        fmt = disk.driver_type or "raw"
+        if pool_type in RAW_ONLY_POOL_TYPES:
+            if not self.options.live and fmt != "raw":
+                # Offline, the image's own bytes are streamed: no conversion on the way.
+                raise ValueError(f"{target} is a {fmt} image; {pool_name} holds raw "
+                                 "volumes only, and a shut-off VM's disk is copied as it is")
+            fmt = "raw"
         wanted = disk.source_path.rstrip("/").rsplit("/", 1)[-1] or f"{target}.img"
         if fmt == "raw" and wanted.endswith(".qcow2"):
             wanted = wanted[: -len(".qcow2")] + ".img"
@@ -364,8 +370,7 @@ class Migration:
         """A shut-off VM's disks into the new volumes, through the connections' streams."""
         if self.options.live or not self.copies:
             return
-        total = sum(c.capacity for c in self.copies)
-        self.transfer = TransferJob(total=total)
+        self.transfer = TransferJob()
         for copy in self.copies:
             src_vol = self.source.storageVolLookupByPath(copy.source_path)
             dst_vol = self.dest.storageVolLookupByPath(copy.path)

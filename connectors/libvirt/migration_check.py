@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connectors.libvirt import domxml
-from connectors.libvirt.migration import MigrationOptions, size_text
+from connectors.libvirt.migration import RAW_ONLY_POOL_TYPES, MigrationOptions, size_text
 from connectors.libvirt.model import VMState
 
 # Pool types whose volumes another host reaches over the network.
@@ -47,6 +47,7 @@ class DiskFacts:
     source_type: str = "file"        # file, block, volume, network, dir
     path: str | None = None          # None: an empty drive
     readonly: bool = False
+    format: str = "raw"              # the image's format (qcow2, raw, ...)
     capacity: int = 0
     allocation: int = 0
     source_pool: PoolFacts | None = None   # the source's pool holding it
@@ -284,6 +285,11 @@ def _storage(vm: VMFacts, dest: HostFacts, options: MigrationOptions) -> list[Pr
             problems.append(Problem(f"HVConsole cannot make a volume for {disk.label} in "
                                     f"{pool_name} (a {pool.type} pool).", disk=disk.target))
             continue
+        if not options.live and pool.type in RAW_ONLY_POOL_TYPES and disk.format != "raw":
+            problems.append(Problem(f"{disk.label} is a {disk.format} image and {pool_name} "
+                                    "holds raw volumes only; a shut-off VM's disks are "
+                                    "copied as they are: choose a folder pool.",
+                                    disk=disk.target))
     # Room: what each pool must hold for every disk sent to it.
     wanted: dict[str, int] = {}
     for disk in vm.local_disks():

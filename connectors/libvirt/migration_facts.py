@@ -109,6 +109,7 @@ def _disk_facts(source: libvirt.virConnect, dest: libvirt.virConnect, dom: libvi
             pass
     return DiskFacts(target=disk.target_dev or "", device=disk.device, source_type=kind,
                      path=path, readonly=disk.readonly or disk.device == "cdrom",
+                     format=disk.driver_type or "raw",
                      capacity=capacity, allocation=allocation, source_pool=source_pool,
                      dest_pool=dest_pool)
 

@@ -88,12 +88,46 @@ def _in_thread(fn: Callable[[], T], name: str) -> asyncio.Future[T]:
     return future
 
 
+class _Users:
+    """Counts who still uses the migration's connections (this coroutine, the long
+    call's thread, which may outlive it after a timed-out abort); the last one out
+    calls ``release``."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release = release
+        self._count = 1
+        self._lock = threading.Lock()
+
+    def join(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._count -= 1
+            last = self._count == 0
+        if last:
+            self._release()
+
+
 async def run_migration(migration: Migration, link: Link, names: Names, *,
                         dest_alive: Callable[[], bool],
                         on_progress: Callable[[JobProgress], None],
+                        release: Callable[[], None] = lambda: None,
                         poll_s: float = POLL_S) -> MigrationOutcome:
     """Runs the migration to its end. Raises ActionError (one sentence, saying where the
-    VM runs now) or CancelledError (aborted at the user's request: the VM stays)."""
+    VM runs now) or CancelledError (aborted at the user's request: the VM stays).
+    ``release`` is called once nothing uses the two connections any more."""
+    users = _Users(release)
+    try:
+        return await _run(migration, link, names, dest_alive, on_progress, poll_s, users)
+    finally:
+        users.leave()
+
+
+async def _run(migration: Migration, link: Link, names: Names,
+               dest_alive: Callable[[], bool], on_progress: Callable[[JobProgress], None],
+               poll_s: float, users: _Users) -> MigrationOutcome:
     started = time.monotonic()
     try:
         await link.call(migration.prepare)
@@ -110,10 +144,14 @@ async def run_migration(migration: Migration, link: Link, names: Names, *,
         raise
 
     def long_call() -> None:
-        migration.copy_offline_storage()
-        if not migration.aborted:
-            migration.perform()
+        try:
+            migration.copy_offline_storage()
+            if not migration.aborted:
+                migration.perform()
+        finally:
+            users.leave()
 
+    users.join()
     perform = _in_thread(long_call, f"migrate-{names.vm}")
     last: JobProgress | None = None
     try:
@@ -162,8 +200,8 @@ async def _watch(migration: Migration, link: Link, perform: asyncio.Future[None]
             perform.result()              # raises what the long call raised
             return last
         if not dest_alive():
-            raise _Stop(f"Lost the connection to {names.dest} while moving {names.vm}; "
-                        "the migration was cancelled.")
+            raise _Stop(f"Lost the connection to {names.dest} while moving {names.vm}, so "
+                        "the migration was cancelled")
         progress: JobProgress | None = None
         try:
             progress = await link.call(migration.progress)
@@ -179,7 +217,7 @@ async def _watch(migration: Migration, link: Link, perform: asyncio.Future[None]
                 moved, moved_at = done_bytes, time.monotonic()
         if moved >= 0 and time.monotonic() - moved_at > timeout:
             raise _Stop(f"No data reached {names.dest} for {timeout:g} s (the link to it "
-                        f"may be down); the migration of {names.vm} was cancelled.")
+                        f"may be down), so the migration of {names.vm} was cancelled")
         if progress is None or not progress.active:
             continue
         on_progress(progress)
@@ -228,9 +266,11 @@ async def _where_now(sentence: str, migration: Migration, link: Link, names: Nam
     except (asyncio.TimeoutError, libvirt.libvirtError):
         return sentence
     if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
-        return f"{sentence.rstrip('.')}. {names.vm} keeps running on {names.source}."
-    if state == libvirt.VIR_DOMAIN_PAUSED:
-        return f"{sentence.rstrip('.')}. {names.vm} is paused on {names.source}."
-    if state == libvirt.VIR_DOMAIN_SHUTOFF and not migration.options.live:
-        return f"{sentence.rstrip('.')}. {names.vm} stays on {names.source}."
-    return sentence
+        where = f"{names.vm} keeps running on {names.source}"
+    elif state == libvirt.VIR_DOMAIN_PAUSED:
+        where = f"{names.vm} is paused on {names.source}"
+    elif state == libvirt.VIR_DOMAIN_SHUTOFF and not migration.options.live:
+        where = f"{names.vm} stays on {names.source}"
+    else:
+        return sentence
+    return f"{sentence.rstrip('.')}; {where}."

@@ -152,19 +152,23 @@ def download(conn: libvirt.virConnect, vol: libvirt.virStorageVol,
 def copy_volume(src_conn: libvirt.virConnect, src_vol: libvirt.virStorageVol,
                 dst_conn: libvirt.virConnect, dst_vol: libvirt.virStorageVol,
                 job: TransferJob) -> None:
-    """Copies one volume into another, possibly on another host, through both
-    connections' streams (a shut-off VM's disk moving with it): holes stay holes, nothing
-    passes through a local file. ``job.done`` counts up towards ``job.total``, which the
-    caller may set for several volumes; raises TransferCancelled, libvirtError."""
-    # libvirt-python annotates info() as str; it is [type, capacity, allocation].
-    size = cast("list[int]", src_vol.info())[1]
+    """Copies one volume into another of the same format, possibly on another host,
+    through both connections' streams (a shut-off VM's disk moving with it): holes stay
+    holes, nothing passes through a local file. The destination must be new (made for
+    this copy, no larger than the source's file). ``job.done`` counts up towards
+    ``job.total``, which grows by each volume's size; raises TransferCancelled,
+    libvirtError."""
+    # The bytes the stream carries: a file volume's file as it is (a qcow2's container,
+    # not its guest-visible size). libvirt-python annotates infoFlags() as str; it is
+    # [type, capacity, physical].
+    size = cast("list[int]", src_vol.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL))[2]
     if job.total < job.done + size:
         job.total = job.done + size
     incoming = src_conn.newStream(0)
     outgoing = dst_conn.newStream(0)
-    src_vol.download(incoming, 0, size, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
+    src_vol.download(incoming, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
     try:
-        dst_vol.upload(outgoing, 0, size, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
+        dst_vol.upload(outgoing, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
     except BaseException:
         _abort(incoming)
         raise

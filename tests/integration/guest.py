@@ -59,7 +59,8 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga", cmdline_extra: str = "") -> str:
+              video: str = "vga", cmdline_extra: str = "",
+              serial_append: bool = False) -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
@@ -67,7 +68,9 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
     ``vnc_password`` sets the display's password (VNC or SPICE); ``video`` is the video
     model ("vga", "qxl", "virtio", "cirrus", "bochs"); ``cmdline_extra`` is added to the
-    kernel command line (``hvconsole.counter``: see scripts/test-guest-init.sh). ACPI is on so
+    kernel command line (``hvconsole.counter``: see scripts/test-guest-init.sh);
+    ``serial_append`` opens the serial log for appending (libvirt truncates it for every new
+    QEMU otherwise, the destination's of a migration too). ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to.
     """
     if accel not in ("kvm", "qemu"):
@@ -76,7 +79,8 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     initrd = Path(initrd) if initrd else GUEST_DIR / "initrd.gz"
     serial = Path(serial_log) if serial_log else SERIAL_DIR / f"{name}.serial.log"
     devices = [
-        f"<serial type='file'><source path={quoteattr(str(serial))}/>"
+        f"<serial type='file'><source path={quoteattr(str(serial))}"
+        f"{' append=' + quoteattr('on') if serial_append else ''}/>"
         "<target port='0'/></serial>",
         "<input type='keyboard' bus='ps2'/>",
         "<input type='mouse' bus='ps2'/>",

@@ -71,6 +71,13 @@ class PeerHost:
             while self.libvirtd_pid() is not None and time.monotonic() < deadline:
                 time.sleep(0.05)
 
+    def restart_libvirtd(self) -> None:
+        """Starts its libvirtd again in the same namespaces (after ``kill_libvirtd``)."""
+        done = subprocess.run(["bash", str(SCRIPT), "--restart", str(self.dir)],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"restarting the peer's libvirtd failed:\n{done.stderr}")
+
     def link(self, up: bool) -> None:
         """The veth pair up or down, as a pulled cable between the two hosts."""
         subprocess.run(["ip", "link", "set", self.host_veth, "up" if up else "down"],
