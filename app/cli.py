@@ -9,46 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-FALLBACK_VERSION = "0.1.0"
-
-
-def hvconsole_version() -> str:
-    """The installed distribution's version; in a source tree, pyproject.toml's."""
-    from importlib import metadata
-    try:
-        return metadata.version("hvconsole")
-    except metadata.PackageNotFoundError:
-        pass
-    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-    try:
-        import tomllib
-        with pyproject.open("rb") as fh:
-            return tomllib.load(fh)["project"]["version"]
-    except (OSError, KeyError, ValueError):
-        return FALLBACK_VERSION
-
-
-def libvirt_version() -> str:
-    """The libvirt library this process talks through, as A.B.C (libvirt packs it as
-    major * 1,000,000 + minor * 1,000 + release). A local query: no connection, no daemon."""
-    try:
-        import libvirt
-    except ImportError:
-        return "not installed"
-    packed = libvirt.getVersion()
-    return f"{packed // 1_000_000}.{packed // 1000 % 1000}.{packed % 1000}"
-
-
-def qt_version() -> str:
-    from PySide6.QtCore import qVersion
-    return qVersion()
-
-
-def version_line() -> str:
-    return f"hvconsole {hvconsole_version()} (libvirt {libvirt_version()}, Qt {qt_version()})"
-
+from app.version import version_line
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 import resources
 from app.config import ConnectionsStore, SavedConnection, strip_password
+from app.hypervisor_log import HypervisorRows
 from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
@@ -74,13 +75,17 @@ class ConnectionManager(QObject):
         self.events_log = events_log
         self.settings = settings or ConnectionSettings()
         self._store = store or ConnectionsStore()
-        self._saved, self._config_warnings = self._store.load()
+        # The saved servers are read by load_saved(), not here: constructing the manager
+        # touches no file (tests, tools and the window decide when the disk is read).
+        self._saved: list[SavedConnection] | None = None
+        self._config_warnings: list[str] = []
         self._hosts: dict[str, LibvirtHost] = {}
         self._names: dict[str, str] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._auth_handler: AuthHandler | None = None
         self._connect_guard: Callable[[str], Awaitable[None]] | None = None
         self._ids = itertools.count(1)
+        self._hypervisor_rows = HypervisorRows(events_log)
 
     # ================= opening =================
 
@@ -111,10 +116,22 @@ class ConnectionManager(QObject):
         self._start_connect(conn_id)
         return conn_id
 
+    def load_saved(self) -> list[str]:
+        """Reads the saved servers' file (again); what was wrong with it, in sentences (a
+        damaged file is moved aside). Everything that needs the list reads it first."""
+        self._saved, self._config_warnings = self._store.load()
+        return list(self._config_warnings)
+
+    def _saved_list(self) -> list[SavedConnection]:
+        if self._saved is None:
+            self.load_saved()
+        assert self._saved is not None
+        return self._saved
+
     def restore_saved(self) -> list[str]:
         """Opens every saved server (each connects in the background); their conn_ids."""
         opened = []
-        for saved in list(self._saved):
+        for saved in list(self._saved_list()):
             try:
                 opened.append(self.open(saved.uri, save=False))
             except ValueError as exc:
@@ -123,11 +140,8 @@ class ConnectionManager(QObject):
         return opened
 
     def config_warnings(self) -> list[str]:
-        """What was wrong with the saved-servers file at start, in sentences."""
+        """What was wrong with the saved-servers file when it was read, in sentences."""
         return list(self._config_warnings)
-
-    def saved_uris(self) -> list[str]:
-        return [saved.uri for saved in self._saved]
 
     def set_connect_guard(self, guard: Callable[[str], Awaitable[None]] | None) -> None:
         """``await guard(uri)`` runs before every connect the user starts (not before the
@@ -184,11 +198,6 @@ class ConnectionManager(QObject):
                 and host.info.hostname:
             return host.info.hostname
         return self._names.get(conn_id, str(conn_id))
-
-    def is_saved(self, conn_id: str) -> bool:
-        host = self._hosts.get(conn_id)
-        return host is not None and any(s.uri == strip_password(host.uri)
-                                        for s in self._saved)
 
     # ================= changing =================
 
@@ -312,8 +321,8 @@ class ConnectionManager(QObject):
             message = event.message
             if event.name and event.name not in message:
                 message = f"{_KIND_WORDS.get(event.kind, '')}{event.name}: {message}"
-            self.events_log.add(event.severity, HYPERVISOR,
-                                f"{self.label(conn_id)} » {event.name}", message)
+            self._hypervisor_rows.record(conn_id, event,
+                                         f"{self.label(conn_id)} » {event.name}", message)
 
     def _log_state(self, conn_id: str, event: HostStateChanged) -> None:
         source = self.label(conn_id)
@@ -337,21 +346,23 @@ class ConnectionManager(QObject):
 
     def _remember(self, uri: str) -> None:
         uri = strip_password(uri)
-        if any(saved.uri == uri for saved in self._saved):
+        saved_list = self._saved_list()
+        if any(saved.uri == uri for saved in saved_list):
             return
-        self._saved.append(SavedConnection(uri))
+        saved_list.append(SavedConnection(uri))
         self._write_saved()
 
     def _forget(self, uri: str) -> None:
         uri = strip_password(uri)
-        kept = [saved for saved in self._saved if saved.uri != uri]
-        if len(kept) != len(self._saved):
+        saved_list = self._saved_list()
+        kept = [saved for saved in saved_list if saved.uri != uri]
+        if len(kept) != len(saved_list):
             self._saved = kept
             self._write_saved()
 
     def _write_saved(self) -> None:
         try:
-            self._store.save(self._saved)
+            self._store.save(self._saved_list())
         except OSError as exc:
             self.events_log.add("error", "application", "settings",
                                 f"The list of saved servers could not be written to "

@@ -3,6 +3,11 @@
 A table model, newest first, so the Events tab needs no sorting and a new event is one
 row inserted at the top. It is bounded: a host that floods events for days must not grow
 the process without end, so the oldest rows are dropped past ``max_rows``.
+
+One happening is one row: an action's row is written when it starts and updated in place
+as its outcome becomes known ("Shutting down VM web-01…", then "…: shutdown requested",
+then "…: shut off"), and a hypervisor event that only completes the one before it can take
+that row's place (``remove`` then ``add``), so the log does not tell each story three times.
 """
 from __future__ import annotations
 
@@ -28,7 +33,13 @@ DEFAULT_MAX_ROWS = 10_000
 _SEVERITY_COLOURS = {"warning": QColor("#8a5a00"), "error": QColor("#c62828")}
 
 
-@dataclass(frozen=True, slots=True)
+def _severity(value: str) -> str:
+    """An unknown severity is kept as "info" rather than lost."""
+    severity = str(value).lower()
+    return severity if severity in SEVERITIES else "info"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Entry:
     timestamp: float
     severity: str
@@ -38,9 +49,11 @@ class Entry:
 
 
 class EventsLog(QAbstractTableModel):
-    """``entryAdded(Entry)`` fires after each new row, for anyone tailing the log."""
+    """``entryAdded(Entry)`` fires after each new row, for anyone tailing the log;
+    ``entryUpdated(old, new)`` after a row changed in place."""
 
     entryAdded = Signal(object)
+    entryUpdated = Signal(object, object)
 
     def __init__(self, max_rows: int = DEFAULT_MAX_ROWS, parent: QObject | None = None):
         super().__init__(parent)
@@ -50,11 +63,9 @@ class EventsLog(QAbstractTableModel):
     # ---- writing ----
 
     def add(self, severity: str, category: str, source: str, message: str) -> Entry:
-        """Records one event now. An unknown severity is kept as "info" rather than lost."""
-        severity = str(severity).lower()
-        if severity not in SEVERITIES:
-            severity = "info"
-        entry = Entry(time.time(), severity, str(category), str(source), str(message))
+        """Records one event now; returns its Entry (for ``update`` and ``remove``)."""
+        entry = Entry(time.time(), _severity(severity), str(category), str(source),
+                      str(message))
         self.beginInsertRows(QModelIndex(), 0, 0)
         self._entries.appendleft(entry)
         self.endInsertRows()
@@ -67,6 +78,41 @@ class EventsLog(QAbstractTableModel):
             self.endRemoveRows()
         self.entryAdded.emit(entry)
         return entry
+
+    def update(self, entry: Entry, *, severity: str | None = None,
+               message: str | None = None) -> Entry:
+        """Rewrites one row in place (same time, same position) and returns the new Entry,
+        which stands for the row from now on. A row already dropped from the log is not
+        brought back; the new Entry is returned all the same."""
+        new = Entry(entry.timestamp,
+                    entry.severity if severity is None else _severity(severity),
+                    entry.category, entry.source,
+                    entry.message if message is None else str(message))
+        row = self._row_of(entry)
+        if row is None:
+            return new
+        self._entries[row] = new
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self.entryUpdated.emit(entry, new)
+        return new
+
+    def remove(self, entry: Entry) -> bool:
+        """Takes one row out; False when it is no longer in the log."""
+        row = self._row_of(entry)
+        if row is None:
+            return False
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._entries[row]
+        self.endRemoveRows()
+        return True
+
+    def _row_of(self, entry: Entry) -> int | None:
+        # By identity: two events may read the same in the same second. Recent rows are
+        # near the top, where the search starts.
+        for row, candidate in enumerate(self._entries):
+            if candidate is entry:
+                return row
+        return None
 
     def clear(self) -> None:
         self.beginResetModel()

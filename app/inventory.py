@@ -20,7 +20,7 @@ import enum
 import gc
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Protocol
 
 from PySide6.QtCore import (QAbstractItemModel, QModelIndex, QObject, QSortFilterProxyModel,
                             Qt, QTimer, Signal)
@@ -40,6 +40,21 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 4   # what a sorted column compares
 COLUMNS = ("Name", "State", "CPU", "Memory")
 NAME_COLUMN, STATE_COLUMN, CPU_COLUMN, MEMORY_COLUMN = 0, 1, 2, 3
 USAGE_COLUMNS = (CPU_COLUMN, MEMORY_COLUMN)
+
+
+class UsageSource(Protocol):
+    """What fills the CPU and Memory columns (app.perf.usage.UsageColumns)."""
+
+    def usage(self, node: "Node", for_sorting: bool = False
+              ) -> tuple[float, float, str] | None:
+        """(cpu_percent, memory fraction, memory text); ``for_sorting``: the sort proxy
+        asks, not a painted cell."""
+
+    def tooltip(self, node: "Node", column: int) -> str | None:
+        """The numbers behind a cell (asked only when hovered)."""
+
+    def header_tooltip(self, column: int) -> str | None:
+        """What the column means."""
 
 BATCH_INTERVAL_MS = 50
 # Above this many row insertions/removals in one batch, one reset is cheaper than
@@ -507,10 +522,8 @@ class InventoryModel(QAbstractItemModel):
 
     # ================= usage columns =================
 
-    def set_usage_source(self, source) -> None:
-        """``source.usage(node, for_sorting) -> (cpu_percent, mem_fraction, mem_text) |
-        None`` fills the CPU and Memory columns (app.perf.usage.UsageColumns);
-        ``for_sorting`` says the sort proxy asks, not a painted cell."""
+    def set_usage_source(self, source: "UsageSource") -> None:
+        """``source`` fills the CPU and Memory columns (app.perf.usage.UsageColumns)."""
         self._usage_source = source
 
     def usage_changed(self, conn_id: str) -> None:
@@ -611,6 +624,9 @@ class InventoryModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.InitialSortOrderRole and section in USAGE_COLUMNS:
             # A first click on CPU or Memory asks "who uses most?": busiest first.
             return Qt.SortOrder.DescendingOrder
+        if role == Qt.ItemDataRole.ToolTipRole and section in USAGE_COLUMNS:
+            source = getattr(self, "_usage_source", None)
+            return source.header_tooltip(section) if source is not None else None
         return None
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
@@ -629,6 +645,10 @@ class InventoryModel(QAbstractItemModel):
         if column in USAGE_COLUMNS and role in (Qt.ItemDataRole.DisplayRole, USAGE_ROLE,
                                                 SORT_ROLE):
             return self._usage(node, column, role)
+        if column in USAGE_COLUMNS and role == Qt.ItemDataRole.ToolTipRole:
+            source = getattr(self, "_usage_source", None)
+            return source.tooltip(node, column) if source is not None and \
+                node.kind in (NodeKind.VM, NodeKind.HOST) else None
         if role == SORT_ROLE:
             if column == NAME_COLUMN:
                 return f"{node.sort_key[0]}{self._name(node).casefold()}"

@@ -27,6 +27,16 @@ MIN_HISTORY_DAYS = 1
 MAX_HISTORY_DAYS = 90
 
 
+# What the Alerts tab watches until the user makes rules of their own (app.perf.alerts):
+# a VM's CPU above 90 % for 5 minutes, a server's memory above 90 % for 5 minutes.
+DEFAULT_ALERT_RULES = (
+    {"target": "*vm", "metric": "cpu_percent", "threshold": 90.0, "minutes": 5.0,
+     "enabled": True, "rule_id": "default-vm-cpu"},
+    {"target": "*host", "metric": "mem_percent", "threshold": 90.0, "minutes": 5.0,
+     "enabled": True, "rule_id": "default-host-memory"},
+)
+
+
 def _to_bool(value: Any) -> bool:
     # QSettings' INI backend hands booleans back as the strings "true"/"false".
     if isinstance(value, str):
@@ -63,7 +73,8 @@ SETTINGS = {s.key: s for s in (
     Setting(COLLECT_NET, True, _to_bool),
     Setting(PER_CORE_HOST_CPU, True, _to_bool),
     Setting(HISTORY_DAYS, 7, _clamped(int, MIN_HISTORY_DAYS, MAX_HISTORY_DAYS)),
-    Setting(ALERT_RULES, [], _json_list, stored=json.dumps),
+    Setting(ALERT_RULES, [dict(r) for r in DEFAULT_ALERT_RULES], _json_list,
+            stored=json.dumps),
 )}
 
 

@@ -22,8 +22,7 @@ from typing import Awaitable, Callable
 from PySide6.QtCore import QObject
 
 from app.credentials import AskUser, CredentialBroker
-from app.vault import (EncryptedFileVault, KeyringVault, Vault, VaultStatus,
-                       encrypted_file_path)
+from app.vault import EncryptedFileVault, KeyringVault, Vault, encrypted_file_path
 from connectors.libvirt import hostkeys
 from connectors.libvirt.hostkeys import HostKeyCheck, HostKeyError, KeyStatus, KnownHosts
 from connectors.libvirt.model import ConnectError, ConnState
@@ -67,9 +66,6 @@ class RemoteAccess(QObject):
 
     # ---- vaults ----
 
-    def vault_status(self) -> VaultStatus:
-        return self.broker.vault.status()
-
     async def unlock_encrypted_file(self, password: str,
                                     vault: EncryptedFileVault | None = None) -> None:
         """Switches remembering to the encrypted file (VaultError for a wrong password)."""
@@ -90,6 +86,12 @@ class RemoteAccess(QObject):
                             "Saved password forgotten" if removed
                             else "No saved password to forget")
         return removed
+
+    async def has_saved_password(self, conn_id: str) -> bool:
+        """Whether anything is saved for the server (Forget Saved Password is offered)."""
+        manager = self.manager
+        host = manager.host(conn_id) if manager is not None else None
+        return host is not None and await self.broker.has_saved(host.uri)
 
     # ---- host keys ----
 

@@ -1,15 +1,23 @@
 """Long operations as observable tasks: XenCenter's "actions" with progress, cancel and a log.
 
 A Task wraps one asyncio task running on the qasync loop. Widgets watch its signals (the
-status bar shows progress, the events log gets start and result); nothing here blocks.
+status bar shows progress); nothing here blocks.
+
+One task is one row of the events log, written when it starts ("Starting VM web-01…") and
+rewritten in place with its outcome. The outcome is what really happened, not just that
+the call returned: a coroutine may return a sentence ("shutdown requested": the guest was
+asked, it has not stopped), and whoever learns the end later (the VM shut off) calls
+``Task.set_outcome``, which rewrites the same row again.
 """
 from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import inspect
 import logging
 import time
+import weakref
 from typing import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -39,9 +47,15 @@ def describe_error(exc: BaseException) -> str:
     return f"Unexpected error: {exc or type(exc).__name__}"
 
 
+DONE = "done"
+
+
 class Task(QObject):
+    """``outcomeChanged`` fires when the outcome is learned after the task finished."""
+
     changed = Signal()
     finished = Signal()
+    outcomeChanged = Signal()
 
     def __init__(self, title: str, target: str, parent: QObject | None = None):
         super().__init__(parent)
@@ -51,9 +65,12 @@ class Task(QObject):
         self.progress: int | None = None
         self.detail = ""            # what it is doing now, in a few words
         self.error = ""
+        self.outcome = ""               # "done", "shutdown requested", the error, ...
+        self.outcome_severity = "info"
         self.started = time.time()
         self.finished_at: float | None = None
         self._future: asyncio.Task | None = None
+        self._row = None                # its events log Entry (TaskManager keeps it)
 
     @property
     def done(self) -> bool:
@@ -76,9 +93,26 @@ class Task(QObject):
         if self._future is not None and not self._future.done():
             self._future.cancel()
 
-    def _finish(self, state: TaskState, error: str = "") -> None:
+    @property
+    def summary(self) -> str:
+        """The sentence users read in the status bar and the Events log."""
+        if not self.done:
+            return f"{self.title}…"
+        return f"{self.title}: {self.outcome}"
+
+    def set_outcome(self, outcome: str, severity: str = "info") -> None:
+        """What became of a finished task's request, learned later ("shut off")."""
+        self.outcome = outcome
+        self.outcome_severity = severity
+        self.changed.emit()
+        self.outcomeChanged.emit()
+
+    def _finish(self, state: TaskState, error: str = "", outcome: str = "",
+                severity: str = "info") -> None:
         self.state = state
         self.error = error
+        self.outcome = outcome
+        self.outcome_severity = severity
         self.finished_at = time.time()
         if state is TaskState.SUCCEEDED:
             self.progress = 100
@@ -94,7 +128,7 @@ def _wants_task(factory) -> bool:
 
 
 class TaskManager(QObject):
-    """Runs coroutines as Tasks and writes their start and outcome to the events log."""
+    """Runs coroutines as Tasks; each has one row in the events log, kept up to date."""
 
     taskStarted = Signal(object)
     taskFinished = Signal(object)
@@ -115,10 +149,11 @@ class TaskManager(QObject):
             coro_factory: Callable[[Task], Awaitable[object]] | Callable[[], Awaitable[object]]
             ) -> Task:
         """Schedules coro_factory() on the running loop. A factory taking one argument
-        receives the Task, so it can report progress."""
+        receives the Task, so it can report progress. A coroutine that returns a string
+        words its outcome ("shutdown requested"); otherwise success reads "done"."""
         task = Task(title, target, self)
         self._active.append(task)
-        self._record("info", target, f"{title}: started")
+        self._track(task)
         self.taskStarted.emit(task)
         loop = asyncio.get_event_loop()
         task._future = loop.create_task(self._drive(task, coro_factory))
@@ -126,26 +161,38 @@ class TaskManager(QObject):
 
     async def _drive(self, task: Task, factory) -> None:
         try:
-            await (factory(task) if _wants_task(factory) else factory())
+            result = await (factory(task) if _wants_task(factory) else factory())
         except asyncio.CancelledError:
-            task._finish(TaskState.CANCELLED, "Cancelled")
-            self._record("warning", task.target,
-                         f"{task.title}: cancelled (a request already sent to the host "
-                         "may still complete there)")
+            task._finish(TaskState.CANCELLED, "Cancelled",
+                         "cancelled (a request already sent to the host may still "
+                         "complete there)", "warning")
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user
             if not isinstance(exc, ConnectorError):
                 log.exception("task %r failed", task.title)
             message = describe_error(exc)
-            task._finish(TaskState.FAILED, message)
-            self._record("error", task.target, f"{task.title}: failed: {message}")
+            task._finish(TaskState.FAILED, message, f"failed: {message}", "error")
         else:
-            task._finish(TaskState.SUCCEEDED)
-            self._record("info", task.target, f"{task.title}: done")
+            task._finish(TaskState.SUCCEEDED,
+                         outcome=result if isinstance(result, str) and result else DONE)
         finally:
             if task in self._active:
                 self._active.remove(task)
             self.taskFinished.emit(task)
 
-    def _record(self, severity: str, source: str, message: str) -> None:
-        if self._log is not None:
-            self._log.add(severity, CATEGORY, source, message)
+    def _track(self, task: Task) -> None:
+        """The task's one row: written now, rewritten when it ends and when its outcome
+        is learned later. (The slot holds the task weakly: no reference cycle of Qt
+        objects for the cycle collector to free on some other thread.)"""
+        if self._log is None:
+            return
+        task._row = self._log.add("info", CATEGORY, task.target, task.summary)
+        rewrite = functools.partial(self._rewrite, weakref.ref(task))
+        task.finished.connect(rewrite)
+        task.outcomeChanged.connect(rewrite)
+
+    def _rewrite(self, task_ref) -> None:
+        task = task_ref()
+        if task is None or self._log is None or task._row is None:
+            return
+        severity = task.outcome_severity if task.done else "info"
+        task._row = self._log.update(task._row, severity=severity, message=task.summary)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.libvirt.stats import StatsBatch
+from connectors.libvirt.stats import HostSample, StatsBatch
 
 CAPTURED = Path(__file__).parent / "unit" / "data" / "qemu_domain_stats.json"
 
@@ -26,6 +26,8 @@ class Load:
     disk_rd_bps: float = 0.0
     net_rx_bps: float = 0.0
     rss_kib: int = 200_000
+    used_kib: int | None = None   # what the guest reports using (its balloon driver)
+    running: bool = True          # False: not in the ticks at all (shut off)
 
 
 class Replay:
@@ -36,6 +38,9 @@ class Replay:
         self.records = {key: dict(template) for key in loads}
         self.t = time.monotonic()
         self.wall = time.time() if wall is None else wall
+        # KiB (total, free, cached, buffers) to replay a host's memory too; None: no
+        # host figures (libvirt's test driver, which the demo lab runs on, has none).
+        self.host_memory_kib: tuple[int, int, int, int] | None = None
 
     def tick(self, dt: float = 2.0, only: set[str] | None = None) -> None:
         """One tick ``dt`` after the previous; ``only``: a tick that sampled just these
@@ -54,9 +59,17 @@ class Replay:
             rec["block.0.rd.reqs"] += int(load.disk_rd_bps * dt / 4096)
             rec["net.0.rx.bytes"] += int(load.net_rx_bps * dt)
             rec["balloon.rss"] = load.rss_kib
+            if load.used_kib is not None:
+                rec["balloon.available"] = rec["balloon.current"]
+                rec["balloon.unused"] = rec["balloon.current"] - load.used_kib
+            if not load.running:
+                continue
             if only is None or key in only:
                 raw.append((key, 1, dict(rec)))
-        self.collector.feed(StatsBatch(self.t, self.wall, raw, None, 0.001,
+        host = None
+        if self.host_memory_kib is not None:
+            host = HostSample(self.t, self.wall, None, None, *self.host_memory_kib)
+        self.collector.feed(StatsBatch(self.t, self.wall, raw, host, 0.001,
                                        full=only is None))
 
 

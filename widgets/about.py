@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 def about_text() -> str:
     # app.cli holds the version lookups so that `hvconsole --version` and this box agree.
-    from app.cli import hvconsole_version, libvirt_version, qt_version
+    from app.version import hvconsole_version, libvirt_version, qt_version
     return (f"<h3>HVConsole {hvconsole_version()}</h3>"
             "<p>A desktop console for KVM and Xen hosts.</p>"
             f"<p>Qt {qt_version()}<br>libvirt {libvirt_version()}</p>"

@@ -126,7 +126,8 @@ class Session:
                                    prompts.host_key, unlock_vault=prompts.unlock_file)
         prompts.remote = self.remote
         self.remote_prompts = prompts
-        self.commands.forget_password.set_handler(self.remote.forget_password)
+        self.commands.forget_password.set_handler(self.remote.forget_password,
+                                                  self.remote.has_saved_password)
         self.window.serverAdded.connect(prompts.remember_by_default)
         self.window.console_tab.vault_source = lambda: self.remote.broker.vault
         from app.console_tls import tls_options
@@ -252,7 +253,7 @@ class Session:
     # ---- leaving ----
 
     def _report_config_warnings(self) -> None:
-        for warning in self.manager.config_warnings():
+        for warning in self.manager.load_saved():
             self.events_log.add("warning", "application", "settings", warning)
             self.window.show_warning("Settings", warning)
 

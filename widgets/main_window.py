@@ -3,6 +3,11 @@
 The window composes; it decides nothing about hypervisors. Commands (enabled state, text,
 icons, confirmation, running) live in app/commands; the window only places their QActions
 in the menus, the toolbar and the tree's context menu, and tells them what is selected.
+
+The splitter between tree and tabs is placed once the window has its real size (placed
+before, Qt shrank both sides when the window came up smaller, and the tree jumped back
+the first time a tab was shown); the tabs declare a fixed minimum width, so which tab
+shows never moves it. Its place is remembered across runs.
 """
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ import asyncio
 import logging
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QTabWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QStyle,
+                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from app.inventory import InventoryFilterProxy, NodeKind
 from app.tasks import TaskState
+from widgets import help as guide
 from widgets.about import show_about
 from widgets.dialogs.add_server import AddServerDialog
 from widgets.status_bar import MainStatusBar
@@ -26,6 +32,9 @@ from widgets.tree import InventoryTree
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
+TREE_MIN_WIDTH = 220
+TABS_MIN_WIDTH = 560    # below it the Performance tab's toolbar is cut
+NAME_CHARS = 16         # the tree starts wide enough for names this long
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +69,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.status = MainStatusBar(self)
         self.setStatusBar(self.status)
+        self._connect_alerts()
 
         self._summary_timer = QTimer(self, singleShot=True, interval=100)
         self._summary_timer.timeout.connect(self._update_summary)
@@ -96,22 +106,54 @@ class MainWindow(QMainWindow):
         self.about_action = QAction("&About HVConsole", self)
         self.about_action.triggered.connect(lambda: show_about(self))
 
+        self.readme_action = QAction("HVConsole &Guide (README)", self)
+        self.readme_action.triggered.connect(guide.open_readme)
+        if guide.readme_url() is None:
+            self.readme_action.setEnabled(False)
+            self.readme_action.setToolTip("The README was not installed with this copy")
+        self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+
+        # For any selected objects (networks and pools have no commands of their own yet).
+        self.copy_name_action = QAction("&Copy Name", self)
+        self.copy_name_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_name_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.copy_name_action.triggered.connect(self.copy_names)
+        self.show_general_action = QAction("Show in &General", self)
+        self.show_general_action.triggered.connect(
+            lambda: self.tabs.setCurrentWidget(self.general_tab))
+
+        # Delete (the key) deletes the selected VMs, through the same confirmation, but
+        # only in the tree: elsewhere the key belongs to a text field or a guest.
+        self.commands.delete.action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+        self.commands.delete.action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.commands.delete.update(self.commands.delete.selection)
+
     def _build_central(self) -> None:
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("filterBox")
         self.filter_edit.setPlaceholderText("Filter by name or state…")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._filter_changed)
+        self.clear_filter_action = QAction("Clear Filter", self.filter_edit)
+        self.clear_filter_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.clear_filter_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.clear_filter_action.triggered.connect(self.clear_filter)
+        self.filter_edit.addAction(self.clear_filter_action)
         self.tree = InventoryTree(self.proxy)
+        self.tree.addAction(self.commands.delete.action)
+        self.tree.addAction(self.copy_name_action)
+        self.tree.nodeActivated.connect(self._node_activated)
 
         left = QWidget()
+        left.setMinimumWidth(TREE_MIN_WIDTH)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(4, 4, 0, 4)
         left_layout.setSpacing(4)
         left_layout.addWidget(self.filter_edit)
         left_layout.addWidget(self.tree)
 
-        self.general_tab = GeneralTab(self.inventory, self.manager)
+        self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -133,26 +175,36 @@ class MainWindow(QMainWindow):
             self.alerts_tab = AlertsTab(self.alert_engine.model, self.alert_engine)
             self.tabs.addTab(self.alerts_tab, "Alerts")
 
+        # An explicit minimum: the pages' own minimums (the Performance tab's toolbar is
+        # built when first shown) would move the splitter whenever the tab changes.
+        self.tabs.setMinimumWidth(TABS_MIN_WIDTH)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([380, DEFAULT_SIZE[0] - 380])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.add_server_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        self.file_menu = file_menu
 
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.copy_name_action)
+        self.edit_menu = edit_menu
+        self.preferences_action = None
         if self.preferences is not None:
-            edit_menu = bar.addMenu("&Edit")
+            edit_menu.addSeparator()
             self.preferences_action = edit_menu.addAction("&Preferences…")
-            self.preferences_action.setShortcut(QKeySequence.StandardKey.Preferences)
-            self.preferences_action.triggered.connect(self.show_preferences)
+            # Qt's standard key is empty on GNOME; Ctrl+, is what GNOME and KDE apps use.
+            self.preferences_action.setShortcut(QKeySequence("Ctrl+,"))
+            self.preferences_action.triggered.connect(self._open_preferences)
 
         server_menu = bar.addMenu("&Server")
         _fill(server_menu, _actions(self.commands.host_commands))
@@ -165,7 +217,11 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.focus_filter_action)
 
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.readme_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
+        self.help_menu = help_menu
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main toolbar", self)
@@ -190,10 +246,43 @@ class MainWindow(QMainWindow):
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filter_edit.selectAll()
 
+    def clear_filter(self) -> None:
+        """Escape in the filter box: empty it; when it is empty, back to the tree."""
+        if self.filter_edit.text():
+            self.filter_edit.clear()
+        else:
+            self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     def _filter_changed(self, text: str) -> None:
-        self.proxy.set_filter_text(text)
+        self.tree.set_filter_text(text)
+
+    def _node_activated(self, node) -> None:
+        """Enter or a double-click: a VM's console (as virt-manager opens it), anything
+        else's General page."""
+        if node.kind is NodeKind.VM:
+            self.tabs.setCurrentWidget(self.console_tab)
+        else:
+            self.tabs.setCurrentWidget(self.general_tab)
+
+    def copy_names(self) -> str:
+        names = [self._name_of(node) for node in self.tree.selected_nodes()]
+        text = "\n".join(name for name in names if name)
         if text:
-            self.tree.expandAll()
+            QGuiApplication.clipboard().setText(text)
+        return text
+
+    def _name_of(self, node) -> str:
+        if node.kind is NodeKind.HOST:
+            return self.inventory.host_name(node.conn_id)
+        if node.kind is NodeKind.GROUP:
+            return ""
+        return node.obj.name
+
+    def show_shortcuts(self):
+        actions = [a for menu in (self.file_menu, self.edit_menu, self.server_menu,
+                                  self.vm_menu, self.view_menu, self.help_menu)
+                   for a in menu.actions()]
+        return guide.show_shortcuts(actions, self)
 
     def _selection_changed(self, nodes: list) -> None:
         self.commands.set_selection(nodes)
@@ -215,10 +304,39 @@ class MainWindow(QMainWindow):
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):
                 commands.pop(0)
-            return _actions(commands)
+            return _actions(commands) + [None, self.copy_name_action]
+        # Networks, pools and their groups: what is safe today, until they get commands.
+        if kinds & {NodeKind.NETWORK, NodeKind.POOL}:
+            return [self.show_general_action, self.copy_name_action]
         return []
 
-    def show_preferences(self):
+    def _connect_alerts(self) -> None:
+        """Firing alerts are counted on the Alerts tab's title and in the status bar."""
+        if self.alerts_tab is None:
+            return
+        model = self.alert_engine.model
+        # Bound methods, not lambdas holding the window: a reference cycle through the
+        # window may be freed by Python's cycle collector on a worker thread.
+        model.firingChanged.connect(self._alerts_firing)
+        self.status.alertsClicked.connect(self._show_alerts)
+        self.alerts_tab.editRulesRequested.connect(self._edit_alert_rules)
+        self._alerts_firing(model.firing_count())
+
+    def _show_alerts(self) -> None:
+        self.tabs.setCurrentWidget(self.alerts_tab)
+
+    def _edit_alert_rules(self) -> None:
+        self.show_preferences("Alerts")
+
+    def _open_preferences(self) -> None:
+        self.show_preferences()
+
+    def _alerts_firing(self, count: int) -> None:
+        index = self.tabs.indexOf(self.alerts_tab)
+        self.tabs.setTabText(index, f"Alerts ({count})" if count else "Alerts")
+        self.status.set_alerts_firing(count)
+
+    def show_preferences(self, page: str | None = None):
         from widgets.dialogs.preferences import PreferencesDialog
         targets = []
         for conn_id in self.manager.conn_ids():
@@ -226,6 +344,8 @@ class MainWindow(QMainWindow):
             targets.append((f"Server {self.manager.label(conn_id)}", f"host:{host.uri}"))
             targets += [(f"VM {vm.name}", f"vm:{vm.key}") for vm in host.vms()[:500]]
         dialog = PreferencesDialog(self.preferences, {"targets": targets}, self)
+        if page is not None:
+            dialog.show_page(page)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -320,16 +440,22 @@ class MainWindow(QMainWindow):
         running = self._running_titles()
         self.status.set_running(running)
         failed = task.state is TaskState.FAILED
-        if task.state is TaskState.SUCCEEDED:
-            message = f"{task.title}: done"
-        else:
-            message = f"{task.title}: {task.error or task.state.label}"
         if not running:
-            self.status.set_result(message, failed)
+            self._shown_task = task
+            self.status.set_result(task.summary, failed)
+        # An outcome learned later ("shut off") replaces "requested" while it is shown.
+        task.outcomeChanged.connect(self._task_outcome_changed)
         if failed and self.prompter is not None:
             # Not from inside the task's coroutine: a message box there would run its
             # own event loop in the middle of an asyncio step.
             QTimer.singleShot(0, lambda: self.prompter.show_error(task.title, task.error))
+
+    _shown_task = None
+
+    def _task_outcome_changed(self) -> None:
+        task = self.sender()
+        if task is not None and task is self._shown_task and not self._running_titles():
+            self.status.set_result(task.summary, task.outcome_severity == "error")
 
     # ---- geometry ----
 
@@ -341,18 +467,56 @@ class MainWindow(QMainWindow):
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        splitter = settings.value("window/splitter")
-        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
-            self.splitter.restoreState(splitter)
+        try:
+            self._saved_tree_width = int(settings.value("window/tree_width", 0) or 0)
+        except (TypeError, ValueError):
+            self._saved_tree_width = 0
         visible = settings.value("window/toolbar", True)
         self.toolbar.setVisible(visible not in (False, "false"))
 
     def save_geometry(self) -> None:
         settings = self._settings()
         settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/splitter", self.splitter.saveState())
+        if self._splitter_placed:
+            settings.setValue("window/tree_width", self.tree_width())
         settings.setValue("window/toolbar", not self.toolbar.isHidden())
         settings.sync()
+
+    _saved_tree_width = 0
+    _splitter_placed = False
+
+    def tree_width(self) -> int:
+        return self.splitter.sizes()[0]
+
+    def natural_tree_width(self) -> int:
+        """Room for names of NAME_CHARS characters on VM rows beside the other columns."""
+        tree = self.tree
+        header = tree.header()
+        others = sum(header.sectionSize(c) for c in range(1, header.count())
+                     if not header.isSectionHidden(c))
+        icon = tree.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        name = 2 * tree.indentation() + icon + 16 + \
+            tree.fontMetrics().averageCharWidth() * NAME_CHARS
+        margins = self.tree.parentWidget().layout().contentsMargins()
+        return (name + others + 2 * tree.frameWidth() + margins.left() + margins.right()
+                + tree.verticalScrollBar().sizeHint().width())
+
+    def _place_splitter(self) -> None:
+        """Once, when the window first has its size: the remembered width, else the
+        natural one, never so wide that the tabs get less than their minimum."""
+        if self._splitter_placed:
+            return
+        self._splitter_placed = True
+        total = self.splitter.width() - self.splitter.handleWidth()
+        wanted = self._saved_tree_width or self.natural_tree_width()
+        left = max(TREE_MIN_WIDTH, min(wanted, total - TABS_MIN_WIDTH))
+        self.splitter.setSizes([left, max(TABS_MIN_WIDTH, total - left)])
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._splitter_placed:
+            # After this show's layout pass, when the splitter has its real width.
+            QTimer.singleShot(0, self, self._place_splitter)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.save_geometry()

@@ -3,16 +3,25 @@
 Task progress is an indeterminate bar with the active task's title while any task runs,
 then the last result for a while (failures in red) so a user who looked away still sees
 how the last action ended.
+
+Qt hides the left-hand widgets (the summary and the demo badge) while a temporary message
+shows (a menu entry's or toolbar button's status tip) and shows them again after. Showing
+the badge from here in between put it back on top of the message, which then ran under
+it; so its visibility is only applied while no message is up.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
 RESULT_SHOWN_MS = 15000
 
 
 class MainStatusBar(QStatusBar):
+    """``alertsClicked()``: the firing-alerts notice was clicked (show the Alerts tab)."""
+
+    alertsClicked = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(True)
@@ -35,15 +44,37 @@ class MainStatusBar(QStatusBar):
         self.progress.setVisible(False)
         self.addWidget(self.summary_label)
         self.addWidget(self.demo_label)
+        self.alerts_button = QToolButton()
+        self.alerts_button.setObjectName("alertsFiring")
+        self.alerts_button.setAutoRaise(True)
+        self.alerts_button.setStyleSheet("QToolButton { color: #c62828; font-weight: bold; }")
+        self.alerts_button.setToolTip("Show the Alerts tab")
+        self.alerts_button.setVisible(False)
+        self.alerts_button.clicked.connect(self.alertsClicked)
+        self.addPermanentWidget(self.alerts_button)
         self.addPermanentWidget(self.task_label)
         self.addPermanentWidget(self.progress)
+        self._demo = False
+        self.messageChanged.connect(self._message_changed)
 
     def set_summary(self, servers: int, connected: int, vms: int, demo: bool) -> None:
         def plural(n: int, word: str) -> str:
             return f"{n} {word}{'' if n == 1 else 's'}"
         self.summary_label.setText(
             f"{plural(servers, 'server')}, {connected} connected, {plural(vms, 'VM')}")
-        self.demo_label.setVisible(demo)
+        self._demo = demo
+        if not self.currentMessage():
+            self.demo_label.setVisible(demo)
+
+    def _message_changed(self, message: str) -> None:
+        if not message:
+            self.demo_label.setVisible(self._demo)
+
+    def set_alerts_firing(self, count: int) -> None:
+        """"⚠ 2 alerts firing" while performance alerts fire; nothing otherwise."""
+        self.alerts_button.setText(
+            f"\u26a0 {count} alert{'' if count == 1 else 's'} firing")
+        self.alerts_button.setVisible(count > 0)
 
     def set_running(self, titles: list[str]) -> None:
         """Titles of the tasks still running (newest last); empty when all are done."""

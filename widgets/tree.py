@@ -4,6 +4,14 @@ The view shows the app's filter proxy and never holds hypervisor state itself. W
 adds: multi-selection reported as a list of inventory nodes, a context menu made from the
 very QActions of the main menus (so enabling, text and shortcuts agree everywhere), hosts
 expanded when they connect, and a selection that survives the inventory's batches.
+
+Filtering does not change what is selected: a selected VM the filter hides stays the
+selection (the tabs keep showing it, its console stays open) and is selected again in the
+tree when it shows again; only a click elsewhere changes the selection. With nothing
+matching, the tree says so instead of going blank.
+
+Keys: Enter (or a double-click) activates a row (``nodeActivated``: the window opens a
+VM's console); Alt+Enter is left alone (kept for a Properties dialog).
 """
 from __future__ import annotations
 
@@ -11,8 +19,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QPersistentModelIndex,
                             QPoint, QRect, Qt, QTimer, Signal)
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, QWidget
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMenu, QTreeView,
+                               QWidget)
 
 from app.inventory import CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE, InventoryFilterProxy, NodeKind
 
@@ -20,9 +29,11 @@ MenuBuilder = Callable[[list], list[QAction | None]]
 
 
 class InventoryTree(QTreeView):
-    """Emits ``selectionChangedNodes(list[Node])`` whenever the selected objects change."""
+    """Emits ``selectionChangedNodes(list[Node])`` whenever the selected objects change,
+    ``nodeActivated(Node)`` on Enter or a double-click."""
 
     selectionChangedNodes = Signal(list)
+    nodeActivated = Signal(object)
 
     def __init__(self, proxy: InventoryFilterProxy, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +69,93 @@ class InventoryTree(QTreeView):
         proxy.layoutAboutToBeChanged.connect(self._remember_selection)
         proxy.layoutChanged.connect(self._selection_changed)
         proxy.rowsRemoved.connect(self._selection_changed)
+        self._filtering = False
+        self.no_matches = QLabel(self.viewport())
+        self.no_matches.setObjectName("noMatches")
+        self.no_matches.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_matches.setWordWrap(True)
+        self.no_matches.setEnabled(False)       # drawn greyed, as a placeholder is
+        self.no_matches.hide()
+        for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset,
+                       proxy.layoutChanged):
+            signal.connect(self._update_no_matches)
+        self.activated.connect(self._activated)
+
+    # ---- filtering ----
+
+    def set_filter_text(self, text: str) -> None:
+        """Filters by name or state, keeping the selection (see the module docstring)."""
+        kept = [(n.conn_id, n.key) for n in self._last_selection]
+        self._filtering = True
+        try:
+            self._proxy.set_filter_text(text)
+            if self._proxy.filter_text():
+                self.expandAll()
+            self._reselect(kept)
+        finally:
+            self._filtering = False
+        self._selection_changed()
+        self._update_no_matches()
+
+    def _reselect(self, keys: list) -> None:
+        model = self.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        visible = [index for index in (self._visible_index(c, k) for c, k in keys)
+                   if index.isValid()]
+        if not visible:
+            model.clearSelection()
+            return
+        model.setCurrentIndex(visible[0], flags.ClearAndSelect | flags.Rows)
+        for index in visible[1:]:
+            model.select(index, flags.Select | flags.Rows)
+        self.scrollTo(visible[0])
+
+    def _visible_index(self, conn_id, key) -> QModelIndex:
+        """The row of an object in the tree, invalid when it is gone or filtered out."""
+        return self._proxy.mapFromSource(self._proxy.sourceModel().index_of(conn_id, key))
+
+    def _hidden_by_filter(self) -> bool:
+        """The last selection is still in the inventory but the filter hides all of it."""
+        if not self._last_selection or not self._proxy.filter_text():
+            return False
+        inventory = self._proxy.sourceModel()
+        return all(inventory.node(n.conn_id, n.key) is not None
+                   and not self._visible_index(n.conn_id, n.key).isValid()
+                   for n in self._last_selection)
+
+    def _update_no_matches(self, *_args) -> None:
+        text = self._proxy.filter_text()
+        empty = bool(text) and self._proxy.rowCount() == 0
+        if empty:
+            self.no_matches.setText(f"No server or VM matches “{text}”.\n"
+                                    "Esc clears the filter.")
+            self._place_no_matches()
+        self.no_matches.setVisible(empty)
+
+    def _place_no_matches(self) -> None:
+        width = self.viewport().width() - 16
+        self.no_matches.setFixedWidth(max(60, width))
+        self.no_matches.adjustSize()
+        self.no_matches.move(8, 24)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.no_matches.isVisible():
+            self._place_no_matches()
+
+    # ---- keys ----
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
+                event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            event.ignore()      # Alt+Enter: Properties, one day; not "open the console"
+            return
+        super().keyPressEvent(event)
+
+    def _activated(self, index: QModelIndex) -> None:
+        node = index.data(NODE_ROLE)
+        if node is not None:
+            self.nodeActivated.emit(node)
 
     def set_menu_builder(self, builder: MenuBuilder) -> None:
         """``builder(nodes)`` returns the actions (None for a separator) for a right-click."""
@@ -140,7 +238,7 @@ class InventoryTree(QTreeView):
                 index = self._proxy.index(row, 0)
                 if self._proxy.rowCount(index):
                     self._expand_later(index)
-            if not self.selectionModel().hasSelection():
+            if not self.selectionModel().hasSelection() and not self._last_selection:
                 # Something is always selected at start, so the tabs never open empty.
                 self.selectionModel().setCurrentIndex(
                     self._proxy.index(0, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -173,7 +271,11 @@ class InventoryTree(QTreeView):
                     self.expand(index)
 
     def _selection_changed(self, *_args) -> None:
+        if self._filtering:
+            return
         nodes = self.selected_nodes()
+        if not nodes and self._hidden_by_filter():
+            return      # the filter hides the selection; it is still the selection
         identity = [(n.conn_id, n.kind, n.key) for n in nodes]
         objects = [n.obj for n in nodes]
         if identity == [(n.conn_id, n.kind, n.key) for n in self._last_selection] and \

@@ -10,8 +10,8 @@ import math
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import (QHeaderView, QStyle, QStyledItemDelegate,
-                               QStyleOptionViewItem, QTreeView)
+from PySide6.QtWidgets import (QHeaderView, QStyledItemDelegate, QStyleOptionViewItem,
+                               QTreeView)
 
 from app.inventory import CPU_COLUMN, MEMORY_COLUMN, STATE_COLUMN, USAGE_ROLE
 
@@ -27,12 +27,11 @@ class UsageBarDelegate(QStyledItemDelegate):
         self.color = color
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        # The cell (background, selection, text) first, the bar over its foot: painted
+        # under it, a selected row's highlight covered the bar.
+        super().paint(painter, option, index)
         fraction = index.data(USAGE_ROLE)
         if isinstance(fraction, float) and not math.isnan(fraction):
-            style = option.widget.style() if option.widget else None
-            if style is not None and option.state & QStyle.StateFlag.State_Selected:
-                style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option,
-                                    painter, option.widget)
             rect = QRectF(option.rect).adjusted(3, 3, -3, -3)
             bar = QRectF(rect.left(), rect.bottom() - 4, rect.width(), 4)
             painter.save()
@@ -42,7 +41,6 @@ class UsageBarDelegate(QStyledItemDelegate):
                             bar.width() * max(0.0, min(1.0, fraction)), bar.height())
             painter.fillRect(filled, _HIGH if fraction >= 0.9 else self.color)
             painter.restore()
-        super().paint(painter, option, index)
 
 
 def install_usage_columns(tree: QTreeView) -> None:

@@ -5,15 +5,15 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject
 
-from .base import Command, Context, DeleteChoice, Prompter, load_icon
+from .base import Command, Context, DeleteChoice, DeleteTarget, Prompter, load_icon
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
                  ShutDownVM, StartVM, SuspendVM)
 
-__all__ = ["Command", "CommandSet", "DeleteChoice", "Prompter", "load_icon", "AddServer",
-           "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost", "DeleteVM",
-           "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM", "ShutDownVM", "StartVM",
-           "SuspendVM"]
+__all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", "load_icon",
+           "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
+           "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
+           "ShutDownVM", "StartVM", "SuspendVM"]
 
 
 class CommandSet(QObject):

@@ -26,9 +26,20 @@ class DeleteChoice:
     delete_storage: bool
 
 
+@dataclass(frozen=True)
+class DeleteTarget:
+    """A VM offered for deletion and the server it is on (VMs of several servers may be
+    selected at once, and two may share a name)."""
+
+    vm: VMInfo
+    server: str
+
+
 class Prompter(Protocol):
-    def confirm(self, title: str, text: str) -> bool: ...
-    def ask_delete(self, vms: list[VMInfo]) -> DeleteChoice | None: ...
+    def confirm(self, title: str, text: str, verb: str) -> bool:
+        """Asks before a command; ``verb`` is the button that goes ahead ("Force Shut
+        Down"), beside Cancel."""
+    def ask_delete(self, targets: list[DeleteTarget]) -> DeleteChoice | None: ...
     def show_error(self, title: str, text: str) -> None: ...
 
 
@@ -153,8 +164,8 @@ class Command(QObject):
         if not self.can_run(selection):
             return
         question = self.confirmation(selection)
-        if question and not self.ctx.prompter.confirm(self.text.replace("&", "").rstrip("."),
-                                                      question):
+        verb = self.text.replace("&", "").rstrip(".…")
+        if question and not self.ctx.prompter.confirm(verb, question, verb):
             return
         self.start(selection)
 

@@ -1,11 +1,15 @@
 """Commands on server connections: disconnect, reconnect, remove, add."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import asyncio
+import logging
+from typing import Awaitable, Callable, Sequence
 
 from connectors.libvirt.model import ConnState
 
 from .base import Command, call_soon, is_host
+
+log = logging.getLogger(__name__)
 
 
 class HostCommand(Command):
@@ -119,7 +123,11 @@ class AddServer(Command):
 
 class ForgetPassword(HostCommand):
     """Deletes the server's remembered credentials from the keyring; the window hands in
-    the function that does it (app.remote_access.RemoteAccess.forget_password)."""
+    the function that does it (app.remote_access.RemoteAccess.forget_password) and the one
+    that says whether anything is saved (``has_saved_password``).
+
+    Enabled only when something is saved for a selected server: the keyring is asked
+    (in a thread) each time the selected servers change, not on every refresh."""
 
     text = "&Forget Saved Password"
     icon_name = "action-forget-password"
@@ -128,18 +136,59 @@ class ForgetPassword(HostCommand):
     verb = "Forgetting the saved password of"
 
     _forget: Callable[[str], object] | None = None
+    _has_saved: Callable[[str], Awaitable[bool]] | None = None
 
-    def set_handler(self, forget: Callable[[str], object] | None) -> None:
+    def set_handler(self, forget: Callable[[str], object] | None,
+                    has_saved: Callable[[str], Awaitable[bool]] | None = None) -> None:
         self._forget = forget
+        self._has_saved = has_saved
+        self._saved: dict[str, bool | None] = {}
+        self._asked_for: tuple = ()
         self.update(self.selection)
 
+    def update(self, selection: Sequence) -> None:
+        hosts = tuple(n.conn_id for n in self.host_nodes(selection))
+        if self._has_saved is not None and hosts != self._asked_for:
+            self._asked_for = hosts
+            for conn_id in hosts:
+                self._look_up(conn_id)
+        super().update(selection)
+
+    def _look_up(self, conn_id: str) -> None:
+        self._saved[conn_id] = None          # being asked
+        lookup = self._has_saved
+
+        async def ask() -> None:
+            try:
+                found = bool(await lookup(conn_id))
+            except Exception:  # noqa: BLE001 - a keyring that fails: cannot tell
+                log.debug("asking the keyring about %s failed", conn_id, exc_info=True)
+                found = True
+            self._saved[conn_id] = found
+            Command.update(self, self.selection)
+        asyncio.ensure_future(ask())
+
+    def _known_saved(self, conn_id: str) -> bool:
+        return self._has_saved is None or bool(self._saved.get(conn_id))
+
     def can_run(self, selection: Sequence) -> bool:
-        return self._forget is not None and super().can_run(selection)
+        return self._forget is not None and any(
+            self._known_saved(n.conn_id) for n in self.runnable(selection))
 
     def disabled_reason(self, selection: Sequence) -> str:
-        return "no keyring is set up here" if self._forget is None else \
-            super().disabled_reason(selection)
+        if self._forget is None:
+            return "no keyring is set up here"
+        nodes = self.host_nodes(selection)
+        if not nodes:
+            return "select a server"
+        if any(self._saved.get(n.conn_id) is None for n in nodes):
+            return "checking the keyring…"
+        names = ", ".join(self.ctx.host_label(n.conn_id) for n in nodes)
+        return f"nothing is saved for {names}"
 
     async def on_host(self, conn_id) -> None:
         if self._forget is not None:
             await call_soon(self._forget, conn_id)
+            if self._has_saved is not None:
+                self._saved[conn_id] = False
+                Command.update(self, self.selection)

@@ -7,7 +7,8 @@ from typing import Sequence
 from connectors.libvirt.model import ConnState, VMAction, VMInfo, VMState
 from connectors.libvirt.support import unsupported_reason
 
-from .base import Command, is_vm
+from . import outcome
+from .base import Command, DeleteTarget, is_vm
 
 ACTIVE = frozenset(s for s in VMState if s.is_active)
 
@@ -91,6 +92,9 @@ class StartVM(VMCommand):
 
 
 class ShutDownVM(VMCommand):
+    """The request reaches the guest at once, the guest stops when it will (or never, if it
+    ignores the power button): the task says "shutdown requested", then what happened."""
+
     text = "Shut &Down"
     icon_name = "action-shutdown"
     shortcut = "Ctrl+E"
@@ -99,6 +103,17 @@ class ShutDownVM(VMCommand):
     needs_words = "running"
     verb = "Shutting down"
     vm_action = VMAction.SHUTDOWN
+    patience_s = outcome.PATIENCE_S
+    give_up_s = outcome.GIVE_UP_S
+
+    def _make(self, node):
+        return lambda task: self._shut_down(task, node)
+
+    async def _shut_down(self, task, node) -> str:
+        await self.execute([node])
+        outcome.follow_shutdown(self.ctx, task, node, patience_s=self.patience_s,
+                                give_up_s=self.give_up_s)
+        return outcome.REQUESTED
 
 
 class RebootVM(VMCommand):
@@ -110,6 +125,12 @@ class RebootVM(VMCommand):
     needs_words = "running"
     verb = "Rebooting"
     vm_action = VMAction.REBOOT
+
+    async def execute(self, selection: Sequence) -> str:
+        # Like Shut Down, a request the guest carries out (or not); the Events log shows
+        # the host's "Rebooted" when it does.
+        await super().execute(selection)
+        return "reboot requested"
 
 
 class ForceShutDownVM(VMCommand):
@@ -147,6 +168,7 @@ class ForceRebootVM(VMCommand):
 class PauseVM(VMCommand):
     text = "&Pause"
     icon_name = "action-pause"
+    shortcut = "Ctrl+P"
     tooltip = "Freeze the VM in memory"
     states = frozenset({VMState.RUNNING})
     needs_words = "running"
@@ -191,7 +213,8 @@ class DeleteVM(VMCommand):
         nodes = self.runnable(self.selection)
         if not nodes:
             return
-        choice = self.ctx.prompter.ask_delete([n.obj for n in nodes])
+        choice = self.ctx.prompter.ask_delete(
+            [DeleteTarget(n.obj, self.ctx.host_label(n.conn_id)) for n in nodes])
         if choice is None:
             return
         self._storage = choice.delete_storage

@@ -10,31 +10,77 @@ again only after the value went back below (or the alert was dismissed and the c
 was met afresh). A missing value (NaN: no data this tick) counts as "not above": a gap
 must not make an alert.
 
-Alerts land in ``AlertsModel`` (the Alerts list, dismissable) and in the Events log.
+Alerts land in ``AlertsModel`` (the Alerts list, dismissable) and in the Events log. An
+alert is *firing* from then until its value goes back below the threshold, the object
+goes away, its rule is removed or its host stops being sampled; the model counts the
+firing ones for the Alerts tab's title and the status bar.
+
+With no rules of one's own there are two defaults (``DEFAULT_RULES`` in app.preferences):
+a VM's CPU above 90 % for 5 minutes and a server's memory above 90 % for 5 minutes: a
+VM spinning at full speed and a host running out of memory are what a new user wants to
+hear about first.
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 
 from app import preferences as prefs
 from app.perf.monitor import PerfMonitor, vm_values
+from connectors.libvirt.model import ConnState
 
 ALL_VMS = "*vm"
 ALL_HOSTS = "*host"
 ALERT_CATEGORY = "alert"
 
-# metric → (words, unit, scale from the stored number to the unit shown)
+# metric → (words, unit, scale from the stored number to the unit shown). Throughput is
+# in MiB/s, as memory and the graphs count (binary units everywhere).
 METRICS = {
     "cpu_percent": ("CPU usage", "%", 1.0),
     "mem_percent": ("Memory usage", "%", 1.0),
-    "disk_bps": ("Disk throughput", "MB/s", 1e-6),
-    "net_bps": ("Network throughput", "MB/s", 1e-6),
+    "disk_bps": ("Disk throughput", "MiB/s", 1.0 / 1048576.0),
+    "net_bps": ("Network throughput", "MiB/s", 1.0 / 1048576.0),
 }
+
+
+def format_duration(seconds: float) -> str:
+    """12 → "12 s", 300 → "5 min", 90 → "1 min 30 s", 5400 → "1 h 30 min": how a person
+    says a duration, never "0.2 min" or "5.00"."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    hours, rest = divmod(seconds // 60, 60)
+    return f"{hours} h" + (f" {rest} min" if rest else "")
+
+
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(hours?|h|minutes?|mins?|m|seconds?|"
+                            r"secs?|s)?\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> int | None:
+    """"5 min", "1 h 30 min", "90 s", "2" (minutes) → seconds; None if it is not one."""
+    text = text.strip()
+    if not text:
+        return None
+    total, pos = 0.0, 0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if match is None or match.end() == pos:
+            return None
+        unit = (match.group(2) or "m")[0].lower()
+        total += float(match.group(1).replace(",", ".")) * _UNIT_SECONDS[unit]
+        pos = match.end()
+    return int(round(total))
 HOST_SOURCES = {"disk_bps": ("vms_disk_rd_bps", "vms_disk_wr_bps"),
                 "net_bps": ("vms_net_rx_bps", "vms_net_tx_bps")}
 
@@ -57,7 +103,15 @@ class AlertRule:
 
     def describe(self) -> str:
         words, unit, _ = METRICS[self.metric]
-        return f"{words} above {self.threshold:g} {unit} for {self.minutes:g} min"
+        return (f"{words} above {self.threshold:g} {unit} for "
+                f"{format_duration(self.minutes * 60.0)}")
+
+    def target_words(self) -> str:
+        if self.target == ALL_VMS:
+            return "Every VM"
+        if self.target == ALL_HOSTS:
+            return "Every server"
+        return ("VM " if self.for_vms else "Server ") + self.target.split(":", 1)[1]
 
     @classmethod
     def from_dict(cls, d: dict) -> "AlertRule":
@@ -96,13 +150,19 @@ class Alert:
     def message(self) -> str:
         words, unit, _ = METRICS[self.rule.metric]
         return (f"{words} has been above {self.rule.threshold:g} {unit} for "
-                f"{self.rule.minutes:g} min (now {self.value:.1f} {unit})")
+                f"{format_duration(self.rule.minutes * 60.0)} (now {self.value:.1f} {unit})")
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        return (self.rule.rule_id, self.conn_id, self.key)
 
 
 class AlertEngine(QObject):
-    """Checks ``rules`` on every tick of ``monitor``; ``alertRaised(Alert)`` per alert."""
+    """Checks ``rules`` on every tick of ``monitor``; ``alertRaised(Alert)`` per alert,
+    ``rulesChanged()`` when the rules were replaced."""
 
     alertRaised = Signal(object)
+    rulesChanged = Signal()
 
     def __init__(self, monitor: PerfMonitor, model: "AlertsModel | None" = None,
                  events_log=None, preferences: prefs.Preferences | None = None,
@@ -116,6 +176,8 @@ class AlertEngine(QObject):
         # (rule_id, conn_id, key) → [since (wall), fired]
         self._above: dict[tuple[str, str, str], list] = {}
         monitor.ticked.connect(self.check)
+        monitor.collectorsChanged.connect(self._sampling_changed)
+        monitor.manager.stateChanged.connect(self._sampling_changed)
         self._sample_targets()
         if preferences is not None:
             preferences.changed.connect(self._preference_changed)
@@ -123,8 +185,26 @@ class AlertEngine(QObject):
     def set_rules(self, rules: list[AlertRule]) -> None:
         self.rules = list(rules)
         ids = {r.rule_id for r in rules}
-        self._above = {k: v for k, v in self._above.items() if k[0] in ids}
+        for ident in [k for k in self._above if k[0] not in ids]:
+            self._forget(ident)
         self._sample_targets()
+        self.rulesChanged.emit()
+
+    def _forget(self, ident: tuple[str, str, str], wall: float | None = None) -> None:
+        """The object is no longer above (or no longer watched): its alert stops firing."""
+        state = self._above.pop(ident, None)
+        if state is not None and state[1] and self.model is not None:
+            self.model.end(ident, time.time() if wall is None else wall)
+
+    def _sampling_changed(self, *_args) -> None:
+        """A host that is no longer connected (or sampled) cannot say its alerts still
+        hold: they stop firing, and start afresh when the condition is met again."""
+        manager = self.monitor.manager
+        for ident in list(self._above):
+            host = manager.host(ident[1])
+            if self.monitor.collector(ident[1]) is None or host is None or \
+                    host.state is not ConnState.CONNECTED:
+                self._forget(ident)
 
     def _sample_targets(self) -> None:
         """A VM named by a rule is sampled on every tick, like one on screen."""
@@ -189,7 +269,7 @@ class AlertEngine(QObject):
                                   value))
         for ident in [k for k in self._above if k[0] == rule.rule_id and k[1] == conn_id
                       and k not in still and (sampled is None or k[2] in sampled)]:
-            del self._above[ident]
+            self._forget(ident, wall)
 
     def _name(self, conn_id: str, key: str) -> str:
         manager = self.monitor.manager
@@ -208,39 +288,75 @@ class AlertEngine(QObject):
 
 
 class AlertsModel(QAbstractTableModel):
-    """The Alerts list, newest first; ``dismiss(rows)`` and ``dismiss_all()`` remove."""
+    """The Alerts list, newest first; ``dismiss(rows)`` and ``dismiss_all()`` remove.
+    ``firingChanged(count)``: the number of listed alerts still firing changed."""
 
-    COLUMNS = ("Time", "Object", "Alert")
+    COLUMNS = ("Time", "Object", "Alert", "Now")
     ALERT_ROLE = Qt.ItemDataRole.UserRole + 1
+    FIRING_ROLE = Qt.ItemDataRole.UserRole + 2
+
+    firingChanged = Signal(int)
 
     def __init__(self, parent: QObject | None = None, limit: int = 1000) -> None:
         super().__init__(parent)
         self._alerts: list[Alert] = []
+        self._ended: dict[int, float] = {}      # id(alert) → when it stopped firing
         self._limit = limit
 
     def alerts(self) -> list[Alert]:
         return list(self._alerts)
 
+    def firing_count(self) -> int:
+        return sum(1 for a in self._alerts if id(a) not in self._ended)
+
+    def is_firing(self, alert: Alert) -> bool:
+        return id(alert) not in self._ended
+
     def add(self, alert: Alert) -> None:
+        before = self.firing_count()
         self.beginInsertRows(QModelIndex(), 0, 0)
         self._alerts.insert(0, alert)
         self.endInsertRows()
         if len(self._alerts) > self._limit:
             self.beginRemoveRows(QModelIndex(), self._limit, len(self._alerts) - 1)
+            for gone in self._alerts[self._limit:]:
+                self._ended.pop(id(gone), None)
             del self._alerts[self._limit:]
             self.endRemoveRows()
+        self._count_changed(before)
+
+    def end(self, ident: tuple[str, str, str], wall: float) -> None:
+        """The alert of ``ident`` (rule, connection, object) stopped firing at ``wall``."""
+        before = self.firing_count()
+        for row, alert in enumerate(self._alerts):
+            if alert.ident == ident and id(alert) not in self._ended:
+                self._ended[id(alert)] = wall
+                last = self.index(row, len(self.COLUMNS) - 1)
+                self.dataChanged.emit(self.index(row, 0), last)
+        self._count_changed(before)
 
     def dismiss(self, rows: list[int]) -> None:
+        before = self.firing_count()
         for row in sorted(set(rows), reverse=True):
             if 0 <= row < len(self._alerts):
                 self.beginRemoveRows(QModelIndex(), row, row)
+                self._ended.pop(id(self._alerts[row]), None)
                 del self._alerts[row]
                 self.endRemoveRows()
+        self._count_changed(before)
 
     def dismiss_all(self) -> None:
+        before = self.firing_count()
         self.beginResetModel()
         self._alerts.clear()
+        self._ended.clear()
         self.endResetModel()
+        self._count_changed(before)
+
+    def _count_changed(self, before: int) -> None:
+        now = self.firing_count()
+        if now != before:
+            self.firingChanged.emit(now)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._alerts)
@@ -259,11 +375,20 @@ class AlertsModel(QAbstractTableModel):
         alert = self._alerts[index.row()]
         if role == self.ALERT_ROLE:
             return alert
+        ended = self._ended.get(id(alert))
+        if role == self.FIRING_ROLE:
+            return ended is None
         if role == Qt.ItemDataRole.DisplayRole:
             column = index.column()
             if column == 0:
                 return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(alert.wall))
             if column == 1:
                 return alert.name
-            return alert.message
+            if column == 2:
+                return alert.message
+            if ended is None:
+                return "Firing"
+            return "Ended " + time.strftime("%H:%M:%S", time.localtime(ended))
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 3 and ended is None:
+            return QBrush(QColor("#c62828"))
         return None

@@ -160,6 +160,16 @@ class PerfCollector:
         self._sampler.close()
 
     @property
+    def host_memory_use_known(self) -> bool:
+        """False for libvirt's test driver, whose host has a total but no real free
+        memory: the host's used and free memory are then unknown (NaN)."""
+        return self._host_rates.memory_use_known
+
+    @host_memory_use_known.setter
+    def host_memory_use_known(self, known: bool) -> None:
+        self._host_rates.memory_use_known = bool(known)
+
+    @property
     def per_core(self) -> bool:
         """Host CPU per core costs one extra call per core per tick: switchable."""
         return self._sampler.per_core

@@ -208,6 +208,7 @@ class HistoryStore:
         # (tier, source, metric) -> (bucket start, _Bucket)
         self._buckets: dict[tuple[int, str, str], tuple[float, _Bucket]] = {}
         self._conn = self._open()
+        self._closed = False
         self._columns: dict[str, dict[str, int]] = {}   # source -> object key -> column
         self._where: dict[str, list[tuple[str, int]]] = {}  # object key -> (source, col)
         for source, key, col in self._conn.execute(
@@ -338,6 +339,9 @@ class HistoryStore:
                 log.exception("writing the performance history failed")
 
     def close(self) -> None:
+        """Flushes and closes. A read still running in a worker thread (a graph's history)
+        finishes first; reads after this return nothing. (sqlite3 crashes the process when
+        a connection is closed under a statement another thread is executing.)"""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -345,15 +349,23 @@ class HistoryStore:
         try:
             self.flush()
         finally:
-            self._conn.close()
+            with self._db_lock:
+                self._closed = True
+                self._conn.close()
 
     # -- reading ------------------------------------------------------------------
 
     def tier_for(self, t_from: float, t_to: float | None = None) -> int:
         """The finest tier whose retention still reaches back to ``t_from``."""
-        age = self._clock() - t_from
+        return self.tier_for_span(self._clock() - t_from)
+
+    def tier_for_span(self, span_s: float) -> int:
+        """The finest tier that keeps ``span_s`` seconds. A graph of the last 10 minutes
+        asks by its span, not by its start: a start taken a moment before the read is a
+        few milliseconds older than 10 minutes by then, and reading by age picked the
+        1-minute tier for every 10-minute graph."""
         for level, tier in enumerate(self.tiers):
-            if age <= tier.retention_s:
+            if span_s <= tier.retention_s:
                 return level
         return len(self.tiers) - 1
 
@@ -371,6 +383,8 @@ class HistoryStore:
         for source, col in self._where.get(object_key, ()):
             offset = col * VALUE.itemsize + 1  # SQL substr counts from 1
             with self._db_lock:
+                if self._closed:
+                    return empty, empty, empty
                 rows += self._conn.execute(
                     "SELECT t, substr(avg, ?, 4), substr(max, ?, 4) FROM frames "
                     "WHERE tier = ? AND source = ? AND metric = ? AND t >= ? AND t <= ?",

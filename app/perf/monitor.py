@@ -54,6 +54,32 @@ def history_tiers(days: int) -> tuple[Tier, ...]:
     return DEFAULT_TIERS[:-1] + (Tier(last.name, last.step_s, max(1, days) * DAY_S),)
 
 
+@dataclass(frozen=True)
+class HostMemory:
+    """A host's memory at one tick, in KiB (NaN: not known), from the host statistics
+    the collector samples every tick: libvirt's virNodeGetMemoryStats over all cells,
+    i.e. the host kernel's counters as free(1) shows them; on Xen (libxl), which has no
+    such statistics, the machine's memory (virNodeGetInfo) and the hypervisor's free
+    memory (virNodeGetFreeMemory). ``used`` is total - free - cache - buffers, free(1)'s
+    "used". The tree's Memory column, the General tab and the Performance tab all read
+    this one source."""
+
+    wall: float
+    total_kib: float
+    used_kib: float
+    free_kib: float
+    cache_kib: float    # page cache and buffers: total - used - free
+
+    @property
+    def used_fraction(self) -> float:
+        return self.used_kib / self.total_kib if self.total_kib > 0 else math.nan
+
+
+MEMORY_SOURCE = ("the host's memory statistics, read every sampling interval (libvirt's "
+                 "virNodeGetMemoryStats: the host kernel's counters, as free(1) shows "
+                 "them; on Xen, the hypervisor's free memory)")
+
+
 @dataclass
 class HostPerf:
     """Everything the monitor keeps for one connection."""
@@ -172,6 +198,24 @@ class PerfMonitor(QObject):
             return perf.sums.tables[metric].latest(c.host_key)
         return c.host_buffers.tables[metric].latest(c.host_key)
 
+    def host_memory(self, conn_id: str) -> HostMemory | None:
+        """The host's newest memory figures (see ``HostMemory``), None before its first
+        sample or when it is not sampled."""
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return None
+        c = perf.collector
+        tables = c.host_buffers.tables
+        total = tables["mem_total_kib"]
+        if not len(total):
+            return None
+        times, _values = total.column(c.host_key, 1)
+        total_kib, used, free = (tables[m].latest(c.host_key) for m in
+                                 ("mem_total_kib", "mem_used_kib", "mem_free_kib"))
+        if math.isnan(total_kib) and math.isnan(used):
+            return None
+        return HostMemory(float(times[-1]), total_kib, used, free, total_kib - used - free)
+
     def host_key(self, conn_id: str) -> str | None:
         collector = self.collector(conn_id)
         return collector.host_key if collector is not None else None
@@ -209,27 +253,35 @@ class PerfMonitor(QObject):
         return c.vm_buffers.series(metric, key)
 
     def history_series(self, conn_id: str, key: str | None, metric: str, t_from: float,
-                       t_to: float) -> tuple[np.ndarray, np.ndarray]:
+                       t_to: float, tier: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """From the history only (blocking; safe from a worker thread). Works for a host
-        that is not connected (any more) too, as long as it has been seen this run."""
+        that is not connected (any more) too, as long as it has been seen this run.
+        ``tier``: the history tier to read (``history_tier``), else the one reaching back
+        to t_from."""
         if self.history is None:
             return np.empty(0), np.empty(0)
         object_key = key if key is not None else self.history_host_key(conn_id)
         if object_key is None:
             return np.empty(0), np.empty(0)
-        t, avg, _mx = self.history.series(object_key, metric, t_from, t_to)
+        t, avg, _mx = self.history.series(object_key, metric, t_from, t_to, tier)
         return t, avg
 
     def history_host_key(self, conn_id: str) -> str | None:
         host = self.manager.host(conn_id)
         return f"host:{host.uri}" if host is not None else None
 
-    def history_step(self, t_from: float) -> float:
-        """Seconds between two points of the history tier a range starting at t_from
-        reads (the sampling interval for the full tier)."""
+    def history_tier(self, span_s: float) -> int:
+        """The history tier a graph of the last ``span_s`` seconds reads: the finest one
+        that keeps that long (the full-resolution tier for 10 minutes)."""
+        return self.history.tier_for_span(span_s) if self.history is not None else 0
+
+    def history_step(self, span_s: float) -> float:
+        """Seconds between two points of the tier ``history_tier(span_s)`` (the sampling
+        interval for the full-resolution tier)."""
         if self.history is None:
             return self.interval_s
-        tier = self.history.tiers[self.history.tier_for(t_from)]
+        tier = self.history.tiers[self.history_tier(span_s)]
         return tier.step_s or self.interval_s
 
     def watch(self, conn_id: str, key: str | None) -> None:
@@ -304,6 +356,8 @@ class PerfMonitor(QObject):
         conn, executor, generation = handle
         if perf is None:
             perf = self._new_host(conn_id, host.uri, conn, executor, generation)
+            perf.collector.host_memory_use_known = not (
+                host.info is not None and host.info.driver.lower() == "test")
         elif perf.generation != generation:
             self._spawn(self._rebind(perf, conn, executor, generation))
             return
@@ -469,14 +523,18 @@ def _weak_call(method, *args):
 
 def vm_values(tick: PerfTick, metric: str) -> np.ndarray:
     """One number per VM of a tick for ``metric``: a VM_METRICS name, or "disk_bps",
-    "net_bps" (both directions added), "mem_percent" (used, else host RSS, of assigned)."""
+    "net_bps" (both directions added), "mem_percent" (what the guest uses of its assigned
+    memory; NaN where the guest does not say: the QEMU process's RSS is not the guest's
+    use, and exceeds a small VM's memory), "mem_host_kib" (what the VM holds on the host:
+    its process's RSS, else its assigned memory where the hypervisor has no RSS)."""
     vms = tick.vms
     if metric == "disk_bps":
         return vms.disk_rd_bps + vms.disk_wr_bps
     if metric == "net_bps":
         return vms.net_rx_bps + vms.net_tx_bps
     if metric == "mem_percent":
-        used = np.where(np.isfinite(vms.mem_used_kib), vms.mem_used_kib, vms.mem_rss_kib)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.clip(used / vms.mem_assigned_kib * 100.0, 0.0, 100.0)
+            return np.clip(vms.mem_used_kib / vms.mem_assigned_kib * 100.0, 0.0, 100.0)
+    if metric == "mem_host_kib":
+        return np.where(np.isfinite(vms.mem_rss_kib), vms.mem_rss_kib, vms.mem_assigned_kib)
     return getattr(vms, metric)

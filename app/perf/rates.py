@@ -481,8 +481,13 @@ def _cpu_matrix(sample: HostSample) -> np.ndarray:
 
 
 class HostRateCalculator:
-    def __init__(self, max_gap_s: float = 60.0) -> None:
+    """``memory_use_known`` False: the host's total memory is real but its free memory is
+    not (libvirt's test driver answers virNodeGetFreeMemory with 0 for a host read from a
+    file): used and free are then unknown, not "all of it used"."""
+
+    def __init__(self, max_gap_s: float = 60.0, memory_use_known: bool = True) -> None:
         self.max_gap_s = max_gap_s
+        self.memory_use_known = memory_use_known
         self._prev: tuple[float, np.ndarray, int | None] | None = None
 
     def reset(self) -> None:
@@ -521,6 +526,8 @@ class HostRateCalculator:
             return NAN if v is None else float(v)
 
         total_kib, free = f(sample.mem_total_kib), f(sample.mem_free_kib)
+        if not self.memory_use_known:
+            free = NAN
         cached, buffers = f(sample.mem_cached_kib), f(sample.mem_buffers_kib)
         # A hypervisor (Xen) reports no page cache or buffers: its used memory is what
         # no domain is free of, total - free; cached stays unknown on its own line.

@@ -9,6 +9,14 @@ into one pass), which repaints just those columns of just those hosts' rows.
 
 The VMs whose cells were painted lately are the ones on screen: they are handed to the
 monitor as "shown", to be sampled on every tick when their host has many VMs.
+
+One meaning per column, the one XenCenter's "Memory usage" and virt-manager's "Memory
+usage" columns have: the memory an object *uses of what it has*. A VM: what the guest
+uses of its assigned memory, as the guest's balloon driver reports it; a guest that does
+not report it shows "–" (the QEMU process's RSS is the VM's cost to the host, not its use:
+a 128 MiB guest's process holds ~200 MiB, which read as "207 MiB, full red bar"). A host:
+free(1)'s "used" (without cache and buffers) of its total, from ``PerfMonitor.host_memory``
+(the General tab reads the same). The numbers behind a cell are in its tooltip.
 """
 from __future__ import annotations
 
@@ -18,12 +26,21 @@ import weakref
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.inventory import InventoryModel, Node, NodeKind
-from app.perf.monitor import PerfMonitor
+from app.inventory import CPU_COLUMN, MEMORY_COLUMN, InventoryModel, Node, NodeKind
+from app.perf.monitor import MEMORY_SOURCE, PerfMonitor
 from connectors.libvirt.stats import FULL_EVERY
 
 
 COALESCE_MS = 500
+NO_GUEST_FIGURE = "–"
+HEADER_TOOLTIPS = {
+    CPU_COLUMN: "CPU in use: for a VM, of its vCPUs; for a server, of all its CPUs.",
+    MEMORY_COLUMN: "Memory in use, of what the object has.\n"
+                   "VM: what the guest uses of its assigned memory, as the guest's balloon "
+                   "driver reports it (\u201c–\u201d: the guest does not report it).\n"
+                   "Server: used memory of its total, without cache and buffers "
+                   "(as free(1) counts it).\nHover a cell for the numbers.",
+}
 
 
 def format_bytes(n: float, suffix: str = "") -> str:
@@ -114,6 +131,7 @@ class UsageColumns(QObject):
             cpu = m.host_latest(node.conn_id, "cpu_percent")
             total = m.host_latest(node.conn_id, "mem_total_kib")
             used = m.host_latest(node.conn_id, "mem_used_kib")
+            text = format_bytes(used * 1024.0)
         else:
             if not for_sorting:
                 self._shown.add(node.key)
@@ -125,10 +143,64 @@ class UsageColumns(QObject):
             cpu = tables["cpu_percent"].latest(node.key, FULL_EVERY)
             total = tables["mem_assigned_kib"].latest(node.key, FULL_EVERY)
             used = tables["mem_used_kib"].latest(node.key, FULL_EVERY)
-            if math.isnan(used):   # no balloon driver in the guest: the host's view
-                used = tables["mem_rss_kib"].latest(node.key, FULL_EVERY)
-        if math.isnan(cpu) and math.isnan(used):
+            text = format_bytes(used * 1024.0) if used == used else (
+                NO_GUEST_FIGURE if total == total else "")
+        if math.isnan(cpu) and math.isnan(used) and not text:
             return None
         fraction = used / total if total > 0 else math.nan
-        return cpu, min(1.0, fraction) if fraction == fraction else fraction, \
-            format_bytes(used * 1024.0)
+        return cpu, min(1.0, fraction) if fraction == fraction else fraction, text
+
+    def header_tooltip(self, column: int) -> str | None:
+        return HEADER_TOOLTIPS.get(column)
+
+    def tooltip(self, node: Node, column: int) -> str | None:
+        """The numbers behind a cell; built only when the user hovers it."""
+        m = self._monitor()
+        if m is None or m.collector(node.conn_id) is None:
+            return None
+        if node.kind is NodeKind.HOST:
+            if column == CPU_COLUMN:
+                cpu = m.host_latest(node.conn_id, "cpu_percent")
+                return None if math.isnan(cpu) else f"CPU in use: {cpu:.1f} % of all CPUs"
+            return _host_memory_tooltip(m, node.conn_id)
+        tables = m.collector(node.conn_id).vm_buffers.tables
+        if node.key not in m.collector(node.conn_id).vm_buffers.index:
+            return None
+
+        def latest(metric: str) -> float:
+            return tables[metric].latest(node.key, FULL_EVERY)
+        if column == CPU_COLUMN:
+            cpu = latest("cpu_percent")
+            return None if math.isnan(cpu) else f"CPU in use: {cpu:.1f} % of its vCPUs"
+        assigned, used, rss = latest("mem_assigned_kib"), latest("mem_used_kib"), \
+            latest("mem_rss_kib")
+        if math.isnan(assigned) and math.isnan(rss):
+            return None
+        if used == used and assigned > 0:
+            lines = [f"Used by the guest: {format_bytes(used * 1024.0)} of "
+                     f"{format_bytes(assigned * 1024.0)} assigned "
+                     f"({used / assigned * 100.0:.0f} %)"]
+        else:
+            lines = ["The guest does not report its memory use (that needs a balloon "
+                     "driver in the guest and libvirt's memory statistics period).",
+                     f"Assigned: {format_bytes(assigned * 1024.0) or 'unknown'}"]
+        if rss == rss:
+            lines.append(f"Held on the host by the VM's process (RSS): "
+                         f"{format_bytes(rss * 1024.0)}")
+        return "\n".join(lines)
+
+
+def _host_memory_tooltip(m: PerfMonitor, conn_id: str) -> str | None:
+    mem = m.host_memory(conn_id)
+    if mem is None:
+        return None
+    if math.isnan(mem.used_kib):
+        return (f"Total: {format_bytes(mem.total_kib * 1024.0)}\n"
+                "This server reports no memory use (libvirt's test driver has none).")
+    parts = [f"Used: {format_bytes(mem.used_kib * 1024.0)} of "
+             f"{format_bytes(mem.total_kib * 1024.0)} ({mem.used_fraction * 100.0:.0f} %)",
+             f"Free: {format_bytes(mem.free_kib * 1024.0)}"]
+    if mem.cache_kib == mem.cache_kib and mem.cache_kib > 0:
+        parts[-1] += f", cache and buffers: {format_bytes(mem.cache_kib * 1024.0)}"
+    parts.append(f"From {MEMORY_SOURCE}.")
+    return "\n".join(parts)

@@ -24,27 +24,59 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from typing import TYPE_CHECKING, Callable
-
-if TYPE_CHECKING:
-    from connectors.libvirt.stats import StatsBatch, StatsSampler
+from typing import Callable, Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
+
+
+class Batch(Protocol):
+    """What one tick's result must let the schedule say: how many grid points before it
+    were skipped (a gap the graph shows)."""
+
+    skipped_ticks: int
+
+
+B = TypeVar("B", bound=Batch)
+
+
+class Sampled(Protocol[B]):
+    """What the schedule asks of the sampler it drives (connectors.libvirt.stats's
+    StatsSampler): its knobs, whether a tick can be skipped, and the call itself."""
+
+    full_every: int
+    timeout_s: float
+
+    def quiet(self) -> bool:
+        """A big host nobody looks at: only its full ticks are taken."""
+
+    def resting_at(self, tick: int) -> bool:
+        """Grid point ``tick`` is one a quiet host skips."""
+
+    def busy(self) -> bool:
+        """A call is under way (a one-off sample_once() may be, besides our own)."""
+
+    def submit(self, tick: int) -> concurrent.futures.Future[B]:
+        """Starts the call for grid point ``tick`` in the sampler's worker."""
+
+    def count_skipped(self, ticks: int) -> None: ...
+
+    def take_skipped(self) -> int:
+        """The skipped grid points counted since the last batch, reset to none."""
 
 LONG_WAIT_S = 1.0    # waits longer than this end with a short timer of NEAR_S (see _arm)
 NEAR_S = 0.3
 
 
-class SamplingRun:
-    """One started sampler's ticks: ``sampler.collect`` on its executor at
+class SamplingRun(Generic[B]):
+    """One started sampler's ticks: ``sampler.submit`` (its collect, in its worker) at
     ``t0 + i * interval_s`` for grid index i, ``callback(batch)`` on the loop afterwards.
 
     ``done`` is a future that is cancelled by ``halt()`` and fails if the schedule itself
     fails (a fault outside the callback, whose own faults are reported and survived).
     """
 
-    def __init__(self, sampler: StatsSampler, loop: asyncio.AbstractEventLoop,
-                 callback: Callable[[StatsBatch], object], interval_s: float,
+    def __init__(self, sampler: Sampled[B], loop: asyncio.AbstractEventLoop,
+                 callback: Callable[[B], object], interval_s: float,
                  on_error: Callable[[BaseException], object] | None, phase_s: float) -> None:
         if interval_s <= 0:
             raise ValueError("the sampling interval must be positive")
@@ -55,7 +87,7 @@ class SamplingRun:
         self.on_error = on_error
         self.done: asyncio.Future[None] = loop.create_future()
         self.t0 = loop.time() + max(0.0, phase_s)
-        self._call: concurrent.futures.Future[StatsBatch] | None = None
+        self._call: concurrent.futures.Future[B] | None = None
         self._call_started = 0.0
         self._timed_out = False
         self._fired = -1                     # grid index of the latest firing
@@ -75,7 +107,7 @@ class SamplingRun:
             missed = int((now - self._due(index)) // self.interval_s) + 1
             index += missed
             if count_missed:     # the loop itself was held up: a gap the graph shows
-                self.sampler._skipped += missed
+                self.sampler.count_skipped(missed)
         every = self.sampler.full_every
         if every > 1 and self.sampler.quiet():
             index += -index % every          # straight to the next full tick
@@ -117,17 +149,14 @@ class SamplingRun:
         index = self._fired = self._planned
         try:
             sampler = self.sampler
-            sampler._tick = index
-            other = sampler._inflight    # a one-off sample_once() may be under way too
-            if self._call is not None or (other is not None and not other.done()):
-                sampler._skipped += 1
+            if self._call is not None or sampler.busy():
+                sampler.count_skipped(1)
                 if self._call is not None:
                     self._check_timeout()
-            elif not sampler.resting():
+            elif not sampler.resting_at(index):
                 self._call_started = self.loop.time()
                 self._timed_out = False
-                self._call = sampler._executor.submit(sampler.collect)
-                sampler._inflight = self._call
+                self._call = sampler.submit(index)
                 self._call.add_done_callback(self._from_worker)
             self._plan(index + 1)
         except Exception as err:  # noqa: BLE001 - any fault ends the schedule, reported
@@ -142,14 +171,14 @@ class SamplingRun:
 
     # ---- results ----
 
-    def _from_worker(self, call: concurrent.futures.Future[StatsBatch]) -> None:
+    def _from_worker(self, call: concurrent.futures.Future[B]) -> None:
         """In the worker thread: hand the finished call to the loop."""
         try:
             self.loop.call_soon_threadsafe(self._deliver, call)
         except RuntimeError:
             pass       # the loop is closed: the app is leaving
 
-    def _deliver(self, call: concurrent.futures.Future[StatsBatch]) -> None:
+    def _deliver(self, call: concurrent.futures.Future[B]) -> None:
         if call is not self._call:
             return
         self._call = None
@@ -163,9 +192,9 @@ class SamplingRun:
             self._report(err)
         else:
             batch = call.result()
-            sampler = self.sampler
-            if sampler._skipped:
-                batch.skipped_ticks, sampler._skipped = sampler._skipped, 0
+            skipped = self.sampler.take_skipped()
+            if skipped:
+                batch.skipped_ticks = skipped
             try:
                 self.callback(batch)
             except Exception as fault:

@@ -213,7 +213,7 @@ class StatsSampler:
         # The call under way (asyncio's or the worker's future): ticks never overlap.
         self._inflight: (asyncio.Future[StatsBatch] | concurrent.futures.Future[StatsBatch]
                          | None) = None
-        self._run: SamplingRun | None = None
+        self._run: SamplingRun[StatsBatch] | None = None
         self._skipped = 0
         self.groups = frozenset(groups)
         # Replaced whole (never mutated) by the loop thread, read by the worker.
@@ -303,11 +303,29 @@ class StatsSampler:
                 and self._last_full_size > TIERED_FROM
                 and not self._hot_keys & self._last_full_keys)
 
-    def resting(self) -> bool:
+    def resting_at(self, tick: int) -> bool:
         """True for a tick between two full ones of a quiet host. Such a tick is not
         taken at all, not even the host's own figures, which then have a real sample
         every FULL_EVERY ticks like its VMs."""
-        return self._tick % self.full_every != 0 and self.quiet()
+        return tick % self.full_every != 0 and self.quiet()
+
+    # ---- for the schedule (sampling_schedule.Sampled) ----
+
+    def busy(self) -> bool:
+        return self._inflight is not None and not self._inflight.done()
+
+    def submit(self, tick: int) -> concurrent.futures.Future[StatsBatch]:
+        self._tick = tick
+        call = self._executor.submit(self.collect)
+        self._inflight = call
+        return call
+
+    def count_skipped(self, ticks: int) -> None:
+        self._skipped += ticks
+
+    def take_skipped(self) -> int:
+        skipped, self._skipped = self._skipped, 0
+        return skipped
 
     def _full_due(self) -> bool:
         tick, self._tick = self._tick, self._tick + 1
@@ -418,7 +436,7 @@ class StatsSampler:
     async def sample_once(self) -> StatsBatch:
         """One tick off the loop. Raises SamplerBusy while the previous call still runs,
         asyncio.TimeoutError after ``timeout_s``, libvirt.libvirtError from libvirt."""
-        if self._inflight is not None and not self._inflight.done():
+        if self.busy():
             raise SamplerBusy("the previous statistics call has not returned yet")
         loop = asyncio.get_running_loop()
         self._inflight = inflight = loop.run_in_executor(self._executor, self.collect)
@@ -428,9 +446,9 @@ class StatsSampler:
         # shield: on timeout the thread keeps running; _inflight stays pending until it
         # ends, so the next tick is skipped instead of stacking a second call on it.
         batch = await asyncio.wait_for(asyncio.shield(inflight), self.timeout_s)
-        if self._skipped:
-            batch.skipped_ticks = self._skipped
-            self._skipped = 0
+        skipped = self.take_skipped()
+        if skipped:
+            batch.skipped_ticks = skipped
         return batch
 
     def start(self, callback: Callable[[StatsBatch], object], interval_s: float,

@@ -72,6 +72,34 @@ def domain_lifecycle(event: int, detail: int) -> tuple[str, str]:
     return message, "info"
 
 
+def _verb(message: str) -> str:
+    return message.split(" (", 1)[0]
+
+
+def completes(previous: str, current: str) -> str:
+    """How a VM's lifecycle message relates to the one logged just before for the same VM,
+    when both arrive within a moment: "skip" (``current`` adds nothing), "replace"
+    (``current`` finishes what ``previous`` began: show it instead), or "" (both count).
+
+    Seen with libvirt 9.0 and QEMU: a boot reports RESUMED(unpaused) and STARTED(booted)
+    together, in either order (QEMU starts with its CPUs stopped); a restore reports
+    STARTED(restored) and RESUMED; a shutdown SHUTDOWN(by the guest or host), then
+    STOPPED 0.1-1.5 s later; a managed save PAUSED, then STOPPED(saved); one ACPI reboot
+    three REBOOT events, a reset two.
+    """
+    before, now = _verb(previous), _verb(current)
+    if now == "Resumed" and before == "Started":
+        return "skip"
+    if now == "Started" and before == "Resumed":
+        return "replace"
+    if now == "Stopped" and (before == "Shutting down" or (
+            before == "Paused" and current == domain_lifecycle(5, 4)[0])):
+        return "replace"
+    if current == previous:
+        return "skip"
+    return ""
+
+
 _NETWORK_EVENTS = ("defined", "undefined", "started", "stopped")
 _POOL_EVENTS = ("defined", "undefined", "started", "stopped", "created", "deleted")
 

@@ -27,11 +27,11 @@ class ScriptedPrompter:
     asked: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def confirm(self, title: str, text: str) -> bool:
+    def confirm(self, title: str, text: str, verb: str) -> bool:
         self.asked.append(title)
         return True
 
-    def ask_delete(self, vms):
+    def ask_delete(self, targets):
         self.asked.append("Delete")
         return self.delete_choice
 

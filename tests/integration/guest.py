@@ -59,7 +59,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga", cmdline_extra: str = "",
+              video: str = "vga", acpi: bool = True, cmdline_extra: str = "",
               serial_append: bool = False) -> str:
     """Domain XML for the test guest.
 
@@ -71,7 +71,8 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     kernel command line (``hvconsole.counter``: see scripts/test-guest-init.sh);
     ``serial_append`` opens the serial log for appending (libvirt truncates it for every new
     QEMU otherwise, the destination's of a migration too). ACPI is on so
-    that `virsh shutdown` presses the power button the guest's init listens to.
+    that `virsh shutdown` presses the power button the guest's init listens to;
+    ``acpi=False`` makes a guest that ignores it (the call succeeds, the guest runs on).
     """
     if accel not in ("kvm", "qemu"):
         raise ValueError(f"accel must be 'kvm' or 'qemu', not {accel!r}")
@@ -111,7 +112,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     <initrd>{escape(str(initrd))}</initrd>
     <cmdline>{escape(f"{KERNEL_CMDLINE} {cmdline_extra}".strip())}</cmdline>
   </os>
-  <features><acpi/></features>
+  {"<features><acpi/></features>" if acpi else ""}
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>

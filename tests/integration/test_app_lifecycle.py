@@ -5,6 +5,8 @@ and then waits for the tree to show the new state, which arrives through libvirt
 """
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from app.commands import DeleteChoice
@@ -128,3 +130,76 @@ def test_a_failing_action_reports_libvirts_reason(stack, aloop, guest_factory, t
     failure = next(m for m in stack.messages() if "fail" in m.lower() and guest.name in m)
     assert "vanished-kernel" in failure or "No such file" in failure, failure
     assert stack.vm_state(guest.name) is VMState.SHUTOFF
+
+
+def _rows_of(stack, name: str, after: float = 0.0) -> list[tuple[str, str]]:
+    """The Events log's rows about one VM (action and hypervisor), oldest first."""
+    return [(e.category, e.message) for e in reversed(stack.events_log.entries())
+            if e.source.endswith(f"» {name}") and e.timestamp >= after]
+
+
+def _run_and_follow(stack, command_name: str, vm_name: str):
+    """Triggers the command's QAction; its task and the outcomes it reports, in order."""
+    started = []
+    stack.tasks.taskStarted.connect(started.append)
+    try:
+        stack.run(command_name, vm_name)
+    finally:
+        stack.tasks.taskStarted.disconnect(started.append)
+    task, = started
+    seen: list[str] = []
+    task.finished.connect(lambda: seen.append(task.outcome))
+    task.outcomeChanged.connect(lambda: seen.append(task.outcome))
+    return task, seen
+
+
+def test_events_tell_a_start_and_a_shutdown_once_each(stack, aloop, guest_factory):
+    """Start: the task's row and "Started (booted)", not also "Resumed (unpaused)" (QEMU
+    boots with its CPUs stopped). Shut Down: "shutdown requested" while the guest is still
+    up, "shut off" once it is off; the task's row and "Stopped (shut down)"."""
+    import time
+    guest = guest_factory("events")
+    _until(aloop, lambda: stack.vm_node(guest.name) is not None, 10)
+    started_at = time.time()
+    start, _ = _run_and_follow(stack, "start", guest.name)
+    _until(aloop, lambda: start.done and stack.vm_state(guest.name) is VMState.RUNNING)
+    aloop.run_until_complete(_serial_ready(guest, 0))
+    _until(aloop, lambda: ("hypervisor", f"VM {guest.name}: Started (booted)")
+           in _rows_of(stack, guest.name, started_at))
+    aloop.run_until_complete(asyncio.sleep(1.0))    # a late RESUMED would show by now
+    assert _rows_of(stack, guest.name, started_at) == [
+        ("action", f"Starting VM {guest.name}: done"),
+        ("hypervisor", f"VM {guest.name}: Started (booted)")]
+
+    shutdown_at = time.time()
+    task, outcomes = _run_and_follow(stack, "shutdown", guest.name)
+    _until(aloop, lambda: outcomes[-1:] == ["shut off"], 60)
+    assert outcomes == ["shutdown requested", "shut off"]
+    assert "HVCONSOLE-GUEST-POWER-BUTTON" in guest.serial_log.read_text(errors="replace")
+    _until(aloop, lambda: len(_rows_of(stack, guest.name, shutdown_at)) >= 2)
+    aloop.run_until_complete(asyncio.sleep(1.0))
+    assert _rows_of(stack, guest.name, shutdown_at) == [
+        ("action", f"Shutting down VM {guest.name}: shut off"),
+        ("hypervisor", f"VM {guest.name}: Stopped (shut down)")]
+
+
+def test_shut_down_of_a_guest_that_ignores_acpi_does_not_claim_success(
+        stack, aloop, guest_factory):
+    """A guest without ACPI never sees the power button: libvirt accepts the request and
+    the guest runs on. The task says "requested", then that it is still running and what
+    to do; never "done" or "shut off"."""
+    guest = guest_factory("noacpi", start=True, acpi=False)
+    _until(aloop, lambda: stack.vm_state(guest.name) is VMState.RUNNING)
+    aloop.run_until_complete(_serial_ready(guest, 0))
+    stack.commands.shutdown.patience_s = 8.0
+    task, outcomes = _run_and_follow(stack, "shutdown", guest.name)
+    _until(aloop, lambda: "still running" in task.outcome, 90)
+    assert outcomes[0] == "shutdown requested"
+    assert not any("shut off" in o or o == "done" for o in outcomes), outcomes
+    assert stack.vm_state(guest.name) is VMState.RUNNING
+    row = next(e for e in stack.events_log.entries() if e.category == "action"
+               and e.source.endswith(guest.name))
+    assert row.severity == "warning"
+    assert row.message == (f"Shutting down VM {guest.name}: shutdown requested; "
+                           f"{guest.name} is still running after 8 seconds (the guest may "
+                           "ignore the power button; Force Shut Down turns it off)")

@@ -16,13 +16,16 @@ import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from app import preferences as prefs
-from app.inventory import CPU_COLUMN, USAGE_ROLE
+from app.inventory import CPU_COLUMN, MEMORY_COLUMN, USAGE_ROLE
+from app.perf.usage import format_bytes
 from connectors.libvirt.model import ConnState
 from tests.conftest import unavailable, wait_until
 from tests.integration.test_stats_qemu import _keys, _type, start_busy_loop
 from widgets.launcher import Session
+from widgets.perf.readout import stamp
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -81,10 +84,24 @@ def test_busy_guest_in_the_tab_the_tree_and_after_a_restart(aloop, booted_guest,
             raise AssertionError(f"the CPU line never read busy: {cpu_line(tab)[1][-12:]}")
         labels = [c.label for c in tab.specs[0].curves]
         assert labels == ["CPU", "vCPU 0"]
+        # The guest has no disk and no network interface: no Disk or Network graphs.
+        assert [chart.title.text() for chart in tab.charts] == ["CPU (%)", "Memory (MiB)"]
+        # One instant, one set of values: the read-out of the newest point.
+        tab.set_paused(True)
+        t, v = cpu_line(tab)
+        text = tab.readout_at(0, t[-1])
+        assert text.startswith(f"CPU at {stamp(t[-1])} — CPU: {v[-1]:.1f} %, vCPU 0: ")
+        assert "no data" not in text
+        tab.set_paused(False)
         index = session.inventory.index_of(conn_id, key, CPU_COLUMN)
         aloop.run_until_complete(wait_until(lambda: (index.data(USAGE_ROLE) or 0) > 0.4,
                                             timeout=10))
         assert index.data().endswith("%")
+        # The guest has no balloon driver: no memory figure of its own, its process's
+        # RSS (more than its 128 MiB) only in the tooltip, never as its use.
+        memory = session.inventory.index_of(conn_id, key, MEMORY_COLUMN)
+        assert memory.data() == "–"
+        assert "(RSS)" in memory.data(Qt.ItemDataRole.ToolTipRole)
         assert tab.save_png(str(tmp_path / "busy-guest.png"))
         session.window.grab().save(str(tmp_path / "window.png"))
         restarted_at = time.time()
@@ -102,6 +119,42 @@ def test_busy_guest_in_the_tab_the_tree_and_after_a_restart(aloop, booted_guest,
         # A 1-minute average: it mixes the idle seconds before the busy loop with the busy
         # ones, so it is clearly above an idle guest's (< 15 %) but not near 100 %.
         assert before.max() > 20.0, before
+    finally:
+        stop_session(aloop, session)
+
+
+def test_a_real_hosts_memory_is_the_same_on_every_tab(aloop, libvirt_uri, qapp):
+    """The local host's memory on the General tab, in the Performance tab's Memory graph
+    and in the tree's Memory column: one figure, from one sample."""
+    qapp.setQuitOnLastWindowClosed(False)
+    session, conn_id = start_session(aloop, libvirt_uri)
+    try:
+        window = session.window
+        aloop.run_until_complete(wait_until(
+            lambda: window.tree.select_node(conn_id, conn_id), timeout=15))
+        window.tabs.setCurrentWidget(window.performance_tab)
+        tab = window.performance_tab
+        aloop.run_until_complete(wait_until(
+            lambda: session.monitor.host_memory(conn_id) is not None, timeout=30))
+        # Hold the sampling still so that every tab shows the same tick.
+        aloop.run_until_complete(session.monitor.collector(conn_id).stop())
+        mem = session.monitor.host_memory(conn_id)
+        tab.refresh()
+        memory_t = next(d[3] for d in tab.shown_data() if d[:2] == ("Memory", "Free"))
+        text = tab.readout_at(1, memory_t[-1])
+        total, used, free = (format_bytes(x * 1024.0) for x in
+                             (mem.total_kib, mem.used_kib, mem.free_kib))
+        assert f"Total: {total}, Used: {used}, Free: {free}" in text, text
+        window.tabs.setCurrentWidget(window.general_tab)
+        window.general_tab.refresh()
+        general = dict(next(rows for header, rows in window.general_tab.sections()
+                            if header == "Memory"))
+        assert general["Total"] == total and general["Free"] == free
+        assert general["Used"].startswith(used + " (")
+        cell = session.inventory.index_of(conn_id, conn_id, MEMORY_COLUMN)
+        assert cell.data() == used
+        assert cell.data(Qt.ItemDataRole.ToolTipRole).startswith(
+            f"Used: {used} of {total}")
     finally:
         stop_session(aloop, session)
 

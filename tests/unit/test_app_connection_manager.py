@@ -187,3 +187,20 @@ def test_close_all_disconnects_everything(parts, aloop):
         lambda: all(connected(manager, inventory, c) for c in ids), timeout=15))
     aloop.run_until_complete(asyncio.wait_for(manager.close_all(), 10))
     assert all(manager.host(c).state is ConnState.DISCONNECTED for c in ids)
+
+
+def test_making_the_manager_reads_no_file_until_asked(qapp, tmp_path):
+    """Constructing touches no disk; load_saved() reads (and reports a damaged file), and
+    the first save after it keeps the servers already listed."""
+    path = tmp_path / "connections.json"
+    store = ConnectionsStore(path)
+    store.save([SavedConnection("qemu:///system")])
+    reads = []
+    real_load = store.load
+    store.load = lambda: reads.append(1) or real_load()
+    manager = ConnectionManager(InventoryModel(), EventsLog(), store=store)
+    assert reads == []
+    assert manager.load_saved() == [] and reads == [1]
+    manager._remember("test:///default")
+    assert [c["uri"] for c in json.loads(path.read_text())["connections"]] == \
+        ["qemu:///system", "test:///default"]

@@ -57,3 +57,38 @@ def test_the_events_tab_filters_the_real_model(qtbot):
     assert tab.proxy.rowCount() == 1
     log.add("error", "hypervisor", "kvm1 » db", "Crashed")
     assert tab.proxy.rowCount() == 2 and tab.proxy.index(0, 3).data() == "Crashed"
+
+
+def test_a_row_is_rewritten_in_place_and_the_events_tab_follows(qtbot):
+    """An action's row changes as its outcome is learned: same place, same time; the
+    Events tab's severity filter sees the change at once."""
+    from widgets.tabs.events import EventsTab
+    log = EventsLog()
+    QAbstractItemModelTester(log, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    row = log.add("info", "action", "kvm1 » web", "Shutting down VM web…")
+    log.add("info", "hypervisor", "kvm1 » db", "VM db: Started (booted)")
+    tab = EventsTab(log)
+    qtbot.addWidget(tab)
+    tab.severity.setCurrentIndex(1)     # warnings and errors
+    assert tab.proxy.rowCount() == 0
+    new = log.update(row, severity="warning",
+                     message="Shutting down VM web: shutdown requested; still running")
+    assert messages(log) == ["VM db: Started (booted)",
+                             "Shutting down VM web: shutdown requested; still running"]
+    assert new.timestamp == row.timestamp and log.index(1, 1).data() == "Warning"
+    assert tab.proxy.rowCount() == 1
+    log.update(new, severity="info", message="Shutting down VM web: shut off")
+    assert tab.proxy.rowCount() == 0
+    assert messages(log)[1] == "Shutting down VM web: shut off"
+    assert log.update(row, message="stale") is not None    # an old Entry changes nothing
+    assert messages(log)[1] == "Shutting down VM web: shut off"
+
+
+def test_remove_takes_one_row_out(qapp):
+    log = EventsLog()
+    QAbstractItemModelTester(log, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    first = log.add("info", "hypervisor", "h » a", "VM a: Shutting down (by the guest)")
+    log.add("info", "hypervisor", "h » b", "same words")
+    log.add("info", "hypervisor", "h » b", "same words")
+    assert log.remove(first) and not log.remove(first)
+    assert messages(log) == ["same words", "same words"]

@@ -22,11 +22,11 @@ class YesPrompter:
     def __init__(self):
         self.asked = []
 
-    def confirm(self, title, text):
+    def confirm(self, title, text, verb):
         self.asked.append(title)
         return True
 
-    def ask_delete(self, vms):
+    def ask_delete(self, targets):
         return None
 
     def show_error(self, title, text):

@@ -29,12 +29,32 @@ def test_a_task_reports_progress_and_success(qapp, aloop):
 
     task = tasks.run("Starting VM web-01", "kvm1 » web-01", work)
     assert tasks.active() == [task] and task.state is TaskState.RUNNING
+    assert rows(log) == [("info", "action", "kvm1 » web-01", "Starting VM web-01…")]
     aloop.run_until_complete(wait_until(lambda: task.done))
     assert task.state is TaskState.SUCCEEDED and task.progress == 100
     assert seen == [task] and tasks.active() == []
-    assert [r[3] for r in rows(log)] == ["Starting VM web-01: started",
-                                        "Starting VM web-01: done"]
-    assert all(r[1] == "action" and r[2] == "kvm1 » web-01" for r in rows(log))
+    # The same row, rewritten: one action is one row.
+    assert rows(log) == [("info", "action", "kvm1 » web-01", "Starting VM web-01: done")]
+
+
+def test_an_outcome_learned_later_rewrites_the_same_row(qapp, aloop):
+    """A request the guest carries out later: the row says "requested", then what
+    happened; rows written in between stay where they are."""
+    log = EventsLog()
+    tasks = TaskManager(log)
+
+    async def ask():
+        return "shutdown requested"
+
+    task = tasks.run("Shutting down VM web-01", "kvm1 » web-01", ask)
+    aloop.run_until_complete(wait_until(lambda: task.done))
+    assert task.summary == "Shutting down VM web-01: shutdown requested"
+    log.add("info", "hypervisor", "kvm1 » web-01", "VM web-01: Stopped (shut down)")
+    task.set_outcome("shut off")
+    assert [r[3] for r in rows(log)] == ["Shutting down VM web-01: shut off",
+                                        "VM web-01: Stopped (shut down)"]
+    task.set_outcome("still running after 2 minutes", "warning")
+    assert rows(log)[0][0] == "warning" and log.rowCount() == 2
 
 
 def test_errors_are_worded_for_users(qapp, aloop):
@@ -52,7 +72,10 @@ def test_errors_are_worded_for_users(qapp, aloop):
     aloop.run_until_complete(wait_until(lambda: a.done and b.done))
     assert a.state is TaskState.FAILED and a.error == "domain is already running"
     assert b.error == "Unexpected error: 'vda'"
-    assert {r[0] for r in rows(log)[-2:]} == {"error"}
+    assert sorted(r[3] for r in rows(log)) == [
+        "Starting VM a: failed: domain is already running",
+        "Starting VM b: failed: Unexpected error: 'vda'"]
+    assert {r[0] for r in rows(log)} == {"error"}
 
 
 def test_cancel_stops_waiting_and_says_the_host_may_still_act(qapp, aloop):
@@ -63,4 +86,5 @@ def test_cancel_stops_waiting_and_says_the_host_may_still_act(qapp, aloop):
     task.cancel()
     aloop.run_until_complete(wait_until(lambda: task.done))
     assert task.state is TaskState.CANCELLED
+    assert len(rows(log)) == 1
     assert rows(log)[-1][0] == "warning" and "may still complete" in rows(log)[-1][3]

@@ -122,3 +122,110 @@ def test_connectors_import_in_a_python_without_qt():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# ---- no import cycles --------------------------------------------------------------------
+
+PACKAGES = ("app", "widgets", "connectors", "resources")
+
+
+def _modules() -> dict[str, tuple[Path, bool]]:
+    """Every module of the project: dotted name -> (file, is a package's __init__)."""
+    found = {}
+    for package in PACKAGES:
+        for path in python_files(package):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            is_package = parts[-1] == "__init__"
+            found[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    return found
+
+
+def _runtime_imports(tree: ast.Module):
+    """Import statements that run: those under ``if TYPE_CHECKING:`` only tell the type
+    checker and cannot make a cycle at run time."""
+    def walk(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) \
+                    and child.test.id == "TYPE_CHECKING":
+                yield from (walk_list(child.orelse))
+                continue
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                yield child
+            yield from walk(child)
+
+    def walk_list(nodes):
+        for node in nodes:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                yield node
+            yield from walk(node)
+    yield from walk(tree)
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = _modules()
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, (path, is_package) in modules.items():
+        package = name.split(".") if is_package else name.split(".")[:-1]
+        for node in _runtime_imports(parse(path)):
+            if isinstance(node, ast.Import):
+                targets = [known(alias.name) for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    anchor = package[:len(package) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                targets = [known(f"{base}.{alias.name}") or known(base)
+                           for alias in node.names]
+            graph[name].update(t for t in targets if t and t != name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_round_about():
+    """A cycle ties modules so that neither can change or be tested alone (the About box
+    once imported the composition root, which imports the whole window). Lazy imports
+    inside functions count; ``if TYPE_CHECKING:`` imports do not (they never run)."""
+    found = cycles(import_graph())
+    assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+def test_the_cycle_finder_finds_one():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

@@ -97,6 +97,47 @@ def test_query_picks_the_tier_by_range(tmp_path):
     h.close()
 
 
+def test_a_span_reads_the_finest_tier_that_keeps_all_of_it(tmp_path):
+    """A 10-minute graph reads every sample even when its start, taken a moment earlier,
+    is by now a little more than 10 minutes old (reading by age gave minute averages)."""
+    clock = Clock()
+    h = store(tmp_path, clock)
+    feed(h, clock, 600)
+    h.flush()
+    t_from = clock.t - 600
+    clock.t += 0.01                 # the read runs a moment later, in a worker thread
+    assert h.tier_for(t_from) == 1
+    assert h.tier_for_span(600) == 0
+    t, avg, _mx = h.series("a", "cpu_percent", t_from, clock.t, h.tier_for_span(600))
+    assert len(t) == 300 and np.all(np.diff(t) == 2.0)
+    assert [h.tier_for_span(s) for s in (3600, 86400, 7 * 86400, 30 * 86400)] == [1, 1, 2, 2]
+
+
+def test_closing_waits_for_a_read_under_way_and_later_reads_find_nothing(tmp_path):
+    """A graph's history is read in a worker thread while the app may be closing the
+    store: sqlite3 crashes the process when a connection closes under a running read."""
+    import threading
+    clock = Clock()
+    h = store(tmp_path, clock)
+    feed(h, clock, 600)
+    h.flush()
+    stop = threading.Event()
+    reads = []
+
+    def reader():
+        while not stop.is_set():
+            reads.append(len(h.series("a", "cpu_percent", T0, clock.t, 0)[0]))
+    thread = threading.Thread(target=reader)
+    thread.start()
+    while not reads and thread.is_alive():
+        threading.Event().wait(0.001)
+    h.close()
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert reads[0] == 300 and reads[-1] == 0
+
+
 def test_each_tier_is_pruned_to_its_retention(tmp_path):
     tiers = (Tier("full", 0, 60), Tier("1min", 60, 300), Tier("10min", 600, 1800))
     clock = Clock()

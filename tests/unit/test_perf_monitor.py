@@ -69,9 +69,9 @@ def test_a_sampler_that_dies_is_reported_in_the_events_log(aloop, stack, monkeyp
         conn_id = await open_lab(stack, wait_until)
         collector = stack.monitor.collector(conn_id)
 
-        def broken() -> bool:
+        def broken(_tick: int) -> bool:
             raise RuntimeError("the sampler's own fault")
-        monkeypatch.setattr(collector._sampler, "resting", broken)
+        monkeypatch.setattr(collector._sampler, "resting_at", broken)
         await wait_until(lambda: not collector.running, timeout=10)
         return collector, stack.monitor._hosts[conn_id].task
 

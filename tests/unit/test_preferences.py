@@ -18,7 +18,17 @@ def test_defaults(tmp_path):
     assert p.groups == {"state", "cpu", "vcpu", "balloon", "disk", "net"}
     assert p.per_core_host_cpu is True
     assert p.history_days == 7
-    assert p.value(prefs.ALERT_RULES) == []
+    # Two rules until the user makes their own: a VM's CPU and a server's memory.
+    assert [(r["target"], r["metric"], r["threshold"], r["minutes"])
+            for r in p.value(prefs.ALERT_RULES)] == [("*vm", "cpu_percent", 90.0, 5.0),
+                                                     ("*host", "mem_percent", 90.0, 5.0)]
+
+
+def test_removing_every_alert_rule_is_kept(tmp_path):
+    """No rules is a choice: the defaults do not come back."""
+    p = make(tmp_path)
+    p.set_value(prefs.ALERT_RULES, [])
+    assert make(tmp_path).value(prefs.ALERT_RULES) == []
 
 
 def test_values_survive_a_new_instance_and_are_kept_sane(tmp_path):
@@ -43,4 +53,4 @@ def test_a_hand_edited_file_with_nonsense_gives_defaults(tmp_path):
     p = make(tmp_path)
     assert p.interval_s == 2.0
     assert p.history_days == prefs.MAX_HISTORY_DAYS
-    assert p.value(prefs.ALERT_RULES) == []
+    assert p.value(prefs.ALERT_RULES) == [dict(r) for r in prefs.DEFAULT_ALERT_RULES]

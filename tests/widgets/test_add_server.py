@@ -86,3 +86,80 @@ def test_remote_presets_build_ssh_tls_and_sasl_uris(dialog):
     assert dialog.remember_password() and dialog.connect_button.isEnabled()
     dialog.connect_button.click()
     assert dialog.remember_password(), "still known after the dialog closed"
+
+
+def _type_and_press_enter(qtbot, dialog, preset):
+    """Fill the form by keyboard as a user does, then press Enter where the caret is."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+    dialog.select_preset(preset.label)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
+    if preset.remote:
+        dialog.host_edit.setFocus()
+        qtbot.keyClicks(dialog.host_edit, "kvm1.example.org")
+        dialog.user_edit.setFocus()
+        qtbot.keyClicks(dialog.user_edit, "admin")
+    elif not preset.scheme:
+        dialog.uri_edit.setFocus()     # it starts from the previous preset's URI
+        qtbot.keyClick(dialog.uri_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(dialog.uri_edit, "test:///default")
+    focused = QApplication.focusWidget()
+    assert focused is not None and dialog.isAncestorOf(focused)
+    qtbot.keyClick(focused, Qt.Key.Key_Return)
+
+
+@pytest.mark.parametrize("preset", __import__(
+    "widgets.dialogs.add_server", fromlist=["PRESETS"]).PRESETS, ids=lambda p: p.label)
+def test_enter_connects_with_every_preset(qtbot, monkeypatch, preset):
+    """Enter is Connect, whichever field has the caret; Browse… is never the default
+    button (it used to open the key file picker on Enter)."""
+    from PySide6.QtWidgets import QFileDialog
+    pickers = []
+    # A real file picker is modal and would block the test; record that it was asked for.
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: pickers.append(a) or ("", "")))
+    dialog = AddServerDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitExposed(dialog)
+    _type_and_press_enter(qtbot, dialog, preset)
+    assert pickers == []
+    assert dialog.result() == AddServerDialog.DialogCode.Accepted, preset.label
+    assert not dialog.isVisible()
+    expected = {"": "test:///default"}.get(preset.scheme)
+    if expected is None:
+        expected = (f"{preset.scheme}://admin@kvm1.example.org/system" if preset.remote
+                    else f"{preset.scheme}:///system")
+    assert dialog.uri() == expected
+    assert not dialog.keyfile_button.autoDefault()
+
+
+def test_enter_with_an_invalid_uri_explains_instead_of_connecting(qtbot, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+    pickers = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",   # modal: it would block the test
+                        staticmethod(lambda *a, **k: pickers.append(a) or ("", "")))
+    dialog = AddServerDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.select_preset("KVM over SSH")
+    dialog.host_edit.setFocus()
+    qtbot.keyClick(dialog.host_edit, Qt.Key.Key_Return)     # no host typed yet
+    assert dialog.isVisible() and dialog.result() != AddServerDialog.DialogCode.Accepted
+    assert dialog.error_label.text() == "Enter the host name or address of the server."
+    assert pickers == []
+
+
+def test_the_dialog_shrinks_back_after_a_preset_with_more_fields(qtbot):
+    dialog = AddServerDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    local_height = dialog.height()
+    dialog.select_preset("KVM over SSH with password")
+    qtbot.waitUntil(lambda: dialog.height() > local_height + 60)
+    dialog.select_preset("Local KVM")
+    qtbot.waitUntil(lambda: dialog.height() <= local_height + 2)
+    assert not dialog.host_edit.isVisible()

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from app.inventory import NODE_ROLE, NodeKind
 from connectors.libvirt.model import ConnState, VMState
@@ -286,3 +287,246 @@ def test_new_usage_figures_repaint_only_the_usage_columns(qtbot, monkeypatch):
     for _ in range(3):
         QApplication.processEvents()
     assert painted and painted <= {CPU_COLUMN, MEMORY_COLUMN}, painted
+
+
+def test_a_disconnected_server_says_how_many_vms_it_had(session, aloop):
+    """The tree keeps a disconnected server's VMs, greyed, with their last states; General
+    says the same instead of "Total: 0"."""
+    window = session.window
+    count = len(session.manager.host(session.conn_id).vms())
+    assert window.tree.select_node(session.conn_id, session.conn_id)
+    assert window.general_tab.fields()["Total"] == str(count)
+    session.commands.disconnect_host.action.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: host_state(session) == ConnState.DISCONNECTED
+        and "not connected" in window.general_tab.fields().get("Total", ""), timeout=10))
+    assert len(_vm_rows(window.tree)) == count
+    assert window.general_tab.fields()["Total"] == f"{count} VMs (last known; not connected)"
+    shown = " ".join(label.text() for label in window.general_tab.findChildren(QLabel))
+    assert f"{count} VMs (last known; not connected)" in shown
+    session.commands.reconnect_host.action.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: window.general_tab.fields()["Total"] == str(count), timeout=15))
+
+
+def _badge_pixels(window) -> int:
+    """How many pixels of the demo badge's yellow the status bar shows."""
+    from PySide6.QtGui import QColor
+    image = window.status.grab().toImage()
+    yellow = QColor("#fff3cd").rgb()
+    return sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
+               if image.pixel(x, y) == yellow)
+
+
+def test_a_status_tip_is_not_covered_by_the_demo_badge(session, qtbot, aloop):
+    window = session.window
+    qtbot.waitUntil(lambda: window.status.demo_label.isVisible())
+    assert _badge_pixels(window) > 50
+    # Pointing at a toolbar button shows its status tip, as a temporary message.
+    session.commands.shutdown.action.showStatusText(window)
+    tip = session.commands.shutdown.action.statusTip()
+    assert window.status.currentMessage() == tip
+    window._update_summary()         # what every inventory batch does
+    aloop.run_until_complete(asyncio.sleep(0.2))
+    assert not window.status.demo_label.isVisible() and _badge_pixels(window) == 0
+    window.status.clearMessage()
+    assert window.status.demo_label.isVisible() and _badge_pixels(window) > 50
+
+
+# ---- the filter box: says when nothing matches, Escape clears it, keeps the selection ----
+
+def test_filter_says_when_nothing_matches_and_escape_clears_it(session, qtbot):
+    window = session.window
+    window.focus_filter_action.trigger()
+    qtbot.keyClicks(window.filter_edit, "no-such-vm")
+    assert window.tree.model().rowCount() == 0
+    assert window.tree.no_matches.isVisible()
+    assert window.tree.no_matches.text().startswith("No server or VM matches “no-such-vm”.")
+    qtbot.keyClick(window.filter_edit, Qt.Key.Key_Escape)
+    assert window.filter_edit.text() == ""
+    assert not window.tree.no_matches.isVisible()
+    assert len(_vm_rows(window.tree)) == len(session.manager.host(session.conn_id).vms())
+    assert window.filter_edit.hasFocus(), "the first Escape only clears"
+    qtbot.keyClick(window.filter_edit, Qt.Key.Key_Escape)
+    assert window.tree.hasFocus(), "Escape in an empty filter goes back to the tree"
+
+
+def test_filtering_keeps_the_selection_and_the_tabs(session, qtbot, aloop):
+    """A selected VM the filter hides stays what the tabs show (the console is not
+    dropped) and is selected again when the filter is cleared; a filter that still shows
+    it keeps it selected."""
+    window = session.window
+    host = session.manager.host(session.conn_id)
+    vm = next(v for v in host.vms() if v.name == "k8s-worker-1") \
+        if any(v.name == "k8s-worker-1" for v in host.vms()) else sorted(
+            host.vms(), key=lambda v: v.name)[0]
+    assert window.tree.select_node(session.conn_id, vm.key)
+    window.tabs.setCurrentWidget(window.console_tab)
+    shown = []
+    window.tree.selectionChangedNodes.connect(shown.append)
+    aloop.run_until_complete(asyncio.sleep(0.1))
+
+    window.filter_edit.setText(vm.name[:4])             # still matches
+    assert [n.key for n in window.tree.selected_nodes()] == [vm.key]
+    window.filter_edit.setText("zzz-nothing")           # hides it
+    assert window.tree.selected_nodes() == []
+    assert [n.key for n in session.commands.selection] == [vm.key]
+    assert window.general_tab.fields()["Name"] == vm.name
+    assert window.tabs.currentWidget() is window.console_tab
+    window.filter_edit.clear()
+    assert [n.key for n in window.tree.selected_nodes()] == [vm.key]
+    assert shown == [], "the tabs were never told the selection changed"
+    assert window.general_tab.fields()["Name"] == vm.name
+
+
+# ---- keys: Enter opens the console, Alt+Enter does not, Delete asks to delete ----
+
+def test_enter_on_a_vm_opens_its_console_and_alt_enter_does_not(session, qtbot, aloop):
+    window = session.window
+    host = session.manager.host(session.conn_id)
+    vm = sorted(host.vms(), key=lambda v: v.name)[0]
+    assert window.tree.select_node(session.conn_id, vm.key)
+    window.tabs.setCurrentWidget(window.general_tab)
+    window.tree.setFocus()
+    qtbot.keyClick(window.tree, Qt.Key.Key_Return, Qt.KeyboardModifier.AltModifier)
+    assert window.tabs.currentWidget() is window.general_tab
+    qtbot.keyClick(window.tree, Qt.Key.Key_Return)
+    assert window.tabs.currentWidget() is window.console_tab
+    aloop.run_until_complete(asyncio.sleep(0.1))    # the console tab starts its session
+    window.tabs.setCurrentWidget(window.general_tab)
+    where = window.tree.visualRect(window.tree.currentIndex()).center()
+    # QTest's double click is only its second half: the first click comes before it.
+    qtbot.mouseClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    qtbot.mouseDClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert window.tabs.currentWidget() is window.console_tab
+    # QTest's double click leaves the button down as far as Qt knows: a later test's
+    # pointer moves would all be drags.
+    qtbot.mouseRelease(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    aloop.run_until_complete(asyncio.sleep(0.1))
+
+
+def test_the_delete_key_asks_to_delete_the_selected_vms(session, qtbot, monkeypatch):
+    """Through the same dialog as the menu; the key does nothing outside the tree."""
+    window = session.window
+    asked = []
+    # The human answering: Cancel (a real dialog would wait for a click).
+    monkeypatch.setattr(session.prompter, "ask_delete",
+                        lambda targets: asked.append([t.vm.name for t in targets]))
+    host = session.manager.host(session.conn_id)
+    vm = sorted(host.vms(), key=lambda v: v.name)[0]
+    assert window.tree.select_node(session.conn_id, vm.key)
+    window.filter_edit.setFocus()
+    qtbot.keyClick(window.filter_edit, Qt.Key.Key_Delete)
+    assert asked == []
+    window.tree.setFocus()
+    qtbot.keyClick(window.tree, Qt.Key.Key_Delete)
+    assert asked == [[vm.name]]
+    assert "Del" in session.commands.delete.action.toolTip()
+
+
+# ---- menus ----
+
+def test_menus_hold_what_a_new_user_looks_for(session, qtbot, monkeypatch):
+    window = session.window
+
+    def texts(menu):
+        return [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
+    assert texts(window.file_menu) == ["Add Server…", "Quit"]
+    assert "Preferences…" in texts(window.edit_menu)
+    assert window.preferences_action.shortcut().toString() == "Ctrl+,"
+    assert texts(window.help_menu) == ["HVConsole Guide (README)", "Keyboard Shortcuts",
+                                       "About HVConsole"]
+    assert session.commands.pause.action.shortcut().toString() == "Ctrl+P"
+    opened = []
+    from PySide6.QtGui import QDesktopServices
+    monkeypatch.setattr(QDesktopServices, "openUrl",       # no browser in a test
+                        staticmethod(lambda url: opened.append(url) or True))
+    window.readme_action.trigger()
+    assert opened and opened[0].toLocalFile().endswith("README.md")
+    dialog = window.show_shortcuts()
+    qtbot.addWidget(dialog)
+    rows = dict(dialog.rows())
+    assert rows["Pause"] == "Ctrl+P" and rows["Preferences"] == "Ctrl+,"
+    assert rows["Delete VM"] == "Del (in the tree)"
+    assert rows["Open its Console tab"].startswith("Enter")
+    dialog.close()
+
+
+def test_networks_and_pools_have_safe_context_actions(session, qtbot):
+    from PySide6.QtWidgets import QApplication
+    window = session.window
+    tree = window.tree
+    net = next(i for i in _rows(tree) if i.data(NODE_ROLE).kind == NodeKind.NETWORK)
+    tree.scrollTo(net)
+    window.tabs.setCurrentWidget(window.console_tab)
+    tree.customContextMenuRequested.emit(tree.visualRect(net).center())
+    menu = tree.last_context_menu
+    assert [a.text().replace("&", "") for a in menu.actions()] == ["Show in General",
+                                                                    "Copy Name"]
+    menu.actions()[1].trigger()
+    assert QApplication.clipboard().text() == net.data(NODE_ROLE).obj.name
+    menu.actions()[0].trigger()
+    assert window.tabs.currentWidget() is window.general_tab
+    assert window.general_tab.fields()["Name"] == net.data(NODE_ROLE).obj.name
+    menu.close()
+
+
+# ---- the splitter: names fit at 1024×700, tabs do not move it, it is remembered ----
+
+def _small_window(qapp, aloop, width=1024, height=700):
+    session = Session(_args())
+    window = session.build()
+    window.resize(width, height)
+    window.show()
+    uri, demo = _demo_uri()
+    session.conn_id = session.manager.open(uri, save=False, demo=demo)
+
+    async def loaded():
+        await wait_until(lambda: window._splitter_placed and _vm_rows(window.tree), 15)
+        await asyncio.sleep(0.2)
+    aloop.run_until_complete(loaded())
+    return session
+
+
+def _close(session, aloop):
+    session.window.close()
+    aloop.run_until_complete(session.shutdown())
+    session.window.deleteLater()
+
+
+def test_at_1024_by_700_names_fit_and_tabs_do_not_move_the_splitter(qapp, aloop):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QStyle
+    QSettings("hvconsole", "hvconsole").remove("window/tree_width")
+    session = _small_window(qapp, aloop)
+    window, tree = session.window, session.window.tree
+    try:
+        assert window.width() == 1024
+        for index in _vm_rows(tree):
+            name = index.data()
+            cell = tree.visualRect(index)       # the name cell: icon, then the text
+            room = cell.width() - tree.style().pixelMetric(
+                QStyle.PixelMetric.PM_SmallIconSize) - 12
+            assert room >= tree.fontMetrics().horizontalAdvance(name), (name, room)
+        sizes = window.splitter.sizes()
+        assert sizes[1] >= 560
+        for i in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(i)
+            aloop.run_until_complete(asyncio.sleep(0.15))
+            assert window.splitter.sizes() == sizes, window.tabs.tabText(i)
+    finally:
+        _close(session, aloop)
+
+
+def test_the_tree_width_is_remembered(qapp, aloop):
+    session = _small_window(qapp, aloop, 1280, 800)
+    try:
+        total = sum(session.window.splitter.sizes())
+        session.window.splitter.setSizes([300, total - 300])   # the user drags it
+    finally:
+        _close(session, aloop)
+    session = _small_window(qapp, aloop, 1280, 800)
+    try:
+        assert session.window.tree_width() == 300
+    finally:
+        _close(session, aloop)

@@ -35,8 +35,16 @@ class Manager:
 
 
 class Inventory:
+    """What InventoryModel answers for this host: Dom0 apart, one VM row."""
+
     def control_domain(self, conn_id):
         return DOM0
+
+    def host_node(self, conn_id):
+        return Node(Kind.HOST, conn_id, conn_id, XEN)
+
+    def vms(self, conn_id):
+        return [GUEST]
 
 
 def test_a_xen_host_shows_its_control_domain_apart_from_its_vms(qtbot):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from urllib.parse import quote
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -93,6 +94,8 @@ class AddServerDialog(QDialog):
         self.keyfile_edit = QLineEdit()
         self.keyfile_edit.setPlaceholderText("agent or ~/.ssh/id_* (optional)")
         self.keyfile_button = QPushButton("Browse…")
+        # Never the default button: Enter in the form connects, it does not open a picker.
+        self.keyfile_button.setAutoDefault(False)
         self.keyfile_button.clicked.connect(self._browse_keyfile)
         self.keyfile_row = QWidget()
         row = QHBoxLayout(self.keyfile_row)
@@ -123,13 +126,17 @@ class AddServerDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.connect_button = self.buttons.addButton(
             "&Connect", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.connect_button.setDefault(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAutoDefault(False)
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
+        # Only once the button is inside the dialog: a button made default before it has
+        # a dialog above it is not the dialog's default, and the dialog then took the
+        # first auto-default button it found (Browse…, hidden for the local presets).
+        self.connect_button.setDefault(True)
 
         self.preset_box.currentIndexChanged.connect(self._preset_changed)
         for edit in (self.host_edit, self.user_edit):
@@ -177,6 +184,13 @@ class AddServerDialog(QDialog):
         elif preset.remote:
             self.host_edit.setFocus()
         self._fields_changed()
+        # Rows hidden by this preset leave no empty space: the dialog shrinks back to what
+        # it shows (the layout learns about hidden rows only on its next pass).
+        QTimer.singleShot(0, self, self._fit_height)
+
+    def _fit_height(self) -> None:
+        self.layout().activate()
+        self.resize(self.width(), self.sizeHint().height())
 
     def _fields_changed(self) -> None:
         preset = self.preset()

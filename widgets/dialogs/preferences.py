@@ -14,13 +14,15 @@ opens, no change here:
 """
 from __future__ import annotations
 
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
                                QLabel, QListWidget, QPushButton, QSpinBox, QStackedWidget,
                                QTableWidget, QVBoxLayout, QWidget)
 
 from app import preferences as prefs
-from app.perf.alerts import ALL_HOSTS, ALL_VMS, METRICS, AlertRule, load_rules, save_rules
+from app.perf.alerts import (ALL_HOSTS, ALL_VMS, METRICS, AlertRule, format_duration,
+                             load_rules, parse_duration, save_rules)
 
 PAGES: list[type["PreferencesPage"]] = []
 
@@ -98,14 +100,64 @@ class PerformancePage(PreferencesPage):
         p.set_value(prefs.HISTORY_DAYS, self.history_days.value())
 
 
+class ThresholdSpinBox(QDoubleSpinBox):
+    """A number as people write it: "90 %", "2.5 MiB/s", never "90.00 %"."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(1)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt's name)
+        return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".")
+
+
+class DurationSpinBox(QSpinBox):
+    """A duration in seconds, shown and typed as people say it ("30 s", "5 min",
+    "1 h 30 min"; a bare number is minutes); the arrows step by 10 s below a minute, by a
+    minute below ten, by five minutes above."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(0, 24 * 3600)
+        # Qt sizes a spin box by its extreme values ("0 s", "24 h"), not by "1 h 30 min".
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("10 min 50 s") + 40)
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt's name)
+        return format_duration(value)
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802
+        value = parse_duration(text)
+        return self.value() if value is None else value
+
+    def validate(self, text: str, pos: int):
+        value = parse_duration(text)
+        ok = value is not None and self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate,
+                text, pos)
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802
+        value = self.value()
+        going_down = steps < 0
+        if value < 60 or (value == 60 and going_down):
+            step = 10
+        elif value < 600 or (value == 600 and going_down):
+            step = 60
+        else:
+            step = 300
+        base = (value // step) * step if not going_down or value % step == 0 else \
+            (value // step + 1) * step
+        self.setValue(max(self.minimum(), min(self.maximum(), base + steps * step)))
+
+
 @register_page
 class AlertsPage(PreferencesPage):
-    """Rules as rows: applies to, metric, above, for (minutes), on. ``context["targets"]``
-    may list (label, target) pairs for single VMs and servers."""
+    """Rules as rows: applies to, metric, above (in the metric's unit), for how long,
+    on. ``context["targets"]`` may list (label, target) pairs for single VMs and
+    servers."""
 
     title = "Alerts"
     order = 20
-    COLUMNS = ("Applies to", "When", "Above", "For (min)", "On")
+    COLUMNS = ("Applies to", "When", "Above", "For", "On")
 
     def __init__(self, preferences, context=None, parent=None) -> None:
         super().__init__(preferences, context, parent)
@@ -114,7 +166,10 @@ class AlertsPage(PreferencesPage):
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(self.COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
         self.add_button = QPushButton("Add")
         self.add_button.clicked.connect(lambda: self.add_rule(
             AlertRule(ALL_VMS, "cpu_percent", 90.0, 5.0)))
@@ -125,8 +180,11 @@ class AlertsPage(PreferencesPage):
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Alert when a value stays above its threshold for the "
-                                "whole period:"))
+        intro = QLabel("Alert when a value stays above its threshold for the whole "
+                       "period. Alerts appear in the Alerts tab, the status bar and the "
+                       "Events log.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         self._ids: list[str] = []
@@ -138,30 +196,53 @@ class AlertsPage(PreferencesPage):
         for label, value in self.targets:
             target.addItem(label, value)
         if target.findData(rule.target) < 0:
-            target.addItem(rule.target, rule.target)
+            target.addItem(rule.target_words(), rule.target)
         target.setCurrentIndex(target.findData(rule.target))
         metric = QComboBox()
-        for name, (words, unit, _scale) in METRICS.items():
-            metric.addItem(f"{words} ({unit})", name)
+        for name, (words, _unit, _scale) in METRICS.items():
+            metric.addItem(words, name)
         metric.setCurrentIndex(metric.findData(rule.metric))
-        threshold = QDoubleSpinBox()
-        threshold.setRange(0, 1e6)
-        threshold.setValue(rule.threshold)
-        minutes = QDoubleSpinBox()
-        minutes.setRange(0, 24 * 60)
-        minutes.setValue(rule.minutes)
+        metric.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        threshold = ThresholdSpinBox()
+        duration = DurationSpinBox()
+        duration.setValue(int(round(rule.minutes * 60.0)))
         enabled = QCheckBox()
         enabled.setChecked(rule.enabled)
-        for column, widget in enumerate((target, metric, threshold, minutes, enabled)):
+        metric.currentIndexChanged.connect(
+            lambda _i, m=metric, t=threshold: AlertsPage._unit_for(m, t))
+        self._unit_for(metric, threshold)
+        threshold.setValue(rule.threshold)
+        for column, widget in enumerate((target, metric, threshold, duration, enabled)):
             self.table.setCellWidget(row, column, widget)
+        self.table.resizeRowToContents(row)
         self._ids.append(rule.rule_id)
+        self._fit_columns()
+
+    @staticmethod
+    def _unit_for(metric: QComboBox, threshold: QDoubleSpinBox) -> None:
+        """The threshold speaks the metric's unit: "90 %", "50.0 MiB/s"."""
+        unit = METRICS[metric.currentData()][1]
+        threshold.setSuffix(f" {unit}")
+        threshold.setMaximum(100.0 if unit == "%" else 100_000.0)
+
+    def _fit_columns(self) -> None:
+        """Every column as wide as its widest editor: nothing is cut ("CPU usage (")."""
+        header = self.table.horizontalHeader()
+        for column in range(1, len(self.COLUMNS)):
+            width = header.sectionSizeFromContents(column).width()
+            for row in range(self.table.rowCount()):
+                widget = self.table.cellWidget(row, column)
+                if widget is not None:
+                    width = max(width, widget.sizeHint().expandedTo(
+                        widget.minimumSize()).width() + 4)
+            header.resizeSection(column, width)
 
     def rules(self) -> list[AlertRule]:
         out = []
         for row, rule_id in enumerate(self._ids):
             w = [self.table.cellWidget(row, c) for c in range(len(self.COLUMNS))]
             out.append(AlertRule(w[0].currentData(), w[1].currentData(), w[2].value(),
-                                 w[3].value(), w[4].isChecked(), rule_id))
+                                 w[3].value() / 60.0, w[4].isChecked(), rule_id))
         return out
 
     def _remove_selected(self) -> None:
@@ -217,6 +298,9 @@ class PreferencesDialog(QDialog):
 
     def page(self, title: str) -> PreferencesPage:
         return next(p for p in self.pages if p.title == title)
+
+    def show_page(self, title: str) -> None:
+        self.page_list.setCurrentRow(self.pages.index(self.page(title)))
 
     def apply(self) -> None:
         for page in self.pages:

@@ -5,15 +5,32 @@ dozen labels costs less than keeping per-field bindings in step with changing re
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
-from typing import Sequence
+from typing import Protocol, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout,
                                QWidget)
 
-from connectors.libvirt.model import HostInfo, NetworkInfo, PoolInfo, VMInfo, VMState
+from app.perf.monitor import HostMemory
+from app.perf.usage import format_bytes
+from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
+                                      VMState)
+
+MEMORY_NOTE = ("Live, from the server's memory statistics, as free(1) counts them "
+               "(used: without cache and buffers). The Performance tab and the tree show "
+               "the same figures.")
+
+
+class HostMemorySource(Protocol):
+    """The live host memory figures (app.perf.monitor.PerfMonitor): the one source of a
+    server's memory for the General tab, the Performance tab and the tree."""
+
+    ticked: SignalInstance
+
+    def host_memory(self, conn_id: str) -> HostMemory | None: ...
 
 
 def human_bytes(n: int | None) -> str:
@@ -43,10 +60,13 @@ def _kind(node) -> str:
 
 
 class GeneralTab(QWidget):
-    def __init__(self, inventory=None, manager=None, parent: QWidget | None = None):
+    def __init__(self, inventory=None, manager=None, parent: QWidget | None = None, *,
+                 memory: HostMemorySource | None = None):
         super().__init__(parent)
         self.inventory = inventory
         self.manager = manager
+        self.memory = memory
+        self._values: list[QLabel] = []
         self._nodes: list = []
         self._sections: list[tuple[str, list[tuple[str, str]]]] = []
         outer = QVBoxLayout(self)
@@ -61,6 +81,8 @@ class GeneralTab(QWidget):
         state = getattr(manager, "stateChanged", None)
         if state is not None:
             state.connect(lambda *_: self.refresh())
+        if memory is not None:
+            memory.ticked.connect(self._ticked)
         self.refresh()
 
     # ---- public ----
@@ -78,10 +100,35 @@ class GeneralTab(QWidget):
     def refresh(self) -> None:
         self._nodes = [self._current(n) for n in self._nodes]
         sections = self._describe(self._nodes)
+        self._show(sections)
+
+    def _show(self, sections) -> None:
         if sections == self._sections and self._scroll.widget() is not None:
             return      # every host's connect and tick lands here: build widgets only on news
+        if _layout(sections) == _layout(self._sections) and self._scroll.widget() is not None:
+            # Only values changed (a server's memory, every tick): new texts in place, so
+            # the page neither flickers nor loses its scroll position or text selection.
+            self._sections = sections
+            for label, (_name, value) in zip(self._values,
+                                              (r for _h, rows in sections for r in rows)):
+                if label.text() != value:
+                    label.setText(value)
+            return
         self._sections = sections
         self._render()
+
+    def _ticked(self, conn_id: str) -> None:
+        """A tick of the server shown: its memory rows only (describing the whole server
+        counts its VMs: 3 ms a tick for 500 VMs)."""
+        if not (len(self._nodes) == 1 and _kind(self._nodes[0]) == "HOST"
+                and self._nodes[0].conn_id == conn_id):
+            return
+        info = self._nodes[0].obj
+        if not isinstance(info, HostInfo):
+            return
+        memory = self._host_memory(conn_id, info)
+        self._show([(header, memory if header == "Memory" else rows)
+                    for header, rows in self._sections])
 
     # ---- where the records come from ----
     def _on_batch(self, keys=None) -> None:
@@ -204,12 +251,15 @@ class GeneralTab(QWidget):
                ("Topology", f"{info.sockets} sockets × {info.cores} cores × "
                             f"{info.threads} threads"),
                ("Speed", f"{info.mhz} MHz")]
-        memory = [("Total", human_kib(info.memory_kib))]
-        if info.free_memory_kib is not None:
-            memory.append(("Free", human_kib(info.free_memory_kib)))
+        memory = self._host_memory(node.conn_id, info)
         vms = self._host_vms(node, host)
         counts = Counter(v.state for v in vms)
-        vm_rows = [("Total", str(len(vms)))]
+        if state is ConnState.CONNECTED or state is None:
+            vm_rows = [("Total", str(len(vms)))]
+        else:
+            # The tree still lists them, greyed, as they were: say that, not "0".
+            vm_rows = [("Total", f"{len(vms)} VM{'' if len(vms) == 1 else 's'} "
+                                 "(last known; not connected)")]
         vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
         sections = [("General", general), ("CPU", cpu), ("Memory", memory)]
         dom0 = self._control_domain(node.conn_id)
@@ -222,6 +272,25 @@ class GeneralTab(QWidget):
                            f"{human_kib(dom0.max_memory_kib)} maximum")]))
         return sections + [("VMs", vm_rows)]
 
+    def _host_memory(self, conn_id, info: HostInfo) -> list[tuple[str, str]]:
+        """The same figures as the Performance tab's Memory graph and the tree (one
+        source: the performance monitor's host statistics); the connection's one-off
+        getInfo total only until the first sample arrives."""
+        mem = self.memory.host_memory(conn_id) if self.memory is not None else None
+        if mem is None:
+            return [("Total", human_kib(info.memory_kib)),
+                    ("", "Used and free memory appear with the first statistics sample.")]
+        total = format_bytes(mem.total_kib * 1024.0) or human_kib(info.memory_kib)
+        if math.isnan(mem.used_kib):
+            return [("Total", total),
+                    ("", "This server reports no memory use (libvirt's test driver has "
+                         "none).")]
+        return [("Total", total),
+                ("Used", f"{format_bytes(mem.used_kib * 1024.0)} "
+                         f"({mem.used_fraction * 100.0:.0f} %)"),
+                ("Free", format_bytes(mem.free_kib * 1024.0) or "unknown"),
+                ("", MEMORY_NOTE)]
+
     def _control_domain(self, conn_id):
         finder = getattr(self.inventory, "control_domain", None)
         if callable(finder):
@@ -232,6 +301,10 @@ class GeneralTab(QWidget):
         return None
 
     def _host_vms(self, node, host) -> list:
+        """What the tree lists under the host (the last known VMs while it is not
+        connected; the connection itself forgets them)."""
+        if self.inventory is not None and self.inventory.host_node(node.conn_id) is not None:
+            return [v for v in self.inventory.vms(node.conn_id) if not v.is_control_domain]
         if host is not None and callable(getattr(host, "vms", None)):
             try:
                 return [v for v in host.vms() if not v.is_control_domain]
@@ -274,6 +347,7 @@ class GeneralTab(QWidget):
         bold.setBold(True)
         bold.setPointSizeF(bold.pointSizeF() * 1.1)
         # one label column width for every section, so the values line up down the page
+        self._values = []
         metrics = self.fontMetrics()
         label_width = max((metrics.horizontalAdvance(f"{label}:") for _, rows in
                            self._sections for label, _ in rows if label), default=0)
@@ -288,6 +362,7 @@ class GeneralTab(QWidget):
                 field = QLabel(value)
                 field.setTextInteractionFlags(Qt.TextSelectableByMouse)
                 field.setWordWrap(True)
+                self._values.append(field)
                 if label:
                     name = QLabel(f"{label}:")
                     name.setMinimumWidth(label_width)
@@ -298,3 +373,8 @@ class GeneralTab(QWidget):
             layout.addLayout(form)
         layout.addStretch(1)
         self._scroll.setWidget(page)
+
+
+def _layout(sections) -> list:
+    """What a form looks like apart from its values: headers and labels."""
+    return [(header, [label for label, _v in rows]) for header, rows in sections]
