@@ -148,6 +148,10 @@ def _sort_key_of(node: Node) -> tuple:
 
 
 def _vm_state_text(vm: VMInfo) -> str:
+    # Paused by a migration (the source at the switch-over, the destination while the
+    # VM arrives): say what is happening, not just "Paused".
+    if vm.state is VMState.PAUSED and vm.state_reason == "migrating":
+        return "Migrating…"
     return vm.state.label
 
 

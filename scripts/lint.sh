@@ -39,6 +39,12 @@ RUFF_PATHS=(
     tests/unit/test_domain_xml*.py
     tests/integration/test_domain_xml_libvirtd.py
     tests/integration/test_volume_transfer.py
+    tests/unit/test_migration_*.py
+    tests/integration/test_migrat*.py
+    tests/integration/test_maintenance.py
+    tests/integration/migration_fixtures.py
+    tests/integration/peer_host.py
+    tests/widgets/test_tasks_tab.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

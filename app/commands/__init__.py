@@ -7,13 +7,15 @@ from PySide6.QtCore import QObject
 
 from .base import Command, Context, DeleteChoice, DeleteTarget, Prompter, load_icon
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
+from .migrate import EnterMaintenance, ExitMaintenance, MigrateVM
 from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
                  ShutDownVM, StartVM, SuspendVM)
 
 __all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", "load_icon",
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
-           "ShutDownVM", "StartVM", "SuspendVM"]
+           "ShutDownVM", "StartVM", "SuspendVM", "MigrateVM", "EnterMaintenance",
+           "ExitMaintenance"]
 
 
 class CommandSet(QObject):
@@ -41,12 +43,16 @@ class CommandSet(QObject):
         self.reconnect_host = ReconnectHost(c, self)
         self.remove_host = RemoveHost(c, self)
         self.forget_password = ForgetPassword(c, self)
+        self.migrate = MigrateVM(c, self)
+        self.enter_maintenance = EnterMaintenance(c, self)
+        self.exit_maintenance = ExitMaintenance(c, self)
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
-            self.force_shutdown, self.force_reboot, None, self.delete]
+            self.force_shutdown, self.force_reboot, None, self.migrate, None, self.delete]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
+            self.enter_maintenance, self.exit_maintenance, None,
             self.remove_host, self.forget_password]
         self._selection: list = []
         batch = getattr(inventory, "batchApplied", None)

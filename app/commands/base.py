@@ -35,6 +35,12 @@ class DeleteTarget:
     server: str
 
 
+class MaintenanceState(Protocol):
+    """Whether a host is in maintenance mode (app.maintenance.MaintenanceMode)."""
+
+    def in_maintenance(self, conn_id: str) -> bool: ...
+
+
 class Prompter(Protocol):
     def confirm(self, title: str, text: str, verb: str) -> bool:
         """Asks before a command; ``verb`` is the button that goes ahead ("Force Shut
@@ -91,6 +97,10 @@ class Context:
         self.inventory = inventory
         self.tasks = tasks
         self.prompter = prompter
+        self.maintenance: MaintenanceState | None = None
+
+    def in_maintenance(self, conn_id) -> bool:
+        return self.maintenance is not None and self.maintenance.in_maintenance(conn_id)
 
     def host(self, conn_id):
         try:

@@ -31,6 +31,9 @@ class VMCommand(Command):
         unsupported = unsupported_reason(vm, self.action_for(vm))
         if unsupported:
             return unsupported
+        if self.action_for(vm) is VMAction.START and self.ctx.in_maintenance(node.conn_id):
+            return (f"{self.ctx.host_label(node.conn_id)} is in maintenance mode; exit it "
+                    "first (Server menu)")
         if vm.state not in self.states:
             return f"{vm.name} is {vm.state.value}" + (
                 f"; it must be {self.needs_words}" if self.needs_words else "")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from connectors.libvirt import domxml
 from connectors.libvirt.migration import RAW_ONLY_POOL_TYPES, MigrationOptions, size_text
 from connectors.libvirt.model import VMState
+from connectors.libvirt.uri import SSH_TRANSPORTS, validate_uri
 
 # Pool types whose volumes another host reaches over the network.
 SHARED_POOL_TYPES = frozenset({"netfs", "gluster", "rbd", "iscsi", "iscsi-direct",
@@ -336,3 +337,39 @@ def _options(vm: VMFacts, options: MigrationOptions) -> list[Problem]:
                                 "starting both copies would be two different VMs.",
                                 blocking=False))
     return problems
+
+
+def peer_access(source_uri: str, peer_uri: str, source: str, dest: str) -> Problem:
+    """Peer-to-peer (tunnelled) migration: the source's libvirtd, not this computer, opens
+    ``peer_uri``, with its own credentials. What that needs, as a note; blocking when it
+    cannot work at all (a URI without a host names the source's own daemon, unless both
+    run on this computer)."""
+    try:
+        peer = validate_uri(peer_uri)
+    except ValueError as err:
+        return Problem(f"The address {source} would open to reach {dest} is not a libvirt "
+                       f"URI: {err}")
+    try:
+        here = validate_uri(source_uri).is_local
+    except ValueError:
+        here = False
+    opens = f"{source}'s libvirtd opens {peer.uri} itself"
+    if peer.is_local:
+        if here:
+            return Problem(f"{opens}: both run on this computer, so it reaches {dest}'s "
+                           "socket.", blocking=False)
+        return Problem(f"{peer.uri} names no host: {source}'s libvirtd would open itself. "
+                       f"Give an address of {dest} that {source} can reach (qemu+ssh://… "
+                       "or qemu+tls://…).")
+    if peer.transport in SSH_TRANSPORTS:
+        user = peer.user or "root"
+        return Problem(f"{opens}, over SSH as {user}: root on {source} needs an SSH key "
+                       f"that {peer.host} accepts, and {peer.host}'s host key in its "
+                       "known_hosts (a keyfile= in the URI names a file on "
+                       f"{source}, not on this computer).", blocking=False)
+    if peer.transport == "tcp":
+        return Problem(f"{opens}, over plain TCP: {dest}'s libvirtd must listen on TCP "
+                       f"(listen_tcp) and let {source} in (SASL or no authentication).",
+                       blocking=False)
+    return Problem(f"{opens}, over TLS: {source} needs a client certificate (in "
+                   f"/etc/pki/libvirt) signed by a CA that {dest} trusts.", blocking=False)

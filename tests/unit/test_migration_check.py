@@ -208,3 +208,24 @@ def test_copy_targets_are_active_pools_with_most_room_first():
     pools = (PoolFacts("small", "dir", True, GIB), PoolFacts("big", "dir", True, 9 * GIB),
              PoolFacts("off", "dir", False, 99 * GIB), PoolFacts("iso", "iscsi", True, GIB))
     assert [p.name for p in replace(DEST, pools=pools).copy_targets()] == ["big", "small"]
+
+
+def test_what_the_source_needs_to_open_the_destination_itself():
+    from connectors.libvirt.migration_check import peer_access
+    ssh = peer_access("qemu+ssh://kvm1/system", "qemu+ssh://admin@kvm2/system", "kvm1",
+                      "kvm2")
+    assert not ssh.blocking
+    assert ssh.reason == (
+        "kvm1's libvirtd opens qemu+ssh://admin@kvm2/system itself, over SSH as admin: root "
+        "on kvm1 needs an SSH key that kvm2 accepts, and kvm2's host key in its known_hosts "
+        "(a keyfile= in the URI names a file on kvm1, not on this computer).")
+    tls = peer_access("qemu+tls://kvm1/system", "qemu+tls://kvm2/system", "kvm1", "kvm2")
+    assert "client certificate" in tls.reason and not tls.blocking
+    # HVConsole's "qemu:///system" is the source's own daemon from where the source is.
+    remote = peer_access("qemu+ssh://kvm1/system", "qemu:///system", "kvm1", "this host")
+    assert remote.blocking
+    assert remote.reason.startswith("qemu:///system names no host: kvm1's libvirtd would "
+                                    "open itself.")
+    both_here = peer_access("qemu:///system",
+                            "qemu+unix:///system?socket=/run/peer/libvirt-sock", "a", "b")
+    assert not both_here.blocking
