@@ -129,6 +129,7 @@ class MigrationService(QObject):
         copies = tuple((d.target, targets[0].name) for d in pre.vm.local_disks()) \
             if targets else ()
         return MigrationOptions(live=pre.vm.live, copy_storage=copies,
+                                remove_source_disks=bool(copies),
                                 persistent=pre.vm.persistent or not pre.vm.live,
                                 dest_address=self.host_settings.migration_address(
                                     self._uri(dest)),
@@ -183,14 +184,20 @@ class MigrationService(QObject):
 
     def _tell(self, request: MigrationRequest, names: Names,
               outcome: MigrationOutcome) -> None:
-        """What the task's own row does not say: the disks left behind."""
+        """What the task's own row does not say: the disks left on the source."""
         log_ = self.tasks.events_log
         if log_ is None or not outcome.copied or request.options.keep_source_definition:
             return
-        log_.add("info", "action", f"{names.source} » {names.vm}",
-                 f"The disks {names.vm} had on {names.source} are still there (it runs "
-                 f"from copies on {names.dest} now); delete them from the storage pool "
-                 "when they are no longer needed.")
+        target = f"{names.source} » {names.vm}"
+        if outcome.kept:
+            log_.add("warning", "action", target,
+                     f"{names.vm} runs from copies on {names.dest}; these disks it had on "
+                     f"{names.source} could not be deleted: {'; '.join(outcome.kept)}.")
+        elif not request.options.remove_source_disks:
+            log_.add("info", "action", target,
+                     f"The disks {names.vm} had on {names.source} are still there (it runs "
+                     f"from copies on {names.dest} now); delete them from the storage pool "
+                     "when they are no longer needed.")
 
     def _require(self, conn_id: str):
         host = self.manager.host(conn_id)

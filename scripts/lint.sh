@@ -42,6 +42,7 @@ RUFF_PATHS=(
     tests/unit/test_migration_*.py
     tests/integration/test_migrat*.py
     tests/integration/test_maintenance.py
+    tests/integration/test_peer_host.py
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py

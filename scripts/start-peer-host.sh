@@ -5,7 +5,8 @@
 # Usage: start-peer-host.sh                 start a new peer host and print its facts
 #        start-peer-host.sh --stop DIR      stop the peer host whose folder is DIR
 #        start-peer-host.sh --restart DIR   start its libvirtd again (after a crash test)
-#        start-peer-host.sh --stop-stale    remove peer hosts whose processes are all gone
+#        start-peer-host.sh --stop-stale    remove peer hosts whose processes are all gone,
+#                                           or whose HVCONSOLE_PEER_OWNER process is
 #
 # What the peer is: `ip netns add hvcpeerN` (the network namespace, with lo up and one
 # end of a veth pair) and inside it `unshare -m -u --propagation private` (host name
@@ -71,12 +72,16 @@ stop_peer() {
     rm -rf "$dir"
 }
 
+# A peer is stale when nothing runs in it any more, or when the process that started it
+# (HVCONSOLE_PEER_OWNER, e.g. a test session that crashed) is gone.
 stop_stale() {
-    local dir ns
+    local dir ns owner
     for dir in "$BASE"/*/; do
         [ -f "$dir/index" ] || continue
         ns="$(netns_of "$(cat "$dir/index")")"
-        if [ -z "$(ip netns pids "$ns" 2>/dev/null || true)" ]; then
+        owner="$(cat "$dir/owner" 2>/dev/null || true)"
+        if [ -z "$(ip netns pids "$ns" 2>/dev/null || true)" ] \
+            || { [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; }; then
             say "removing the stale peer host in $dir"
             stop_peer "${dir%/}"
         fi
@@ -130,6 +135,7 @@ RUN="$BASE/$index"
 rm -rf "$RUN"
 mkdir -p "$RUN"/{run,lib,log,cache}
 echo "$index" > "$RUN/index"
+[ -z "${HVCONSOLE_PEER_OWNER:-}" ] || echo "$HVCONSOLE_PEER_OWNER" > "$RUN/owner"
 chmod 755 "$BASE" "$RUN"
 trap 'say "failed; cleaning up"; stop_peer "$RUN"' ERR
 

@@ -64,6 +64,7 @@ class MigrationOptions:
     live: bool = True
     copy_storage: tuple[tuple[str, str], ...] = ()
     keep_source_definition: bool = False
+    remove_source_disks: bool = False      # after the copy, when the definition moved
     persistent: bool = True
     bandwidth_mib_s: int = 0
     auto_converge: bool = False
@@ -179,7 +180,7 @@ class JobProgress:
         if self.post_copy:
             return f"Post-copy: {size_text(self.memory_remaining)} of memory left"
         if self.memory_total == 0:
-            return "Starting the memory copy…"
+            return "Starting…"
         parts = [f"Memory: {size_text(self.memory_remaining)} left"]
         if self.iteration > 1:
             parts.append(f"pass {self.iteration}")
@@ -439,6 +440,23 @@ class Migration:
                 vol.delete(0)
             except libvirt.libvirtError:
                 pass
+
+    def remove_source_disks(self) -> tuple[list[str], list[str]]:
+        """After a move with copies (and the definition gone from the source): the source's
+        images, as XenCenter's storage motion removes them. Only volumes of a storage pool
+        are deleted (libvirt can, and they belong to the pool's owner); (removed, kept
+        with the reason)."""
+        removed: list[str] = []
+        kept: list[str] = []
+        if not self.options.remove_source_disks or self.options.keep_source_definition:
+            return removed, kept
+        for copy in self.copies:
+            try:
+                self.source.storageVolLookupByPath(copy.source_path).delete(0)
+                removed.append(copy.source_path)
+            except libvirt.libvirtError as err:
+                kept.append(f"{copy.source_path} ({err.get_error_message()})")
+        return removed, kept
 
     def source_state(self) -> int | None:
         """libvirt's state of the VM on the source now; None when the source no longer has

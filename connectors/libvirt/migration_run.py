@@ -58,6 +58,8 @@ class MigrationOutcome:
     data_bytes: int
     post_copy: bool
     copied: tuple[str, ...]           # paths of the disks made on the destination
+    removed: tuple[str, ...] = ()     # the source's images deleted after the copy
+    kept: tuple[str, ...] = ()        # source images that could not be deleted, and why
 
 
 class _Stop(Exception):
@@ -177,11 +179,17 @@ async def _run(migration: Migration, link: Link, names: Names,
     except (asyncio.TimeoutError, libvirt.libvirtError):
         completed = None
     data = (completed or last or JobProgress(False)).data_processed
+    try:
+        removed, kept = await link.call(migration.remove_source_disks)
+    except (asyncio.TimeoutError, libvirt.libvirtError) as err:
+        removed, kept = [], [f"{c.source_path} ({readers.error_text(err)})"
+                             for c in migration.copies]
     return MigrationOutcome(
         total_ms=total_ms,
         downtime_ms=completed.downtime_ms if completed is not None else None,
         data_bytes=data, post_copy=migration.post_copy,
-        copied=tuple(c.path for c in migration.copies))
+        copied=tuple(c.path for c in migration.copies), removed=tuple(removed),
+        kept=tuple(kept))
 
 
 async def _watch(migration: Migration, link: Link, perform: asyncio.Future[None],

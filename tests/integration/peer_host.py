@@ -35,8 +35,11 @@ class PeerHost:
 
     @classmethod
     def start(cls) -> PeerHost:
+        # Owned by this process: a later start removes it if this one dies without
+        # stopping it.
+        env = dict(os.environ, HVCONSOLE_PEER_OWNER=str(os.getpid()))
         done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True,
-                              timeout=180)
+                              timeout=180, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"start-peer-host.sh failed ({done.returncode}):\n"
                                f"{done.stderr[-3000:]}")

@@ -97,8 +97,12 @@ class MigrateDialog(QDialog):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         storage = QGroupBox("Storage")
         storage_layout = QVBoxLayout(storage)
+        self.remove_disks = QCheckBox("Then delete them here (the VM runs from the copies)")
+        self.remove_disks.setObjectName("removeSourceDisks")
+        self.remove_disks.setChecked(True)
         storage_layout.addWidget(self.copy_box)
         storage_layout.addWidget(self.disk_table)
+        storage_layout.addWidget(self.remove_disks)
 
         self.move_definition = QRadioButton("Move the VM's definition to the destination")
         self.keep_definition = QRadioButton("Keep it defined here too (shut off)")
@@ -167,6 +171,7 @@ class MigrateDialog(QDialog):
 
         self._fill_destinations(dest)
         for signal in (self.copy_box.toggled, self.move_definition.toggled,
+                       self.remove_disks.toggled,
                        self.auto_converge.toggled, self.post_copy.toggled,
                        self.tls.toggled, self.tunnelled.toggled,
                        self.bandwidth.valueChanged, self.peer_uri.textChanged,
@@ -295,6 +300,8 @@ class MigrateDialog(QDialog):
         return replace(
             base, copy_storage=copies,
             keep_source_definition=self.keep_definition.isChecked(),
+            remove_source_disks=bool(copies) and self.remove_disks.isChecked()
+            and self.move_definition.isChecked(),
             bandwidth_mib_s=self.bandwidth.value(),
             auto_converge=self.auto_converge.isChecked(),
             post_copy=self.post_copy.isChecked(), tls=self.tls.isChecked(),
@@ -326,6 +333,9 @@ class MigrateDialog(QDialog):
         self.peer_uri.setEnabled(tunnel)
         self.address.setEnabled(not tunnel)
         self.disk_table.setEnabled(self.copy_box.isChecked())
+        self.remove_disks.setEnabled(self.copy_box.isChecked() and
+                                     self.move_definition.isChecked())
+        self.remove_disks.setVisible(self.disk_table.rowCount() > 0)
         live = [e for e in self.vms if e.pre is not None and e.pre.vm.live]
         offline = [e for e in self.vms if e.pre is not None and not e.pre.vm.live]
         for box in (self.auto_converge, self.post_copy, self.tls, self.tunnelled):
