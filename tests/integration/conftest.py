@@ -231,4 +231,4 @@ def marker_vm(libvirt_uri):
 
 # The migration tests' second host and guests, shared by their modules for the session.
 from tests.integration.migration_fixtures import (  # noqa: E402, F401
-    companion, peer, session_guests, traveller, two_hosts)
+    _started, companion, peer, session_guests, traveller, two_hosts)

@@ -163,15 +163,23 @@ def _booted(aloop, stack, guest) -> LiveGuest:
 
 
 @pytest.fixture(scope="session")
-def traveller(aloop, session_guests, two_hosts) -> LiveGuest:
-    """A running guest with a qcow2 disk, counting (defined first on this machine)."""
-    return _booted(aloop, two_hosts, session_guests("travel", with_disk=True))
+def _started(session_guests) -> dict[str, LiveGuest]:
+    """Both guests start together: two TCG boots side by side take little longer than
+    one on two cores, and most of a migration test's time is a guest's boot."""
+    return {"traveller": session_guests("travel", with_disk=True),
+            "companion": session_guests("companion")}
 
 
 @pytest.fixture(scope="session")
-def companion(aloop, session_guests, two_hosts) -> LiveGuest:
+def traveller(aloop, _started, two_hosts) -> LiveGuest:
+    """A running guest with a qcow2 disk, counting (defined first on this machine)."""
+    return _booted(aloop, two_hosts, _started["traveller"])
+
+
+@pytest.fixture(scope="session")
+def companion(aloop, _started, two_hosts) -> LiveGuest:
     """A second running guest, diskless, counting."""
-    return _booted(aloop, two_hosts, session_guests("companion"))
+    return _booted(aloop, two_hosts, _started["companion"])
 
 
 def finish(aloop, task, timeout: float = 120.0) -> None:
