@@ -201,8 +201,9 @@ class ConnectionManager(QObject):
 
     # ================= changing =================
 
-    async def disconnect(self, conn_id: str) -> None:
-        """Closes the connection; the server stays in the tree, greyed, for Reconnect."""
+    async def disconnect_server(self, conn_id: str) -> None:
+        """Closes the connection; the server stays in the tree, greyed, for Reconnect.
+        (Not ``disconnect``: that is QObject's own, for signals.)"""
         host = self._require(conn_id)
         self._cancel_connect(conn_id)
         await host.disconnect()
@@ -240,7 +241,7 @@ class ConnectionManager(QObject):
         hosts = list(self._hosts.values())
         results = await asyncio.gather(*(h.disconnect() for h in hosts),
                                        return_exceptions=True)
-        for host, result in zip(hosts, results):
+        for host, result in zip(hosts, results, strict=True):
             if isinstance(result, BaseException):
                 log.debug("disconnecting %s failed: %r", host.uri, result)
 
@@ -300,8 +301,10 @@ class ConnectionManager(QObject):
         # The tree says "Connecting…" from the click, not only once the key is checked.
         self.inventory.apply(conn_id, HostStateChanged(ConnState.CONNECTING))
         self.stateChanged.emit(conn_id)
+        guard = self._connect_guard
+        assert guard is not None
         try:
-            await self._connect_guard(host.uri)
+            await guard(host.uri)
         except ConnectError as exc:
             host.reason = str(exc)
             self.inventory.apply(conn_id, HostStateChanged(ConnState.DISCONNECTED, str(exc)))

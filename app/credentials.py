@@ -95,7 +95,7 @@ class CredentialBroker:
             return [v or "" for v in values]
         self._used_stored.discard(uri)
         defaults = [v if v is not None and r.type not in _SECRETS else r.default
-                    for v, r in zip(values, requests)]
+                    for v, r in zip(values, requests, strict=False)]
         note = ""
         if uri in self._stale:
             note = (f"The saved password for {parsed.display_name} was not accepted. Enter "
@@ -211,13 +211,13 @@ class CredentialBroker:
     def _to_store(parsed: ParsedURI, requests, answer: CredentialAnswer
                   ) -> list[tuple[str, str]]:
         name = parsed.user
-        for request, value in zip(requests, answer.values):
+        for request, value in zip(requests, answer.values, strict=False):
             if request.type in _NAMES and value:
                 name = value
         entries: list[tuple[str, str]] = []
         if name and name != parsed.user:
             entries.append((secret_key("authname", parsed.user, parsed), name))
-        for request, value in zip(requests, answer.values):
+        for request, value in zip(requests, answer.values, strict=False):
             if request.type in _SECRETS and value:
                 entries.append((secret_key(request.type.value, name, parsed), value))
         return entries

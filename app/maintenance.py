@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, Signal
 
+from app.actions.migrate import EnterMaintenanceAction, ExitMaintenanceAction
 from app.host_settings import Evacuated, HostSettings
 from app.migration import MigrationRequest, MigrationService, PreCheck
 from app.tasks import TaskState
@@ -162,11 +163,11 @@ class MaintenanceMode(QObject):
     def enter(self, plan: EvacuationPlan, shut_down_refused: bool = False):
         """One task: mark the host, move the VMs (a task each), shut down the refused
         ones when the user agreed. It fails, naming them, when VMs still run there."""
-        label = self.manager.label(plan.host)
-        return self.tasks.run(f"Entering maintenance mode on {label}", label,
-                              lambda task: self._enter(plan, shut_down_refused, task))
+        return self.tasks.run_action(EnterMaintenanceAction(
+            self, plan, self.manager.label(plan.host), shut_down_refused))
 
-    async def _enter(self, plan: EvacuationPlan, shut_down_refused: bool, task) -> None:
+    async def run_enter(self, plan: EvacuationPlan, shut_down_refused: bool,
+                        task) -> str | None:
         uri = self._uri(plan.host)
         host = self.manager.host(plan.host)
         if host is None:
@@ -197,6 +198,8 @@ class MaintenanceMode(QObject):
         if left:
             raise ActionError(f"{label} is in maintenance mode, but these VMs still run "
                               f"there: {'; '.join(left)}.")
+        return f"in maintenance mode; {len(subtasks)} VMs moved" if subtasks else \
+            "in maintenance mode"
 
     async def _shut_down(self, host, refusal: Refusal) -> None:
         """ACPI shutdown, then waits for it; a guest that ignores it keeps running (never
@@ -218,16 +221,15 @@ class MaintenanceMode(QObject):
     # ---- exiting ----
 
     def exit(self, conn_id: str, bring_back: bool = True):
-        label = self.manager.label(conn_id)
-        return self.tasks.run(f"Exiting maintenance mode on {label}", label,
-                              lambda task: self._exit(conn_id, bring_back, task))
+        return self.tasks.run_action(ExitMaintenanceAction(
+            self, conn_id, self.manager.label(conn_id), bring_back))
 
-    async def _exit(self, conn_id: str, bring_back: bool, task) -> None:
+    async def run_exit(self, conn_id: str, bring_back: bool, task) -> str | None:
         uri = self._uri(conn_id)
         moved = self.evacuated(conn_id)
         self.host_settings.set_maintenance(uri, False)
         if not bring_back or not moved:
-            return
+            return None
         task.set_detail(f"Bringing back {len(moved)} VMs")
         subtasks, left = [], []
         home = self.manager.host(conn_id)
@@ -259,6 +261,7 @@ class MaintenanceMode(QObject):
         if left:
             raise ActionError(f"These VMs did not come back to "
                               f"{self.manager.label(conn_id)}: {'; '.join(left)}.")
+        return f"{len(subtasks)} VMs brought back" if subtasks else None
 
     def _find(self, entry: Evacuated, home: str) -> tuple[str, VMInfo] | None:
         """Where the VM is now (running or not: a shut-off one comes back offline): the

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from app import preferences as prefs
+from app.actions.migrate import MigrateVMAction
 from app.host_settings import HostSettings
 from connectors.libvirt.migration import JobProgress, MigrationOptions, size_text
 from connectors.libvirt.migration_check import (HostFacts, Problem, VMFacts, blocking,
@@ -144,13 +145,12 @@ class MigrationService(QObject):
 
     def start(self, request: MigrationRequest):
         """One Task for one migration (it waits its turn when enough are running)."""
-        name = request.name or request.key
-        source, dest = self.manager.label(request.source), self.manager.label(request.dest)
-        return self.tasks.run(f"Migrating VM {name}", f"{source} » {name}",
-                              lambda task: self._task(request, task))
+        return self.tasks.run_action(
+            MigrateVMAction(self, request, self.manager.label(request.source)))
 
-    async def _task(self, request: MigrationRequest, task) -> str:
-        """The task's outcome is the sentence of what happened ("moved to kvm2 (…)")."""
+    async def run_migration(self, request: MigrationRequest, task) -> str:
+        """The action's work; its outcome is the sentence of what happened ("moved to
+        kvm2 (…)")."""
         outcome = await self.migrate(request, task)
         return outcome_text(outcome, self.manager.label(request.dest))
 

@@ -75,17 +75,13 @@ class RemoteAccess(QObject):
         self.broker.set_vault(vault)
 
     async def forget_password(self, conn_id: str) -> int:
-        """Deletes every saved credential of the server; how many there were."""
+        """Deletes every saved credential of the server; how many there were (the action
+        that calls this words the outcome in its own Events row)."""
         manager = self.manager
         host = manager.host(conn_id) if manager is not None else None
         if host is None:
             return 0
-        removed = await self.broker.forget(host.uri)
-        label = manager.label(conn_id)
-        self.events_log.add("info", CONNECTION, label,
-                            "Saved password forgotten" if removed
-                            else "No saved password to forget")
-        return removed
+        return await self.broker.forget(host.uri)
 
     async def has_saved_password(self, conn_id: str) -> bool:
         """Whether anything is saved for the server (Forget Saved Password is offered)."""

@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
-import inspect
 import logging
 import time
 import weakref
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from PySide6.QtCore import QObject, Signal
 
 from connectors.libvirt.model import ConnectorError
+
+if TYPE_CHECKING:
+    from app.actions.base import Action
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +122,6 @@ class Task(QObject):
         self.finished.emit()
 
 
-def _wants_task(factory) -> bool:
-    try:
-        return len(inspect.signature(factory).parameters) >= 1
-    except (TypeError, ValueError):
-        return False
-
-
 class TaskManager(QObject):
     """Runs coroutines as Tasks; each has one row in the events log, kept up to date."""
 
@@ -145,12 +140,31 @@ class TaskManager(QObject):
     def active(self) -> list[Task]:
         return list(self._active)
 
+    def run_action(self, action: Action) -> Task:
+        """Runs one action as a Task (its Events row, progress, cancel)."""
+        return self.run(action.title, action.target, action.run)
+
+    def run_actions(self, actions: Iterable[Action], at_once: int | None = None
+                    ) -> list[Task]:
+        """One Task per action; with ``at_once``, no more than that many run at the same
+        time (the others wait, listed, their rows saying so), as a bulk migration wants."""
+        actions = list(actions)
+        if at_once is None or at_once >= len(actions):
+            return [self.run_action(a) for a in actions]
+        gate = asyncio.Semaphore(max(1, at_once))
+
+        def gated(action: Action) -> Callable[[Task], Awaitable[object]]:
+            async def run(task: Task) -> object:
+                async with gate:
+                    return await action.run(task)
+            return run
+        return [self.run(a.title, a.target, gated(a)) for a in actions]
+
     def run(self, title: str, target: str,
-            coro_factory: Callable[[Task], Awaitable[object]] | Callable[[], Awaitable[object]]
-            ) -> Task:
-        """Schedules coro_factory() on the running loop. A factory taking one argument
-        receives the Task, so it can report progress. A coroutine that returns a string
-        words its outcome ("shutdown requested"); otherwise success reads "done"."""
+            coro_factory: Callable[[Task], Awaitable[object]]) -> Task:
+        """Schedules ``coro_factory(task)`` on the running loop; the factory gets its Task
+        to report progress. A coroutine that returns a string words its outcome
+        ("shutdown requested"); otherwise success reads "done"."""
         task = Task(title, target, self)
         self._active.append(task)
         self._track(task)
@@ -161,7 +175,7 @@ class TaskManager(QObject):
 
     async def _drive(self, task: Task, factory) -> None:
         try:
-            result = await (factory(task) if _wants_task(factory) else factory())
+            result = await factory(task)
         except asyncio.CancelledError:
             task._finish(TaskState.CANCELLED, "Cancelled",
                          "cancelled (a request already sent to the host may still "

@@ -54,7 +54,9 @@ class VaultError(Exception):
 class Vault:
     """The common face of the places a password can be kept."""
 
-    name = "none"
+    @property
+    def name(self) -> str:
+        return "none"
 
     def status(self) -> VaultStatus:
         raise NotImplementedError
@@ -163,8 +165,6 @@ def encrypted_file_path() -> Path:
 class EncryptedFileVault(KeyringVault):
     """keyrings.cryptfile's encrypted file; locked until ``unlock(password)``."""
 
-    name = "encrypted file"
-
     def __init__(self, path: str | os.PathLike | None = None, *, time_cost: int | None = None
                  ) -> None:
         from keyrings.cryptfile.cryptfile import CryptFileKeyring
@@ -177,7 +177,7 @@ class EncryptedFileVault(KeyringVault):
         self.unlocked = False
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         return "encrypted file"
 
     def exists(self) -> bool:

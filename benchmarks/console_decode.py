@@ -120,7 +120,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication([])
 
-    from app.console import ConsoleSession
+    from app.console_session import ConsoleSession
     from benchmarks.rfb_encoders import desktop_frames
     from connectors.console.rfb.client import RfbClient
     from widgets.console.view import ConsoleView

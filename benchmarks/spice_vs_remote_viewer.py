@@ -57,7 +57,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The standalone console, wrapped only to write its client's frame count to a file.
 OURS = r"""
 import sys, threading, time
-import app.console as console
+import app.console_session as console
 path = sys.argv[1]
 served = console.ConsoleSession._serve
 clients = []

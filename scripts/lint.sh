@@ -15,10 +15,14 @@ cd "$REPO"
 # Type-checked: mypy follows the imports of these into the rest of the project.
 MYPY_PATHS=(
     connectors
+    app
+    widgets
 )
 # Linted: the code above and its tests.
 RUFF_PATHS=(
     connectors
+    app
+    widgets
     tests/unit/test_connector_*.py
     tests/unit/test_console_address.py
     tests/unit/test_console_keymap.py
@@ -58,7 +62,11 @@ done
 
 status=0
 echo "lint.sh: ruff $(.venv/bin/ruff --version | cut -d' ' -f2) on: ${RUFF_PATHS[*]}"
-.venv/bin/ruff check --no-cache --output-format=concise "${RUFF_PATHS[@]}" || status=1
+# Modules being reworked on a branch right now are left out until it lands (the same
+# list is in pyproject.toml's mypy overrides); empty it as they land.
+IN_FLUX=(app/inventory.py)
+.venv/bin/ruff check --no-cache --output-format=concise \
+    --extend-exclude "$(IFS=,; echo "${IN_FLUX[*]}")" "${RUFF_PATHS[@]}" || status=1
 echo "lint.sh: mypy $(.venv/bin/mypy --version | cut -d' ' -f2) on: ${MYPY_PATHS[*]}"
 .venv/bin/mypy "${MYPY_PATHS[@]}" || status=1
 

@@ -67,8 +67,8 @@ class ShortcutsDialog(QDialog):
         self.resize(520, 480)
 
     def rows(self) -> list[tuple[str, str]]:
-        return [(self.list.topLevelItem(i).text(0), self.list.topLevelItem(i).text(1))
-                for i in range(self.list.topLevelItemCount())]
+        items = (self.list.topLevelItem(i) for i in range(self.list.topLevelItemCount()))
+        return [(item.text(0), item.text(1)) for item in items if item is not None]
 
 
 def show_shortcuts(actions: list[QAction], parent: QWidget) -> ShortcutsDialog:

@@ -16,6 +16,7 @@ VM that never appeared (the PNG is written anyway, to show what went wrong).
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -23,6 +24,22 @@ import sys
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+
+from app.commands import CommandSet
+from app.connection_manager import ConnectionManager
+from app.connection_settings import ConnectionPreferences
+from app.events_log import EventsLog
+from app.inventory import InventoryModel
+from app.perf.alerts import AlertEngine, AlertsModel
+from app.perf.history import HistoryStore
+from app.perf.monitor import PerfMonitor
+from app.perf.usage import UsageColumns
+from app.preferences import Preferences
+from app.remote_access import RemoteAccess
+from app.tasks import TaskManager
+from widgets.dialogs.prompter import DialogPrompter
+from widgets.main_window import MainWindow
+from widgets.remote_prompts import RemotePrompts
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +54,8 @@ def run(args) -> int:
     """Runs the application until its window closes; the process's exit status."""
     from widgets.event_loop import AsyncQtLoop
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("HVConsole")
     app.setApplicationDisplayName("HVConsole")
     app.setOrganizationName("hvconsole")
@@ -58,26 +76,34 @@ def run(args) -> int:
 
 
 class Session:
-    """The app objects and the window for one run of the program."""
+    """The app objects and the window for one run of the program (made by ``build()``)."""
 
-    def __init__(self, args) -> None:
+    events_log: EventsLog
+    inventory: InventoryModel
+    manager: ConnectionManager
+    tasks: TaskManager
+    prompter: DialogPrompter
+    commands: CommandSet
+    preferences: Preferences
+    monitor: PerfMonitor
+    usage_columns: UsageColumns
+    alert_engine: AlertEngine
+    window: MainWindow
+    connection_preferences: ConnectionPreferences
+    remote: RemoteAccess
+    remote_prompts: RemotePrompts
+
+    def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.window = None
-        self.manager = None
-        self._closed: asyncio.Future | None = None
+        self._built = False
+        self._closed: asyncio.Future[None] | None = None
         self._last_batch = 0.0
         self.problems: list[str] = []   # why the window is not what was asked, for scripts
 
-    def build(self):
-        from app.commands import CommandSet
-        from app.connection_manager import ConnectionManager
-        from app.events_log import EventsLog
-        from app.inventory import InventoryModel
-        from app.tasks import TaskManager
+    def build(self) -> MainWindow:
         from widgets.dialogs.credentials import ask_credentials
-        from widgets.main_window import MainWindow
-        from widgets.dialogs.prompter import DialogPrompter
 
+        self._built = True
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
         self.manager = ConnectionManager(self.inventory, self.events_log)
@@ -100,12 +126,6 @@ class Session:
     def _build_performance(self) -> None:
         """Preferences, the on-disk history, one sampler per connected host, the tree's
         usage columns and the alerts."""
-        from app.perf.alerts import AlertEngine, AlertsModel
-        from app.perf.history import HistoryStore
-        from app.perf.monitor import PerfMonitor
-        from app.perf.usage import UsageColumns
-        from app.preferences import Preferences
-
         self.preferences = Preferences()
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
                                    HistoryStore())
@@ -130,10 +150,7 @@ class Session:
 
     def _build_remote_access(self) -> None:
         """SSH host keys, remembered passwords and Forget Saved Password (app.remote_access)."""
-        from app.connection_settings import ConnectionPreferences
-        from app.remote_access import RemoteAccess
         from widgets.dialogs import connections_page  # noqa: F401 - registers the page
-        from widgets.remote_prompts import RemotePrompts
 
         self.connection_preferences = ConnectionPreferences(self.manager, self.preferences)
 
@@ -150,11 +167,15 @@ class Session:
         from widgets.dialogs import console_page  # noqa: F401 - registers the page
         self.window.console_tab.tls_source = lambda: tls_options(self.preferences)
 
+    def _window_closed(self) -> None:
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         self._closed = loop.create_future()
         window = self.build()
-        window.closing.connect(lambda: self._closed.done() or self._closed.set_result(None))
+        window.closing.connect(self._window_closed)
         window.show()
         from widgets.quit_signals import close_on_signals
         close_on_signals(loop, window)
@@ -276,7 +297,9 @@ class Session:
     async def shutdown(self) -> None:
         """Disconnects every host, giving up after a few seconds (a dead host must not
         keep the window from closing)."""
-        if getattr(self, "monitor", None) is not None:
+        if not self._built:
+            return
+        if self.monitor is not None:
             try:  # samplers first (before their connections close), then the history
                 await asyncio.wait_for(self.monitor.close(), SHUTDOWN_TIMEOUT_S)
             except Exception:  # noqa: BLE001

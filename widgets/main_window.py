@@ -323,7 +323,8 @@ class MainWindow(QMainWindow):
         self._alerts_firing(model.firing_count())
 
     def _show_alerts(self) -> None:
-        self.tabs.setCurrentWidget(self.alerts_tab)
+        if self.alerts_tab is not None:
+            self.tabs.setCurrentWidget(self.alerts_tab)
 
     def _edit_alert_rules(self) -> None:
         self.show_preferences("Alerts")
@@ -332,6 +333,8 @@ class MainWindow(QMainWindow):
         self.show_preferences()
 
     def _alerts_firing(self, count: int) -> None:
+        if self.alerts_tab is None:
+            return
         index = self.tabs.indexOf(self.alerts_tab)
         self.tabs.setTabText(index, f"Alerts ({count})" if count else "Alerts")
         self.status.set_alerts_firing(count)
@@ -476,7 +479,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         try:
-            self._saved_tree_width = int(settings.value("window/tree_width", 0) or 0)
+            self._saved_tree_width = int(str(settings.value("window/tree_width", 0) or 0))
         except (TypeError, ValueError):
             self._saved_tree_width = 0
         visible = settings.value("window/toolbar", True)
@@ -505,8 +508,13 @@ class MainWindow(QMainWindow):
         icon = tree.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
         name = 2 * tree.indentation() + icon + 16 + \
             tree.fontMetrics().averageCharWidth() * NAME_CHARS
-        margins = self.tree.parentWidget().layout().contentsMargins()
-        return (name + others + 2 * tree.frameWidth() + margins.left() + margins.right()
+        holder = self.tree.parentWidget()
+        layout = holder.layout() if holder is not None else None
+        sides = 0
+        if layout is not None:
+            margins = layout.contentsMargins()
+            sides = margins.left() + margins.right()
+        return (name + others + 2 * tree.frameWidth() + sides
                 + tree.verticalScrollBar().sizeHint().width())
 
     def _place_splitter(self) -> None:

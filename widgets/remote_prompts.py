@@ -5,11 +5,16 @@ from the launcher so it can be tested with a real window.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.vault import EncryptedFileVault, VaultError
 from connectors.libvirt.uri import validate_uri
 from widgets.dialogs.credentials import ask_remote_credentials
 from widgets.dialogs.host_key import ask_trust_host_key
 from widgets.dialogs.vault_password import ask_vault_password
+
+if TYPE_CHECKING:
+    from app.remote_access import RemoteAccess
 
 UNLOCK_TRIES = 3
 
@@ -17,7 +22,7 @@ UNLOCK_TRIES = 3
 class RemotePrompts:
     def __init__(self, window=None) -> None:
         self.window = window
-        self.remote = None                       # app.remote_access.RemoteAccess
+        self.remote: RemoteAccess | None = None
         self._remember: dict[str, bool] = {}
 
     def remember_by_default(self, uri: str, remember: bool) -> None:

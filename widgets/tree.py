@@ -16,7 +16,7 @@ another host migrate (``enable_vm_drag``, widgets/tree_drag.py).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QPersistentModelIndex,
                             QPoint, QRect, Qt, QTimer, Signal)
@@ -24,7 +24,9 @@ from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMenu, QTreeView,
                                QWidget)
 
-from app.inventory import CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE, InventoryFilterProxy, NodeKind
+from app.inventory import (CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE, InventoryFilterProxy,
+                           InventoryModel, NodeKind)
+from app.qt_types import AnyIndex
 
 MenuBuilder = Callable[[list], list[QAction | None]]
 
@@ -111,15 +113,20 @@ class InventoryTree(QTreeView):
             model.select(index, flags.Select | flags.Rows)
         self.scrollTo(visible[0])
 
+    def _inventory(self) -> InventoryModel:
+        model = self._proxy.sourceModel()
+        assert isinstance(model, InventoryModel)
+        return model
+
     def _visible_index(self, conn_id, key) -> QModelIndex:
         """The row of an object in the tree, invalid when it is gone or filtered out."""
-        return self._proxy.mapFromSource(self._proxy.sourceModel().index_of(conn_id, key))
+        return self._proxy.mapFromSource(self._inventory().index_of(conn_id, key))
 
     def _hidden_by_filter(self) -> bool:
         """The last selection is still in the inventory but the filter hides all of it."""
         if not self._last_selection or not self._proxy.filter_text():
             return False
-        inventory = self._proxy.sourceModel()
+        inventory = self._inventory()
         return all(inventory.node(n.conn_id, n.key) is not None
                    and not self._visible_index(n.conn_id, n.key).isValid()
                    for n in self._last_selection)
@@ -253,8 +260,8 @@ class InventoryTree(QTreeView):
                     | QItemSelectionModel.SelectionFlag.Rows)
         self._selection_changed()
 
-    def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex,  # noqa: N802
-                    roles=()) -> None:
+    def dataChanged(self, top_left: AnyIndex, bottom_right: AnyIndex,  # noqa: N802
+                    roles: Sequence[int] = ()) -> None:
         """New CPU and memory figures (every statistics tick of a host on screen) repaint
         just those two columns. For a change spanning cells Qt repaints the whole view,
         laying out every name and state on screen again: twice the work, every tick."""
@@ -274,7 +281,7 @@ class InventoryTree(QTreeView):
         pending, self._to_expand = self._to_expand, []
         for kept in pending:
             if kept.isValid():
-                index = QModelIndex(kept)
+                index = self._proxy.index(kept.row(), kept.column(), kept.parent())
                 if not self.isExpanded(index):
                     self.expand(index)
 
@@ -287,7 +294,7 @@ class InventoryTree(QTreeView):
         identity = [(n.conn_id, n.kind, n.key) for n in nodes]
         objects = [n.obj for n in nodes]
         if identity == [(n.conn_id, n.kind, n.key) for n in self._last_selection] and \
-                all(a is b for a, b in zip(objects, self._last_objects)):
+                all(a is b for a, b in zip(objects, self._last_objects, strict=False)):
             return
         self._last_selection = nodes
         self._last_objects = objects

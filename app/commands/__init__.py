@@ -1,17 +1,25 @@
 """Commands the user gives from menus, toolbar and context menus (see base.py)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import QObject
 
-from .base import Command, Context, DeleteChoice, DeleteTarget, Prompter, load_icon
+from app.contracts import Connections, Inventory
+
+from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdict,
+                   load_icon)
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .migrate import EnterMaintenance, ExitMaintenance, MigrateVM
 from .vm import (DeleteVM, ForceRebootVM, ForceShutDownVM, PauseVM, RebootVM, ResumeVM,
                  ShutDownVM, StartVM, SuspendVM)
 
-__all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", "load_icon",
+if TYPE_CHECKING:
+    from app.inventory import Node
+    from app.tasks import TaskManager
+
+__all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", "Verdict",
+           "load_icon",
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
            "ShutDownVM", "StartVM", "SuspendVM", "MigrateVM", "EnterMaintenance",
@@ -24,8 +32,8 @@ class CommandSet(QObject):
     ``vm_commands`` and ``host_commands`` are in menu order; None marks a separator.
     """
 
-    def __init__(self, manager, inventory, tasks, prompter: Prompter,
-                 parent: QObject | None = None):
+    def __init__(self, manager: Connections, inventory: Inventory, tasks: TaskManager,
+                 prompter: Prompter, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = Context(manager, inventory, tasks, prompter)
         c = self.ctx
@@ -54,35 +62,24 @@ class CommandSet(QObject):
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
             self.enter_maintenance, self.exit_maintenance, None,
             self.remove_host, self.forget_password]
-        self._selection: list = []
-        batch = getattr(inventory, "batchApplied", None)
-        if batch is not None:
-            batch.connect(self.refresh)
-        state = getattr(manager, "stateChanged", None)
-        if state is not None:
-            state.connect(self.refresh)
+        self._selection: list[Node] = []
+        inventory.batchApplied.connect(self.refresh)
+        manager.stateChanged.connect(self.refresh)
 
-    def _current(self, node):
+    def _current(self, node: Node) -> Node:
         """The inventory's latest node for a selected one, so a state change that arrives
-        while the selection stays put still re-evaluates against fresh records."""
-        finder = getattr(self.ctx.inventory, "node", None)
-        if callable(finder):
-            try:
-                fresh = finder(node.conn_id, node.key)
-            except Exception:  # noqa: BLE001 - a vanished node keeps its last picture
-                fresh = None
-            if fresh is not None:
-                return fresh
-        return node
+        while the selection stays put still re-evaluates against fresh records (a
+        vanished node keeps its last picture)."""
+        return self.ctx.inventory.node(node.conn_id, node.key) or node
 
     def all(self) -> list[Command]:
         return [c for c in self.vm_commands + self.host_commands if c is not None]
 
     @property
-    def selection(self) -> list:
+    def selection(self) -> list[Node]:
         return list(self._selection)
 
-    def set_selection(self, nodes: Sequence) -> None:
+    def set_selection(self, nodes: Sequence[Node]) -> None:
         self._selection = list(nodes)
         self.refresh()
 

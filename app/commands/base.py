@@ -1,22 +1,31 @@
-"""XenCenter's Command pattern on QAction: one object per command feeds menu, toolbar and
-context menu, and decides from the selection whether it may run.
+"""XenCenter's Command on a QAction: one object per command feeds menu, toolbar and
+context menu, and decides from the selection whether it may run — per selected object,
+with the reason for each one it refuses.
 
-The selection is a list of app.inventory.Node. Commands never ask a human anything
-directly (app/ has no widgets): they go through a Prompter, which the window implements
-with dialogs and tests implement with scripted answers.
+Commands decide, actions do (app/actions): ``evaluate(selection)`` is a ``Verdict`` (the
+objects it runs on, the ones it refuses and why), ``actions(verdict)`` the work, one
+Action per object, which the TaskManager runs as Tasks. Commands never ask a human
+anything directly (app/ has no widgets): they go through a Prompter, which the window
+implements with dialogs and tests with scripted answers.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 
-import resources
-from connectors.libvirt.model import ConnState, VMInfo
+from app import icons
+from app.actions.base import Action, ActionContext
+from app.contracts import Connections, Inventory
+from app.inventory import Node, NodeKind
+from connectors.libvirt.model import VMInfo
+
+if TYPE_CHECKING:
+    from app.tasks import Task, TaskManager
 
 log = logging.getLogger(__name__)
 
@@ -35,92 +44,85 @@ class DeleteTarget:
     server: str
 
 
-class MaintenanceState(Protocol):
-    """Whether a host is in maintenance mode (app.maintenance.MaintenanceMode)."""
-
-    def in_maintenance(self, conn_id: str) -> bool: ...
-
-
 class Prompter(Protocol):
     def confirm(self, title: str, text: str, verb: str) -> bool:
         """Asks before a command; ``verb`` is the button that goes ahead ("Force Shut
         Down"), beside Cancel."""
+
     def ask_delete(self, targets: list[DeleteTarget]) -> DeleteChoice | None: ...
+
     def show_error(self, title: str, text: str) -> None: ...
 
 
-ICON_DIR = resources.ICONS
-
-
 def load_icon(name: str) -> QIcon:
-    """Icons come from app/icons.py when it knows the name, else from resources/icons;
-    a missing icon is no reason to fail."""
-    if not name:
-        return QIcon()
-    try:
-        from app import icons
-    except ImportError:
-        icons = None
-    for fn_name in ("icon", "get_icon", "load"):
-        fn = getattr(icons, fn_name, None)
-        if callable(fn):
-            try:
-                found = fn(name)
-            except Exception:  # noqa: BLE001 - an unknown icon name must not break menus
-                log.debug("app.icons has no %r", name, exc_info=True)
-                break
-            if isinstance(found, QIcon) and not found.isNull():
-                return found
-            break
-    path = ICON_DIR / f"{name}.svg"
-    return QIcon(str(path)) if path.exists() else QIcon()
+    """A command's icon by name; a null icon when there is none (never an error)."""
+    return icons.icon(name) if name else QIcon()
 
 
-def kind_name(node) -> str:
-    kind = getattr(node, "kind", None)
-    return str(getattr(kind, "name", kind) or "").upper()
+def is_vm(node: Node) -> bool:
+    return isinstance(node.obj, VMInfo)
 
 
-def is_vm(node) -> bool:
-    return isinstance(getattr(node, "obj", None), VMInfo)
+def is_host(node: Node) -> bool:
+    return node.kind is NodeKind.HOST
 
 
-def is_host(node) -> bool:
-    return kind_name(node) == "HOST"
+@dataclass(frozen=True)
+class Refusal:
+    node: Node
+    reason: str         # a phrase about the object: "running; it must be shut off"
 
 
-class Context:
-    """What every command needs to look things up and act: shared by the CommandSet."""
+@dataclass(frozen=True)
+class Verdict:
+    """What a command makes of a selection: the objects it runs on and those it refuses,
+    each with its reason. ``nothing`` is said when the selection holds nothing the command
+    is about at all ("select a VM")."""
 
-    def __init__(self, manager, inventory, tasks, prompter: Prompter):
-        self.manager = manager
-        self.inventory = inventory
-        self.tasks = tasks
-        self.prompter = prompter
-        self.maintenance: MaintenanceState | None = None
+    runnable: tuple[Node, ...] = ()
+    refused: tuple[Refusal, ...] = ()
+    nothing: str = ""
+    free: bool = False      # a command not about the selection (Add Server) may run
 
-    def in_maintenance(self, conn_id) -> bool:
+    @property
+    def enabled(self) -> bool:
+        return self.free or bool(self.runnable)
+
+    def explanation(self, name_of) -> str:
+        """The refusals for a tooltip, grouped by reason: "web-01, db-01: running; it
+        must be shut off" — every selected object accounted for, not just the first."""
+        if not self.refused:
+            return self.nothing
+        by_reason: dict[str, list[str]] = defaultdict(list)
+        for refusal in self.refused:
+            by_reason[refusal.reason].append(name_of(refusal.node))
+        parts = []
+        for reason, names in by_reason.items():
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more"
+                                             if len(names) > 4 else "")
+            parts.append(f"{shown}: {reason}")
+        return "; ".join(parts)
+
+
+class MaintenanceState(Protocol):
+    """Whether a server is in maintenance mode (app.maintenance.MaintenanceMode)."""
+
+    def in_maintenance(self, conn_id: str) -> bool: ...
+
+
+@dataclass
+class Context(ActionContext):
+    """ActionContext plus what only commands need: a way to ask the user, and which
+    servers are in maintenance mode (nothing is started there)."""
+
+    prompter: Prompter
+    maintenance: MaintenanceState | None = None
+
+    def node_name(self, node: Node) -> str:
+        return self.host_label(node.conn_id) if is_host(node) else node.name
+
+    def in_maintenance(self, conn_id: str) -> bool:
         return self.maintenance is not None and self.maintenance.in_maintenance(conn_id)
-
-    def host(self, conn_id):
-        try:
-            return self.manager.host(conn_id)
-        except (KeyError, LookupError):
-            return None
-
-    def conn_state(self, conn_id) -> ConnState | None:
-        host = self.host(conn_id)
-        return getattr(host, "state", None) if host is not None else None
-
-    def host_label(self, conn_id) -> str:
-        label = getattr(self.manager, "label", None)
-        if callable(label):
-            return label(conn_id)
-        host = self.host(conn_id)
-        info = getattr(host, "info", None) if host is not None else None
-        if info is not None and info.hostname:
-            return info.hostname
-        return getattr(host, "uri", None) or str(conn_id)
 
 
 class Command(QObject):
@@ -128,11 +130,12 @@ class Command(QObject):
     icon_name = ""
     shortcut: str | None = None
     tooltip = ""
+    nothing = "nothing selected that this applies to"
 
-    def __init__(self, ctx: Context, parent: QObject | None = None):
+    def __init__(self, ctx: Context, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.selection: list = []
+        self.selection: list[Node] = []
         self.action = QAction(load_icon(self.icon_name), self.text, self)
         if self.shortcut:
             self.action.setShortcut(QKeySequence(self.shortcut))
@@ -140,54 +143,72 @@ class Command(QObject):
         self.update(self.selection)
 
     # ---- what a subclass decides ----
-    def can_run(self, selection: Sequence) -> bool:
+
+    def about(self, node: Node) -> bool:
+        """Whether the command concerns this kind of object at all (VMs, servers)."""
         return False
 
-    def disabled_reason(self, selection: Sequence) -> str:
+    def refusal(self, node: Node) -> str:
+        """Why the command cannot run on this object now; "" when it can."""
         return ""
 
-    def confirmation(self, selection: Sequence) -> str | None:
+    def confirmation(self, verdict: Verdict) -> str | None:
         return None
 
-    async def execute(self, selection: Sequence) -> None:
-        raise NotImplementedError
+    def actions(self, verdict: Verdict) -> list[Action]:
+        """The work for what the verdict lets it run on: one Action per object."""
+        return []
 
     # ---- shared behaviour ----
-    def update(self, selection: Sequence) -> None:
-        self.selection = list(selection)
-        enabled = self.can_run(self.selection)
-        self.action.setEnabled(enabled)
-        tip = self.tooltip or self.text.replace("&", "").rstrip(".…")
-        if not enabled:
-            reason = self.disabled_reason(self.selection)
+
+    @property
+    def verb(self) -> str:
+        return self.text.replace("&", "").rstrip(".…")
+
+    def evaluate(self, selection: Sequence[Node]) -> Verdict:
+        concerned = [n for n in selection if self.about(n)]
+        if not concerned:
+            return Verdict(nothing=self.nothing)
+        runnable, refused = [], []
+        for node in concerned:
+            reason = self.refusal(node)
             if reason:
-                tip = f"{tip}: {reason}"
+                refused.append(Refusal(node, reason))
+            else:
+                runnable.append(node)
+        return Verdict(tuple(runnable), tuple(refused))
+
+    def update(self, selection: Sequence[Node]) -> None:
+        self.selection = list(selection)
+        verdict = self.evaluate(self.selection)
+        self.action.setEnabled(verdict.enabled)
+        tip = self.tooltip or self.verb
+        why = verdict.explanation(self.ctx.node_name)
+        if why:
+            tip = f"{tip}: {why}" if not verdict.enabled else f"{tip} (not for {why})"
         keys = self.action.shortcut()
         if not keys.isEmpty():
-            tip = f"{tip} ({keys.toString(QKeySequence.NativeText)})"
+            tip = f"{tip} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})"
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
 
     def trigger(self) -> None:
-        """Called by the QAction: confirm when needed, then hand the work to the tasks."""
-        selection = list(self.selection)
-        if not self.can_run(selection):
-            return
-        question = self.confirmation(selection)
-        verb = self.text.replace("&", "").rstrip(".…")
-        if question and not self.ctx.prompter.confirm(verb, question, verb):
-            return
-        self.start(selection)
+        """Called by the QAction: confirm when needed, then hand the actions to tasks."""
+        self.start(self.evaluate(self.selection))
 
-    def start(self, selection: Sequence) -> list:
-        """Runs execute() as one task; VM commands override this to run one per VM."""
-        title = self.text.replace("&", "").rstrip(".…")
-        return [self.ctx.tasks.run(title, "", lambda: self.execute(selection))]
+    def start(self, verdict: Verdict) -> list[Task]:
+        if not verdict.enabled:
+            return []
+        question = self.confirmation(verdict)
+        if question and not self.ctx.prompter.confirm(self.verb, question, self.verb):
+            return []
+        return self.ctx.tasks.run_actions(self.actions(verdict))
+
+    def run_on(self, nodes: Sequence[Node]) -> list[Task]:
+        """For scripts and tests: the command on these objects, asking as the menu would."""
+        return self.start(self.evaluate(nodes))
 
 
-async def call_soon(fn, *args):
-    """Lets synchronous manager calls and coroutine ones be awaited the same way."""
-    result = fn(*args)
-    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-        return await result
-    return result
+def make_context(manager: Connections, inventory: Inventory, tasks: TaskManager,
+                 prompter: Prompter) -> Context:
+    return Context(manager, inventory, tasks, prompter)

@@ -1,56 +1,45 @@
-"""Commands on server connections: disconnect, reconnect, remove, add."""
+"""Commands on server connections: disconnect, reconnect, remove, add, forget password."""
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
+from app.actions import DisconnectServer, ForgetSavedPassword, ReconnectServer, RemoveServer
+from app.actions.base import Action
+from app.actions.host import ServerAct
 from connectors.libvirt.model import ConnState
 
-from .base import Command, call_soon, is_host
+from .base import Command, Verdict, is_host
+
+if TYPE_CHECKING:
+    from app.inventory import Node
+    from app.tasks import Task
 
 log = logging.getLogger(__name__)
 
 
 class HostCommand(Command):
-    states: frozenset = frozenset()
-    verb = ""
-    needs_words = ""
+    states: frozenset[ConnState] = frozenset()
+    required_state = ""       # "disconnected": "connected; it must be disconnected"
+    nothing = "select a server"
+    action_class: ClassVar[type[ServerAct] | None] = None
 
-    def host_nodes(self, selection: Sequence) -> list:
-        return [n for n in selection if is_host(n)]
+    def about(self, node: Node) -> bool:
+        return is_host(node)
 
-    def runnable(self, selection: Sequence) -> list:
-        return [n for n in self.host_nodes(selection)
-                if self.ctx.conn_state(n.conn_id) in self.states]
-
-    def can_run(self, selection: Sequence) -> bool:
-        return bool(self.runnable(selection))
-
-    def disabled_reason(self, selection: Sequence) -> str:
-        nodes = self.host_nodes(selection)
-        if not nodes:
-            return "select a server"
-        state = self.ctx.conn_state(nodes[0].conn_id)
+    def refusal(self, node: Node) -> str:
+        state = self.ctx.conn_state(node.conn_id)
+        if state in self.states:
+            return ""
         label = state.value if state is not None else "gone"
-        return f"{self.ctx.host_label(nodes[0].conn_id)} is {label}" + (
-            f"; it must be {self.needs_words}" if self.needs_words else "")
+        return label + (f"; it must be {self.required_state}" if self.required_state
+                         else "")
 
-    def start(self, selection: Sequence) -> list:
-        return [self.ctx.tasks.run(f"{self.verb} {self.ctx.host_label(n.conn_id)}",
-                                   self.ctx.host_label(n.conn_id),
-                                   self._make(n.conn_id))
-                for n in self.runnable(selection)]
-
-    def _make(self, conn_id):
-        return lambda: self.on_host(conn_id)
-
-    async def on_host(self, conn_id) -> None:
-        raise NotImplementedError
-
-    async def execute(self, selection: Sequence) -> None:
-        for node in self.runnable(selection):
-            await self.on_host(node.conn_id)
+    def actions(self, verdict: Verdict) -> list[Action]:
+        make = self.action_class
+        assert make is not None
+        return [make(self.ctx, n.conn_id) for n in verdict.runnable]
 
 
 class DisconnectHost(HostCommand):
@@ -58,11 +47,8 @@ class DisconnectHost(HostCommand):
     icon_name = "action-disconnect"
     tooltip = "Close the connection to the server"
     states = frozenset({ConnState.CONNECTED, ConnState.RECONNECTING, ConnState.CONNECTING})
-    needs_words = "connected"
-    verb = "Disconnecting from"
-
-    async def on_host(self, conn_id) -> None:
-        await call_soon(self.ctx.manager.disconnect, conn_id)
+    required_state = "connected"
+    action_class = DisconnectServer
 
 
 class ReconnectHost(HostCommand):
@@ -70,11 +56,8 @@ class ReconnectHost(HostCommand):
     icon_name = "action-connect"
     tooltip = "Connect to the server again"
     states = frozenset({ConnState.DISCONNECTED})
-    needs_words = "disconnected"
-    verb = "Connecting to"
-
-    async def on_host(self, conn_id) -> None:
-        await call_soon(self.ctx.manager.reconnect, conn_id)
+    required_state = "disconnected"
+    action_class = ReconnectServer
 
 
 class RemoveHost(HostCommand):
@@ -82,15 +65,12 @@ class RemoveHost(HostCommand):
     icon_name = "action-remove-server"
     tooltip = "Disconnect and forget the server"
     states = frozenset(ConnState)
-    verb = "Removing"
+    action_class = RemoveServer
 
-    def confirmation(self, selection):
-        names = ", ".join(self.ctx.host_label(n.conn_id) for n in self.runnable(selection))
+    def confirmation(self, verdict: Verdict) -> str:
+        names = ", ".join(self.ctx.host_label(n.conn_id) for n in verdict.runnable)
         return (f"Remove {names} from HVConsole?\n\nThe VMs keep running on the server; "
                 "only this console forgets it.")
-
-    async def on_host(self, conn_id) -> None:
-        await call_soon(self.ctx.manager.remove, conn_id)
 
 
 class AddServer(Command):
@@ -106,19 +86,16 @@ class AddServer(Command):
         self._handler = handler
         self.update(self.selection)
 
-    def can_run(self, selection) -> bool:
-        return self._handler is not None
+    def evaluate(self, selection) -> Verdict:
+        # Not about the selection: it always applies (the dialog asks for the server).
+        if self._handler is None:
+            return Verdict(nothing="not available here")
+        return Verdict(free=True)
 
-    def disabled_reason(self, selection) -> str:
-        return "not available here"
-
-    def trigger(self) -> None:
+    def start(self, verdict: Verdict) -> list[Task]:
         if self._handler is not None:
             self._handler()
-
-    async def execute(self, selection) -> None:
-        if self._handler is not None:
-            await call_soon(self._handler)
+        return []
 
 
 class ForgetPassword(HostCommand):
@@ -133,21 +110,20 @@ class ForgetPassword(HostCommand):
     icon_name = "action-forget-password"
     tooltip = "Delete the password remembered for this server from the keyring"
     states = frozenset(ConnState)
-    verb = "Forgetting the saved password of"
 
-    _forget: Callable[[str], object] | None = None
+    _forget: Callable[[str], Awaitable[int]] | None = None
     _has_saved: Callable[[str], Awaitable[bool]] | None = None
 
-    def set_handler(self, forget: Callable[[str], object] | None,
+    def set_handler(self, forget: Callable[[str], Awaitable[int]] | None,
                     has_saved: Callable[[str], Awaitable[bool]] | None = None) -> None:
         self._forget = forget
         self._has_saved = has_saved
         self._saved: dict[str, bool | None] = {}
-        self._asked_for: tuple = ()
+        self._asked_for: tuple[str, ...] = ()
         self.update(self.selection)
 
-    def update(self, selection: Sequence) -> None:
-        hosts = tuple(n.conn_id for n in self.host_nodes(selection))
+    def update(self, selection) -> None:
+        hosts = tuple(n.conn_id for n in selection if is_host(n))
         if self._has_saved is not None and hosts != self._asked_for:
             self._asked_for = hosts
             for conn_id in hosts:
@@ -157,6 +133,7 @@ class ForgetPassword(HostCommand):
     def _look_up(self, conn_id: str) -> None:
         self._saved[conn_id] = None          # being asked
         lookup = self._has_saved
+        assert lookup is not None
 
         async def ask() -> None:
             try:
@@ -168,27 +145,26 @@ class ForgetPassword(HostCommand):
             Command.update(self, self.selection)
         asyncio.ensure_future(ask())
 
-    def _known_saved(self, conn_id: str) -> bool:
-        return self._has_saved is None or bool(self._saved.get(conn_id))
-
-    def can_run(self, selection: Sequence) -> bool:
-        return self._forget is not None and any(
-            self._known_saved(n.conn_id) for n in self.runnable(selection))
-
-    def disabled_reason(self, selection: Sequence) -> str:
+    def evaluate(self, selection) -> Verdict:
         if self._forget is None:
-            return "no keyring is set up here"
-        nodes = self.host_nodes(selection)
-        if not nodes:
-            return "select a server"
-        if any(self._saved.get(n.conn_id) is None for n in nodes):
-            return "checking the keyring…"
-        names = ", ".join(self.ctx.host_label(n.conn_id) for n in nodes)
-        return f"nothing is saved for {names}"
+            return Verdict(nothing="no keyring is set up here")
+        return super().evaluate(selection)
 
-    async def on_host(self, conn_id) -> None:
-        if self._forget is not None:
-            await call_soon(self._forget, conn_id)
-            if self._has_saved is not None:
-                self._saved[conn_id] = False
-                Command.update(self, self.selection)
+    def refusal(self, node: Node) -> str:
+        if self._has_saved is None:
+            return ""
+        saved = self._saved.get(node.conn_id)
+        if saved is None:
+            return "checking the keyring…"
+        return "" if saved else "nothing is saved"
+
+    def actions(self, verdict: Verdict) -> list[Action]:
+        forget = self._forget
+        assert forget is not None
+        return [ForgetSavedPassword(self.ctx, n.conn_id, forget, self._forgotten)
+                for n in verdict.runnable]
+
+    def _forgotten(self, conn_id: str) -> None:
+        if self._has_saved is not None:
+            self._saved[conn_id] = False
+            Command.update(self, self.selection)

@@ -31,6 +31,8 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
+from app.qt_types import AnyIndex
+
 from app import preferences as prefs
 from app.perf.monitor import PerfMonitor, vm_values
 from connectors.libvirt.model import ConnState
@@ -212,7 +214,7 @@ class AlertEngine(QObject):
                                         if r.enabled and r.for_vms and r.target != ALL_VMS})
 
     def _preference_changed(self, key: str) -> None:
-        if key == prefs.ALERT_RULES:
+        if key == prefs.ALERT_RULES and self.preferences is not None:
             self.set_rules(load_rules(self.preferences))
 
     def check(self, conn_id: str) -> None:
@@ -259,7 +261,7 @@ class AlertEngine(QObject):
     def _follow(self, rule: AlertRule, conn_id: str, above_keys: list[str],
                 values: np.ndarray, wall: float, sampled: dict | None = None) -> None:
         still = set()
-        for key, value in zip(above_keys, values.tolist()):
+        for key, value in zip(above_keys, values.tolist(), strict=True):
             ident = (rule.rule_id, conn_id, key)
             still.add(ident)
             state = self._above.setdefault(ident, [wall, False])
@@ -358,10 +360,10 @@ class AlertsModel(QAbstractTableModel):
         if now != before:
             self.firingChanged.emit(now)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._alerts)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
         return len(self.COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
@@ -369,7 +371,7 @@ class AlertsModel(QAbstractTableModel):
             return self.COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: AnyIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         alert = self._alerts[index.row()]

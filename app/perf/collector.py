@@ -149,7 +149,7 @@ class PerfCollector:
         self.phase_s = ((zlib.crc32(self.source.encode()) % 1000) / 1000.0 * self.interval_s
                         if on else 0.0)
 
-    def start(self) -> asyncio.Task:
+    def start(self) -> asyncio.Future[None]:
         return self._sampler.start(self._on_batch, self.interval_s, self._on_error,
                                    self.phase_s)
 

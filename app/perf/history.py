@@ -204,7 +204,7 @@ class HistoryStore:
         self._clock = clock
         self._lock = threading.Lock()        # guards the queue
         self._db_lock = threading.Lock()     # one user of the connection at a time
-        self._queue: list[tuple[float, list[str], dict]] = []
+        self._queue: list[tuple[float, str, list[str], dict[str, np.ndarray]]] = []
         # (tier, source, metric) -> (bucket start, _Bucket)
         self._buckets: dict[tuple[int, str, str], tuple[float, _Bucket]] = {}
         self._conn = self._open()
@@ -286,7 +286,7 @@ class HistoryStore:
                 queue, self._queue = self._queue, []
             conn = self._conn
             new_columns: list[tuple[str, str, int]] = []
-            full_frames: list[tuple] = []
+            full_frames: list[tuple[object, ...]] = []
             dirty: dict[tuple[int, str, str, float], _Bucket] = {}
             for t, source, keys, metrics in queue:
                 cols = self._columns_for(source, keys, new_columns)

@@ -90,7 +90,7 @@ class HostPerf:
     sums: LiveBuffers                          # host_key → the summed VM disk/net rates
     details: RingTable                         # (key, kind, name[, field]) → value
     watched: set[str | None] = field(default_factory=set)  # VM keys; None: host cores
-    task: asyncio.Task | None = None
+    task: asyncio.Future[None] | None = None
     last_full: PerfTick | None = None          # the newest tick that sampled every VM
 
 
@@ -366,13 +366,13 @@ class PerfMonitor(QObject):
         perf.task = self._start(perf)
         self.collectorsChanged.emit()
 
-    def _start(self, perf: HostPerf) -> asyncio.Task:
+    def _start(self, perf: HostPerf) -> asyncio.Future[None]:
         perf.collector.spread(len(self._hosts) > 1)
         task = perf.collector.start()
         task.add_done_callback(_weak_call(self._sampling_ended, perf))
         return task
 
-    def _sampling_ended(self, perf: HostPerf, task: asyncio.Task) -> None:
+    def _sampling_ended(self, perf: HostPerf, task: asyncio.Future[None]) -> None:
         """A sampler only ends by being stopped; one that died of an error leaves the
         host's graphs silently frozen, so the user is told (and can reconnect)."""
         if task.cancelled() or task.exception() is None:
@@ -432,8 +432,12 @@ class PerfMonitor(QObject):
         task = asyncio.ensure_future(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
-                               log.warning("performance monitor: %s", t.exception()))
+        task.add_done_callback(self._spawned_done)
+
+    @staticmethod
+    def _spawned_done(task: asyncio.Future[object]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("performance monitor: %s", task.exception())
 
     def _sampling_failed(self, conn_id: str, err: BaseException) -> None:
         log.info("performance sampling of %s failed: %r", conn_id, err)
@@ -452,7 +456,8 @@ class PerfMonitor(QObject):
             if self.history is not None:
                 self.history.record(tick.wall, [c.host_key], sums, source=c.source)
         vms = tick.detail
-        keys, values = [], []
+        keys: list[tuple[str, ...]] = []
+        values: list[float] = []
         if tick.host is not None:
             for i, pct in enumerate(tick.host.cpu_percent_per_core.tolist()):
                 keys.append((c.host_key, "core", str(i)))
@@ -465,11 +470,11 @@ class PerfMonitor(QObject):
                 values.append(pct)
             for name, rates in vms.disks_of(key).items():
                 for field_name, value in zip(("rd_bps", "wr_bps", "rd_iops", "wr_iops"),
-                                             rates):
+                                             rates, strict=True):
                     keys.append((key, "disk", name, field_name))
                     values.append(value)
-            for name, rates in vms.nics_of(key).items():
-                for field_name, value in zip(("rx_bps", "tx_bps"), rates):
+            for name, nic_rates in vms.nics_of(key).items():
+                for field_name, value in zip(("rx_bps", "tx_bps"), nic_rates, strict=True):
                     keys.append((key, "net", name, field_name))
                     values.append(value)
         perf.details.append(tick.wall, keys, np.array(values, dtype=np.float32))
@@ -479,6 +484,7 @@ class PerfMonitor(QObject):
 
     def _preference_changed(self, key: str) -> None:
         p = self.preferences
+        assert p is not None        # only connected when there are preferences
         if key in (prefs.COLLECT_DISK, prefs.COLLECT_NET):
             for perf in self._hosts.values():
                 perf.collector.groups = p.groups

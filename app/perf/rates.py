@@ -96,7 +96,7 @@ def _device_rates(cur: _Devices, prev: _Devices | None, prev_row: np.ndarray,
     else:
         # Vectorised where a VM's device list is unchanged: rows line up one to one.
         same = np.fromiter((ok and cur.vm_names(i) == prev.vm_names(p) for i, (ok, p)
-                            in enumerate(zip(valid.tolist(), prev_row.tolist()))),
+                            in enumerate(zip(valid.tolist(), prev_row.tolist(), strict=True))),
                            dtype=bool, count=len(cur.count))
         local = np.arange(k) - cur.offset[cur.owner]
         prev_pos = np.where(same[cur.owner], prev.offset[prev_row[cur.owner]] + local, -1)
@@ -254,7 +254,9 @@ def _devices_from_records(dicts: list[dict], count_key: str, keys_of, width: int
     counts = [d.get(count_key) for d in dicts]
     reported = np.array([c is not None for c in counts], dtype=bool)
     declared = np.array([c or 0 for c in counts], dtype=np.int64)
-    owners, names, flat = [], [], []
+    owners: list[np.ndarray] = []
+    names: list[str] = []
+    flat: list[float | None] = []
     for i in range(int(declared.max()) if n else 0):
         rows = np.flatnonzero(declared > i)
         chosen = dicts if len(rows) == n else [dicts[r] for r in rows.tolist()]
@@ -267,10 +269,10 @@ def _devices_from_records(dicts: list[dict], count_key: str, keys_of, width: int
             got = [tuple(map(d.get, keys[1:])) for d in chosen]
             if skip_unnamed_empty:  # e.g. a user-mode NIC: libvirt reports nothing
                 keep = [nm is not None or any(v is not None for v in vals)
-                        for nm, vals in zip(got_names, got)]
+                        for nm, vals in zip(got_names, got, strict=True)]
                 rows = rows[np.array(keep, dtype=bool)]
-                got_names = [nm for nm, k in zip(got_names, keep) if k]
-                got = [vals for vals, k in zip(got, keep) if k]
+                got_names = [nm for nm, k in zip(got_names, keep, strict=True) if k]
+                got = [vals for vals, k in zip(got, keep, strict=True) if k]
         owners.append(rows)
         names.extend(got_names if None not in got_names
                      else [nm or str(i) for nm in got_names])

@@ -163,9 +163,10 @@ class UsageColumns(QObject):
                 cpu = m.host_latest(node.conn_id, "cpu_percent")
                 return None if math.isnan(cpu) else f"CPU in use: {cpu:.1f} % of all CPUs"
             return _host_memory_tooltip(m, node.conn_id)
-        tables = m.collector(node.conn_id).vm_buffers.tables
-        if node.key not in m.collector(node.conn_id).vm_buffers.index:
+        collector = m.collector(node.conn_id)
+        if collector is None or node.key not in collector.vm_buffers.index:
             return None
+        tables = collector.vm_buffers.tables
 
         def latest(metric: str) -> float:
             return tables[metric].latest(node.key, FULL_EVERY)

@@ -10,6 +10,9 @@ class ConsoleState(enum.Enum):
     CONNECTED = "connected"
     VM_NOT_RUNNING = "vm-not-running"
     DISCONNECTED = "disconnected"
+    # There is no console to show, and trying again will not make one (the hypervisor
+    # driver has none, the VM has no display): the reason says why, no Reconnect.
+    UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +28,19 @@ class ConsoleStatus:
             return "The VM is not running."
         if self.state is ConsoleState.DISCONNECTED:
             return f"Disconnected: {self.reason}" if self.reason else "Disconnected."
+        if self.state is ConsoleState.UNAVAILABLE:
+            return self.reason or "There is no console to show."
         return ""
 
 
 class ConsoleError(Exception):
     """A console connection failed; the message is a sentence for the user."""
+
+
+class ConsoleUnavailable(ConsoleError):
+    """There is no console to open here, and retrying cannot change that (the target's
+    hypervisor driver has no graphical console, the VM has no display this client
+    shows); the message says why, for the user."""
 
 
 class ProtocolError(ConsoleError):

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from app.console import ConsoleSession, address_opener
+from app.console import address_opener
+from app.console_session import ConsoleSession
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, RememberedPasswords,
                                    address_console_key, vm_console_keys)
 from app.vault import SERVICE, EncryptedFileVault, KeyringVault, system_backend
@@ -140,7 +141,7 @@ def test_the_panes_forget_password_action(xvnc, file_vault, aloop, qtbot):
     pane = ConsolePane(session, can_undock=False)
     qtbot.addWidget(pane)
     pane.show()
-    session.start()
+    session.keep_connected()
     try:
         # Connected with the remembered password, nobody asked.
         aloop.run_until_complete(wait_until(lambda: session.connected, 30))

@@ -20,7 +20,8 @@ TEXT_MODE = (720, 400)
 
 def test_console_follows_the_guest_switching_to_a_graphics_mode(
         aloop, qtbot, booted_guest, libvirt_uri):
-    from app.console import ConsoleSession, vm_opener
+    from app.console import vm_opener
+    from app.console_session import ConsoleSession
     from tests.conftest import wait_until
     from tests.integration.app_stack import AppStack
     from widgets.console.view import ConsoleView
@@ -38,7 +39,7 @@ def test_console_follows_the_guest_switching_to_a_graphics_mode(
         view = ConsoleView(session)
         qtbot.addWidget(view)
         view.set_fit(False)
-        session.start()
+        session.keep_connected()
         try:
             await wait_until(lambda: session.connected and session.client.frames > 0, 30)
             fb = session.client.framebuffer

@@ -57,7 +57,8 @@ class Stack:
             lambda: self.app.manager.host(self.conn_id).vm(self.key) is not None, 30))
 
     def session(self, **options):
-        from app.console import ConsoleSession, vm_opener
+        from app.console import vm_opener
+        from app.console_session import ConsoleSession
         return ConsoleSession(vm_opener(self.app.manager, self.conn_id, self.key, **options),
                               title="spice guest")
 
@@ -84,13 +85,13 @@ def test_console_pane_shows_and_types_into_a_spice_guest(aloop, qtbot, guest_fac
     stack = Stack(aloop, libvirt_uri, guest)
     session = stack.session()
     pane = shown_pane(qtbot, session, (900, 600))
-    session.start()
+    session.keep_connected()
     try:
         stack.run(wait_until(lambda: live(session), 60))
         assert isinstance(session.client, SpiceClient)
-        assert not session.opener._spice_fd_refused, "every channel through libvirt's socket"
-        assert session.protocol == "spice" and not pane.protocol_box_action.isVisible()
-        assert pane.stack.currentWidget() is pane.scroll
+        assert not session.opener.route.spice_fd_refused, "every channel through libvirt's socket"
+        assert session.protocol == "spice" and not pane.protocol_action.isVisible()
+        assert pane.stack.currentWidget() is pane.scroller
         matched, differing = stack.run(matches_screenshot(session.client, libvirt_uri,
                                                           guest.name))
         assert matched, f"{differing} pixels differ from virsh screenshot"
@@ -126,20 +127,18 @@ def test_a_vm_with_both_displays_lets_the_user_switch(aloop, qtbot, guest_factor
     stack = Stack(aloop, libvirt_uri, guest)
     session = stack.session()
     pane, chosen = pane_recording_choices(qtbot, session)
-    session.start()
+    session.keep_connected()
     try:
         stack.run(wait_until(lambda: live(session), 60))
         assert isinstance(session.client, SpiceClient)        # the first display
         states: list[ConsoleState] = []
         session.statusChanged.connect(lambda status: states.append(status.state))
-        box = pane.protocol_box
-        assert pane.protocol_box_action.isVisible()
-        assert [box.itemText(i) for i in range(box.count())] == ["SPICE", "VNC"]
-        box.setCurrentIndex(1)
-        box.activated.emit(1)
+        assert pane.protocol_action.isVisible()
+        assert pane.protocol_names() == ["SPICE", "VNC"]
+        pane.protocol_menu.actions()[1].trigger()           # the user picks VNC
         stack.run(wait_until(lambda: live(session) and isinstance(session.client, RfbClient),
                              60))
-        assert chosen == ["vnc"] and box.currentText() == "VNC"
+        assert chosen == ["vnc"] and pane.protocol_action.text() == "Display: VNC"
         assert states == [ConsoleState.CONNECTING, ConsoleState.CONNECTED], states
         pane.choose_protocol("spice")
         stack.run(wait_until(lambda: live(session)
@@ -189,7 +188,8 @@ def test_spice_ticket_wrong_then_asked_and_remembered(aloop, guest_factory, tmp_
     """A standalone SPICE address: no ticket known, so the empty one is refused and the
     user is asked; a wrong answer is a clear refusal; the right one, ticked "Remember
     password", is kept in the vault and used next time without asking."""
-    from app.console import ConsoleSession, address_opener
+    from app.console import address_opener
+    from app.console_session import ConsoleSession
     from app.console_passwords import PasswordAnswer
     from app.vault import EncryptedFileVault
     from connectors.console.address import ConsoleAddress
@@ -207,16 +207,16 @@ def test_spice_ticket_wrong_then_asked_and_remembered(aloop, guest_factory, tmp_
 
     async def go():
         session = ConsoleSession(address_opener(address, prompt, vault=vault), "t")
-        session.start()
+        session.keep_connected()
         try:
             await wait_until(lambda: session.status.state is ConsoleState.DISCONNECTED
                              and "refused the password" in session.status.reason, 60)
-            session.reconnect()                  # the overlay's Reconnect: asked again
+            session.reconnect_at_user_request()                  # the overlay's Reconnect: asked again
             await wait_until(lambda: live(session), 60)
         finally:
             await session.stop()
         again = ConsoleSession(address_opener(address, None, vault=vault), "t")
-        again.start()
+        again.keep_connected()
         try:
             await wait_until(lambda: live(again), 60)
         finally:
@@ -231,7 +231,8 @@ def test_a_spice_console_through_the_ssh_tunnel(sshd, ssh_uri, trusted, guest_fa
     """A VM on a qemu+ssh:// host: its SPICE server listens on the host's loopback only;
     every channel (main, display, inputs, cursor) travels in an ssh of its own, with the
     URI's user, port and key, and the guest's screen arrives."""
-    from app.console import ConsoleSession, VmOpener
+    from app.console import VmOpener
+    from app.console_session import ConsoleSession
     from connectors.libvirt.host import LibvirtHost
     from connectors.libvirt.model import ConnectionSettings
 
@@ -250,7 +251,7 @@ def test_a_spice_console_through_the_ssh_tunnel(sshd, ssh_uri, trusted, guest_fa
             await wait_until(lambda: host.vm(key) is not None
                              and (host.vm(key).graphics[0].port or 0) > 0, 30)
             session = ConsoleSession(VmOpener(Manager(), "ssh", key), "over ssh")
-            session.start()
+            session.keep_connected()
             await wait_until(lambda: live(session), 60)
             return sorted(session.client.channels), session.client.transport.argv
         finally:

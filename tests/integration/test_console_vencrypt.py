@@ -200,7 +200,8 @@ def test_a_console_waits_for_the_user_after_an_untrusted_certificate(qemu_x509, 
     right ca-cert.pem is in place, Reconnect shows the screen."""
     import shutil
 
-    from app.console import ConsoleSession, address_opener
+    from app.console import address_opener
+    from app.console_session import ConsoleSession
     from connectors.console.address import ConsoleAddress
     from connectors.console.state import ConsoleState
     from tests.conftest import wait_until
@@ -214,9 +215,9 @@ def test_a_console_waits_for_the_user_after_an_untrusted_certificate(qemu_x509, 
 
     async def counting_opener():
         attempts.append(1)
-        return await opener()
+        return await opener.open()
     session = ConsoleSession(counting_opener, title="tls")
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(
             lambda: "is not trusted" in session.status.reason, 30))
@@ -226,7 +227,7 @@ def test_a_console_waits_for_the_user_after_an_untrusted_certificate(qemu_x509, 
         aloop.run_until_complete(asyncio.sleep(2))
         assert len(attempts) == 1
         shutil.copy(pki["client"] / "ca-cert.pem", folder / "ca-cert.pem")
-        session.reconnect()
+        session.reconnect_at_user_request()
         aloop.run_until_complete(wait_until(lambda: session.connected, 30))
         assert session.client.security == "VeNCrypt X509None"
     finally:

@@ -9,6 +9,7 @@ import io
 import random
 import re
 import subprocess
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -51,27 +52,38 @@ async def run_in_background(client: RfbClient) -> asyncio.Task:
 
 
 async def matches_screenshot(client: ConsoleClient, uri: str, name: str,
-                             attempts: int = 25, settle: float = 0.15) -> tuple[bool, int]:
+                             attempts: int = 25, settle: float = 0.15,
+                             picture: Callable[[], np.ndarray] | None = None,
+                             expected: Callable[[np.ndarray], np.ndarray] | None = None
+                             ) -> tuple[bool, int]:
     """The text cursor blinks, so the screen changes a few times a second: take the
     server's screenshot and compare it with every screen the client showed from just
     before it until ``settle`` after it (a blink between the two would otherwise fail the
     comparison on every try when the tries fall in step with the blinking); try again
-    when none matched. A pixel the client decodes wrongly never matches. Returns
-    (matched, differing pixels of the closest screen of the last try)."""
+    when none matched. A pixel the client decodes wrongly never matches. ``picture`` is
+    what is compared (H x W x 3 RGB): the client's framebuffer unless given (the pixels a
+    window shows, for instance); ``expected`` turns the server's screenshot into what
+    that picture should be (scaled to a window's size, for instance). Returns (matched,
+    differing pixels of the closest screen of the last try)."""
     differing = -1
     previous = client.on_update
     seen: list = []
+    if picture is None:
+        def picture() -> np.ndarray:
+            return client.framebuffer.rgb()
 
     def keep() -> None:
-        seen.append(client.framebuffer.rgb())
+        seen.append(picture())
         previous()
     client.on_update = keep
     try:
         for _ in range(attempts):
-            seen[:] = [client.framebuffer.rgb()]
+            seen[:] = [picture()]
             shot = await asyncio.to_thread(virsh_screenshot, uri, name)
+            if expected is not None:
+                shot = expected(shot)
             await asyncio.sleep(settle)
-            seen.append(client.framebuffer.rgb())
+            seen.append(picture())
             counts = [int((shot != mine).any(axis=2).sum()) for mine in seen
                       if mine.shape == shot.shape]
             if not counts:
@@ -166,17 +178,20 @@ def test_vnc_password_right_and_wrong(guest_factory, libvirt_uri):
 
 
 def test_password_is_read_from_the_secure_domain_xml(guest_factory):
-    from app.console import vnc_password_in_xml
-    guest = guest_factory("vncxml", vnc_password="from-xml")
     import libvirt
-    assert vnc_password_in_xml(guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)) == "from-xml"
-    assert vnc_password_in_xml(guest.domain.XMLDesc(0)) is None
+
+    from connectors.libvirt import domxml
+    guest = guest_factory("vncxml", vnc_password="from-xml")
+    secure = domxml.parse(guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
+    assert domxml.graphics_password(secure, 0) == "from-xml"
+    assert domxml.graphics_password(domxml.parse(guest.domain.XMLDesc(0)), 0) is None
 
 
 def test_session_follows_the_vm_off_and_on_again(aloop, booted_guest, libvirt_uri):
     """The Console tab's session: connected; the QEMU process ends (its VNC server closes
     mid-stream) -> not running; started again -> connected by itself, with a picture."""
-    from app.console import ConsoleSession, vm_opener
+    from app.console import vm_opener
+    from app.console_session import ConsoleSession
     from tests.conftest import wait_until
     from tests.integration.app_stack import AppStack
 
@@ -189,7 +204,7 @@ def test_session_follows_the_vm_off_and_on_again(aloop, booted_guest, libvirt_ur
         session = ConsoleSession(vm_opener(stack.manager, conn_id, key), title="t")
         seen = []
         session.statusChanged.connect(lambda s: seen.append(s.state))
-        session.start()
+        session.keep_connected()
         try:
             await wait_until(lambda: session.connected and session.client.frames > 0, 30)
             booted_guest.domain.destroy()

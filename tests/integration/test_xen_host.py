@@ -274,7 +274,8 @@ def test_a_pv_guests_framebuffer_in_the_console_over_ssh(stack, aloop, xen_host,
     last frame is kept as a PNG in the test's tmp_path for a look)."""
     from PySide6.QtGui import QImage
 
-    from app.console import ConsoleSession, vm_opener
+    from app.console import vm_opener
+    from app.console_session import ConsoleSession
 
     _until(aloop, lambda: stack.vm_node(pv_guest) is not None)
     key = stack.vm_node(pv_guest).obj.key
@@ -293,7 +294,7 @@ def test_a_pv_guests_framebuffer_in_the_console_over_ssh(stack, aloop, xen_host,
         return int((rgb != rgb[0, 0]).any(axis=2).sum())
 
     async def go():
-        session.start()
+        session.keep_connected()
         try:
             await wait_until(lambda: session.connected and session.client.frames > 0, 120)
             # More than the blinking cursor: the shell's banner and prompt.

@@ -127,7 +127,7 @@ def test_disconnect_greys_and_reconnect_brings_the_same_rows_back(parts, aloop):
     first = inventory.node(conn_id, manager.host(conn_id).vms()[0].key)
     changes = []
     manager.stateChanged.connect(changes.append)
-    aloop.run_until_complete(manager.disconnect(conn_id))
+    aloop.run_until_complete(manager.disconnect_server(conn_id))
     aloop.run_until_complete(wait_until(
         lambda: inventory.host_state(conn_id)[0] is ConnState.DISCONNECTED))
     assert changes and set(changes) == {conn_id}

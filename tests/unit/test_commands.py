@@ -130,12 +130,12 @@ def test_each_command_is_enabled_only_in_its_states(make, state):
         action = getattr(lab.commands, name).action
         assert action.isEnabled() == (state in states), (name, state)
         if not action.isEnabled():
-            assert "web-01 is" in action.toolTip()
+            assert f"web-01: {state.value}" in action.toolTip()
 
 
 def test_nothing_runs_on_a_disconnected_host_or_on_dom0(make, aloop):
     lab = make()
-    aloop.run_until_complete(lab.manager.disconnect(lab.conn))
+    aloop.run_until_complete(lab.manager.disconnect_server(lab.conn))
     for state in VMState:
         lab.commands.set_selection([vm_node(vm(state=state), lab.conn)])
         assert not any(c.action.isEnabled() for c in lab.commands.vm_commands if c)
@@ -190,7 +190,7 @@ def test_failure_lands_in_the_log_with_the_hosts_words(make):
     off = lab.node("backup-srv")
     # A picture that is out of date: the tree thinks it runs, the host knows better.
     stale = Node(NodeKind.VM, lab.conn, off.key, replace(off.obj, state=VMState.RUNNING))
-    task, = lab.commands.pause.start([stale])
+    task, = lab.commands.pause.run_on([stale])
     lab.wait(lambda: task.done)
     assert task.state is TaskState.FAILED
     assert task.error and not task.error.startswith("Unexpected error")
@@ -239,8 +239,11 @@ def test_host_commands_follow_the_connection_state(make):
     assert opened == [1]
 
 
-def test_every_command_has_an_icon_and_distinct_shortcuts(qapp):
-    commands = CommandSet(None, None, TaskManager(), Prompter())
+def test_every_command_has_an_icon_and_distinct_shortcuts(qapp, tmp_path):
+    inventory = InventoryModel()
+    manager = ConnectionManager(inventory, EventsLog(),
+                                store=ConnectionsStore(tmp_path / "c.json"))
+    commands = CommandSet(manager, inventory, TaskManager(), Prompter())
     assert all(not c.action.icon().isNull() for c in commands.all())
     keys = [c.action.shortcut().toString() for c in commands.all()
             if not c.action.shortcut().isEmpty()]
@@ -253,7 +256,7 @@ def test_shut_down_says_requested_then_what_the_vm_did(make):
     lab = make()
     web = lab.node("web-01")
     outcomes = []
-    task, = lab.commands.shutdown.start([web])
+    task, = lab.commands.shutdown.run_on([web])
     task.finished.connect(lambda: outcomes.append(task.outcome))
     task.outcomeChanged.connect(lambda: outcomes.append(task.outcome))
     lab.wait(lambda: outcomes[-1:] == ["shut off"])
@@ -271,7 +274,7 @@ def test_shut_down_of_a_guest_that_stays_up_never_claims_success(make, aloop):
     lab.commands.shutdown.give_up_s = 60
     web = lab.node("web-01")
     lab.manager.host(lab.conn).vm_action = _accept_and_ignore
-    task, = lab.commands.shutdown.start([web])
+    task, = lab.commands.shutdown.run_on([web])
     lab.wait(lambda: "still running" in task.outcome)
     source, message = lab.actions()[-1]
     assert message == ("Shutting down VM web-01: shutdown requested; web-01 is still "
@@ -305,7 +308,7 @@ def test_forget_saved_password_is_offered_only_when_something_is_saved(make, tmp
     lab.wait(lambda: "checking" not in forget.action.toolTip())
     assert not forget.action.isEnabled()
     assert forget.action.toolTip() == ("Delete the password remembered for this server from "
-                                       "the keyring: nothing is saved for Demo lab")
+                                       "the keyring: Demo lab: nothing is saved")
 
     parsed = validate_uri(lab.manager.host(lab.conn).uri)
     vault.set(secret_key("passphrase", "", parsed), "s3cret")
@@ -316,3 +319,25 @@ def test_forget_saved_password_is_offered_only_when_something_is_saved(make, tmp
     lab.wait(lambda: not forget.action.isEnabled())
     assert vault.get(secret_key("passphrase", "", parsed)) is None
     assert "nothing is saved" in forget.action.toolTip()
+
+
+def test_every_refused_vm_is_named_with_its_reason(make):
+    """The tooltip accounts for each selected VM, not only the first one's reason."""
+    lab = make()
+    running, paused = lab.node("web-01"), lab.node("db-replica")
+    dom0 = vm_node(vm("Domain-0", state=VMState.RUNNING, dom0=True), lab.conn)
+    lab.commands.set_selection([running, paused, dom0])
+    verdict = lab.commands.start.evaluate(lab.commands.selection)
+    assert not verdict.enabled
+    reasons = {r.node.obj.name: r.reason for r in verdict.refused}
+    assert reasons == {"web-01": "running; it must be shut off",
+                       "db-replica": "paused; it must be shut off",
+                       "Domain-0": "the host's control domain"}
+    tip = lab.commands.start.action.toolTip()
+    assert "web-01: running; it must be shut off" in tip
+    assert "db-replica: paused" in tip and "Domain-0: the host's control domain" in tip
+    # Enabled for some: the tooltip still says which are left out.
+    lab.commands.set_selection([running, lab.node("legacy-erp")])
+    assert lab.commands.start.action.isEnabled()
+    assert "(not for web-01: running; it must be shut off)" in \
+        lab.commands.start.action.toolTip()

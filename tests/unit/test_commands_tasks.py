@@ -43,7 +43,7 @@ def test_an_outcome_learned_later_rewrites_the_same_row(qapp, aloop):
     log = EventsLog()
     tasks = TaskManager(log)
 
-    async def ask():
+    async def ask(_task):
         return "shutdown requested"
 
     task = tasks.run("Shutting down VM web-01", "kvm1 » web-01", ask)
@@ -61,10 +61,10 @@ def test_errors_are_worded_for_users(qapp, aloop):
     log = EventsLog()
     tasks = TaskManager(log)
 
-    async def refused():
+    async def refused(_task):
         raise ActionError("domain is already running")
 
-    async def bug():
+    async def bug(_task):
         raise KeyError("vda")
 
     a = tasks.run("Starting VM a", "h » a", refused)
@@ -81,7 +81,7 @@ def test_errors_are_worded_for_users(qapp, aloop):
 def test_cancel_stops_waiting_and_says_the_host_may_still_act(qapp, aloop):
     log = EventsLog()
     tasks = TaskManager(log)
-    task = tasks.run("Suspending VM a", "h » a", lambda: asyncio.sleep(30))
+    task = tasks.run("Suspending VM a", "h » a", lambda _task: asyncio.sleep(30))
     aloop.run_until_complete(asyncio.sleep(0.01))
     task.cancel()
     aloop.run_until_complete(wait_until(lambda: task.done))

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.console import (PROTOCOLS, ConsoleSession, VmOpener, graphics_password_in_xml,
-                         pick_graphics, spice_is_tls_only, ticket_expiry_in_xml,
-                         vnc_password_in_xml)
+from app.console import PROTOCOLS, VmOpener, pick_graphics
+from app.console_session import ConsoleSession
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, address_console_key,
                                    vm_console_key)
 from app.console_protocols import ProtocolMemory
@@ -40,7 +38,11 @@ def vm(*graphics: GraphicsInfo, state: VMState = VMState.SHUTOFF) -> VMInfo:
 
 
 class Host:
-    """The two things a VmOpener reads of a LibvirtHost before connecting."""
+    """What a VmOpener reads of a LibvirtHost before connecting (not yet connected:
+    ``info`` None, so the driver is the URI's)."""
+
+    info = None
+    is_demo = False
 
     def __init__(self, record: VMInfo, uri: str = "qemu+tcp://kvm1/system",
                  xml: str = "<domain/>") -> None:
@@ -75,9 +77,9 @@ def test_the_first_display_is_shown_unless_the_user_chose():
 
 
 def test_a_choice_only_when_the_vm_has_both():
-    assert opener_for(vm(SPICE, VNC)).choices() == ["spice", "vnc"]
-    assert opener_for(vm(VNC, VNC)).choices() == []
-    assert opener_for(vm(SPICE)).choices() == []
+    assert opener_for(vm(SPICE, VNC)).protocol_choices() == ["spice", "vnc"]
+    assert opener_for(vm(VNC, VNC)).protocol_choices() == []
+    assert opener_for(vm(SPICE)).protocol_choices() == []
     opener = opener_for(vm(VNC, SPICE), protocol="spice")
     assert opener.current_protocol() == "spice"
     opener.protocol = None
@@ -98,16 +100,16 @@ def test_the_session_switches_protocol_and_says_which(aloop):
 def test_a_vm_that_is_off_shows_no_console_whatever_the_protocol(aloop):
     for protocol in PROTOCOLS:
         opener = opener_for(vm(SPICE, VNC), protocol=protocol)
-        assert aloop.run_until_complete(opener()) is None
+        assert aloop.run_until_complete(opener.open()) is None
     gone = VmOpener(Manager(Host(vm(SPICE))), "c1", "another-uuid")
     with pytest.raises(ConsoleError, match="no longer known"):
-        aloop.run_until_complete(gone())
+        aloop.run_until_complete(gone.open())
 
 
 def test_a_running_vm_without_a_port_says_so(aloop):
     running = vm(replace(SPICE, port=None), state=VMState.RUNNING)
     with pytest.raises(ConsoleError, match="desk has no SPICE port yet"):
-        aloop.run_until_complete(opener_for(running)())
+        aloop.run_until_complete(opener_for(running).open())
 
 
 def test_a_spice_display_that_takes_only_tls_is_said_so(aloop):
@@ -117,38 +119,7 @@ def test_a_spice_display_that_takes_only_tls_is_said_so(aloop):
     opener = VmOpener(Manager(Host(running, xml=tls_only)), "c1", running.key)
     with pytest.raises(ConsoleError, match="accepts only TLS connections, and TLS SPICE is "
                                            "not supported yet"):
-        aloop.run_until_complete(opener())
-
-
-@pytest.mark.parametrize("graphics, tls_only", [
-    ("<graphics type='spice' port='5900'/>", False),
-    ("<graphics type='spice' port='5900' tlsPort='5901'/>", False),
-    ("<graphics type='spice' tlsPort='5901'/>", True),
-    ("<graphics type='spice' port='5900' tlsPort='5901' defaultMode='secure'/>", True),
-    ("<graphics type='spice' port='5900' tlsPort='5901'><channel name='main' "
-     "mode='secure'/></graphics>", True),
-    ("<graphics type='spice' port='5900' tlsPort='5901'><channel name='inputs' "
-     "mode='secure'/></graphics>", False),
-    ("<graphics type='vnc' port='5900'/>", False),
-])
-def test_which_spice_displays_take_only_tls(graphics, tls_only):
-    assert spice_is_tls_only(f"<domain><devices>{graphics}</devices></domain>") is tls_only
-
-
-XML = """<domain><devices>
-  <graphics type='vnc' port='5900' passwd='vnc-pw'/>
-  <graphics type='spice' port='5901' passwd='ticket' passwdValidTo='2020-01-02T03:04:05'/>
-</devices></domain>"""
-
-
-def test_tickets_and_their_expiry_in_the_domain_xml():
-    assert graphics_password_in_xml(XML, "spice") == "ticket"
-    assert vnc_password_in_xml(XML) == "vnc-pw"
-    assert ticket_expiry_in_xml(XML) == datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert ticket_expiry_in_xml("<domain><devices><graphics type='spice'/></devices>"
-                                "</domain>") is None
-    assert graphics_password_in_xml("not xml", "spice") is None
-    assert ticket_expiry_in_xml(XML.replace("2020-01-02T03:04:05", "soon")) is None
+        aloop.run_until_complete(opener.open())
 
 
 def test_vault_entry_names_per_protocol():

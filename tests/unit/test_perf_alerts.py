@@ -133,6 +133,6 @@ def test_a_firing_alert_ends_when_its_value_drops_its_rule_goes_or_its_server_do
     engine.set_rules([rule])
     replay.tick()
     assert engine.model.firing_count() == 1
-    aloop.run_until_complete(stack.manager.disconnect(conn_id))   # no more figures
+    aloop.run_until_complete(stack.manager.disconnect_server(conn_id))   # no more figures
     aloop.run_until_complete(wait_until(lambda: engine.model.firing_count() == 0))
     assert engine.model.rowCount() == 3, "ended alerts stay listed until dismissed"

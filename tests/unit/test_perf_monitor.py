@@ -36,7 +36,7 @@ def test_sampling_follows_the_connection(aloop, stack):
         collector = stack.monitor.collector(conn_id)
         assert collector.running and changes
         assert collector.vm_buffers.index.keys, "the tick reached the live buffers"
-        await stack.manager.disconnect(conn_id)
+        await stack.manager.disconnect_server(conn_id)
         await wait_until(lambda: not collector.running)
         ticks = []
         stack.monitor.ticked.connect(ticks.append)

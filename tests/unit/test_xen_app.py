@@ -71,8 +71,9 @@ def test_force_reboot_on_a_xen_guest_is_disabled_with_the_reason(lab):
     # Everything else a running guest allows stays offered.
     for name in ("shutdown", "reboot", "force_shutdown", "pause", "suspend"):
         assert getattr(lab.commands, name).action.isEnabled(), name
-    assert lab.commands.force_reboot.disabled_reason(
-        [vm_node(xen_vm(state=VMState.SHUTOFF), lab.conn)]).startswith("libvirt's Xen")
+    verdict = lab.commands.force_reboot.evaluate(
+        [vm_node(xen_vm(state=VMState.SHUTOFF), lab.conn)])
+    assert verdict.refused[0].reason.startswith("libvirt's Xen")
 
 
 def test_no_action_at_all_is_offered_on_dom0(lab):

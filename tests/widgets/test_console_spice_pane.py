@@ -13,7 +13,8 @@ import asyncio
 import pytest
 from PySide6.QtGui import QGuiApplication
 
-from app.console import ConsoleSession, VmOpener
+from app.console import VmOpener
+from app.console_session import ConsoleOpener, ConsoleSession
 from connectors.console.client import ConsoleClient
 from connectors.console.state import ConsoleState
 from tests.conftest import wait_until
@@ -71,7 +72,7 @@ def agent_pane(aloop, qtbot):
     session = ConsoleSession(opener, title="desk")
     pane = shown_pane(qtbot, session)
     qtbot.waitExposed(pane)
-    session.start()
+    session.keep_connected()
     aloop.run_until_complete(wait_until(lambda: session.connected))
     yield pane, client
     aloop.run_until_complete(session.stop())
@@ -98,13 +99,13 @@ def test_with_an_agent_the_guest_follows_the_pane_and_shares_the_clipboard(aloop
     client.on_capabilities()                      # the agent connected
     assert pane.agent_label.text() == "Guest agent"
     assert client.clipboards == ["from the desktop"]
-    viewport = pane.scroll.viewport().size()
+    viewport = pane.scroller.viewport().size()
     aloop.run_until_complete(wait_until(lambda: client.monitor_sizes, 5))
     assert client.monitor_sizes[-1] == (viewport.width(), viewport.height())
     pane.resize(900, 650)
     aloop.run_until_complete(wait_until(
-        lambda: client.monitor_sizes[-1] == (pane.scroll.viewport().width(),
-                                             pane.scroll.viewport().height()), 5))
+        lambda: client.monitor_sizes[-1] == (pane.scroller.viewport().width(),
+                                             pane.scroller.viewport().height()), 5))
     asked = len(client.monitor_sizes)
     pane.follow_window_size()                     # the same size again: not asked twice
     assert len(client.monitor_sizes) == asked
@@ -137,22 +138,22 @@ def test_a_vm_with_both_displays_offers_the_choice(aloop, qtbot):
     record = vm(SPICE, VNC)
     session = ConsoleSession(VmOpener(Manager(Host(record)), "c1", record.key), title="desk")
     pane, chosen = pane_recording_choices(qtbot, session)
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(
             lambda: session.status.state is ConsoleState.VM_NOT_RUNNING))
-        box = pane.protocol_box
-        assert pane.protocol_box_action.isVisible()
-        assert [box.itemText(i) for i in range(box.count())] == ["SPICE", "VNC"]
-        assert box.currentText() == "SPICE"
-        box.setCurrentIndex(1)
-        box.activated.emit(1)
-        assert chosen == ["vnc"] and session.protocol == "vnc" and box.currentText() == "VNC"
+        assert pane.protocol_action.isVisible()
+        assert pane.protocol_action.text() == "Display: SPICE"
+        assert pane.protocol_names() == ["SPICE", "VNC"]
+        pane.protocol_menu.actions()[1].trigger()     # the user picks VNC in the menu
+        assert chosen == ["vnc"] and session.protocol == "vnc"
+        assert pane.protocol_action.text() == "Display: VNC"
+        assert [a.isChecked() for a in pane.protocol_menu.actions()] == [False, True]
     finally:
         aloop.run_until_complete(session.stop())
     only = ConsolePane(ConsoleSession(VmOpener(Manager(Host(vm(SPICE))), "c1", record.key)))
     qtbot.addWidget(only)
-    assert not only.protocol_box_action.isVisible()
+    assert not only.protocol_action.isVisible()
 
 
 def test_the_console_tab_opens_a_vm_the_way_the_user_left_it(aloop, qtbot, tmp_path):
@@ -212,7 +213,7 @@ def test_a_console_window_takes_the_size_of_its_first_picture(aloop, qtbot):
     window = ConsoleWindow(ConsolePane(session, can_undock=False), "desk")
     qtbot.addWidget(window)
     window.show()
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: session.connected))
         client.on_update()
@@ -260,7 +261,7 @@ def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_cli
     clipboard.setText("from the desktop")
     session = ConsoleSession(opener, title="desk")
     pane = shown_pane(qtbot, session)
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: session.connected))
         caps = struct.pack("<II", 0, (1 << agent.CAP_MONITORS_CONFIG)
@@ -270,7 +271,7 @@ def test_the_real_spice_client_with_an_agent_follows_the_pane_and_shares_the_cli
             lambda: agent.MONITORS_CONFIG in [k for k, _ in to_guest()], 10))
         assert pane.agent_label.text() == "Guest agent"
         config = next(d for k, d in to_guest() if k == agent.MONITORS_CONFIG)
-        viewport = pane.scroll.viewport().size()
+        viewport = pane.scroller.viewport().size()
         # VDAgentMonitorsConfig: count, flags, then height, width, depth, x, y.
         assert struct.unpack_from("<2I3I", config, 0)[2:4] == (viewport.height(),
                                                                viewport.width())
@@ -293,16 +294,20 @@ def test_a_choice_made_while_connecting_wins(aloop):
     gate = asyncio.Event()
     opened: list[tuple[str, AgentClient]] = []
 
-    class SlowOpener:
+    class SlowOpener(ConsoleOpener):
         protocol = "spice"
 
-        def choices(self):
+        def protocol_choices(self):
             return ["spice", "vnc"]
 
         def current_protocol(self):
             return self.protocol
 
-        async def __call__(self):
+        def choose_protocol(self, protocol):
+            changed, self.protocol = protocol != self.protocol, protocol
+            return changed
+
+        async def open(self):
             protocol = self.protocol
             await gate.wait()
             client = AgentClient(agent=False)
@@ -312,7 +317,7 @@ def test_a_choice_made_while_connecting_wins(aloop):
     session = ConsoleSession(SlowOpener(), title="desk")
     states: list[ConsoleState] = []
     session.statusChanged.connect(lambda status: states.append(status.state))
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(
             lambda: session.status.state is ConsoleState.CONNECTING))
@@ -350,7 +355,7 @@ def test_send_key_the_keyboard_and_typing_the_clipboard_reach_a_spice_server(alo
 
     session = ConsoleSession(opener, title="desk")
     pane = shown_pane(qtbot, session)
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: session.connected))
         start = len(server.received[INPUTS])

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
-from app.console import ConsoleSession
+from app.console_session import ConsoleSession
 from connectors.console.rfb import messages as m
 from connectors.console.rfb.client import RfbClient
 from connectors.console.state import ConsoleError, ConsoleState
@@ -42,7 +42,7 @@ def live(aloop, qtbot):
         return client
 
     session = ConsoleSession(opener, title="scripted vm")
-    session.start()
+    session.keep_connected()
     aloop.run_until_complete(wait_until(lambda: session.connected
                                         and session.client.frames > 0))
     yield session, servers
@@ -61,7 +61,7 @@ def test_view_paints_the_framebuffer_one_to_one_and_scaled(aloop, qtbot, live):
     pane.resize(400, 300)
     pane.show()
     qtbot.waitExposed(pane)
-    assert pane.stack.currentWidget() is pane.scroll
+    assert pane.stack.currentWidget() is pane.scroller
     pane.set_fit(False)
     aloop.run_until_complete(asyncio.sleep(0.05))
     image = pane.view.grab().toImage()
@@ -147,7 +147,7 @@ def test_overlay_says_why_and_reconnect_comes_back(aloop, qtbot):
     states = []
     session.statusChanged.connect(lambda s: states.append((s.state, pane.overlay.label.text(),
                                                            pane.overlay.start_button.isVisible())))
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: len(states) >= 4 and any(
             s[0] is ConsoleState.CONNECTED for s in states), 10))
@@ -164,7 +164,7 @@ def test_overlay_says_why_and_reconnect_comes_back(aloop, qtbot):
     assert any("closed the connection" in s[1] for s in states)
 
 
-def test_undock_and_dock_keep_the_session(aloop, qtbot):
+def test_the_undocked_window_shows_the_picture_and_docks_back(aloop, qtbot):
     from app.inventory import InventoryModel
     from widgets.tabs.console import ConsoleTab
 
@@ -182,13 +182,23 @@ def test_undock_and_dock_keep_the_session(aloop, qtbot):
     tab.target = ("conn", "key")
     tab._show(pane, session)
     tab.show()
-    session.start()
+    session.keep_connected()
     try:
         aloop.run_until_complete(wait_until(lambda: session.connected))
         tab.undock()
         window = tab.undocked[("conn", "key")]
         assert pane.window() is window and window.isVisible()
         assert tab.stack.currentWidget() is tab.placeholder
+        # The window shows the picture (left red, right blue), not an empty grey box.
+        # (tests/integration/test_console_windows.py compares it with a real guest's.)
+        image = window.grab().toImage()
+        shown = pane.view.screen_rect()
+        origin = pane.view.mapTo(window, QPoint(0, 0))
+        y = origin.y() + int(shown.center().y())
+        assert image.pixelColor(origin.x() + int(shown.x() + shown.width() * 0.25),
+                                y) == QColor(255, 0, 0)
+        assert image.pixelColor(origin.x() + int(shown.x() + shown.width() * 0.75),
+                                y) == QColor(0, 0, 255)
         window.close()
         assert tab.pane is pane and tab.stack.currentWidget() is pane
         assert session.connected

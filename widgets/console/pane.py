@@ -2,6 +2,16 @@
 screenshot, undock, and VNC/SPICE when the VM has both) and an overlay for every state
 that is not a live screen.
 
+Every toolbar entry is a plain QAction (Send Key and the VNC/SPICE choice carry a menu):
+a narrow pane moves what does not fit into the toolbar's overflow menu (»), which lists
+actions only; a widget placed in the toolbar simply vanished there. How to use the
+screen ("Click to use mouse and keyboard · Ctrl+Alt releases") is said on the screen
+itself (widgets/console/hint.py), and in the window's title while the grab lasts, as
+remote-viewer does.
+
+Fullscreen lends the screen area to a FullscreenConsole window (widgets/console/
+fullscreen.py) and takes it back; the pane keeps its place meanwhile.
+
 With a SPICE guest agent the guest's resolution follows the pane's size and the clipboard
 is shared both ways (plain text); without one, a quiet label says what the agent adds."""
 from __future__ import annotations
@@ -9,15 +19,18 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QClipboard, QGuiApplication
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
+from PySide6.QtGui import QAction, QActionGroup, QClipboard, QGuiApplication
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QScrollArea, QSizePolicy, QStackedLayout,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from app.console import PROTOCOL_NAMES, ConsoleSession, safe_file_name
+from app.console import PROTOCOL_NAMES, safe_file_name
+from app.console_session import ConsoleSession
 from connectors.console import keymap
 from connectors.console.state import ConsoleState, ConsoleStatus
-from widgets.console.view import ConsoleView
+from widgets.console.fullscreen import FullscreenConsole
+from widgets.console.hint import GRABBED_HINT, RELEASED_HINT, ConsoleHint
+from widgets.console.view import FULLSCREEN_KEY_TEXT, ConsoleView
 
 MAX_PASTE_CHARS = 20_000
 MAX_CLIPBOARD_CHARS = 1 << 20
@@ -30,6 +43,9 @@ NO_AGENT_TIP = ("The SPICE agent (spice-vdagent) is not running in this guest. W
 AGENT_TEXT = "Guest agent"
 AGENT_TIP = ("The SPICE agent is running in the guest: its resolution follows this window "
              "and the clipboard is shared (text).")
+GRABBED_TITLE = " (Ctrl+Alt releases mouse and keyboard)"
+FULLSCREEN_PLACEHOLDER = (f"The console is shown fullscreen. {FULLSCREEN_KEY_TEXT}, or the "
+                          "bar at the top of the screen, brings it back here.")
 
 
 def save_png(session: ConsoleSession, path: str) -> bool:
@@ -88,21 +104,28 @@ class ConsolePane(QWidget):
         super().__init__(parent)
         self.session = session
         self.view = ConsoleView(session)
-        self.scroll = QScrollArea()
-        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setStyleSheet("QScrollArea { background: black; }")
-        self.scroll.setWidget(self.view)
-        self.scroll.setWidgetResizable(True)
+        self.scroller = QScrollArea()
+        self.scroller.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setStyleSheet("QScrollArea { background: black; }")
+        self.scroller.setWidget(self.view)
+        self.scroller.setWidgetResizable(True)
         self.overlay = StateOverlay()
         self.overlay.startRequested.connect(self.startRequested)
-        self.overlay.reconnectRequested.connect(session.reconnect)
-        self.stack = QStackedLayout()
-        self.stack.addWidget(self.scroll)
+        self.overlay.reconnectRequested.connect(session.reconnect_at_user_request)
+        # (Not "scroll": that would hide QWidget.scroll.)
+        # The screen area: what fullscreen takes along (the hint floats over it).
+        self.screen_area = QWidget()
+        self.stack = QStackedLayout(self.screen_area)
+        self.stack.addWidget(self.scroller)
         self.stack.addWidget(self.overlay)
-        self.hint = QLabel()
+        self.hint = ConsoleHint(self.screen_area)
+        self.fullscreen: FullscreenConsole | None = None
+        self.fullscreen_placeholder = QLabel(FULLSCREEN_PLACEHOLDER, self)
+        self.fullscreen_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.fullscreen_placeholder.setWordWrap(True)
+        self.fullscreen_placeholder.hide()
         self.last_message = ""     # the last sentence show_message() put up
-        self.hint.setObjectName("consoleHint")
         self.agent_label = QLabel()
         self.agent_label.setObjectName("consoleAgent")
         self.agent_label.setStyleSheet("#consoleAgent { color: palette(mid); padding: 0 8px; }")
@@ -112,28 +135,30 @@ class ConsolePane(QWidget):
         self.notice.setStyleSheet("#consoleNotice { background: #fff4c2; color: #3a3000; "
                                   "padding: 3px 8px; }")
         self.toolbar = self._build_toolbar(can_undock)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.notice)
-        layout.addLayout(self.stack, 1)
+        layout.addWidget(self.screen_area, 1)
         self._follow_timer = QTimer(self)
         self._follow_timer.setSingleShot(True)
         self._follow_timer.setInterval(FOLLOW_SIZE_DELAY_MS)
         self._follow_timer.timeout.connect(self.follow_window_size)
         self._asked_size: tuple[int, int] | None = None
         self._from_guest: str | None = None   # the clipboard text the guest last gave
-        self.scroll.viewport().installEventFilter(self)
+        self._titled: tuple[QWidget, str] | None = None  # (window, its title before the grab)
+        self.scroller.viewport().installEventFilter(self)
         session.statusChanged.connect(self._status_changed)
         session.capabilitiesChanged.connect(self._capabilities_changed)
         session.clipboardReceived.connect(self._guest_clipboard)
         session.noticeChanged.connect(self._notice_changed)
         QGuiApplication.clipboard().dataChanged.connect(self._desktop_clipboard)
         self.view.grabChanged.connect(self._grab_changed)
+        self.view.pointerEntered.connect(self._pointer_entered)
+        self.view.fullscreenKeyPressed.connect(self.fullscreen_action.toggle)
         self._status_changed(session.status)
         self._notice_changed(session.notice)
-        self._grab_changed(False)
 
     def _build_toolbar(self, can_undock: bool) -> QToolBar:
         bar = QToolBar()
@@ -144,17 +169,18 @@ class ConsolePane(QWidget):
             action = send.addAction(label)
             action.triggered.connect(lambda _=False, k=keys: self.send_keys(k))
             self.send_key_actions[label] = action
-        button = QToolButton()
-        button.setText("Send Key")
-        button.setMenu(send)
-        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        bar.addWidget(button)
+        self.send_key_action = send.menuAction()
+        self.send_key_action.setToolTip("Send a key combination the desktop would keep "
+                                        "for itself (Ctrl+Alt+Del, Ctrl+Alt+F1, …)")
+        bar.addAction(self.send_key_action)
         self.scale_action = bar.addAction("Scale to fit")
         self.scale_action.setCheckable(True)
         self.scale_action.setChecked(True)
         self.scale_action.toggled.connect(self.set_fit)
         self.fullscreen_action = bar.addAction("Fullscreen")
         self.fullscreen_action.setCheckable(True)
+        self.fullscreen_action.setToolTip(f"Show the VM's screen on the whole monitor "
+                                          f"({FULLSCREEN_KEY_TEXT}, also to leave)")
         self.fullscreen_action.toggled.connect(self.set_fullscreen)
         self.paste_action = bar.addAction("Type clipboard")
         self.paste_action.setToolTip("Type the clipboard's text into the guest as keystrokes")
@@ -169,15 +195,21 @@ class ConsolePane(QWidget):
         self.undock_action = bar.addAction("Undock")
         self.undock_action.triggered.connect(self.undockRequested)
         self.undock_action.setVisible(can_undock)
-        self.protocol_box = QComboBox()
-        self.protocol_box.setToolTip("This VM has both displays: show it through VNC or SPICE")
-        self.protocol_box.activated.connect(self._protocol_activated)
-        self.protocol_box_action = bar.addWidget(self.protocol_box)
+        self.protocol_menu = QMenu(self)
+        self.protocol_group = QActionGroup(self)
+        self.protocol_group.setExclusive(True)
+        self.protocol_action = self.protocol_menu.menuAction()
+        self.protocol_action.setToolTip("This VM has both displays: show it through VNC "
+                                        "or SPICE")
+        bar.addAction(self.protocol_action)
+        for action in (self.send_key_action, self.protocol_action):
+            button = bar.widgetForAction(action)
+            if isinstance(button, QToolButton):
+                button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
         bar.addWidget(self.agent_label)
-        bar.addWidget(self.hint)
         return bar
 
     # ---- actions ----
@@ -194,28 +226,58 @@ class ConsolePane(QWidget):
             self.session.type_text(text[:MAX_PASTE_CHARS])
 
     def set_fit(self, fit: bool) -> None:
-        self.scroll.setWidgetResizable(fit)
+        self.scroller.setWidgetResizable(fit)
         self.view.set_fit(fit)
 
     def set_fullscreen(self, on: bool) -> None:
-        window = self.window()
-        window.showFullScreen() if on else window.showNormal()
+        """The guest's screen alone on the monitor this pane's window is on (on), or back
+        in the pane (off)."""
+        if on and self.fullscreen is None:
+            self._enter_fullscreen()
+        elif not on and self.fullscreen is not None:
+            self._leave_fullscreen()
+        self.fullscreen_action.blockSignals(True)
+        self.fullscreen_action.setChecked(self.fullscreen is not None)
+        self.fullscreen_action.blockSignals(False)
+
+    def _enter_fullscreen(self) -> None:
+        screen = self.window().screen()
+        self._layout.replaceWidget(self.screen_area, self.fullscreen_placeholder)
+        self.fullscreen_placeholder.show()
+        fullscreen = self.fullscreen = FullscreenConsole(
+            self.screen_area, self.session.title,
+            [self.send_key_action, self.paste_action], self)
+        fullscreen.leaveRequested.connect(lambda: self.set_fullscreen(False))
+        fullscreen.show_on(screen)
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _leave_fullscreen(self) -> None:
+        fullscreen, self.fullscreen = self.fullscreen, None
+        if fullscreen is None:
+            return
+        area = fullscreen.take_area()
+        self._layout.replaceWidget(self.fullscreen_placeholder, area)
+        self.fullscreen_placeholder.hide()
+        area.show()
+        fullscreen.leave()
+        fullscreen.deleteLater()
+        self.window().activateWindow()
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def choose_protocol(self, protocol: str) -> None:
         self.session.choose_protocol(protocol)
         self._show_protocols()
         self.protocolChosen.emit(protocol)
 
-    def _protocol_activated(self, index: int) -> None:
-        protocol = self.protocol_box.itemData(index)
-        if protocol and protocol != self.session.protocol:
+    def _protocol_picked(self, protocol: str) -> None:
+        if protocol != self.session.protocol:
             self.choose_protocol(protocol)
 
     def follow_window_size(self) -> None:
         """Ask a guest with an agent for the resolution of the space the screen has."""
         if not self.session.connected:
             return
-        size = self.scroll.viewport().size()
+        size = self.scroller.viewport().size()
         wanted = (size.width(), size.height())
         fb = self.session.framebuffer
         if wanted in ((fb.width, fb.height), self._asked_size):
@@ -224,7 +286,7 @@ class ConsolePane(QWidget):
             self._asked_size = wanted
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+        if watched is self.scroller.viewport() and event.type() == QEvent.Type.Resize:
             if self.session.agent_connected:
                 self._follow_timer.start()
         return super().eventFilter(watched, event)
@@ -261,27 +323,46 @@ class ConsolePane(QWidget):
     def _status_changed(self, status: ConsoleStatus) -> None:
         live = status.state is ConsoleState.CONNECTED
         self.overlay.show_status(status)
-        self.stack.setCurrentWidget(self.scroll if live else self.overlay)
-        for action in (self.paste_action, *self.send_key_actions.values()):
+        self.stack.setCurrentWidget(self.scroller if live else self.overlay)
+        for action in (self.paste_action, self.send_key_action,
+                       *self.send_key_actions.values()):
             action.setEnabled(live)
+        # No screen will come (the driver has none): nothing to enlarge or save.
+        screenless = status.state is ConsoleState.UNAVAILABLE
+        for action in (self.fullscreen_action, self.screenshot_action, self.scale_action):
+            action.setEnabled(not screenless)
         if live:
             self.view._resized()
+            if not self.view.grabbed:
+                self.hint.flash(RELEASED_HINT)
+        else:
+            self.hint.withdraw()
         self._asked_size = None
         self._show_protocols()
         self._capabilities_changed()
 
     def _show_protocols(self) -> None:
+        """The VNC/SPICE menu, when the VM has both: its entry names the one shown."""
         choices = self.session.protocol_choices()
-        box = self.protocol_box
-        box.blockSignals(True)
-        box.clear()
-        for protocol in choices:
-            box.addItem(PROTOCOL_NAMES.get(protocol, protocol.upper()), protocol)
         current = self.session.protocol
-        if current in choices:
-            box.setCurrentIndex(choices.index(current))
-        box.blockSignals(False)
-        self.protocol_box_action.setVisible(len(choices) > 1)
+        menu = self.protocol_menu
+        menu.clear()
+        for action in self.protocol_group.actions():
+            self.protocol_group.removeAction(action)
+        for protocol in choices:
+            action = menu.addAction(PROTOCOL_NAMES.get(protocol, protocol.upper()))
+            action.setCheckable(True)
+            action.setChecked(protocol == current)
+            action.setData(protocol)
+            action.triggered.connect(lambda _=False, p=protocol: self._protocol_picked(p))
+            self.protocol_group.addAction(action)
+        name = PROTOCOL_NAMES.get(current or "", (current or "").upper())
+        menu.setTitle(f"Display: {name}" if name else "Display")
+        self.protocol_action.setVisible(len(choices) > 1)
+
+    def protocol_names(self) -> list[str]:
+        """The entries of the VNC/SPICE menu, as the user reads them."""
+        return [action.text() for action in self.protocol_menu.actions()]
 
     # ---- the guest agent: resolution and clipboard ----
 
@@ -316,6 +397,28 @@ class ConsolePane(QWidget):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
+    # ---- telling how to use the screen ----
+
     def _grab_changed(self, grabbed: bool) -> None:
-        self.hint.setText("Press Ctrl+Alt to release the keyboard" if grabbed
-                          else "Click in the screen to type into the VM")
+        self.hint.flash(GRABBED_HINT if grabbed else RELEASED_HINT)
+        self._title_while_grabbed(grabbed)
+
+    def _pointer_entered(self) -> None:
+        if self.session.connected and not self.view.grabbed:
+            self.hint.flash(RELEASED_HINT)
+
+    def _title_while_grabbed(self, grabbed: bool) -> None:
+        """The window's title says how to get out while the grab lasts (remote-viewer's
+        way): the hint over the screen has gone by then."""
+        if self._titled is not None:
+            window, title = self._titled
+            self._titled = None
+            try:
+                if window.windowTitle() == title + GRABBED_TITLE:
+                    window.setWindowTitle(title)
+            except RuntimeError:   # that window was closed meanwhile
+                pass
+        if grabbed:
+            window = self.window()
+            self._titled = (window, window.windowTitle())
+            window.setWindowTitle(window.windowTitle() + GRABBED_TITLE)

@@ -51,47 +51,51 @@ def client_options(address: ConsoleAddress, vnc_cert_dir: str | None) -> dict:
 
 async def screenshot(address: ConsoleAddress, path: str,
                      timeout: float = SCREENSHOT_TIMEOUT_S, options: dict | None = None) -> int:
-    from app.console import make_client
-    from connectors.console.transport import TcpTransport
+    """The first complete screen of ``address`` as a PNG, through the same ConsoleSession
+    and opener as the console window (no password is asked: the address's own, if any);
+    the first failure ends it with the session's sentence."""
+    from app.console import address_opener
+    from app.console_session import ConsoleSession
+    from connectors.console.state import ConsoleState
     from PIL import Image
 
-    async def password():
-        return address.password
-
-    client = None
+    session = ConsoleSession(address_opener(address, **(options or {})), address.display)
+    failed: list[str] = []
+    session.statusChanged.connect(
+        lambda status: failed.append(status.reason)
+        if status.state in (ConsoleState.DISCONNECTED, ConsoleState.UNAVAILABLE) else None)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    session.keep_connected()
     try:
-        client = make_client(address.protocol, TcpTransport(address.host, address.port),
-                             password, **(options or {}))
-        await asyncio.wait_for(client.connect(), timeout)
-        runner = asyncio.ensure_future(client.run())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while client.frames < 1:  # the answer to the full-screen request
-            if runner.done():
-                runner.result()
+        while not (session.connected and session.client is not None
+                   and session.client.frames >= 1):
+            if failed:
+                raise ConsoleError(failed[0])
             if loop.time() > deadline:
                 raise ConsoleError(f"no picture arrived within {timeout:g} s")
             await asyncio.sleep(0.02)
         if address.protocol == "spice":
-            await _settled(client, runner)
-        Image.fromarray(client.framebuffer.rgb()).save(path, "PNG")
-    except (ConsoleError, OSError, asyncio.TimeoutError) as err:
-        print(f"hvconsole: {address.display}: {err or 'timed out'}", file=sys.stderr)
+            await _settled(session)
+        Image.fromarray(session.framebuffer.rgb()).save(path, "PNG")
+    except (ConsoleError, OSError) as err:
+        print(f"hvconsole: {address.display}: {err}", file=sys.stderr)
         return 1
     finally:
-        if client is not None:
-            client.close()
+        await session.stop()
     return 0
 
 
-async def _settled(client, runner) -> None:
-    """Wait until no frame has arrived for SETTLE_S (at most SETTLE_MAX_S)."""
+async def _settled(session) -> None:
+    """Wait until no frame has arrived for SETTLE_S (at most SETTLE_MAX_S), or the
+    connection ended."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + SETTLE_MAX_S
+    client = session.client
     frames, quiet_since = client.frames, loop.time()
     while loop.time() < give_up and loop.time() - quiet_since < SETTLE_S:
-        if runner.done():
-            runner.result()
+        if not session.connected:
+            return
         await asyncio.sleep(0.05)
         if client.frames != frames:
             frames, quiet_since = client.frames, loop.time()
@@ -112,12 +116,14 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     from widgets.event_loop import AsyncQtLoop
     from PySide6.QtWidgets import QApplication
 
-    from app.console import ConsoleSession, address_opener
+    from app.console import address_opener
+    from app.console_session import ConsoleSession
     from widgets.console.pane import ConsolePane
     from widgets.console.window import ConsoleWindow, password_prompt
     from widgets.icons import app_icon
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("HVConsole")
     app.setWindowIcon(app_icon())
     # The window closing ends main() (which closes the connection first); Qt quitting on
@@ -136,10 +142,13 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     async def main() -> int:
         from widgets.quit_signals import close_on_signals
         closed = asyncio.get_running_loop().create_future()
-        window.closing.connect(lambda: closed.done() or closed.set_result(None))
+        def window_closed() -> None:
+            if not closed.done():
+                closed.set_result(None)
+        window.closing.connect(window_closed)
         window.show()
         close_on_signals(asyncio.get_running_loop(), window)
-        session.start()
+        session.keep_connected()
         await closed
         await session.stop()
         return 0

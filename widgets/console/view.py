@@ -6,12 +6,12 @@ widget takes the framebuffer's size (inside a scroll area: 1:1 with scroll bars)
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter,
                            QPixmap, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.console import ConsoleSession
+from app.console_session import ConsoleSession
 from connectors.console import keymap
 
 BUTTON_BITS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2,
@@ -20,8 +20,17 @@ WHEEL_UP, WHEEL_DOWN, WHEEL_LEFT, WHEEL_RIGHT = 8, 16, 32, 64
 RELATIVE_CENTRE = 0x7FFF  # QEMU reads relative motion as offsets from this
 
 
+# Ctrl+Alt+Enter toggles fullscreen (as in VMware's consoles); the Enter is not sent to
+# the guest. Ctrl+Alt alone releases the grab, so the combination also works grabbed.
+FULLSCREEN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+FULLSCREEN_KEY_TEXT = "Ctrl+Alt+Enter"
+CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+
+
 class ConsoleView(QWidget):
     grabChanged = Signal(bool)  # the keyboard (and mouse) are grabbed by the console
+    fullscreenKeyPressed = Signal()   # Ctrl+Alt+Enter
+    pointerEntered = Signal()
 
     def __init__(self, session: ConsoleSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,10 +38,11 @@ class ConsoleView(QWidget):
         self.fit = True
         self.grabbed = False
         self._image: QImage | None = None
-        self._image_key = None
+        self._image_key: tuple[int, int] | None = None
         self._buttons = 0
         self._modifiers_down: set[int] = set()
         self._last_relative: QPoint | None = None
+        self._swallowed: int | None = None   # a key kept from the guest: its release too
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -137,12 +147,21 @@ class ConsoleView(QWidget):
     # ---- keyboard ----
 
     def event(self, event) -> bool:
+        # While the console has the focus every key is the guest's: no shortcut of the
+        # window around it (Ctrl+F, Ctrl+N, Ctrl+Q of the main window) takes it first.
+        if event.type() == event.Type.ShortcutOverride:
+            event.accept()
+            return True
         # Tab and Backtab belong to the guest, not to Qt's focus chain.
         if event.type() == event.Type.KeyPress and event.key() in (Qt.Key.Key_Tab,
                                                                    Qt.Key.Key_Backtab):
             self.keyPressEvent(event)
             return True
         return super().event(event)
+
+    def enterEvent(self, event) -> None:
+        self.pointerEntered.emit()
+        super().enterEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         self._key(event, True)
@@ -153,6 +172,17 @@ class ConsoleView(QWidget):
     def _key(self, event: QKeyEvent, down: bool) -> None:
         client = self.session.client
         key = int(event.key())
+        if key == self._swallowed:
+            if event.isAutoRepeat():
+                return
+            self._swallowed = None
+            if not down:
+                return   # the release of the key kept from the guest
+        if (down and event.key() in FULLSCREEN_KEYS
+                and event.modifiers() & CTRL_ALT == CTRL_ALT):
+            self._swallowed = key
+            self.fullscreenKeyPressed.emit()
+            return
         if key in (keymap.QT_CONTROL, keymap.QT_ALT):
             (self._modifiers_down.add if down else self._modifiers_down.discard)(key)
             if down and self.grabbed and self._modifiers_down == {keymap.QT_CONTROL,
@@ -175,6 +205,7 @@ class ConsoleView(QWidget):
             for key in list(self._modifiers_down):
                 client.send_key(False, keymap.QT_TO_KEYSYM[key], keymap.QT_TO_SCANCODE[key])
         self._modifiers_down.clear()
+        self._swallowed = None
         super().focusOutEvent(event)
 
     def take_grab(self) -> None:

@@ -2,12 +2,13 @@
 console (`hvconsole vnc://…`, `hvconsole FILE.vv`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QLabel, QLineEdit,
                                QVBoxLayout, QWidget)
 
 from app.console_passwords import PasswordAnswer
-
 from widgets.console.pane import ConsolePane
 from widgets.dialogs.awaiting import run_dialog
 
@@ -19,9 +20,13 @@ class ConsoleWindow(QWidget):
         super().__init__(None)
         self.setWindowTitle(title)
         self.pane = pane
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(pane)
+        # A pane undocked from the Console tab was hidden by the QStackedLayout it left
+        # (removing a widget from one hides it), and a hidden child stays hidden in its
+        # new parent: the window showed only its grey background.
+        pane.show()
         fb = pane.session.framebuffer
         self.resize(max(640, min(fb.width, 1600)), max(480, min(fb.height + 40, 1000)))
         self._fitted = False
@@ -46,7 +51,7 @@ class ConsoleWindow(QWidget):
     def take_pane(self) -> ConsolePane:
         """Hand the pane back (docking): it leaves this window, which then closes."""
         pane = self.pane
-        self.layout().removeWidget(pane)
+        self._layout.removeWidget(pane)
         pane.setParent(None)
         return pane
 
@@ -75,7 +80,7 @@ class PasswordDialog(QDialog):
         layout.addWidget(buttons)
 
 
-def password_prompt(parent_of: callable, can_remember: bool = False):
+def password_prompt(parent_of: Callable[[], QWidget | None], can_remember: bool = False):
     """A PasswordPrompt for app.console: a window-modal dialog, awaited without a nested
     event loop. ``parent_of()`` gives the window to put it over. With ``can_remember``
     (a vault is there) it offers "Remember password" and answers a PasswordAnswer."""

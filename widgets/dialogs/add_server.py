@@ -189,7 +189,9 @@ class AddServerDialog(QDialog):
         QTimer.singleShot(0, self, self._fit_height)
 
     def _fit_height(self) -> None:
-        self.layout().activate()
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
         self.resize(self.width(), self.sizeHint().height())
 
     def _fields_changed(self) -> None:

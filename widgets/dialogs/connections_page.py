@@ -11,10 +11,15 @@ from .preferences import PreferencesPage, register_page
 
 def _number(key: str, suffix: str = "", decimals: int | None = None):
     """A spin box bounded by the setting's limits (whole numbers unless ``decimals``)."""
-    box = QSpinBox() if decimals is None else QDoubleSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
-    box.setRange(*cs.LIMITS[key])
+    low, high = cs.LIMITS[key]
+    if decimals is None:
+        box: QSpinBox | QDoubleSpinBox = QSpinBox()
+        box.setRange(int(low), int(high))
+    else:
+        double = QDoubleSpinBox()
+        double.setDecimals(decimals)
+        double.setRange(float(low), float(high))
+        box = double
     box.setSuffix(suffix)
     return box
 

@@ -105,7 +105,7 @@ async def ask_remote_credentials(parent: QWidget | None, prompt, unlock_file=Non
     from app.credentials import CredentialAnswer
 
     requests = [r if not d or r.default else type(r)(r.type, r.prompt, r.challenge, d)
-                for r, d in zip(prompt.requests, prompt.defaults)]
+                for r, d in zip(prompt.requests, prompt.defaults, strict=False)]
     dialog = CredentialsDialog(prompt.uri, requests, parent)
     dialog.set_note(prompt.note)
     if any(r.type.secret for r in requests):

@@ -138,9 +138,12 @@ class DeleteVMDialog(QDialog):
         out = []
         for i in range(self.list.topLevelItemCount()):
             item = self.list.topLevelItem(i)
+            if item is None:
+                continue
             out.append([item.text(c) for c in range(len(COLUMNS))])
-            for j in range(item.childCount()):
-                out.append([item.child(j).text(c) for c in range(len(COLUMNS))])
+            children = (item.child(j) for j in range(item.childCount()))
+            out += [[child.text(c) for c in range(len(COLUMNS))]
+                    for child in children if child is not None]
         return out
 
     def _show_disk_fates(self) -> None:

@@ -241,8 +241,14 @@ class AlertsPage(PreferencesPage):
         out = []
         for row, rule_id in enumerate(self._ids):
             w = [self.table.cellWidget(row, c) for c in range(len(self.COLUMNS))]
-            out.append(AlertRule(w[0].currentData(), w[1].currentData(), w[2].value(),
-                                 w[3].value() / 60.0, w[4].isChecked(), rule_id))
+            target, metric, threshold, minutes, enabled = w
+            assert isinstance(target, QComboBox) and isinstance(metric, QComboBox)
+            assert isinstance(threshold, QDoubleSpinBox | QSpinBox)
+            assert isinstance(minutes, QDoubleSpinBox | QSpinBox)
+            assert isinstance(enabled, QCheckBox)
+            out.append(AlertRule(target.currentData(), metric.currentData(),
+                                 threshold.value(), minutes.value() / 60.0,
+                                 enabled.isChecked(), rule_id))
         return out
 
     def _remove_selected(self) -> None:

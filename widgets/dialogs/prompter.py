@@ -13,14 +13,20 @@ from app.commands import DeleteChoice, DeleteTarget
 from .delete_vm import ask_delete
 
 
-def confirm_box(parent: QWidget | None, title: str, text: str, verb: str) -> QMessageBox:
-    """The question as a box with a ``verb`` button and Cancel (the default)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text,
-                      QMessageBox.StandardButton.Cancel, parent)
-    box.go_button = box.addButton(verb, QMessageBox.ButtonRole.AcceptRole)
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.setEscapeButton(QMessageBox.StandardButton.Cancel)
-    return box
+class ConfirmBox(QMessageBox):
+    """The question as a box with a ``verb`` button (``go_button``) and Cancel (the
+    default, so Enter cancels)."""
+
+    def __init__(self, parent: QWidget | None, title: str, text: str, verb: str) -> None:
+        super().__init__(QMessageBox.Icon.Warning, title, text,
+                         QMessageBox.StandardButton.Cancel, parent)
+        self.go_button = self.addButton(verb, QMessageBox.ButtonRole.AcceptRole)
+        self.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.setEscapeButton(QMessageBox.StandardButton.Cancel)
+
+
+def confirm_box(parent: QWidget | None, title: str, text: str, verb: str) -> ConfirmBox:
+    return ConfirmBox(parent, title, text, verb)
 
 
 class DialogPrompter:

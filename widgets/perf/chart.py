@@ -14,6 +14,8 @@ others from scratch).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.DateAxisItem import TickSpec, ZoomLevel
@@ -76,6 +78,7 @@ class TimeAxis(pg.DateAxisItem):
     only 1-5-15 steps, a 10-minute graph half a screen wide had one time label."""
 
     _FINER = {60: [1, 2, 5, 10, 15, 30], 3600: [1, 2, 3, 6, 12]}
+    zoomLevels: dict[float, Any]           # pyqtgraph's own attribute, unannotated there
 
     def __init__(self) -> None:
         super().__init__(orientation="bottom")

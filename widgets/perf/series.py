@@ -141,6 +141,7 @@ class HistoryCache:
             t, v = monitor.detail_series(conn_id, spec.detail)
             t, v = with_gaps(t, v.astype(np.float64), interval)
         else:
+            assert spec.metric is not None      # a line is a metric or a detail
             t, v = monitor.live_series(conn_id, key, spec.metric)
             t, v = with_gaps(t, v.astype(np.float64), interval)
             cached = self._data.get((conn_id, key, range_s, spec.metric))

@@ -66,7 +66,7 @@ def vm_graphs(monitor: DetailSource, conn_id: str, key: str, vcpus: bool, disks:
                 out.append(CurveSpec(f"{dk[2]} {words[dk[-1]]}", detail=dk, width=1.0))
         return tuple(out)
 
-    cpu = (CurveSpec("CPU", "cpu_percent"),)
+    cpu: tuple[CurveSpec, ...] = (CurveSpec("CPU", "cpu_percent"),)
     if vcpus:
         cpu += tuple(CurveSpec(f"vCPU {dk[2]}", detail=dk, width=1.0)
                      for dk in monitor.detail_keys(conn_id, key, "vcpu"))
@@ -76,8 +76,10 @@ def vm_graphs(monitor: DetailSource, conn_id: str, key: str, vcpus: bool, disks:
                   CurveSpec("Used in guest", "mem_used_kib", scale=KIB),
                   CurveSpec("Held on host", "mem_rss_kib", scale=KIB)))]
     if has_disks:
-        disk = (CurveSpec("Read", "disk_rd_bps"), CurveSpec("Write", "disk_wr_bps"))
-        iops = (CurveSpec("Read", "disk_rd_iops"), CurveSpec("Write", "disk_wr_iops"))
+        disk: tuple[CurveSpec, ...] = (CurveSpec("Read", "disk_rd_bps"),
+                                       CurveSpec("Write", "disk_wr_bps"))
+        iops: tuple[CurveSpec, ...] = (CurveSpec("Read", "disk_rd_iops"),
+                                       CurveSpec("Write", "disk_wr_iops"))
         if disks:
             disk += details("disk", ("rd_bps", "wr_bps"),
                             {"rd_bps": "read", "wr_bps": "write"})
@@ -86,7 +88,8 @@ def vm_graphs(monitor: DetailSource, conn_id: str, key: str, vcpus: bool, disks:
         graphs += [GraphSpec("Disk throughput", "B/s", disk),
                    GraphSpec("Disk IOPS", "IO/s", iops)]
     if has_nics:
-        net = (CurveSpec("Received", "net_rx_bps"), CurveSpec("Sent", "net_tx_bps"))
+        net: tuple[CurveSpec, ...] = (CurveSpec("Received", "net_rx_bps"),
+                                      CurveSpec("Sent", "net_tx_bps"))
         if nics:
             net += details("net", ("rx_bps", "tx_bps"),
                            {"rx_bps": "received", "tx_bps": "sent"})
@@ -95,7 +98,7 @@ def vm_graphs(monitor: DetailSource, conn_id: str, key: str, vcpus: bool, disks:
 
 
 def host_graphs(monitor: DetailSource, conn_id: str, cores: bool) -> list[GraphSpec]:
-    cpu = (CurveSpec("CPU", "cpu_percent"),)
+    cpu: tuple[CurveSpec, ...] = (CurveSpec("CPU", "cpu_percent"),)
     if cores:
         cpu += tuple(CurveSpec(f"Core {dk[2]}", detail=dk, width=1.0)
                      for dk in monitor.detail_keys(conn_id, None, "core"))

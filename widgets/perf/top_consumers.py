@@ -39,7 +39,9 @@ class TopConsumers(QWidget):
         self.table.setObjectName("topConsumers")
         self.table.setHorizontalHeaderLabels(["VM", "CPU", "Memory on host", "Disk",
                                               "Network"])
-        self.table.horizontalHeaderItem(2).setToolTip(
+        memory_header = self.table.horizontalHeaderItem(2)
+        assert memory_header is not None       # set by setHorizontalHeaderLabels
+        memory_header.setToolTip(
             "What the VM holds in the server's memory: its process's resident memory "
             "(RSS), or its assigned memory where the hypervisor does not report that.")
         self.table.verticalHeader().setVisible(False)

@@ -6,13 +6,18 @@ VNC and SPICE opens with the protocol the user last chose for it (else its first
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStackedLayout, QWidget
 
-from app.console import PROTOCOLS, ConsoleSession, vm_opener
+from app.console import PROTOCOLS, vm_opener
+from app.console_session import ConsoleSession
 from app.console_protocols import ProtocolMemory
 from app.inventory import NodeKind
+from app.vault import Vault
+from connectors.console.tls import TlsOptions
 from widgets.console.pane import ConsolePane
 from widgets.console.window import ConsoleWindow, password_prompt
 
@@ -29,10 +34,10 @@ class ConsoleTab(QWidget):
         self.start_action = start_action
         # Where "Remember password" keeps console passwords (app.vault.Vault); set by the
         # launcher once remote access is built, as a callable: the vault can change.
-        self.vault_source = None
+        self.vault_source: Callable[[], Vault | None] | None = None
         # Where VNC consoles find TLS certificates (connectors.console.tls.TlsOptions), as
         # a callable set by the launcher: the preference can change.
-        self.tls_source = None
+        self.tls_source: Callable[[], TlsOptions] | None = None
         self.protocol_memory = ProtocolMemory()
         self.target: tuple | None = None
         self.session: ConsoleSession | None = None
@@ -55,14 +60,16 @@ class ConsoleTab(QWidget):
         """The selected VM's pane (docked or undocked) forgets; the sentence also goes to
         the main window's status bar, which shows whatever tab is current."""
         pane = self.undocked[self.target].pane if self.target in self.undocked else self.pane
-        task = pane.forget_password() if pane is not None else None
+        if pane is None:
+            return
+        task = pane.forget_password()
         if task is not None:
             task.add_done_callback(lambda _t: self._say(pane.last_message))
 
     def _say(self, text: str) -> None:
-        status_bar = getattr(self.window(), "statusBar", None)
-        if status_bar is not None and text:
-            status_bar().showMessage(text, 10_000)
+        window = self.window()
+        if isinstance(window, QMainWindow) and text:
+            window.statusBar().showMessage(text, 10_000)
 
     def set_selection(self, nodes: list) -> None:
         target = None
@@ -100,7 +107,7 @@ class ConsoleTab(QWidget):
             lambda protocol: self.protocol_memory.set(uri, target[1], protocol))
         self._show(pane, session)
         if self.isVisible():
-            session.start()
+            session.keep_connected()
 
     def _tls(self) -> dict:
         """VNC's TLS certificate folder (Preferences → Console), when the launcher set it."""
@@ -161,7 +168,7 @@ class ConsoleTab(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.session is not None:
-            self.session.start()
+            self.session.keep_connected()
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
@@ -170,10 +177,10 @@ class ConsoleTab(QWidget):
 
     def _batch_applied(self, keys) -> None:
         if self.session is not None and self.target in keys:
-            self.session.poke()
+            self.session.retry_now()
         for target, window in self.undocked.items():
             if target in keys:
-                window.pane.session.poke()
+                window.pane.session.retry_now()
 
     def _start_vm(self) -> None:
         if self.start_action is not None and self.start_action.isEnabled():

@@ -13,7 +13,8 @@ SEVERITY_CHOICES = [("All events", None),
 
 def _column(model, name: str) -> int:
     for col in range(model.columnCount()):
-        if str(model.headerData(col, Qt.Horizontal, Qt.DisplayRole)).lower() == name:
+        title = model.headerData(col, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+        if str(title).lower() == name:
             return col
     return -1
 
@@ -25,7 +26,7 @@ class EventsFilter(QSortFilterProxyModel):
         super().__init__(parent)
         self._words: list[str] = []
         self._severities: set[str] | None = None
-        self.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
     def set_text(self, text: str) -> None:
         self.beginFilterChange()
@@ -37,10 +38,10 @@ class EventsFilter(QSortFilterProxyModel):
         self._severities = severities
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         value = super().data(index, role)
-        if role == Qt.ToolTipRole and not value:
-            text = super().data(index, Qt.DisplayRole)
+        if role == Qt.ItemDataRole.ToolTipRole and not value:
+            text = super().data(index, Qt.ItemDataRole.DisplayRole)
             if text:
                 # rich text makes Qt wrap long messages instead of one endless line
                 escaped = str(text).replace("&", "&amp;").replace("<", "&lt;")
@@ -49,7 +50,7 @@ class EventsFilter(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, row, parent) -> bool:
         model = self.sourceModel()
-        cells = [str(model.index(row, c, parent).data(Qt.DisplayRole) or "")
+        cells = [str(model.index(row, c, parent).data(Qt.ItemDataRole.DisplayRole) or "")
                  for c in range(model.columnCount(parent))]
         if self._severities is not None:
             col = _column(model, "severity")
@@ -77,20 +78,20 @@ class EventsTab(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
-        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._menu)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         for col in range(self.proxy.columnCount()):
-            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         message = _column(events_log, "message")
         if message >= 0:
-            header.setSectionResizeMode(message, QHeaderView.Stretch)
+            header.setSectionResizeMode(message, QHeaderView.ResizeMode.Stretch)
 
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)

@@ -73,7 +73,7 @@ class GeneralTab(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         self._scroll = QScrollArea()
         self._scroll.setWidgetResizable(True)
-        self._scroll.setFrameShape(QFrame.NoFrame)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
         outer.addWidget(self._scroll)
         batch = getattr(inventory, "batchApplied", None)
         if batch is not None:
@@ -109,8 +109,8 @@ class GeneralTab(QWidget):
             # Only values changed (a server's memory, every tick): new texts in place, so
             # the page neither flickers nor loses its scroll position or text selection.
             self._sections = sections
-            for label, (_name, value) in zip(self._values,
-                                              (r for _h, rows in sections for r in rows)):
+            rows_now = (r for _h, rows in sections for r in rows)
+            for label, (_name, value) in zip(self._values, rows_now, strict=False):
                 if label.text() != value:
                     label.setText(value)
             return
@@ -356,17 +356,17 @@ class GeneralTab(QWidget):
             title.setFont(bold)
             layout.addWidget(title)
             form = QFormLayout()
-            form.setLabelAlignment(Qt.AlignRight)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
             form.setContentsMargins(12, 2, 0, 10)
             for label, value in rows:
                 field = QLabel(value)
-                field.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 field.setWordWrap(True)
                 self._values.append(field)
                 if label:
                     name = QLabel(f"{label}:")
                     name.setMinimumWidth(label_width)
-                    name.setAlignment(Qt.AlignRight | Qt.AlignTop)
+                    name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
                     form.addRow(name, field)
                 else:
                     form.addRow(field)

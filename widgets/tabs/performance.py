@@ -281,6 +281,8 @@ class PerformanceTab(QWidget):
 
     def history_ready(self) -> bool:
         """Every line shown has its history for the current range (tests, export)."""
+        if self.conn_id is None:
+            return True
         return self.history.ready(self.conn_id, self.key, self.range_s,
                                   self._metrics_shown())
 

@@ -7,10 +7,15 @@ that it is still running. It never claims success it has not seen.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 
-from connectors.libvirt.model import ConnState, VMState
+from connectors.libvirt.model import ConnState, VMInfo, VMState
+
+if TYPE_CHECKING:
+    from app.actions.base import ActionContext
+    from app.tasks import Task
 
 REQUESTED = "shutdown requested"
 PATIENCE_S = 120.0          # then say the guest may ignore the power button
@@ -30,13 +35,13 @@ class ShutdownWatch(QObject):
     It listens to the inventory's batches (the VM's state as the tree shows it) and to the
     manager's connection changes (a lost host ends the watch: the outcome stays unknown)."""
 
-    def __init__(self, ctx, task, node, patience_s: float = PATIENCE_S,
-                 give_up_s: float = GIVE_UP_S) -> None:
+    def __init__(self, ctx: ActionContext, task: Task, conn_id: str, vm: VMInfo,
+                 patience_s: float = PATIENCE_S, give_up_s: float = GIVE_UP_S) -> None:
         super().__init__(ctx.tasks)
         self.ctx = ctx
         self.task = task
-        self.conn_id, self.key, self.name = node.conn_id, node.key, node.obj.name
-        self.transient = not node.obj.persistent
+        self.conn_id, self.key, self.name = conn_id, vm.key, vm.name
+        self.transient = not vm.persistent
         self._patience = QTimer(self, singleShot=True, interval=int(patience_s * 1000))
         self._patience.timeout.connect(self._still_running)
         self._give_up = QTimer(self, singleShot=True, interval=int(give_up_s * 1000))
@@ -71,6 +76,8 @@ class ShutdownWatch(QObject):
             self.stop()
             return
         vm = node.obj
+        if not isinstance(vm, VMInfo):
+            return
         if vm.state is VMState.SHUTOFF:
             reason = vm.state_reason
             self.task.set_outcome("shut off" if reason in ("", "shut down")
@@ -96,8 +103,10 @@ class ShutdownWatch(QObject):
             "ignore the power button; Force Shut Down turns it off)", "warning")
 
 
-def follow_shutdown(ctx, task, node, **timing) -> ShutdownWatch:
+def follow_shutdown(ctx: ActionContext, task: Task, conn_id: str, vm: VMInfo,
+                    patience_s: float = PATIENCE_S,
+                    give_up_s: float = GIVE_UP_S) -> ShutdownWatch:
     """Starts watching on the loop's next turn, after the task has written "requested"."""
-    watch = ShutdownWatch(ctx, task, node, **timing)
+    watch = ShutdownWatch(ctx, task, conn_id, vm, patience_s, give_up_s)
     asyncio.get_running_loop().call_soon(watch.start)
     return watch
