@@ -115,7 +115,7 @@ class TreeDrag(QObject):
         if not mime.hasFormat(MIME):
             return []
         try:
-            keys = [tuple(k) for k in json.loads(bytes(mime.data(MIME)).decode())]
+            keys = [tuple(k) for k in json.loads(bytes(mime.data(MIME).data()))]
         except (ValueError, TypeError):
             return []
         nodes = self._dragging or [n for n in _selected(self.tree)

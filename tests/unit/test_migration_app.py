@@ -55,11 +55,21 @@ class StandInManager(QObject):
     def host(self, conn_id):
         return self.hosts.get(conn_id)
 
+    def state(self, conn_id):
+        return self.hosts[conn_id].state, ""
+
     def label(self, conn_id):
         return conn_id
 
     def conn_ids(self):
         return list(self.hosts)
+
+
+class StandInInventory(QObject):
+    batchApplied = Signal(object)  # noqa: N815
+
+    def node(self, conn_id, key):
+        return None
 
 
 def settings(tmp_path) -> QSettings:
@@ -107,16 +117,8 @@ def test_host_settings_survive_and_say_what_maintenance_moved(tmp_path):
     assert seen == ["qemu+ssh://kvm1/system"] * 2 + ["qemu:///system"]
 
 
-@dataclass
-class Node:
-    kind: object
-    conn_id: str
-    key: str
-    obj: object = None
-
-
 def test_the_commands_say_why_a_vm_cannot_move_or_start(tmp_path, aloop, qapp):
-    from app.inventory import NodeKind
+    from app.inventory import Node, NodeKind
     from connectors.libvirt.model import VMInfo, VMState
 
     hosts = {"kvm1": StandInHost("qemu+ssh://kvm1/system")}
@@ -124,7 +126,7 @@ def test_the_commands_say_why_a_vm_cannot_move_or_start(tmp_path, aloop, qapp):
     host_settings = HostSettings(settings(tmp_path))
     service = MigrationService(manager, TaskManager(), Preferences(settings(tmp_path)),
                                host_settings)
-    commands = CommandSet(manager, None, TaskManager(), prompter=None)
+    commands = CommandSet(manager, StandInInventory(), TaskManager(), prompter=None)
     opened = []
     commands.migrate.set_handler(lambda nodes, dest: opened.append((nodes, dest)), service)
     vm = VMInfo("uuid-1", "web-01", VMState.SHUTOFF, "", "kvm", "hvm", "x86_64", "",
@@ -132,7 +134,7 @@ def test_the_commands_say_why_a_vm_cannot_move_or_start(tmp_path, aloop, qapp):
     node = Node(NodeKind.VM, "kvm1", vm.key, vm)
     commands.set_selection([node])
     assert not commands.migrate.action.isEnabled()
-    assert ": add a second server to move VMs to" in commands.migrate.action.toolTip()
+    assert "web-01: add a second server to move VMs to" in commands.migrate.action.toolTip()
 
     hosts["kvm2"] = StandInHost("qemu+ssh://kvm2/system")
     commands.refresh()
@@ -149,8 +151,8 @@ def test_the_commands_say_why_a_vm_cannot_move_or_start(tmp_path, aloop, qapp):
     host_settings.set_maintenance("qemu+ssh://kvm1/system", True)
     commands.refresh()
     assert not commands.start.action.isEnabled()
-    assert "kvm1 is in maintenance mode" in commands.start.action.toolTip()
+    assert "web-01: its server is in maintenance mode" in commands.start.action.toolTip()
     host_settings.set_maintenance("qemu+ssh://kvm2/system", True)
     commands.refresh()
-    assert "no other connected host of the same hypervisor can take it" in \
+    assert "web-01: no other connected server of the same hypervisor can take it" in \
         commands.migrate.action.toolTip()

@@ -188,6 +188,7 @@ class MigrateDialog(QDialog):
         first = next(iter(sources))
         model = QStandardItemModel(self.dest_box)
         self.dest_box.setModel(model)
+        self._dest_model = model
         chosen = -1
         for conn_id, label, why in self.service.destinations(first):
             why = why or next((self.service.why_not_destination(s, conn_id)
@@ -208,7 +209,8 @@ class MigrateDialog(QDialog):
     @property
     def dest(self) -> str | None:
         index = self.dest_box.currentIndex()
-        if index < 0 or not self.dest_box.model().item(index).isEnabled():
+        item = self._dest_model.item(index) if index >= 0 else None
+        if item is None or not item.isEnabled():
             return None
         return self.dest_box.itemData(index)
 

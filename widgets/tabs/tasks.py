@@ -101,8 +101,8 @@ class TasksTab(QWidget):
 
     def rows(self) -> list[tuple[str, str]]:
         """(title, status) of every row, newest first: what the user reads."""
-        return [(self.list.topLevelItem(i).text(TITLE), self.list.topLevelItem(i).text(STATUS))
-                for i in range(self.list.topLevelItemCount())]
+        items = [self.list.topLevelItem(i) for i in range(self.list.topLevelItemCount())]
+        return [(item.text(TITLE), item.text(STATUS)) for item in items if item is not None]
 
     def cancel_button(self, task: Task) -> QPushButton | None:
         found = self._rows.get(id(task))
