@@ -39,7 +39,7 @@ class MigrationUI(QObject):
     def _accepts(self, nodes: list, dest: str) -> bool:
         return any(n.conn_id != dest and
                    not self.migrations.why_not_destination(n.conn_id, dest)
-                   for n in self.window.commands.migrate.runnable(nodes))
+                   for n in self.window.commands.migrate.evaluate(nodes).runnable)
 
     def open_migrate(self, nodes: list, dest: str | None) -> MigrateDialog:
         dialog = MigrateDialog(self.migrations, [(n.conn_id, n.obj) for n in nodes], dest,

@@ -155,10 +155,10 @@ def counted(aloop, guest, more_than: int, timeout: float = 60.0) -> int:
 
 
 def _booted(aloop, stack, guest) -> LiveGuest:
-    guest.wait_ready(timeout=150)
+    guest.wait_ready(timeout=300)
     counted(aloop, guest, 3)
     aloop.run_until_complete(wait_until(
-        lambda: stack.vm_state(guest.name) is VMState.RUNNING, 10))
+        lambda: stack.vm_state(guest.name) is VMState.RUNNING, 30))
     return guest
 
 

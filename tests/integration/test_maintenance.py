@@ -13,7 +13,7 @@ from app.tasks import TaskState
 from connectors.libvirt.model import VMState
 from tests.integration.migration_fixtures import bring, counted, counters, finish
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_maintenance_empties_the_host_and_brings_the_vms_back(aloop, two_hosts, traveller,

@@ -29,7 +29,7 @@ from connectors.libvirt.model import VMState
 from tests.conftest import wait_until
 from tests.integration.migration_fixtures import bring, counted, counters, finish
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_a_local_disk_must_be_copied(aloop, two_hosts, traveller):
@@ -158,7 +158,7 @@ def test_a_name_taken_on_the_destination_is_refused_before_it_starts(
 def test_a_shut_off_vm_moves_offline_with_its_disk(aloop, two_hosts, session_guests, peer):
     stack = two_hosts
     guest = session_guests("offline", start=False, with_disk=True, counter=False)
-    aloop.run_until_complete(wait_until(lambda: stack.vm_node(guest.name) is not None, 10))
+    aloop.run_until_complete(wait_until(lambda: stack.vm_node(guest.name) is not None, 30))
     node = stack.vm_node(guest.name)
     pre = aloop.run_until_complete(
         stack.migrations.precheck(stack.local, node.key, stack.remote))

@@ -18,7 +18,7 @@ from connectors.libvirt.model import ConnState, VMState
 from tests.conftest import wait_until
 from tests.integration.migration_fixtures import bring, counters
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def slow_move(aloop, stack, guest, **changes):
