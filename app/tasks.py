@@ -65,6 +65,7 @@ class Task(QObject):
         self.target = target
         self.state = TaskState.RUNNING
         self.progress: int | None = None
+        self.detail = ""            # what it is doing now, in a few words
         self.error = ""
         self.outcome = ""               # "done", "shutdown requested", the error, ...
         self.outcome_severity = "info"
@@ -81,6 +82,12 @@ class Task(QObject):
         """Coroutines may report progress through this; None means indeterminate."""
         self.progress = None if percent is None else max(0, min(100, int(percent)))
         self.changed.emit()
+
+    def set_detail(self, text: str) -> None:
+        """A line on what the work is doing now ("Memory: 120 MiB left, …")."""
+        if text != self.detail:
+            self.detail = text
+            self.changed.emit()
 
     def cancel(self) -> None:
         """Stops waiting for the work. A libvirt call already sent to the host keeps going

@@ -76,6 +76,13 @@ RUFF_PATHS=(
     tests/widgets/new_vm_helpers.py
     tests/widgets/test_clone_dialog.py
     tests/unit/test_new_vm_definitions.py
+    tests/unit/test_migration_*.py
+    tests/integration/test_migrat*.py
+    tests/integration/test_maintenance.py
+    tests/integration/test_peer_host.py
+    tests/integration/migration_fixtures.py
+    tests/integration/peer_host.py
+    tests/widgets/test_tasks_tab.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

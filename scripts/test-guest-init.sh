@@ -9,6 +9,9 @@
 #   - booted with CD drivers (the test ISO's initramfs), a cloud-init NoCloud seed (a
 #     disc labelled cidata) is mounted on /run/cidata and its instance-id and first user
 #     are printed on the serial port: "HVCONSOLE-CIDATA instance-id=... user=...".
+#   - with "hvconsole.counter" on the kernel command line, "HVCONSOLE-COUNTER <n>" on the
+#     serial port every 100 ms, n counting up in the shell's memory (a live migration
+#     must carry it on where it was, never from 0 again).
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -142,6 +145,11 @@ read_cidata() {
 read_cidata
 
 serial "HVCONSOLE-GUEST-READY kernel=$(uname -r)"
+
+case " $(cat /proc/cmdline) " in
+    *" hvconsole.counter "*)
+        ( n=0; while true; do serial "HVCONSOLE-COUNTER $n"; n=$((n + 1)); usleep 100000; done ) & ;;
+esac
 
 # PID 1 must not exit; a serial shell helps debugging from `virsh console`.
 while true; do

@@ -122,6 +122,7 @@ class Session:
         self.manager.set_auth_handler(
             lambda uri, requests: ask_credentials(self.window, uri, requests))
         self._build_remote_access()
+        self._build_migration()
         self.inventory.batchApplied.connect(self._batch_applied)
         return self.window
 
@@ -134,6 +135,21 @@ class Session:
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)
+
+    def _build_migration(self) -> None:
+        """Migrate…, drag and drop between hosts, maintenance mode, the Tasks tab."""
+        from app.host_settings import HostSettings
+        from app.maintenance import MaintenanceMode
+        from app.migration import MigrationService
+        from widgets.dialogs import migration_page  # noqa: F401 - registers the page
+        from widgets.migration_ui import MigrationUI
+
+        self.host_settings = HostSettings()
+        self.migrations = MigrationService(self.manager, self.tasks, self.preferences,
+                                           self.host_settings)
+        self.maintenance = MaintenanceMode(self.manager, self.migrations,
+                                           self.host_settings, self.tasks, self.inventory)
+        self.migration_ui = MigrationUI(self.window, self.migrations, self.maintenance)
 
     def _build_remote_access(self) -> None:
         """SSH host keys, remembered passwords and Forget Saved Password (app.remote_access)."""

@@ -479,10 +479,18 @@ class MainWindow(QMainWindow):
         self.tasks.taskFinished.connect(self._task_finished)
 
     def _running_titles(self) -> list[str]:
-        return [task.title for task in self.tasks.active()]
+        return [f"{task.title} — {task.detail}" if task.detail else task.title
+                for task in self.tasks.active()]
 
     def _task_started(self, task) -> None:
+        # A migration reports how far it is and what it does now (libvirt's job stats).
+        task.changed.connect(self._task_progressed)
+        self._task_progressed()
+
+    def _task_progressed(self) -> None:
+        active = self.tasks.active()
         self.status.set_running(self._running_titles())
+        self.status.set_progress(active[-1].progress if active else None)
 
     def _task_finished(self, task) -> None:
         running = self._running_titles()

@@ -1,7 +1,8 @@
 """The status bar: what is connected on the left, what is running on the right.
 
-Task progress is an indeterminate bar with the active task's title while any task runs,
-then the last result for a while (failures in red) so a user who looked away still sees
+Task progress is a bar with the newest running task's title (and what it does now, when it
+says: a migration's data left and expected downtime), moving when the task cannot say how
+far it is, then the last result for a while (failures in red) so a user who looked away still sees
 how the last action ended.
 
 Qt hides the left-hand widgets (the summary and the demo badge) while a temporary message
@@ -85,6 +86,14 @@ class MainStatusBar(QStatusBar):
         self.task_label.setStyleSheet("")
         self.task_label.setText(text + "…")
         self.progress.setVisible(True)
+
+    def set_progress(self, percent: int | None) -> None:
+        """How far the newest running task is; None: it cannot say (a moving bar)."""
+        if percent is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(percent)
 
     def set_result(self, message: str, failed: bool) -> None:
         self.task_label.setStyleSheet("color: #c62828;" if failed else "")

@@ -11,7 +11,8 @@ tree when it shows again; only a click elsewhere changes the selection. With not
 matching, the tree says so instead of going blank.
 
 Keys: Enter (or a double-click) activates a row (``nodeActivated``: the window opens a
-VM's console); Alt+Enter is left alone (kept for a Properties dialog).
+VM's console); Alt+Enter is left alone (kept for a Properties dialog). VMs dragged onto
+another host migrate (``enable_vm_drag``, widgets/tree_drag.py).
 """
 from __future__ import annotations
 
@@ -163,6 +164,13 @@ class InventoryTree(QTreeView):
         node = index.data(NODE_ROLE)
         if node is not None:
             self.nodeActivated.emit(node)
+
+    def enable_vm_drag(self, accepts, dropped):
+        """VMs dragged onto a host (widgets/tree_drag.py): ``accepts(nodes, conn_id)``
+        decides, ``dropped(nodes, conn_id)`` acts."""
+        from widgets.tree_drag import TreeDrag
+        self.vm_drag = TreeDrag(self, accepts, dropped)
+        return self.vm_drag
 
     def set_menu_builder(self, builder: MenuBuilder) -> None:
         """``builder(nodes)`` returns the actions (None for a separator) for a right-click."""

@@ -11,6 +11,7 @@ from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdi
                    load_icon)
 from .create import CloneVM, NewVM
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
+from .migrate import EnterMaintenance, ExitMaintenance, MigrateVM
 from .properties import ShowProperties
 from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
                       NewNetwork, NewPool, RefreshPool, StartNetwork, StartPool, StopNetwork,
@@ -26,7 +27,8 @@ __all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", 
            "load_icon",
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
-           "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM", "NewVM", "CloneVM"]
+           "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM", "NewVM", "CloneVM",
+           "MigrateVM", "EnterMaintenance", "ExitMaintenance"]
 
 
 class CommandSet(QObject):
@@ -57,13 +59,17 @@ class CommandSet(QObject):
         self.properties = ShowProperties(c, self)
         self.new_vm = NewVM(c, self)
         self.clone = CloneVM(c, self)
+        self.migrate = MigrateVM(c, self)
+        self.enter_maintenance = EnterMaintenance(c, self)
+        self.exit_maintenance = ExitMaintenance(c, self)
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
-            self.force_shutdown, self.force_reboot, None, self.clone, self.delete, None,
-            self.properties]
+            self.force_shutdown, self.force_reboot, None, self.clone, self.migrate, None,
+            self.delete, None, self.properties]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
+            self.enter_maintenance, self.exit_maintenance, None,
             self.remove_host, self.forget_password]
         # Storage pools and virtual networks (app/commands/storage.py).
         self.new_pool = NewPool(c, self)

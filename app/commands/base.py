@@ -104,14 +104,25 @@ class Verdict:
         return "; ".join(parts)
 
 
+class MaintenanceState(Protocol):
+    """Whether a server is in maintenance mode (app.maintenance.MaintenanceMode)."""
+
+    def in_maintenance(self, conn_id: str) -> bool: ...
+
+
 @dataclass
 class Context(ActionContext):
-    """ActionContext plus what only commands need: a way to ask the user."""
+    """ActionContext plus what only commands need: a way to ask the user, and which
+    servers are in maintenance mode (nothing is started there)."""
 
     prompter: Prompter
+    maintenance: MaintenanceState | None = None
 
     def node_name(self, node: Node) -> str:
         return self.host_label(node.conn_id) if is_host(node) else node.name
+
+    def in_maintenance(self, conn_id: str) -> bool:
+        return self.maintenance is not None and self.maintenance.in_maintenance(conn_id)
 
 
 class Command(QObject):

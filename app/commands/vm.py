@@ -42,6 +42,8 @@ class VMCommand(Command):
         unsupported = unsupported_reason(vm, self.action_for(vm))
         if unsupported:
             return unsupported
+        if self.action_for(vm) is VMAction.START and self.ctx.in_maintenance(node.conn_id):
+            return "its server is in maintenance mode; exit it first (Server menu)"
         if vm.state not in self.states:
             return vm.state.value + (f"; it must be {self.required_state}"
                                      if self.required_state else "")

@@ -109,6 +109,13 @@ class InventoryModel(QAbstractItemModel):
         self._queue = [(c, e) for c, e in self._queue if c != conn_id]
         self.hostRemoved.emit(conn_id)
 
+    def set_maintenance(self, conn_id: str, on: bool) -> None:
+        """Marks the host "In maintenance" (its state column, icon and tooltip)."""
+        facts = self._facts.get(conn_id)
+        if facts is not None and facts.maintenance != on:
+            facts.maintenance = on
+            self._host_changed(conn_id)
+
     # ================= events =================
 
     def apply(self, conn_id: str, event: HostEvent) -> None:

@@ -86,6 +86,7 @@ class HostFacts:
     state: ConnState = ConnState.CONNECTING
     reason: str = ""
     control_domain: VMInfo | None = None
+    maintenance: bool = False   # app.maintenance: nothing is to be started there
 
 
 def record_name(obj: Record | None) -> str:

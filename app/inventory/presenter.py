@@ -22,7 +22,8 @@ from app.contracts import UsageSource
 from app.inventory.columns import (COLUMNS, CPU_COLUMN, FILTER_ROLE, NAME_COLUMN, SORT_ROLE,
                                    USAGE_COLUMNS, USAGE_ROLE)
 from app.inventory.nodes import HostFacts, Node, NodeKind
-from connectors.libvirt.model import ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo
+from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
+                                      VMState)
 
 _GREY = QBrush(QColor("#8a8a8a"))
 # Bound once: looking up Qt.ItemDataRole.DisplayRole costs some 30 times a module
@@ -37,6 +38,8 @@ _WITH_USAGE = (NodeKind.VM, NodeKind.HOST)     # the rows a UsageSource has figu
 
 
 def host_state_text(facts: HostFacts, info: HostInfo | None) -> str:
+    if facts.state is ConnState.CONNECTED and facts.maintenance:
+        return "In maintenance"
     if facts.state is ConnState.CONNECTED:
         return info.hypervisor_label if info is not None and info.hypervisor_label \
             else "Connected"
@@ -45,6 +48,14 @@ def host_state_text(facts: HostFacts, info: HostInfo | None) -> str:
     if facts.state is ConnState.RECONNECTING:
         return f"Reconnecting: {facts.reason}" if facts.reason else "Reconnecting…"
     return f"Disconnected: {facts.reason}" if facts.reason else "Disconnected"
+
+
+def vm_state_text(vm: VMInfo) -> str:
+    # Paused by a migration (the source at the switch-over, the destination while the
+    # VM arrives): say what is happening, not just "Paused".
+    if vm.state is VMState.PAUSED and vm.state_reason == "migrating":
+        return "Migrating…"
+    return vm.state.label
 
 
 class RowPresenter:
@@ -119,7 +130,7 @@ class RowPresenter:
             return "" if facts is None else host_state_text(
                 facts, obj if isinstance(obj, HostInfo) else None)
         if isinstance(obj, VMInfo):
-            return obj.state.label
+            return vm_state_text(obj)
         if isinstance(obj, (NetworkInfo, PoolInfo)):
             return obj.state_label
         if node.kind is NodeKind.GROUP:
@@ -130,6 +141,8 @@ class RowPresenter:
         obj = node.obj
         if node.kind is NodeKind.HOST:
             facts = self._hosts.get(node.conn_id)
+            if facts is not None and facts.maintenance and facts.state is ConnState.CONNECTED:
+                return icons.icon("host-maintenance")
             return icons.host_icon(facts.state if facts else ConnState.DISCONNECTED)
         if isinstance(obj, VMInfo):
             return icons.vm_icon(obj.state)
@@ -178,6 +191,8 @@ class RowPresenter:
             lines.append(f"Control domain: {dom0.vcpus} vCPUs, "
                          f"{dom0.memory_kib // 1024} MiB")
         lines.append(facts.state.label + (f": {facts.reason}" if facts.reason else ""))
+        if facts.maintenance:
+            lines.append("In maintenance mode: VMs are not started here")
         return "\n".join(lines)
 
     # ---- the CPU and Memory columns ----

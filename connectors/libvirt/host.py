@@ -6,7 +6,8 @@ backoff until it succeeds or the user disconnects. The parts live beside it: ope
 (openAuth and credentials), subscription.py (keepalive, close callback, events),
 link.py (one connection and its worker pool, bounded calls), live_inventory.py (the
 records and their coalesced refreshes), polling.py (hosts whose driver sends no
-lifecycle events), actions.py and delete.py (what the user does to a VM).
+lifecycle events), actions.py and delete.py (what the user does to a VM), migration*.py
+(moving a VM to another host).
 
 The picture is fed by libvirt's events (through connectors.libvirt.eventloop, so every
 callback arrives on the asyncio loop thread); only for a driver that refuses lifecycle
@@ -34,6 +35,11 @@ from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.link import Link
 from connectors.libvirt.live_inventory import LiveInventory
+from connectors.libvirt.migration import JobProgress, Migration, MigrationOptions
+from connectors.libvirt.migration_check import HostFacts as MigrationHostFacts
+from connectors.libvirt.migration_check import VMFacts
+from connectors.libvirt.migration_facts import read_host_facts, read_vm_facts
+from connectors.libvirt.migration_run import MigrationOutcome, Names, run_migration
 from connectors.libvirt.model import (ActionError, ConnectError, ConnectionSettings,
                                       ConnState, HostEvent, HostInfo, HostStateChanged,
                                       HypervisorEvent, InventoryChanged, NetworkInfo,
@@ -420,6 +426,60 @@ class LibvirtHost:
                 + [(ObjectKind.POOL, p.key) for p in self._inventory.pools.values()])
         except (libvirt.libvirtError, asyncio.TimeoutError):
             pass                 # the events bring it a moment later
+
+    # ---- migration (migration*.py) ----
+
+    async def migration_host_facts(self, name: str) -> MigrationHostFacts:
+        """What this host offers a VM moving here (or away), for the pre-check; ``name``
+        is how the user knows it."""
+        link, conn = self._require_connection()
+        return await self._as_action(link, lambda: read_host_facts(conn, name),
+                                     f"Could not read what {name} offers",
+                                     f"while reading what {name} offers")
+
+    async def vm_migration_facts(self, key: str, dest: LibvirtHost) -> VMFacts:
+        """The VM as the pre-check sees it: its definition and disks here, and the
+        destination's view of its disks and CPU."""
+        link, conn = self._require_connection()
+        _dest_link, dest_conn = dest._require_connection()
+        name = self._name_of(key)
+        return await self._as_action(link, lambda: read_vm_facts(conn, dest_conn, key),
+                                     f"Could not check whether {name} can move",
+                                     f"while checking whether {name} can move")
+
+    async def migrate_vm(self, key: str, dest: LibvirtHost, options: MigrationOptions,
+                         names: Names, on_progress: Callable[[JobProgress], None]
+                         ) -> MigrationOutcome:
+        """Moves the VM to ``dest`` (migration_run.py: progress, cancel by cancelling the
+        awaiting task, one ActionError sentence). Both hosts' records of the VM are read
+        again before this returns, so the tree shows it moved as the job ends, whether or
+        not the events have arrived yet."""
+        link, _conn = self._require_connection()
+        dest_link, _dest_conn = dest._require_connection()
+        conn = link.hold()
+        try:
+            dest_conn = dest_link.hold()
+        except libvirt.libvirtError:
+            link.release()
+            raise ActionError(f"Not connected to {dest._display}.") from None
+        migration = Migration(conn, dest_conn, key, options)
+
+        def dest_alive() -> bool:
+            return dest._link is dest_link and dest.state is ConnState.CONNECTED
+
+        def release() -> None:
+            link.release()
+            dest_link.release()
+
+        try:
+            return await run_migration(migration, link, names, dest_alive=dest_alive,
+                                       on_progress=on_progress, release=release)
+        finally:
+            refreshes = [self._inventory.refresh_now(link, [(ObjectKind.VM, key)])]
+            if dest_alive():
+                refreshes.append(dest._inventory.refresh_now(dest_link,
+                                                             [(ObjectKind.VM, key)]))
+            await asyncio.gather(*refreshes, return_exceptions=True)
 
     async def _as_action(self, link: Link, run: Callable[[], T], failed: str,
                          doing: str) -> T:

@@ -97,6 +97,37 @@ class Link:
         self.event_ids: EventIds = ()
         self.executor = GatedExecutor(name, workers)
         self._timeout_s = timeout_s    # read per call: the user may change it meanwhile
+        self._holds = 0
+        self._deferred: tuple[libvirt.virConnect, EventIds] | None = None
+        self._lock = threading.Lock()
+
+    def hold(self) -> libvirt.virConnect:
+        """The open connection, kept open until ``release()`` even when the host lets it
+        go meanwhile: a migration's thread uses it for minutes outside the pool, and
+        closing a connection under a running call crashes libvirt's client."""
+        with self._lock:
+            if self.conn is None:
+                raise libvirt.libvirtError(f"the connection to {self.name} is closed")
+            self._holds += 1
+            return self.conn
+
+    def release(self) -> None:
+        with self._lock:
+            self._holds -= 1
+            deferred = self._deferred if self._holds == 0 else None
+            if deferred is not None:
+                self._deferred = None
+        if deferred is not None:
+            threading.Thread(target=close_quietly, args=deferred, daemon=True,
+                             name=f"libvirt-close-{self.name}").start()
+
+    def _defer_close(self, conn: libvirt.virConnect, ids: EventIds) -> bool:
+        """True when someone holds the connection: it is closed at the last release."""
+        with self._lock:
+            if self._holds:
+                self._deferred = (conn, ids)
+                return True
+            return False
 
     async def call(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts],
                    timeout_s: float | None = None) -> T:
@@ -118,7 +149,7 @@ class Link:
         """Forget the connection and close it in the pool, without waiting."""
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
-        if conn is not None:
+        if conn is not None and not self._defer_close(conn, ids):
             self.executor.submit_close(lambda: close_quietly(conn, ids), CLOSE_WAIT_S)
 
     def abandon(self) -> None:
@@ -132,7 +163,7 @@ class Link:
         disconnect); then give up the pool."""
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
-        if conn is not None:
+        if conn is not None and not self._defer_close(conn, ids):
             closing = self.executor.submit_close(lambda: close_quietly(conn, ids),
                                                  CLOSE_WAIT_S)
             try:

@@ -245,3 +245,8 @@ def marker_vm(libvirt_uri):
     yield name
     dom.undefine()
     conn.close()
+
+
+# The migration tests' second host and guests, shared by their modules for the session.
+from tests.integration.migration_fixtures import (  # noqa: E402, F401
+    _started, companion, peer, session_guests, traveller, two_hosts)

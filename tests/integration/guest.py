@@ -71,14 +71,18 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
               graphics: str | None = "vnc", disk_path: str | os.PathLike | None = None,
               disk_format: str = "raw", serial_log: str | os.PathLike | None = None,
               tablet: bool = False, vnc_password: str | None = None,
-              video: str = "vga", acpi: bool = True, report: bool = False) -> str:
+              video: str = "vga", acpi: bool = True, report: bool = False,
+              cmdline_extra: str = "", serial_append: bool = False) -> str:
     """Domain XML for the test guest.
 
     ``accel`` is the domain type ("kvm" or "qemu"). ``graphics`` is "vnc", "spice" or None;
     VNC and SPICE listen on 127.0.0.1 with an automatic port. ``serial_log`` is where the
     guest's serial port is written (default: SERIAL_DIR/<name>.serial.log);
     ``vnc_password`` sets the display's password (VNC or SPICE); ``video`` is the video
-    model ("vga", "qxl", "virtio", "cirrus", "bochs"). ACPI is on so
+    model ("vga", "qxl", "virtio", "cirrus", "bochs"); ``cmdline_extra`` is added to the
+    kernel command line (``hvconsole.counter``: see scripts/test-guest-init.sh);
+    ``serial_append`` opens the serial log for appending (libvirt truncates it for every new
+    QEMU otherwise, the destination's of a migration too). ACPI is on so
     that `virsh shutdown` presses the power button the guest's init listens to;
     ``acpi=False`` makes a guest that ignores it (the call succeeds, the guest runs on).
     ``report`` makes the guest report its disks, NICs' carriers, CD and a counter on the
@@ -90,7 +94,9 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     kernel = Path(kernel) if kernel else guest_dir() / "vmlinuz"
     initrd = Path(initrd) if initrd else guest_dir() / "initrd.gz"
     serial = Path(serial_log) if serial_log else SERIAL_DIR / f"{name}.serial.log"
-    append = " append='on'" if report else ""
+    append = " append='on'" if report or serial_append else ""
+    cmdline = " ".join(part for part in (KERNEL_CMDLINE, "hvconsole.report" if report else "",
+                                         cmdline_extra) if part)
     devices = [
         f"<serial type='file'><source path={quoteattr(str(serial))}{append}/>"
         "<target port='0'/></serial>",
@@ -121,7 +127,7 @@ def guest_xml(name: str, *, accel: str, kernel: str | os.PathLike | None = None,
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{escape(str(kernel))}</kernel>
     <initrd>{escape(str(initrd))}</initrd>
-    <cmdline>{KERNEL_CMDLINE}{' hvconsole.report' if report else ''}</cmdline>
+    <cmdline>{escape(cmdline)}</cmdline>
   </os>
   {"<features><acpi/></features>" if acpi else ""}
   <on_poweroff>destroy</on_poweroff>
