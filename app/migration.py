@@ -120,7 +120,8 @@ class MigrationService(QObject):
             src.vm_migration_facts(key, dst),
             _given(source_facts) if source_facts else src.migration_host_facts(
                 self.manager.label(source)),
-            _given(dest_facts) if dest_facts else dst.migration_host_facts(self.manager.label(dest)))
+            _given(dest_facts) if dest_facts else dst.migration_host_facts(
+                self.manager.label(dest)))
         return PreCheck(vm, src_facts, dst_facts)
 
     def default_options(self, pre: PreCheck, dest: str) -> MigrationOptions:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def _wait_with_the_loop(seconds: float) -> bool:
     """guest.pause's hook: runs the session's event loop (when it exists and is idle) so
     that libvirt's keepalive and events keep flowing while a test waits for a guest."""
     loop = root_conftest._session_loop
+    if threading.current_thread() is not threading.main_thread():
+        return False     # a wait in a worker thread (asyncio.to_thread): Qt's loop is not its
     if loop is None or loop.is_running() or loop.is_closed():
         return False
     loop.run_until_complete(asyncio.sleep(seconds))
