@@ -4,37 +4,33 @@ The window composes; it decides nothing about hypervisors. Commands (enabled sta
 icons, confirmation, running) live in app/commands; the window only places their QActions
 in the menus, the toolbar and the tree's context menu, and tells them what is selected.
 
-The splitter between tree and tabs is placed once the window has its real size (placed
-before, Qt shrank both sides when the window came up smaller, and the tree jumped back
-the first time a tab was shown); the tabs declare a fixed minimum width, so which tab
-shows never moves it. Its place is remembered across runs.
+What runs is reported by widgets/task_reporting.py; where the window and its splitter
+sit, by widgets/window_geometry.py.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QStyle,
-                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from app.inventory import InventoryFilterProxy, NodeKind
-from app.tasks import TaskState
 from widgets import help as guide
 from widgets.about import show_about
 from widgets.dialogs.add_server import AddServerDialog
 from widgets.status_bar import MainStatusBar
+from widgets.task_reporting import TaskReporter
 from widgets.tabs.events import EventsTab
 from widgets.tabs.general import GeneralTab
 from widgets.tree import InventoryTree
+from widgets.window_geometry import TABS_MIN_WIDTH, TREE_MIN_WIDTH, WindowGeometry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
-TREE_MIN_WIDTH = 220
-TABS_MIN_WIDTH = 560    # below it the Performance tab's toolbar is cut
-NAME_CHARS = 16         # the tree starts wide enough for names this long
 
 
 class MainWindow(QMainWindow):
@@ -79,8 +75,9 @@ class MainWindow(QMainWindow):
         manager.connectionRemoved.connect(self._schedule_summary)
         manager.stateChanged.connect(self._schedule_summary)
         inventory.batchApplied.connect(self._schedule_summary)
-        self._connect_tasks()
-        self._restore_geometry()
+        self.task_reporter = TaskReporter(tasks, self.status, prompter, self)
+        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar)
+        self.geometry_keeper.restore()
         self._update_summary()
         self._selection_changed([])
         # The tree, not the filter box, has the keyboard when the window opens (as in
@@ -451,133 +448,21 @@ class MainWindow(QMainWindow):
         self._summary_timer.start()
 
     def _update_summary(self) -> None:
-        summary = self.inventory.summary() if hasattr(self.inventory, "summary") else None
-        if summary is None:
-            summary = self._count_from_model()
-        self.status.set_summary(*summary)
+        self.status.set_summary(*self.inventory.summary())
 
-    def _count_from_model(self) -> tuple[int, int, int, bool]:
-        from app.inventory import NODE_ROLE
-        from connectors.libvirt.model import ConnState
-        servers = connected = vms = 0
-        demo = False
-        model = self.inventory
-        for row in range(model.rowCount()):
-            index = model.index(row, 0)
-            node = index.data(NODE_ROLE)
-            servers += 1
-            host = self.manager.host(node.conn_id)
-            if host is not None and host.state == ConnState.CONNECTED:
-                connected += 1
-                demo = demo or bool(host.info and host.info.is_demo)
-            vms += sum(1 for r in range(model.rowCount(index))
-                       if model.index(r, 0, index).data(NODE_ROLE).kind == NodeKind.VM)
-        return servers, connected, vms, demo
-
-    def _connect_tasks(self) -> None:
-        self.tasks.taskStarted.connect(self._task_started)
-        self.tasks.taskFinished.connect(self._task_finished)
-
-    def _running_titles(self) -> list[str]:
-        return [f"{task.title} — {task.detail}" if task.detail else task.title
-                for task in self.tasks.active()]
-
-    def _task_started(self, task) -> None:
-        # A migration reports how far it is and what it does now (libvirt's job stats).
-        task.changed.connect(self._task_progressed)
-        self._task_progressed()
-
-    def _task_progressed(self) -> None:
-        active = self.tasks.active()
-        self.status.set_running(self._running_titles())
-        self.status.set_progress(active[-1].progress if active else None)
-
-    def _task_finished(self, task) -> None:
-        running = self._running_titles()
-        self.status.set_running(running)
-        failed = task.state is TaskState.FAILED
-        if not running:
-            self._shown_task = task
-            self.status.set_result(task.summary, failed)
-        # An outcome learned later ("shut off") replaces "requested" while it is shown.
-        task.outcomeChanged.connect(self._task_outcome_changed)
-        if failed and self.prompter is not None:
-            # Not from inside the task's coroutine: a message box there would run its
-            # own event loop in the middle of an asyncio step.
-            QTimer.singleShot(0, lambda: self.prompter.show_error(task.title, task.error))
-
-    _shown_task = None
-
-    def _task_outcome_changed(self) -> None:
-        task = self.sender()
-        if task is not None and task is self._shown_task and not self._running_titles():
-            self.status.set_result(task.summary, task.outcome_severity == "error")
-
-    # ---- geometry ----
-
-    def _settings(self) -> QSettings:
-        return QSettings("hvconsole", "hvconsole")
-
-    def _restore_geometry(self) -> None:
-        settings = self._settings()
-        geometry = settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        try:
-            self._saved_tree_width = int(str(settings.value("window/tree_width", 0) or 0))
-        except (TypeError, ValueError):
-            self._saved_tree_width = 0
-        visible = settings.value("window/toolbar", True)
-        self.toolbar.setVisible(visible not in (False, "false"))
+    # ---- geometry (widgets/window_geometry.py) ----
 
     def save_geometry(self) -> None:
-        settings = self._settings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        if self._splitter_placed:
-            settings.setValue("window/tree_width", self.tree_width())
-        settings.setValue("window/toolbar", not self.toolbar.isHidden())
-        settings.sync()
-
-    _saved_tree_width = 0
-    _splitter_placed = False
+        self.geometry_keeper.save()
 
     def tree_width(self) -> int:
-        return self.splitter.sizes()[0]
-
-    def natural_tree_width(self) -> int:
-        """Room for names of NAME_CHARS characters on VM rows beside the other columns."""
-        tree = self.tree
-        header = tree.header()
-        others = sum(header.sectionSize(c) for c in range(1, header.count())
-                     if not header.isSectionHidden(c))
-        icon = tree.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
-        name = 2 * tree.indentation() + icon + 16 + \
-            tree.fontMetrics().averageCharWidth() * NAME_CHARS
-        holder = self.tree.parentWidget()
-        layout = holder.layout() if holder is not None else None
-        sides = 0
-        if layout is not None:
-            margins = layout.contentsMargins()
-            sides = margins.left() + margins.right()
-        return (name + others + 2 * tree.frameWidth() + sides
-                + tree.verticalScrollBar().sizeHint().width())
-
-    def _place_splitter(self) -> None:
-        """Once, when the window first has its size: the remembered width, else the
-        natural one, never so wide that the tabs get less than their minimum."""
-        if self._splitter_placed:
-            return
-        self._splitter_placed = True
-        total = self.splitter.width() - self.splitter.handleWidth()
-        wanted = self._saved_tree_width or self.natural_tree_width()
-        left = max(TREE_MIN_WIDTH, min(wanted, total - TABS_MIN_WIDTH))
-        self.splitter.setSizes([left, max(TABS_MIN_WIDTH, total - left)])
+        return self.geometry_keeper.tree_width()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if not self._splitter_placed:
+        if not self.geometry_keeper.placed:
             # After this show's layout pass, when the splitter has its real width.
-            QTimer.singleShot(0, self, self._place_splitter)
+            QTimer.singleShot(0, self, self.geometry_keeper.place_splitter)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.save_geometry()

@@ -484,7 +484,7 @@ def _small_window(qapp, aloop, width=1024, height=700):
     session.conn_id = session.manager.open(uri, save=False, demo=demo)
 
     async def loaded():
-        await wait_until(lambda: window._splitter_placed and _vm_rows(window.tree), 15)
+        await wait_until(lambda: window.geometry_keeper.placed and _vm_rows(window.tree), 15)
         await asyncio.sleep(0.2)
     aloop.run_until_complete(loaded())
     return session

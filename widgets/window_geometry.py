@@ -1,0 +1,83 @@
+"""Where the main window and its splitter sit, remembered across runs.
+
+The splitter between tree and tabs is placed once the window has its real size (placed
+before, Qt shrank both sides when the window came up smaller, and the tree jumped back
+the first time a tab was shown); the tabs declare a fixed minimum width, so which tab
+shows never moves it.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow, QSplitter, QStyle, QToolBar, QTreeView
+
+TREE_MIN_WIDTH = 220
+TABS_MIN_WIDTH = 560    # below it the Performance tab's toolbar is cut
+NAME_CHARS = 16         # the tree starts wide enough for names this long
+
+
+def _settings() -> QSettings:
+    return QSettings("hvconsole", "hvconsole")
+
+
+class WindowGeometry:
+    def __init__(self, window: QMainWindow, splitter: QSplitter, tree: QTreeView,
+                 toolbar: QToolBar) -> None:
+        self._window = window
+        self._splitter = splitter
+        self._tree = tree
+        self._toolbar = toolbar
+        self._saved_tree_width = 0
+        self.placed = False
+
+    def restore(self) -> None:
+        settings = _settings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self._window.restoreGeometry(geometry)
+        try:
+            self._saved_tree_width = int(str(settings.value("window/tree_width", 0) or 0))
+        except (TypeError, ValueError):
+            self._saved_tree_width = 0
+        visible = settings.value("window/toolbar", True)
+        self._toolbar.setVisible(visible not in (False, "false"))
+
+    def save(self) -> None:
+        settings = _settings()
+        settings.setValue("window/geometry", self._window.saveGeometry())
+        if self.placed:
+            settings.setValue("window/tree_width", self.tree_width())
+        settings.setValue("window/toolbar", not self._toolbar.isHidden())
+        settings.sync()
+
+    def tree_width(self) -> int:
+        return self._splitter.sizes()[0]
+
+    def natural_tree_width(self) -> int:
+        """Room for names of NAME_CHARS characters on VM rows beside the other columns."""
+        tree = self._tree
+        header = tree.header()
+        others = sum(header.sectionSize(c) for c in range(1, header.count())
+                     if not header.isSectionHidden(c))
+        icon = tree.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        name = 2 * tree.indentation() + icon + 16 + \
+            tree.fontMetrics().averageCharWidth() * NAME_CHARS
+        holder = tree.parentWidget()
+        layout = holder.layout() if holder is not None else None
+        sides = 0
+        if layout is not None:
+            margins = layout.contentsMargins()
+            sides = margins.left() + margins.right()
+        return (name + others + 2 * tree.frameWidth() + sides
+                + tree.verticalScrollBar().sizeHint().width())
+
+    def place_splitter(self) -> None:
+        """Once, when the window first has its size: the remembered width, else the
+        natural one, never so wide that the tabs get less than their minimum."""
+        if self.placed:
+            return
+        self.placed = True
+        splitter = self._splitter
+        total = splitter.width() - splitter.handleWidth()
+        wanted = self._saved_tree_width or self.natural_tree_width()
+        left = max(TREE_MIN_WIDTH, min(wanted, total - TABS_MIN_WIDTH))
+        splitter.setSizes([left, max(TABS_MIN_WIDTH, total - left)])
