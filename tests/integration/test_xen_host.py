@@ -119,10 +119,15 @@ def pv_guest(request, xen_host):
 
     name = f"{PREFIX}xen-pv-{uuid.uuid4().hex[:6]}"
     conn = libvirt.open(xen_host["uri"])
-    dom = conn.defineXML(_pv_domain_xml(name, getattr(request, "param", "")))
+    conn.defineXML(_pv_domain_xml(name, getattr(request, "param", "")))
+    conn.close()
     try:
         yield name
     finally:
+        # A connection of its own: one held open through the test sat idle over SSH for
+        # minutes, without an event loop to answer libvirt's keepalive, and was dropped.
+        conn = libvirt.open(xen_host["uri"])
+        dom = conn.lookupByName(name)
         with contextlib.suppress(libvirt.libvirtError):
             dom.destroy()  # refused when it is already shut off
         dom.undefine()
