@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from PySide6.QtCore import QSettings
 
-from app.console import PROTOCOLS
+from app.console_openers import PROTOCOLS
 
 
 class ProtocolMemory:

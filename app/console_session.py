@@ -4,7 +4,7 @@ the server goes away and comes back, or the VM starts.
 
 QtCore only. The protocol client (connectors/console) does the work; this turns its
 callbacks into signals on the Qt thread and owns the retry policy. What to connect to,
-and how, is the opener's business (app/console.py: a VM's console, a standalone
+and how, is the opener's business (app/console_openers.py: a VM's console, a standalone
 address); the session only asks it through ``ConsoleOpener``.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from app.console import address_opener
+from app.console_openers import address_opener
 from app.console_session import ConsoleSession
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, RememberedPasswords,
                                    address_console_key, vm_console_keys)

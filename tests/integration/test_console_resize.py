@@ -20,7 +20,7 @@ TEXT_MODE = (720, 400)
 
 def test_console_follows_the_guest_switching_to_a_graphics_mode(
         aloop, qtbot, booted_guest, libvirt_uri):
-    from app.console import vm_opener
+    from app.console_openers import vm_opener
     from app.console_session import ConsoleSession
     from tests.conftest import wait_until
     from tests.integration.app_stack import AppStack

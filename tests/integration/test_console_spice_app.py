@@ -57,7 +57,7 @@ class Stack:
             lambda: self.app.manager.host(self.conn_id).vm(self.key) is not None, 30))
 
     def session(self, **options):
-        from app.console import vm_opener
+        from app.console_openers import vm_opener
         from app.console_session import ConsoleSession
         return ConsoleSession(vm_opener(self.app.manager, self.conn_id, self.key, **options),
                               title="spice guest")
@@ -188,7 +188,7 @@ def test_spice_ticket_wrong_then_asked_and_remembered(aloop, guest_factory, tmp_
     """A standalone SPICE address: no ticket known, so the empty one is refused and the
     user is asked; a wrong answer is a clear refusal; the right one, ticked "Remember
     password", is kept in the vault and used next time without asking."""
-    from app.console import address_opener
+    from app.console_openers import address_opener
     from app.console_session import ConsoleSession
     from app.console_passwords import PasswordAnswer
     from app.vault import EncryptedFileVault
@@ -231,7 +231,7 @@ def test_a_spice_console_through_the_ssh_tunnel(sshd, ssh_uri, trusted, guest_fa
     """A VM on a qemu+ssh:// host: its SPICE server listens on the host's loopback only;
     every channel (main, display, inputs, cursor) travels in an ssh of its own, with the
     URI's user, port and key, and the guest's screen arrives."""
-    from app.console import VmOpener
+    from app.console_openers import VmOpener
     from app.console_session import ConsoleSession
     from connectors.libvirt.host import LibvirtHost
     from connectors.libvirt.model import ConnectionSettings

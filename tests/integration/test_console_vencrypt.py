@@ -200,7 +200,7 @@ def test_a_console_waits_for_the_user_after_an_untrusted_certificate(qemu_x509, 
     right ca-cert.pem is in place, Reconnect shows the screen."""
     import shutil
 
-    from app.console import address_opener
+    from app.console_openers import address_opener
     from app.console_session import ConsoleSession
     from connectors.console.address import ConsoleAddress
     from connectors.console.state import ConsoleState

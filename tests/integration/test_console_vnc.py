@@ -190,7 +190,7 @@ def test_password_is_read_from_the_secure_domain_xml(guest_factory):
 def test_session_follows_the_vm_off_and_on_again(aloop, booted_guest, libvirt_uri):
     """The Console tab's session: connected; the QEMU process ends (its VNC server closes
     mid-stream) -> not running; started again -> connected by itself, with a picture."""
-    from app.console import vm_opener
+    from app.console_openers import vm_opener
     from app.console_session import ConsoleSession
     from tests.conftest import wait_until
     from tests.integration.app_stack import AppStack

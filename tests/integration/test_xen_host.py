@@ -279,7 +279,7 @@ def test_a_pv_guests_framebuffer_in_the_console_over_ssh(stack, aloop, xen_host,
     last frame is kept as a PNG in the test's tmp_path for a look)."""
     from PySide6.QtGui import QImage
 
-    from app.console import vm_opener
+    from app.console_openers import vm_opener
     from app.console_session import ConsoleSession
 
     _until(aloop, lambda: stack.vm_node(pv_guest) is not None)

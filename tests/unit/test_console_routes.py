@@ -1,4 +1,4 @@
-"""How a VM's console is reached, one route at a time (app/console.py): which route a
+"""How a VM's console is reached, one route at a time (app/console_openers.py): which route a
 host's URI gets, libvirt's own socket for a local QEMU host (and SPICE falling back to
 TCP), an SSH tunnel, plain TCP and its address rules; a host whose driver has no
 consoles; the standalone opener's remembered passwords.
@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.console import (AddressOpener, LibvirtSocketRoute, SshTunnelRoute, TcpRoute,
+from app.console_openers import (AddressOpener, LibvirtSocketRoute, SshTunnelRoute, TcpRoute,
                          VmDisplay, VmOpener, route_for)
 from app.console_passwords import ConsolePasswords
 from connectors.console.address import ConsoleAddress

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.console import PROTOCOLS, VmOpener, pick_graphics
+from app.console_openers import PROTOCOLS, VmOpener, pick_graphics
 from app.console_session import ConsoleSession
 from app.console_passwords import (ConsolePasswords, PasswordAnswer, address_console_key,
                                    vm_console_key)

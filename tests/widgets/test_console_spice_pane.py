@@ -13,7 +13,7 @@ import asyncio
 import pytest
 from PySide6.QtGui import QGuiApplication
 
-from app.console import VmOpener
+from app.console_openers import VmOpener
 from app.console_session import ConsoleOpener, ConsoleSession
 from connectors.console.client import ConsoleClient
 from connectors.console.state import ConsoleState

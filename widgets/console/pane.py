@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QScrollArea, QSizePolicy, QStackedLayout,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from app.console import PROTOCOL_NAMES, safe_file_name
+from app.console_openers import PROTOCOL_NAMES, safe_file_name
 from app.console_session import ConsoleSession
 from connectors.console import keymap
 from connectors.console.state import ConsoleState, ConsoleStatus

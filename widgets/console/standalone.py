@@ -54,7 +54,7 @@ async def screenshot(address: ConsoleAddress, path: str,
     """The first complete screen of ``address`` as a PNG, through the same ConsoleSession
     and opener as the console window (no password is asked: the address's own, if any);
     the first failure ends it with the session's sentence."""
-    from app.console import address_opener
+    from app.console_openers import address_opener
     from app.console_session import ConsoleSession
     from connectors.console.state import ConsoleState
     from PIL import Image
@@ -116,7 +116,7 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     from widgets.event_loop import AsyncQtLoop
     from PySide6.QtWidgets import QApplication
 
-    from app.console import address_opener
+    from app.console_openers import address_opener
     from app.console_session import ConsoleSession
     from widgets.console.pane import ConsolePane
     from widgets.console.window import ConsoleWindow, password_prompt

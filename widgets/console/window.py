@@ -81,7 +81,7 @@ class PasswordDialog(QDialog):
 
 
 def password_prompt(parent_of: Callable[[], QWidget | None], can_remember: bool = False):
-    """A PasswordPrompt for app.console: a window-modal dialog, awaited without a nested
+    """A PasswordPrompt for app.console_openers: a window-modal dialog, awaited without a nested
     event loop. ``parent_of()`` gives the window to put it over. With ``can_remember``
     (a vault is there) it offers "Remember password" and answers a PasswordAnswer."""
     async def ask(what: str) -> str | PasswordAnswer | None:

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow, QStackedLayout, QWidget
 
-from app.console import PROTOCOLS, vm_opener
+from app.console_openers import PROTOCOLS, vm_opener
 from app.console_session import ConsoleSession
 from app.console_protocols import ProtocolMemory
 from app.inventory import NodeKind
