@@ -139,10 +139,6 @@ class ConnectionManager(QObject):
                                     f"The saved server cannot be opened: {exc}")
         return opened
 
-    def config_warnings(self) -> list[str]:
-        """What was wrong with the saved-servers file when it was read, in sentences."""
-        return list(self._config_warnings)
-
     def set_connect_guard(self, guard: Callable[[str], Awaitable[None]] | None) -> None:
         """``await guard(uri)`` runs before every connect the user starts (not before the
         host's own reconnects) and raises ConnectError to refuse it, with the reason the

@@ -20,12 +20,11 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 
 from app import icons
 from app.actions.base import Action, ActionContext
-from app.contracts import Connections, Inventory
 from app.inventory import Node, NodeKind
 from connectors.libvirt.model import VMInfo
 
 if TYPE_CHECKING:
-    from app.tasks import Task, TaskManager
+    from app.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +206,3 @@ class Command(QObject):
     def run_on(self, nodes: Sequence[Node]) -> list[Task]:
         """For scripts and tests: the command on these objects, asking as the menu would."""
         return self.start(self.evaluate(nodes))
-
-
-def make_context(manager: Connections, inventory: Inventory, tasks: TaskManager,
-                 prompter: Prompter) -> Context:
-    return Context(manager, inventory, tasks, prompter)

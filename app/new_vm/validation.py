@@ -211,9 +211,3 @@ def summary_problems(plan: VmPlan, facts: HostFacts, taken: frozenset[str] = fro
 PAGES = (source_problems, os_problems, resources_problems, hardware_problems)
 
 
-def all_problems(plan: VmPlan, facts: HostFacts, taken: frozenset[str] = frozenset()
-                 ) -> list[str]:
-    found: list[str] = []
-    for page in PAGES:
-        found += page(plan, facts)
-    return found + summary_problems(plan, facts, taken)

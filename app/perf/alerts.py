@@ -311,9 +311,6 @@ class AlertsModel(QAbstractTableModel):
     def firing_count(self) -> int:
         return sum(1 for a in self._alerts if id(a) not in self._ended)
 
-    def is_firing(self, alert: Alert) -> bool:
-        return id(alert) not in self._ended
-
     def add(self, alert: Alert) -> None:
         before = self.firing_count()
         self.beginInsertRows(QModelIndex(), 0, 0)

@@ -62,10 +62,6 @@ def _tray_locked(err: libvirt.libvirtError) -> bool:
     return "tray" in message or "locked" in message
 
 
-def detach_config(dom: libvirt.virDomain, device_xml: str) -> None:
-    dom.detachDeviceFlags(device_xml, CONFIG)
-
-
 class Removal(enum.Enum):
     REMOVED = "removed"       # the guest let go: the device is gone
     REFUSED = "refused"       # the guest said no (DEVICE_REMOVAL_FAILED)

@@ -168,10 +168,6 @@ class OsDb:
                     return entry
         return None
 
-    def medium_for(self, entry: OsEntry, label: DiscLabel, arch: str) -> Medium | None:
-        return next((m for m in entry.media
-                     if m.arch in (arch, "all") and _disc_matches(m, label)), None)
-
     def identify_treeinfo(self, family: str, version: str, arch: str) -> OsEntry | None:
         """The OS of a tree whose .treeinfo says family/version/arch (Fedora, RHEL...)."""
         for entry in self.all():
