@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from app.actions.new_vm import CloneVM, CreatingHost
-from app.tasks import Task, TaskState
-from connectors.libvirt.clone_ops import CloneJob, CloneSpec
+from app.tasks import Task, TaskManager
+from connectors.libvirt.clone_ops import CloneSpec
 from connectors.libvirt.host_facts import HostFacts
 from connectors.libvirt.model import ActionError, VMInfo, VMState
 
+from .running import CreationRunner
 from .validation import NAME
 
 
@@ -63,19 +64,15 @@ def suggested_clone_name(vm: VMInfo, taken: frozenset[str]) -> str:
     return name
 
 
-class CloneSession(QObject):
+class CloneSession(CreationRunner):
     ready = Signal(str)
-    progress = Signal(str, float)
-    finished = Signal(str, str)
 
-    def __init__(self, host: CreatingHost, tasks, host_label: str, vm: VMInfo,
+    def __init__(self, host: CreatingHost, tasks: TaskManager, host_label: str, vm: VMInfo,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.host, self.tasks, self.host_label, self.vm = host, tasks, host_label, vm
+        super().__init__(tasks, parent)
+        self.host, self.host_label, self.vm = host, host_label, vm
         self.facts: HostFacts | None = None
         self.error = ""
-        self.task = None
-        self.job: CloneJob | None = None
 
     async def load(self) -> None:
         try:
@@ -88,22 +85,4 @@ class CloneSession(QObject):
         spec = CloneSpec(self.vm.key, plan.name.strip(), plan.pool or None, plan.linked,
                          plan.start)
         action = CloneVM(self.host, self.host_label, self.vm.name, spec, self.progress.emit)
-        self.job = action.job
-        task = self.tasks.run_action(action)
-        self.task = task
-        task.finished.connect(lambda: self._ended(task, action))
-        return task
-
-    def _ended(self, task: Task, action: CloneVM) -> None:
-        if task.state is TaskState.SUCCEEDED:
-            self.finished.emit(action.key, "")
-        elif task.state is TaskState.CANCELLED:
-            self.finished.emit("", "The clone was cancelled; what it had copied was deleted.")
-        else:
-            self.finished.emit("", task.error)
-
-    def cancel(self) -> bool:
-        if self.task is None or self.job is None or self.job.defined:
-            return False
-        self.task.cancel()
-        return True
+        return self.run(action, "The clone was cancelled; what it had copied was deleted.")

@@ -15,13 +15,14 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from app.actions.new_vm import CreateVM, CreatingHost
-from app.tasks import Task, TaskState
+from app.tasks import Task, TaskManager
 from connectors.libvirt import install_tree, iso9660, osinfo
-from connectors.libvirt.create_ops import CreateJob, Source
+from connectors.libvirt.create_ops import Source
 from connectors.libvirt.host_facts import HostFacts
 from connectors.libvirt.model import ActionError
 
 from .plan import VmPlan
+from .running import CreationRunner
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +31,22 @@ async def load_osdb() -> osinfo.OsDb:
     return await asyncio.to_thread(osinfo.load_default)
 
 
-class NewVmSession(QObject):
+class NewVmSession(CreationRunner):
     """Signals: ``ready(error)`` once facts and the OS database are in (error "" when
     fine), ``mediaChecked()`` after an ISO or tree was looked at (the plan holds the
     result), ``progress(phase, fraction)`` while creating, ``finished(key, error)``."""
 
     ready = Signal(str)
     mediaChecked = Signal()  # noqa: N815 (Qt signal names are camelCase here)
-    progress = Signal(str, float)
-    finished = Signal(str, str)
 
-    def __init__(self, host: CreatingHost, tasks, host_label: str,
+    def __init__(self, host: CreatingHost, tasks: TaskManager, host_label: str,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(tasks, parent)
         self.host = host
-        self.tasks = tasks
         self.host_label = host_label
         self.facts: HostFacts | None = None
         self.osdb: osinfo.OsDb | None = None
         self.error = ""
-        self.task = None
-        self.job: CreateJob | None = None
         self._check_serial = 0
 
     async def load(self) -> None:
@@ -122,26 +118,7 @@ class NewVmSession(QObject):
     def create(self, plan: VmPlan) -> Task:
         """Starts the creation (an action, one task); returns the Task."""
         action = CreateVM(self.host, self.host_label, plan.to_spec(), self.progress.emit)
-        self.job = action.job
-        task = self.tasks.run_action(action)
-        self.task = task
-        task.finished.connect(lambda: self._ended(task, action))
-        return task
-
-    def _ended(self, task: Task, action: CreateVM) -> None:
-        if task.state is TaskState.SUCCEEDED:
-            self.finished.emit(action.key, "")
-        elif task.state is TaskState.CANCELLED:
-            self.finished.emit("", "Creating the VM was cancelled; nothing was left behind.")
-        else:
-            self.finished.emit("", task.error)
-
-    def cancel(self) -> bool:
-        """False once the VM is defined (the rest cannot be undone by cancelling)."""
-        if self.task is None or self.job is None or self.job.defined:
-            return False
-        self.task.cancel()
-        return True
+        return self.run(action, "Creating the VM was cancelled; nothing was left behind.")
 
 
 def _readable(path: str) -> None:
