@@ -31,7 +31,7 @@ from connectors.libvirt.host import LibvirtHost  # noqa: E402
 from connectors.libvirt.migration import MigrationOptions  # noqa: E402
 from connectors.libvirt.migration_run import Names  # noqa: E402
 from connectors.libvirt.model import ConnState  # noqa: E402
-from tests.integration.guest import (GUEST_DIR, build_guest_files, guest_xml,  # noqa: E402
+from tests.integration.guest import (build_guest_files, guest_dir, guest_xml,  # noqa: E402
                                      serial_log_path, wait_for_serial)
 from tests.integration.peer_host import PeerHost  # noqa: E402
 
@@ -72,7 +72,7 @@ def main() -> int:
     parser.add_argument("--disk", action="store_true", help="copy a 64 MiB qcow2 disk too")
     args = parser.parse_args()
     build_guest_files()
-    accel_file = GUEST_DIR / "accel.json"
+    accel_file = guest_dir() / "accel.json"
     accel = json.loads(accel_file.read_text())["accel"] if accel_file.exists() else "qemu"
     peer = PeerHost.start()
     conn = libvirt.open(LOCAL)

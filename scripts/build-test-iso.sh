@@ -18,7 +18,6 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/cache.sh
 . "$REPO/scripts/lib/cache.sh"
-BASE="${HVCONSOLE_GUEST_DIR:-$HVCONSOLE_CACHE_DIR/test-guest}"
 DIR="${HVCONSOLE_TEST_ISO_DIR:-$HVCONSOLE_CACHE_DIR/test-iso}"
 VOLUME_ID="Debian 11.0.0 amd64 n"
 # Dependency order (each module's depends=): c* load before v*, by name.
@@ -40,7 +39,9 @@ done
 [ -d /usr/lib/grub/i386-pc ] || die "GRUB's BIOS modules are missing (Debian: grub-pc-bin)"
 [ -d /usr/lib/grub/x86_64-efi ] || die "GRUB's UEFI modules are missing (Debian: grub-efi-amd64-bin)"
 
-bash "$REPO/scripts/build-test-guest.sh" >/dev/null
+# The base guest's folder (one per version of what builds it), from the builder's info= line.
+BASE="$(dirname "$(bash "$REPO/scripts/build-test-guest.sh" | sed -n 's/^info=//p')")"
+[ -f "$BASE/guest.json" ] || die "the test guest could not be built (scripts/build-test-guest.sh)"
 kernel_pkg="$(sed -n 's/.*"package": "\([^"]*\)".*/\1/p' "$BASE/guest.json")"
 kver="${kernel_pkg#linux-image-}"
 stamp="$(content_key "$BASE/stamp" "$(realpath "${BASH_SOURCE[0]}")" "$REPO/scripts/lib/cache.sh")"

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 from app.new_vm.session import NewVmSession
 from connectors.libvirt.create_ops import Source
 from tests.conftest import wait_until
-from tests.integration.guest import GUEST_DIR, KERNEL_CMDLINE, REPO
+from tests.integration.guest import KERNEL_CMDLINE, REPO, guest_dir
 from widgets.dialogs.new_vm import NewVmWizard
 
 TREE_PATH = "debian/dists/bullseye/main/installer-amd64"
@@ -49,7 +49,7 @@ def build_test_iso() -> BuiltIso:
 
 
 def accel() -> str:
-    return json.loads((GUEST_DIR / "accel.json").read_text())["accel"]
+    return json.loads((guest_dir() / "accel.json").read_text())["accel"]
 
 
 class InstallTree:

@@ -16,7 +16,7 @@ from connectors.libvirt import domxml
 from connectors.libvirt.host import LibvirtHost
 from tests.conftest import wait_until
 from tests.integration.conftest import PREFIX, _remove_domain, _test_pool
-from tests.integration.guest import GUEST_DIR, REPO, guest_xml, serial_log_path
+from tests.integration.guest import REPO, guest_dir, guest_xml, serial_log_path
 
 IO_INITRD_SCRIPT = REPO / "scripts" / "build-test-guest-io.sh"
 
@@ -57,7 +57,7 @@ class Guests:
                 "<target><format type='qcow2'/></target></volume>", 0)
             self.volumes.append(vol)
             options.update(disk_path=vol.path(), disk_format="qcow2")
-        xml = guest_xml(name, accel=self.accel, kernel=GUEST_DIR / "vmlinuz",
+        xml = guest_xml(name, accel=self.accel, kernel=guest_dir() / "vmlinuz",
                         initrd=io_initrd(), serial_log=serial_log_path(name),
                         memory_mib=memory_mib, report=True, **options)
         dom = domxml.parse(xml)
