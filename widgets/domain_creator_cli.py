@@ -34,7 +34,13 @@ async def show_domain_creator(session, opened: list) -> int:
         await wizard.load_task
     except asyncio.CancelledError:
         pass
-    await asyncio.sleep(0.3)                 # the pages filled from the host's answers
+    # The pages filled from the host's answers, and the preselected image looked at.
+    await asyncio.sleep(0.3)
+    for _ in range(300):
+        if not wizard.plan.checking:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)
     pixmap = wizard.grab()
     if pixmap.isNull() or not pixmap.save(session.args.screenshot, "PNG"):
         print(f"hvconsole: cannot write the screenshot to {session.args.screenshot}",

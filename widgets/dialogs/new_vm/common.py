@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractButton, QComboBox, QLabel, QLineEdit, QP
                                QSpinBox, QWizardPage)
 
 ERROR_STYLE = "color: #c62828;"
+WAIT_STYLE = "color: palette(mid);"    # the page is waiting for an answer, nothing is wrong
 
 
 def problem_label() -> QLabel:
@@ -24,7 +25,7 @@ def problem_label() -> QLabel:
 def note_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet("color: palette(mid);")
+    label.setStyleSheet(WAIT_STYLE)
     return label
 
 
@@ -56,7 +57,8 @@ def select_data(combo: QComboBox, data: object) -> None:
 
 class CheckedPage(QWizardPage):
     """A page whose Next stays disabled while ``problems()`` lists any; the first one is
-    shown in red under the page."""
+    shown in red under the page (greyed while the page waits for the host or for the
+    chosen image to be looked at: nothing is wrong yet)."""
 
     def __init__(self, wizard, title: str, subtitle: str = "") -> None:
         super().__init__()
@@ -88,8 +90,10 @@ class CheckedPage(QWizardPage):
         """Copy the widgets' values into the plan (pages override)."""
 
     def _update(self) -> None:
+        waiting = self.facts is None or self.plan.checking
         found = self.problems() if self.facts is not None else ["Reading what the host "
                                                                 "offers…"]
+        self.problem.setStyleSheet(WAIT_STYLE if waiting else ERROR_STYLE)
         self.problem.setText(found[0] if found else "")
         self.completeChanged.emit()
 
