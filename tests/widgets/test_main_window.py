@@ -583,3 +583,27 @@ def test_the_program_keeps_a_big_inventory_out_of_the_cycle_collector(qapp, aloo
     finally:
         gc.unfreeze()
         _close(session, aloop)
+
+
+def test_the_demo_lab_named_with_connect_is_still_the_demo(qtbot, qapp, aloop):
+    """``--connect test:///…/lab.xml`` shows the demo as the demo: its name and the badge."""
+    uri, demo = _demo_uri()
+    if not demo:
+        pytest.skip("no demo lab in this checkout")
+    session = Session(_args(connect=[uri]))
+    window = session.build()
+    try:
+        opened = aloop.run_until_complete(session.open_connections())
+        assert len(opened) == 1
+
+        async def loaded():
+            await wait_until(lambda: _vm_rows(window.tree), timeout=15)
+        aloop.run_until_complete(loaded())
+        servers, connected, _vms, shown_as_demo = session.inventory.summary()
+        assert (servers, connected, shown_as_demo) == (1, 1, True)
+        host_row = next(_rows(window.tree))
+        assert host_row.data() == "Demo lab"
+    finally:
+        aloop.run_until_complete(session.shutdown())
+        window.close()
+        window.deleteLater()
