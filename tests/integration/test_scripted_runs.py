@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from connectors.libvirt.model import ConnState
 from tests.integration.relays import LIBVIRT_SOCKET, SocketRelay
@@ -49,11 +50,16 @@ def _args(**overrides) -> argparse.Namespace:
 def _row_text(window, conn_id: str, key: str, column: int = 0) -> str | None:
     """The text the tree shows for a node once scrolled to, if it has a row there."""
     tree = window.tree
+    window.inventory.flush()       # events still queued for the next batch go in first
     source = window.inventory.index_of(conn_id, key, column)
     if not source.isValid():
         return None
     index = window.proxy.mapFromSource(source)
+    # A layout Qt has only scheduled (rows that just arrived) would leave the scroll and
+    # the row's rectangle stale: lay out now, scroll, and let the scroll take effect.
+    tree.doItemsLayout()
     tree.scrollTo(index)
+    QCoreApplication.processEvents()
     rect = tree.visualRect(index)
     if not rect.isValid() or not tree.viewport().rect().intersects(rect):
         return None
