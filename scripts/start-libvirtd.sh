@@ -32,6 +32,14 @@ if [ -e /dev/kvm ] && [ "$(id -u)" -eq 0 ]; then
     chmod 666 /dev/kvm
 fi
 
+# libvirt runs swtpm as tss, which signs each new vTPM's certificate in swtpm's local CA;
+# one swtpm_setup run as root leaves that CA's lock and serial owned by root, and every
+# VM with an emulated TPM then fails to start ("Need read/write rights on ...lock").
+# Debian's package makes the CA tss's; keep it so.
+if [ -d /var/lib/swtpm-localca ] && id tss >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    chown -R tss:root /var/lib/swtpm-localca
+fi
+
 if answers; then
     say "libvirtd already answers on $URI"
     exit 0

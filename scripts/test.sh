@@ -70,7 +70,8 @@ run_pytest() {
     step "pytest: $label tests (-m \"$marker\")"
     # Each test has its own limit (pyproject.toml); this one catches a run that stops
     # between tests, so a hang costs one phase and says so instead of the CI's whole hour.
-    timeout --kill-after=30 "$PHASE_LIMIT_S" .venv/bin/python -m pytest -m "$marker" -ra "$@"
+    timeout --kill-after=30 "$PHASE_LIMIT_S" .venv/bin/python -m pytest -m "$marker" -ra \
+        --durations=12 "$@"
     rc=$?
     case "$rc" in
         0) echo "test.sh: $label tests passed" ;;

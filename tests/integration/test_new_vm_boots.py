@@ -153,7 +153,8 @@ def _shell(made, kind: str) -> str:
 
 def test_an_iso_uploaded_from_here_boots_to_the_shell_in_console_and_serial(made, stack,
                                                                            aloop, conn):
-    from app.console_openers import ConsoleSession, vm_opener
+    from app.console_openers import vm_opener
+    from app.console_session import ConsoleSession
 
     text = _shell(made, "iso")
     assert "HVCONSOLE-GUEST-READY" in text
