@@ -62,7 +62,11 @@ def _row_text(window, conn_id: str, key: str, column: int = 0) -> str | None:
     QCoreApplication.processEvents()
     rect = tree.visualRect(index)
     if not rect.isValid() or not tree.viewport().rect().intersects(rect):
-        return None
+        parent = index.parent()
+        # Why not, for the failure's message (a row that exists but is not in sight).
+        return (f"<row {index.row()} not in sight: parent expanded="
+                f"{tree.isExpanded(parent) if parent.isValid() else None}, rect={rect}, "
+                f"viewport={tree.viewport().rect()}, window={window.size()}>")
     return index.data()
 
 
@@ -77,6 +81,7 @@ def test_screenshot_of_an_ssh_host_waits_for_the_host_key_check_and_shows_its_vm
     shot = tmp_path / "ssh.png"
     session = Session(_args(connect=[ssh_uri], show_domain=marker_vm, screenshot=str(shot)))
     window = session.build()
+    window.resize(1280, 800)       # not a size an earlier test's window left in the settings
     window.show()
     try:
         opened = aloop.run_until_complete(session.open_connections())
