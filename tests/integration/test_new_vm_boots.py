@@ -176,7 +176,7 @@ def test_an_iso_uploaded_from_here_boots_to_the_shell_in_console_and_serial(made
         return int((rgb != rgb[0, 0]).any(axis=2).sum())
 
     async def look() -> int:
-        session.start()
+        session.keep_connected()
         try:
             await wait_until(lambda: lit() > 2000, 60, interval=0.5)
             return lit()
