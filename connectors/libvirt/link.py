@@ -25,13 +25,8 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
-# How long closing a connection waits for the calls under way on it: a call stuck on a dead
-# host keeps the connection open (abandoned) rather than freed under its feet.
-CLOSE_WAIT_S = 10.0
-
-
 class ConnectionClosed(libvirt.libvirtError):
-    """A call that reached the worker pool after its connection was closed."""
+    """A call that reached the connection after it was closed."""
 
     def __init__(self, name: str) -> None:
         Exception.__init__(self, f"the connection to {name} was closed")
@@ -43,46 +38,66 @@ class GatedExecutor(ThreadPoolExecutor):
 
     libvirt frees a connection when it is closed, even while another thread is inside a
     call on it (a disconnect during an inventory read crashed the process in
-    listAllNetworks). Every job submitted here is counted; ``close_when_idle`` refuses new
-    ones and waits for the running ones before the connection may be closed.
+    listAllNetworks). Every job submitted here is counted, and so is work done on the
+    connection outside the pool (a transfer's thread, a migration that holds it for
+    minutes: ``enter``/``leave``). ``close_when_idle`` refuses new calls and closes at
+    once when none is under way, else the last call out has it closed: a call stuck on a
+    dead host keeps the connection (abandoned), never frees it under it.
     """
 
     def __init__(self, name: str, workers: int) -> None:
         super().__init__(max_workers=max(1, workers), thread_name_prefix=f"libvirt-{name}")
         self._name = name
-        self._idle = threading.Condition()
+        self._lock = threading.Lock()
         self._running = 0
         self._closing = False
+        self._close: Callable[[], None] | None = None    # waiting for the last call out
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         return super().submit(self.counted, fn, *args, **kwargs)
 
     def counted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(*args) counted as a call under way (for a thread of its own: a transfer)."""
-        with self._idle:
-            if self._closing:
-                raise ConnectionClosed(self._name)
-            self._running += 1
+        self.enter()
         try:
             return fn(*args, **kwargs)
         finally:
-            with self._idle:
-                self._running -= 1
-                self._idle.notify_all()
+            self.leave()
 
-    def close_when_idle(self, close: Callable[[], None], wait_s: float) -> bool:
-        """Refuse new calls, wait up to ``wait_s`` for the running ones, then ``close()``;
-        False (and nothing closed) when a call is still under way."""
-        with self._idle:
+    def enter(self) -> None:
+        """A call begins; ConnectionClosed once the connection is closing."""
+        with self._lock:
+            if self._closing:
+                raise ConnectionClosed(self._name)
+            self._running += 1
+
+    def leave(self) -> None:
+        """A call ended: the last one out runs a close that was waiting for it."""
+        with self._lock:
+            self._running -= 1
+            close = self._close if self._running == 0 else None
+            if close is not None:
+                self._close = None
+        if close is not None:
+            # A thread of its own: the last call out may be the event loop's (a migration
+            # releasing its hold), and closing blocks on a dead host.
+            threading.Thread(target=close, daemon=True,
+                             name=f"libvirt-close-{self._name}").start()
+
+    def close_when_idle(self, close: Callable[[], None]) -> bool:
+        """Refuse new calls; ``close()`` now when none is under way (True), else leave it
+        to the last call out (False)."""
+        with self._lock:
             self._closing = True
-            if not self._idle.wait_for(lambda: self._running == 0, wait_s):
+            if self._running:
+                self._close = close
                 return False
         close()
         return True
 
-    def submit_close(self, close: Callable[[], None], wait_s: float) -> Future[bool]:
-        """``close_when_idle`` in a worker of its own (not counted: it waits for the rest)."""
-        return super().submit(self.close_when_idle, close, wait_s)
+    def submit_close(self, close: Callable[[], None]) -> Future[bool]:
+        """``close_when_idle`` in a worker (not counted itself)."""
+        return super().submit(self.close_when_idle, close)
 
 
 class Link:
@@ -97,37 +112,18 @@ class Link:
         self.event_ids: EventIds = ()
         self.executor = GatedExecutor(name, workers)
         self._timeout_s = timeout_s    # read per call: the user may change it meanwhile
-        self._holds = 0
-        self._deferred: tuple[libvirt.virConnect, EventIds] | None = None
-        self._lock = threading.Lock()
 
     def hold(self) -> libvirt.virConnect:
         """The open connection, kept open until ``release()`` even when the host lets it
-        go meanwhile: a migration's thread uses it for minutes outside the pool, and
-        closing a connection under a running call crashes libvirt's client."""
-        with self._lock:
-            if self.conn is None:
-                raise libvirt.libvirtError(f"the connection to {self.name} is closed")
-            self._holds += 1
-            return self.conn
+        go meanwhile (a migration's thread uses it for minutes outside the pool)."""
+        conn = self.conn
+        if conn is None:
+            raise ConnectionClosed(self.name)
+        self.executor.enter()
+        return conn
 
     def release(self) -> None:
-        with self._lock:
-            self._holds -= 1
-            deferred = self._deferred if self._holds == 0 else None
-            if deferred is not None:
-                self._deferred = None
-        if deferred is not None:
-            threading.Thread(target=close_quietly, args=deferred, daemon=True,
-                             name=f"libvirt-close-{self.name}").start()
-
-    def _defer_close(self, conn: libvirt.virConnect, ids: EventIds) -> bool:
-        """True when someone holds the connection: it is closed at the last release."""
-        with self._lock:
-            if self._holds:
-                self._deferred = (conn, ids)
-                return True
-            return False
+        self.executor.leave()
 
     async def call(self, fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts],
                    timeout_s: float | None = None) -> T:
@@ -149,8 +145,8 @@ class Link:
         """Forget the connection and close it in the pool, without waiting."""
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
-        if conn is not None and not self._defer_close(conn, ids):
-            self.executor.submit_close(lambda: close_quietly(conn, ids), CLOSE_WAIT_S)
+        if conn is not None:
+            self.executor.submit_close(lambda: close_quietly(conn, ids))
 
     def abandon(self) -> None:
         """The host is gone or going: close what can be closed and give up the pool, whose
@@ -163,15 +159,14 @@ class Link:
         disconnect); then give up the pool."""
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
-        if conn is not None and not self._defer_close(conn, ids):
-            closing = self.executor.submit_close(lambda: close_quietly(conn, ids),
-                                                 CLOSE_WAIT_S)
+        if conn is not None:
+            closing = self.executor.submit_close(lambda: close_quietly(conn, ids))
             try:
                 closed = await asyncio.wait_for(asyncio.wrap_future(closing),
-                                                CLOSE_WAIT_S + self._timeout_s())
+                                                self._timeout_s())
             except (asyncio.TimeoutError, RuntimeError):
                 closed = False
             if not closed:
-                log.warning("closing %s did not finish; the connection is abandoned",
-                            self.name)
+                log.info("%s: calls still under way; the last one out closes the "
+                         "connection", self.name)
         self.executor.shutdown(wait=False)

@@ -15,11 +15,15 @@ import pytest
 from connectors.libvirt.link import ConnectionClosed, GatedExecutor, Link
 
 
-def test_closing_waits_for_the_call_under_way():
+def _closer():
+    closed = threading.Event()
+    return closed, closed.set
+
+
+def test_a_close_waits_for_the_call_under_way_and_the_last_one_out_closes():
     pool = GatedExecutor("host", 2)
-    release = threading.Event()
-    started = threading.Event()
-    closed = []
+    release, started = threading.Event(), threading.Event()
+    closed, close = _closer()
 
     def slow_call():
         started.set()
@@ -28,17 +32,18 @@ def test_closing_waits_for_the_call_under_way():
 
     call = pool.submit(slow_call)
     assert started.wait(5)
-    closing = pool.submit_close(lambda: closed.append(True), wait_s=5)
-    assert not closing.done() and closed == [], "closed while a call was running"
+    assert pool.submit_close(close).result(5) is False, "a call is under way"
+    assert not closed.is_set(), "closed while a call was running"
     release.set()
     assert call.result(5) == "answer"
-    assert closing.result(5) is True and closed == [True]
+    assert closed.wait(5), "the last call out closes it"
     pool.shutdown()
 
 
-def test_a_call_after_closing_is_refused_in_words():
+def test_an_idle_connection_closes_at_once_and_later_calls_are_refused_in_words():
     pool = GatedExecutor("host.example", 1)
-    assert pool.submit_close(lambda: None, wait_s=1).result(5) is True
+    closed, close = _closer()
+    assert pool.submit_close(close).result(5) is True and closed.is_set()
     with pytest.raises(ConnectionClosed) as refused:
         pool.submit(lambda: "too late").result(5)
     assert isinstance(refused.value, libvirt.libvirtError)
@@ -47,29 +52,28 @@ def test_a_call_after_closing_is_refused_in_words():
     pool.shutdown()
 
 
-def test_a_stuck_call_leaves_the_connection_unclosed():
+def test_a_stuck_call_keeps_the_connection():
     pool = GatedExecutor("host", 2)
     release = threading.Event()
     pool.submit(release.wait, 5)
-    closed = []
-    assert pool.submit_close(lambda: closed.append(True), wait_s=0.2).result(5) is False
-    assert closed == [], "a connection in use by a stuck call must not be freed"
+    closed, close = _closer()
+    pool.submit_close(close).result(5)
+    assert not closed.wait(0.3), "a connection in use must not be freed"
     release.set()
+    assert closed.wait(5)
     pool.shutdown()
 
 
-def test_a_thread_of_its_own_counts_too():
-    pool = GatedExecutor("host", 1)
-    release = threading.Event()
-    worker = threading.Thread(target=pool.counted, args=(release.wait, 5))
-    worker.start()
-    closed = []
-    closing = pool.submit_close(lambda: closed.append(True), wait_s=5)
-    assert not closing.done()
-    release.set()
-    assert closing.result(5) is True and closed == [True]
-    worker.join(5)
-    pool.shutdown()
+def test_a_hold_outside_the_pool_keeps_it_until_released():
+    """A transfer's thread or a migration's hold count like pool jobs."""
+    link = Link("test", workers=1, generation=1, timeout_s=lambda: 10.0)
+    link.conn = libvirt.open("test:///default")
+    conn = link.hold()
+    asyncio.run(link.close())
+    assert conn.listAllDomains(0), "still open while held"
+    with pytest.raises(ConnectionClosed):
+        link.executor.enter()
+    link.release()      # the last one out: the connection is closed now, in a thread
 
 
 def test_reads_racing_a_disconnect_never_touch_a_freed_connection():
