@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Generic, Protocol, Sequence, TypeVar
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from app.tasks import Task
 
 log = logging.getLogger(__name__)
+H = TypeVar("H")     # what opens a command's dialog (OpensDialog)
 
 
 @dataclass(frozen=True)
@@ -206,3 +207,23 @@ class Command(QObject):
     def run_on(self, nodes: Sequence[Node]) -> list[Task]:
         """For scripts and tests: the command on these objects, asking as the menu would."""
         return self.start(self.evaluate(nodes))
+
+
+class OpensDialog(Command, Generic[H]):
+    """A command whose work is a dialog or wizard the window owns (app/ has no widgets):
+    the window hands in what opens it (``set_handler``); without it the command is "not
+    available here". Subclasses say when it applies in ``decide``."""
+
+    _handler: H | None = None
+
+    def set_handler(self, handler: H | None) -> None:
+        self._handler = handler
+        self.update(self.selection)
+
+    def evaluate(self, selection: Sequence[Node]) -> Verdict:
+        if self._handler is None:
+            return Verdict(nothing="not available here")
+        return self.decide(selection)
+
+    def decide(self, selection: Sequence[Node]) -> Verdict:
+        return super().evaluate(selection)

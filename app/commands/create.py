@@ -8,24 +8,18 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from app.inventory import Node
 from connectors.libvirt.model import ConnState, VMInfo, VMState
 
-from .base import Command, Verdict, is_vm
+from .base import OpensDialog, Verdict, is_vm
 
 if TYPE_CHECKING:
     from app.tasks import Task
 
 
-class NewVM(Command):
+class NewVM(OpensDialog[Callable[[str], object]]):
     text = "&New VM…"
     icon_name = "action-new-vm"
     shortcut = "Ctrl+N"
     tooltip = "Create a virtual machine on the selected server"
     nothing = "select the server to create it on"
-
-    _handler: Callable[[str], object] | None = None
-
-    def set_handler(self, handler: Callable[[str], object] | None) -> None:
-        self._handler = handler
-        self.update(self.selection)
 
     def target_host(self, selection: Sequence[Node]) -> str | None:
         """The one server the selection points at (a server, or anything under it); with
@@ -47,9 +41,7 @@ class NewVM(Command):
             return "the demo inventory (libvirt's test driver) cannot create VMs"
         return ""
 
-    def evaluate(self, selection: Sequence[Node]) -> Verdict:
-        if self._handler is None:
-            return Verdict(nothing="not available here")
+    def decide(self, selection: Sequence[Node]) -> Verdict:
         conn_id = self.target_host(selection)
         if conn_id is None:
             return Verdict(nothing=self.nothing)
@@ -66,17 +58,11 @@ class NewVM(Command):
         return []
 
 
-class CloneVM(Command):
+class CloneVM(OpensDialog[Callable[[Node], object]]):
     text = "&Clone…"
     icon_name = "action-clone"
     tooltip = "Make a copy of the shut-off VM, with its own disks"
     nothing = "select one VM"
-
-    _handler: Callable[[Node], object] | None = None
-
-    def set_handler(self, handler: Callable[[Node], object] | None) -> None:
-        self._handler = handler
-        self.update(self.selection)
 
     def about(self, node: Node) -> bool:
         return is_vm(node)
@@ -94,12 +80,10 @@ class CloneVM(Command):
             return f"{vm.state.value}; shut it down to clone it"
         return ""
 
-    def evaluate(self, selection: Sequence[Node]) -> Verdict:
-        if self._handler is None:
-            return Verdict(nothing="not available here")
+    def decide(self, selection: Sequence[Node]) -> Verdict:
         if len(selection) > 1:
             return Verdict(nothing="select one VM")
-        return super().evaluate(selection)
+        return super().decide(selection)
 
     def start(self, verdict: Verdict) -> list[Task]:
         if self._handler is not None and len(verdict.runnable) == 1:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
+from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar, Sequence
 
 from app.actions import DisconnectServer, ForgetSavedPassword, ReconnectServer, RemoveServer
 from app.actions.base import Action
 from app.actions.host import ServerAct
 from connectors.libvirt.model import ConnState
 
-from .base import Command, Verdict, is_host
+from .base import Command, OpensDialog, Verdict, is_host
 
 if TYPE_CHECKING:
     from app.inventory import Node
@@ -73,23 +73,15 @@ class RemoveHost(HostCommand):
                 "only this console forgets it.")
 
 
-class AddServer(Command):
+class AddServer(OpensDialog[Callable[[], object]]):
     """The window owns the dialog; this command only gives it a place in menu and toolbar."""
 
     text = "&Add Server…"
     icon_name = "action-add-server"
     tooltip = "Connect to a KVM or Xen host"
 
-    _handler: Callable[[], object] | None = None
-
-    def set_handler(self, handler: Callable[[], object] | None) -> None:
-        self._handler = handler
-        self.update(self.selection)
-
-    def evaluate(self, selection) -> Verdict:
+    def decide(self, selection: Sequence[Node]) -> Verdict:
         # Not about the selection: it always applies (the dialog asks for the server).
-        if self._handler is None:
-            return Verdict(nothing="not available here")
         return Verdict(free=True)
 
     def start(self, verdict: Verdict) -> list[Task]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from connectors.libvirt.model import ConnState
 
-from .base import Command, Refusal, Verdict, is_vm
+from .base import OpensDialog, Refusal, Verdict, is_vm
 from .vm import vm_of
 
 if TYPE_CHECKING:
@@ -16,19 +16,12 @@ if TYPE_CHECKING:
     from app.tasks import Task
 
 
-class ShowProperties(Command):
+class ShowProperties(OpensDialog[Callable[["Node"], object]]):
     text = "P&roperties…"
     icon_name = "action-properties"
     shortcut = "Alt+Return"
     tooltip = "Change the VM's hardware and settings"
     nothing = "select a VM"
-
-    _handler: Callable[[Node], object] | None = None
-
-    def set_handler(self, handler: Callable[[Node], object] | None) -> None:
-        """``handler(node)`` opens the dialog for one VM's tree node."""
-        self._handler = handler
-        self.update(self.selection)
 
     def about(self, node: Node) -> bool:
         return is_vm(node)
@@ -40,10 +33,8 @@ class ShowProperties(Command):
             return "the host's control domain"
         return ""
 
-    def evaluate(self, selection: Sequence[Node]) -> Verdict:
-        if self._handler is None:
-            return Verdict(nothing="not available here")
-        verdict = super().evaluate(selection)
+    def decide(self, selection: Sequence[Node]) -> Verdict:
+        verdict = super().decide(selection)
         if len(verdict.runnable) + len(verdict.refused) > 1:
             return Verdict(refused=tuple(Refusal(n, "one VM at a time")
                                          for n in verdict.runnable) + verdict.refused)

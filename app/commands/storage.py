@@ -7,7 +7,7 @@ say what is destroyed.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from app.actions.base import Action
 from app.actions.storage import DeleteNetworkAction, DeletePoolAction, NetworkOp, PoolOp
@@ -15,7 +15,7 @@ from app.formatting import human_bytes
 from app.inventory import NodeKind
 from connectors.libvirt.model import ConnState, NetworkInfo, PoolInfo
 
-from .base import Command, Context, Verdict
+from .base import Command, Context, OpensDialog, Verdict
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QObject
@@ -258,16 +258,11 @@ class DeleteNetwork(NetworkCommand):
 
 # ---- the wizards ----
 
-class HostWizardCommand(Command):
+class HostWizardCommand(OpensDialog[Callable[[str], object]]):
     """Opens a wizard for the server of the selected object; the window hands in the
     function that opens it (``set_handler(fn(conn_id))``)."""
 
     nothing = "select one connected server (or something on it)"
-    _handler: Callable[[str], object] | None = None
-
-    def set_handler(self, handler: Callable[[str], object] | None) -> None:
-        self._handler = handler
-        self.update(self.selection)
 
     def conn_id(self, selection: list[Node]) -> str | None:
         ids = {n.conn_id for n in selection}
@@ -276,9 +271,7 @@ class HostWizardCommand(Command):
         conn_id = next(iter(ids))
         return conn_id if self.ctx.conn_state(conn_id) is ConnState.CONNECTED else None
 
-    def evaluate(self, selection: list[Node]) -> Verdict:  # type: ignore[override]
-        if self._handler is None:
-            return Verdict(nothing="not available here")
+    def decide(self, selection: Sequence[Node]) -> Verdict:
         if self.conn_id(list(selection)) is None:
             return Verdict(nothing=self.nothing)
         return Verdict(free=True)
