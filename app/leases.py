@@ -12,9 +12,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from app.qt_types import AnyIndex
+from app.row_table import RowTable
 from app.spawn import spawn
 from connectors.libvirt.model import ConnectorError, ConnState, VMInfo
 from connectors.libvirt.network_ops import Lease
@@ -100,13 +101,14 @@ class LeaseWatcher(QObject):
             self.changed.emit(conn_id)
 
 
-class LeasesModel(QAbstractTableModel):
-    """The leases of one network (or of a whole host) as rows."""
+class LeasesModel(RowTable[tuple[Lease, str]]):
+    """The leases of one network (or of a whole host) as rows, with the VM of each."""
+
+    columns = COLUMNS
 
     def __init__(self, watcher: LeaseWatcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.watcher = watcher
-        self._rows: list[tuple[Lease, str]] = []
         self._where: tuple[str, str | None] | None = None
         watcher.changed.connect(self._changed)
 
@@ -132,26 +134,13 @@ class LeasesModel(QAbstractTableModel):
             conn_id, network = self._where
             rows = [(lease, self.watcher.vm_of(conn_id, lease.mac))
                     for lease in self.watcher.leases(conn_id, network)]
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+        self.set_rows(rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole or not 0 <= index.row() < len(self._rows):
+        row = self.row_at(index.row())
+        if role != Qt.ItemDataRole.DisplayRole or row is None:
             return None
-        lease, vm = self._rows[index.row()]
+        lease, vm = row
         left = max(0, lease.expires - int(time.time()))
         expires = f"in {left // 60} min" if lease.expires else "never"
         return (f"{lease.ip}/{lease.prefix}", lease.mac, lease.hostname or "—", vm or "—",

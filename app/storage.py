@@ -12,9 +12,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from app.qt_types import AnyIndex
+from app.row_table import RowTable
 from app.spawn import spawn
 from app.actions.base import Action, ActionContext
 from app.actions.storage import (CreateVolume, DefinePool, DeleteVolume, DownloadVolume,
@@ -33,33 +34,17 @@ VOLUME_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Name", "Format", "Capacity", "Allocation", "Used by")
 
 
-class VolumesModel(QAbstractTableModel):
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._volumes: list[VolumeInfo] = []
+class VolumesModel(RowTable[VolumeInfo]):
+    columns = COLUMNS
 
     def set_volumes(self, volumes: list[VolumeInfo]) -> None:
-        self.beginResetModel()
-        self._volumes = list(volumes)
-        self.endResetModel()
+        self.set_rows(volumes)
 
     def volumes(self) -> list[VolumeInfo]:
-        return list(self._volumes)
+        return self.rows()
 
     def volume(self, row: int) -> VolumeInfo | None:
-        return self._volumes[row] if 0 <= row < len(self._volumes) else None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._volumes)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+        return self.row_at(row)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         vol = self.volume(index.row())
