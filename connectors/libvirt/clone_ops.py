@@ -26,6 +26,7 @@ import libvirt
 
 from connectors.libvirt import domxml
 from connectors.libvirt.create_ops import CreateCancelled, CreateFailed
+from connectors.libvirt.made_volumes import MadeVolumes
 from connectors.libvirt.readers import error_text
 
 
@@ -153,23 +154,14 @@ def _watch(pool: libvirt.virStoragePool, name: str, job: CloneJob, base: int,
             pass
 
 
-class _Made:
+class _Made(MadeVolumes):
     def __init__(self, job: CloneJob) -> None:
+        super().__init__(job.made)
         self.job = job
-        self.volumes: list[libvirt.virStorageVol] = []
         self.pools: list[libvirt.virStoragePool] = []       # transient, to destroy
 
-    def volume(self, vol: libvirt.virStorageVol) -> libvirt.virStorageVol:
-        self.volumes.append(vol)
-        self.job.made.append(vol.path())
-        return vol
-
     def undo(self) -> None:
-        for vol in reversed(self.volumes):
-            try:
-                vol.delete(0)
-            except libvirt.libvirtError:
-                pass
+        self.delete_volumes()
         self.release_pools()
 
     def release_pools(self) -> None:

@@ -29,6 +29,7 @@ from typing import Callable
 import libvirt
 
 from connectors.libvirt import cloudinit, domxml, install_tree, transfer
+from connectors.libvirt.made_volumes import MadeVolumes
 from connectors.libvirt.model import ActionError
 from connectors.libvirt.readers import error_text
 
@@ -171,19 +172,14 @@ def plan_steps(spec: CreateSpec) -> int:
     return steps
 
 
-class _Undo:
+class _Undo(MadeVolumes):
     """What to remove again if the job fails or is cancelled."""
 
     def __init__(self, conn: libvirt.virConnect, job: CreateJob) -> None:
+        super().__init__(job.made)
         self.conn, self.job = conn, job
-        self.volumes: list[libvirt.virStorageVol] = []
         self.domain: libvirt.virDomain | None = None
         self.temp_files: list[str] = []
-
-    def volume(self, vol: libvirt.virStorageVol) -> libvirt.virStorageVol:
-        self.volumes.append(vol)
-        self.job.made.append(vol.path())
-        return vol
 
     def run(self) -> None:
         if self.domain is not None:
@@ -200,11 +196,7 @@ class _Undo:
                     break
                 except libvirt.libvirtError:
                     continue
-        for vol in reversed(self.volumes):
-            try:
-                vol.delete(0)
-            except libvirt.libvirtError:
-                pass
+        self.delete_volumes()
         self.cleanup_files()
 
     def cleanup_files(self) -> None:
