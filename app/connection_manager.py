@@ -29,6 +29,7 @@ from connectors.libvirt.uri import ParsedURI, validate_uri
 log = logging.getLogger(__name__)
 
 DEMO_LAB = resources.DEMO_LAB
+_DEMO_URI = "test://" + str(DEMO_LAB)
 DEMO_NAME = "Demo lab"
 CONNECTION = "connection"
 HYPERVISOR = "hypervisor"
@@ -47,7 +48,12 @@ def demo_uri() -> str:
         raise FileNotFoundError(
             f"The demo inventory cannot be shown: its file {DEMO_LAB} is missing from this "
             "installation of HVConsole. Add your own servers with Server → Add Server…")
-    return "test://" + str(DEMO_LAB)
+    return _DEMO_URI
+
+
+def is_demo_uri(uri: str) -> bool:
+    """The demo lab, however it was named (``--connect`` with its URI too)."""
+    return uri == _DEMO_URI
 
 
 def display_name(parsed: ParsedURI, demo: bool = False) -> str:

@@ -208,13 +208,12 @@ class Session:
     # ---- connections ----
 
     async def open_connections(self) -> list:
-        from app.connection_manager import DEMO_LAB, demo_uri
+        from app.connection_manager import demo_uri, is_demo_uri
         if self.args.connect:
             opened = []
-            demo = "test://" + str(DEMO_LAB)     # named on the command line: still the demo
             for uri in self.args.connect:
                 try:
-                    opened.append(self.manager.open(uri, save=False, demo=uri == demo))
+                    opened.append(self.manager.open(uri, save=False, demo=is_demo_uri(uri)))
                 except ValueError as exc:
                     self.events_log.add("error", "connection", uri, str(exc))
                     self._problem(f"{uri}: {exc}")
