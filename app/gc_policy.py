@@ -14,12 +14,24 @@ ends up in a reference cycle waits for the next removal to be collected.)
 The policy belongs to the process, not to the tree's model (which only says when a
 snapshot was applied and when a server went): the launcher installs it
 (``widgets.launcher.Session.build``), as do the benchmarks that measure the app.
+
+And the collector runs on the Qt thread only (``collect_on_qt_thread``): a Qt object in a
+reference cycle is destroyed by the pass that finds it, in whichever thread's allocation
+happened to trigger that pass — a libvirt worker, a history writer — and Qt objects
+destroyed off their thread crashed the process (segfaults in the window's tests, inside
+Qt's event processing). Automatic collection is turned off and the same thresholds are
+checked from a timer on the Qt thread instead.
 """
 from __future__ import annotations
 
 import gc
+import threading
+
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 from app.inventory import InventoryModel
+
+CHECK_MS = 250            # how often the Qt thread looks whether a pass is due
 
 FREEZE_FROM = 1000        # rows from which a snapshot is frozen
 
@@ -41,3 +53,42 @@ def freeze_big_inventories(inventory: InventoryModel, freeze_from: int = FREEZE_
 
 def _host_removed(_conn_id: str) -> None:
     gc.unfreeze()   # its rows point at each other: the collector may free them now
+
+
+def collect_due() -> int:
+    """Run the pass automatic collection would have run by now (none: -1), on the calling
+    thread, which must be the Qt thread."""
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    generation = -1
+    for gen in range(3):
+        if thresholds[gen] and counts[gen] > thresholds[gen]:
+            generation = gen
+        else:
+            break
+    if generation >= 0:
+        gc.collect(generation)
+    return generation
+
+
+class _QtThreadCollector(QObject):
+    def __init__(self, app: QCoreApplication) -> None:
+        super().__init__(app)
+        self._timer = QTimer(self)
+        self._timer.setInterval(CHECK_MS)
+        self._timer.timeout.connect(collect_due)
+        self._timer.start()
+
+
+_collector: _QtThreadCollector | None = None
+
+
+def collect_on_qt_thread(app: QCoreApplication) -> None:
+    """From now on the cycle collector runs on ``app``'s thread only (once per process;
+    call it from that thread)."""
+    global _collector
+    if _collector is not None:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("collect_on_qt_thread must be called on the Qt (main) thread")
+    _collector = _QtThreadCollector(app)
+    gc.disable()

@@ -6,6 +6,7 @@ the Qt event loop underneath, so widgets repaint and libvirt events arrive meanw
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import tempfile
@@ -60,6 +61,8 @@ def aloop(qapp):
     from widgets.event_loop import AsyncQtLoop
     global _session_loop
 
+    from app.gc_policy import collect_on_qt_thread
+    collect_on_qt_thread(qapp)      # as the app does: Qt objects die on the Qt thread
     loop = AsyncQtLoop(qapp)
     asyncio.set_event_loop(loop)
     _session_loop = loop
@@ -82,6 +85,11 @@ def _session_loop_stays_current():
     yield
     if _session_loop is not None and not _session_loop.is_closed():
         asyncio.set_event_loop(_session_loop)
+    if not gc.isenabled():
+        # The collector runs on the Qt thread only (app/gc_policy.py); a test that ran no
+        # event loop still gets the pass that is due, here, on the main thread.
+        from app.gc_policy import collect_due
+        collect_due()
 
 
 async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):

@@ -23,14 +23,14 @@ import logging
 import os
 import sys
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.commands import CommandSet
 from app.connection_manager import ConnectionManager
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
-from app.gc_policy import freeze_big_inventories
+from app.gc_policy import collect_on_qt_thread, freeze_big_inventories
 from app.inventory import InventoryModel
 from app.perf.alerts import AlertEngine, AlertsModel
 from app.perf.history import HistoryStore
@@ -109,6 +109,9 @@ class Session:
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
         freeze_big_inventories(self.inventory)
+        app = QCoreApplication.instance()
+        if app is not None:
+            collect_on_qt_thread(app)
         self.manager = ConnectionManager(self.inventory, self.events_log)
         self.tasks = TaskManager(self.events_log)
         self.prompter = DialogPrompter()

@@ -36,3 +36,37 @@ def test_without_the_policy_the_model_leaves_the_collector_alone(qapp, unfrozen)
     model = InventoryModel()
     connect(model, objs=[vm(f"vm-{i}") for i in range(FREEZE_FROM)])
     assert gc.get_freeze_count() == 0
+
+
+def test_qt_objects_in_cycles_are_collected_on_the_qt_thread_only(qapp, aloop):
+    """A worker thread that allocates enough to trigger a pass must not be the one that
+    destroys a Qt object left in a reference cycle (that crashed the window's tests)."""
+    import threading
+    import weakref
+
+    from PySide6.QtCore import QObject
+
+    from app.gc_policy import collect_due, collect_on_qt_thread
+    collect_on_qt_thread(qapp)
+    assert not gc.isenabled(), "automatic passes (in any thread) are off"
+
+    class Cycle:
+        pass
+    freed_in: list[str] = []
+    cycle = Cycle()
+    cycle.me = cycle
+    cycle.qt = QObject()
+    weakref.finalize(cycle, lambda: freed_in.append(threading.current_thread().name))
+    del cycle
+
+    def allocate():
+        junk = [[i] for i in range(200_000)]      # far past generation 0's threshold
+        del junk
+    worker = threading.Thread(target=allocate, name="worker")
+    worker.start()
+    worker.join()
+    assert freed_in == [], "nothing collected in the worker"
+    for _ in range(3):
+        collect_due()
+    gc.collect()        # whatever generation it reached, the Qt thread's pass frees it
+    assert freed_in == [threading.main_thread().name]
