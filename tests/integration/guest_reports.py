@@ -10,6 +10,7 @@ No Qt and no pytest in here.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,11 +27,15 @@ def reports(log: str | Path, kind: str, after: int = 0) -> list[str]:
         text = Path(log).read_bytes()[after:].decode(errors="replace")
     except FileNotFoundError:
         return []
-    prefix = f"HVCONSOLE-{kind}"
+    # Anywhere in a line: the shell shares the serial console, and a report written just
+    # after its prompt ("/ # HVCONSOLE-TICK 11") is on the prompt's line. Missing that one
+    # made a snapshot's moment look a tick earlier than it was.
+    pattern = re.compile(rf"HVCONSOLE-{re.escape(kind)}(?: (.*))?$")
     found = []
     for line in text.replace("\r", "").split("\n"):
-        if line.startswith(prefix + " ") or line == prefix:
-            found.append(line[len(prefix):].strip())
+        match = pattern.search(line)
+        if match:
+            found.append((match.group(1) or "").strip())
     return found
 
 
