@@ -30,6 +30,7 @@ import libvirt
 from connectors.libvirt import (clone_ops, create_ops, eventloop, host_facts, inventory_read,
                                 readers, wording)
 from connectors.libvirt.actions import ACTIONS
+from connectors.libvirt.answer_watch import watch_answers
 from connectors.libvirt.delete import delete_domain
 from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
@@ -84,6 +85,7 @@ class LibvirtHost:
         self._link: Link | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._answer_watch: asyncio.Task[None] | None = None
         self._generation = 0               # bumped per connection: old callbacks go quiet
         self._user_closed = True
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -217,6 +219,12 @@ class LibvirtHost:
         self.info = info
         self._emit(InventoryChanged(tuple(changes), full=True))
         self._set_state(ConnState.CONNECTED, host=info)
+        if keepalive is not None:
+            window = keepalive[0] * (keepalive[1] + 1)
+            # Kept: the loop holds tasks weakly. It ends when the link is let go.
+            self._answer_watch = asyncio.get_running_loop().create_task(watch_answers(
+                link, keepalive[0], window,
+                lambda why: self._lost(generation, why)))
         interval = self.settings.poll_interval_s
         self._inventory.attach(link, poller, interval)
         if poller is not None and poller.kinds and poller.kinds != self._polling_told:
