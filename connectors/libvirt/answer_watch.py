@@ -1,28 +1,27 @@
-"""Is the host still answering? A watch over the calls of one connection, beside libvirt's
-keepalive, which does not always see a dead link.
+"""Is the host still answering? HVConsole's keepalive for a remote libvirt connection,
+made of calls rather than libvirt's own keepalive messages.
 
-Seen here (benchmarks/bad_networks.py, a qemu+ssh host behind a link that silently drops
-every packet): libvirt's keepalive closes an idle connection, or one with a single call
-waiting, after interval × (count + 1) seconds as documented — but while new calls keep
-entering the connection from other threads (the statistics sampler's tick every 2 s,
-the user's clicks), it may not fire at all: in the main window, the host stayed
-"connected" for the whole of a 30 s blackhole and 28 s after it, every call timing out
-one by one.
+Why not libvirt's keepalive (virConnectSetKeepAlive), measured here with a qemu+ssh host
+behind a link that silently drops every packet (benchmarks/bad_networks.py, libvirt 9.0):
+- when libvirt's keepalive closes the connection while other threads are inside calls
+  on it, the process crashes now and then (a segfault in whichever call was under way:
+  lookupByUUIDString, getAllDomainStats), with libvirtaio as with our event loop; with
+  libvirt's default event loop it did not, but an application on asyncio cannot use that
+  one. Without a client keepalive, the same calls wait and then fail or complete: no crash
+  in any run;
+- in the main window, with the statistics sampler calling every 2 s, its keepalive did
+  not fire during a whole 30 s blackhole; in a smaller reproduction it closed the socket
+  but the close callback never came, the host staying "connected".
 
-Worse, with calls waiting on several threads, libvirt's keepalive does close the socket
-(the calls fail with "connection closed due to keepalive timeout") but the close callback
-never comes (libvirt 9.0): the host stayed "connected", each later call failing with
-"client socket is closed". So every second the host also asks libvirt whether the
-connection is still open (virConnectIsAlive: a local check, no RPC).
-
-Each call made in the connection's pool is noted (``begin``/``end``), and the host
-asks ``silent_s()`` every second: how long calls have waited with no call answering. A
-live host answers something all the time (the sampler's tick); when calls have waited
-for a keepalive interval without any answer, ``probe`` sends the cheapest call there is
-(virConnectGetLibVersion, an RPC to the daemon) on a thread of its own, so a host that
-is merely busy with one long call (a managed save) still proves it is alive; after the
-whole keepalive window without an answer, the host is lost, as keepalive would have
-said. No Qt here.
+So the connection's calls are noted (``begin``/``end``: every call of the host's worker
+pool), and every second the host's watch asks: has libvirt closed the socket
+(virConnectIsAlive: a local check, no RPC)? Has nothing answered for a keepalive interval?
+Then the cheapest call that needs the daemon (virConnectGetLibVersion) goes out as a
+probe, on a thread of its own. Have calls (the probe among them) waited for
+interval × count seconds without any answer? Then the host is lost — at most
+interval × (count + 1) seconds after its last answer, as libvirt's keepalive promises.
+A live host answers the probe even while one long call (a managed save) is under way.
+A stuck call costs a thread, never the connection under it (link.GatedExecutor). No Qt.
 """
 from __future__ import annotations
 
@@ -39,9 +38,7 @@ from connectors.libvirt import wording
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 1.0
-# libvirt's close reason for a socket its keepalive closed (VIR_CONNECT_CLOSE_REASON_KEEPALIVE):
-# what the unannounced closes seen here were.
-CLOSED_UNANNOUNCED = 2
+CLOSED = 0     # libvirt's close reason VIR_CONNECT_CLOSE_REASON_ERROR
 
 
 class AnswerWatch:
@@ -68,6 +65,11 @@ class AnswerWatch:
             self._waiting.pop(token, None)
             self._last_answer = self._clock()
 
+    def quiet_s(self) -> float:
+        """Seconds since any call last answered."""
+        with self._lock:
+            return max(0.0, self._clock() - self._last_answer)
+
     def silent_s(self) -> float:
         """How long the oldest waiting call has gone without any call answering; 0 when
         nothing waits (an idle connection is libvirt's keepalive's business)."""
@@ -91,24 +93,25 @@ class WatchedLink(Protocol):
     def socket_closed(self) -> bool: ...
 
 
-async def watch_answers(link: WatchedLink, interval_s: float, window_s: float,
+async def watch_answers(link: WatchedLink, interval_s: float, count: int,
                         on_lost: Callable[[str], None]) -> None:
-    """Until the link is let go: ``on_lost`` (once, with the reason) when libvirt closed
-    the connection's socket or after ``window_s`` without an answer; a probe after
-    ``interval_s`` of silence."""
+    """Until the link is let go: a probe after ``interval_s`` without an answer;
+    ``on_lost`` (once, with the reason) when libvirt closed the socket, or when calls
+    have waited ``interval_s × count`` seconds without any answer."""
     probing: threading.Thread | None = None
     while link.alive():
         await asyncio.sleep(CHECK_EVERY_S)
         if await asyncio.to_thread(link.socket_closed):
-            log.info("libvirt closed the connection without calling back: the host is lost")
-            on_lost(wording.close_reason(CLOSED_UNANNOUNCED))
+            log.info("libvirt closed the connection: the host is lost")
+            on_lost(wording.close_reason(CLOSED))
             return
-        silent = link.answers.silent_s()
-        if silent >= window_s:
-            log.info("no answer for %.1f s: the host is lost", silent)
-            on_lost(wording.silent_host(silent))
+        if link.answers.silent_s() >= interval_s * count:
+            quiet = link.answers.quiet_s()
+            log.info("no answer for %.1f s: the host is lost", quiet)
+            on_lost(wording.silent_host(quiet))
             return
-        if silent >= interval_s and (probing is None or not probing.is_alive()):
+        if link.answers.quiet_s() >= interval_s and (probing is None
+                                                     or not probing.is_alive()):
             probing = threading.Thread(target=link.probe, daemon=True,
                                        name="libvirt-answer-probe")
             probing.start()

@@ -192,11 +192,12 @@ class LibvirtHost:
         self._check_current(generation, conn)
         link.conn = conn
         try:
-            keepalive = (None if self._driver == "test" else
-                         (self.settings.keepalive_interval_s, self.settings.keepalive_count))
+            # HVConsole's own keepalive (answer_watch.py), not libvirt's: closing a
+            # connection with calls under way crashed the process.
+            watched = self._driver != "test"
             subscription = await link.call(
                 lambda: subscribe(conn, generation, self._on_object_event,
-                                  self._on_close, uri=self.uri, keepalive=keepalive))
+                                  self._on_close, uri=self.uri, keepalive=None))
             link.event_ids = subscription.ids
             poller = None
             if subscription.silent:
@@ -219,11 +220,10 @@ class LibvirtHost:
         self.info = info
         self._emit(InventoryChanged(tuple(changes), full=True))
         self._set_state(ConnState.CONNECTED, host=info)
-        if keepalive is not None:
-            window = keepalive[0] * (keepalive[1] + 1)
+        if watched:
             # Kept: the loop holds tasks weakly. It ends when the link is let go.
             self._answer_watch = asyncio.get_running_loop().create_task(watch_answers(
-                link, keepalive[0], window,
+                link, self.settings.keepalive_interval_s, self.settings.keepalive_count,
                 lambda why: self._lost(generation, why)))
         interval = self.settings.poll_interval_s
         self._inventory.attach(link, poller, interval)

@@ -1,5 +1,5 @@
-"""A host whose calls get no answer is lost, even when libvirt's keepalive stays silent;
-a host busy with one long call is not.
+"""HVConsole's keepalive: a host whose calls get no answer is lost; a host busy with one
+long call answers the probe and is not.
 
 The record (AnswerWatch) runs on a hand-moved clock. The watch runs on a real Link over
 libvirt's in-process test driver; only the "host that never answers" is made up (a call
@@ -42,6 +42,8 @@ def test_silence_counts_from_the_oldest_waiting_call_or_the_last_answer():
     assert watch.silent_s() == 5.0, "the first call still waits, with no answer since"
     watch.end(first)
     assert watch.silent_s() == 0.0
+    clock.now += 2
+    assert watch.quiet_s() == 2.0, "quiet: since the last answer, calls waiting or not"
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def _run_watch(link: Link, seconds: float) -> list[str]:
     lost: list[str] = []
 
     async def scenario() -> None:
-        watching = asyncio.ensure_future(watch_answers(link, 0.1, 1.5, lost.append))
+        watching = asyncio.ensure_future(watch_answers(link, 0.1, 15, lost.append))
         await asyncio.sleep(seconds)
         watching.cancel()
 
@@ -106,7 +108,7 @@ def test_the_watch_ends_when_the_connection_is_let_go(fast_checks):
     link.conn = libvirt.open("test:///default")
 
     async def scenario() -> bool:
-        watching = asyncio.ensure_future(watch_answers(link, 0.1, 1.5, lambda _w: None))
+        watching = asyncio.ensure_future(watch_answers(link, 0.1, 15, lambda _w: None))
         await asyncio.sleep(0.2)
         assert not link.socket_closed(), "the test driver's connection is open"
         link.let_go()
