@@ -131,12 +131,13 @@ async def fault(remote, cond: Condition) -> None:
     await asyncio.to_thread(remote.heal)
 
 
-async def recovered(session, conn_id: str, remote, console, frames: list[int]) -> dict:
-    """Waits until host, console and inventory are all back; when each was."""
+async def recovered(session, conn_id: str, remote, console, frames: list[int],
+                    start: float) -> dict:
+    """Waits until host, console and inventory are all back; when each was, in seconds
+    from ``start`` (the heal)."""
     from connectors.console.state import ConsoleState
     from connectors.libvirt.model import ConnState
     host = session.manager.host(conn_id)
-    start = time.monotonic()
     marks: dict[str, float | None] = {"host": None, "console": None, "inventory": None}
     frames_at_host = None
     truth: dict[str, str] = {}
@@ -179,17 +180,23 @@ async def run_condition(session, conn_id: str, remote, console, cond: Condition)
     await asyncio.to_thread(remote.define_stopped, late_vm)
     await faulting
     frames_during = frames[0]
-    healed_at = time.monotonic() - states.t0
-    back = await recovered(session, conn_id, remote, console, frames)
+    healed = time.monotonic()
     action_result = await action
+    # A paused guest's screen stands still: resume it on the host (one more event the
+    # tree must follow) so that the console's new frames can show it is back.
+    if (await asyncio.to_thread(remote.truth)).get(remote.guest_name) == "paused":
+        await asyncio.to_thread(remote.virsh, "resume", remote.guest_name)
+    back = await recovered(session, conn_id, remote, console, frames, healed)
     probe.stop()
     watcher.cancel()
     console.frameUpdated.disconnect(counted)
-    # Back to the starting point for the next condition: the guest running again.
-    if remote.truth().get(remote.guest_name) == "paused":
-        await asyncio.to_thread(remote.virsh, "resume", remote.guest_name)
     await asyncio.to_thread(remote.virsh, "undefine", late_vm)
+    settled = time.monotonic()
     while any(vm.name == late_vm for vm in host.vms()) or host.state is not ConnState.CONNECTED:
+        if time.monotonic() - settled > RECOVERY_LIMIT_S:
+            raise RuntimeError(f"after {cond.name}: the host is {host.state.value} "
+                               f"({host.reason}); {late_vm} undefined but still listed: "
+                               f"{any(vm.name == late_vm for vm in host.vms())}")
         await asyncio.sleep(0.2)
     settings = host.settings
     return {
@@ -201,7 +208,7 @@ async def run_condition(session, conn_id: str, remote, console, cond: Condition)
         "lost_after_s": states.first_not_connected(),
         "states": [(t, s) for t, s, _ in states.changes],
         "reasons": sorted({r for _, s, r in states.changes if s != "connected" and r})[:4],
-        "healed_at_s": round(healed_at, 2),
+        "healed_at_s": round(healed - states.t0, 2),
         "recovered_after_heal_s": {k: back[k] for k in ("host_s", "console_s", "inventory_s")},
         "action_at_s": cond.action_at_s, "action": action_result,
         "event_during_fault": late_vm, "inventory_equal": back["inventory_equal"],

@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import gc
 import json
+import re
 import sys
 import threading
 import time
@@ -137,7 +139,11 @@ def census(window, loop) -> dict:
               "window_qobjects": len(window.findChildren(QObject)),
               "widgets": len(QApplication.allWidgets()),
               "asyncio_tasks": len(asyncio.all_tasks(loop)),
-              "threads": threading.active_count()}
+              "threads": threading.active_count(),
+              # Which pools they are: each host's libvirt pool grows on demand up to its
+              # worker count, so a count that climbs slowly needs its names to judge.
+              "threads_by_group": dict(collections.Counter(
+                  re.sub(r"_\d+$", "", t.name) for t in threading.enumerate()))}
     del objects
     return counts
 
@@ -215,6 +221,9 @@ async def soak(session, args, uris: list[str]) -> dict:
             probe.stop()
             record = {"minute": minute, "rss_mb": round(rss_mb(), 1),
                       "max_loop_stall_ms": round(probe.stall_ms, 1),
+                      # Near 0: the process was not scheduled (the machine's other load).
+                      "stall_other_threads_ms": round(probe.stall_others_ms, 1),
+                      "max_loop_busy_ms": round(probe.busy_ms, 1),
                       "events_sent": stream.sent, "ticks": ticks[0], "console_frames": frames[0]}
             c0 = time.perf_counter()
             record.update(census(window, loop))
