@@ -83,6 +83,9 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Organize: tags, folders, fields, views, bulk actions
+    tests/unit/test_bulk_and_organize.py
+    tests/unit/test_organize_*.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
