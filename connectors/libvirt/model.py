@@ -124,6 +124,9 @@ class VMInfo:
     disks: tuple[DiskInfo, ...] = ()
     nics: tuple[NicInfo, ...] = ()
     graphics: tuple[GraphicsInfo, ...] = ()
+    tags: tuple[str, ...] = ()
+    folder: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
