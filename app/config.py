@@ -111,24 +111,30 @@ class ConnectionsStore:
         """Replaces the file atomically; raises OSError when the disk refuses."""
         document = {"version": FORMAT_VERSION,
                     "connections": [{"uri": strip_password(c.uri)} for c in connections]}
-        data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                    dir=self.path.parent)
+        write_atomically(self.path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replaces ``path`` with ``data`` so that a crash or a full disk leaves either the
+    old file or the new one, never half of it: a temporary file in the same directory,
+    fsynced, renamed over the old one, the directory fsynced. Private to the user (0600).
+    Raises OSError when the disk refuses."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(temp, 0o600)
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(self.path.parent)
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(path.parent)
 
 
 def _entries(document) -> list:

@@ -83,6 +83,9 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Search
+    tests/unit/test_search_*.py
+    tests/widgets/test_search.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.search.query import And, Expr, Not, Or, QueryError, Term, parse
+from app.search.query import And, Expr, Not, QueryError, Term, parse
 from connectors.libvirt.model import VMInfo, VMState
 
 TEXT_FIELDS = ("name", "desc", "tag", "folder", "host", "os", "state")

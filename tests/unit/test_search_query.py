@@ -179,3 +179,27 @@ def test_deep_nesting_is_refused_not_a_crash():
     with pytest.raises(QueryError, match="nests deeper"):
         parse("NOT " * 500 + "a")
     assert parse("(" * 20 + "a" + ")" * 20) == Term("", ":", "a", 20)
+
+
+def test_saved_searches_file_round_trip_and_damage(tmp_path):
+    from app.search.saved import SavedSearch, SavedSearches
+    path = tmp_path / "searches.json"
+    store = SavedSearches(path)
+    store.save(SavedSearch("Web", "tag:web", "tag", ("name", "cpu")))
+    store.save(SavedSearch("Off", "state:off"))
+    with pytest.raises(ValueError, match="already a saved search"):
+        store.save(SavedSearch("WEB", "x"))
+    with pytest.raises(QueryError):
+        store.save(SavedSearch("Bad", "(x"))
+    store.rename("Off", "Stopped")
+    again = SavedSearches(path)
+    assert [(s.name, s.query, s.group_by, s.columns) for s in again] == [
+        ("Web", "tag:web", "tag", ("name", "cpu")),
+        ("Stopped", "state:off", "", ("name", "state", "host", "cpu", "mem", "tags",
+                                      "folder"))]
+    assert not list(tmp_path.glob(".searches.json.*")), "no temporary file left behind"
+    path.write_text("{not json")
+    damaged = SavedSearches(path)
+    assert len(damaged) == 0
+    assert "moved to" in damaged.warnings[0]
+    assert list(tmp_path.glob("searches.json.corrupt-*"))
