@@ -3,10 +3,10 @@ $XDG_CONFIG_HOME/hvconsole/searches.json and exported or imported as files of th
 format.
 
 The file: ``{"format": "hvconsole-searches", "version": 1, "searches": [{"name", "query",
-"group_by", "columns"}, ...]}``. Written whole and atomically (app.config.write_atomically),
-so a crash while saving keeps the previous list. A damaged file never stops the program:
-it is moved aside and the user is told (the same promise as the saved servers). An
-imported file is checked entry by entry: a query that does not parse is skipped and
+"group_by", "columns"}, ...]}``. Written whole and atomically
+(connectors.atomic_file.replace_file), so a crash while saving keeps the previous list.
+A damaged file never stops the program: it is moved aside and the user is told (the
+same promise as the saved servers). An imported file is checked entry by entry: a query that does not parse is skipped and
 named, and a name already in use gets " (2)" rather than replacing the user's own.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.config import config_dir, write_atomically
+from app.config import config_dir
+from connectors.atomic_file import replace_file
 from app.search.query import QueryError, parse
 
 FILE_NAME = "searches.json"
@@ -144,7 +145,7 @@ class SavedSearches(QObject):
         return f"The saved searches were damaged ({why}); the file was moved to {aside}."
 
     def _store(self, searches: list[SavedSearch]) -> None:
-        write_atomically(self.path, to_document(searches))
+        replace_file(self.path, to_document(searches))
         self._searches = searches
         self.changed.emit()
 
@@ -184,7 +185,7 @@ class SavedSearches(QObject):
     def export_to(self, path: str | os.PathLike, names: list[str] | None = None) -> int:
         """Writes the searches (all, or those named) to ``path``; how many."""
         chosen = [s for s in self._searches if names is None or s.name in names]
-        write_atomically(Path(path), to_document(chosen))
+        replace_file(Path(path), to_document(chosen))
         return len(chosen)
 
     def import_from(self, path: str | os.PathLike) -> tuple[list[str], list[str]]:
