@@ -7,7 +7,8 @@ The file: ``{"format": "hvconsole-searches", "version": 1, "searches": [{"name",
 (connectors.atomic_file.replace_file), so a crash while saving keeps the previous list.
 A damaged file never stops the program: it is moved aside and the user is told (the
 same promise as the saved servers). An imported file is checked entry by entry: a query
-that does not parse is skipped and named, and a name already in use gets " (2)" rather than replacing the user's own.
+that does not parse is skipped and named, and a name already in use gets " (2)" rather
+than replacing the user's own.
 """
 from __future__ import annotations
 
