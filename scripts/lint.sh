@@ -91,6 +91,9 @@ RUFF_PATHS=(
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py
+    # Search
+    tests/unit/test_search_*.py
+    tests/widgets/test_search.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
