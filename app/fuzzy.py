@@ -48,6 +48,7 @@ class FuzzyQuery:
         self._has_in_order = re.compile("".join(
             (f"[^{re.escape(c)}]*" if i else "") + re.escape(c) for i, c in enumerate(q)))
         self._in_order = re.compile(".*?".join(f"({re.escape(c)})" for c in q))
+        self._pairs = sorted({q[i:i + 2] for i in range(len(q) - 1)})
         self._peq: dict[str, int] = {}
         for i, c in enumerate(q):
             self._peq[c] = self._peq.get(c, 0) | (1 << i)
@@ -55,6 +56,12 @@ class FuzzyQuery:
     def score(self, name: str, chars: frozenset[str] | None = None) -> float | None:
         """How well ``name`` (already lower case) matches; None when it does not.
         ``chars`` is the name's character set when the caller has it (FuzzyIndex)."""
+        close = self.close_score(name)
+        return close if close is not None else self.typo_score(name, chars)
+
+    def close_score(self, name: str) -> float | None:
+        """The score of a name holding the query's letters as typed (whole, in a piece,
+        or in order); None for one that needs edits."""
         q = self.text
         if not q:
             return float(EXACT)
@@ -74,14 +81,26 @@ class FuzzyQuery:
             gaps = span - len(q)
             starts = sum(1 for g in range(1, len(q) + 1) if _starts_word(name, found.start(g)))
             return SUBSEQUENCE + min(900.0, 10.0 * starts) - min(900.0, gaps) + brevity
-        if self.max_typos == 0:
+        return None
+
+    def typo_score(self, name: str, chars: frozenset[str] | None = None) -> float | None:
+        """The score of a name within ``max_typos`` edits of the query; None beyond.
+        Two cheap necessary conditions go first: each edit loses at most one of the
+        query's distinct letters and at most two of its distinct letter pairs."""
+        k = self.max_typos
+        if k == 0 or len(name) < len(self.text) - k:
             return None
-        if len(self._chars - (chars if chars is not None else frozenset(name))) > self.max_typos:
-            return None     # more distinct letters missing than typos allowed
+        if len(self._chars - (chars if chars is not None else frozenset(name))) > k:
+            return None
+        pairs = self._pairs
+        if len(pairs) > 2 * k:
+            shared = sum(1 for p in pairs if p in name)
+            if shared < len(pairs) - 2 * k:
+                return None
         distance = self.substring_distance(name)
         if distance > self.max_typos:
             return None
-        return TYPO - 100.0 * distance + brevity
+        return TYPO - 100.0 * distance + 1.0 / (1 + len(name))
 
     def substring_distance(self, name: str) -> int:
         """The least edits (insert, delete, replace) turning the query into some stretch
@@ -145,11 +164,22 @@ class FuzzyIndex:
         if not compiled.text:
             return [Match(i, float(EXACT)) for i in range(min(limit, len(self._names)))]
         scored = []
-        score = compiled.score
-        for i, (name, chars) in enumerate(zip(self._names, self._chars, strict=True)):
-            s = score(name, chars)
-            if s is not None:
+        misses = []
+        close = compiled.close_score
+        for i, name in enumerate(self._names):
+            s = close(name)
+            if s is None:
+                misses.append(i)
+            else:
                 scored.append((s, -i))
+        # Typos rank below every match as typed: look for them only when the list has
+        # room left (a short or mistyped query), never when the page is already full.
+        if len(scored) < limit:
+            typo = compiled.typo_score
+            for i in misses:
+                s = typo(self._names[i], self._chars[i])
+                if s is not None:
+                    scored.append((s, -i))
         best = heapq.nlargest(limit, scored)
         return [Match(-neg, s) for s, neg in best]
 

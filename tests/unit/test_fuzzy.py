@@ -90,3 +90,19 @@ def test_any_query_and_names_give_a_ranked_subset(query, names):
     assert all(0 <= m.index < len(names) for m in found)
     scores = [m.score for m in found]
     assert scores == sorted(scores, reverse=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcde-", min_size=4, max_size=12),
+       st.text(alphabet="abcde-", max_size=20))
+def test_the_quick_filters_never_drop_a_name_within_the_typos(query, name):
+    compiled = FuzzyQuery(query)
+    if compiled.close_score(name) is None and \
+            compiled.substring_distance(name) <= compiled.max_typos:
+        assert compiled.typo_score(name) is not None
+
+
+def test_typos_are_looked_for_only_while_the_list_has_room():
+    names = ["alpha-web-1", "alpha-web-2", "alpa"]
+    assert rank("alpha", names, limit=2) == ["alpha-web-1", "alpha-web-2"]
+    assert rank("alpha", names, limit=3)[-1] == "alpa"
