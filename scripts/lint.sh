@@ -83,6 +83,10 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Keyboard-first and appearance
+    tests/unit/test_fuzzy.py
+    tests/widgets/test_keyboard_first.py
+    benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
