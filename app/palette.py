@@ -13,12 +13,14 @@ one list and one FuzzyIndex, and each key only re-ranks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from functools import partial
+from typing import Callable, Iterable, Iterator, Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
 
 from app.fuzzy import FuzzyIndex
 from app.inventory.model import InventoryModel
+from app.search.saved import SavedSearch
 
 COMMANDS_ONLY = ">"     # typed first (Ctrl+Shift+P puts it there): only commands
 
@@ -132,6 +134,26 @@ class InventoryProvider:
             for vm in inventory.vms(conn_id):
                 yield PaletteEntry("VM", vm.name, _selector(self._select, conn_id, vm.key),
                                    detail=f"VM on {host} · {vm.state.value}")
+
+
+class SavedSearches(Protocol):
+    """The saved searches store (app.search.saved.SavedSearches) as the palette reads it."""
+
+    def __iter__(self) -> Iterator[SavedSearch]: ...
+
+
+class SavedSearchesProvider:
+    """Saved searches; running one opens it in the Search tab."""
+
+    def __init__(self, store: SavedSearches, open_search: Callable[[SavedSearch], object]
+                 ) -> None:
+        self._store = store
+        self._open = open_search
+
+    def entries(self) -> Iterable[PaletteEntry]:
+        for search in self._store:
+            yield PaletteEntry("Saved search", search.name, partial(self._open, search),
+                               detail=f"Saved search · {search.query or 'every VM'}")
 
 
 def _selector(select: Callable[[str, str], object], conn_id: str, key: str

@@ -2,8 +2,8 @@
 the tabs by number.
 
 Panes, in order (F6 forward, Shift+F6 back, as in GNOME and Windows applications): the
-filter box, the tree, the tab bar, the current tab's page (the Console tab's page is the
-guest's screen). The console keeps every key for the guest except Ctrl+Alt+Home, which
+left side's (filter box, tree, saved searches), the tab bar, the current tab's page (the
+Console tab's page is the guest's screen). The console keeps every key for the guest except Ctrl+Alt+Home, which
 is "Go to Tree" here (widgets/console/view.py lets exactly that one through). Alt+1 …
 Alt+9 show the tabs in their order.
 """
@@ -39,6 +39,15 @@ def show_keys_in_tooltip(action: QAction, tip: str = "") -> None:
     action.setToolTip(f"{text} ({keys})" if keys else text)
 
 
+def ensure_keys_in_tooltips(actions: list[QAction]) -> None:
+    """Adds the keys to the tooltip of each action whose tooltip does not name them yet
+    (actions made elsewhere; commands say theirs on every update)."""
+    for action in actions:
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        if keys and keys not in action.toolTip():
+            show_keys_in_tooltip(action, action.toolTip())
+
+
 def focus_into(widget: QWidget) -> bool:
     """Gives the keyboard to ``widget`` or, when it takes none itself, to the first child
     in its focus chain that takes the Tab key (a page's first field)."""
@@ -59,11 +68,11 @@ def focus_into(widget: QWidget) -> bool:
 class KeyboardNavigation(QObject):
     """The window's navigation actions; ``actions`` is what the View menu lists."""
 
-    def __init__(self, filter_box: QWidget, tree: QWidget, tabs: QTabWidget,
+    def __init__(self, left_panes: list[QWidget], tree: QWidget, tabs: QTabWidget,
                  open_palette: Callable[[], object], open_commands: Callable[[], object],
                  parent: QWidget) -> None:
         super().__init__(parent)
-        self._filter = filter_box
+        self._left = list(left_panes)
         self._tree = tree
         self._tabs = tabs
         self.palette_action = keyed_action(
@@ -95,7 +104,7 @@ class KeyboardNavigation(QObject):
 
     def panes(self) -> list[QWidget]:
         page = self._tabs.currentWidget()
-        return [w for w in (self._filter, self._tree, self._tabs.tabBar(), page)
+        return [w for w in (*self._left, self._tabs.tabBar(), page)
                 if w is not None and w.isVisible()]
 
     def current_pane(self) -> int:

@@ -18,12 +18,14 @@ from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, Q
                                QToolBar, QVBoxLayout, QWidget)
 
 from app.inventory import InventoryFilterProxy, NodeKind
-from app.palette import ActionsProvider, InventoryProvider, PaletteCatalog
+from app.palette import (ActionsProvider, InventoryProvider, PaletteCatalog,
+                         SavedSearchesProvider)
 from widgets import help as guide
 from widgets.about import show_about
 from widgets.command_palette import CommandPalette
 from widgets.dialogs.add_server import AddServerDialog
-from widgets.keyboard_navigation import KeyboardNavigation, keyed_action, show_keys_in_tooltip
+from widgets.keyboard_navigation import (KeyboardNavigation, ensure_keys_in_tooltips,
+                                         keyed_action, show_keys_in_tooltip)
 from widgets.status_bar import MainStatusBar
 from widgets.task_reporting import TaskReporter
 from widgets.tabs.events import EventsTab
@@ -100,7 +102,9 @@ class MainWindow(QMainWindow):
         self.commands.clone.set_handler(lambda node: open_clone(self, node))
 
         self.quit_action = keyed_action("&Quit", "Ctrl+Q", self, self.close)
-        self.focus_filter_action = keyed_action("&Filter", "Ctrl+F", self, self.focus_filter,
+        # Ctrl+F is Search (widgets/search); the tree's name filter is one Shift away.
+        self.focus_filter_action = keyed_action("&Filter", "Ctrl+Shift+F", self,
+                                                self.focus_filter,
                                                 "Filter the tree by name or state")
         self.about_action = keyed_action("&About HVConsole", "Ctrl+F1", self,
                                          lambda: show_about(self))
@@ -147,7 +151,18 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(4, 4, 0, 4)
         left_layout.setSpacing(4)
         left_layout.addWidget(self.filter_edit)
-        left_layout.addWidget(self.tree)
+        from widgets.search import SearchUi
+        self.search = SearchUi(self, self.inventory, self.monitor, self.tree,
+                               self.show_warning)
+        # Saved searches under the servers, as XenCenter lists them in its navigation pane.
+        self.navigation = QSplitter(Qt.Orientation.Vertical)
+        self.navigation.setObjectName("navigationSplitter")
+        self.navigation.addWidget(self.tree)
+        self.navigation.addWidget(self.search.saved_view)
+        self.navigation.setStretchFactor(0, 4)
+        self.navigation.setStretchFactor(1, 1)
+        self.navigation.setChildrenCollapsible(False)
+        left_layout.addWidget(self.navigation)
 
         self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
@@ -172,6 +187,8 @@ class MainWindow(QMainWindow):
             self.alerts_tab = AlertsTab(self.alert_engine.model, self.alert_engine)
             self.tabs.addTab(self.alerts_tab, "Alerts")
 
+        self.search.place_tab(self.tabs)
+
         # An explicit minimum: the pages' own minimums (the Performance tab's toolbar is
         # built when first shown) would move the splitter whenever the tab changes.
         self.tabs.setMinimumWidth(TABS_MIN_WIDTH)
@@ -192,10 +209,12 @@ class MainWindow(QMainWindow):
         self.palette_catalog.add_provider(InventoryProvider(self.inventory,
                                                             self.select_in_tree))
         self.command_palette = CommandPalette(self.palette_catalog, self)
-        self.navigation = KeyboardNavigation(self.filter_edit, self.tree, self.tabs,
-                                             self.command_palette.open_palette,
-                                             self.command_palette.open_commands, self)
-        self.show_general_action = self.navigation.tab_actions[
+        self.palette_catalog.add_provider(SavedSearchesProvider(self.search.store,
+                                                                self.search.open_search))
+        self.keyboard = KeyboardNavigation(
+            [self.filter_edit, self.tree, self.search.saved_view], self.tree, self.tabs,
+            self.command_palette.open_palette, self.command_palette.open_commands, self)
+        self.show_general_action = self.keyboard.tab_actions[
             self.tabs.indexOf(self.general_tab)]
         self.console_tab.forget_password_action.setShortcut(QKeySequence("Ctrl+Shift+J"))
         show_keys_in_tooltip(self.console_tab.forget_password_action,
@@ -252,6 +271,9 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.add_server_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.search.import_action)
+        file_menu.addAction(self.search.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.file_menu = file_menu
 
@@ -279,11 +301,13 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
-        nav = self.navigation
+        nav = self.keyboard
         _fill(view_menu, [nav.palette_action, nav.commands_action, None, nav.tree_action,
                           nav.next_pane_action, nav.previous_pane_action, None,
                           *nav.tab_actions, None])
         view_menu.addAction(self.focus_filter_action)
+        view_menu.addAction(self.search.search_action)
+        view_menu.addAction(self.search.save_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.readme_action)
@@ -291,6 +315,7 @@ class MainWindow(QMainWindow):
         help_menu.addSeparator()
         help_menu.addAction(self.about_action)
         self.help_menu = help_menu
+        ensure_keys_in_tooltips([a for menu in self.menus() for a in menu.actions()])
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main toolbar", self)

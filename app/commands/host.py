@@ -55,7 +55,7 @@ class DisconnectHost(HostCommand):
 class ReconnectHost(HostCommand):
     text = "Re&connect"
     icon_name = "action-connect"
-    shortcut = "Ctrl+Shift+O"
+    shortcut = "Ctrl+Shift+L"
     tooltip = "Connect to the server again"
     states = frozenset({ConnState.DISCONNECTED})
     required_state = "disconnected"

@@ -94,7 +94,7 @@ def test_another_part_adds_its_entries_through_a_provider(session, qtbot):  # no
         def entries(self):
             yield PaletteEntry("Saved search", "Running web servers",
                                lambda: ran.append("web"), detail="tag:web AND state:running")
-    window.command_palette_catalog.add_provider(SavedSearches())
+    window.palette_catalog.add_provider(SavedSearches())
     _ready(window, qtbot)
     shown = _palette_run(window, qtbot, "runing web")      # a typo here too
     assert shown[0].title == "Running web servers"
@@ -112,8 +112,11 @@ def test_panes_tabs_and_the_console_are_reached_and_left_by_keys(session, qtbot,
             break
     node = window.tree.selected_nodes()[0]
     assert node.kind is NodeKind.VM
-    # F6: tree → tab bar → page → filter box → tree.
+    # F6: tree → saved searches → tab bar → page → filter box → tree; Shift+F6 back.
+    saved = window.search.saved_view
     QTest.keyClick(window.tree, Qt.Key.Key_F6)
+    assert window.focusWidget() is saved or saved.isAncestorOf(window.focusWidget())
+    QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6)
     assert window.focusWidget() is window.tabs.tabBar()
     QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6)
     assert window.tabs.currentWidget().isAncestorOf(window.focusWidget())
@@ -121,8 +124,8 @@ def test_panes_tabs_and_the_console_are_reached_and_left_by_keys(session, qtbot,
     assert window.focusWidget() is window.filter_edit
     QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6, SHIFT)
     assert window.tabs.currentWidget().isAncestorOf(window.focusWidget())
-    QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6, SHIFT)
-    QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6, SHIFT)
+    for _ in range(3):
+        QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6, SHIFT)
     assert window.focusWidget() is window.tree
     # Alt+number shows a tab; on the Console tab the keyboard goes to the guest's screen.
     console_index = window.tabs.indexOf(window.console_tab)
@@ -139,6 +142,17 @@ def test_panes_tabs_and_the_console_are_reached_and_left_by_keys(session, qtbot,
     assert not pane.view.grabbed
     QTest.keyClick(window.tree, Qt.Key.Key_1, ALT)
     assert window.tabs.currentIndex() == 0
+
+
+def test_a_saved_search_is_found_and_opened_from_the_palette(session, qtbot):  # noqa: F811
+    from app.search.saved import SavedSearch
+    window = session.window
+    window.search.store.save(SavedSearch("Paused builders", "name:ci-runner AND state:paused"))
+    _ready(window, qtbot)
+    shown = _palette_run(window, qtbot, "pased builders")
+    assert (shown[0].kind, shown[0].title) == ("Saved search", "Paused builders")
+    assert window.tabs.currentWidget() is window.search.tab
+    assert window.search.results.query.text == "name:ci-runner AND state:paused"
 
 
 # ---- every action has a key, and no two share one ----
