@@ -3,9 +3,9 @@ the tabs by number.
 
 Panes, in order (F6 forward, Shift+F6 back, as in GNOME and Windows applications): the
 left side's (filter box, tree, saved searches), the tab bar, the current tab's page (the
-Console tab's page is the guest's screen). The console keeps every key for the guest except Ctrl+Alt+Home, which
-is "Go to Tree" here (widgets/console/view.py lets exactly that one through). Alt+1 …
-Alt+9 show the tabs in their order.
+Console tab's page is the guest's screen). The console keeps every key for the guest
+except Ctrl+Alt+Home, which is "Go to Tree" here (widgets/console/view.py lets exactly
+that one through). Alt+1 … Alt+9 show the tabs in their order.
 """
 from __future__ import annotations
 
