@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import SignalInstance
 
+from connectors.libvirt.domxml.organize import OrgChange, Organization
 from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMAction,
@@ -46,6 +47,10 @@ class Host(Protocol):
     async def delete_vm(self, key: str, delete_storage: bool) -> list[str]: ...
 
     async def domain_xml(self, key: str, secure: bool = False) -> str: ...
+
+    async def change_organization(self, key: str, change: OrgChange) -> Organization: ...
+
+    async def set_description(self, key: str, text: str) -> None: ...
 
 
 class Connections(Protocol):

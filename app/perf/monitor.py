@@ -36,6 +36,7 @@ from app.perf.collector import PerfCollector, PerfTick
 from app.perf.history import DEFAULT_TIERS, HistoryStore, Tier
 from app.perf.ring import LiveBuffers, RingTable
 from connectors.libvirt.model import ConnState
+from connectors.libvirt.stats import FULL_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class PerfMonitor(QObject):
         self._hot_hosts: dict[str, frozenset[str]] = {}  # ... and which hosts' own figures
         self._pending: set[asyncio.Future] = set()   # stops and restarts under way
         self._closed = False
+        self._history_failure: str | None = None
         if history is not None and history.warning and events_log is not None:
             events_log.add("warning", "application", "performance history",
                            history.warning)
@@ -188,6 +190,14 @@ class PerfMonitor(QObject):
         if metric in HOST_SUM_METRICS:
             return perf.sums.tables[metric].latest(c.host_key)
         return c.host_buffers.tables[metric].latest(c.host_key)
+
+    def vm_latest(self, conn_id: str, key: str, metric: str) -> float:
+        """A VM's newest figure of ``metric`` (NaN when it has none lately): a VM off
+        screen is sampled every FULL_EVERY ticks only, so that many ticks are looked at."""
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return math.nan
+        return perf.collector.vm_buffers.tables[metric].latest(key, FULL_EVERY)
 
     def host_memory(self, conn_id: str) -> HostMemory | None:
         """The host's newest memory figures (see ``HostMemory``), None before its first
@@ -469,7 +479,22 @@ class PerfMonitor(QObject):
                     keys.append((key, "net", name, field_name))
                     values.append(value)
         perf.details.append(tick.wall, keys, np.array(values, dtype=np.float32))
+        self._report_history_failure()
         self.ticked.emit(perf.conn_id)
+
+    def _report_history_failure(self) -> None:
+        """Tells the Events log once when the history stops being written (a full disk)
+        and once when it is written again; sampling never stops for it."""
+        failure = self.history.write_failure if self.history is not None else None
+        if failure == self._history_failure:
+            return
+        if self.events_log is not None:
+            if failure is not None:
+                self.events_log.add("error", "application", "performance history", failure)
+            else:
+                self.events_log.add("info", "application", "performance history",
+                                    "The performance history is written again.")
+        self._history_failure = failure
 
     # ---- preferences ----
 

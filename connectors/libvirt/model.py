@@ -124,6 +124,12 @@ class VMInfo:
     disks: tuple[DiskInfo, ...] = ()
     nics: tuple[NicInfo, ...] = ()
     graphics: tuple[GraphicsInfo, ...] = ()
+    # HVConsole's own organisation of the VM, kept in the domain's <metadata> under
+    # domxml.organize.ORGANIZE_NS: sorted unique tags; "" or a path like "/prod/web";
+    # (name, value) pairs sorted by name.
+    tags: tuple[str, ...] = ()
+    folder: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
