@@ -97,21 +97,19 @@ class ActionsProvider:
     same enabled state, shortcut and reason for being disabled (their tooltip)."""
 
     def __init__(self, menus: Callable[[], Iterable[tuple[str, Iterable[QAction]]]]) -> None:
-        self._menus = menus      # (menu title, its actions), asked at each refresh
+        self._menus = menus      # (where, its actions) per menu and submenu, at each refresh
 
     def entries(self) -> Iterable[PaletteEntry]:
         seen: set[int] = set()
-        for menu, actions in self._menus():
+        for where, actions in self._menus():
             for action in actions:
-                if action.isSeparator() or action.menu() is not None or id(action) in seen:
-                    continue
-                if not action.isVisible():
+                if (action.isSeparator() or action.menu() is not None
+                        or id(action) in seen or not action.isVisible()):
                     continue
                 seen.add(id(action))
                 enabled = action.isEnabled()
                 yield PaletteEntry("Command", plain_text(action), action.trigger,
-                                   detail=menu.replace("&", ""), keys=keys_text(action),
-                                   enabled=enabled,
+                                   detail=where, keys=keys_text(action), enabled=enabled,
                                    why_not="" if enabled else action.toolTip())
 
 

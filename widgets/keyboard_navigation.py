@@ -14,7 +14,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QMenu, QTabWidget, QWidget
 
 from widgets.console.view import LEAVE_KEY_TEXT
 
@@ -37,6 +37,22 @@ def show_keys_in_tooltip(action: QAction, tip: str = "") -> None:
     keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
                      for k in action.shortcuts() if not k.isEmpty())
     action.setToolTip(f"{text} ({keys})" if keys else text)
+
+
+def menu_actions(menus: list[QMenu]) -> list[tuple[str, list[QAction]]]:
+    """(where, actions) for each menu and, after it, each of its submenus ("View › Tree
+    Views"), for the palette and the tooltip pass."""
+    found: list[tuple[str, list[QAction]]] = []
+
+    def walk(where: str, menu: QMenu) -> None:
+        found.append((where, menu.actions()))
+        for action in menu.actions():
+            submenu = action.menu()
+            if isinstance(submenu, QMenu):
+                walk(f"{where} › {action.text().replace('&', '')}", submenu)
+    for menu in menus:
+        walk(menu.title().replace("&", ""), menu)
+    return found
 
 
 def ensure_keys_in_tooltips(actions: list[QAction]) -> None:

@@ -25,7 +25,7 @@ from widgets.about import show_about
 from widgets.command_palette import CommandPalette
 from widgets.dialogs.add_server import AddServerDialog
 from widgets.keyboard_navigation import (KeyboardNavigation, ensure_keys_in_tooltips,
-                                         keyed_action, show_keys_in_tooltip)
+                                         keyed_action, menu_actions, show_keys_in_tooltip)
 from widgets.status_bar import MainStatusBar
 from widgets.task_reporting import TaskReporter
 from widgets.tabs.events import EventsTab
@@ -69,6 +69,8 @@ class MainWindow(QMainWindow):
         self._build_keyboard()
         self._build_menus()
         self._build_toolbar()
+        ensure_keys_in_tooltips([a for _where, actions in self._menu_actions()
+                                 for a in actions])
         self.status = MainStatusBar(self)
         self.setStatusBar(self.status)
         self._connect_alerts()
@@ -221,8 +223,8 @@ class MainWindow(QMainWindow):
                              self.console_tab.forget_password_action.toolTip())
 
     def _menu_actions(self) -> list[tuple[str, list[QAction]]]:
-        """Every menu's actions, for the palette (asked each time it opens)."""
-        return [(menu.title(), menu.actions()) for menu in self.menus()]
+        """Every menu's and submenu's actions, for the palette (asked when it opens)."""
+        return menu_actions(self.menus())
 
     def menus(self) -> list:
         return [self.file_menu, self.edit_menu, self.server_menu, self.vm_menu,
@@ -315,7 +317,6 @@ class MainWindow(QMainWindow):
         help_menu.addSeparator()
         help_menu.addAction(self.about_action)
         self.help_menu = help_menu
-        ensure_keys_in_tooltips([a for menu in self.menus() for a in menu.actions()])
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main toolbar", self)
@@ -336,6 +337,18 @@ class MainWindow(QMainWindow):
         show_keys_in_tooltip(toggle, "Show or hide the toolbar")
         self.view_menu.insertAction(self.focus_filter_action, toggle)
         self.view_menu.insertSeparator(self.focus_filter_action)
+        self._build_tree_views(toggle)
+
+    def _build_tree_views(self, before) -> None:
+        """View › By Server / Folder / Tag / State / Custom Field, and VM › Organize…"""
+        from app.inventory.view_switcher import ViewSwitcher
+        from widgets.dialogs.organize import open_organize
+        from widgets.tree_views_menu import TreeViewsMenu
+        self.view_switcher = ViewSwitcher(self.inventory, self.proxy, self.preferences, self)
+        self.tree_views_menu = TreeViewsMenu(self.view_switcher, self.view_menu, before, self)
+        self.view_switcher.viewChanged.connect(lambda _v: self.tree.expand_hosts())
+        self.tree.expand_hosts()
+        self.commands.organize.set_handler(lambda nodes: open_organize(self, nodes))
 
     # ---- behaviour ----
 
