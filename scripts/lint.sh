@@ -17,6 +17,7 @@ MYPY_PATHS=(
     connectors
     app
     widgets
+    scripts/xapi_sim
 )
 # Linted: the code above and its tests.
 RUFF_PATHS=(
@@ -86,6 +87,8 @@ RUFF_PATHS=(
     # Organize: tags, folders, fields, views, bulk actions
     tests/unit/test_bulk_and_organize.py
     tests/unit/test_organize_*.py
+    tests/widgets/test_organize_*.py
+    tests/integration/test_organize_*.py
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py
@@ -94,6 +97,11 @@ RUFF_PATHS=(
     tests/widgets/test_search*.py
     benchmarks/search_query.py
     benchmarks/organized_inventory.py
+    # The XAPI simulator (a test tool) and its tests
+    scripts/xapi_sim
+    scripts/xapi-simulator.py
+    tests/xapi_sim_helpers.py
+    tests/unit/test_xapi_sim_*.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
