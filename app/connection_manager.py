@@ -20,6 +20,7 @@ import resources
 from app.certificates import TrustedCertificates
 from app.config import ConnectionsStore, SavedConnection, strip_password
 from app.hypervisor_log import HypervisorRows
+from connectors.atomic_file import write_failure
 from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
@@ -414,9 +415,8 @@ class ConnectionManager(QObject):
         try:
             self._store.save(self._saved_list())
         except OSError as exc:
-            self.events_log.add("error", "application", "settings",
-                                f"The list of saved servers could not be written to "
-                                f"{self._store.path}: {exc.strerror or exc}")
+            self.events_log.add("error", "application", "settings", write_failure(
+                "the list of saved servers", self._store.path, exc))
 
 
 class _Listener:

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from app import settings_file
+
 SAMPLING_INTERVAL = "perf/interval_s"
 COLLECT_DISK = "perf/collect_disk"
 COLLECT_NET = "perf/collect_net"
@@ -107,7 +109,7 @@ class Preferences(QObject):
         if value == self.value(key) and self._settings.contains(key):
             return
         self._settings.setValue(key, setting.stored(value))
-        self._settings.sync()
+        settings_file.sync(self._settings)
         self.changed.emit(key)
 
     # Shorthands for the preferences read most.

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject
 
 from app.credentials import AskUser, CredentialBroker
 from app.vault import EncryptedFileVault, KeyringVault, Vault, encrypted_file_path
+from connectors.atomic_file import write_failure
 from connectors.libvirt import hostkeys
 from connectors.libvirt.hostkeys import HostKeyCheck, HostKeyError, KeyStatus, KnownHosts
 from connectors.libvirt.model import ConnectError, ConnState
@@ -118,8 +119,13 @@ class RemoteAccess(QObject):
         if not await self.ask_host_key(check):
             raise ConnectError(f"Not connected: the SSH host key of {check.name} was not "
                                "trusted.")
-        await asyncio.to_thread(self.known_hosts.add, parsed.host, parsed.port,
-                                check.offered)
+        try:
+            await asyncio.to_thread(self.known_hosts.add, parsed.host, parsed.port,
+                                    check.offered)
+        except OSError as exc:
+            # ssh checks the key against the file: unsaved, the connection cannot go on.
+            raise ConnectError(write_failure(f"the SSH host key of {check.name}",
+                                             self.known_hosts.path, exc)) from None
         shown = ", ".join(f"{k.label} {k.fingerprint}" for k in check.offered)
         self.events_log.add("info", CONNECTION, parsed.display_name,
                             f"Trusted the SSH host key of {check.name} ({shown}); saved in "

@@ -83,6 +83,9 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Reliability: files on disk, fuzz campaign, secrets
+    tests/unit/test_atomic_file.py
+    tests/unit/disk_writer_child.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.commands import CommandSet
 from app.connection_manager import ConnectionManager
+from app import settings_file
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
 from app.gc_policy import collect_on_qt_thread, freeze_big_inventories
@@ -133,6 +134,8 @@ class Session:
         """Preferences, the on-disk history, one sampler per connected host, the tree's
         usage columns and the alerts."""
         self.preferences = Preferences()
+        self._stop_settings_reports = settings_file.report_failures_to(
+            lambda message: self.events_log.add("error", "application", "settings", message))
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
                                    HistoryStore().start())
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
@@ -345,6 +348,7 @@ class Session:
         keep the window from closing)."""
         if not self._built:
             return
+        self._stop_settings_reports()
         if self.monitor is not None:
             try:  # samplers first (before their connections close), then the history
                 await asyncio.wait_for(self.monitor.close(), SHUTDOWN_TIMEOUT_S)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStyle, QToolBar, QTreeView
 
+from app import settings_file
+
 TREE_MIN_WIDTH = 220
 TABS_MIN_WIDTH = 560    # below it the Performance tab's toolbar is cut
 NAME_CHARS = 16         # the tree starts wide enough for names this long
@@ -47,7 +49,7 @@ class WindowGeometry:
         if self.placed:
             settings.setValue("window/tree_width", self.tree_width())
         settings.setValue("window/toolbar", not self._toolbar.isHidden())
-        settings.sync()
+        settings_file.sync(settings)
 
     def tree_width(self) -> int:
         return self._splitter.sizes()[0]

@@ -114,6 +114,7 @@ class PerfMonitor(QObject):
         self._hot_hosts: dict[str, frozenset[str]] = {}  # ... and which hosts' own figures
         self._pending: set[asyncio.Future] = set()   # stops and restarts under way
         self._closed = False
+        self._history_failure: str | None = None
         if history is not None and history.warning and events_log is not None:
             events_log.add("warning", "application", "performance history",
                            history.warning)
@@ -469,7 +470,22 @@ class PerfMonitor(QObject):
                     keys.append((key, "net", name, field_name))
                     values.append(value)
         perf.details.append(tick.wall, keys, np.array(values, dtype=np.float32))
+        self._report_history_failure()
         self.ticked.emit(perf.conn_id)
+
+    def _report_history_failure(self) -> None:
+        """Tells the Events log once when the history stops being written (a full disk)
+        and once when it is written again; sampling never stops for it."""
+        failure = self.history.write_failure if self.history is not None else None
+        if failure == self._history_failure:
+            return
+        if self.events_log is not None:
+            if failure is not None:
+                self.events_log.add("error", "application", "performance history", failure)
+            else:
+                self.events_log.add("info", "application", "performance history",
+                                    "The performance history is written again.")
+        self._history_failure = failure
 
     # ---- preferences ----
 

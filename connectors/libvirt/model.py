@@ -125,6 +125,12 @@ class VMInfo:
     disks: tuple[DiskInfo, ...] = ()
     nics: tuple[NicInfo, ...] = ()
     graphics: tuple[GraphicsInfo, ...] = ()
+    # HVConsole's own organisation of the VM, kept in the domain's <metadata> under
+    # domxml.organize.ORGANIZE_NS: sorted unique tags; "" or a path like "/prod/web";
+    # (name, value) pairs sorted by name.
+    tags: tuple[str, ...] = ()
+    folder: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
     # XenAPI pools only: the member (ServerInfo.key) the VM is resident on, "" when none,
     # and the operations XAPI allows now (None: the hypervisor does not say; libvirt).
     server_key: str = ""
