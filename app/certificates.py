@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from app.config import config_dir
+from connectors.atomic_file import replace_text
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,4 @@ class TrustedCertificates:
         return True
 
     def _write(self, pins: dict[str, str]) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".trusted-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(pins, fh, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        replace_text(self.path, json.dumps(pins, indent=1, sort_keys=True) + "\n")

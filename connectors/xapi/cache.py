@@ -20,6 +20,8 @@ from connectors.xapi import records
 
 # What the tree and the commands need; "message" feeds Alerts and Events.
 CLASSES = ("pool", "host", "host_metrics", "VM", "SR", "network", "task", "message")
+# XAPI names classes in events in lower case ("vm", "sr"); the API calls them VM, SR.
+_CANONICAL = {name.lower(): name for name in CLASSES}
 _KIND = {"VM": ObjectKind.VM, "host": ObjectKind.SERVER, "SR": ObjectKind.POOL,
          "network": ObjectKind.NETWORK}
 
@@ -48,7 +50,7 @@ def parse_events(batch: object) -> tuple[list[XapiEvent], str]:
         if not isinstance(cls, str) or not isinstance(op, str) or not isinstance(ref, str):
             continue
         snapshot = raw.get("snapshot")
-        out.append(XapiEvent(cls, op, ref,
+        out.append(XapiEvent(_CANONICAL.get(cls.lower(), cls), op, ref,
                              snapshot if isinstance(snapshot, Mapping) else None))
     return out, token
 

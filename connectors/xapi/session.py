@@ -70,10 +70,20 @@ class PinBook:
             self._pins[self.key(host, port)] = fingerprint
 
     def require(self, host: str, port: int) -> str:
+        """The pin for host:port. An address met for the first time (the master a
+        member pointed to) that shows a certificate already trusted at another address
+        of this pool is the same server identity, and pinned without asking; any other
+        raises UntrustedCertificate with what it shows."""
         pin = self.get(host, port)
-        if pin is None:
-            raise UntrustedCertificate(tls.fetch(host, port))
-        return pin
+        if pin is not None:
+            return pin
+        shown = tls.fetch(host, port)
+        with self._lock:
+            known = shown.fingerprint in self._pins.values()
+        if not known:
+            raise UntrustedCertificate(shown)
+        self.set(host, port, shown.fingerprint)
+        return shown.fingerprint
 
 
 class Session:

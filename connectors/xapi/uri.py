@@ -63,7 +63,10 @@ def parse(uri: str) -> XapiURI:
     if port == 0:
         raise ValueError(f"The port of {uri!r} is not a number from 1 to 65535")
     fingerprint = ""
-    for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+    # Split by hand: parse_qsl reads "+" as a space, and base64 fingerprints hold "+".
+    for item in filter(None, parts.query.split("&")):
+        key, _, value = item.partition("=")
+        key, value = urllib.parse.unquote(key), urllib.parse.unquote(value)
         if key != "fingerprint":
             raise ValueError(f"{uri!r}: unknown parameter {key!r} (only fingerprint=)")
         fingerprint = normalise_fingerprint(value)
@@ -80,6 +83,8 @@ def normalise_fingerprint(value: str) -> str:
     import base64
     import binascii
     text = value.strip()
+    if text.upper().startswith("SHA256:") and ":" in text[7:]:
+        text = text[7:]          # SHA256:AB:CD:… (hex after the prefix)
     if text.upper().startswith("SHA256:"):
         body = text[7:]
         try:
