@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from PySide6.QtCore import SignalInstance
 
+from connectors.libvirt.domxml.organize import OrgChange, Organization
 from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMAction,
@@ -53,6 +54,10 @@ class Host(LifecycleHost, Protocol):
     networking: HostNetworks        # virtual networks and leases (host_networks.py)
 
     async def domain_xml(self, key: str, secure: bool = False) -> str: ...
+
+    async def change_organization(self, key: str, change: OrgChange) -> Organization: ...
+
+    async def set_description(self, key: str, text: str) -> None: ...
 
 
 class Connections(Protocol):

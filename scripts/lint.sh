@@ -83,9 +83,15 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Organize: tags, folders, fields, views, bulk actions
+    tests/unit/test_bulk_and_organize.py
+    tests/unit/test_organize_*.py
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py
+    # Search
+    tests/unit/test_search_*.py
+    tests/widgets/test_search.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -99,8 +99,9 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
 
+        # Ctrl+F is Search (widgets/search); the tree's name filter is one Shift away.
         self.focus_filter_action = QAction("&Filter", self)
-        self.focus_filter_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.focus_filter_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         self.focus_filter_action.triggered.connect(self.focus_filter)
 
         self.about_action = QAction("&About HVConsole", self)
@@ -151,7 +152,18 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(4, 4, 0, 4)
         left_layout.setSpacing(4)
         left_layout.addWidget(self.filter_edit)
-        left_layout.addWidget(self.tree)
+        from widgets.search import SearchUi
+        self.search = SearchUi(self, self.inventory, self.monitor, self.tree,
+                               self.show_warning)
+        # Saved searches under the servers, as XenCenter lists them in its navigation pane.
+        self.navigation = QSplitter(Qt.Orientation.Vertical)
+        self.navigation.setObjectName("navigationSplitter")
+        self.navigation.addWidget(self.tree)
+        self.navigation.addWidget(self.search.saved_view)
+        self.navigation.setStretchFactor(0, 4)
+        self.navigation.setStretchFactor(1, 1)
+        self.navigation.setChildrenCollapsible(False)
+        left_layout.addWidget(self.navigation)
 
         self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
@@ -175,6 +187,8 @@ class MainWindow(QMainWindow):
             from widgets.tabs.alerts import AlertsTab
             self.alerts_tab = AlertsTab(self.alert_engine.model, self.alert_engine)
             self.tabs.addTab(self.alerts_tab, "Alerts")
+
+        self.search.place_tab(self.tabs)
 
         # An explicit minimum: the pages' own minimums (the Performance tab's toolbar is
         # built when first shown) would move the splitter whenever the tab changes.
@@ -221,6 +235,9 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.add_server_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.search.import_action)
+        file_menu.addAction(self.search.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.file_menu = file_menu
 
@@ -248,6 +265,8 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
         view_menu.addAction(self.focus_filter_action)
+        view_menu.addAction(self.search.search_action)
+        view_menu.addAction(self.search.save_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.readme_action)

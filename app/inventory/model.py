@@ -314,6 +314,11 @@ class InventoryModel(QAbstractItemModel):
         node = self._nodes.get((conn_id, conn_id))
         return conn_id if node is None else self._presenter.host_name(node)
 
+    def host_uri(self, conn_id: str) -> str:
+        """The server's URI ("" for a connection the inventory does not have)."""
+        facts = self._facts.get(conn_id)
+        return "" if facts is None else facts.uri
+
     def control_domain(self, conn_id: str) -> VMInfo | None:
         """A Xen host's Dom0, which the tree does not list among the VMs."""
         facts = self._facts.get(conn_id)
