@@ -86,6 +86,8 @@ RUFF_PATHS=(
     # Organize: tags, folders, fields, views, bulk actions
     tests/unit/test_bulk_and_organize.py
     tests/unit/test_organize_*.py
+    tests/widgets/test_organize_*.py
+    tests/integration/test_organize_*.py
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py

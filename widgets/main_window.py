@@ -292,6 +292,18 @@ class MainWindow(QMainWindow):
         toggle.setText("&Toolbar")
         self.view_menu.insertAction(self.focus_filter_action, toggle)
         self.view_menu.insertSeparator(self.focus_filter_action)
+        self._build_tree_views(toggle)
+
+    def _build_tree_views(self, before) -> None:
+        """View › By Server / Folder / Tag / State / Custom Field, and VM › Organize…"""
+        from app.inventory.view_switcher import ViewSwitcher
+        from widgets.dialogs.organize import open_organize
+        from widgets.tree_views_menu import TreeViewsMenu
+        self.view_switcher = ViewSwitcher(self.inventory, self.proxy, self.preferences, self)
+        self.tree_views_menu = TreeViewsMenu(self.view_switcher, self.view_menu, before, self)
+        self.view_switcher.viewChanged.connect(lambda _v: self.tree.expand_hosts())
+        self.tree.expand_hosts()
+        self.commands.organize.set_handler(lambda nodes: open_organize(self, nodes))
 
     # ---- behaviour ----
 
