@@ -17,6 +17,7 @@ MYPY_PATHS=(
     connectors
     app
     widgets
+    scripts/xapi_sim
 )
 # Linted: the code above and its tests.
 RUFF_PATHS=(
@@ -94,6 +95,11 @@ RUFF_PATHS=(
     # Search
     tests/unit/test_search_*.py
     tests/widgets/test_search.py
+    # The XAPI simulator (a test tool) and its tests
+    scripts/xapi_sim
+    scripts/xapi-simulator.py
+    tests/xapi_sim_helpers.py
+    tests/unit/test_xapi_sim_*.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
