@@ -94,7 +94,9 @@ RUFF_PATHS=(
     tests/unit/disk_writer_child.py
     # Search
     tests/unit/test_search_*.py
-    tests/widgets/test_search.py
+    tests/widgets/test_search*.py
+    benchmarks/search_query.py
+    benchmarks/organized_inventory.py
     # The XAPI simulator (a test tool) and its tests
     scripts/xapi_sim
     scripts/xapi-simulator.py

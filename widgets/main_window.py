@@ -156,6 +156,8 @@ class MainWindow(QMainWindow):
         from widgets.search import SearchUi
         self.search = SearchUi(self, self.inventory, self.monitor, self.tree,
                                self.show_warning)
+        self.search.tab.set_commands(list(self.commands.vm_commands), self._search_node,
+                                     self.commands.ctx.node_name)
         # Saved searches under the servers, as XenCenter lists them in its navigation pane.
         self.navigation = QSplitter(Qt.Orientation.Vertical)
         self.navigation.setObjectName("navigationSplitter")
@@ -401,6 +403,10 @@ class MainWindow(QMainWindow):
         self.snapshots_tab.set_selection(nodes)
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
+
+    def _search_node(self, key: tuple[str, str]):
+        """A search result's row in the tree: what a command on the results runs on."""
+        return self.inventory.node(*key)
 
     def _vm_actions(self) -> list:
         """The VM menu and a VM's context menu: the commands, then the console's own."""
