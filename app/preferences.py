@@ -22,6 +22,8 @@ COLLECT_NET = "perf/collect_net"
 PER_CORE_HOST_CPU = "perf/per_core_host_cpu"
 HISTORY_DAYS = "perf/history_days"
 ALERT_RULES = "alerts/rules"
+CUSTOM_FIELDS = "organize/fields"     # app.organize.fields: [{"name", "kind"}, ...]
+TREE_VIEW = "organize/view"           # app.inventory.views.View.key: "server", "tag", ...
 
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 300.0
@@ -77,6 +79,8 @@ SETTINGS = {s.key: s for s in (
     Setting(HISTORY_DAYS, 7, _clamped(int, MIN_HISTORY_DAYS, MAX_HISTORY_DAYS)),
     Setting(ALERT_RULES, [dict(r) for r in DEFAULT_ALERT_RULES], _json_list,
             stored=json.dumps),
+    Setting(CUSTOM_FIELDS, [], _json_list, stored=json.dumps),
+    Setting(TREE_VIEW, "server", str),
 )}
 
 

@@ -36,6 +36,7 @@ from app.perf.collector import PerfCollector, PerfTick
 from app.perf.history import DEFAULT_TIERS, HistoryStore, Tier
 from app.perf.ring import LiveBuffers, RingTable
 from connectors.libvirt.model import ConnState
+from connectors.libvirt.stats import FULL_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,14 @@ class PerfMonitor(QObject):
         if metric in HOST_SUM_METRICS:
             return perf.sums.tables[metric].latest(c.host_key)
         return c.host_buffers.tables[metric].latest(c.host_key)
+
+    def vm_latest(self, conn_id: str, key: str, metric: str) -> float:
+        """A VM's newest figure of ``metric`` (NaN when it has none lately): a VM off
+        screen is sampled every FULL_EVERY ticks only, so that many ticks are looked at."""
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return math.nan
+        return perf.collector.vm_buffers.tables[metric].latest(key, FULL_EVERY)
 
     def host_memory(self, conn_id: str) -> HostMemory | None:
         """The host's newest memory figures (see ``HostMemory``), None before its first

@@ -166,3 +166,29 @@ def _leaf(tag: str, text: str) -> Element:
     element = ET.Element(tag)
     element.text = text
     return element
+
+
+@dataclass(frozen=True, slots=True)
+class OrgChange:
+    """One edit of a VM's organisation, applied to what the VM holds at the moment of
+    writing (so a bulk "add tag web" keeps each VM's other tags). ``folder`` None keeps
+    the folder, "" takes the VM out of any folder; a field set to "" is removed;
+    ``replace_tags`` sets the whole tag list (the editor's), else tags are added and
+    removed one by one (bulk actions')."""
+
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    replace_tags: tuple[str, ...] | None = None
+    folder: str | None = None
+    set_fields: tuple[tuple[str, str], ...] = ()
+    replace_fields: tuple[tuple[str, str], ...] | None = None
+
+    def apply(self, org: Organization) -> Organization:
+        tags = set(org.tags if self.replace_tags is None else normal_tags(self.replace_tags))
+        tags |= set(normal_tags(self.add_tags))
+        tags -= set(normal_tags(self.remove_tags))
+        fields = list(org.custom_fields if self.replace_fields is None
+                      else self.replace_fields)
+        fields.extend(self.set_fields)
+        return organization(tags, org.folder if self.folder is None else self.folder,
+                            fields)
