@@ -43,7 +43,7 @@ class TagCompleter(QCompleter):
         self._edit = edit
         # The line edit's own handling put back only the prefix it had when typing
         # "prod, e" (seen with Qt 6.x); the chosen completion is the whole text.
-        self.activated[str].connect(edit.setText)
+        self.activated.connect(edit.setText)       # the str overload
 
     def splitPath(self, path: str) -> list[str]:  # noqa: N802 (Qt's name)
         return [path.rsplit(",", 1)[-1].strip()]
