@@ -17,6 +17,7 @@ from app import connection_manager as manager_mod
 from app import events_log as events_mod
 from app import inventory as inventory_mod
 from app.commands import CommandSet
+from app.organize.fields import FieldDef, FieldKind
 from app.tasks import TaskManager
 from connectors.libvirt.domxml import organize
 from connectors.libvirt.domxml.organize import ORGANIZE_NS, ORGANIZE_PREFIX, OrgChange
@@ -207,6 +208,19 @@ def test_tags_written_by_the_app_and_by_someone_else_both_show(qapp, aloop, outs
                              and _vm_nodes(stack.inventory)[0].obj.description
                              == "Database")
             assert len(stack.prompter.asked) == 1
+            # A defined field checks its values, whoever sets them (a search's bulk
+            # action too): a wrong one is said and nothing is written.
+            stack.commands.organize.field_definitions = lambda: [
+                FieldDef("expires", FieldKind.DATE)]
+            db_node = _vm_nodes(stack.inventory)[0]
+            assert stack.commands.organize.apply(
+                [db_node], OrgChange(set_fields=(("expires", "soon"),))) == []
+            assert stack.prompter.asked[-1] == (
+                "Organize", "expires is a date (YYYY-MM-DD); “soon” is not one.")
+            stack.commands.organize.apply([db_node], OrgChange(
+                set_fields=(("expires", " 2027-01-31 "),)))
+            await wait_until(lambda: _vm_nodes(stack.inventory)[0].obj.custom_fields
+                             == (("expires", "2027-01-31"),))
         finally:
             await stack.manager.remove(conn_id)
 

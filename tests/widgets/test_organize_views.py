@@ -96,6 +96,12 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
     web = vms()["web-01"]
     assert (web.tags, web.custom_fields, web.description) == (
         ("eu", "web"), (("cost", "12"),), "Front end")
+    window.tree.select_node(session.conn_id, web.key)
+    aloop.run_until_complete(wait_until(
+        lambda: window.general_tab.fields().get("Folder") == "/prod/web"))
+    shown = window.general_tab.fields()
+    assert (shown["Tags"], shown["cost"], shown["Description"]) == ("eu, web", "12",
+                                                                     "Front end")
 
     # Several VMs: add a tag, move to a folder, one question naming how many and where.
     def several(dialog):
