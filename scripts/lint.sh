@@ -17,6 +17,8 @@ MYPY_PATHS=(
     connectors
     app
     widgets
+    packaging/make_metainfo.py
+    packaging/make_manpage.py
 )
 # Linted: the code above and its tests.
 RUFF_PATHS=(
@@ -83,6 +85,13 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Packages: the Debian package's generators and the tests of what it installs
+    packaging/make_metainfo.py
+    packaging/make_manpage.py
+    tests/unit/test_packaging_files.py
+    tests/integration/test_deb_install.py
+    tests/integration/test_wheel_install.py
+    tests/widgets/test_about.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
