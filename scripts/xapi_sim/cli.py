@@ -18,6 +18,7 @@ from pathlib import Path
 from . import statedb
 from .api import Options
 from .generate import generate
+from .rrd import Rrds
 from .sim import Simulator
 from .tls import Identity
 
@@ -104,4 +105,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def attach_extras(sim: Simulator, args: argparse.Namespace | None) -> list[object]:
     """The HTTP handlers (RRDs, consoles) and the real-guest backing; returns them."""
-    return []
+    rrds = Rrds(sim.store, sim.served_hosts)
+    sim.attach(rrds)
+    return [rrds]

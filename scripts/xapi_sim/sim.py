@@ -59,6 +59,14 @@ class Simulator:
         master = str(pools[0].get("master")) if pools else NULL
         return str(self.store.table("host").get(master, {}).get("address", ""))
 
+    def served_hosts(self, listener_host: str) -> list[str]:
+        """The hosts a listener answers for: its own, and on the master every host that
+        has no listener of its own (so one listener is enough for a whole pool's RRDs)."""
+        own = {listener.host for listener in self.listeners}
+        if not self.api.is_master(listener_host):
+            return [listener_host]
+        return [listener_host] + [h for h in self.store.table("host") if h not in own]
+
     def address_of(self, host: str) -> str:
         for listener in self.listeners:
             if listener.host == host:
@@ -90,6 +98,9 @@ class Simulator:
             self.listeners.append(listener)
             self.store.update("host", host, address=listener.address)
             served.append(Served(role, host, listener.address))
+        master_address = self.listeners[0].address
+        for host in others[len(members):]:
+            self.store.update("host", host, address=master_address)
         self._prepare()
         for listener in self.listeners:
             listener.thread.start()
