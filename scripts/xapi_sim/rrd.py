@@ -178,7 +178,7 @@ class Rrds:
         data = []
         for t in times:
             values = []
-            for kind, uuid, source, scale in columns:
+            for _kind, uuid, source, scale in columns:
                 archive = recorded.get((uuid, source))
                 if archive is not None:
                     value = archive.value(index, t)
