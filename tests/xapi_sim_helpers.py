@@ -75,7 +75,7 @@ class JsonRpc:
 class RunningSim:
     sim: Simulator
     served: list[Served]
-    extras: list[Any]
+    extras: Any  # cli.Extras: rrds, consoles, backing
 
     @property
     def address(self) -> str:
@@ -117,7 +117,7 @@ def running_simulator(hosts: int = 2, vms: int = 20, members: int = 0,
         sim.close(save=db_path is not None)
 
 
-def options_extras(sim: Simulator) -> list[Any]:
+def options_extras(sim: Simulator) -> Any:
     """Attach what the command line attaches besides the API (RRDs, consoles)."""
     from xapi_sim import cli
     return cli.attach_extras(sim, None)

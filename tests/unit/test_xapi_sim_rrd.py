@@ -18,7 +18,7 @@ NOW = 1_796_000_000.0  # a fixed clock: 2026-11-30
 @pytest.fixture(scope="module")
 def pool():
     with running_simulator(hosts=2, vms=10) as running:
-        running.extras[0].clock = lambda: NOW
+        running.extras.rrds.clock = lambda: NOW
         running.session = running.login()
         yield running
 
@@ -76,7 +76,7 @@ def test_columns_name_the_pools_hosts_and_running_vms(pool) -> None:
 def test_a_real_guests_samples_are_what_it_reports(pool) -> None:
     vm = next(v for v in pool.sim.store.table("VM").values()
               if v["power_state"] == "Running" and not v["is_control_domain"])
-    rrds = pool.extras[0]
+    rrds = pool.extras.rrds
     for k in range(12):  # a minute of 5 s samples: 0.1, 0.2, ... 1.2
         rrds.record(vm["uuid"], {"cpu0": 0.1 * (k + 1)}, NOW - 60 + 5 * k)
     try:
