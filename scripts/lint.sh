@@ -99,7 +99,9 @@ RUFF_PATHS=(
     scripts/xapi_sim
     scripts/xapi-simulator.py
     tests/xapi_sim_helpers.py
+    tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
+    tests/integration/test_xapi_sim_*.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -49,7 +49,7 @@ class Simulator:
         self.listeners: list[Listener] = []
         self._dirty = threading.Event()
         self._stop = threading.Event()
-        self.store.on_change(self._dirty.set)
+        self.store.on_change(self._changed)
         self._saver = threading.Thread(target=self._save_loop, name="xapi-sim save",
                                        daemon=True)
 
@@ -123,6 +123,10 @@ class Simulator:
                 vm_ref = str(console.get("VM"))
                 self.store.update("console", ref,
                                   location=self._console_location(ref, vm_ref))
+
+    def _changed(self, cls: str) -> None:
+        if cls not in statedb.TRANSIENT:
+            self._dirty.set()
 
     def _save_loop(self) -> None:
         while not self._stop.is_set():
