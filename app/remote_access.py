@@ -79,7 +79,7 @@ class RemoteAccess(QObject):
         """Deletes every saved credential of the server; how many there were (the action
         that calls this words the outcome in its own Events row)."""
         manager = self.manager
-        host = manager.host(conn_id) if manager is not None else None
+        host = manager.server(conn_id) if manager is not None else None
         if host is None:
             return 0
         return await self.broker.forget(host.uri)
@@ -87,7 +87,7 @@ class RemoteAccess(QObject):
     async def has_saved_password(self, conn_id: str) -> bool:
         """Whether anything is saved for the server (Forget Saved Password is offered)."""
         manager = self.manager
-        host = manager.host(conn_id) if manager is not None else None
+        host = manager.server(conn_id) if manager is not None else None
         return host is not None and await self.broker.has_saved(host.uri)
 
     # ---- host keys ----
@@ -135,7 +135,7 @@ class RemoteAccess(QObject):
 
     def _state_changed(self, conn_id: str) -> None:
         manager = self.manager
-        host = manager.host(conn_id) if manager is not None else None
+        host = manager.server(conn_id) if manager is not None else None
         if host is None:
             return
         if host.state is ConnState.CONNECTED:

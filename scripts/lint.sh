@@ -94,7 +94,9 @@ RUFF_PATHS=(
     tests/unit/disk_writer_child.py
     # Search
     tests/unit/test_search_*.py
-    tests/widgets/test_search.py
+    tests/widgets/test_search*.py
+    benchmarks/search_query.py
+    benchmarks/organized_inventory.py
     # The XAPI simulator (a test tool) and its tests
     scripts/xapi_sim
     scripts/xapi-simulator.py
@@ -102,6 +104,10 @@ RUFF_PATHS=(
     tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
     tests/integration/test_xapi_sim_*.py
+    # Keyboard-first and appearance
+    tests/unit/test_fuzzy.py
+    tests/widgets/test_keyboard_first.py
+    benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -167,6 +167,7 @@ class Session:
         self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
                                    prompts.host_key, unlock_vault=prompts.unlock_file)
         prompts.remote = self.remote
+        self.manager.set_certificate_handler(prompts.certificate)
         self.remote_prompts = prompts
         self.commands.forget_password.set_handler(self.remote.forget_password,
                                                   self.remote.has_saved_password)

@@ -105,13 +105,16 @@ def _no_cpu(item: SearchItem) -> float:
 
 @dataclass(frozen=True)
 class CompiledQuery:
-    """``predicate(item)``; ``required_tags``/``required_states``: what every match must
-    have (from the query's top-level AND), for an index to narrow the candidates;
+    """``predicate(item)``: the whole query; ``required_tags``/``required_states``: what
+    every match must have (the query's top-level AND's tag and state terms), which an
+    index answers by set lookups, and ``residual`` the rest of the terms, for the items
+    the index found;
     ``uses_cpu``: results change with every statistics tick; ``custom_fields``: the
     custom field names the query asks about (a typo of a field name shows as one)."""
 
     text: str
     predicate: Predicate
+    residual: Predicate     # the terms an index of tags and states does not answer
     required_tags: frozenset[str] = frozenset()
     required_states: frozenset[VMState] | None = None
     uses_cpu: bool = False
@@ -123,32 +126,41 @@ def compile_query(text: str, cpu_of: CpuOf = _no_cpu) -> CompiledQuery:
     or when a term asks for something no VM can have (``state:runing``, ``mem>2X``)."""
     expr = parse(text)
     if expr is None:
-        return CompiledQuery(text, _always)
+        return CompiledQuery(text, _always, _always)
     builder = _Builder(cpu_of)
     predicate = builder.build(expr)
     tags: set[str] = set()
     states: frozenset[VMState] | None = None
-    for term in _conjuncts(expr):
-        if term.field == "tag" and term.op in (":", "=") and not _is_pattern(term.value):
+    rest: list[Expr] = []
+    for item in expr.items if isinstance(expr, And) else (expr,):
+        term = _canonical(item) if isinstance(item, Term) else None
+        if term is not None and term.field == "tag" and term.op in (":", "=") \
+                and not _is_pattern(term.value):
             tags.add(term.value.casefold())
-        elif term.field == "state" and term.op in (":", "="):
+        elif term is not None and term.field == "state" and term.op in (":", "="):
             wanted = _states(term)
             states = wanted if states is None else states & wanted
-    return CompiledQuery(text, predicate, frozenset(tags), states, builder.uses_cpu,
-                         frozenset(builder.custom_fields))
+        else:
+            rest.append(item)
+    residual: Predicate
+    if not rest:
+        residual = _always
+    else:
+        residual = builder.build(rest[0] if len(rest) == 1 else And(tuple(rest)))
+    return CompiledQuery(text, predicate, residual, frozenset(tags), states,
+                         builder.uses_cpu, frozenset(builder.custom_fields))
 
 
 def _always(item: SearchItem) -> bool:
     return True
 
 
-def _conjuncts(expr: Expr) -> list[Term]:
-    """The terms every match must satisfy: the query itself, or its top-level AND's."""
-    if isinstance(expr, Term):
-        return [_canonical(expr)]
-    if isinstance(expr, And):
-        return [_canonical(e) for e in expr.items if isinstance(e, Term)]
-    return []
+def _and(a: Predicate, b: Predicate) -> Predicate:
+    return lambda item: a(item) and b(item)
+
+
+def _or(a: Predicate, b: Predicate) -> Predicate:
+    return lambda item: a(item) or b(item)
 
 
 def _canonical(term: Term) -> Term:
@@ -235,15 +247,12 @@ class _Builder:
             inner = self.build(expr.item)
             return lambda item: not inner(item)
         parts = [self.build(e) for e in self._cheap_first(expr.items)]
-        if isinstance(expr, And):
-            if len(parts) == 2:
-                a, b = parts
-                return lambda item: a(item) and b(item)
-            return lambda item: all(p(item) for p in parts)
-        if len(parts) == 2:
-            a, b = parts
-            return lambda item: a(item) or b(item)
-        return lambda item: any(p(item) for p in parts)
+        # Folded from the right into two-way closures: a(x) and (b(x) and c(x)) costs a
+        # call per term; all() over a generator cost a generator per item.
+        combined = parts[-1]
+        for part in reversed(parts[:-1]):
+            combined = _and(part, combined) if isinstance(expr, And) else _or(part, combined)
+        return combined
 
     @staticmethod
     def _cheap_first(items: tuple[Expr, ...]) -> list[Expr]:

@@ -11,11 +11,21 @@ Plain Python: app/search/live.py keeps it up to date from the inventory's batche
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from app.search.compile import CompiledQuery, SearchItem
 from connectors.libvirt.model import VMState
 
 Key = tuple[str, str]   # (conn_id, VM key)
+K = TypeVar("K")
+
+
+def _discard(index: dict[K, set[Key]], index_key: K, key: Key) -> None:
+    keys = index.get(index_key)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[index_key]
 
 
 class SearchIndex:
@@ -23,6 +33,8 @@ class SearchIndex:
         self._items: dict[Key, SearchItem] = {}
         self._by_tag: dict[str, set[Key]] = {}
         self._by_state: dict[VMState, set[Key]] = {}
+        # (tag, state): the most common query shape answered by one set, not two.
+        self._by_tag_state: dict[tuple[str, VMState], set[Key]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -40,9 +52,11 @@ class SearchIndex:
         if old is not None:
             self._unindex(key, old)
         self._items[key] = item
+        state = item.vm.state
         for tag in item.tags:
             self._by_tag.setdefault(tag, set()).add(key)
-        self._by_state.setdefault(item.vm.state, set()).add(key)
+            self._by_tag_state.setdefault((tag, state), set()).add(key)
+        self._by_state.setdefault(state, set()).add(key)
 
     def put_all(self, items: Iterable[SearchItem]) -> None:
         for item in items:
@@ -58,15 +72,11 @@ class SearchIndex:
             self.remove(key)
 
     def _unindex(self, key: Key, item: SearchItem) -> None:
+        state = item.vm.state
         for tag in item.tags:
-            keys = self._by_tag.get(tag)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._by_tag[tag]
-        keys = self._by_state.get(item.vm.state)
-        if keys is not None:
-            keys.discard(key)
+            _discard(self._by_tag, tag, key)
+            _discard(self._by_tag_state, (tag, state), key)
+        _discard(self._by_state, state, key)
 
     # ---- what completion offers ----
 
@@ -100,25 +110,29 @@ class SearchIndex:
     # ---- searching ----
 
     def candidates(self, query: CompiledQuery) -> Iterable[SearchItem]:
-        """The items that can match: narrowed by the query's required tags and states
-        when it has any, else all."""
-        keys: set[Key] | None = None
-        for tag in query.required_tags:
-            found = self._by_tag.get(tag, set())
-            keys = set(found) if keys is None else keys & found
-            if not keys:
-                return []
-        if query.required_states is not None:
-            in_states: set[Key] = set()
-            for state in query.required_states:
-                in_states |= self._by_state.get(state, set())
-            keys = in_states if keys is None else keys & in_states
-        if keys is None:
-            return self._items.values()
+        """The items with every one of the query's required tags and in one of its
+        required states: exactly those (set lookups and C-level intersections), so that
+        only the query's ``residual`` terms are left to check on them."""
         items = self._items
-        return [items[k] for k in keys]
+        states = query.required_states
+        tags = query.required_tags
+        if not tags:
+            if states is None:
+                return items.values()
+            return [items[k] for state in states for k in self._by_state.get(state, ())]
+        found: list[SearchItem] = []
+        empty: set[Key] = set()
+        for state in states if states is not None else (None,):
+            if state is None:
+                sets = [self._by_tag.get(tag, empty) for tag in tags]
+            else:
+                sets = [self._by_tag_state.get((tag, state), empty) for tag in tags]
+            sets.sort(key=len)
+            keys = sets[0].intersection(*sets[1:]) if len(sets) > 1 else sets[0]
+            found += [items[k] for k in keys]
+        return found
 
     def search(self, query: CompiledQuery) -> list[SearchItem]:
         """The matches, in no particular order (the results model sorts)."""
-        predicate = query.predicate
-        return [item for item in self.candidates(query) if predicate(item)]
+        residual = query.residual
+        return [item for item in self.candidates(query) if residual(item)]

@@ -304,8 +304,10 @@ class LibvirtHost:
 
     # ---- actions ----
 
-    async def vm_action(self, key: str, action: VMAction) -> None:
-        """One lifecycle call; raises ActionError with libvirt's reason in plain words."""
+    async def vm_action(self, key: str, action: VMAction,
+                        progress: Callable[[float], None] | None = None) -> None:
+        """One lifecycle call; raises ActionError with libvirt's reason in plain words.
+        (libvirt reports no progress for these: ``progress`` is not called.)"""
         link, conn = self._require_connection()
         name = self._name_of(key)
         lifecycle = ACTIONS[action]

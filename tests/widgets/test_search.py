@@ -280,3 +280,48 @@ def test_an_unusable_import_is_refused_with_a_reason(session, tmp_path):
         {"name": "Good", "query": "state:running"}, {"name": "Broken", "query": "(a"}]}))
     assert ui.import_from(str(mixed)) == ["Good"]
     assert "“Broken”: this “(” is not closed" in warnings[-1]
+
+
+def test_shut_down_the_results_of_a_search_with_one_confirmation(session, aloop):
+    """The issue's bulk story on the demo lab: the running CI runners and k8s nodes, shut
+    down from the search's "Act on Results" menu; one question names how many and where."""
+    window = session.window
+    asked = []
+    window.commands.ctx.prompter.confirm = \
+        lambda title, text, verb: asked.append((title, text)) or True
+    rows = search(session, aloop, "state:running AND (name:ci OR name:k8s)")
+    assert names(rows) == ["ci-runner-1", "ci-runner-3", "k8s-master", "k8s-worker-1"]
+    tab = window.search.tab
+    assert tab.act_button.isEnabled()
+    tab.act_menu.aboutToShow.emit()
+    entries = {a.text().replace("&", ""): a for a in tab.act_menu.actions()
+               if not a.isSeparator()}
+    assert not entries["Start"].isEnabled(), "all four are running already"
+    entries["Force Shut Down"].trigger()
+    host = window.inventory.host_name(session.conn_id)
+    assert len(asked) == 1
+    assert asked[0][1].startswith(f"Force shut down 4 VMs on {host}")
+    aloop.run_until_complete(wait_until(lambda: tab.shown_rows() == [], timeout=10))
+    # ci-runner-3 is transient: forced off, it is gone from the host and from the search.
+    assert names(search(session, aloop, "name:ci OR name:k8s")) == [
+        "ci-runner-1", "ci-runner-2", "k8s-master", "k8s-worker-1"]
+    assert {row[1] for row in tab.shown_rows()} == {"Shut off"}
+
+
+def test_right_click_acts_on_the_selected_results_only(session, aloop):
+    window = session.window
+    asked = []
+    window.commands.ctx.prompter.confirm = \
+        lambda title, text, verb: asked.append(text) or True
+    search(session, aloop, "name:web")
+    tab = window.search.tab
+    flags = tab.view.selectionModel().SelectionFlag
+    tab.view.selectionModel().select(tab.proxy.index(1, 0), flags.Select | flags.Rows)
+    assert [n.name for n in tab.selected_nodes()] == ["web-02"]
+    tab._context_menu(tab.view.visualRect(tab.proxy.index(1, 0)).center())
+    menu = tab.last_context_menu
+    pause = next(a for a in menu.actions() if a.text().replace("&", "") == "Pause")
+    pause.trigger()
+    aloop.run_until_complete(wait_until(
+        lambda: {r[0]: r[1] for r in tab.shown_rows()} == {"web-01": "Running",
+                                                           "web-02": "Paused"}))

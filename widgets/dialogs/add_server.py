@@ -46,6 +46,10 @@ PRESETS: tuple[Preset, ...] = (
     Preset("KVM over TLS", "qemu+tls", remote=True, default_port=16514, password=True),
     Preset("KVM over TCP (SASL login)", "qemu+tcp", remote=True, default_port=16509,
            password=True),
+    # XAPI, not libvirt: any pool member's address; TLS always (the certificate is shown
+    # on first contact), the password asked for and kept in the keyring if wished.
+    Preset("XenServer / XCP-ng pool", "xapi", path="", remote=True, default_port=443,
+           password=True),
     Preset("Custom libvirt URI", ""),
 )
 

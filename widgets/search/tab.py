@@ -7,16 +7,20 @@ double-click on a result selects that VM in the tree (``vmChosen``).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt,
-                            Signal)
+from collections.abc import Callable
+
+from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QPoint, QSortFilterProxyModel,
+                            Qt, Signal)
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QToolButton, QTreeView, QVBoxLayout, QWidget)
 
+from app.inventory import Node
 from app.search.query import QueryError
 from app.search.results import COLUMNS, GROUP_TITLES, KEY_ROLE, SORT_ROLE, SearchResults
 from app.search.saved import GROUPINGS, SavedSearch
 from widgets.search.query_bar import QueryBar
+from widgets.search.result_actions import fill_menu
 
 GROUP_LABELS = {"": "Flat list", "host": "By server", "state": "By state", "tag": "By tag",
                 "folder": "By folder"}
@@ -54,6 +58,19 @@ class SearchTab(QWidget):
             action.toggled.connect(self._columns_chosen)
             self.column_actions[column_id] = action
         self.columns_button.setMenu(self.columns_menu)
+        self.act_button = QToolButton(self)
+        self.act_button.setObjectName("searchActOnResults")
+        self.act_button.setText("Act on Results")
+        self.act_button.setToolTip("Run a VM command on every VM found (or right-click "
+                                   "selected results)")
+        self.act_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.act_menu = QMenu(self.act_button)
+        self.act_button.setMenu(self.act_menu)
+        self.act_button.setEnabled(False)
+        self._commands: list = []
+        self._node_of: Callable[[tuple[str, str]], Node | None] = lambda key: None
+        self._node_name: Callable[[Node], str] = lambda node: node.name
+        self.act_menu.aboutToShow.connect(self._fill_act_menu)
         self.save_button = QPushButton("&Save Search…", self)
         self.save_button.clicked.connect(self.saveRequested)
 
@@ -75,6 +92,8 @@ class SearchTab(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAllColumnsShowFocus(True)
         self.view.activated.connect(self._activated)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         self._kept: list[tuple[str, str]] = []
         results.modelAboutToBeReset.connect(self._remember_selection)
         results.modelReset.connect(self._after_reset)
@@ -86,6 +105,7 @@ class SearchTab(QWidget):
         bar.addWidget(self.query_bar, 1)
         bar.addWidget(self.group_box)
         bar.addWidget(self.columns_button)
+        bar.addWidget(self.act_button)
         bar.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -127,9 +147,39 @@ class SearchTab(QWidget):
         self.query_bar.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.query_bar.selectAll()
 
+    # ---- acting on the results (widgets/search/result_actions.py) ----
+
+    def set_commands(self, commands: list, node_of: Callable[[tuple[str, str]], Node | None],
+                     node_name: Callable[[Node], str]) -> None:
+        """``commands``: the VM menu's (None: a separator); ``node_of(key)`` the tree's
+        node of a result (None once gone)."""
+        self._commands, self._node_of, self._node_name = commands, node_of, node_name
+        self.act_button.setEnabled(bool(commands) and self.results.count() > 0)
+
+    def _nodes(self, keys: list[tuple[str, str]]) -> list[Node]:
+        return [node for node in map(self._node_of, keys) if node is not None]
+
+    def result_nodes(self) -> list[Node]:
+        return self._nodes([item.key for item in self.results.items()])
+
+    def selected_nodes(self) -> list[Node]:
+        return self._nodes(self.selected_keys())
+
+    def _fill_act_menu(self) -> None:
+        fill_menu(self.act_menu, self._commands, self.result_nodes, self._node_name)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        if not self._commands or not self.selected_keys():
+            return
+        menu = QMenu(self)
+        fill_menu(menu, self._commands, self.selected_nodes, self._node_name)
+        self.last_context_menu = menu
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
     # ---- what it shows ----
 
     def _show_count(self, count: int) -> None:
+        self.act_button.setEnabled(bool(self._commands) and count > 0)
         if self.query_bar.property("invalid"):
             return
         what = "VM matches" if count == 1 else "VMs match"
