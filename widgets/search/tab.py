@@ -22,6 +22,8 @@ from app.search.saved import GROUPINGS, SavedSearch
 from widgets.search.query_bar import QueryBar
 from widgets.search.result_actions import fill_menu
 
+DEFAULT_WIDTHS = {"name": 220, "state": 110, "host": 140, "cpu": 70, "mem": 90, "vcpus": 60,
+                  "tags": 160, "folder": 140, "os": 120, "desc": 240}
 GROUP_LABELS = {"": "Flat list", "host": "By server", "state": "By state", "tag": "By tag",
                 "folder": "By folder"}
 assert set(GROUP_LABELS) == set(GROUP_TITLES)
@@ -95,6 +97,7 @@ class SearchTab(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self._kept: list[tuple[str, str]] = []
+        self._widths: dict[str, int] = {}       # by column id: kept across resets
         results.modelAboutToBeReset.connect(self._remember_selection)
         results.modelReset.connect(self._after_reset)
         results.resultsChanged.connect(self._show_count)
@@ -211,8 +214,25 @@ class SearchTab(QWidget):
 
     def _remember_selection(self) -> None:
         self._kept = self.selected_keys() or self._kept
+        header = self.view.header()
+        for section in range(header.count()):
+            column_id = self._column_ids[section] if section < len(self._column_ids) else ""
+            if column_id:
+                self._widths[column_id] = header.sectionSize(section)
+
+    _column_ids: list[str] = []
+
+    def _restore_widths(self) -> None:
+        """A reset (who matches changed, or the columns) would give every column Qt's
+        default width: the user's widths, or ours, come back."""
+        self._column_ids = list(self.results.columns)
+        header = self.view.header()
+        for section, column_id in enumerate(self._column_ids):
+            header.resizeSection(section, self._widths.get(column_id,
+                                                           DEFAULT_WIDTHS[column_id]))
 
     def _after_reset(self) -> None:
+        self._restore_widths()
         grouped = bool(self.results.group_by)
         self.view.setRootIsDecorated(grouped)
         if grouped:
