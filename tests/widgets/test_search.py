@@ -112,6 +112,9 @@ def test_a_malformed_query_says_where_and_keeps_the_last_results(session, aloop)
     assert status.startswith("Column 18: this “(” is not closed.")
     rows = search(session, aloop, "state:pasued")
     assert "no state is called “pasued”" in session.window.search.tab.status.text()
+    assert search(session, aloop, "stae:paused") == []
+    assert session.window.search.tab.status.text() == (
+        "0 VMs match “stae:paused”. No VM has a field called “stae”.")
 
 
 def test_grouped_by_state_and_chosen_columns(session, aloop):

@@ -121,8 +121,10 @@ class SearchTab(QWidget):
     # ---- what the user asks ----
 
     def _run(self, text: str) -> None:
+        self.query_bar.mark_error(None)
         error = self.results.set_query(text)
-        self.query_bar.mark_error(None if error is None else error.position)
+        if error is not None:
+            self.query_bar.mark_error(error.position)
 
     def _group_chosen(self, _row: int) -> None:
         self.results.set_group_by(self.group_box.currentData())
@@ -187,10 +189,15 @@ class SearchTab(QWidget):
             return
         what = "VM matches" if count == 1 else "VMs match"
         query = self.results.query.text.strip()
-        self.status.setText(f"{count} {what} “{query}”." if query else
-                            f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query "
-                            "above: name:, tag:, folder:, state:, host:, os:, cpu>50, "
-                            "mem>2G, AND, OR, NOT.")
+        text = (f"{count} {what} “{query}”." if query else
+                f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query above: "
+                "name:, tag:, folder:, state:, host:, os:, cpu>50, mem>2G, AND, OR, NOT.")
+        known = {name.casefold() for name in self.results.live.index.custom_field_names()}
+        unknown = sorted(f for f in self.results.query.custom_fields if f not in known)
+        if unknown:
+            # A typo of a field name ("stae:running") finds nothing, silently otherwise.
+            text += " No VM has a field called " + ", ".join(f"“{f}”" for f in unknown) + "."
+        self.status.setText(text)
 
     def _show_error(self, error: QueryError) -> None:
         self.status.setText(f"Column {error.position + 1}: {error.message}. "
