@@ -102,6 +102,10 @@ RUFF_PATHS=(
     scripts/xapi-simulator.py
     tests/xapi_sim_helpers.py
     tests/unit/test_xapi_sim_*.py
+    # Keyboard-first and appearance
+    tests/unit/test_fuzzy.py
+    tests/widgets/test_keyboard_first.py
+    benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -18,9 +18,14 @@ from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, Q
                                QToolBar, QVBoxLayout, QWidget)
 
 from app.inventory import InventoryFilterProxy, NodeKind
+from app.palette import (ActionsProvider, InventoryProvider, PaletteCatalog,
+                         SavedSearchesProvider)
 from widgets import help as guide
 from widgets.about import show_about
+from widgets.command_palette import CommandPalette
 from widgets.dialogs.add_server import AddServerDialog
+from widgets.keyboard_navigation import (KeyboardNavigation, ensure_keys_in_tooltips,
+                                         keyed_action, menu_actions, show_keys_in_tooltip)
 from widgets.status_bar import MainStatusBar
 from widgets.task_reporting import TaskReporter
 from widgets.tabs.events import EventsTab
@@ -61,8 +66,11 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(inventory)
         self._build_actions()
         self._build_central()
+        self._build_keyboard()
         self._build_menus()
         self._build_toolbar()
+        ensure_keys_in_tooltips([a for _where, actions in self._menu_actions()
+                                 for a in actions])
         self.status = MainStatusBar(self)
         self.setStatusBar(self.status)
         self._connect_alerts()
@@ -95,34 +103,27 @@ class MainWindow(QMainWindow):
         self.commands.new_vm.set_handler(lambda conn_id: open_new_vm(self, conn_id))
         self.commands.clone.set_handler(lambda node: open_clone(self, node))
 
-        self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.close)
-
+        self.quit_action = keyed_action("&Quit", "Ctrl+Q", self, self.close)
         # Ctrl+F is Search (widgets/search); the tree's name filter is one Shift away.
-        self.focus_filter_action = QAction("&Filter", self)
-        self.focus_filter_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
-        self.focus_filter_action.triggered.connect(self.focus_filter)
-
-        self.about_action = QAction("&About HVConsole", self)
-        self.about_action.triggered.connect(lambda: show_about(self))
-
-        self.readme_action = QAction("HVConsole &Guide (README)", self)
-        self.readme_action.triggered.connect(guide.open_readme)
+        self.focus_filter_action = keyed_action("&Filter", "Ctrl+Shift+F", self,
+                                                self.focus_filter,
+                                                "Filter the tree by name or state")
+        self.about_action = keyed_action("&About HVConsole", "Ctrl+F1", self,
+                                         lambda: show_about(self))
+        self.readme_action = keyed_action("HVConsole &Guide (README)", "F1", self,
+                                          guide.open_readme)
         if guide.readme_url() is None:
             self.readme_action.setEnabled(False)
             self.readme_action.setToolTip("The README was not installed with this copy")
-        self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
-        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.shortcuts_action = keyed_action("&Keyboard Shortcuts", "Ctrl+/", self,
+                                             self.show_shortcuts)
 
         # For any selected objects (networks and pools have no commands of their own yet).
         self.copy_name_action = QAction("&Copy Name", self)
         self.copy_name_action.setShortcut(QKeySequence.StandardKey.Copy)
         self.copy_name_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.copy_name_action.triggered.connect(self.copy_names)
-        self.show_general_action = QAction("Show in &General", self)
-        self.show_general_action.triggered.connect(
-            lambda: self.tabs.setCurrentWidget(self.general_tab))
+        show_keys_in_tooltip(self.copy_name_action, "Copy the selected names")
 
         # Delete (the key) deletes the selected VMs, through the same confirmation, but
         # only in the tree: elsewhere the key belongs to a text field or a guest.
@@ -204,6 +205,43 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
+    def _build_keyboard(self) -> None:
+        """The palette (Ctrl+K; Ctrl+Shift+P for commands only) and the keys that move
+        between the panes and tabs (widgets/keyboard_navigation.py)."""
+        self.palette_catalog = PaletteCatalog()
+        self.palette_catalog.add_provider(ActionsProvider(self._menu_actions))
+        self.palette_catalog.add_provider(InventoryProvider(self.inventory,
+                                                            self.select_in_tree))
+        self.command_palette = CommandPalette(self.palette_catalog, self)
+        self.palette_catalog.add_provider(SavedSearchesProvider(self.search.store,
+                                                                self.search.open_search))
+        self.keyboard = KeyboardNavigation(
+            [self.filter_edit, self.tree, self.search.saved_view], self.tree, self.tabs,
+            self.command_palette.open_palette, self.command_palette.open_commands, self)
+        self.show_general_action = self.keyboard.tab_actions[
+            self.tabs.indexOf(self.general_tab)]
+        self.console_tab.forget_password_action.setShortcut(QKeySequence("Ctrl+Shift+J"))
+        show_keys_in_tooltip(self.console_tab.forget_password_action,
+                             self.console_tab.forget_password_action.toolTip())
+
+    def _menu_actions(self) -> list[tuple[str, list[QAction]]]:
+        """Every menu's and submenu's actions, for the palette (asked when it opens)."""
+        return menu_actions(self.menus())
+
+    def menus(self) -> list:
+        return [self.file_menu, self.edit_menu, self.server_menu, self.vm_menu,
+                self.storage_menu, self.network_menu, self.view_menu, self.help_menu]
+
+    def select_in_tree(self, conn_id: str, key: str) -> bool:
+        """Selects an object's row and gives the tree the keyboard; a filter that hides
+        the row is cleared first (the palette found it by name, the filter may not)."""
+        if not self.tree.select_node(conn_id, key) and self.filter_edit.text():
+            self.filter_edit.clear()
+            if not self.tree.select_node(conn_id, key):
+                return False
+        self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
+
     def _build_admin_tabs(self) -> None:
         """Snapshots, Storage and Networking (pools, volumes, virtual networks and their
         leases), and the VM Properties dialogs."""
@@ -253,6 +291,7 @@ class MainWindow(QMainWindow):
             # Qt's standard key is empty on GNOME; Ctrl+, is what GNOME and KDE apps use.
             self.preferences_action.setShortcut(QKeySequence("Ctrl+,"))
             self.preferences_action.triggered.connect(self._open_preferences)
+            show_keys_in_tooltip(self.preferences_action)
 
         server_menu = bar.addMenu("&Server")
         _fill(server_menu, _actions(self.commands.host_commands))
@@ -266,6 +305,10 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
+        nav = self.keyboard
+        _fill(view_menu, [nav.palette_action, nav.commands_action, None, nav.tree_action,
+                          nav.next_pane_action, nav.previous_pane_action, None,
+                          *nav.tab_actions, None])
         view_menu.addAction(self.focus_filter_action)
         view_menu.addAction(self.search.search_action)
         view_menu.addAction(self.search.save_action)
@@ -292,6 +335,8 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
         toggle = toolbar.toggleViewAction()
         toggle.setText("&Toolbar")
+        toggle.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        show_keys_in_tooltip(toggle, "Show or hide the toolbar")
         self.view_menu.insertAction(self.focus_filter_action, toggle)
         self.view_menu.insertSeparator(self.focus_filter_action)
         self._build_tree_views(toggle)
@@ -346,9 +391,7 @@ class MainWindow(QMainWindow):
         return node.obj.name
 
     def show_shortcuts(self):
-        actions = [a for menu in (self.file_menu, self.edit_menu, self.server_menu,
-                                  self.vm_menu, self.view_menu, self.help_menu)
-                   for a in menu.actions()]
+        actions = [a for menu in self.menus() for a in menu.actions()]
         return guide.show_shortcuts(actions, self)
 
     def _selection_changed(self, nodes: list) -> None:

@@ -61,6 +61,7 @@ class NewVM(OpensDialog[Callable[[str], object]]):
 class CloneVM(OpensDialog[Callable[[Node], object]]):
     text = "&Clone…"
     icon_name = "action-clone"
+    shortcut = "Ctrl+Shift+C"
     tooltip = "Make a copy of the shut-off VM, with its own disks"
     nothing = "select one VM"
 

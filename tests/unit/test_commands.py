@@ -313,7 +313,7 @@ def test_forget_saved_password_is_offered_only_when_something_is_saved(make, tmp
     lab.wait(lambda: "checking" not in forget.action.toolTip())
     assert not forget.action.isEnabled()
     assert forget.action.toolTip() == ("Delete the password remembered for this server from "
-                                       "the keyring: Demo lab: nothing is saved")
+                                       "the keyring: Demo lab: nothing is saved (Ctrl+Shift+K)")
 
     parsed = validate_uri(lab.manager.host(lab.conn).uri)
     vault.set(secret_key("passphrase", "", parsed), "s3cret")

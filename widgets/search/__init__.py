@@ -46,8 +46,10 @@ class SearchUi(QObject):
         self.save_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.save_action.triggered.connect(self.ask_name)
         self.export_action = QAction("&Export Searches…", window)
+        self.export_action.setShortcut(QKeySequence("Ctrl+Alt+S"))
         self.export_action.triggered.connect(self.ask_export)
         self.import_action = QAction("&Import Searches…", window)
+        self.import_action.setShortcut(QKeySequence("Ctrl+O"))
         self.import_action.triggered.connect(self.ask_import)
         self.saved_view.extra_actions = [self.export_action, self.import_action]
 

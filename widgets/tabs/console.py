@@ -123,10 +123,13 @@ class ConsoleTab(QWidget):
         pane.startRequested.connect(self._start_vm)
         self.stack.addWidget(pane)
         self.stack.setCurrentWidget(pane)
+        # The keyboard reaching the tab (F6 from the tree) goes to the guest's screen.
+        self.setFocusProxy(pane.view)
 
     def _close_pane(self) -> None:
         pane, session = self.pane, self.session
         self.pane = self.session = None
+        self.setFocusProxy(None)  # type: ignore[arg-type]  # None clears it
         self.stack.setCurrentWidget(self.placeholder)
         if pane is not None:
             self.stack.removeWidget(pane)
@@ -141,6 +144,7 @@ class ConsoleTab(QWidget):
             return
         pane, target = self.pane, self.target
         pane.undockRequested.disconnect(self.undock)
+        self.setFocusProxy(None)  # type: ignore[arg-type]  # None clears it
         self.stack.removeWidget(pane)
         self.pane = self.session = None
         window = ConsoleWindow(pane, f"{pane.session.title} — Console")
