@@ -92,6 +92,9 @@ RUFF_PATHS=(
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py
+    benchmarks/fuzz_campaign.py
+    benchmarks/fuzz_worker.py
+    benchmarks/fuzz_targets.py
     # Search
     tests/unit/test_search_*.py
     tests/widgets/test_search*.py
