@@ -105,7 +105,9 @@ RUFF_PATHS=(
     scripts/xapi_sim
     scripts/xapi-simulator.py
     tests/xapi_sim_helpers.py
+    tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
+    tests/integration/test_xapi_sim_*.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py

@@ -49,7 +49,7 @@ class Simulator:
         self.listeners: list[Listener] = []
         self._dirty = threading.Event()
         self._stop = threading.Event()
-        self.store.on_change(self._dirty.set)
+        self.store.on_change(self._changed)
         self._saver = threading.Thread(target=self._save_loop, name="xapi-sim save",
                                        daemon=True)
 
@@ -58,6 +58,14 @@ class Simulator:
         pools = list(self.store.table("pool").values())
         master = str(pools[0].get("master")) if pools else NULL
         return str(self.store.table("host").get(master, {}).get("address", ""))
+
+    def served_hosts(self, listener_host: str) -> list[str]:
+        """The hosts a listener answers for: its own, and on the master every host that
+        has no listener of its own (so one listener is enough for a whole pool's RRDs)."""
+        own = {listener.host for listener in self.listeners}
+        if not self.api.is_master(listener_host):
+            return [listener_host]
+        return [listener_host] + [h for h in self.store.table("host") if h not in own]
 
     def address_of(self, host: str) -> str:
         for listener in self.listeners:
@@ -90,6 +98,9 @@ class Simulator:
             self.listeners.append(listener)
             self.store.update("host", host, address=listener.address)
             served.append(Served(role, host, listener.address))
+        master_address = self.listeners[0].address
+        for host in others[len(members):]:
+            self.store.update("host", host, address=master_address)
         self._prepare()
         for listener in self.listeners:
             listener.thread.start()
@@ -112,6 +123,10 @@ class Simulator:
                 vm_ref = str(console.get("VM"))
                 self.store.update("console", ref,
                                   location=self._console_location(ref, vm_ref))
+
+    def _changed(self, cls: str) -> None:
+        if cls not in statedb.TRANSIENT:
+            self._dirty.set()
 
     def _save_loop(self) -> None:
         while not self._stop.is_set():

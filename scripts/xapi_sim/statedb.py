@@ -34,7 +34,7 @@ _NAMESPACED = {
     "qos_algorithm_type", "qos_algorithm_params", "qos_supported_algorithms",
 }
 # Tables xapi keeps in memory only (its schema marks them not persistent).
-_TRANSIENT = {"session", "task", "message"}
+TRANSIENT = {"session", "task", "message"}
 SCHEMA_VERSION = ("5", "786")
 
 
@@ -156,7 +156,7 @@ def dump(db: Database, path: str | os.PathLike[str]) -> None:
             out.write(f"<pair key={quoteattr(key)} value={quoteattr(value)}/>")
         out.write("</manifest>")
         for cls, rows in db.tables.items():
-            if cls in _TRANSIENT:
+            if cls in TRANSIENT:
                 continue
             out.write(f"<table name={quoteattr(cls)}>")
             for ref, row in rows.items():

@@ -74,3 +74,16 @@ def test_a_long_or_and_chain_evaluates_as_python_would(terms, joins, cpu):
             python.append("and")
         python.append(token)
     assert compile_query(text, lambda item: cpu).predicate(ITEM) is eval(" ".join(python))
+
+
+@FUZZ
+@given(TEXT, st.integers(min_value=0, max_value=200))
+def test_completion_never_fails_and_replaces_inside_the_text(text, cursor):
+    from app.search.completion import complete
+    from app.search.index import SearchIndex
+    index = SearchIndex()
+    index.put(ITEM)
+    cursor = min(cursor, len(text))
+    done = complete(text, cursor, index)
+    assert 0 <= done.start <= done.end == cursor
+    assert all(isinstance(c, str) and c for c in done.candidates)
