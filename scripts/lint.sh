@@ -92,6 +92,7 @@ RUFF_PATHS=(
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py
+    tests/integration/test_secrets.py
     benchmarks/fuzz_campaign.py
     benchmarks/fuzz_worker.py
     benchmarks/fuzz_targets.py
