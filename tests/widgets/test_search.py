@@ -345,3 +345,15 @@ def test_right_click_acts_on_the_selected_results_only(session, aloop):
     aloop.run_until_complete(wait_until(
         lambda: {r[0]: r[1] for r in tab.shown_rows()} == {"web-01": "Running",
                                                            "web-02": "Paused"}))
+
+
+def test_sorted_by_a_column_the_results_stay_sorted_when_the_query_changes(session, aloop):
+    tab = session.window.search.tab
+    search(session, aloop, "name:web OR name:db")
+    tab.view.sortByColumn(4, Qt.SortOrder.DescendingOrder)     # Memory
+    assert [(r[0], r[4]) for r in tab.shown_rows()] == [
+        ("db-primary", "8 GiB"), ("db-replica", "8 GiB"), ("web-01", "2 GiB"),
+        ("web-02", "2 GiB")]
+    rows = search(session, aloop, "name:web OR name:db OR name:monitoring")
+    assert [r[0] for r in rows][:2] == ["db-primary", "db-replica"]
+    assert [r[0] for r in rows][2] == "monitoring"       # 3 GiB, between 8 and 2
