@@ -75,9 +75,13 @@ def names(rows) -> list[str]:
     return [row[0] for row in rows]
 
 
-def test_ctrl_f_opens_the_search_tab_with_every_vm(session):
+def test_ctrl_f_opens_the_search_tab_with_every_vm(session, qtbot):
     window = session.window
-    window.search.search_action.trigger()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.tree.setFocus()
+    QTest.keyClick(window.tree, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.tab.query_bar.hasFocus()
     assert window.search.search_action.shortcut().toString() == "Ctrl+F"
     assert window.tabs.currentWidget() is window.search.tab
     tab = window.search.tab
@@ -341,3 +345,15 @@ def test_right_click_acts_on_the_selected_results_only(session, aloop):
     aloop.run_until_complete(wait_until(
         lambda: {r[0]: r[1] for r in tab.shown_rows()} == {"web-01": "Running",
                                                            "web-02": "Paused"}))
+
+
+def test_sorted_by_a_column_the_results_stay_sorted_when_the_query_changes(session, aloop):
+    tab = session.window.search.tab
+    search(session, aloop, "name:web OR name:db")
+    tab.view.sortByColumn(4, Qt.SortOrder.DescendingOrder)     # Memory
+    assert [(r[0], r[4]) for r in tab.shown_rows()] == [
+        ("db-primary", "8 GiB"), ("db-replica", "8 GiB"), ("web-01", "2 GiB"),
+        ("web-02", "2 GiB")]
+    rows = search(session, aloop, "name:web OR name:db OR name:monitoring")
+    assert [r[0] for r in rows][:2] == ["db-primary", "db-replica"]
+    assert [r[0] for r in rows][2] == "monitoring"       # 3 GiB, between 8 and 2
