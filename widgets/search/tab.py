@@ -83,6 +83,10 @@ class SearchTab(QWidget):
 
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSortRole(SORT_ROLE)
+        # Sorted by a column, rows stay put while their figures move (every CPU tick
+        # would re-sort 10,000 rows and make the row under the pointer jump); they take
+        # their places again when who matches changes, or on a header click.
+        self.proxy.setDynamicSortFilter(False)
         self.proxy.setSourceModel(results)
         self.view = QTreeView(self)
         self.view.setObjectName("searchResults")
