@@ -88,7 +88,8 @@ def test_what_is_written_back_is_what_is_served(tmp_path) -> None:
         with running.sim.store.lock:
             served = {cls: rows for cls, rows in running.sim.db.tables.items()
                       if cls not in statedb.TRANSIENT}
-            running.sim.db.tables["VM"][odd]["name_description"] = "bell \ufffd in it"  # XML cannot carry U+0007
+            # XML cannot carry U+0007: the file says U+FFFD instead
+            running.sim.db.tables["VM"][odd]["name_description"] = "bell \ufffd in it"
             assert {c: r for c, r in written.tables.items() if c in served} == served
         assert written.tables["VM"][vm]["name_label"] == "renamed\twith spaces & <marks>"
         assert written.tables["VM"][odd]["name_description"] == "bell \ufffd in it"
