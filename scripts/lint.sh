@@ -105,6 +105,7 @@ RUFF_PATHS=(
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
+    tests/widgets/test_appearance.py
     benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
