@@ -106,6 +106,7 @@ RUFF_PATHS=(
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
     tests/widgets/test_appearance.py
+    tests/widgets/test_hidpi.py
     benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then

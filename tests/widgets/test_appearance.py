@@ -39,7 +39,8 @@ def _pixels(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB32)
     w, h = image.width(), image.height()
     raw = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h)
-    return raw.reshape(h, image.bytesPerLine() // 4, 4)[:, :w, 2::-1]   # BGRA → RGB
+    # BGRA → RGB, copied while the image lives: the buffer goes with it.
+    return raw.reshape(h, image.bytesPerLine() // 4, 4)[:, :w, 2::-1].copy()
 
 
 def rendered_contrast(widget: QWidget) -> float:

@@ -130,7 +130,8 @@ class ConsolePane(QWidget):
         self.last_message = ""     # the last sentence show_message() put up
         self.agent_label = QLabel()
         self.agent_label.setObjectName("consoleAgent")
-        self.agent_label.setStyleSheet("#consoleAgent { color: palette(mid); padding: 0 8px; }")
+        follow_scheme(self.agent_label, lambda: self.agent_label.setStyleSheet(
+            "#consoleAgent { color: %s; padding: 0 8px; }" % colours.hex_colour(colours.MUTED)))
         self.notice = QLabel()
         self.notice.setObjectName("consoleNotice")
         self.notice.setWordWrap(True)
