@@ -107,6 +107,7 @@ RUFF_PATHS=(
     tests/widgets/test_keyboard_first.py
     tests/widgets/test_appearance.py
     tests/widgets/test_hidpi.py
+    tests/widgets/test_window_layout.py
     benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
