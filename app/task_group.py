@@ -65,13 +65,20 @@ class TaskGroup(QObject):
         self._entered: set[int] = set()
         self._finished = False
         self._row = None
+        self.actions = list(actions)
+        self.tasks: list[Task] = []
+
+    def start(self) -> None:
+        """Starts the work (TaskManager.run_group calls this once it has announced the
+        group, so that views know the group before its tasks)."""
+        manager, title = self._manager, self.title
         log = manager.events_log
         if log is not None:
-            self._row = log.add("info", CATEGORY, self.where(actions), f"{title}…")
+            self._row = log.add("info", CATEGORY, self.where(self.actions), f"{title}…")
             for skip in self.skipped:
                 log.add("warning", CATEGORY, skip.target, f"{title}: skipped: {skip.reason}")
-        self.tasks: list[Task] = [manager.run(a.title, a.target, self._gated(a))
-                                  for a in actions]
+        self.tasks = [manager.run(a.title, a.target, self._gated(a), group=self)
+                      for a in self.actions]
         for task in self.tasks:
             task.set_detail("waiting")
             task.changed.connect(self.changed)
@@ -103,7 +110,7 @@ class TaskGroup(QObject):
 
     @property
     def total(self) -> int:
-        return len(self.tasks)
+        return len(self.actions)
 
     @property
     def finished_count(self) -> int:
@@ -161,6 +168,7 @@ class TaskGroup(QObject):
         if self._finished or any(not t.done for t in self.tasks):
             return
         self._finished = True
+        self.changed.emit()
         log = self._manager.events_log
         if log is not None and self._row is not None:
             counts = self.counts()

@@ -74,6 +74,7 @@ class Task(QObject):
         self.finished_at: float | None = None
         self._future: asyncio.Task | None = None
         self._row = None                # its events log Entry (TaskManager keeps it)
+        self.group: TaskGroup | None = None     # the bulk operation it is part of
 
     @property
     def done(self) -> bool:
@@ -170,14 +171,17 @@ class TaskManager(QObject):
         group = TaskGroup(title, self, list(actions), list(skipped),
                           at_once if at_once is not None else AT_ONCE)
         self.groupStarted.emit(group)
+        group.start()
         return group
 
     def run(self, title: str, target: str,
-            coro_factory: Callable[[Task], Awaitable[object]]) -> Task:
+            coro_factory: Callable[[Task], Awaitable[object]],
+            group: TaskGroup | None = None) -> Task:
         """Schedules ``coro_factory(task)`` on the running loop; the factory gets its Task
         to report progress. A coroutine that returns a string words its outcome
         ("shutdown requested"); otherwise success reads "done"."""
         task = Task(title, target, self)
+        task.group = group
         self._active.append(task)
         self._track(task)
         self.taskStarted.emit(task)

@@ -92,6 +92,10 @@ RUFF_PATHS=(
     # Reliability: files on disk, fuzz campaign, secrets
     tests/unit/test_atomic_file.py
     tests/unit/disk_writer_child.py
+    tests/integration/test_secrets.py
+    benchmarks/fuzz_campaign.py
+    benchmarks/fuzz_worker.py
+    benchmarks/fuzz_targets.py
     # Search
     tests/unit/test_search_*.py
     tests/widgets/test_search*.py
@@ -101,7 +105,9 @@ RUFF_PATHS=(
     scripts/xapi_sim
     scripts/xapi-simulator.py
     tests/xapi_sim_helpers.py
+    tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
+    tests/integration/test_xapi_sim_*.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py

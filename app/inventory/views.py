@@ -12,7 +12,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from connectors.libvirt.domxml.organize import folder_parts
 from connectors.libvirt.model import VMInfo
 
 from .nodes import Node
@@ -70,8 +69,8 @@ class View:
         """The groups this VM is listed under (one path per group, outermost first)."""
         kind = self.kind
         if kind is ViewKind.FOLDER:
-            parts = folder_parts(vm.folder)
-            return [parts] if parts else [(self.none_group,)]
+            # VMInfo.folder is normalised when read ("" or "/a/b"): a split suffices.
+            return [tuple(vm.folder[1:].split("/"))] if vm.folder else [(self.none_group,)]
         if kind is ViewKind.TAG:
             return [(tag,) for tag in vm.tags] or [(self.none_group,)]
         if kind is ViewKind.STATE:

@@ -16,6 +16,7 @@ they trust. Everything here blocks: call it from a worker thread.
 from __future__ import annotations
 
 import base64
+import binascii
 import enum
 import hashlib
 import os
@@ -237,9 +238,19 @@ def _parse_lines(text: str) -> tuple[HostKey, ...]:
         parts = line.split()
         if parts[0].startswith("@"):      # @cert-authority / @revoked markers
             continue
-        if len(parts) >= 3:
+        if len(parts) >= 3 and _is_base64(parts[2]):
             keys.append(HostKey(parts[1], parts[2]))
     return tuple(dict.fromkeys(keys))
+
+
+def _is_base64(blob: str) -> bool:
+    """A key line whose key is not base64 (a damaged known_hosts line) is not a key: its
+    fingerprint could not even be shown (found by benchmarks/fuzz_campaign.py)."""
+    try:
+        base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 __all__ = ["HostKey", "HostKeyCheck", "HostKeyError", "KeyStatus", "KnownHosts", "check",

@@ -69,7 +69,7 @@ def vm_info(record: Record, server_uuid: Mapping[str, str]) -> VMInfo:
         key=_str(record.get("uuid")),
         name=_str(record.get("name_label")),
         state=state,
-        state_reason=power,
+        state_reason="",            # XAPI gives no reason beside the power state
         domain_type="xapi",
         os_type="hvm" if hvm else "xen",
         arch="x86_64",

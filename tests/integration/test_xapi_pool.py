@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.certificates import TrustedCertificates
+from app.commands import DeleteChoice
 from app.inventory import NodeKind
 from app.tasks import TaskState
 from connectors.libvirt.model import ConnState, ServerInfo, VMAction, VMInfo, VMState
@@ -273,3 +274,32 @@ def test_a_restarted_pool_is_reconnected_with_a_fresh_inventory(qapp, aloop, tmp
         aloop.run_until_complete(stack.close())
     finally:
         again.stop()
+
+
+def test_a_pool_alert_lands_in_the_events_view_and_delete_removes_vm_and_disks(
+        qapp, aloop, tmp_path, sim):
+    stack = pool_stack(tmp_path, Human())
+    conn_id = connect(aloop, stack, pinned(sim))
+    pool = stack.manager.pool(conn_id)
+    vm = next(v for v in pool.vms() if v.state is VMState.SHUTOFF)
+    admin = outside_session(sim)
+    admin.call("message.create", "VM_CRASHED", 2, "VM", vm.key, "the guest stopped")
+
+    def alerted() -> bool:
+        return any("the guest stopped" in e.message and e.severity == "error"
+                   and vm.name in e.source for e in stack.events_log.entries())
+    aloop.run_until_complete(wait_until(alerted, 10))
+
+    vm_ref = admin.call("VM.get_by_uuid", vm.key)
+    disks = [admin.call("VBD.get_VDI", vbd) for vbd in admin.call("VM.get_VBDs", vm_ref)
+             if admin.call("VBD.get_type", vbd) == "Disk"]
+    stack.prompter.delete_choice = DeleteChoice(delete_storage=True)
+    [task] = stack.commands.delete.run_on([stack.inventory.node(conn_id, vm.key)])
+    aloop.run_until_complete(wait_until(lambda: task.done, 20))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, vm.key) is None, 10))
+    left = set(admin.call("VDI.get_all"))
+    assert disks and not left & set(disks)
+    admin.logout()
+    aloop.run_until_complete(stack.close())

@@ -14,7 +14,7 @@ from tests.xapi_sim_helpers import JsonRpc, running_simulator
 
 @pytest.fixture
 def pool():
-    with running_simulator(hosts=2, vms=10, op_seconds=0.3) as running:
+    with running_simulator(hosts=2, vms=10) as running:
         client = JsonRpc(running.address)
         running.client = client
         running.session = running.login(client)
@@ -34,6 +34,7 @@ def wait_task(pool, task: str) -> dict:
 
 
 def test_async_start_is_a_task_that_ends_with_the_vm_running(pool) -> None:
+    pool.sim.options.op_seconds = 1.0  # long enough to see the operation in progress
     vm = pool.vm("vm-0006")
     task = call(pool, "Async.VM.start", vm, False, False)["result"]
     assert task.startswith("OpaqueRef:")

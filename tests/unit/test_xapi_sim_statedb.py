@@ -78,14 +78,14 @@ def test_a_broken_file_is_refused(tmp_path: Path) -> None:
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(texts, max_size=5), st.dictionaries(texts, texts, max_size=5))
 def test_sets_and_maps_survive_the_s_expressions(items: list[str], pairs: dict[str, str]) -> None:
     assert sexpr.load_set(sexpr.unprotect(sexpr.protect(sexpr.dump_set(items)))) == items
     assert sexpr.load_map(sexpr.dump_map(pairs)) == pairs
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=60))
 def test_any_text_parses_or_is_refused_cleanly(text: str) -> None:
     try:

@@ -75,9 +75,12 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         dialog.tags.setFocus()
         QTest.keyClick(dialog.tags, Qt.Key.Key_Return)
         errors.append((dialog.isVisible(), dialog.error.text()))
+        QTest.qWait(50)             # the new field's row is laid out
+        dialog.grab().save(str(SHOTS / "organize-error.png"))
         cost.edit.setText("12")
         QTest.keyClick(dialog.tags, Qt.Key.Key_Return)
 
+    SHOTS.mkdir(exist_ok=True)
     _select(window, "web-01")
     _in_dialog(window, one)
     window.commands.organize.action.trigger()
@@ -93,6 +96,7 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         dialog.add_tags.setText("web")
         dialog.folder.setCurrentText("/prod/web")
         dialog.move_box.setChecked(True)
+        dialog.grab().save(str(SHOTS / "organize-bulk.png"))
         dialog.accept()
 
     _select(window, "web-02", "db-primary")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDialog, QDialo
                                QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
+from app import colours
 from app import preferences as prefs_mod
 from app.commands.bulk import counted
 from app.organize import known
@@ -79,6 +80,7 @@ class OrganizeDialog(QDialog):
         self.setObjectName("organizeDialog")
         self.vms = vms
         self.bulk = len(vms) > 1
+        self.setMinimumWidth(440)
         self._prefs = preferences
         one = vms[0]
         self.setWindowTitle(f"Organize {one.name}" if not self.bulk
@@ -125,7 +127,9 @@ class OrganizeDialog(QDialog):
         self.folder.setAccessibleName("Folder")
         folder_row.addWidget(self.move_box)
         folder_row.addWidget(self.folder, 1)
-        form.addRow("&Folder:", folder_row)
+        folder_label = QLabel("&Folder:")
+        folder_label.setBuddy(self.folder)
+        form.addRow(folder_label, folder_row)
         layout.addLayout(form)
 
         self.fields_box = QGroupBox("Custom fields")
@@ -150,7 +154,7 @@ class OrganizeDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("organizeError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: palette(highlight)")
+        self.error.setStyleSheet(colours.style(colours.ERROR))
         self.error.hide()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -199,6 +203,7 @@ class OrganizeDialog(QDialog):
                 row.edit.setPlaceholderText(_HINTS[kind])
                 return field
         self._fill_fields()
+        self.adjustSize()
         return field
 
     def _defined(self, name: str) -> bool:

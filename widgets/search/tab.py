@@ -22,6 +22,8 @@ from app.search.saved import GROUPINGS, SavedSearch
 from widgets.search.query_bar import QueryBar
 from widgets.search.result_actions import fill_menu
 
+DEFAULT_WIDTHS = {"name": 220, "state": 110, "host": 140, "cpu": 70, "mem": 90, "vcpus": 60,
+                  "tags": 160, "folder": 140, "os": 120, "desc": 240}
 GROUP_LABELS = {"": "Flat list", "host": "By server", "state": "By state", "tag": "By tag",
                 "folder": "By folder"}
 assert set(GROUP_LABELS) == set(GROUP_TITLES)
@@ -81,6 +83,10 @@ class SearchTab(QWidget):
 
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSortRole(SORT_ROLE)
+        # Sorted by a column, rows stay put while their figures move (every CPU tick
+        # would re-sort 10,000 rows and make the row under the pointer jump); they take
+        # their places again when who matches changes, or on a header click.
+        self.proxy.setDynamicSortFilter(False)
         self.proxy.setSourceModel(results)
         self.view = QTreeView(self)
         self.view.setObjectName("searchResults")
@@ -95,6 +101,7 @@ class SearchTab(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self._kept: list[tuple[str, str]] = []
+        self._widths: dict[str, int] = {}       # by column id: kept across resets
         results.modelAboutToBeReset.connect(self._remember_selection)
         results.modelReset.connect(self._after_reset)
         results.resultsChanged.connect(self._show_count)
@@ -118,8 +125,10 @@ class SearchTab(QWidget):
     # ---- what the user asks ----
 
     def _run(self, text: str) -> None:
+        self.query_bar.mark_error(None)
         error = self.results.set_query(text)
-        self.query_bar.mark_error(None if error is None else error.position)
+        if error is not None:
+            self.query_bar.mark_error(error.position)
 
     def _group_chosen(self, _row: int) -> None:
         self.results.set_group_by(self.group_box.currentData())
@@ -184,10 +193,15 @@ class SearchTab(QWidget):
             return
         what = "VM matches" if count == 1 else "VMs match"
         query = self.results.query.text.strip()
-        self.status.setText(f"{count} {what} “{query}”." if query else
-                            f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query "
-                            "above: name:, tag:, folder:, state:, host:, os:, cpu>50, "
-                            "mem>2G, AND, OR, NOT.")
+        text = (f"{count} {what} “{query}”." if query else
+                f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query above: "
+                "name:, tag:, folder:, state:, host:, os:, cpu>50, mem>2G, AND, OR, NOT.")
+        known = {name.casefold() for name in self.results.live.index.custom_field_names()}
+        unknown = sorted(f for f in self.results.query.custom_fields if f not in known)
+        if unknown:
+            # A typo of a field name ("stae:running") finds nothing, silently otherwise.
+            text += " No VM has a field called " + ", ".join(f"“{f}”" for f in unknown) + "."
+        self.status.setText(text)
 
     def _show_error(self, error: QueryError) -> None:
         self.status.setText(f"Column {error.position + 1}: {error.message}. "
@@ -211,8 +225,25 @@ class SearchTab(QWidget):
 
     def _remember_selection(self) -> None:
         self._kept = self.selected_keys() or self._kept
+        header = self.view.header()
+        for section in range(header.count()):
+            column_id = self._column_ids[section] if section < len(self._column_ids) else ""
+            if column_id:
+                self._widths[column_id] = header.sectionSize(section)
+
+    _column_ids: list[str] = []
+
+    def _restore_widths(self) -> None:
+        """A reset (who matches changed, or the columns) would give every column Qt's
+        default width: the user's widths, or ours, come back."""
+        self._column_ids = list(self.results.columns)
+        header = self.view.header()
+        for section, column_id in enumerate(self._column_ids):
+            header.resizeSection(section, self._widths.get(column_id,
+                                                           DEFAULT_WIDTHS[column_id]))
 
     def _after_reset(self) -> None:
+        self._restore_widths()
         grouped = bool(self.results.group_by)
         self.view.setRootIsDecorated(grouped)
         if grouped:
