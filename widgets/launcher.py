@@ -140,6 +140,7 @@ class Session:
             lambda message: self.events_log.add("error", "application", "settings", message))
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
                                    HistoryStore().start())
+        self.monitor.follow_pools()
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)
