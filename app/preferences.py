@@ -14,12 +14,16 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from app import settings_file
+
 SAMPLING_INTERVAL = "perf/interval_s"
 COLLECT_DISK = "perf/collect_disk"
 COLLECT_NET = "perf/collect_net"
 PER_CORE_HOST_CPU = "perf/per_core_host_cpu"
 HISTORY_DAYS = "perf/history_days"
 ALERT_RULES = "alerts/rules"
+CUSTOM_FIELDS = "organize/fields"     # app.organize.fields: [{"name", "kind"}, ...]
+TREE_VIEW = "organize/view"           # app.inventory.views.View.key: "server", "tag", ...
 
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 300.0
@@ -75,6 +79,8 @@ SETTINGS = {s.key: s for s in (
     Setting(HISTORY_DAYS, 7, _clamped(int, MIN_HISTORY_DAYS, MAX_HISTORY_DAYS)),
     Setting(ALERT_RULES, [dict(r) for r in DEFAULT_ALERT_RULES], _json_list,
             stored=json.dumps),
+    Setting(CUSTOM_FIELDS, [], _json_list, stored=json.dumps),
+    Setting(TREE_VIEW, "server", str),
 )}
 
 
@@ -107,7 +113,7 @@ class Preferences(QObject):
         if value == self.value(key) and self._settings.contains(key):
             return
         self._settings.setValue(key, setting.stored(value))
-        self._settings.sync()
+        settings_file.sync(self._settings)
         self.changed.emit(key)
 
     # Shorthands for the preferences read most.

@@ -19,6 +19,7 @@ MYPY_PATHS=(
     widgets
     packaging/make_metainfo.py
     packaging/make_manpage.py
+    scripts/xapi_sim
 )
 # Linted: the code above and its tests.
 RUFF_PATHS=(
@@ -92,6 +93,37 @@ RUFF_PATHS=(
     tests/integration/test_deb_install.py
     tests/integration/test_wheel_install.py
     tests/widgets/test_about.py
+    # Organize: tags, folders, fields, views, bulk actions
+    tests/unit/test_bulk_and_organize.py
+    tests/unit/test_organize_*.py
+    tests/widgets/test_organize_*.py
+    tests/integration/test_organize_*.py
+    # Reliability: files on disk, fuzz campaign, secrets
+    tests/unit/test_atomic_file.py
+    tests/unit/disk_writer_child.py
+    tests/integration/test_secrets.py
+    benchmarks/fuzz_campaign.py
+    benchmarks/fuzz_worker.py
+    benchmarks/fuzz_targets.py
+    # Search
+    tests/unit/test_search_*.py
+    tests/widgets/test_search*.py
+    benchmarks/search_query.py
+    benchmarks/organized_inventory.py
+    # The XAPI simulator (a test tool) and its tests
+    scripts/xapi_sim
+    scripts/xapi-simulator.py
+    tests/xapi_sim_helpers.py
+    tests/xapi_sim_console.py
+    tests/unit/test_xapi_sim_*.py
+    tests/integration/test_xapi_sim_*.py
+    # Keyboard-first and appearance
+    tests/unit/test_fuzzy.py
+    tests/widgets/test_keyboard_first.py
+    tests/widgets/test_appearance.py
+    tests/widgets/test_hidpi.py
+    tests/widgets/test_window_layout.py
+    benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -12,6 +12,7 @@ from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdi
 from .create import CloneVM, NewVM
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .migrate import EnterMaintenance, ExitMaintenance, MigrateVM
+from .organize import OrganizeVMs
 from .properties import ShowProperties
 from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
                       NewNetwork, NewPool, RefreshPool, StartNetwork, StartPool, StopNetwork,
@@ -28,7 +29,7 @@ __all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", 
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
            "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM", "NewVM", "CloneVM",
-           "MigrateVM", "EnterMaintenance", "ExitMaintenance"]
+           "MigrateVM", "EnterMaintenance", "ExitMaintenance", "OrganizeVMs"]
 
 
 class CommandSet(QObject):
@@ -57,6 +58,7 @@ class CommandSet(QObject):
         self.remove_host = RemoveHost(c, self)
         self.forget_password = ForgetPassword(c, self)
         self.properties = ShowProperties(c, self)
+        self.organize = OrganizeVMs(c, self)
         self.new_vm = NewVM(c, self)
         self.clone = CloneVM(c, self)
         self.migrate = MigrateVM(c, self)
@@ -66,7 +68,7 @@ class CommandSet(QObject):
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
             self.force_shutdown, self.force_reboot, None, self.clone, self.migrate, None,
-            self.delete, None, self.properties]
+            self.delete, None, self.organize, self.properties]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
             self.enter_maintenance, self.exit_maintenance, None,

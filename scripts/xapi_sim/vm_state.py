@@ -1,0 +1,132 @@
+"""What a VM's power state implies for the rest of its records, in one place: where it
+is resident, its domid, console, attached VBDs and VIFs, metrics, and the
+allowed_operations xapi computes for that state. The simulated lifecycle and the real
+guest's libvirt events both end here, so the two cannot disagree."""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import schema
+from .api import now_datetime
+from .store import Store
+
+NULL = schema.NULL_REF
+
+# After xapi's Xapi_vm_lifecycle: what each power state allows.
+_BY_STATE = {
+    "Halted": ["start", "start_on", "destroy", "clone", "copy", "export", "snapshot",
+               "provision", "changing_memory_limits", "changing_VCPUs", "make_into_template"],
+    "Running": ["clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot", "suspend",
+                "pause", "snapshot", "checkpoint", "pool_migrate", "changing_dynamic_range",
+                "changing_VCPUs_live"],
+    "Paused": ["unpause", "hard_shutdown", "hard_reboot", "checkpoint"],
+    "Suspended": ["resume", "resume_on", "hard_shutdown", "clone", "copy", "export",
+                  "snapshot"],
+}
+_TEMPLATE = ["clone", "copy", "export", "provision", "destroy"]
+# An operation in progress leaves only these (force a stuck clean shutdown or reboot).
+_DURING = {"clean_shutdown": ["hard_shutdown", "hard_reboot"],
+           "clean_reboot": ["hard_shutdown", "hard_reboot"]}
+
+
+def allowed_operations(vm: dict[str, object]) -> list[str]:
+    if vm.get("is_control_domain"):
+        return []
+    if vm.get("is_a_template") or vm.get("is_a_snapshot"):
+        return list(_TEMPLATE)
+    current = vm.get("current_operations") or {}
+    assert isinstance(current, dict)
+    if current:
+        ops = set(current.values())
+        return [op for op in _BY_STATE.get(str(vm.get("power_state")), [])
+                if all(op in _DURING.get(str(o), []) for o in ops)]
+    blocked = vm.get("blocked_operations") or {}
+    assert isinstance(blocked, dict)
+    return [op for op in _BY_STATE.get(str(vm.get("power_state")), []) if op not in blocked]
+
+
+def refresh_allowed(store: Store, vm_ref: str) -> None:
+    store.mutate("VM", vm_ref, lambda vm: vm.__setitem__("allowed_operations",
+                                                          allowed_operations(vm)))
+
+
+def _add(row: dict[str, object], fieldname: str, ref: str) -> None:
+    items = row.setdefault(fieldname, [])
+    assert isinstance(items, list)
+    if ref not in items:
+        items.append(ref)
+
+
+def _drop(row: dict[str, object], fieldname: str, ref: str) -> None:
+    items = row.get(fieldname)
+    if isinstance(items, list) and ref in items:
+        items.remove(ref)
+
+
+class PowerStates:
+    """Moves a VM to a power state with every record xapi would change with it."""
+
+    def __init__(self, store: Store, console_location: Callable[[str, str], str]) -> None:
+        self.store = store
+        self.console_location = console_location
+        self._next_domid = 1
+
+    def apply(self, vm_ref: str, state: str, host: str = NULL, reboot: bool = False) -> None:
+        store = self.store
+        with store.lock:
+            vm = store.get("VM", vm_ref)
+            before = vm.get("power_state")
+            old_host = str(vm.get("resident_on", NULL))
+            live = state in ("Running", "Paused")
+            if not live:
+                host = NULL
+            elif host == NULL:
+                host = old_host
+            fields: dict[str, object] = {"power_state": state, "resident_on": host}
+            if live and (before not in ("Running", "Paused") or reboot):
+                fields["domid"] = self._next_domid
+                self._next_domid += 1
+            if not live:
+                fields["domid"] = -1
+            if old_host != host:
+                if old_host in store.table("host"):
+                    store.mutate("host", old_host, lambda h: _drop(h, "resident_VMs", vm_ref))
+                if host in store.table("host"):
+                    store.mutate("host", host, lambda h: _add(h, "resident_VMs", vm_ref))
+            store.update("VM", vm_ref, **fields)
+            self._devices(vm_ref, live)
+            self._console(vm_ref, live)
+            self._metrics(vm_ref, state, starting=live and before not in ("Running", "Paused"))
+            refresh_allowed(store, vm_ref)
+
+    def _devices(self, vm_ref: str, live: bool) -> None:
+        vm = self.store.get("VM", vm_ref)
+        for cls, fieldname in (("VBD", "VBDs"), ("VIF", "VIFs")):
+            for ref in list(vm.get(fieldname, [])):  # type: ignore[call-overload]
+                if ref in self.store.table(cls):
+                    self.store.update(cls, ref, currently_attached=live)
+
+    def _console(self, vm_ref: str, live: bool) -> None:
+        store = self.store
+        vm = store.get("VM", vm_ref)
+        consoles = [c for c in vm.get("consoles", []) if c in store.table("console")]  # type: ignore[attr-defined]
+        if live and not consoles:
+            record = schema.new_record("console", protocol="rfb", VM=vm_ref)
+            ref = store.add("console", record)
+            store.update("console", ref, location=self.console_location(ref, vm_ref))
+            store.mutate("VM", vm_ref, lambda v: _add(v, "consoles", ref))
+        elif not live and consoles:
+            for ref in consoles:
+                store.remove("console", ref)
+            store.mutate("VM", vm_ref, lambda v: v.__setitem__("consoles", []))
+
+    def _metrics(self, vm_ref: str, state: str, starting: bool) -> None:
+        store = self.store
+        metrics = str(store.get("VM", vm_ref).get("metrics", NULL))
+        if metrics not in store.table("VM_metrics"):
+            return
+        fields: dict[str, object] = {"state": [state.lower()], "last_updated": now_datetime()}
+        if starting:
+            fields["start_time"] = now_datetime()
+        store.update("VM_metrics", metrics, **fields)
+
