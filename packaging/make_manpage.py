@@ -42,8 +42,8 @@ def roff(text: str) -> str:
 
 
 def metavar(action: argparse.Action, default: str) -> str:
-    named = action.metavar or default
-    return " ".join(named) if isinstance(named, tuple) else named
+    """What --help shows after the option: URI, FILE, {auto,light,dark}, ..."""
+    return argparse.HelpFormatter("hvconsole")._format_args(action, default)
 
 
 def option_lines(action: argparse.Action) -> list[str]:
