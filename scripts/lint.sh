@@ -111,6 +111,9 @@ RUFF_PATHS=(
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
+    tests/widgets/test_appearance.py
+    tests/widgets/test_hidpi.py
+    tests/widgets/test_window_layout.py
     benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then

@@ -68,6 +68,8 @@ def run(args) -> int:
     app.setQuitOnLastWindowClosed(False)
     from widgets.icons import app_icon
     app.setWindowIcon(app_icon())
+    from widgets.appearance import DesktopScheme
+    DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(args)

@@ -84,7 +84,8 @@ class MainWindow(QMainWindow):
         manager.stateChanged.connect(self._schedule_summary)
         inventory.batchApplied.connect(self._schedule_summary)
         self.task_reporter = TaskReporter(tasks, self.status, prompter, self)
-        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar)
+        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar,
+                                              tabs=self.tabs, panes=self.navigation)
         self.geometry_keeper.restore()
         self._update_summary()
         self._selection_changed([])

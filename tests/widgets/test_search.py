@@ -357,3 +357,22 @@ def test_sorted_by_a_column_the_results_stay_sorted_when_the_query_changes(sessi
     rows = search(session, aloop, "name:web OR name:db OR name:monitoring")
     assert [r[0] for r in rows][:2] == ["db-primary", "db-replica"]
     assert [r[0] for r in rows][2] == "monitoring"       # 3 GiB, between 8 and 2
+
+
+def test_search_over_libvirts_default_test_host(qtbot, qapp, aloop, config_dir):
+    """libvirt's built-in test:///default (one running VM called "test")."""
+    qapp.setQuitOnLastWindowClosed(False)
+    session = Session(_args())
+    window = session.build()
+    window.show()
+    conn_id = session.manager.open("test:///default", save=False)
+    session.conn_id = conn_id
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: len(window.inventory.vms(conn_id)) == 1, timeout=15))
+        assert search(session, aloop, "state:running AND os:hvm")[0][:3] == [
+            "test", "Running", window.inventory.host_name(conn_id)]
+        assert search(session, aloop, "mem>=8G OR state:paused") == []
+        assert window.search.tab.status.text() == "0 VMs match “mem>=8G OR state:paused”."
+    finally:
+        close_session(aloop, session)
