@@ -74,7 +74,7 @@ class ShutDownServer(ServerCommand):
 
 class EnterServerMaintenance(ServerCommand):
     text = "Enter &Maintenance Mode"
-    icon_name = "host-maintenance"
+    icon_name = "action-maintenance"
     tooltip = "Disable the host and move its running VMs to the other hosts of the pool"
     what = "enter_maintenance"
     operation = "evacuate"
@@ -85,6 +85,7 @@ class EnterServerMaintenance(ServerCommand):
 
 class ExitServerMaintenance(ServerCommand):
     text = "E&xit Maintenance Mode"
+    icon_name = "action-maintenance-exit"
     tooltip = "Enable the host again: VMs may start there"
     what = "exit_maintenance"
 
@@ -96,6 +97,7 @@ class StartOnServer(Command):
     """Start ▸ on a chosen member: one command, the host given with the selection."""
 
     text = "Start on &Server"
+    icon_name = "action-start"
     tooltip = "Start the VM on the pool host you choose"
     nothing = "select halted VMs of a pool"
 
