@@ -122,3 +122,12 @@ def unprotect(text: str) -> str:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+# Characters XML 1.0 cannot carry at all, not even as character references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_safe(text: str) -> str:
+    """The text with what XML cannot carry replaced by U+FFFD, so a document stays readable."""
+    return _NOT_XML.sub("\ufffd", text) if _NOT_XML.search(text) else text

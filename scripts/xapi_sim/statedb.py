@@ -187,7 +187,7 @@ def render_row(db: Database, cls: str, ref: str, row: dict[str, object]) -> str:
     for api, value in row.items():
         key = names.get(api) or _spelt(api)
         text = value if isinstance(value, str) else format_value(value)
-        parts.append(f' {key}="{text.translate(_ATTRIBUTE)}"')
+        parts.append(f' {key}="{sexpr.xml_safe(text).translate(_ATTRIBUTE)}"')
     parts.append("/>")
     return "".join(parts)
 

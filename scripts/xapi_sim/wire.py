@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import xmlrpc.client
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from xml.parsers.expat import ExpatError
 
 from .errors import Failure
 from .schema import DateTime
+from .sexpr import xml_safe
 
 
 @dataclass
@@ -39,19 +39,11 @@ class BadRequest(Exception):
         self.content_type = content_type
 
 
-# Characters XML 1.0 cannot carry at all; a string holding one would make the reply unreadable.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
-
-
 def _to_xmlrpc(value: Any) -> Any:
     if isinstance(value, DateTime):
         return xmlrpc.client.DateTime(str(value))
     if isinstance(value, str):
-        return _xml_text(value)
+        return xml_safe(value)
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -59,7 +51,7 @@ def _to_xmlrpc(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, dict):
-        return {_xml_text(str(k)): _to_xmlrpc(v) for k, v in value.items()}
+        return {xml_safe(str(k)): _to_xmlrpc(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_xmlrpc(v) for v in value]
     return value

@@ -93,3 +93,26 @@ def test_any_text_parses_or_is_refused_cleanly(text: str) -> None:
     except sexpr.SExprError:
         pass
     assert sexpr.unprotect(sexpr.protect(text)) == text
+
+
+attribute_values = st.text(st.characters(blacklist_categories=("Cs",),
+                                         blacklist_characters="\x00"), max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(["memory__static_max", "tags", "other_config",
+                                        "is_a_template", "HVM__shadow_multiplier",
+                                        "snapshot_time", "name__label", "weird__field"]),
+                       attribute_values, max_size=5))
+def test_any_row_loads_or_is_refused_cleanly(tmp_path_factory, fields: dict[str, str]) -> None:
+    from xml.sax.saxutils import quoteattr
+    path = tmp_path_factory.mktemp("fuzz") / "state.db"
+    attrs = "".join(f" {k}={quoteattr(v)}" for k, v in fields.items())
+    path.write_text('<database><manifest><pair key="schema_major_vsn" value="5"/></manifest>'
+                    f'<table name="VM"><row ref="OpaqueRef:f"{attrs}/></table></database>')
+    try:
+        db = statedb.load(path)
+    except statedb.StateDbError:
+        return
+    statedb.dump(db, path)
+    assert statedb.load(path).tables == db.tables
