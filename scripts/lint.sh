@@ -123,6 +123,7 @@ RUFF_PATHS=(
     tests/widgets/test_appearance.py
     tests/widgets/test_hidpi.py
     tests/widgets/test_window_layout.py
+    scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then

@@ -120,6 +120,8 @@ class Simulator:
                     self.store.update("VM", ref, allowed_operations=allowed_operations(vm))
                 if live and not vm.get("is_control_domain"):
                     self.states.apply(ref, str(vm["power_state"]), str(vm["resident_on"]))
+            for host in list(self.store.table("host")):
+                self.states.host_memory(host)
             for ref, console in list(self.store.table("console").items()):
                 vm_ref = str(console.get("VM"))
                 self.store.update("console", ref,

@@ -114,11 +114,14 @@ def test_a_malformed_query_says_where_and_keeps_the_last_results(session, aloop)
     assert names(rows) == ["db-replica"]
     status = session.window.search.tab.status.text()
     assert status.startswith("Column 18: this “(” is not closed.")
+    from app import colours
+    assert colours.hex_colour(colours.ERROR) in session.window.search.tab.status.styleSheet()
     rows = search(session, aloop, "state:pasued")
     assert "no state is called “pasued”" in session.window.search.tab.status.text()
     assert search(session, aloop, "stae:paused") == []
     assert session.window.search.tab.status.text() == (
         "0 VMs match “stae:paused”. No VM has a field called “stae”.")
+    assert session.window.search.tab.status.styleSheet() == "", "no longer an error"
 
 
 def test_grouped_by_state_and_chosen_columns(session, aloop):
@@ -139,6 +142,10 @@ def test_grouped_by_state_and_chosen_columns(session, aloop):
         "Shut off (1)", "ci-runner-2"]
     assert rows[3][:2] == ["ci-runner-1", "Running"] and rows[3][4] == "4"
     assert tab.view.isExpanded(tab.proxy.index(0, 0))
+    flags = tab.view.selectionModel().SelectionFlag
+    tab.view.selectionModel().select(tab.proxy.index(1, 0), flags.Select | flags.Rows)
+    assert sorted(n.name for n in tab.selected_nodes()) == [
+        "ci-runner-1", "ci-runner-3", "db-primary"], "a group row stands for its VMs"
 
 
 def test_results_follow_the_inventory_and_the_cpu_figures_live(session, aloop):
