@@ -480,6 +480,95 @@ def _xml_strategy(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
                      st.binary(max_size=300))
 
 
+# ---- XenAPI (connectors/xapi) ------------------------------------------------------------------
+
+def _xapi_response(data: bytes) -> None:
+    """A call's answer (XML-RPC when it starts with "<", else JSON-RPC) and, when it holds a
+    struct, that struct read as event.from's batch."""
+    from connectors.xapi import cache, wire
+    parse = wire.parse_xmlrpc_response if data.lstrip()[:1] == b"<" else \
+        wire.parse_json_response
+    value = parse(data)
+    if isinstance(value, dict):
+        try:
+            cache.parse_events(value)
+        except ValueError:
+            pass
+
+
+def _xapi_rrd(data: bytes) -> None:
+    from connectors.xapi import xport
+    doc = xport.parse(data)
+    for column in doc.columns[:4]:
+        doc.series(column.owner, column.uuid, column.metric)
+
+
+def _xapi_uri(data: bytes) -> None:
+    from connectors.xapi import uri
+    uri.parse(_text(data))
+
+
+def _xapi_errors() -> tuple[type[BaseException], ...]:
+    from connectors.xapi import wire
+    return (wire.ProtocolError, wire.XapiFailure)
+
+
+def _xapi_seeds() -> list[bytes]:
+    import json
+    import xmlrpc.client
+    event = {"class": "VM", "operation": "mod", "ref": "OpaqueRef:1", "id": "1",
+             "snapshot": {"uuid": "u-1", "name_label": "web1", "power_state": "Running"}}
+    return [json.dumps({"jsonrpc": "2.0", "id": 1, "result": {
+                "events": [event], "token": "5,6", "valid_ref_counts": {}}}).encode(),
+            json.dumps({"jsonrpc": "2.0", "id": 1, "error": {
+                "code": 1, "message": "HOST_IS_SLAVE", "data": ["10.0.0.2"]}}).encode(),
+            json.dumps({"result": None, "id": 1, "error": [
+                "SESSION_AUTHENTICATION_FAILED", "root", "x"]}).encode(),
+            xmlrpc.client.dumps(({"Status": "Success", "Value": {
+                "events": [event], "token": "7"}},), methodresponse=True).encode(),
+            xmlrpc.client.dumps(({"Status": "Failure", "ErrorDescription": [
+                "VM_BAD_POWER_STATE", "OpaqueRef:1", "halted", "running"]},),
+                methodresponse=True).encode()]
+
+
+XPORT_SEED = (b"<xport><meta><start>1000</start><step>5</step><end>1010</end><rows>2</rows>"
+              b"<columns>2</columns><legend><entry>AVERAGE:vm:u-1:cpu0</entry>"
+              b"<entry>AVERAGE:host:h-1:memory_free_kib</entry></legend></meta><data><row>"
+              b"<t>1010</t><v>0.5</v><v>NaN</v></row><row><t>1005</t><v>0.25</v><v>2048</v>"
+              b"</row></data></xport>")
+
+
+def _xapi_targets() -> list[Target]:
+    """Present once connectors/xapi is (the XenAPI connector)."""
+    if not (ROOT / "connectors" / "xapi" / "wire.py").exists():
+        return []
+    from connectors.xapi.xport import XportError
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+            st.sampled_from(["jsonrpc", "result", "error", "id", "code", "message", "data",
+                             "events", "token", "class", "operation", "ref", "snapshot"]),
+            inner, max_size=5), max_leaves=20)
+    import json
+    response = st.one_of(st.binary(max_size=300),
+                         json_values.map(lambda v: json.dumps(v).encode()))
+    return [
+        Target("xapi-response", True, _xapi_response, _xapi_errors(), _xapi_seeds(),
+               response),
+        Target("xapi-rrd-updates", True, _xapi_rrd, (XportError,), [XPORT_SEED],
+               st.one_of(st.binary(max_size=400), st.lists(st.sampled_from([
+                   b"<xport>", b"</xport>", b"<meta>", b"</meta>", b"<step>5</step>",
+                   b"<start>1</start>", b"<end>2</end>", b"<legend>", b"</legend>",
+                   b"<entry>AVERAGE:vm:u:cpu0</entry>", b"<data>", b"</data>", b"<row>",
+                   b"</row>", b"<t>3</t>", b"<v>1.5</v>", b"<v>NaN</v>", b"<t>x</t>",
+                   b"<step>0</step>"]), max_size=30).map(b"".join))),
+        Target("xapi-uri", False, _xapi_uri, (ValueError,),
+               [b"xapi://root@pool1.example:8443?fingerprint=SHA256:" + b"A" * 43,
+                b"xapi://h", b"xapi://h?fingerprint=" + b":".join([b"AB"] * 32)],
+               st.one_of(st.text(max_size=80).map(str.encode), st.binary(max_size=80))),
+    ]
+
+
 # ---- the list -------------------------------------------------------------------------------
 
 def targets() -> list[Target]:
@@ -549,6 +638,7 @@ def targets() -> list[Target]:
                        f"[{k.split('/')[0]}]\n{k.split('/')[1]}={v}\n"
                        for k, v in kv).encode("utf-8", "surrogateescape"))),
                setup=_qt_core),
+        *_xapi_targets(),
     ]
 
 

@@ -75,6 +75,7 @@ class JsonRpc:
 class RunningSim:
     sim: Simulator
     served: list[Served]
+    extras: Any  # cli.Extras: rrds, consoles, backing
 
     @property
     def address(self) -> str:
@@ -88,24 +89,35 @@ class RunningSim:
     def vm(self, name: str) -> str:
         return self.sim.store.find("VM", name_label=name)[0]
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        """An HTTPS GET on the master (e.g. /rrd_updates?...): status and body."""
+        host, port = self.address.rsplit(":", 1)
+        conn = http.client.HTTPSConnection(host, int(port), context=insecure_context(),
+                                           timeout=30)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
 
 @contextmanager
 def running_simulator(hosts: int = 2, vms: int = 20, members: int = 0,
                       db_path: str | None = None, **options: Any) -> Iterator[RunningSim]:
     db = statedb.load(db_path) if db_path and Path(db_path).exists() else generate(hosts, vms)
-    options.setdefault("op_seconds", 0.2)
+    options.setdefault("op_seconds", 0.05)
     sim = Simulator(db, Options(users={"root": PASSWORD}, **options), Identity(),
                     db_path=db_path)
     extras = options_extras(sim)
     served = sim.serve(("127.0.0.1", 0), [("127.0.0.1", 0)] * members)
     try:
-        yield RunningSim(sim, served)
+        yield RunningSim(sim, served, extras)
     finally:
         sim.close(save=db_path is not None)
-        del extras
 
 
-def options_extras(sim: Simulator) -> list[Any]:
+def options_extras(sim: Simulator) -> Any:
     """Attach what the command line attaches besides the API (RRDs, consoles)."""
     from xapi_sim import cli
     return cli.attach_extras(sim, None)

@@ -40,6 +40,7 @@ from app.perf.usage import UsageColumns
 from app.preferences import Preferences
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
+from app.version import APP_ID
 from widgets.dialogs.prompter import DialogPrompter
 from widgets.main_window import MainWindow
 from widgets.remote_prompts import RemotePrompts
@@ -62,12 +63,14 @@ def run(args) -> int:
     app.setApplicationName("HVConsole")
     app.setApplicationDisplayName("HVConsole")
     app.setOrganizationName("hvconsole")
-    app.setDesktopFileName("hvconsole")
+    app.setDesktopFileName(APP_ID)
     # The session ends the loop itself after disconnecting; Qt quitting on the last
     # closed window would stop the loop under the shutdown coroutine.
     app.setQuitOnLastWindowClosed(False)
     from widgets.icons import app_icon
     app.setWindowIcon(app_icon())
+    from widgets.appearance import DesktopScheme
+    DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(args)
@@ -138,6 +141,7 @@ class Session:
             lambda message: self.events_log.add("error", "application", "settings", message))
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
                                    HistoryStore().start())
+        self.monitor.follow_pools()
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)

@@ -13,11 +13,15 @@ import argparse
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import statedb
 from .api import Options
 from .generate import generate
+from .console import Consoles
+from .libvirt_backing import LibvirtBacking
+from .rrd import Rrds
 from .sim import Simulator
 from .tls import Identity
 
@@ -85,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                       op_seconds=args.op_seconds)
     identity = Identity(args.cert, renew=args.new_cert)
     sim = Simulator(db, options, identity, None if args.no_save else args.db)
-    attach_extras(sim, args)
+    extras = attach_extras(sim, args)
     served = sim.serve(args.listen, args.member_listen)
+    if extras.backing is not None:
+        extras.backing.start()
     for item in served:
         print(f"xapi-simulator: serving https://{item.address} ({item.role})", flush=True)
     print(f"xapi-simulator: certificate {identity.fingerprint}", flush=True)
@@ -102,6 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def attach_extras(sim: Simulator, args: argparse.Namespace | None) -> list[object]:
+@dataclass
+class Extras:
+    rrds: Rrds
+    consoles: Consoles
+    backing: LibvirtBacking | None
+
+
+def attach_extras(sim: Simulator, args: argparse.Namespace | None) -> Extras:
     """The HTTP handlers (RRDs, consoles) and the real-guest backing; returns them."""
-    return []
+    rrds = Rrds(sim.store, sim.served_hosts)
+    sim.attach(rrds)
+    backing = None
+    if args is not None and (args.libvirt_uri or args.bind_domain):
+        bindings = dict(item.split("=", 1) for item in args.bind_domain)
+        backing = LibvirtBacking(args.libvirt_uri or "qemu:///system", sim.store, sim.states,
+                                 rrds, bindings)
+        sim.vms.backing = backing
+    consoles = Consoles(sim.store, backing.vnc_address if backing else None)
+    sim.attach(consoles)
+    return Extras(rrds, consoles, backing)

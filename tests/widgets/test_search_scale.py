@@ -29,9 +29,11 @@ def big(qapp, aloop, tmp_path_factory):
     async def loaded():
         await wait_until(lambda: all(session.manager.host(c).state == ConnState.CONNECTED
                                      for c in conn_ids), timeout=120)
-        await wait_until(lambda: len(window.search.live.index) == VMS, timeout=120)
+        await wait_until(lambda: sum(len(window.inventory.vms(c)) for c in conn_ids) == VMS,
+                         timeout=120)
     aloop.run_until_complete(loaded())
     window.search.search_action.trigger()
+    assert len(window.search.live.index) == VMS
     yield session
     aloop.run_until_complete(session.shutdown())
     window.close()

@@ -20,7 +20,7 @@ class ServerCertificateDialog(QDialog):
     def __init__(self, shown: ServerCertificate, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Unknown Server Certificate")
-        self.setMinimumWidth(600)
+        self.setMinimumWidth(700)
         intro = QLabel(f"<b>HVConsole has never connected to {shown.address} before.</b>"
                        "<br>Its TLS certificate is not signed by anyone you trust (XenServer "
                        "and XCP-ng hosts sign their own). Compare the fingerprint below "
@@ -32,6 +32,7 @@ class ServerCertificateDialog(QDialog):
                                           f"         {hex_fingerprint(shown.fingerprint)}")
         self.fingerprint.setObjectName("fingerprint")
         self.fingerprint.setReadOnly(True)
+        self.fingerprint.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.fingerprint.setMaximumHeight(70)
         font = self.fingerprint.font()
         font.setFamily("monospace")

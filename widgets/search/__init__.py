@@ -27,7 +27,7 @@ class SearchUi(QObject):
         self.window = window
         self.tree = tree
         self.show_warning = show_warning
-        self.live = LiveSearchIndex(inventory, self)
+        self.live = LiveSearchIndex(inventory, self, active=False)
         self.results = SearchResults(self.live, LiveCpu(monitor), self,
                                      ticked=monitor.ticked if monitor is not None else None)
         self.store = SavedSearches(store_path, self)
@@ -68,7 +68,9 @@ class SearchUi(QObject):
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
         """The results run while the Search tab is shown only."""
         if watched is self.tab and event.type() in (event.Type.Show, event.Type.Hide):
-            self.results.set_active(event.type() == event.Type.Show)
+            shown = event.type() == event.Type.Show
+            self.live.set_active(shown)
+            self.results.set_active(shown)
         return False
 
     def show_search(self) -> None:

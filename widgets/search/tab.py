@@ -15,13 +15,17 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QToolButton, QTreeView, QVBoxLayout, QWidget)
 
+from app import colours
 from app.inventory import Node
 from app.search.query import QueryError
 from app.search.results import COLUMNS, GROUP_TITLES, KEY_ROLE, SORT_ROLE, SearchResults
 from app.search.saved import GROUPINGS, SavedSearch
+from widgets.appearance import follow_scheme
 from widgets.search.query_bar import QueryBar
 from widgets.search.result_actions import fill_menu
 
+DEFAULT_WIDTHS = {"name": 220, "state": 110, "host": 140, "cpu": 70, "mem": 90, "vcpus": 60,
+                  "tags": 160, "folder": 140, "os": 120, "desc": 240}
 GROUP_LABELS = {"": "Flat list", "host": "By server", "state": "By state", "tag": "By tag",
                 "folder": "By folder"}
 assert set(GROUP_LABELS) == set(GROUP_TITLES)
@@ -78,9 +82,15 @@ class SearchTab(QWidget):
         self.status.setObjectName("searchStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._error_shown = False
+        follow_scheme(self.status, self._style_status)
 
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSortRole(SORT_ROLE)
+        # Sorted by a column, rows stay put while their figures move (every CPU tick
+        # would re-sort 10,000 rows and make the row under the pointer jump); they take
+        # their places again when who matches changes, or on a header click.
+        self.proxy.setDynamicSortFilter(False)
         self.proxy.setSourceModel(results)
         self.view = QTreeView(self)
         self.view.setObjectName("searchResults")
@@ -95,6 +105,7 @@ class SearchTab(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self._kept: list[tuple[str, str]] = []
+        self._widths: dict[str, int] = {}       # by column id: kept across resets
         results.modelAboutToBeReset.connect(self._remember_selection)
         results.modelReset.connect(self._after_reset)
         results.resultsChanged.connect(self._show_count)
@@ -118,8 +129,10 @@ class SearchTab(QWidget):
     # ---- what the user asks ----
 
     def _run(self, text: str) -> None:
+        self.query_bar.mark_error(None)
         error = self.results.set_query(text)
-        self.query_bar.mark_error(None if error is None else error.position)
+        if error is not None:
+            self.query_bar.mark_error(error.position)
 
     def _group_chosen(self, _row: int) -> None:
         self.results.set_group_by(self.group_box.currentData())
@@ -182,14 +195,28 @@ class SearchTab(QWidget):
         self.act_button.setEnabled(bool(self._commands) and count > 0)
         if self.query_bar.property("invalid"):
             return
+        if self._error_shown:
+            self._error_shown = False
+            self._style_status()
         what = "VM matches" if count == 1 else "VMs match"
         query = self.results.query.text.strip()
-        self.status.setText(f"{count} {what} “{query}”." if query else
-                            f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query "
-                            "above: name:, tag:, folder:, state:, host:, os:, cpu>50, "
-                            "mem>2G, AND, OR, NOT.")
+        text = (f"{count} {what} “{query}”." if query else
+                f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query above: "
+                "name:, tag:, folder:, state:, host:, os:, cpu>50, mem>2G, AND, OR, NOT.")
+        known = {name.casefold() for name in self.results.live.index.custom_field_names()}
+        unknown = sorted(f for f in self.results.query.custom_fields if f not in known)
+        if unknown:
+            # A typo of a field name ("stae:running") finds nothing, silently otherwise.
+            text += " No VM has a field called " + ", ".join(f"“{f}”" for f in unknown) + "."
+        self.status.setText(text)
+
+    def _style_status(self) -> None:
+        """A malformed query's sentence in the scheme's error colour (light or dark)."""
+        self.status.setStyleSheet(colours.style(colours.ERROR) if self._error_shown else "")
 
     def _show_error(self, error: QueryError) -> None:
+        self._error_shown = True
+        self._style_status()
         self.status.setText(f"Column {error.position + 1}: {error.message}. "
                             f"(Results of “{self.results.query.text}” are shown.)")
 
@@ -206,13 +233,38 @@ class SearchTab(QWidget):
         return rows
 
     def selected_keys(self) -> list[tuple[str, str]]:
-        keys = [i.data(KEY_ROLE) for i in self.view.selectionModel().selectedRows(0)]
+        """The selected results' VMs; a selected group row stands for all its VMs."""
+        keys = []
+        for index in self.view.selectionModel().selectedRows(0):
+            key = index.data(KEY_ROLE)
+            if key is not None:
+                keys.append(key)
+            else:
+                keys += [self.proxy.index(row, 0, index).data(KEY_ROLE)
+                         for row in range(self.proxy.rowCount(index))]
         return list(dict.fromkeys(k for k in keys if k is not None))
 
     def _remember_selection(self) -> None:
         self._kept = self.selected_keys() or self._kept
+        header = self.view.header()
+        for section in range(header.count()):
+            column_id = self._column_ids[section] if section < len(self._column_ids) else ""
+            if column_id:
+                self._widths[column_id] = header.sectionSize(section)
+
+    _column_ids: list[str] = []
+
+    def _restore_widths(self) -> None:
+        """A reset (who matches changed, or the columns) would give every column Qt's
+        default width: the user's widths, or ours, come back."""
+        self._column_ids = list(self.results.columns)
+        header = self.view.header()
+        for section, column_id in enumerate(self._column_ids):
+            header.resizeSection(section, self._widths.get(column_id,
+                                                           DEFAULT_WIDTHS[column_id]))
 
     def _after_reset(self) -> None:
+        self._restore_widths()
         grouped = bool(self.results.group_by)
         self.view.setRootIsDecorated(grouped)
         if grouped:
