@@ -199,7 +199,7 @@ def test_tags_and_folder_kept_by_xen_and_followed_live(stack, aloop, xen_host, p
     def stored(scope: str) -> organize.Organization:
         return organize.from_text(subprocess.run(
             ["virsh", "-c", xen_host["uri"], "metadata", pv_guest, ORGANIZE_NS, scope],
-            check=True, capture_output=True, text=True, timeout=60).stdout)
+            check=True, capture_output=True, text=True, timeout=240).stdout)
 
     _until(aloop, lambda: stack.vm_node(pv_guest) is not None)
     stack.commands.organize.apply([stack.vm_node(pv_guest)],
@@ -216,8 +216,8 @@ def test_tags_and_folder_kept_by_xen_and_followed_live(stack, aloop, xen_host, p
         assert (stored(scope).tags, stored(scope).folder) == (("pv", "xen"), "/lab/xen")
     subprocess.run(["virsh", "-c", xen_host["uri"], "metadata", pv_guest, ORGANIZE_NS,
                     "--key", "hvconsole", "--set", "<organize><tag>dmz</tag></organize>",
-                    "--live", "--config"], check=True, capture_output=True, timeout=60)
-    _until(aloop, lambda: stack.vm_node(pv_guest).obj.tags == ("dmz",), 30)
+                    "--live", "--config"], check=True, capture_output=True, timeout=240)
+    _until(aloop, lambda: stack.vm_node(pv_guest).obj.tags == ("dmz",), 120)
     assert any("Tags, folder or fields changed" in m for m in stack.messages())
     assert stack.prompter.errors == []
 
