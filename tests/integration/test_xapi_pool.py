@@ -303,3 +303,67 @@ def test_a_pool_alert_lands_in_the_events_view_and_delete_removes_vm_and_disks(
     assert disks and not left & set(disks)
     admin.logout()
     aloop.run_until_complete(stack.close())
+
+
+def test_start_on_a_chosen_host_and_maintenance_mode_move_vms(qapp, aloop, tmp_path, sim):
+    stack = pool_stack(tmp_path, Human())
+    conn_id = connect(aloop, stack, pinned(sim))
+    pool = stack.manager.pool(conn_id)
+    master, member = sorted(pool.servers(), key=lambda s: not s.is_master)
+    halted = next(v for v in pool.vms() if v.state is VMState.SHUTOFF)
+    node = stack.inventory.node(conn_id, halted.key)
+    commands = stack.commands
+    assert [s.name for s in commands.start_on.servers([node])] == [
+        "xapi-sim-host-0", "xapi-sim-host-1"]
+    [task] = commands.start_on.start_on([node], member)
+    aloop.run_until_complete(wait_until(lambda: task.done, 20))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, halted.key).parent.key == member.key, 10))
+
+    # Maintenance: the member is disabled and its running VMs move to the master.
+    member_node = stack.inventory.node(conn_id, member.key)
+    assert commands.exit_server_maintenance.evaluate([member_node]).refused
+    [task] = commands.enter_server_maintenance.run_on([member_node])
+    aloop.run_until_complete(wait_until(lambda: task.done, 60))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: not stack.inventory.node(conn_id, member.key).obj.enabled
+        and not [n for n in stack.inventory.node(conn_id, member.key).children
+                 if n.obj.state is VMState.RUNNING], 20))
+    assert stack.inventory.node(conn_id, member.key).obj.state_label == "In maintenance"
+    assert stack.inventory.node(conn_id, halted.key).parent.key == master.key
+    # A disabled, empty host may be rebooted; then it leaves maintenance.
+    member_node = stack.inventory.node(conn_id, member.key)
+    assert commands.reboot_server.evaluate([member_node]).runnable
+    [task] = commands.exit_server_maintenance.run_on([member_node])
+    aloop.run_until_complete(wait_until(lambda: task.done, 20))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, member.key).obj.enabled, 10))
+    aloop.run_until_complete(stack.close())
+
+
+def test_a_new_master_is_followed(qapp, aloop, tmp_path, sim):
+    stack = pool_stack(tmp_path, Human())
+    conn_id = connect(aloop, stack, pinned(sim))
+    pool = stack.manager.pool(conn_id)
+    member = next(s for s in pool.servers() if not s.is_master)
+    admin = outside_session(sim)
+    admin.call("pool.designate_new_master", admin.call("host.get_by_uuid", member.key))
+    new_master = sim.lines["member"]["address"]
+    aloop.run_until_complete(wait_until(
+        lambda: f"{pool.session.host}:{pool.session.port}" == new_master
+        and stack.manager.state(conn_id)[0] is ConnState.CONNECTED
+        and stack.inventory.node(conn_id, member.key).obj.is_master, 60))
+    # The stream goes on from the new master: a change made there shows up.
+    host, port = new_master.rsplit(":", 1)
+    there = Session(host, int(port), "root", PASSWORD, PinBook({new_master: normalise_fingerprint(
+        sim.fingerprint)}))
+    there.login()
+    vm = next(v for v in pool.vms() if v.state is VMState.RUNNING and not v.is_control_domain)
+    there.call("VM.pause", there.call("VM.get_by_uuid", vm.key))
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, vm.key).obj.state is VMState.PAUSED, 20))
+    there.logout()
+    aloop.run_until_complete(stack.close())
