@@ -94,6 +94,8 @@ def test_running_vm_commands(pool, operation: str, expected: str) -> None:
     if expected == "Halted":
         assert record["resident_on"] == "OpaqueRef:NULL" and record["consoles"] == []
         assert record["domid"] == -1
+        guest = call(pool, "VM_guest_metrics.get_record", record["guest_metrics"])["result"]
+        assert guest["live"] is False and guest["networks"]["0/ip"] == "10.0.0.2"
     if operation.endswith("reboot"):
         assert record["domid"] != domid
     if expected == "Suspended":
