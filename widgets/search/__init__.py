@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 from app.search.live import LiveCpu, LiveSearchIndex
 from app.search.results import SearchResults
 from app.search.saved import SavedSearch, SavedSearches, SearchFileError
+from widgets.search import remembered
 from widgets.search.saved_view import SavedSearchesView
 from widgets.search.tab import SearchTab
 
@@ -57,9 +58,15 @@ class SearchUi(QObject):
         self.tab.vmChosen.connect(tree.select_node)
         self.saved_view.opened.connect(self.open_search)
         self.saved_view.failed.connect(show_warning)
-        self.results.set_query("")
+        if not remembered.restore(self.tab):
+            self.results.set_query("")
+        window.closing.connect(self.remember)       # type: ignore[attr-defined]
         for warning in self.store.warnings:
             show_warning("Saved Searches", warning)
+
+    def remember(self) -> None:
+        """The tab as the user left it, for the next start (widgets/search/remembered.py)."""
+        remembered.save(self.tab)
 
     def place_tab(self, tabs) -> None:
         self.tabs = tabs

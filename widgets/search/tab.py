@@ -244,13 +244,24 @@ class SearchTab(QWidget):
                          for row in range(self.proxy.rowCount(index))]
         return list(dict.fromkeys(k for k in keys if k is not None))
 
-    def _remember_selection(self) -> None:
-        self._kept = self.selected_keys() or self._kept
+    def column_widths(self) -> dict[str, int]:
+        return dict(self._widths)
+
+    def set_column_widths(self, widths: dict[str, int]) -> None:
+        self._widths.update(widths)
+        self._restore_widths()
+
+    def remember_widths(self) -> None:
+        """Notes the columns' widths as the user left them."""
         header = self.view.header()
         for section in range(header.count()):
             column_id = self._column_ids[section] if section < len(self._column_ids) else ""
             if column_id:
                 self._widths[column_id] = header.sectionSize(section)
+
+    def _remember_selection(self) -> None:
+        self._kept = self.selected_keys() or self._kept
+        self.remember_widths()
 
     _column_ids: list[str] = []
 
