@@ -1,9 +1,10 @@
 """A process that saves one of HVConsole's files over and over until it is killed.
 
-``python disk_writer_child.py KIND PATH``: KIND is connections, settings, vault, known_hosts,
-saved_searches or history. Generation g of the content is recognisable (every entry carries g), so a file
-read after a kill -9 is either one whole generation or damaged. Prints "ready" once the
-first generation is on disk, so the parent kills only while saves are going on.
+``python disk_writer_child.py KIND PATH``: KIND is connections, settings, vault,
+known_hosts, saved_searches or history. Generation g of the content is recognisable (every
+entry carries g), so a file read after a kill -9 is either one whole generation or
+damaged. Prints "ready" once the first generation is on disk, so the parent kills only
+while saves are going on.
 """
 from __future__ import annotations
 
