@@ -39,7 +39,7 @@ from connectors.libvirt.model import (ActionError, Change, ConnectError, Connect
 from connectors.xapi import tls, wire
 from connectors.xapi.cache import CLASSES, PoolCache, XapiEvent, parse_events
 from connectors.xapi.session import PinBook, Session, UntrustedCertificate, split_address
-from connectors.xapi.transport import connect_tunnel
+from connectors.xapi.console import ConsoleTarget, console_target
 from connectors.xapi.uri import XapiURI, parse
 
 log = logging.getLogger(__name__)
@@ -365,8 +365,11 @@ class XapiPool:
         self._fail_tasks(f"the connection to the pool was lost: {why}")
         reason = f"Lost the connection to the pool master: {why}"
         self._set_state(ConnState.RECONNECTING, reason)
-        self._reconnect_task = asyncio.get_running_loop().create_task(
-            self._reconnect(reason))
+        try:
+            self._reconnect_task = asyncio.get_running_loop().create_task(
+                self._reconnect(reason))
+        except RuntimeError:    # the loop is gone: the application is exiting
+            pass
 
     async def _reconnect(self, reason: str) -> None:
         session = self.session
@@ -550,27 +553,25 @@ class XapiPool:
             raise ActionError(f"Could not {what.replace('_', ' ')} {name}: {failure}") \
                 from None
 
-    async def open_console(self, key: str) -> Any:
-        """A socket carrying the VM's RFB console: CONNECT to its console location with
-        the session (ActionError when the VM has none)."""
+    async def console_target(self, key: str) -> ConsoleTarget:
+        """Where the VM's RFB console is now, with the session (ActionError: none)."""
         vm = self._vm(key)
         session = self._require()
         ref = self._ref("VM", key)
 
-        def tunnel() -> Any:
+        def locate() -> ConsoleTarget:
             for console in session.call("VM.get_consoles", ref):
                 record = session.call("console.get_record", console)
                 if record.get("protocol") != "rfb":
                     continue
-                return connect_tunnel(session.host, session.port,
-                                      self.pins.require(session.host, session.port),
-                                      console_path(str(record.get("location", "")),
-                                                   session.ref))
+                return console_target(str(record.get("location", "")),
+                                      session.ref or session.login(), session.port,
+                                      self.pins.require, vm.name)
             raise ActionError(f"{vm.name} has no graphical console (is it running?)")
         try:
-            return await self._in_worker(tunnel)
-        except (wire.XapiFailure, OSError, wire.ProtocolError) as err:
-            raise ActionError(f"Could not open the console of {vm.name}: {err}") from None
+            return await self._in_worker(locate)
+        except (wire.XapiFailure, OSError, wire.ProtocolError, UntrustedCertificate) as err:
+            raise ActionError(f"Could not find the console of {vm.name}: {err}") from None
 
     async def fetch(self, path: str) -> bytes:
         """A GET on the master with the session (``/rrd_updates?…``)."""
@@ -633,16 +634,6 @@ class XapiPool:
         return f"<XapiPool {self.uri} {self.state.value}>"
 
 
-def console_path(location: str, session_ref: str) -> str:
-    """The CONNECT target: the location's path and query, with the session added."""
-    import urllib.parse
-    parts = urllib.parse.urlsplit(location)
-    path = parts.path or "/console"
-    query = f"{parts.query}&session_id={session_ref}" if parts.query \
-        else f"session_id={session_ref}"
-    return f"{path}?{query}"
-
-
 def _quietly(fn: Callable[..., Any], *args: Any) -> None:
     try:
         fn(*args)
@@ -650,4 +641,4 @@ def _quietly(fn: Callable[..., Any], *args: Any) -> None:
         pass
 
 
-__all__ = ["XapiPool", "console_path", "xapi_operation"]
+__all__ = ["XapiPool", "xapi_operation"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import socket
-import ssl
 from typing import Any
 
 from connectors.xapi import tls, wire
@@ -19,7 +17,6 @@ from connectors.xapi import tls, wire
 JSONRPC_PATH = "/jsonrpc"
 # event.from waits up to its own 30 s timeout server-side: the socket waits longer.
 READ_TIMEOUT_S = 60.0
-MAX_HEADER_BYTES = 16384
 
 
 class Channel:
@@ -86,33 +83,3 @@ class Channel:
                 raise
         raise AssertionError("unreachable")
 
-
-def connect_tunnel(host: str, port: int, pin: str, path: str,
-                   timeout: float = tls.CONNECT_TIMEOUT_S) -> ssl.SSLSocket:
-    """HTTP CONNECT to ``path`` (a console location with its session): the socket, after
-    the server's 200, carries the console's own protocol (RFB). Reads the reply header
-    byte by byte so that no byte of the stream behind it is swallowed."""
-    sock = tls.open_pinned(host, port, pin, timeout)
-    try:
-        sock.settimeout(timeout)
-        sock.sendall(f"CONNECT {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-        header = bytearray()
-        while not header.endswith(b"\r\n\r\n"):
-            byte = sock.recv(1)
-            if not byte:
-                raise ConnectionError("the server closed the console connection")
-            header += byte
-            if len(header) > MAX_HEADER_BYTES:
-                raise wire.ProtocolError("the console's reply header is too long")
-        status_line = header.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = status_line.split()
-        if len(parts) < 2 or parts[1] != "200":
-            raise wire.ProtocolError(f"the server refused the console: {status_line}")
-        sock.settimeout(None)
-        return sock
-    except (OSError, wire.ProtocolError):
-        sock.close()
-        raise
-    except socket.timeout:
-        sock.close()
-        raise ConnectionError("the console did not answer") from None

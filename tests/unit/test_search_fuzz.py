@@ -1,7 +1,10 @@
 """The query bar's parser and compiler under hypothesis: whatever a user types or pastes,
 the answer is a query or one QueryError with a column inside the text, never another
-exception, a hang or a RecursionError."""
+exception, a hang or a RecursionError. The same for completion, and for a searches file
+being imported: read, or refused with one SearchFileError."""
 from __future__ import annotations
+
+import json
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -87,3 +90,31 @@ def test_completion_never_fails_and_replaces_inside_the_text(text, cursor):
     done = complete(text, cursor, index)
     assert 0 <= done.start <= done.end == cursor
     assert all(isinstance(c, str) and c for c in done.candidates)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["format", "version", "searches", "name", "query", "group_by",
+                         "columns", "x"]), inner, max_size=5), max_leaves=20)
+
+
+@FUZZ
+@given(st.one_of(
+    st.binary(max_size=200),
+    JSON.map(lambda doc: json.dumps(doc).encode()),
+    st.lists(st.fixed_dictionaries({}, optional={
+        "name": JSON, "query": JSON | TEXT, "group_by": JSON, "columns": JSON}), max_size=4
+    ).map(lambda entries: json.dumps(
+        {"format": "hvconsole-searches", "version": 1, "searches": entries}).encode())))
+def test_a_searches_file_is_read_or_refused_with_one_error(raw):
+    from app.search.saved import GROUPINGS, SearchFileError, from_document
+    try:
+        searches, skipped = from_document(raw)
+    except SearchFileError as exc:
+        assert str(exc)
+        return
+    for search in searches:
+        assert search.name.strip() and isinstance(search.query, str)
+        assert search.group_by in GROUPINGS and search.columns
+    assert all(isinstance(s, str) for s in skipped)

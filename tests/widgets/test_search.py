@@ -75,9 +75,13 @@ def names(rows) -> list[str]:
     return [row[0] for row in rows]
 
 
-def test_ctrl_f_opens_the_search_tab_with_every_vm(session):
+def test_ctrl_f_opens_the_search_tab_with_every_vm(session, qtbot):
     window = session.window
-    window.search.search_action.trigger()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.tree.setFocus()
+    QTest.keyClick(window.tree, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.tab.query_bar.hasFocus()
     assert window.search.search_action.shortcut().toString() == "Ctrl+F"
     assert window.tabs.currentWidget() is window.search.tab
     tab = window.search.tab
