@@ -17,6 +17,7 @@ from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMAction,
                                       VMInfo)
+from connectors.xapi.pool import XapiPool
 
 if TYPE_CHECKING:
     from app.inventory import Node
@@ -69,6 +70,8 @@ class Connections(Protocol):
     def host(self, conn_id: str) -> Host | None: ...
 
     def server(self, conn_id: str) -> LifecycleHost | None: ...
+
+    def pool(self, conn_id: str) -> XapiPool | None: ...
 
     def state(self, conn_id: str) -> tuple[ConnState, str]: ...
 

@@ -111,6 +111,10 @@ RUFF_PATHS=(
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
+    tests/widgets/test_appearance.py
+    tests/widgets/test_hidpi.py
+    tests/widgets/test_window_layout.py
+    scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then

@@ -62,6 +62,12 @@ async def shoot(out: Path, tmp: Path) -> None:
         window.tree.select_node(conn_id, vm.key)
         await asyncio.sleep(1.5)
         window.grab().save(str(out / "pool.png"))
+        window.tabs.setCurrentWidget(window.performance_tab)
+        await asyncio.sleep(8)
+        window.grab().save(str(out / "performance.png"))
+        window.tabs.setCurrentWidget(window.console_tab)
+        await asyncio.sleep(4)
+        window.grab().save(str(out / "console.png"))
         print(manager.state(conn_id))
         await session.shutdown()
     finally:

@@ -93,6 +93,15 @@ def aloop(qapp):
 
 
 @pytest.fixture(autouse=True)
+def _each_window_starts_unplaced():
+    """The main window remembers its layout (widgets/window_geometry.py) in the test
+    session's settings; one test's columns or last tab must not be the next one's start."""
+    from PySide6.QtCore import QSettings
+    QSettings("hvconsole", "hvconsole").remove("window")
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _session_loop_stays_current():
     """Tests of plain asyncio code use asyncio.run(), which leaves no current loop behind;
     the Qt-side code that runs after them (QTimer slots calling ensure_future) needs the

@@ -106,7 +106,7 @@ class RunningSim:
 def running_simulator(hosts: int = 2, vms: int = 20, members: int = 0,
                       db_path: str | None = None, **options: Any) -> Iterator[RunningSim]:
     db = statedb.load(db_path) if db_path and Path(db_path).exists() else generate(hosts, vms)
-    options.setdefault("op_seconds", 0.2)
+    options.setdefault("op_seconds", 0.05)
     sim = Simulator(db, Options(users={"root": PASSWORD}, **options), Identity(),
                     db_path=db_path)
     extras = options_extras(sim)

@@ -33,6 +33,9 @@ class CommandPalette(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFrameShadow(QFrame.Shadow.Raised)
         self.setAutoFillBackground(True)
+        # Set off from the window under it in either scheme by the selection colour.
+        self.setStyleSheet("#commandPalette { background: palette(window); "
+                           "border: 1px solid palette(highlight); }")
         self.hide()
         self.catalog = catalog
         self._shown: list[PaletteEntry] = []

@@ -68,6 +68,8 @@ def run(args) -> int:
     app.setQuitOnLastWindowClosed(False)
     from widgets.icons import app_icon
     app.setWindowIcon(app_icon())
+    from widgets.appearance import DesktopScheme
+    DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(args)
@@ -138,6 +140,7 @@ class Session:
             lambda message: self.events_log.add("error", "application", "settings", message))
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
                                    HistoryStore().start())
+        self.monitor.follow_pools()
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)

@@ -14,7 +14,7 @@ import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMenu, QMessageBox, QSplitter, QTabWidget,
                                QToolBar, QVBoxLayout, QWidget)
 
 from app.inventory import InventoryFilterProxy, NodeKind
@@ -84,7 +84,8 @@ class MainWindow(QMainWindow):
         manager.stateChanged.connect(self._schedule_summary)
         inventory.batchApplied.connect(self._schedule_summary)
         self.task_reporter = TaskReporter(tasks, self.status, prompter, self)
-        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar)
+        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar,
+                                              tabs=self.tabs, panes=self.navigation)
         self.geometry_keeper.restore()
         self._update_summary()
         self._selection_changed([])
@@ -416,7 +417,12 @@ class MainWindow(QMainWindow):
     def _context_actions(self, nodes: list) -> list:
         kinds = {node.kind for node in nodes}
         if kinds == {NodeKind.VM}:
-            return self._vm_actions()
+            start_on = self._start_on_menu(nodes)
+            return self._vm_actions() if start_on is None else \
+                [start_on, None] + self._vm_actions()
+        if kinds == {NodeKind.SERVER}:
+            return _actions(self.commands.server_commands) + [
+                None, self.show_general_action, self.copy_name_action]
         if kinds == {NodeKind.HOST}:
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):
@@ -431,6 +437,22 @@ class MainWindow(QMainWindow):
             return _actions(self.commands.network_commands) + [
                 None, self.show_general_action, self.copy_name_action]
         return []
+
+    def _start_on_menu(self, nodes: list):
+        """"Start on Server ▸ host" for halted VMs of a XenAPI pool (None: not a pool)."""
+        command = self.commands.start_on
+        servers = command.servers(nodes)
+        if not servers:
+            return None
+        menu = QMenu(command.text, self)
+        verdict = command.evaluate(nodes)
+        for server in servers:
+            action = menu.addAction(f"{server.name} ({server.state_label})")
+            action.setEnabled(verdict.enabled and server.enabled and server.live)
+            action.triggered.connect(
+                lambda _checked=False, s=server: command.start_on(nodes, s))
+        menu.menuAction().setEnabled(verdict.enabled)
+        return menu.menuAction()
 
     def _connect_alerts(self) -> None:
         """Firing alerts are counted on the Alerts tab's title and in the status bar."""

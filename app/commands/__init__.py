@@ -13,6 +13,8 @@ from .create import CloneVM, NewVM
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .migrate import EnterMaintenance, ExitMaintenance, MigrateVM
 from .organize import OrganizeVMs
+from .pool_hosts import (EnterServerMaintenance, ExitServerMaintenance, RebootServer,
+                         ShutDownServer, StartOnServer)
 from .properties import ShowProperties
 from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
                       NewNetwork, NewPool, RefreshPool, StartNetwork, StartPool, StopNetwork,
@@ -64,6 +66,15 @@ class CommandSet(QObject):
         self.migrate = MigrateVM(c, self)
         self.enter_maintenance = EnterMaintenance(c, self)
         self.exit_maintenance = ExitMaintenance(c, self)
+        # XenServer / XCP-ng pools (app/commands/pool_hosts.py)
+        self.start_on = StartOnServer(c, self)
+        self.reboot_server = RebootServer(c, self)
+        self.shutdown_server = ShutDownServer(c, self)
+        self.enter_server_maintenance = EnterServerMaintenance(c, self)
+        self.exit_server_maintenance = ExitServerMaintenance(c, self)
+        self.server_commands: list[Command | None] = [
+            self.enter_server_maintenance, self.exit_server_maintenance, None,
+            self.reboot_server, self.shutdown_server]
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
@@ -103,7 +114,8 @@ class CommandSet(QObject):
 
     def all(self) -> list[Command]:
         return [c for c in self.vm_commands + self.host_commands + self.pool_commands
-                + self.network_commands if c is not None] + [self.new_vm]
+                + self.network_commands + self.server_commands if c is not None] + [
+                    self.new_vm, self.start_on]
 
     @property
     def selection(self) -> list[Node]:

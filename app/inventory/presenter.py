@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtGui import QIcon
 
-from app import icons
+from app import colours, icons
 from app.contracts import UsageSource
 from app.inventory.columns import (COLUMNS, CPU_COLUMN, FILTER_ROLE, NAME_COLUMN, SORT_ROLE,
                                    USAGE_COLUMNS, USAGE_ROLE)
@@ -25,7 +25,6 @@ from app.inventory.nodes import HostFacts, Node, NodeKind
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo,
                                       ServerInfo, VMInfo, VMState)
 
-_GREY = QBrush(QColor("#8a8a8a"))
 # Bound once: looking up Qt.ItemDataRole.DisplayRole costs some 30 times a module
 # constant's load (PySide6 resolves its enums lazily), and data() compares several a call.
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -86,7 +85,7 @@ class RowPresenter:
         if role == _DECORATION and column == NAME_COLUMN:
             return self.icon(node)
         if role == _FOREGROUND:
-            return _GREY if self.greyed(node) else None
+            return colours.brush(colours.MUTED) if self.greyed(node) else None
         if role == _TOOLTIP:
             return self.tooltip(node)
         return None

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from app.inventory import InventoryModel, NodeKind
 from app.search.compile import SearchItem, item_of
 from app.search.index import SearchIndex
-from connectors.libvirt.model import VMInfo
+from connectors.libvirt.model import ServerInfo, VMInfo
 
 
 class VMFigures(Protocol):
@@ -74,8 +74,15 @@ class LiveSearchIndex(QObject):
         self.changed.emit()
 
     def _item(self, conn_id: str, vm: VMInfo) -> SearchItem:
+        """A pool's VM running on a member is on "pool » member" (XenCenter's Server
+        column names the member): host: finds it by either name."""
         inv = self.inventory
-        return item_of(conn_id, inv.host_name(conn_id), inv.host_uri(conn_id), vm)
+        host = inv.host_name(conn_id)
+        if vm.server_key:
+            member = inv.node(conn_id, vm.server_key)
+            if member is not None and isinstance(member.obj, ServerInfo):
+                host = f"{host} » {member.obj.name}"
+        return item_of(conn_id, host, inv.host_uri(conn_id), vm)
 
     def _reload(self) -> None:
         self.index = SearchIndex()

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.libvirt.model import (HostInfo, NetworkInfo, PoolInfo, ServerInfo, VMInfo,
-                                      VMState)
+from connectors.libvirt.model import (GraphicsInfo, HostInfo, NetworkInfo, PoolInfo,
+                                      ServerInfo, VMInfo, VMState)
 
 Record = Mapping[str, Any]
 NULL_REF = "OpaqueRef:NULL"
 
+_XAPI_CONSOLE = (GraphicsInfo("vnc", autoport=True),)
 _POWER = {"halted": VMState.SHUTOFF, "running": VMState.RUNNING,
           "paused": VMState.PAUSED, "suspended": VMState.SUSPENDED}
 
@@ -88,6 +89,9 @@ def vm_info(record: Record, server_uuid: Mapping[str, str]) -> VMInfo:
         server_key=server_uuid.get(resident, "") if resident != NULL_REF else "",
         allowed_operations=_set(record.get("allowed_operations")),
         snapshots=len(record.get("snapshots") or ()),
+        # Every guest's screen is an RFB console XAPI serves while it runs (reached by
+        # CONNECT to the console's location: connectors/xapi/console.py).
+        graphics=() if record.get("is_control_domain") else _XAPI_CONSOLE,
     )
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from .api import Api, Context, stopwatch
+from .api import Api, Context, Stopwatch, stopwatch
 from .errors import Failure
+from .store import map_field, new_ref
 from .vm_state import NULL, PowerStates
 
 _HOST_OPS = ["provision", "evacuate", "reboot", "shutdown", "vm_start", "vm_resume",
@@ -64,17 +65,26 @@ class HostCalls:
             if guests and not others:
                 raise Failure("NO_HOSTS_AVAILABLE")
         watch = stopwatch(self.api.options.op_seconds)
+        key = watch.task or new_ref()
+        store.mutate("host", host, lambda h: map_field(h, "current_operations")
+                     .__setitem__(key, "evacuate"))
+        try:
+            self._move_guests(host, guests, others, watch)
+        finally:
+            store.mutate("host", host, lambda h: map_field(h, "current_operations").pop(key, None))
+        return ""
+
+    def _move_guests(self, host: str, guests: list[str], others: list[str],
+                     watch: Stopwatch) -> None:
+        store = self.store
         for i, vm in enumerate(guests):
-            if watch.cancelled():
-                raise Failure("TASK_CANCELLED", "")
+            watch.run(i / len(guests), (i + 1) / len(guests), steps=1)  # the migration
             need = int(store.get("VM", vm).get("memory_static_max", 0))  # type: ignore[call-overload]
             target = next((h for h in others if self.free_memory(h) >= need), None)
             if target is None:
                 raise Failure("HOST_NOT_ENOUGH_FREE_MEMORY", need, self.free_memory(others[0]))
             state = str(store.get("VM", vm).get("power_state"))
             self.states.apply(vm, state, target)
-            watch.report((i + 1) / len(guests))
-        return ""
 
     def _power(self, host: str, reboot: bool) -> str:
         store = self.store

@@ -13,6 +13,10 @@ rows newest first, one column per (object, data source): the listener's host(s) 
 host=true and the VMs running there. The archive is the finest one whose step is at
 least ``interval`` and that still reaches back to ``start``.
 
+``/host_rrd`` and ``/vm_rrd?uuid=U`` give one object's whole history, every archive, as
+rrdtool's dump XML (<rrd><ds>...</ds><rra><cf>AVERAGE</cf><pdp_per_row>..<database><row>
+<v>..</v></row>, oldest row first, the last at <lastupdate>'s step).
+
 A VM bound to a real guest reports what the guest measured (a Sampler feeds record());
 every other object gets a deterministic synthetic series, a function of its uuid, the
 data source and the time, so a test can compute what it should see."""
@@ -109,6 +113,14 @@ class Rrds:
 
     # --- the HTTP side ----------------------------------------------------------------
     def get(self, request: "RequestHandler", path: str, query: dict[str, str]) -> bool:
+        if path in ("/host_rrd", "/vm_rrd"):
+            if request.session_ok(query):
+                body = self._whole_rrd(request.server.host, path == "/vm_rrd", query)
+                if body is None:
+                    request.reply(404, b"no such object, or it is not running here\n")
+                else:
+                    request.reply(200, body.encode(), "text/xml")
+            return True
         if path != "/rrd_updates":
             return False
         if not request.session_ok(query):
@@ -160,6 +172,58 @@ class Rrds:
                     out.append(("vm", str(vm["uuid"]), source, scale))
         return out
 
+    def _values(self) -> Callable[[str, str, float, int, int], float]:
+        """value(uuid, source, scale, archive index, slot time) over a snapshot of the
+        recorded archives: recorded, NaN for a real guest's unmeasured source, or synthetic."""
+        with self.lock:
+            recorded = dict(self.recorded)
+        real_guests = {key[0] for key in recorded}
+
+        def value(uuid: str, source: str, scale: float, index: int, t: int) -> float:
+            archive = recorded.get((uuid, source))
+            if archive is not None:
+                return archive.value(index, t)
+            if uuid in real_guests:
+                return math.nan
+            return synthetic(uuid, source, t + ARCHIVES[index][0] / 2, scale)
+        return value
+
+    def _whole_rrd(self, listener_host: str, of_vm: bool, query: dict[str, str]) -> str | None:
+        """/host_rrd and /vm_rrd?uuid=: every archive of one object, as rrdtool's dump
+        (what XenCenter reads for the long history before following /rrd_updates)."""
+        if of_vm:
+            columns = [c for c in self.columns(listener_host, False, query.get("uuid", ""))
+                       if c[0] == "vm"]
+        else:
+            wanted = query.get("uuid")
+            columns = [c for c in self.columns(listener_host, True, None) if c[0] == "host"]
+            uuid0 = wanted or (columns[0][1] if columns else "")
+            columns = [c for c in columns if c[1] == uuid0]
+        if not columns:
+            return None
+        now = int(self.clock())
+        value = self._values()
+        ds = "".join(f"<ds><name>{source}</name><type>{_ds_type(source)}</type>"
+                     "<minimal_heartbeat>300.0000</minimal_heartbeat><min>0.0</min>"
+                     "<max>Infinity</max><last_ds>0.0</last_ds><value>0.0</value>"
+                     "<unknown_sec>0</unknown_sec></ds>" for _k, _u, source, _s in columns)
+        rras = []
+        for index, (step, rows) in enumerate(ARCHIVES):
+            last = now // step * step
+            prep = "".join("<ds><primary_value>0.0</primary_value><secondary_value>0.0"
+                           "</secondary_value><value>0.0</value><unknown_datapoints>0"
+                           "</unknown_datapoints></ds>" for _ in columns)
+            body = "".join(
+                "<row>" + "".join(f"<v>{_number(value(uuid, source, scale, index, t))}</v>"
+                                  for _k, uuid, source, scale in columns) + "</row>"
+                for t in range(last - (rows - 1) * step, last + 1, step))
+            rras.append(f"<rra><cf>AVERAGE</cf><pdp_per_row>{step // ARCHIVES[0][0]}"
+                        "</pdp_per_row><params><xff>0.5000</xff></params>"
+                        f"<cdp_prep>{prep}</cdp_prep><database>{body}</database></rra>")
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<rrd><version>0003</version>'
+                f"<step>{ARCHIVES[0][0]}</step><lastupdate>{now}</lastupdate>{ds}"
+                f"{''.join(rras)}</rrd>")
+
     def xport(self, listener_host: str, start: int, interval: int, cf: str,
               with_host: bool, vm_uuid: str | None) -> str:
         now = self.clock()
@@ -172,26 +236,20 @@ class Rrds:
         columns = self.columns(listener_host, with_host, vm_uuid)
         legend = "".join(f"<entry>{cf}:{kind}:{uuid}:{source}</entry>"
                          for kind, uuid, source, _ in columns)
-        with self.lock:
-            recorded = dict(self.recorded)
-        real_guests = {key[0] for key in recorded}
+        value = self._values()
         data = []
         for t in times:
-            values = []
-            for _kind, uuid, source, scale in columns:
-                archive = recorded.get((uuid, source))
-                if archive is not None:
-                    value = archive.value(index, t)
-                elif uuid in real_guests:
-                    value = math.nan  # a real guest's source it did not measure
-                else:
-                    value = synthetic(uuid, source, t + step / 2, scale)
-                values.append(f"<v>{_number(value)}</v>")
-            data.append(f"<row><t>{t}</t>{''.join(values)}</row>")
+            values = "".join(f"<v>{_number(value(uuid, source, scale, index, t))}</v>"
+                             for _kind, uuid, source, scale in columns)
+            data.append(f"<row><t>{t}</t>{values}</row>")
         return ('<?xml version="1.0" encoding="UTF-8"?>\n<xport><meta>'
                 f"<start>{times[-1] if times else end}</start><step>{step}</step>"
                 f"<end>{end}</end><rows>{len(times)}</rows><columns>{len(columns)}</columns>"
                 f"<legend>{legend}</legend></meta><data>{''.join(data)}</data></xport>")
+
+
+def _ds_type(source: str) -> str:
+    return "GAUGE" if source.startswith("memory") or source == "loadavg" else "DERIVE"
 
 
 def _archive_for(now: float, start: int, interval: int) -> int:

@@ -77,6 +77,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Listener
     server_version = "xapi/24.19"
+    timeout = 900  # an idle kept-alive connection is closed after 15 minutes
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -9,6 +9,8 @@ Attribute values are also "space protected" (Xml_spaces in xapi): a space is wri
 attribute normalisation cannot eat them."""
 from __future__ import annotations
 
+import re
+
 Node = list  # a node is a list of atoms (str) and nodes
 
 
@@ -29,65 +31,40 @@ def dumps(value: str | list) -> str:
     return "(" + " ".join(dumps(v) for v in value) + ")"
 
 
+# One token of xapi's S-expression syntax; anything else is an error.
+_TOKEN = re.compile(r"""\s+|;[^\n]*(?:\n|$)|(\()|(\))|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|"""
+                    r"""([^"'\s()]+)|(.)""", re.S)
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+
+
 def loads(text: str) -> str | list:
     """Parse one S-expression; raises SExprError on anything else."""
-    value, end = _parse(text, _skip(text, 0))
-    if _skip(text, end) != len(text):
-        raise SExprError(f"trailing text at {end}: {text[end:end + 20]!r}")
-    return value
-
-
-def _skip(text: str, i: int) -> int:
-    while i < len(text):
-        c = text[i]
-        if c in " \t\r\n":
-            i += 1
-        elif c == ";":
-            nl = text.find("\n", i)
-            i = len(text) if nl < 0 else nl + 1
+    stack: list[list] = []
+    result: list = []
+    for match in _TOKEN.finditer(text):
+        opening, closing, single, double, symbol, bad = match.groups()
+        if bad is not None:
+            raise SExprError(f"unexpected {bad!r} at {match.start()}")
+        if opening:
+            stack.append([])
+            continue
+        if closing:
+            if not stack:
+                raise SExprError(f"unexpected ')' at {match.start()}")
+            item: str | list = stack.pop()
+        elif single is not None or double is not None:
+            raw = single if single is not None else double
+            item = _UNESCAPE.sub(r"\1", raw) if "\\" in raw else raw
+        elif symbol is not None:
+            item = symbol
         else:
-            break
-    return i
-
-
-def _parse(text: str, i: int) -> tuple[str | list, int]:
-    if i >= len(text):
-        raise SExprError("unexpected end")
-    c = text[i]
-    if c == "(":
-        items: list = []
-        i = _skip(text, i + 1)
-        while True:
-            if i >= len(text):
-                raise SExprError("unclosed node")
-            if text[i] == ")":
-                return items, i + 1
-            item, i = _parse(text, i)
-            items.append(item)
-            i = _skip(text, i)
-    if c == ")":
-        raise SExprError(f"unexpected ')' at {i}")
-    if c in "'\"":
-        out = []
-        i += 1
-        while True:
-            if i >= len(text):
-                raise SExprError("unclosed string")
-            ch = text[i]
-            if ch == "\\":
-                if i + 1 >= len(text):
-                    raise SExprError("dangling backslash")
-                out.append(text[i + 1])
-                i += 2
-            elif ch == c:
-                return "".join(out), i + 1
-            else:
-                out.append(ch)
-                i += 1
-    start = i
-    while i < len(text) and text[i] not in "\"' \t\r\n()":
-        i += 1
-    return text[start:i], i
+            continue  # whitespace or a comment
+        (stack[-1] if stack else result).append(item)
+    if stack:
+        raise SExprError("unclosed node")
+    if len(result) != 1:
+        raise SExprError("not one S-expression" if result else "unexpected end")
+    return result[0]
 
 
 def dump_set(items: list[str]) -> str:
@@ -122,11 +99,12 @@ _PROTECT = {" ": "%.", "\t": "%t", "\n": "%n", "\r": "%r", "%": "%%"}
 _UNPROTECT = {".": " ", "t": "\t", "n": "\n", "r": "\r", "%": "%", "_": "  "}
 
 
+_PROTECT_TABLE = str.maketrans(_PROTECT)
+
+
 def protect(text: str) -> str:
     """xapi's Xml_spaces.protect: whitespace and % made safe inside an XML attribute."""
-    if not any(c in text for c in _PROTECT):
-        return text
-    return "".join(_PROTECT.get(c, c) for c in text)
+    return text.translate(_PROTECT_TABLE)
 
 
 def unprotect(text: str) -> str:
@@ -144,3 +122,12 @@ def unprotect(text: str) -> str:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+# Characters XML 1.0 cannot carry at all, not even as character references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_safe(text: str) -> str:
+    """The text with what XML cannot carry replaced by U+FFFD, so a document stays readable."""
+    return _NOT_XML.sub("\ufffd", text) if _NOT_XML.search(text) else text

@@ -48,6 +48,7 @@ class Simulator:
         self.handlers: list[HttpHandlers] = []
         self.listeners: list[Listener] = []
         self._dirty = threading.Event()
+        self._rows: dict[tuple[str, str], str] = {}
         self._stop = threading.Event()
         self.store.on_change(self._changed)
         self._saver = threading.Thread(target=self._save_loop, name="xapi-sim save",
@@ -119,14 +120,23 @@ class Simulator:
                     self.store.update("VM", ref, allowed_operations=allowed_operations(vm))
                 if live and not vm.get("is_control_domain"):
                     self.states.apply(ref, str(vm["power_state"]), str(vm["resident_on"]))
+            for host in list(self.store.table("host")):
+                self.states.host_memory(host)
             for ref, console in list(self.store.table("console").items()):
                 vm_ref = str(console.get("VM"))
                 self.store.update("console", ref,
                                   location=self._console_location(ref, vm_ref))
 
-    def _changed(self, cls: str) -> None:
+    def _changed(self, cls: str, ref: str) -> None:
         if cls not in statedb.TRANSIENT:
+            self._rows.pop((cls, ref), None)
             self._dirty.set()
+
+    def _row_text(self, cls: str, ref: str, row: dict[str, object]) -> str:
+        text = self._rows.get((cls, ref))
+        if text is None:
+            text = self._rows[(cls, ref)] = statedb.render_row(self.db, cls, ref, row)
+        return text
 
     def _save_loop(self) -> None:
         while not self._stop.is_set():
@@ -135,11 +145,23 @@ class Simulator:
                 self.save()
 
     def save(self) -> None:
+        """Write the database back. Rows are rendered once and kept until they change;
+        the first rendering goes in slices, so 5,000 VMs never hold the store for long."""
         if not self.db_path:
             return
         with self.store.lock:
             self._dirty.clear()
-            statedb.dump(self.db, self.db_path)
+            keys = [(cls, ref) for cls, rows in self.db.tables.items()
+                    if cls not in statedb.TRANSIENT for ref in rows
+                    if (cls, ref) not in self._rows]
+        for start in range(0, len(keys), 500):
+            with self.store.lock:
+                for cls, ref in keys[start:start + 500]:
+                    row = self.db.tables.get(cls, {}).get(ref)
+                    if row is not None:
+                        self._row_text(cls, ref, row)
+        with self.store.lock:
+            statedb.dump(self.db, self.db_path, self._row_text)
 
     def close(self, save: bool = True) -> None:
         self._stop.set()

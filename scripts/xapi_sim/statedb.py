@@ -13,10 +13,12 @@ a field or table the schema does not know is kept as the string it was, under it
 spelling, so load -> write -> load gives back the same database."""
 from __future__ import annotations
 
+import functools
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from xml.sax.saxutils import quoteattr
 
 from . import schema, sexpr
@@ -56,6 +58,11 @@ def db_name(cls: str, api_name: str, spellings: dict[str, dict[str, str]]) -> st
     known = spellings.get(cls, {}).get(api_name)
     if known is not None:
         return known
+    return _spelt(api_name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _spelt(api_name: str) -> str:
     return api_name.replace("_", "__", 1) if api_name in _NAMESPACED else api_name
 
 
@@ -81,6 +88,8 @@ def parse_value(kind: str | None, raw: str) -> object:
 
 
 def format_value(value: object) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -124,28 +133,70 @@ def load(path: str | os.PathLike[str]) -> Database:
         raise StateDbError(f"{path}: {err}") from err
     except (ValueError, sexpr.SExprError) as err:
         raise StateDbError(f"{path}: {cls}: {err}") from err
+    finally:
+        _READING.pop(id(db), None)
     if "schema_major_vsn" not in db.manifest:
         raise StateDbError(f"{path}: no manifest (schema_major_vsn)")
     return db
 
 
 def _read_row(db: Database, cls: str, attrs: dict[str, str]) -> dict[str, object]:
-    types = schema.TYPES.get(cls, {})
+    names = _reading_names(db, cls)
     row: dict[str, object] = {}
     for key, raw in attrs.items():
-        if key == "ref":
+        known = names.get(key)
+        if known is None:
+            known = names[key] = _name_of(db, cls, key)
+        api, kind = known
+        if api == "ref":
             continue
-        api = key.replace("__", "_") if not key.startswith("_") else key
-        unprotected = sexpr.unprotect(raw)
-        value = parse_value(types[api], unprotected) if api in types else unprotected
-        if db_name(cls, api, {}) != key:
-            db.spellings.setdefault(cls, {})[api] = key
-        row[api] = value
+        if "%" in raw:
+            raw = sexpr.unprotect(raw)
+        row[api] = raw if kind is None else parse_value(kind, raw)
     return row
 
 
-def dump(db: Database, path: str | os.PathLike[str]) -> None:
-    """Write the database as xapi does, atomically (a crash leaves the old file)."""
+_READING: dict[int, dict[str, dict[str, tuple[str, str | None]]]] = {}
+
+
+def _reading_names(db: Database, cls: str) -> dict[str, tuple[str, str | None]]:
+    return _READING.setdefault(id(db), {}).setdefault(cls, {})
+
+
+def _name_of(db: Database, cls: str, key: str) -> tuple[str, str | None]:
+    """A state.db attribute as (API field name, schema type or None); remembers a spelling
+    that the API name would not give back (a namespaced field we do not know)."""
+    if key == "ref":
+        return "ref", None
+    api = key.replace("__", "_") if not key.startswith("_") else key
+    if db_name(cls, api, {}) != key:
+        db.spellings.setdefault(cls, {})[api] = key
+    kind = schema.TYPES.get(cls, {}).get(api)
+    return api, None if kind in (None, "string", "ref", "enum") else kind
+
+
+# Space protection and XML attribute escaping in one pass (their characters differ).
+_ATTRIBUTE = str.maketrans({" ": "%.", "\t": "%t", "\n": "%n", "\r": "%r", "%": "%%",
+                            "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def render_row(db: Database, cls: str, ref: str, row: dict[str, object]) -> str:
+    """One <row .../> exactly as dump writes it."""
+    names = db.spellings.get(cls, {})
+    parts = [f'<row ref="{ref.translate(_ATTRIBUTE)}"']
+    for api, value in row.items():
+        key = names.get(api) or _spelt(api)
+        text = value if isinstance(value, str) else format_value(value)
+        parts.append(f' {key}="{sexpr.xml_safe(text).translate(_ATTRIBUTE)}"')
+    parts.append("/>")
+    return "".join(parts)
+
+
+def dump(db: Database, path: str | os.PathLike[str],
+         render: Callable[[str, str, dict[str, object]], str] | None = None) -> None:
+    """Write the database as xapi does, atomically (a crash leaves the old file).
+    ``render(cls, ref, row)`` may give a row's text from a cache."""
+    draw = render or (lambda cls, ref, row: render_row(db, cls, ref, row))
     tmp = Path(f"{path}.tmp")
     with open(tmp, "w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<database><manifest>')
@@ -159,14 +210,7 @@ def dump(db: Database, path: str | os.PathLike[str]) -> None:
             if cls in TRANSIENT:
                 continue
             out.write(f"<table name={quoteattr(cls)}>")
-            for ref, row in rows.items():
-                parts = [f"<row ref={quoteattr(ref)}"]
-                for api, field_value in row.items():
-                    key = db_name(cls, api, db.spellings)
-                    text = sexpr.protect(format_value(field_value))
-                    parts.append(f" {key}={quoteattr(text)}")
-                parts.append("/>")
-                out.write("".join(parts))
+            out.write("".join(draw(cls, ref, row) for ref, row in rows.items()))
             out.write("</table>")
         out.write("</database>\n")
     os.replace(tmp, path)

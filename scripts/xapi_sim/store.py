@@ -41,7 +41,7 @@ class Store:
         self._log: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._created: dict[tuple[str, str], int] = {}
         self._tombstones: list[tuple[int, str, str, dict[str, object]]] = []
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str, str], None]] = []
         self.by_uuid: dict[str, tuple[str, str]] = {}
         for cls in schema.TYPES:
             db.tables.setdefault(cls, {})
@@ -74,7 +74,7 @@ class Store:
         self._log.move_to_end(key)
         self.changed.notify_all()
         for listener in self._listeners:
-            listener(cls)
+            listener(cls, ref)
 
     def add(self, cls: str, record: dict[str, object], ref: str | None = None) -> str:
         with self.lock:
@@ -114,10 +114,10 @@ class Store:
             del self._tombstones[:-self.TOMBSTONES]
             self.changed.notify_all()
             for listener in self._listeners:
-                listener(cls)
+                listener(cls, ref)
 
-    def on_change(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(cls)`` (under the lock, so keep it quick) after every change."""
+    def on_change(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(cls, ref)`` (under the lock: keep it quick) after every change."""
         self._listeners.append(listener)
 
     # --- the change log -----------------------------------------------------------------

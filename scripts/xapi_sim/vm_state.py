@@ -8,7 +8,7 @@ from typing import Callable
 
 from . import schema
 from .api import now_datetime
-from .store import Store
+from .store import Store, int_field, set_field
 
 NULL = schema.NULL_REF
 
@@ -94,10 +94,28 @@ class PowerStates:
                 if host in store.table("host"):
                     store.mutate("host", host, lambda h: _add(h, "resident_VMs", vm_ref))
             store.update("VM", vm_ref, **fields)
+            for changed in {old_host, host} - {NULL}:
+                self.host_memory(changed)
             self._devices(vm_ref, live)
             self._console(vm_ref, live)
             self._metrics(vm_ref, state, starting=live and before not in ("Running", "Paused"))
             refresh_allowed(store, vm_ref)
+
+    def host_memory(self, host: str) -> None:
+        """host_metrics.memory_free: the total less what the resident domains take."""
+        store = self.store
+        record = store.table("host").get(host)
+        if record is None:
+            return
+        metrics = str(record.get("metrics"))
+        if metrics not in store.table("host_metrics"):
+            return
+        vms = store.table("VM")
+        used = sum(int_field(vms[v], "memory_target") or int_field(vms[v], "memory_static_max")
+                   for v in set_field(record, "resident_VMs") if v in vms)
+        total = int_field(store.table("host_metrics")[metrics], "memory_total")
+        store.update("host_metrics", metrics, memory_free=max(0, total - used),
+                     last_updated=now_datetime())
 
     def _devices(self, vm_ref: str, live: bool) -> None:
         vm = self.store.get("VM", vm_ref)
@@ -126,6 +144,10 @@ class PowerStates:
         if metrics not in store.table("VM_metrics"):
             return
         fields: dict[str, object] = {"state": [state.lower()], "last_updated": now_datetime()}
+        vm = store.get("VM", vm_ref)
+        live = state in ("Running", "Paused")
+        fields["memory_actual"] = (int_field(vm, "memory_target")
+                                   or int_field(vm, "memory_static_max")) if live else 0
         if starting:
             fields["start_time"] = now_datetime()
         store.update("VM_metrics", metrics, **fields)

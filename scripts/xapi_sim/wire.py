@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import xmlrpc.client
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from xml.parsers.expat import ExpatError
 
 from .errors import Failure
 from .schema import DateTime
+from .sexpr import xml_safe
 
 
 @dataclass
@@ -37,32 +37,6 @@ class BadRequest(Exception):
         super().__init__(reply)
         self.reply = reply
         self.content_type = content_type
-
-
-# Characters XML 1.0 cannot carry at all; a string holding one would make the reply unreadable.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
-
-
-def _to_xmlrpc(value: Any) -> Any:
-    if isinstance(value, DateTime):
-        return xmlrpc.client.DateTime(str(value))
-    if isinstance(value, str):
-        return _xml_text(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        return {_xml_text(str(k)): _to_xmlrpc(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_xmlrpc(v) for v in value]
-    return value
 
 
 def _from_xmlrpc(value: Any) -> Any:
@@ -114,7 +88,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, default=_json_default).encode()
+    try:
+        return json.dumps(obj, default=_json_default, allow_nan=False).encode()
+    except ValueError:  # a NaN or an infinity somewhere: JSON has no word for them
+        return json.dumps(_json_safe(obj), default=_json_default).encode()
 
 
 def _json_safe(value: Any) -> Any:
@@ -127,10 +104,52 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _xml_value(value: Any, out: list[str]) -> None:
+    """XML-RPC's <value> of a XenAPI value, written straight into ``out`` (the standard
+    library's Marshaller took 30 s for 5,000 VM records on a busy machine)."""
+    if isinstance(value, DateTime):
+        out.append(f"<value><dateTime.iso8601>{xml_safe(value).translate(_TEXT)}"
+                   "</dateTime.iso8601></value>")
+    elif isinstance(value, str):
+        out.append(f"<value><string>{xml_safe(value).translate(_TEXT)}</string></value>")
+    elif isinstance(value, bool):
+        out.append("<value><boolean>1</boolean></value>" if value
+                   else "<value><boolean>0</boolean></value>")
+    elif isinstance(value, int):
+        out.append(f"<value><string>{value}</string></value>")
+    elif isinstance(value, float):
+        out.append(f"<value><double>{value!r}</double></value>" if math.isfinite(value)
+                   else f"<value><string>{value}</string></value>")
+    elif isinstance(value, dict):
+        out.append("<value><struct>")
+        for key, item in value.items():
+            out.append(f"<member><name>{xml_safe(str(key)).translate(_TEXT)}</name>")
+            _xml_value(item, out)
+            out.append("</member>")
+        out.append("</struct></value>")
+    elif isinstance(value, (list, tuple)):
+        out.append("<value><array><data>")
+        for item in value:
+            _xml_value(item, out)
+        out.append("</data></array></value>")
+    elif value is None:
+        out.append("<value><string></string></value>")
+    else:
+        raise TypeError(f"no XenAPI type for {type(value).__name__}")
+
+
+def _xml_response(value: Any) -> bytes:
+    out = ["<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"]
+    _xml_value(value, out)
+    out.append("\n</param>\n</params>\n</methodResponse>\n")
+    return "".join(out).encode()
+
+
 def encode_xmlrpc_failure(failure: Failure) -> bytes:
-    return xmlrpc.client.dumps(({"Status": "Failure",
-                                 "ErrorDescription": _to_xmlrpc(failure.description)},),
-                               methodresponse=True).encode()
+    return _xml_response({"Status": "Failure", "ErrorDescription": failure.description})
 
 
 def encode(call: Call, value: Any = None, failure: Failure | None = None) -> tuple[bytes, str]:
@@ -138,15 +157,14 @@ def encode(call: Call, value: Any = None, failure: Failure | None = None) -> tup
     if call.protocol == "xmlrpc":
         if failure is not None:
             return encode_xmlrpc_failure(failure), "text/xml"
-        reply = {"Status": "Success", "Value": _to_xmlrpc("" if value is None else value)}
-        return xmlrpc.client.dumps((reply,), methodresponse=True).encode(), "text/xml"
+        return _xml_response({"Status": "Success", "Value": value}), "text/xml"
     if call.protocol == "jsonrpc2":
         if failure is not None:
             body = {"jsonrpc": "2.0", "id": call.id, "error": {
                 "code": 1, "message": failure.code, "data": failure.params}}
         else:
-            body = {"jsonrpc": "2.0", "id": call.id, "result": _json_safe(value)}
+            body = {"jsonrpc": "2.0", "id": call.id, "result": value}
     else:
-        body = {"id": call.id, "result": None if failure else _json_safe(value),
+        body = {"id": call.id, "result": None if failure else value,
                 "error": failure.description if failure else None}
     return _json_bytes(body), "application/json"

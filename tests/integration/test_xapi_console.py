@@ -43,6 +43,7 @@ def test_the_console_shows_what_the_server_sends(qapp, aloop, tmp_path):
         pool = stack.manager.pool(conn_id)
         vm = next(v for v in pool.vms() if v.state is VMState.RUNNING
                   and not v.is_control_domain)
+        assert [g.type for g in vm.graphics] == ["vnc"]     # the Console tab offers it
         client, task = aloop.run_until_complete(first_frame(PoolConsoleOpener(pool, vm.key)))
         try:
             mine = client.framebuffer.rgb()

@@ -303,3 +303,42 @@ def test_a_pool_alert_lands_in_the_events_view_and_delete_removes_vm_and_disks(
     assert disks and not left & set(disks)
     admin.logout()
     aloop.run_until_complete(stack.close())
+
+
+def test_start_on_a_chosen_host_and_maintenance_mode_move_vms(qapp, aloop, tmp_path, sim):
+    stack = pool_stack(tmp_path, Human())
+    conn_id = connect(aloop, stack, pinned(sim))
+    pool = stack.manager.pool(conn_id)
+    master, member = sorted(pool.servers(), key=lambda s: not s.is_master)
+    halted = next(v for v in pool.vms() if v.state is VMState.SHUTOFF)
+    node = stack.inventory.node(conn_id, halted.key)
+    commands = stack.commands
+    assert [s.name for s in commands.start_on.servers([node])] == [
+        "xapi-sim-host-0", "xapi-sim-host-1"]
+    [task] = commands.start_on.start_on([node], member)
+    aloop.run_until_complete(wait_until(lambda: task.done, 20))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, halted.key).parent.key == member.key, 10))
+
+    # Maintenance: the member is disabled and its running VMs move to the master.
+    member_node = stack.inventory.node(conn_id, member.key)
+    assert commands.exit_server_maintenance.evaluate([member_node]).refused
+    [task] = commands.enter_server_maintenance.run_on([member_node])
+    aloop.run_until_complete(wait_until(lambda: task.done, 60))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: not stack.inventory.node(conn_id, member.key).obj.enabled
+        and not [n for n in stack.inventory.node(conn_id, member.key).children
+                 if n.obj.state is VMState.RUNNING], 20))
+    assert stack.inventory.node(conn_id, member.key).obj.state_label == "In maintenance"
+    assert stack.inventory.node(conn_id, halted.key).parent.key == master.key
+    # A disabled, empty host may be rebooted; then it leaves maintenance.
+    member_node = stack.inventory.node(conn_id, member.key)
+    assert commands.reboot_server.evaluate([member_node]).runnable
+    [task] = commands.exit_server_maintenance.run_on([member_node])
+    aloop.run_until_complete(wait_until(lambda: task.done, 20))
+    assert task.state is TaskState.SUCCEEDED, task.summary
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, member.key).obj.enabled, 10))
+    aloop.run_until_complete(stack.close())

@@ -14,7 +14,7 @@ from tests.xapi_sim_helpers import JsonRpc, running_simulator
 
 @pytest.fixture
 def pool():
-    with running_simulator(hosts=2, vms=10, op_seconds=0.3) as running:
+    with running_simulator(hosts=2, vms=10) as running:
         client = JsonRpc(running.address)
         running.client = client
         running.session = running.login(client)
@@ -34,7 +34,11 @@ def wait_task(pool, task: str) -> dict:
 
 
 def test_async_start_is_a_task_that_ends_with_the_vm_running(pool) -> None:
+    pool.sim.options.op_seconds = 1.0  # long enough to see the operation in progress
     vm = pool.vm("vm-0006")
+    free_before = {h: call(pool, "host_metrics.get_memory_free",
+                           call(pool, "host.get_metrics", h)["result"])["result"]
+                   for h in call(pool, "host.get_all")["result"]}
     task = call(pool, "Async.VM.start", vm, False, False)["result"]
     assert task.startswith("OpaqueRef:")
     seen_ops = call(pool, "VM.get_current_operations", vm)["result"]
@@ -45,6 +49,11 @@ def test_async_start_is_a_task_that_ends_with_the_vm_running(pool) -> None:
     assert record["error_info"] == []
     vm_record = call(pool, "VM.get_record", vm)["result"]
     assert vm_record["power_state"] == "Running" and vm_record["current_operations"] == {}
+    host_metrics = call(pool, "host.get_metrics", vm_record["resident_on"])["result"]
+    free = call(pool, "host_metrics.get_memory_free", host_metrics)["result"]
+    assert free == free_before[vm_record["resident_on"]] - vm_record["memory_static_max"]
+    metrics = call(pool, "VM_metrics.get_record", vm_record["metrics"])["result"]
+    assert metrics["memory_actual"] == vm_record["memory_static_max"]
     assert "clean_shutdown" in vm_record["allowed_operations"]
     assert vm_record["resident_on"] in pool.sim.store.table("host")
     (console,) = vm_record["consoles"]
@@ -140,8 +149,11 @@ def test_host_maintenance_in_xapis_order(pool) -> None:
     assert call(pool, "host.reboot", busy)["error"]["message"] == "HOST_NOT_DISABLED"
     assert call(pool, "host.disable", busy)["result"] == ""
     assert call(pool, "host.reboot", busy)["error"]["message"] == "HOST_IN_USE"
+    pool.sim.options.op_seconds = 1.0
     task = call(pool, "Async.host.evacuate", busy)["result"]
+    assert call(pool, "host.get_current_operations", busy)["result"] == {task: "evacuate"}
     assert wait_task(pool, task)["status"] == "success"
+    assert call(pool, "host.get_current_operations", busy)["result"] == {}
     guests = [v for v in call(pool, "host.get_resident_VMs", busy)["result"]
               if not call(pool, "VM.get_is_control_domain", v)["result"]]
     assert guests == []

@@ -95,3 +95,25 @@ def test_a_real_guests_samples_are_what_it_reports(pool) -> None:
         assert float(by_time[minute]) == pytest.approx(sum(in_minute) / len(in_minute))
     finally:
         rrds.recorded.clear()
+
+
+def test_a_whole_rrd_has_every_archive(pool) -> None:
+    vm = next(v for v in pool.sim.store.table("VM").values()
+              if v["power_state"] == "Running" and not v["is_control_domain"])
+    status, body = pool.get(f"/vm_rrd?session_id={pool.session}&uuid={vm['uuid']}")
+    assert status == 200
+    root = ET.fromstring(body)
+    assert root.tag == "rrd" and int(root.find("lastupdate").text) == int(NOW)
+    names = [ds.find("name").text for ds in root.findall("ds")]
+    assert names[0] == "cpu0" and "vif_0_tx" in names
+    archives = [(int(r.find("pdp_per_row").text), r.find("database").findall("row"))
+                for r in root.findall("rra")]
+    assert [(pdp, len(rows)) for pdp, rows in archives] == [(1, 120), (12, 120), (720, 168),
+                                                            (17280, 366)]
+    last = int(NOW) // 5 * 5
+    newest = float(archives[0][1][-1].findall("v")[0].text)
+    assert newest == pytest.approx(synthetic(vm["uuid"], "cpu0", last + 2.5), abs=1e-6)
+    status, body = pool.get(f"/host_rrd?session_id={pool.session}")
+    assert status == 200 and "memory_free_kib" in body.decode()
+    status, _ = pool.get(f"/vm_rrd?session_id={pool.session}&uuid=not-a-vm")
+    assert status == 404

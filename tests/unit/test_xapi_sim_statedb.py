@@ -78,14 +78,14 @@ def test_a_broken_file_is_refused(tmp_path: Path) -> None:
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(texts, max_size=5), st.dictionaries(texts, texts, max_size=5))
 def test_sets_and_maps_survive_the_s_expressions(items: list[str], pairs: dict[str, str]) -> None:
     assert sexpr.load_set(sexpr.unprotect(sexpr.protect(sexpr.dump_set(items)))) == items
     assert sexpr.load_map(sexpr.dump_map(pairs)) == pairs
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=60))
 def test_any_text_parses_or_is_refused_cleanly(text: str) -> None:
     try:
@@ -93,3 +93,26 @@ def test_any_text_parses_or_is_refused_cleanly(text: str) -> None:
     except sexpr.SExprError:
         pass
     assert sexpr.unprotect(sexpr.protect(text)) == text
+
+
+attribute_values = st.text(st.characters(blacklist_categories=("Cs",),
+                                         blacklist_characters="\x00"), max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(["memory__static_max", "tags", "other_config",
+                                        "is_a_template", "HVM__shadow_multiplier",
+                                        "snapshot_time", "name__label", "weird__field"]),
+                       attribute_values, max_size=5))
+def test_any_row_loads_or_is_refused_cleanly(tmp_path_factory, fields: dict[str, str]) -> None:
+    from xml.sax.saxutils import quoteattr
+    path = tmp_path_factory.mktemp("fuzz") / "state.db"
+    attrs = "".join(f" {k}={quoteattr(v)}" for k, v in fields.items())
+    path.write_text('<database><manifest><pair key="schema_major_vsn" value="5"/></manifest>'
+                    f'<table name="VM"><row ref="OpaqueRef:f"{attrs}/></table></database>')
+    try:
+        db = statedb.load(path)
+    except statedb.StateDbError:
+        return
+    statedb.dump(db, path)
+    assert statedb.load(path).tables == db.tables

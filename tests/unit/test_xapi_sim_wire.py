@@ -18,7 +18,7 @@ from xapi_sim.errors import Failure
 from xapi_sim.schema import DateTime
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=300), st.booleans())
 def test_any_body_decodes_or_gets_an_error_reply(body: bytes, json_path: bool) -> None:
     try:
@@ -40,7 +40,7 @@ values = st.recursive(
                                                                 max_size=3), max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(min_size=1, max_size=20), st.lists(values, max_size=4))
 def test_json_calls_round_trip(method: str, params: list) -> None:
     body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 7})

@@ -114,11 +114,14 @@ def test_a_malformed_query_says_where_and_keeps_the_last_results(session, aloop)
     assert names(rows) == ["db-replica"]
     status = session.window.search.tab.status.text()
     assert status.startswith("Column 18: this “(” is not closed.")
+    from app import colours
+    assert colours.hex_colour(colours.ERROR) in session.window.search.tab.status.styleSheet()
     rows = search(session, aloop, "state:pasued")
     assert "no state is called “pasued”" in session.window.search.tab.status.text()
     assert search(session, aloop, "stae:paused") == []
     assert session.window.search.tab.status.text() == (
         "0 VMs match “stae:paused”. No VM has a field called “stae”.")
+    assert session.window.search.tab.status.styleSheet() == "", "no longer an error"
 
 
 def test_grouped_by_state_and_chosen_columns(session, aloop):
@@ -139,6 +142,10 @@ def test_grouped_by_state_and_chosen_columns(session, aloop):
         "Shut off (1)", "ci-runner-2"]
     assert rows[3][:2] == ["ci-runner-1", "Running"] and rows[3][4] == "4"
     assert tab.view.isExpanded(tab.proxy.index(0, 0))
+    flags = tab.view.selectionModel().SelectionFlag
+    tab.view.selectionModel().select(tab.proxy.index(1, 0), flags.Select | flags.Rows)
+    assert sorted(n.name for n in tab.selected_nodes()) == [
+        "ci-runner-1", "ci-runner-3", "db-primary"], "a group row stands for its VMs"
 
 
 def test_results_follow_the_inventory_and_the_cpu_figures_live(session, aloop):
@@ -345,3 +352,34 @@ def test_right_click_acts_on_the_selected_results_only(session, aloop):
     aloop.run_until_complete(wait_until(
         lambda: {r[0]: r[1] for r in tab.shown_rows()} == {"web-01": "Running",
                                                            "web-02": "Paused"}))
+
+
+def test_sorted_by_a_column_the_results_stay_sorted_when_the_query_changes(session, aloop):
+    tab = session.window.search.tab
+    search(session, aloop, "name:web OR name:db")
+    tab.view.sortByColumn(4, Qt.SortOrder.DescendingOrder)     # Memory
+    assert [(r[0], r[4]) for r in tab.shown_rows()] == [
+        ("db-primary", "8 GiB"), ("db-replica", "8 GiB"), ("web-01", "2 GiB"),
+        ("web-02", "2 GiB")]
+    rows = search(session, aloop, "name:web OR name:db OR name:monitoring")
+    assert [r[0] for r in rows][:2] == ["db-primary", "db-replica"]
+    assert [r[0] for r in rows][2] == "monitoring"       # 3 GiB, between 8 and 2
+
+
+def test_search_over_libvirts_default_test_host(qtbot, qapp, aloop, config_dir):
+    """libvirt's built-in test:///default (one running VM called "test")."""
+    qapp.setQuitOnLastWindowClosed(False)
+    session = Session(_args())
+    window = session.build()
+    window.show()
+    conn_id = session.manager.open("test:///default", save=False)
+    session.conn_id = conn_id
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: len(window.inventory.vms(conn_id)) == 1, timeout=15))
+        assert search(session, aloop, "state:running AND os:hvm")[0][:3] == [
+            "test", "Running", window.inventory.host_name(conn_id)]
+        assert search(session, aloop, "mem>=8G OR state:paused") == []
+        assert window.search.tab.status.text() == "0 VMs match “mem>=8G OR state:paused”."
+    finally:
+        close_session(aloop, session)

@@ -24,10 +24,12 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QScrollArea, QSizePolicy, QStackedLayout,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from app import colours
 from app.console_openers import PROTOCOL_NAMES, safe_file_name
 from app.console_session import ConsoleSession
 from connectors.console import keymap
 from connectors.console.state import ConsoleState, ConsoleStatus
+from widgets.appearance import follow_scheme
 from widgets.console.fullscreen import FullscreenConsole
 from widgets.console.hint import GRABBED_HINT, RELEASED_HINT, ConsoleHint
 from widgets.console.view import FULLSCREEN_KEY_TEXT, ConsoleView
@@ -128,12 +130,15 @@ class ConsolePane(QWidget):
         self.last_message = ""     # the last sentence show_message() put up
         self.agent_label = QLabel()
         self.agent_label.setObjectName("consoleAgent")
-        self.agent_label.setStyleSheet("#consoleAgent { color: palette(mid); padding: 0 8px; }")
+        follow_scheme(self.agent_label, lambda: self.agent_label.setStyleSheet(
+            "#consoleAgent { color: %s; padding: 0 8px; }" % colours.hex_colour(colours.MUTED)))
         self.notice = QLabel()
         self.notice.setObjectName("consoleNotice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("#consoleNotice { background: #fff4c2; color: #3a3000; "
-                                  "padding: 3px 8px; }")
+        follow_scheme(self.notice, lambda: self.notice.setStyleSheet(
+            "#consoleNotice { background: %s; color: %s; padding: 3px 8px; }"
+            % (colours.hex_colour(colours.NOTICE_BACKGROUND),
+               colours.hex_colour(colours.NOTICE_TEXT))))
         self.toolbar = self._build_toolbar(can_undock)
         layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

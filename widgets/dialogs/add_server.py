@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
+from app import colours
 from connectors.libvirt.uri import validate_uri
 
 
@@ -113,7 +114,7 @@ class AddServerDialog(QDialog):
         self.uri_edit.setPlaceholderText("driver[+transport]://[user@][host][:port]/path")
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.setStyleSheet(colours.style(colours.ERROR))
         self.error_label.setObjectName("uriError")
 
         form = QFormLayout()

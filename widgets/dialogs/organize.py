@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDialog, QDialo
                                QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
+from app import colours
 from app import preferences as prefs_mod
 from app.commands.bulk import counted
 from app.organize import known
@@ -153,7 +154,7 @@ class OrganizeDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("organizeError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c62828;")
+        self.error.setStyleSheet(colours.style(colours.ERROR))
         self.error.hide()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok

@@ -15,10 +15,12 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QToolButton, QTreeView, QVBoxLayout, QWidget)
 
+from app import colours
 from app.inventory import Node
 from app.search.query import QueryError
 from app.search.results import COLUMNS, GROUP_TITLES, KEY_ROLE, SORT_ROLE, SearchResults
 from app.search.saved import GROUPINGS, SavedSearch
+from widgets.appearance import follow_scheme
 from widgets.search.query_bar import QueryBar
 from widgets.search.result_actions import fill_menu
 
@@ -80,9 +82,15 @@ class SearchTab(QWidget):
         self.status.setObjectName("searchStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._error_shown = False
+        follow_scheme(self.status, self._style_status)
 
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSortRole(SORT_ROLE)
+        # Sorted by a column, rows stay put while their figures move (every CPU tick
+        # would re-sort 10,000 rows and make the row under the pointer jump); they take
+        # their places again when who matches changes, or on a header click.
+        self.proxy.setDynamicSortFilter(False)
         self.proxy.setSourceModel(results)
         self.view = QTreeView(self)
         self.view.setObjectName("searchResults")
@@ -187,6 +195,9 @@ class SearchTab(QWidget):
         self.act_button.setEnabled(bool(self._commands) and count > 0)
         if self.query_bar.property("invalid"):
             return
+        if self._error_shown:
+            self._error_shown = False
+            self._style_status()
         what = "VM matches" if count == 1 else "VMs match"
         query = self.results.query.text.strip()
         text = (f"{count} {what} “{query}”." if query else
@@ -199,7 +210,13 @@ class SearchTab(QWidget):
             text += " No VM has a field called " + ", ".join(f"“{f}”" for f in unknown) + "."
         self.status.setText(text)
 
+    def _style_status(self) -> None:
+        """A malformed query's sentence in the scheme's error colour (light or dark)."""
+        self.status.setStyleSheet(colours.style(colours.ERROR) if self._error_shown else "")
+
     def _show_error(self, error: QueryError) -> None:
+        self._error_shown = True
+        self._style_status()
         self.status.setText(f"Column {error.position + 1}: {error.message}. "
                             f"(Results of “{self.results.query.text}” are shown.)")
 
@@ -216,7 +233,15 @@ class SearchTab(QWidget):
         return rows
 
     def selected_keys(self) -> list[tuple[str, str]]:
-        keys = [i.data(KEY_ROLE) for i in self.view.selectionModel().selectedRows(0)]
+        """The selected results' VMs; a selected group row stands for all its VMs."""
+        keys = []
+        for index in self.view.selectionModel().selectedRows(0):
+            key = index.data(KEY_ROLE)
+            if key is not None:
+                keys.append(key)
+            else:
+                keys += [self.proxy.index(row, 0, index).data(KEY_ROLE)
+                         for row in range(self.proxy.rowCount(index))]
         return list(dict.fromkeys(k for k in keys if k is not None))
 
     def _remember_selection(self) -> None:

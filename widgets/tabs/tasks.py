@@ -14,10 +14,10 @@ under it.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QHeaderView, QProgressBar, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from app import colours
 from app.task_group import TaskGroup
 from app.tasks import Task, TaskState
 
@@ -149,7 +149,7 @@ class TasksTab(QWidget):
         item.setText(STATUS, text)
         item.setToolTip(STATUS, text)
         failed = task.state is TaskState.FAILED
-        item.setForeground(STATUS, Qt.GlobalColor.red if failed else
+        item.setForeground(STATUS, colours.brush(colours.ERROR) if failed else
                            self.list.palette().text())
 
     def rows(self) -> list[tuple[str, str]]:
