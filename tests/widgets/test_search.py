@@ -411,3 +411,22 @@ def test_the_search_tab_comes_back_as_it_was_left(qtbot, qapp, aloop, config_dir
             lambda: names(tab.shown_rows())[:2] == ["Running (6)", "ci-runner-1"]))
     finally:
         close_session(aloop, second)
+
+
+def test_completion_by_keys_alone(session, qtbot):
+    """Type "ta", Down, Enter: the popup's choice replaces the word; then the values."""
+    window = session.window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.search.search_action.trigger()
+    bar = window.search.tab.query_bar
+    bar.clear()
+    QTest.keyClicks(bar, "ta")
+    popup = bar.completer_popup.popup()
+    qtbot.waitUntil(popup.isVisible)
+    QTest.keyClick(popup, Qt.Key.Key_Down)
+    QTest.keyClick(popup, Qt.Key.Key_Return)
+    assert bar.text() == "tag:"
+    QTest.keyClicks(bar, "x")     # no tag starts with x in the demo lab: nothing offered
+    assert bar.text() == "tag:x"
+    assert bar.show_completions() == []

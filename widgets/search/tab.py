@@ -203,8 +203,10 @@ class SearchTab(QWidget):
         text = (f"{count} {what} “{query}”." if query else
                 f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query above: "
                 "name:, tag:, folder:, state:, host:, os:, cpu>50, mem>2G, AND, OR, NOT.")
-        known = {name.casefold() for name in self.results.live.index.custom_field_names()}
-        unknown = sorted(f for f in self.results.query.custom_fields if f not in known)
+        asked = self.results.query.custom_fields
+        known = {name.casefold() for name in self.results.live.index.custom_field_names()
+                 } if asked else set()
+        unknown = sorted(f for f in asked if f not in known)
         if unknown:
             # A typo of a field name ("stae:running") finds nothing, silently otherwise.
             text += " No VM has a field called " + ", ".join(f"“{f}”" for f in unknown) + "."
