@@ -168,6 +168,7 @@ class Simulator:
                     if row is not None:
                         self._row_text(cls, ref, row)
         with self.store.lock:
+            self.db.manifest["generation_count"] = str(self.store.generation)
             statedb.dump(self.db, self.db_path, self._row_text)
 
     def close(self, save: bool = True) -> None:
