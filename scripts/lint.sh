@@ -17,6 +17,8 @@ MYPY_PATHS=(
     connectors
     app
     widgets
+    packaging/make_metainfo.py
+    packaging/make_manpage.py
     scripts/xapi_sim
 )
 # Linted: the code above and its tests.
@@ -84,6 +86,13 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Packages: the Debian package's generators and the tests of what it installs
+    packaging/make_metainfo.py
+    packaging/make_manpage.py
+    tests/unit/test_packaging_files.py
+    tests/integration/test_deb_install.py
+    tests/integration/test_wheel_install.py
+    tests/widgets/test_about.py
     # Organize: tags, folders, fields, views, bulk actions
     tests/unit/test_bulk_and_organize.py
     tests/unit/test_organize_*.py

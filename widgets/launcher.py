@@ -40,6 +40,7 @@ from app.perf.usage import UsageColumns
 from app.preferences import Preferences
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
+from app.version import APP_ID
 from widgets.dialogs.prompter import DialogPrompter
 from widgets.main_window import MainWindow
 from widgets.remote_prompts import RemotePrompts
@@ -62,7 +63,7 @@ def run(args) -> int:
     app.setApplicationName("HVConsole")
     app.setApplicationDisplayName("HVConsole")
     app.setOrganizationName("hvconsole")
-    app.setDesktopFileName("hvconsole")
+    app.setDesktopFileName(APP_ID)
     # The session ends the loop itself after disconnecting; Qt quitting on the last
     # closed window would stop the loop under the shutdown coroutine.
     app.setQuitOnLastWindowClosed(False)

@@ -140,6 +140,10 @@ class PowerStates:
 
     def _metrics(self, vm_ref: str, state: str, starting: bool) -> None:
         store = self.store
+        guest = str(store.get("VM", vm_ref).get("guest_metrics", NULL))
+        if guest in store.table("VM_guest_metrics"):
+            store.update("VM_guest_metrics", guest, live=state == "Running",
+                         last_updated=now_datetime())
         metrics = str(store.get("VM", vm_ref).get("metrics", NULL))
         if metrics not in store.table("VM_metrics"):
             return

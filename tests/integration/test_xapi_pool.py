@@ -342,3 +342,28 @@ def test_start_on_a_chosen_host_and_maintenance_mode_move_vms(qapp, aloop, tmp_p
     aloop.run_until_complete(wait_until(
         lambda: stack.inventory.node(conn_id, member.key).obj.enabled, 10))
     aloop.run_until_complete(stack.close())
+
+
+def test_a_new_master_is_followed(qapp, aloop, tmp_path, sim):
+    stack = pool_stack(tmp_path, Human())
+    conn_id = connect(aloop, stack, pinned(sim))
+    pool = stack.manager.pool(conn_id)
+    member = next(s for s in pool.servers() if not s.is_master)
+    admin = outside_session(sim)
+    admin.call("pool.designate_new_master", admin.call("host.get_by_uuid", member.key))
+    new_master = sim.lines["member"]["address"]
+    aloop.run_until_complete(wait_until(
+        lambda: f"{pool.session.host}:{pool.session.port}" == new_master
+        and stack.manager.state(conn_id)[0] is ConnState.CONNECTED
+        and stack.inventory.node(conn_id, member.key).obj.is_master, 60))
+    # The stream goes on from the new master: a change made there shows up.
+    host, port = new_master.rsplit(":", 1)
+    there = Session(host, int(port), "root", PASSWORD, PinBook({new_master: normalise_fingerprint(
+        sim.fingerprint)}))
+    there.login()
+    vm = next(v for v in pool.vms() if v.state is VMState.RUNNING and not v.is_control_domain)
+    there.call("VM.pause", there.call("VM.get_by_uuid", vm.key))
+    aloop.run_until_complete(wait_until(
+        lambda: stack.inventory.node(conn_id, vm.key).obj.state is VMState.PAUSED, 20))
+    there.logout()
+    aloop.run_until_complete(stack.close())

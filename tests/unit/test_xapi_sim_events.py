@@ -78,3 +78,18 @@ def test_a_bad_token_is_refused(pool) -> None:
     session = pool.login(client)
     reply = client.call("event.from", session, ["vm"], "not-a-token", 1.0)
     assert reply["error"]["message"] == "EVENT_FROM_TOKEN_PARSE_FAILURE"
+
+
+def test_every_class_or_one_object(pool) -> None:
+    client = JsonRpc(pool.address)
+    session = pool.login(client)
+    everything = events(client, session, ["*"], "", 1.0)
+    classes = {e["class"] for e in everything["events"]}
+    assert {"vm", "host", "pool", "sr", "network", "vbd", "vdi", "vif", "pbd"} <= classes
+    watched, other = pool.vm("vm-0006"), pool.vm("vm-0009")
+    token = everything["token"]
+    assert client.call("VM.set_name_description", session, other, "not watched")["result"] == ""
+    assert client.call("VM.set_name_description", session, watched, "watched")["result"] == ""
+    batch = events(client, session, [f"vm/{watched}"], token, 1.0)
+    assert [(e["ref"], e["snapshot"]["name_description"]) for e in batch["events"]] == [
+        (watched, "watched")]
