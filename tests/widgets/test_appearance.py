@@ -19,7 +19,7 @@ from app import colours
 from app.colours import Scheme, contrast_ratio
 from tests.conftest import wait_until
 from tests.widgets.test_main_window import session  # noqa: F401 (the window fixture)
-from widgets.appearance import apply_scheme, dark_palette
+from widgets.appearance import DesktopScheme, apply_scheme, dark_palette
 
 TEXT_ROLES = (colours.ERROR, colours.WARNING, colours.SUCCESS, colours.XML_TAG,
               colours.XML_ATTRIBUTE, colours.XML_STRING, colours.XML_ENTITY)
@@ -218,3 +218,31 @@ def test_focus_is_visible_where_the_keyboard_goes(session, qtbot):  # noqa: F811
     QTest.keyClick(bar, Qt.Key.Key_Tab)
     focused = window.focusWidget()
     assert focused is not bar and window.tabs.isAncestorOf(focused)
+
+
+def test_the_window_follows_the_desktop_when_it_changes(session, schemes, aloop):  # noqa: F811
+    """The desktop switching to dark, then back (QStyleHints.colorSchemeChanged, which
+    the offscreen platform never sends by itself): the window and its own colours follow."""
+    window = session.window
+    follower = DesktopScheme(QApplication.instance(), "auto")
+    hints = QApplication.instance().styleHints()
+    try:
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert follower.scheme is Scheme.DARK
+        aloop.run_until_complete(wait_until(
+            lambda: window.palette().color(QPalette.ColorRole.Window).lightness() < 128))
+        assert colours.hex_colour(colours.NOTICE_BACKGROUND, Scheme.DARK) in \
+            window.status.demo_label.styleSheet()
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert follower.scheme is Scheme.LIGHT
+        aloop.run_until_complete(wait_until(
+            lambda: window.palette().color(QPalette.ColorRole.Window).lightness() >= 128))
+        assert colours.hex_colour(colours.NOTICE_BACKGROUND, Scheme.LIGHT) in \
+            window.status.demo_label.styleSheet()
+        # Told to stay light, it ignores the desktop.
+        follower.choice = "light"
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert colours.current_scheme() is Scheme.LIGHT
+    finally:
+        follower.stop()
+        follower.deleteLater()
