@@ -15,6 +15,7 @@ these for their foreground roles too.
 from __future__ import annotations
 
 import enum
+import functools
 
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QPalette
 
@@ -79,10 +80,6 @@ SERIES: dict[Scheme, tuple[str, ...]] = {
                   "#f5a3da", "#bdbdbd", "#e0e050", "#40dcef"),
 }
 
-_colours: dict[tuple[str, Scheme], QColor] = {}
-_brushes: dict[tuple[str, Scheme], QBrush] = {}
-
-
 def scheme_of(palette: QPalette) -> Scheme:
     """Dark when the window colour is dark (what the user sees, whoever chose it)."""
     return Scheme.DARK if palette.color(QPalette.ColorRole.Window).lightness() < 128 \
@@ -103,20 +100,22 @@ def hex_colour(role: str, scheme: Scheme | None = None) -> str:
 
 
 def colour(role: str, scheme: Scheme | None = None) -> QColor:
-    scheme = scheme or current_scheme()
-    found = _colours.get((role, scheme))
-    if found is None:
-        found = _colours[(role, scheme)] = QColor(hex_colour(role, scheme))
-    return found
+    return _colour(role, scheme or current_scheme())
 
 
 def brush(role: str, scheme: Scheme | None = None) -> QBrush:
     """A shared brush (models hand one out per row: thousands of rows, two brushes)."""
-    scheme = scheme or current_scheme()
-    found = _brushes.get((role, scheme))
-    if found is None:
-        found = _brushes[(role, scheme)] = QBrush(colour(role, scheme))
-    return found
+    return _brush(role, scheme or current_scheme())
+
+
+@functools.cache
+def _colour(role: str, scheme: Scheme) -> QColor:
+    return QColor(hex_colour(role, scheme))
+
+
+@functools.cache
+def _brush(role: str, scheme: Scheme) -> QBrush:
+    return QBrush(_colour(role, scheme))
 
 
 def series(index: int, scheme: Scheme | None = None) -> str:

@@ -153,7 +153,9 @@ class FuzzyIndex:
 
     def __init__(self, names: Sequence[str]) -> None:
         self._names = [n.lower() for n in names]
-        self._chars = [frozenset(n) for n in self._names]
+        # Each name's letters, made when a typo search first needs them (most queries
+        # never do; the palette rebuilds the index each time it opens).
+        self._chars: list[frozenset[str] | None] = [None] * len(self._names)
 
     def __len__(self) -> int:
         return len(self._names)
@@ -177,7 +179,10 @@ class FuzzyIndex:
         if len(scored) < limit:
             typo = compiled.typo_score
             for i in misses:
-                s = typo(self._names[i], self._chars[i])
+                chars = self._chars[i]
+                if chars is None:
+                    chars = self._chars[i] = frozenset(self._names[i])
+                s = typo(self._names[i], chars)
                 if s is not None:
                     scored.append((s, -i))
         best = heapq.nlargest(limit, scored)

@@ -65,14 +65,17 @@ def light_palette(app: QApplication) -> QPalette:
     return style.standardPalette() if style is not None else QPalette()
 
 
-def apply_scheme(app: QApplication, choice: str = "auto") -> Scheme:
-    """Sets the palette for ``choice`` ("auto": the desktop's) and returns the scheme in
-    use. With "auto", a desktop that is dark without a dark palette gets ours."""
+def apply_scheme(app: QApplication, choice: str = "auto",
+                 desktop: Qt.ColorScheme | None = None) -> Scheme:
+    """Sets the palette for ``choice`` ("auto": the desktop's, ``desktop`` when the
+    caller was just told it, else asked) and returns the scheme in use. With "auto", a
+    desktop that is dark without a dark palette gets ours."""
     if choice not in CHOICES:
         raise ValueError(f"colour scheme must be one of {', '.join(CHOICES)}")
     wanted = {"light": Scheme.LIGHT, "dark": Scheme.DARK}.get(choice)
     if wanted is None:
-        desktop = app.styleHints().colorScheme()
+        if desktop is None:
+            desktop = app.styleHints().colorScheme()
         if desktop == Qt.ColorScheme.Unknown:
             return current_scheme()          # nothing said: the platform's palette stays
         wanted = Scheme.DARK if desktop == Qt.ColorScheme.Dark else Scheme.LIGHT
@@ -94,9 +97,13 @@ class DesktopScheme(QObject):
         self.scheme = apply_scheme(app, choice)
         app.styleHints().colorSchemeChanged.connect(self._desktop_changed)
 
-    def _desktop_changed(self, _scheme) -> None:
+    def stop(self) -> None:
+        """No longer follows the desktop (the palette stays as it is)."""
+        self._app.styleHints().colorSchemeChanged.disconnect(self._desktop_changed)
+
+    def _desktop_changed(self, desktop: Qt.ColorScheme) -> None:
         if self.choice == "auto":
-            self.scheme = apply_scheme(self._app, "auto")
+            self.scheme = apply_scheme(self._app, "auto", desktop)
 
 
 class _SchemeFollower(QObject):

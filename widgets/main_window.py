@@ -155,8 +155,8 @@ class MainWindow(QMainWindow):
         left_layout.setSpacing(4)
         left_layout.addWidget(self.filter_edit)
         from widgets.search import SearchUi
-        self.search = SearchUi(self, self.inventory, self.monitor, self.tree,
-                               self.show_warning)
+        self.search = SearchUi(self, self.closing, self.inventory, self.monitor,
+                               self.tree.select_node, self.show_warning)
         self.search.tab.set_commands(list(self.commands.vm_commands), self._search_node,
                                      self.commands.ctx.node_name)
         # Saved searches under the servers, as XenCenter lists them in its navigation pane.

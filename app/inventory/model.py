@@ -368,6 +368,15 @@ class InventoryModel(QAbstractItemModel):
             # VMs come first among a host's children (groups sort after them).
             self.dataChanged.emit(self.index(0, CPU_COLUMN, parent),
                                   self.index(vms - 1, MEMORY_COLUMN, parent))
+            # A pool's member hosts come first of all; their resident VMs under them.
+            for server_row, server in enumerate(host.children[:vms]):
+                if server.kind is not _SERVER:
+                    break
+                if server.children:
+                    under = self.index(server_row, 0, parent)
+                    self.dataChanged.emit(
+                        self.index(0, CPU_COLUMN, under),
+                        self.index(len(server.children) - 1, MEMORY_COLUMN, under))
 
     # ================= indexes =================
 

@@ -138,6 +138,10 @@ class PerfMonitor(QObject):
             self.pools = XapiRrdFeed(self.manager, self.ticked.emit)
         return self.pools
 
+    def serves_pool(self, conn_id: str) -> bool:
+        """Whether ``conn_id`` is a XenAPI pool whose figures come from its RRDs."""
+        return self._pool(conn_id) is not None
+
     def _pool(self, conn_id: str) -> XapiRrdFeed | None:
         feed = self.pools
         return feed if feed is not None and feed.serves(conn_id) else None

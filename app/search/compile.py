@@ -10,8 +10,9 @@ Meanings (README "Search" says the same for users):
 - bare word / ``name:`` / ``desc:``: contained in the name (or the description), any case;
 - ``tag:``: one of the VM's tags, whole; ``folder:``: the folder or one below it
   (``folder:/prod`` matches /prod and /prod/web, not /production);
-- ``host:``: contained in the server's name or URI; ``os:`` in the OS type,
-  architecture or virtualization (``os:hvm``, ``os:aarch64``, ``os:xen``);
+- ``host:``: contained in the server's name or URI; ``os:`` in the guest OS's libosinfo
+  id, the OS type, architecture or virtualization (``os:debian``, ``os:win``,
+  ``os:aarch64``, ``os:xen``);
 - ``state:``: running, paused, off (shut off), suspended, crashed, shutting down,
   pmsuspended, unknown, or active / inactive;
 - ``cpu`` (live CPU %, from the performance sampling; a VM without a sample matches no
@@ -93,7 +94,7 @@ def item_of(conn_id: str, host: str, uri: str, vm: VMInfo) -> SearchItem:
         _tags(vm.tags), _folder(vm.folder.casefold()),
         {k.casefold(): v.casefold() for k, v in vm.custom_fields} if vm.custom_fields else {},
         _host_text(host, uri), _os_text(vm.os_type, vm.arch, vm.virtualization,
-                                        vm.domain_type))
+                                        vm.domain_type, vm.os_id))
 
 
 # Thousands of VMs share a handful of hosts, OS kinds and tag sets: their folded text is
@@ -109,8 +110,9 @@ def _host_text(host: str, uri: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _os_text(os_type: str, arch: str, virtualization: str, domain_type: str) -> str:
-    return f"{os_type}\n{arch}\n{virtualization}\n{domain_type}".casefold()
+def _os_text(os_type: str, arch: str, virtualization: str, domain_type: str,
+             os_id: str) -> str:
+    return f"{os_id}\n{os_type}\n{arch}\n{virtualization}\n{domain_type}".casefold()
 
 
 CpuOf = Callable[[SearchItem], float]

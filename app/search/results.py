@@ -25,6 +25,7 @@ from app.search.compile import CompiledQuery, SearchItem, compile_query
 from app.search.live import LiveCpu, LiveSearchIndex
 from app.search.query import QueryError
 from app.search.saved import DEFAULT_COLUMNS, GROUPINGS
+from connectors.libvirt.model import VMInfo
 
 REFRESH_MS = 250
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
@@ -36,6 +37,15 @@ class Column:
     title: str
     text: Callable[[SearchItem, float], str]
     sort: Callable[[SearchItem, float], Any]
+
+
+def os_label(vm: VMInfo) -> str:
+    """"debian/12 (hvm x86_64)": libosinfo's id without its site, then the OS type."""
+    kind = f"{vm.os_type} {vm.arch}".strip()
+    if not vm.os_id:
+        return kind
+    short = vm.os_id.split("://", 1)[-1].split("/", 1)[-1]
+    return f"{short} ({kind})" if kind else short
 
 
 def _cpu_text(cpu: float) -> str:
@@ -53,8 +63,7 @@ COLUMNS: dict[str, Column] = {
     "tags": Column("Tags", lambda i, c: ", ".join(i.vm.tags),
                    lambda i, c: ",".join(sorted(i.tags))),
     "folder": Column("Folder", lambda i, c: i.vm.folder, lambda i, c: i.folder),
-    "os": Column("OS", lambda i, c: f"{i.vm.os_type} {i.vm.arch}".strip(),
-                 lambda i, c: i.os_text),
+    "os": Column("OS", lambda i, c: os_label(i.vm), lambda i, c: i.os_text),
     "desc": Column("Description", lambda i, c: i.vm.description.split("\n", 1)[0],
                    lambda i, c: i.description),
 }

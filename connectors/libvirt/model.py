@@ -136,6 +136,9 @@ class VMInfo:
     server_key: str = ""
     allowed_operations: frozenset[str] | None = None
     snapshots: int = 0
+    # The guest OS as libosinfo names it ("http://debian.org/debian/12"), from the
+    # domain's libosinfo metadata (virt-install, virt-manager and New VM write it); "".
+    os_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

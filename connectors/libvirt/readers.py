@@ -135,7 +135,8 @@ def vm_from_domain(model: domxml.Domain, driver: str, *, state: int, reason: int
         disks=tuple(_disk(d) for d in model.disks),
         nics=tuple(_nic(n) for n in model.interfaces),
         graphics=tuple(_graphics(g) for g in model.graphics),
-        tags=org.tags, folder=org.folder, custom_fields=org.custom_fields)
+        tags=org.tags, folder=org.folder, custom_fields=org.custom_fields,
+        os_id=(model.os_id or "").strip())
 
 
 def read_network(net: libvirt.virNetwork) -> NetworkInfo:

@@ -35,8 +35,8 @@ class CertificateChanged(CertificateError):
             f"The TLS certificate of {address} has CHANGED: it now shows {offered}, not "
             f"the {trusted} you trusted. Someone may be intercepting the connection, or "
             "the host's certificate was replaced. HVConsole refuses to connect; if the "
-            "change is expected, forget the old certificate (Server → Forget Trusted "
-            "Certificate) and connect again.")
+            f"change is expected, delete the line of {address} from HVConsole's "
+            "trusted-certificates.json (in ~/.config/hvconsole) and connect again.")
 
 
 def fingerprint_of(der: bytes) -> str:

@@ -1,6 +1,7 @@
 """Make a pool's state.db: N hosts, each with its control domain, local SR and a PIF on
 the pool network; a shared SR and an ISO library; templates; M VMs spread over the
-hosts in every power state with a disk, an empty CD drive, a VIF and metrics; and
+hosts in every power state with a disk, an empty CD drive, a VIF, metrics and guest
+metrics (OS, tools, IP address 10.x.y.z from its number); and
 snapshots of some. Deterministic for a given seed, so a test can name what it expects
 (host i is "xapi-sim-host-<i>", VM j is "vm-<j:04d>", VM j runs when j % 10 < 4, is
 paused when j % 10 == 4, suspended when j % 10 == 5, halted otherwise; every 20th VM has
@@ -12,7 +13,7 @@ import uuid as uuidlib
 
 from . import schema
 from .statedb import Database
-from .vm_state import allowed_operations
+from .vm_state import allowed_operations, vdi_allowed_operations
 
 GIB = 1 << 30
 NULL = schema.NULL_REF
@@ -138,9 +139,19 @@ def _vm(b: _Builder, i: int, host: str, sr: str, net: str) -> None:
     if host != NULL:
         b.link("host", host, "resident_VMs", vm)
     live = host != NULL
+    distro = TEMPLATES[i % 3]
+    b.row("VM", vm)["guest_metrics"] = b.add(
+        "VM_guest_metrics", live=live, PV_drivers_up_to_date=True,
+        os_version={"name": distro, "distro": distro.split()[0].lower(),
+                    "uname": "6.1.0-28-amd64"},
+        PV_drivers_version={"major": "8", "minor": "3", "micro": "0"},
+        networks={"0/ip": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
+                  "0/ipv4/0": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"},
+        memory={}, disks={}, other={"has-vendor-device": "0"})
     size = (8 + 8 * (i % 3)) * GIB
     vdi = b.add("VDI", name_label=f"vm-{i:04d} disk 0", SR=sr, virtual_size=size,
-                physical_utilisation=size // 4)
+                physical_utilisation=size // 4,
+                allowed_operations=vdi_allowed_operations(host != NULL, "user"))
     b.link("SR", sr, "VDIs", vdi)
     vbd = b.add("VBD", VM=vm, VDI=vdi, device="xvda", userdevice="0", bootable=True,
                 currently_attached=live)

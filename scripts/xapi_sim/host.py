@@ -1,7 +1,9 @@
 """Host and pool calls: disable/enable, evacuate, reboot, shutdown (a host must be
 disabled and empty first, as xapi insists), and pool.designate_new_master, after which
 the old master answers HOST_IS_SLAVE with the new master's address and every session is
-gone (xapi restarts on a master change), so a client has to follow."""
+gone (xapi restarts on a master change), so a client has to follow. A host that is down
+(rebooting, shut down) answers nothing: its listener closes every connection until it is
+back, and a master that went down comes back without the sessions it had."""
 from __future__ import annotations
 
 import threading
@@ -95,6 +97,8 @@ class HostCalls:
             if self._guests(host):
                 raise Failure("HOST_IN_USE", host, "VM", self._guests(host)[0])
             self._set_live(host, False)
+        if self.api.is_master(host):  # the master's xapi goes down: every session with it
+            threading.Timer(0.2, self.api.drop_sessions).start()
         if reboot:
             timer = threading.Timer(self.reboot_seconds, self._back_up, args=(host,))
             timer.daemon = True

@@ -10,7 +10,7 @@ import ssl
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from . import wire
@@ -40,6 +40,8 @@ class Listener(ThreadingHTTPServer):
         self.host = host
         self.tls = context
         self.handlers = handlers
+        # False while the simulated host is down (rebooting, shut down): no answers then.
+        self.is_up: Callable[[], bool] = lambda: True
         self.thread = threading.Thread(target=self.serve_forever, name=f"xapi-sim {address!r}",
                                        kwargs={"poll_interval": 0.2}, daemon=True)
 
@@ -49,6 +51,8 @@ class Listener(ThreadingHTTPServer):
         return ":".join((str(host), str(port)))
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        if not self.is_up():
+            return
         try:
             request.settimeout(30)
             wrapped = self.tls.wrap_socket(request, server_side=True)
@@ -82,6 +86,12 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def handle_one_request(self) -> None:
+        if not self.server.is_up():  # the host went down under a kept-alive connection
+            self.close_connection = True
+            return
+        super().handle_one_request()
 
     def _split(self) -> tuple[str, dict[str, str]]:
         parts = urlsplit(self.path)

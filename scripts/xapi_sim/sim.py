@@ -3,6 +3,7 @@ modules, one HTTPS listener for the pool master and one per member that should a
 and the database written back (debounced) after changes, as xapi flushes its own."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,6 +69,11 @@ class Simulator:
             return [listener_host]
         return [listener_host] + [h for h in self.store.table("host") if h not in own]
 
+    def _host_live(self, host: str) -> bool:
+        record = self.store.table("host").get(host, {})
+        metrics = self.store.table("host_metrics").get(str(record.get("metrics")), {})
+        return bool(metrics.get("live", True))
+
     def address_of(self, host: str) -> str:
         for listener in self.listeners:
             if listener.host == host:
@@ -96,6 +102,7 @@ class Simulator:
         for host, address, role in [(master_ref, master, "master")] + [
                 (h, a, "member") for h, a in zip(others, members, strict=False)]:
             listener = Listener(address, self.api, host, context, self.handlers)
+            listener.is_up = functools.partial(self._host_live, host)
             self.listeners.append(listener)
             self.store.update("host", host, address=listener.address)
             served.append(Served(role, host, listener.address))
@@ -161,6 +168,7 @@ class Simulator:
                     if row is not None:
                         self._row_text(cls, ref, row)
         with self.store.lock:
+            self.db.manifest["generation_count"] = str(self.store.generation)
             statedb.dump(self.db, self.db_path, self._row_text)
 
     def close(self, save: bool = True) -> None:

@@ -36,7 +36,10 @@ class Store:
         self.db = db
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.generation = 1
+        # Continues where the file's writer stopped, so event.from tokens from before a
+        # restart are still in the past (xapi keeps generation_count in the manifest).
+        count = db.manifest.get("generation_count", "1")
+        self.generation = max(1, int(count)) if count.isdigit() else 1
         # (cls, ref) -> generation of the last change, oldest first.
         self._log: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._created: dict[tuple[str, str], int] = {}

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from app.perf.monitor import PerfMonitor
+from app.perf.usage import UsageColumns
 from connectors.libvirt.model import VMState
 from tests.conftest import wait_until
 from tests.integration.test_xapi_pool import Human, connect, outside_session, pinned, \
@@ -75,6 +76,13 @@ def test_pool_graphs_are_backfilled_and_then_live(qapp, aloop, tmp_path):
         host_t, host_cpu = monitor.live_series(conn_id, None, "cpu_percent")
         assert len(host_t) and np.all((host_cpu >= 0) & (host_cpu <= 100))
         assert monitor.vm_latest(conn_id, vm.key, "cpu_percent") == v[-1]
+        # The tree's CPU and Memory columns show the same newest figures.
+        columns = UsageColumns(monitor, stack.inventory)
+        cpu_now, memory_fraction, memory_text = columns.usage(
+            stack.inventory.node(conn_id, vm.key))
+        assert cpu_now == v[-1] and 0 < memory_fraction <= 1 and memory_text
+        pool_cpu, _fraction, pool_text = columns.usage(stack.inventory.host_node(conn_id))
+        assert pool_cpu == host_cpu[-1] and pool_text
         # Later ticks add rows (incremental: start = the previous answer's end).
         count = len(ticks)
         aloop.run_until_complete(wait_until(lambda: len(ticks) > count, 20))

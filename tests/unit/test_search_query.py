@@ -13,14 +13,14 @@ from connectors.libvirt.model import VMInfo, VMState
 
 
 def vm(name, state=VMState.RUNNING, *, tags=(), folder="", fields=(), mem_mib=1024,
-       vcpus=2, description="", arch="x86_64", domain_type="kvm"):
+       vcpus=2, description="", arch="x86_64", domain_type="kvm", os_id=""):
     return VMInfo(key=f"uuid-{name}", name=name, state=state, state_reason="",
                   domain_type=domain_type, os_type="hvm", arch=arch,
                   virtualization="Hardware-assisted (KVM + QEMU)", vcpus=vcpus,
                   max_vcpus=vcpus, memory_kib=mem_mib * 1024, max_memory_kib=mem_mib * 1024,
                   persistent=True, autostart=False, managed_save=False,
                   description=description, tags=tuple(tags), folder=folder,
-                  custom_fields=tuple(fields))
+                  custom_fields=tuple(fields), os_id=os_id)
 
 
 FLEET = {
@@ -29,7 +29,7 @@ FLEET = {
     "web-02": (vm("web-02", VMState.SHUTOFF, tags=("web",), folder="/prod/web",
                   fields=(("owner", "bob"), ("expires", "2026-06-30"))), "kvm1", math.nan),
     "db-01": (vm("db-01", tags=("db", "prod"), folder="/prod/db", mem_mib=8192, vcpus=8,
-                 description="Primary PostgreSQL server",
+                 description="Primary PostgreSQL server", os_id="http://debian.org/debian/12",
                  fields=(("cost", "99.5"), ("expires", "2027-03-01"))), "kvm2", 35.0),
     "build": (vm("build", VMState.PAUSED, folder="/production", arch="aarch64",
                  description="CI runner"), "kvm2", 10.0),
@@ -77,6 +77,7 @@ def found(index, text):
     ("host:kvm2", ["build", "db-01"]),
     ("host:qemu+ssh", ["build", "db-01", "web-01", "web-02"]),   # the URI counts too
     ("os:aarch64", ["build"]),
+    ("os:debian", ["db-01"]),
     ("owner:alice", ["web-01"]),                            # custom field, whole value
     ("owner:ali", []),
     ("cost>100", ["web-01"]),
@@ -203,3 +204,29 @@ def test_saved_searches_file_round_trip_and_damage(tmp_path):
     assert len(damaged) == 0
     assert "moved to" in damaged.warnings[0]
     assert list(tmp_path.glob("searches.json.corrupt-*"))
+
+
+def test_the_guest_os_is_read_from_libosinfo_metadata_by_the_connector(tmp_path):
+    """libvirt's test driver keeps a domain's metadata as given: the connector's reader
+    hands the libosinfo id on, and os: finds it."""
+    import libvirt
+
+    from connectors.libvirt.inventory_read import read_all_vms
+    node = tmp_path / "host.xml"
+    node.write_text("""<node><domain type='test'><name>deb</name>
+      <metadata><libosinfo:libosinfo xmlns:libosinfo='http://libosinfo.org/xmlns/libvirt/domain/1.0'>
+        <libosinfo:os id='http://debian.org/debian/12'/></libosinfo:libosinfo></metadata>
+      <memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>
+      <domain type='test'><name>other</name><memory>1048576</memory><vcpu>1</vcpu>
+      <os><type>hvm</type></os></domain></node>""")
+    conn = libvirt.open(f"test://{node}")
+    try:
+        vms = {v.name: v for v in read_all_vms(conn, "test")}
+    finally:
+        conn.close()
+    assert vms["deb"].os_id == "http://debian.org/debian/12" and vms["other"].os_id == ""
+    idx = SearchIndex()
+    idx.put_all(item_of("h", "h", "test:///", v) for v in vms.values())
+    assert [i.vm.name for i in idx.search(compile_query("os:debian"))] == ["deb"]
+    from app.search.results import os_label
+    assert os_label(vms["deb"]) == f"debian/12 (hvm {vms['deb'].arch})"

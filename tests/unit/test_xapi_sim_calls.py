@@ -94,6 +94,8 @@ def test_running_vm_commands(pool, operation: str, expected: str) -> None:
     if expected == "Halted":
         assert record["resident_on"] == "OpaqueRef:NULL" and record["consoles"] == []
         assert record["domid"] == -1
+        guest = call(pool, "VM_guest_metrics.get_record", record["guest_metrics"])["result"]
+        assert guest["live"] is False and guest["networks"]["0/ip"] == "10.0.0.2"
     if operation.endswith("reboot"):
         assert record["domid"] != domid
     if expected == "Suspended":
@@ -140,12 +142,17 @@ def test_delete_with_disks(pool) -> None:
         assert call(pool, "VDI.get_record", vdi)["error"]["message"] == "HANDLE_INVALID"
     running_disk = call(pool, "VBD.get_VDI", call(pool, "VM.get_VBDs",
                                                   pool.vm("vm-0001"))["result"][0])["result"]
+    assert "destroy" not in call(pool, "VDI.get_allowed_operations", running_disk)["result"]
     assert call(pool, "VDI.destroy", running_disk)["error"]["message"] == "VDI_IN_USE"
+    call(pool, "VM.hard_shutdown", pool.vm("vm-0001"))
+    assert "destroy" in call(pool, "VDI.get_allowed_operations", running_disk)["result"]
 
 
 def test_host_maintenance_in_xapis_order(pool) -> None:
     hosts = call(pool, "host.get_all")["result"]
-    busy = next(h for h in hosts if len(call(pool, "host.get_resident_VMs", h)["result"]) > 1)
+    master = pool.served[0].host  # stays up: the rebooted member is the other host
+    busy = next(h for h in hosts
+                if h != master and len(call(pool, "host.get_resident_VMs", h)["result"]) > 1)
     assert call(pool, "host.reboot", busy)["error"]["message"] == "HOST_NOT_DISABLED"
     assert call(pool, "host.disable", busy)["result"] == ""
     assert call(pool, "host.reboot", busy)["error"]["message"] == "HOST_IN_USE"
@@ -162,3 +169,26 @@ def test_host_maintenance_in_xapis_order(pool) -> None:
     assert call(pool, "host.disable", other)["result"] == ""
     halted = pool.vm("vm-0009")
     assert call(pool, "VM.start_on", halted, other, False, False)["error"]["data"] == [other]
+
+
+def test_a_rebooted_master_answers_nothing_then_forgets_its_sessions() -> None:
+    with running_simulator(hosts=2, vms=10) as running:
+        running.sim.hosts.reboot_seconds = 3.0  # long enough to find it down first
+        client = JsonRpc(running.address)
+        session = running.login(client)
+        master = running.served[0].host
+        assert client.call("host.disable", session, master)["result"] == ""
+        assert client.call("host.evacuate", session, master)["result"] == ""
+        assert client.call("host.reboot", session, master)["result"] == ""
+        with pytest.raises(OSError):  # down: the connection is closed before TLS
+            JsonRpc(running.address).call("pool.get_all", session)
+        while True:
+            try:
+                reply = JsonRpc(running.address).call("pool.get_all", session)
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert reply["error"]["message"] == "SESSION_INVALID"
+        again = JsonRpc(running.address)
+        session = running.login(again)
+        assert again.call("host.get_enabled", session, master)["result"] is True

@@ -42,6 +42,7 @@ def test_restarts_keep_the_certificate_and_the_pool(tmp_path) -> None:
         client, session = login(first.address)
         vm = client.call("VM.get_by_name_label", session, "vm-0006")["result"][0]
         assert client.call("VM.start", session, vm, False, False)["result"] == ""
+        token = client.call("event.from", session, ["vm"], "", 1.0)["result"]["token"]
     finally:
         first.stop()
     second = start_process(db, "--cert", str(cert))
@@ -50,6 +51,13 @@ def test_restarts_keep_the_certificate_and_the_pool(tmp_path) -> None:
         assert vm_state(second.address, "vm-0006") == "Running"
         reply = JsonRpc(second.address).call("VM.get_all", session)
         assert reply["error"]["message"] == "SESSION_INVALID"
+        # an event.from token from before the restart is still in the past
+        client, session = login(second.address)
+        vm = client.call("VM.get_by_name_label", session, "vm-0009")["result"][0]
+        client.call("VM.set_name_description", session, vm, "after the restart")
+        batch = client.call("event.from", session, ["vm"], token, 5.0)["result"]
+        changed = {e["ref"]: e["snapshot"] for e in batch["events"]}  # the restart's own too
+        assert changed[vm]["name_description"] == "after the restart"
         # killed, not stopped: what it wrote after the change is what comes back
         client, session = login(second.address)
         vm = client.call("VM.get_by_name_label", session, "vm-0007")["result"][0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractButton, QApplication, QLabel, QLineEdit, QTabBar,
                                QWidget)
@@ -18,7 +19,7 @@ from app import colours
 from app.colours import Scheme, contrast_ratio
 from tests.conftest import wait_until
 from tests.widgets.test_main_window import session  # noqa: F401 (the window fixture)
-from widgets.appearance import apply_scheme, dark_palette
+from widgets.appearance import DesktopScheme, apply_scheme, dark_palette
 
 TEXT_ROLES = (colours.ERROR, colours.WARNING, colours.SUCCESS, colours.XML_TAG,
               colours.XML_ATTRIBUTE, colours.XML_STRING, colours.XML_ENTITY)
@@ -176,3 +177,72 @@ def test_the_rendered_contrast_check_catches_invisible_text(qapp, qtbot):
     label.setStyleSheet("QLabel { color: #e6e6e6; background: #2d2d2d; }")
     assert rendered_contrast(label) >= MIN_TEXT_CONTRAST
     assert Qt.ColorScheme.Dark   # the Qt 6.5+ enum the launcher follows exists here
+
+
+@pytest.mark.parametrize("scheme", list(Scheme))
+def test_state_and_action_icons_stand_out_on_both_backgrounds(qapp, scheme):
+    """Every SVG icon has a part that reads on the view's background (3:1, WCAG's
+    minimum for graphics): no dark-grey-only icon lost on a dark tree."""
+    from PySide6.QtCore import QSize
+
+    from tests.widgets.test_hidpi import ICON_NAMES
+    from tests.widgets.test_hidpi import _pixels as rgba
+    from app import icons
+    palette = dark_palette() if scheme is Scheme.DARK else qapp.style().standardPalette()
+    base = palette.color(QPalette.ColorRole.Base)
+    faint = []
+    for name in ICON_NAMES:
+        pixels = rgba(icons.icon(name).pixmap(QSize(32, 32)).toImage()).reshape(-1, 4)
+        opaque = pixels[pixels[:, 3] >= 200]
+        assert len(opaque), name
+        best = max(contrast_ratio(base, QColor(*map(int, p[:3])))
+                   for p in np.unique(opaque[:, :3], axis=0))
+        if best < 3.0:
+            faint.append((name, round(best, 2)))
+    assert faint == []
+
+
+def test_focus_is_visible_where_the_keyboard_goes(session, qtbot):  # noqa: F811
+    """The tab bar and a page's button paint differently with the keyboard on them."""
+    window = session.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.focusWidget() is window.tree, timeout=3000)
+    bar = window.tabs.tabBar()
+    before = _pixels(bar.grab().toImage())
+    for _ in range(2):              # F6: tree → saved searches → tab bar
+        QTest.keyClick(window.focusWidget(), Qt.Key.Key_F6)
+    assert bar.hasFocus()
+    after = _pixels(bar.grab().toImage())
+    assert (before != after).any(), "the focused tab bar shows where the keyboard is"
+    # Tab from there: the page's first field, drawn with its focus frame.
+    QTest.keyClick(bar, Qt.Key.Key_Tab)
+    focused = window.focusWidget()
+    assert focused is not bar and window.tabs.isAncestorOf(focused)
+
+
+def test_the_window_follows_the_desktop_when_it_changes(session, schemes, aloop):  # noqa: F811
+    """The desktop switching to dark, then back (QStyleHints.colorSchemeChanged, which
+    the offscreen platform never sends by itself): the window and its own colours follow."""
+    window = session.window
+    follower = DesktopScheme(QApplication.instance(), "auto")
+    hints = QApplication.instance().styleHints()
+    try:
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert follower.scheme is Scheme.DARK
+        aloop.run_until_complete(wait_until(
+            lambda: window.palette().color(QPalette.ColorRole.Window).lightness() < 128))
+        assert colours.hex_colour(colours.NOTICE_BACKGROUND, Scheme.DARK) in \
+            window.status.demo_label.styleSheet()
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert follower.scheme is Scheme.LIGHT
+        aloop.run_until_complete(wait_until(
+            lambda: window.palette().color(QPalette.ColorRole.Window).lightness() >= 128))
+        assert colours.hex_colour(colours.NOTICE_BACKGROUND, Scheme.LIGHT) in \
+            window.status.demo_label.styleSheet()
+        # Told to stay light, it ignores the desktop.
+        follower.choice = "light"
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert colours.current_scheme() is Scheme.LIGHT
+    finally:
+        follower.stop()
+        follower.deleteLater()

@@ -16,6 +16,7 @@ from connectors.libvirt.model import ConnState, VMAction
 from tests.conftest import wait_until
 from tests.perf_replay import Load, Replay
 from widgets.launcher import Session
+from widgets.search import remembered
 
 
 def _args() -> argparse.Namespace:
@@ -23,18 +24,23 @@ def _args() -> argparse.Namespace:
                               show_domain_creator=False)
 
 
-def open_session(aloop, qapp) -> Session:
+def open_session(aloop, qapp, forget: bool = True, uri: str | None = None,
+                 vms: int = 14) -> Session:
+    """The window on the demo lab (or ``uri``, with ``vms`` VMs); ``forget``: without the
+    Search tab a previous window left behind (the settings file is one per test run)."""
     qapp.setQuitOnLastWindowClosed(False)
+    if forget:
+        remembered.forget()
     session = Session(_args())
     window = session.build()
     window.show()
-    conn_id = session.manager.open(demo_uri(), save=False, demo=True)
+    conn_id = session.manager.open(uri or demo_uri(), save=False, demo=uri is None)
     session.conn_id = conn_id
 
     async def loaded():
         await wait_until(lambda: session.manager.host(conn_id).state == ConnState.CONNECTED,
                          timeout=15)
-        await wait_until(lambda: len(window.inventory.vms(conn_id)) == 14, timeout=10)
+        await wait_until(lambda: len(window.inventory.vms(conn_id)) == vms, timeout=10)
     aloop.run_until_complete(loaded())
     return session
 
@@ -114,6 +120,8 @@ def test_a_malformed_query_says_where_and_keeps_the_last_results(session, aloop)
     assert names(rows) == ["db-replica"]
     status = session.window.search.tab.status.text()
     assert status.startswith("Column 18: this “(” is not closed.")
+    assert session.window.search.tab.query_bar.cursorPosition() == 17, \
+        "Enter puts the cursor where the query went wrong"
     from app import colours
     assert colours.hex_colour(colours.ERROR) in session.window.search.tab.status.styleSheet()
     rows = search(session, aloop, "state:pasued")
@@ -368,18 +376,59 @@ def test_sorted_by_a_column_the_results_stay_sorted_when_the_query_changes(sessi
 
 def test_search_over_libvirts_default_test_host(qtbot, qapp, aloop, config_dir):
     """libvirt's built-in test:///default (one running VM called "test")."""
-    qapp.setQuitOnLastWindowClosed(False)
-    session = Session(_args())
-    window = session.build()
-    window.show()
-    conn_id = session.manager.open("test:///default", save=False)
-    session.conn_id = conn_id
+    session = open_session(aloop, qapp, uri="test:///default", vms=1)
+    window = session.window
+    conn_id = session.conn_id
     try:
-        aloop.run_until_complete(wait_until(
-            lambda: len(window.inventory.vms(conn_id)) == 1, timeout=15))
         assert search(session, aloop, "state:running AND os:hvm")[0][:3] == [
             "test", "Running", window.inventory.host_name(conn_id)]
         assert search(session, aloop, "mem>=8G OR state:paused") == []
         assert window.search.tab.status.text() == "0 VMs match “mem>=8G OR state:paused”."
     finally:
         close_session(aloop, session)
+
+
+def test_the_search_tab_comes_back_as_it_was_left(qtbot, qapp, aloop, config_dir):
+    first = open_session(aloop, qapp)
+    try:
+        search(first, aloop, "state:running AND mem>=4G")
+        tab = first.window.search.tab
+        tab.group_box.setCurrentIndex(tab.group_box.findData("state"))
+        tab.column_actions["tags"].setChecked(False)
+        tab.view.header().resizeSection(0, 333)
+        first.window.close()                # the window's closing remembers the tab
+    finally:
+        close_session(aloop, first)
+    second = open_session(aloop, qapp, forget=False)
+    try:
+        second.window.search.show_search()
+        tab = second.window.search.tab
+        assert tab.query_bar.text() == "state:running AND mem>=4G"
+        assert tab.group_box.currentData() == "state"
+        headers = [tab.proxy.headerData(c, Qt.Orientation.Horizontal)
+                   for c in range(tab.proxy.columnCount())]
+        assert headers == ["Name", "State", "Server", "CPU", "Memory", "Folder"]
+        assert tab.view.header().sectionSize(0) == 333
+        aloop.run_until_complete(wait_until(
+            lambda: names(tab.shown_rows())[:2] == ["Running (6)", "ci-runner-1"]))
+    finally:
+        close_session(aloop, second)
+
+
+def test_completion_by_keys_alone(session, qtbot):
+    """Type "ta", Down, Enter: the popup's choice replaces the word; then the values."""
+    window = session.window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.search.search_action.trigger()
+    bar = window.search.tab.query_bar
+    bar.clear()
+    QTest.keyClicks(bar, "ta")
+    popup = bar.completer_popup.popup()
+    qtbot.waitUntil(popup.isVisible)
+    QTest.keyClick(popup, Qt.Key.Key_Down)
+    QTest.keyClick(popup, Qt.Key.Key_Return)
+    assert bar.text() == "tag:"
+    QTest.keyClicks(bar, "x")     # no tag starts with x in the demo lab: nothing offered
+    assert bar.text() == "tag:x"
+    assert bar.show_completions() == []

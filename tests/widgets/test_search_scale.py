@@ -12,6 +12,7 @@ from benchmarks.organized_inventory import ENVS, ROLES, organize_of, runstate_of
 from connectors.libvirt.model import ConnState
 from tests.conftest import wait_until
 from widgets.launcher import Session
+from widgets.search import remembered
 
 VMS, HOSTS = 10_000, 20
 
@@ -19,6 +20,7 @@ VMS, HOSTS = 10_000, 20
 @pytest.fixture(scope="module")
 def big(qapp, aloop, tmp_path_factory):
     qapp.setQuitOnLastWindowClosed(False)
+    remembered.forget()         # a fresh Search tab, whatever an earlier test left
     uris = write_hosts(tmp_path_factory.mktemp("scale"), VMS, HOSTS)
     session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
                                          debug=False, show_domain_creator=False))

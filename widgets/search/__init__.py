@@ -7,13 +7,18 @@ widgets to each other and to the tree; the window only places what it is given.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
+from collections.abc import Callable
 
+from PySide6.QtCore import QObject, Qt, SignalInstance
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QTabWidget
+
+from app.inventory import InventoryModel
+from app.perf.monitor import PerfMonitor
 from app.search.live import LiveCpu, LiveSearchIndex
 from app.search.results import SearchResults
 from app.search.saved import SavedSearch, SavedSearches, SearchFileError
+from widgets.search import remembered
 from widgets.search.saved_view import SavedSearchesView
 from widgets.search.tab import SearchTab
 
@@ -21,11 +26,16 @@ FILE_FILTER = "HVConsole searches (*.json);;All files (*)"
 
 
 class SearchUi(QObject):
-    def __init__(self, window: QMainWindow, inventory, monitor, tree, show_warning,
-                 store_path=None) -> None:
+    """``window`` closing (its ``closing`` signal) remembers the tab; ``monitor``: the
+    performance monitor (None: no CPU figures); ``select_vm(conn_id, key)`` shows a
+    result in the tree; ``show_warning(title, text)`` tells the user something failed."""
+
+    def __init__(self, window: QMainWindow, closing: SignalInstance, inventory: InventoryModel,
+                 monitor: PerfMonitor | None, select_vm: Callable[[str, str], object],
+                 show_warning: Callable[[str, str], object],
+                 store_path: str | None = None) -> None:
         super().__init__(window)
         self.window = window
-        self.tree = tree
         self.show_warning = show_warning
         self.live = LiveSearchIndex(inventory, self, active=False)
         self.results = SearchResults(self.live, LiveCpu(monitor), self,
@@ -35,7 +45,7 @@ class SearchUi(QObject):
         self.tab.installEventFilter(self)
         self.results.set_active(False)
         self.saved_view = SavedSearchesView(self.store)
-        self.tabs = None
+        self.tabs: QTabWidget | None = None
 
         self.search_action = QAction("&Search…", window)
         self.search_action.setShortcut(QKeySequence.StandardKey.Find)
@@ -54,14 +64,20 @@ class SearchUi(QObject):
         self.saved_view.extra_actions = [self.export_action, self.import_action]
 
         self.tab.saveRequested.connect(self.ask_name)
-        self.tab.vmChosen.connect(tree.select_node)
+        self.tab.vmChosen.connect(select_vm)
         self.saved_view.opened.connect(self.open_search)
         self.saved_view.failed.connect(show_warning)
-        self.results.set_query("")
+        if not remembered.restore(self.tab):
+            self.results.set_query("")
+        closing.connect(self.remember)
         for warning in self.store.warnings:
             show_warning("Saved Searches", warning)
 
-    def place_tab(self, tabs) -> None:
+    def remember(self) -> None:
+        """The tab as the user left it, for the next start (widgets/search/remembered.py)."""
+        remembered.save(self.tab)
+
+    def place_tab(self, tabs: QTabWidget) -> None:
         self.tabs = tabs
         tabs.addTab(self.tab, "Search")
 

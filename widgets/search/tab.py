@@ -203,8 +203,10 @@ class SearchTab(QWidget):
         text = (f"{count} {what} “{query}”." if query else
                 f"{count} {'VM' if count == 1 else 'VMs'} in all. Type a query above: "
                 "name:, tag:, folder:, state:, host:, os:, cpu>50, mem>2G, AND, OR, NOT.")
-        known = {name.casefold() for name in self.results.live.index.custom_field_names()}
-        unknown = sorted(f for f in self.results.query.custom_fields if f not in known)
+        asked = self.results.query.custom_fields
+        known = {name.casefold() for name in self.results.live.index.custom_field_names()
+                 } if asked else set()
+        unknown = sorted(f for f in asked if f not in known)
         if unknown:
             # A typo of a field name ("stae:running") finds nothing, silently otherwise.
             text += " No VM has a field called " + ", ".join(f"“{f}”" for f in unknown) + "."
@@ -244,13 +246,24 @@ class SearchTab(QWidget):
                          for row in range(self.proxy.rowCount(index))]
         return list(dict.fromkeys(k for k in keys if k is not None))
 
-    def _remember_selection(self) -> None:
-        self._kept = self.selected_keys() or self._kept
+    def column_widths(self) -> dict[str, int]:
+        return dict(self._widths)
+
+    def set_column_widths(self, widths: dict[str, int]) -> None:
+        self._widths.update(widths)
+        self._restore_widths()
+
+    def remember_widths(self) -> None:
+        """Notes the columns' widths as the user left them."""
         header = self.view.header()
         for section in range(header.count()):
             column_id = self._column_ids[section] if section < len(self._column_ids) else ""
             if column_id:
                 self._widths[column_id] = header.sectionSize(section)
+
+    def _remember_selection(self) -> None:
+        self._kept = self.selected_keys() or self._kept
+        self.remember_widths()
 
     _column_ids: list[str] = []
 
