@@ -3,8 +3,8 @@
 #
 #   bash scripts/try-deb.sh dist/hvconsole_0.1.0_amd64.deb OUTDIR
 #
-# The root is an overlay on the cached one (scripts/build-deb-test-root.sh), which stays
-# untouched: what the try changes lands in a folder deleted afterwards (a copy where
+# The root is an overlay on the cached one (scripts/build-deb-test-root.sh; a cached
+# version is never changed once built), which stays untouched: what the try changes lands in a folder deleted afterwards (a copy where
 # overlayfs is missing). /proc and /dev are mounted inside, and everything is unmounted
 # however the try ends. What happened
 # is left in OUTDIR for tests/integration/test_deb_install.py to judge:
@@ -29,8 +29,6 @@ say() { printf 'try-deb: %s\n' "$*" >&2; }
 
 CACHED="$(bash "$REPO/scripts/build-deb-test-root.sh" | sed -n 's/^root=//p')"
 [ -d "$CACHED/usr" ] || { say "no root filesystem"; exit 1; }
-exec 8>>"$(dirname "$CACHED")/.lock"
-flock -s 8          # the cached root is not rebuilt while this try stands on it
 WORK="$(mktemp -d /var/tmp/hvconsole-try-deb.XXXXXX)"
 ROOT="$WORK/root"
 mounted=()
