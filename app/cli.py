@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="for a VNC console with TLS (VeNCrypt): the folder with the CA's ca-cert.pem "
              "(and client-cert.pem, client-key.pem); default ~/.pki/libvirt-vnc, then "
              "/etc/pki/libvirt-vnc")
+    parser.add_argument(
+        "--color-scheme", choices=("auto", "light", "dark"), default="auto",
+        help="light or dark window colours; auto (the default) follows the desktop's "
+             "colour scheme and its changes")
     parser.add_argument("--version", action="store_true",
                         help="print the versions of HVConsole, libvirt and Qt, then exit")
     parser.add_argument("--debug", action="store_true",

@@ -1,9 +1,9 @@
 """The servers a user added, kept in $XDG_CONFIG_HOME/hvconsole/connections.json.
 
 Two promises to the user: the file is never left half-written (a crash or a full disk
-while saving keeps the previous list: write a temporary file in the same directory, fsync
-it, then rename it over the old one), and a damaged file never stops the program (it is
-moved aside as connections.json.corrupt-<time> and the user is told in a sentence).
+while saving keeps the previous list: connectors.atomic_file.replace_file), and a damaged
+file never stops the program (it is moved aside as connections.json.corrupt-<time> and
+the user is told in a sentence).
 Passwords are never written: a URI that carries one is saved without it.
 """
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from connectors.atomic_file import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -112,23 +113,7 @@ class ConnectionsStore:
         document = {"version": FORMAT_VERSION,
                     "connections": [{"uri": strip_password(c.uri)} for c in connections]}
         data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                    dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(temp, 0o600)
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(self.path.parent)
+        replace_file(self.path, data)
 
 
 def _entries(document) -> list:
@@ -138,20 +123,6 @@ def _entries(document) -> list:
     if isinstance(document, dict) and isinstance(document.get("connections"), list):
         return document["connections"]
     raise ValueError("it does not hold a list of connections")
-
-
-def _fsync_dir(path: Path) -> None:
-    """Makes the rename itself durable; not every file system allows it, which is fine."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load() -> tuple[list[SavedConnection], list[str]]:

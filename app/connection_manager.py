@@ -17,14 +17,19 @@ from typing import Awaitable, Callable
 from PySide6.QtCore import QObject, Signal
 
 import resources
+from app.certificates import TrustedCertificates
 from app.config import ConnectionsStore, SavedConnection, strip_password
 from app.hypervisor_log import HypervisorRows
+from connectors.atomic_file import write_failure
 from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
                                       CredentialRequest, HostEvent, HostStateChanged,
                                       HypervisorEvent, ObjectKind)
 from connectors.libvirt.uri import ParsedURI, validate_uri
+from connectors.xapi.pool import XapiPool
+from connectors.xapi.session import PinBook
+from connectors.xapi.tls import ServerCertificate
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,9 @@ _KIND_WORDS = {ObjectKind.VM: "VM ", ObjectKind.NETWORK: "Network ",
                ObjectKind.POOL: "Storage pool "}
 
 AuthHandler = Callable[[str, list[CredentialRequest]], Awaitable[list[str] | None]]
+# ``await handler(uri, shown)``: True when the user trusts a XAPI host's certificate.
+CertificateHandler = Callable[[str, ServerCertificate], Awaitable[bool]]
+Server = LibvirtHost | XapiPool
 
 
 def demo_uri() -> str:
@@ -75,7 +83,8 @@ class ConnectionManager(QObject):
 
     def __init__(self, inventory, events_log, parent: QObject | None = None, *,
                  store: ConnectionsStore | None = None,
-                 settings: ConnectionSettings | None = None) -> None:
+                 settings: ConnectionSettings | None = None,
+                 certificates: TrustedCertificates | None = None) -> None:
         super().__init__(parent)
         self.inventory = inventory
         self.events_log = events_log
@@ -85,7 +94,9 @@ class ConnectionManager(QObject):
         # touches no file (tests, tools and the window decide when the disk is read).
         self._saved: list[SavedConnection] | None = None
         self._config_warnings: list[str] = []
-        self._hosts: dict[str, LibvirtHost] = {}
+        self._hosts: dict[str, Server] = {}
+        self.certificates = certificates or TrustedCertificates()
+        self._certificate_handler: CertificateHandler | None = None
         self._names: dict[str, str] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._auth_handler: AuthHandler | None = None
@@ -102,8 +113,8 @@ class ConnectionManager(QObject):
         that is already open is not opened twice: its conn_id is returned."""
         parsed = validate_uri(uri)
         uri = parsed.uri
-        for conn_id, host in self._hosts.items():
-            if host.uri == uri:
+        for conn_id, existing in self._hosts.items():
+            if existing.uri == uri:
                 if save:
                     self._remember(uri)
                 return conn_id
@@ -111,8 +122,13 @@ class ConnectionManager(QObject):
         eventloop.register(loop)
         conn_id = f"conn-{next(self._ids)}"
         name = display_name(parsed, demo)
-        host = LibvirtHost(uri, _Listener(self, conn_id), auth=_Auth(self),
-                           settings=self.settings, is_demo=demo)
+        if parsed.driver == "xapi":
+            host: Server = XapiPool(uri, _Listener(self, conn_id), auth=_Auth(self),
+                            trust=_Trust(self, uri), settings=self.settings,
+                            pins=PinBook(self.certificates.load()))
+        else:
+            host = LibvirtHost(uri, _Listener(self, conn_id), auth=_Auth(self),
+                               settings=self.settings, is_demo=demo)
         self._hosts[conn_id] = host
         self._names[conn_id] = name
         self.inventory.add_host(conn_id, uri, name, demo=demo)
@@ -151,6 +167,22 @@ class ConnectionManager(QObject):
         tree shows (an SSH host key that changed, one the user did not trust)."""
         self._connect_guard = guard
 
+    def set_certificate_handler(self, handler: CertificateHandler | None) -> None:
+        """``await handler(uri, shown)`` decides on a XAPI host's certificate at first
+        contact; a trusted one is kept in ``certificates``. Without a handler nothing
+        new is trusted (a pinned ``?fingerprint=`` still connects)."""
+        self._certificate_handler = handler
+
+    async def _trust(self, uri: str, shown: ServerCertificate) -> bool:
+        handler = self._certificate_handler
+        if handler is None or not await handler(uri, shown):
+            return False
+        await asyncio.to_thread(self.certificates.add, shown.address, shown.fingerprint)
+        self.events_log.add("info", CONNECTION, shown.address,
+                            f"Trusted the TLS certificate of {shown.address} "
+                            f"({shown.fingerprint}); saved in {self.certificates.path}")
+        return True
+
     def set_auth_handler(self, handler: AuthHandler | None) -> None:
         """``await handler(uri, requests)`` answers libvirt's credential requests (one
         string per request) or returns None when the user cancels."""
@@ -159,7 +191,17 @@ class ConnectionManager(QObject):
     # ================= looking up =================
 
     def host(self, conn_id: str) -> LibvirtHost | None:
+        """A libvirt connection (None for a XenAPI pool: see ``server``)."""
+        host = self._hosts.get(conn_id)
+        return host if isinstance(host, LibvirtHost) else None
+
+    def server(self, conn_id: str) -> Server | None:
+        """The connection whatever its kind: a libvirt host or a XenAPI pool."""
         return self._hosts.get(conn_id)
+
+    def pool(self, conn_id: str) -> XapiPool | None:
+        host = self._hosts.get(conn_id)
+        return host if isinstance(host, XapiPool) else None
 
     def state(self, conn_id: str) -> tuple[ConnState, str]:
         """The connection's state and reason, the one answer every view shows.
@@ -188,6 +230,10 @@ class ConnectionManager(QObject):
             ConnState.DISCONNECTED, "The server was removed.")
 
     def hosts(self) -> dict[str, LibvirtHost]:
+        """The libvirt connections (XenAPI pools: ``servers``)."""
+        return {c: h for c, h in self._hosts.items() if isinstance(h, LibvirtHost)}
+
+    def servers(self) -> dict[str, Server]:
         return dict(self._hosts)
 
     def conn_ids(self) -> list[str]:
@@ -249,7 +295,7 @@ class ConnectionManager(QObject):
 
     # ================= internals =================
 
-    def _require(self, conn_id: str) -> LibvirtHost:
+    def _require(self, conn_id: str) -> Server:
         host = self._hosts.get(conn_id)
         if host is None:
             raise LookupError(f"no such connection: {conn_id}")
@@ -274,7 +320,7 @@ class ConnectionManager(QObject):
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
 
-    async def _connect(self, conn_id: str, host: LibvirtHost) -> None:
+    async def _connect(self, conn_id: str, host: Server) -> None:
         self.events_log.add("info", CONNECTION, self.label(conn_id),
                             f"Connecting to {host.uri}")
         try:
@@ -298,7 +344,7 @@ class ConnectionManager(QObject):
             self.inventory.apply(conn_id, HostStateChanged(ConnState.DISCONNECTED,
                                                            f"unexpected error: {exc}"))
 
-    async def _guard(self, conn_id: str, host: LibvirtHost) -> None:
+    async def _guard(self, conn_id: str, host: Server) -> None:
         """Runs the connect guard; a refusal leaves the host disconnected with the reason."""
         # The tree says "Connecting…" from the click, not only once the key is checked.
         self.inventory.apply(conn_id, HostStateChanged(ConnState.CONNECTING))
@@ -369,9 +415,8 @@ class ConnectionManager(QObject):
         try:
             self._store.save(self._saved_list())
         except OSError as exc:
-            self.events_log.add("error", "application", "settings",
-                                f"The list of saved servers could not be written to "
-                                f"{self._store.path}: {exc.strerror or exc}")
+            self.events_log.add("error", "application", "settings", write_failure(
+                "the list of saved servers", self._store.path, exc))
 
 
 class _Listener:
@@ -392,6 +437,18 @@ class _Listener:
         manager = self._manager()
         if manager is not None:
             manager._on_event(self._conn_id, event)
+
+
+class _Trust:
+    """A pool's certificate question, holding the manager weakly (as _Listener)."""
+
+    def __init__(self, manager: ConnectionManager, uri: str) -> None:
+        self._manager = weakref.ref(manager)
+        self._uri = uri
+
+    async def __call__(self, shown: ServerCertificate) -> bool:
+        manager = self._manager()
+        return manager is not None and await manager._trust(self._uri, shown)
 
 
 class _Auth:

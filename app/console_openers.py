@@ -34,6 +34,8 @@ from connectors.libvirt import domxml
 from connectors.libvirt.console_tunnel import needs_tunnel, ssh_console_transport
 from connectors.libvirt.model import ActionError, GraphicsInfo, HostInfo, VMInfo, VMState
 from connectors.libvirt.uri import ParsedURI, validate_uri
+from connectors.xapi.console import XapiConsoleTransport
+from connectors.xapi.pool import XapiPool
 
 log = logging.getLogger(__name__)
 
@@ -407,3 +409,36 @@ async def _spice_refusal(host: ConsoleHost, key: str, index: int, name: str,
 def safe_file_name(text: str) -> str:
     """A screenshot file name from a VM's name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "console"
+
+
+# ---- a VM of a XenServer / XCP-ng pool ----
+
+class PoolConsoleOpener(ConsoleOpener):
+    """A pool VM's console: XAPI's console location, reached by HTTP CONNECT with the
+    pool's session (connectors/xapi/console.py), then RFB as for any VNC display. XAPI
+    authenticates the CONNECT by the session, so there is no console password."""
+
+    def __init__(self, pool: XapiPool, key: str, **client_options) -> None:
+        self.pool, self.key = pool, key
+        self.rfb_options = client_options
+
+    def current_protocol(self) -> str | None:
+        return "vnc"
+
+    async def open(self) -> ConsoleClient | None:
+        vm = self.pool.vm(self.key)
+        if vm is None:
+            raise ConsoleError("The VM is no longer in the pool.")
+        if vm.state not in RUNNING_STATES:
+            return None
+
+        async def locate():
+            try:
+                return await self.pool.console_target(self.key)
+            except ActionError as err:
+                raise ConsoleError(str(err)) from None
+        transport = XapiConsoleTransport(locate, f"{vm.name} (XAPI)")
+        options = {k: v for k, v in self.rfb_options.items() if k != "tls"}
+        client = RfbClient(transport, **options)
+        await client.connect()
+        return client

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from PySide6.QtCore import QSettings
 
+from app import settings_file
 from app.console_openers import PROTOCOLS
 
 
@@ -30,4 +31,4 @@ class ProtocolMemory:
         if protocol not in PROTOCOLS:
             raise ValueError(f"{protocol!r} is not a console protocol")
         self._settings.setValue(self._key(uri, vm_uuid), protocol)
-        self._settings.sync()
+        settings_file.sync(self._settings)

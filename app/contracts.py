@@ -8,30 +8,30 @@ method is a type error instead of a silent fallback at run time.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from PySide6.QtCore import SignalInstance
 
+from connectors.libvirt.domxml.organize import OrgChange, Organization
 from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMAction,
                                       VMInfo)
+from connectors.xapi.pool import XapiPool
 
 if TYPE_CHECKING:
     from app.inventory import Node
 
 
-class Host(Protocol):
-    """What app/ asks of one connection (connectors.libvirt.host.LibvirtHost)."""
+class LifecycleHost(Protocol):
+    """What VM lifecycle actions ask of any connection: a libvirt host or a XenAPI pool
+    (connectors.xapi.pool.XapiPool)."""
 
     uri: str
     state: ConnState
     reason: str
     info: HostInfo | None
     is_demo: bool
-
-    storage: HostStorage            # pools and volumes (connectors/libvirt/host_storage.py)
-    networking: HostNetworks        # virtual networks and leases (host_networks.py)
 
     def vms(self) -> list[VMInfo]: ...
 
@@ -41,11 +41,24 @@ class Host(Protocol):
 
     def networks(self) -> list[NetworkInfo]: ...
 
-    async def vm_action(self, key: str, action: VMAction) -> None: ...
+    async def vm_action(self, key: str, action: VMAction,
+                        progress: Callable[[float], None] | None = None) -> None:
+        """``progress`` hears the fraction done, where the hypervisor reports it."""
 
     async def delete_vm(self, key: str, delete_storage: bool) -> list[str]: ...
 
+
+class Host(LifecycleHost, Protocol):
+    """What app/ asks of one libvirt connection (connectors.libvirt.host.LibvirtHost)."""
+
+    storage: HostStorage            # pools and volumes (connectors/libvirt/host_storage.py)
+    networking: HostNetworks        # virtual networks and leases (host_networks.py)
+
     async def domain_xml(self, key: str, secure: bool = False) -> str: ...
+
+    async def change_organization(self, key: str, change: OrgChange) -> Organization: ...
+
+    async def set_description(self, key: str, text: str) -> None: ...
 
 
 class Connections(Protocol):
@@ -55,6 +68,10 @@ class Connections(Protocol):
     def stateChanged(self) -> SignalInstance: ...  # noqa: N802 - Qt's signal name
 
     def host(self, conn_id: str) -> Host | None: ...
+
+    def server(self, conn_id: str) -> LifecycleHost | None: ...
+
+    def pool(self, conn_id: str) -> XapiPool | None: ...
 
     def state(self, conn_id: str) -> tuple[ConnState, str]: ...
 

@@ -16,8 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
 
+from app import colours
 from app.qt_types import AnyIndex
 
 SEVERITIES = ("info", "warning", "error")
@@ -32,7 +32,7 @@ ENTRY_ROLE = Qt.ItemDataRole.UserRole + 4      # the whole Entry
 
 DEFAULT_MAX_ROWS = 10_000
 
-_SEVERITY_COLOURS = {"warning": QColor("#8a5a00"), "error": QColor("#c62828")}
+_SEVERITY_COLOURS = {"warning": colours.WARNING, "error": colours.ERROR}
 
 
 def _severity(value: str) -> str:
@@ -170,8 +170,8 @@ class EventsLog(QAbstractTableModel):
                 return f"{entry.severity.capitalize()} ({entry.category})"
             return None
         if role == Qt.ItemDataRole.ForegroundRole and column in (SEVERITY, MESSAGE):
-            colour = _SEVERITY_COLOURS.get(entry.severity)
-            return QBrush(colour) if colour is not None else None
+            role_name = _SEVERITY_COLOURS.get(entry.severity)
+            return colours.brush(role_name) if role_name is not None else None
         if role == SEVERITY_ROLE:
             return entry.severity
         if role == CATEGORY_ROLE:

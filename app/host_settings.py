@@ -22,6 +22,8 @@ from urllib.parse import quote
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from app import settings_file
+
 GROUP = "hosts"
 
 
@@ -60,7 +62,7 @@ class HostSettings(QObject):
             self._settings.remove(key)
         else:
             self._settings.setValue(key, value)
-        self._settings.sync()
+        settings_file.sync(self._settings)
         self.changed.emit(uri)
 
     # ---- maintenance mode ----

@@ -9,10 +9,13 @@ Adding a preference is one ``Setting`` line here plus a widget on a page.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal
+
+from app import settings_file
 
 SAMPLING_INTERVAL = "perf/interval_s"
 COLLECT_DISK = "perf/collect_disk"
@@ -20,6 +23,8 @@ COLLECT_NET = "perf/collect_net"
 PER_CORE_HOST_CPU = "perf/per_core_host_cpu"
 HISTORY_DAYS = "perf/history_days"
 ALERT_RULES = "alerts/rules"
+CUSTOM_FIELDS = "organize/fields"     # app.organize.fields: [{"name", "kind"}, ...]
+TREE_VIEW = "organize/view"           # app.inventory.views.View.key: "server", "tag", ...
 
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 300.0
@@ -46,7 +51,13 @@ def _to_bool(value: Any) -> bool:
 
 def _clamped(kind: Callable, low: float, high: float) -> Callable[[Any], Any]:
     def convert(value: Any):
-        return kind(min(high, max(low, kind(float(value)))))
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError("not a number")
+        # Clamped before the conversion: int("inf") raises OverflowError, which no caller
+        # expects (a hand-edited "history_days = inf" stopped the start; found by
+        # benchmarks/fuzz_campaign.py).
+        return kind(min(high, max(low, number)))
     return convert
 
 
@@ -75,6 +86,8 @@ SETTINGS = {s.key: s for s in (
     Setting(HISTORY_DAYS, 7, _clamped(int, MIN_HISTORY_DAYS, MAX_HISTORY_DAYS)),
     Setting(ALERT_RULES, [dict(r) for r in DEFAULT_ALERT_RULES], _json_list,
             stored=json.dumps),
+    Setting(CUSTOM_FIELDS, [], _json_list, stored=json.dumps),
+    Setting(TREE_VIEW, "server", str),
 )}
 
 
@@ -107,7 +120,7 @@ class Preferences(QObject):
         if value == self.value(key) and self._settings.contains(key):
             return
         self._settings.setValue(key, setting.stored(value))
-        self._settings.sync()
+        settings_file.sync(self._settings)
         self.changed.emit(key)
 
     # Shorthands for the preferences read most.

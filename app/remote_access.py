@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject
 
 from app.credentials import AskUser, CredentialBroker
 from app.vault import EncryptedFileVault, KeyringVault, Vault, encrypted_file_path
+from connectors.atomic_file import write_failure
 from connectors.libvirt import hostkeys
 from connectors.libvirt.hostkeys import HostKeyCheck, HostKeyError, KeyStatus, KnownHosts
 from connectors.libvirt.model import ConnectError, ConnState
@@ -78,7 +79,7 @@ class RemoteAccess(QObject):
         """Deletes every saved credential of the server; how many there were (the action
         that calls this words the outcome in its own Events row)."""
         manager = self.manager
-        host = manager.host(conn_id) if manager is not None else None
+        host = manager.server(conn_id) if manager is not None else None
         if host is None:
             return 0
         return await self.broker.forget(host.uri)
@@ -86,7 +87,7 @@ class RemoteAccess(QObject):
     async def has_saved_password(self, conn_id: str) -> bool:
         """Whether anything is saved for the server (Forget Saved Password is offered)."""
         manager = self.manager
-        host = manager.host(conn_id) if manager is not None else None
+        host = manager.server(conn_id) if manager is not None else None
         return host is not None and await self.broker.has_saved(host.uri)
 
     # ---- host keys ----
@@ -118,8 +119,13 @@ class RemoteAccess(QObject):
         if not await self.ask_host_key(check):
             raise ConnectError(f"Not connected: the SSH host key of {check.name} was not "
                                "trusted.")
-        await asyncio.to_thread(self.known_hosts.add, parsed.host, parsed.port,
-                                check.offered)
+        try:
+            await asyncio.to_thread(self.known_hosts.add, parsed.host, parsed.port,
+                                    check.offered)
+        except OSError as exc:
+            # ssh checks the key against the file: unsaved, the connection cannot go on.
+            raise ConnectError(write_failure(f"the SSH host key of {check.name}",
+                                             self.known_hosts.path, exc)) from None
         shown = ", ".join(f"{k.label} {k.fingerprint}" for k in check.offered)
         self.events_log.add("info", CONNECTION, parsed.display_name,
                             f"Trusted the SSH host key of {check.name} ({shown}); saved in "
@@ -129,7 +135,7 @@ class RemoteAccess(QObject):
 
     def _state_changed(self, conn_id: str) -> None:
         manager = self.manager
-        host = manager.host(conn_id) if manager is not None else None
+        host = manager.server(conn_id) if manager is not None else None
         if host is None:
             return
         if host.state is ConnState.CONNECTED:

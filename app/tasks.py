@@ -25,6 +25,7 @@ from connectors.libvirt.model import ConnectorError
 
 if TYPE_CHECKING:
     from app.actions.base import Action
+    from app.task_group import Skipped, TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Task(QObject):
         self.finished_at: float | None = None
         self._future: asyncio.Task | None = None
         self._row = None                # its events log Entry (TaskManager keeps it)
+        self.group: TaskGroup | None = None     # the bulk operation it is part of
 
     @property
     def done(self) -> bool:
@@ -127,6 +129,7 @@ class TaskManager(QObject):
 
     taskStarted = Signal(object)
     taskFinished = Signal(object)
+    groupStarted = Signal(object)       # app.task_group.TaskGroup
 
     def __init__(self, events_log=None, parent: QObject | None = None):
         super().__init__(parent)
@@ -160,12 +163,25 @@ class TaskManager(QObject):
             return run
         return [self.run(a.title, a.target, gated(a)) for a in actions]
 
+    def run_group(self, title: str, actions: Iterable[Action],
+                  skipped: Iterable[Skipped] = (), at_once: int | None = None) -> TaskGroup:
+        """Bulk work as one group (app/task_group.py): a few at a time, per-object
+        results, the ones not started cancellable together."""
+        from app.task_group import AT_ONCE, TaskGroup
+        group = TaskGroup(title, self, list(actions), list(skipped),
+                          at_once if at_once is not None else AT_ONCE)
+        self.groupStarted.emit(group)
+        group.start()
+        return group
+
     def run(self, title: str, target: str,
-            coro_factory: Callable[[Task], Awaitable[object]]) -> Task:
+            coro_factory: Callable[[Task], Awaitable[object]],
+            group: TaskGroup | None = None) -> Task:
         """Schedules ``coro_factory(task)`` on the running loop; the factory gets its Task
         to report progress. A coroutine that returns a string words its outcome
         ("shutdown requested"); otherwise success reads "done"."""
         task = Task(title, target, self)
+        task.group = group
         self._active.append(task)
         self._track(task)
         self.taskStarted.emit(task)

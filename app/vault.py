@@ -18,11 +18,14 @@ Every call may block (D-Bus, Argon2): call from a worker thread.
 """
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.atomic_file import replace_text
 from connectors.libvirt.uri import ParsedURI
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,8 @@ log = logging.getLogger(__name__)
 SERVICE = "HVConsole"
 DEFAULT_PORTS = {"ssh": 22, "libssh": 22, "libssh2": 22, "tcp": 16509, "tls": 16514, "": 16514}
 _NOT_A_SYSTEM_KEYRING = ("keyring.backends.fail", "keyring.backends.chainer",
-                         "keyring.backends.null", "keyrings.cryptfile", "keyrings.alt")
+                         "keyring.backends.null", "keyrings.cryptfile", "keyrings.alt",
+                         __name__)   # our own encrypted file (_atomic_crypt_file_keyring)
 
 
 def secret_key(kind: str, user: str, parsed: ParsedURI) -> str:
@@ -167,13 +171,60 @@ def encrypted_file_path() -> Path:
     return root / "hvconsole" / "secrets.cfg"
 
 
+@functools.cache
+def _atomic_crypt_file_keyring_class():
+    """keyrings.cryptfile's keyring, saving through ``replace_file``: the library itself
+    rewrites the file in place (open "w", then write), so a crash or a full disk while one
+    password was being saved would lose every password in it."""
+    import configparser
+
+    from keyring.errors import PasswordDeleteError
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+    from keyrings.cryptfile.escape import escape
+
+    class AtomicCryptFileKeyring(CryptFileKeyring):
+        def _read(self) -> configparser.RawConfigParser:
+            config = configparser.RawConfigParser()
+            config.read(self.file_path)
+            return config
+
+        def _save(self, config: configparser.RawConfigParser) -> None:
+            text = io.StringIO()
+            config.write(text)
+            replace_text(self.file_path, text.getvalue())
+
+        def _write_config_value(self, service, key, value):
+            config = self._read()
+            section = escape(service)
+            if not config.has_section(section):
+                config.add_section(section)
+            config.set(section, escape(key), value)
+            self._save(config)
+
+        def delete_password(self, service, username):
+            config = self._read()
+            try:
+                found = config.remove_option(escape(service), escape(username))
+            except configparser.NoSectionError:
+                found = False
+            if not found:
+                raise PasswordDeleteError("Password not found")
+            self._save(config)
+
+    return AtomicCryptFileKeyring
+
+
+def _atomic_crypt_file_keyring():
+    # One class for the process: keyring registers every backend class ever defined.
+    return _atomic_crypt_file_keyring_class()()
+
+
 class EncryptedFileVault(KeyringVault):
     """keyrings.cryptfile's encrypted file; locked until ``unlock(password)``."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, time_cost: int | None = None
                  ) -> None:
-        from keyrings.cryptfile.cryptfile import CryptFileKeyring
-        backend = CryptFileKeyring()
+        backend = _atomic_crypt_file_keyring()
         backend.file_path = str(path or encrypted_file_path())
         if time_cost is not None:   # tests only: Argon2's default cost takes a second
             backend.time_cost = time_cost

@@ -7,6 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 FALLBACK_VERSION = "0.1.0"
+# The desktop's name for HVConsole: its .desktop file, icon, AppStream and Flatpak id
+# (packaging/). Qt hands it to the desktop, which finds the entry's icon by it (Wayland).
+APP_ID = "io.github.hvconsole.HVConsole"
 
 
 def hvconsole_version() -> str:

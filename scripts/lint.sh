@@ -17,6 +17,9 @@ MYPY_PATHS=(
     connectors
     app
     widgets
+    packaging/make_metainfo.py
+    packaging/make_manpage.py
+    scripts/xapi_sim
 )
 # Linted: the code above and its tests.
 RUFF_PATHS=(
@@ -90,6 +93,45 @@ RUFF_PATHS=(
     tests/integration/migration_fixtures.py
     tests/integration/peer_host.py
     tests/widgets/test_tasks_tab.py
+    # Packages: the Debian package's generators and the tests of what it installs
+    packaging/make_metainfo.py
+    packaging/make_manpage.py
+    tests/unit/test_packaging_files.py
+    tests/integration/test_deb_install.py
+    tests/integration/test_wheel_install.py
+    tests/widgets/test_about.py
+    # Organize: tags, folders, fields, views, bulk actions
+    tests/unit/test_bulk_and_organize.py
+    tests/unit/test_organize_*.py
+    tests/widgets/test_organize_*.py
+    tests/integration/test_organize_*.py
+    # Reliability: files on disk, fuzz campaign, secrets
+    tests/unit/test_atomic_file.py
+    tests/unit/disk_writer_child.py
+    tests/integration/test_secrets.py
+    benchmarks/fuzz_campaign.py
+    benchmarks/fuzz_worker.py
+    benchmarks/fuzz_targets.py
+    # Search
+    tests/unit/test_search_*.py
+    tests/widgets/test_search*.py
+    benchmarks/search_query.py
+    benchmarks/organized_inventory.py
+    # The XAPI simulator (a test tool) and its tests
+    scripts/xapi_sim
+    scripts/xapi-simulator.py
+    tests/xapi_sim_helpers.py
+    tests/xapi_sim_console.py
+    tests/unit/test_xapi_sim_*.py
+    tests/integration/test_xapi_sim_*.py
+    # Keyboard-first and appearance
+    tests/unit/test_fuzzy.py
+    tests/widgets/test_keyboard_first.py
+    tests/widgets/test_appearance.py
+    tests/widgets/test_hidpi.py
+    tests/widgets/test_window_layout.py
+    scripts/screenshot-appearance.py
+    benchmarks/palette_fuzzy.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

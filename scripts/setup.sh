@@ -44,6 +44,10 @@ PKGS=(
     grub-efi-amd64-bin
     # a display for `scripts/run.sh` on a machine without one
     xvfb xauth
+    # the Debian package (packaging/build-deb.sh): its icon's PNG sizes (rsvg-convert), and
+    # the checks of what it installs: desktop-file-validate, appstreamcli, groff for the
+    # man page (its test root is made with debootstrap and zstd, above)
+    librsvg2-bin desktop-file-utils appstream groff-base
     # Qt's xcb platform plugin (PySide6 wheels bring Qt, not these system libraries)
     libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0
     libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1

@@ -31,6 +31,8 @@ if sys.version_info[:2] == (3, 11) and sys.version_info < (3, 11, 8):
     if hasattr(traceback, "_extract_caret_anchors_from_line_segment"):
         traceback._extract_caret_anchors_from_line_segment = lambda segment: None
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
 try:
     # Imported now, not by hypothesis' plugin at the end of the session: CPython 3.11.7's
     # ast.parse (pytest rewriting the module) can then fail with "AST constructor
@@ -39,9 +41,24 @@ try:
     import hypothesis  # noqa: E402, F401
 except ImportError:
     pass
+else:
+    # The parser fuzz tests (test_rfb_fuzz, test_spice_fuzz, test_spice_display_fuzz,
+    # test_rfb_vencrypt, the key-line test of test_remote_hostkeys) take their budget from
+    # the profile. "ci": short and derandomized, so a red run is the same run again and
+    # no database is needed; exploring is the campaign's job (benchmarks/fuzz_campaign.py),
+    # and what it finds comes back as @example. "dev": random, with hypothesis' example
+    # database, so a failure seen locally is replayed first. "campaign": a long run of
+    # the same tests (HYPOTHESIS_PROFILE=campaign pytest tests/unit/test_*fuzz*.py).
+    from hypothesis import HealthCheck as _Health  # noqa: E402
+    from hypothesis import settings as _settings  # noqa: E402
 
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    _settings.register_profile("ci", max_examples=150, derandomize=True, database=None,
+                               deadline=None, print_blob=True)
+    _settings.register_profile("dev", max_examples=150, deadline=None)
+    _settings.register_profile("campaign", max_examples=50_000, deadline=1000,
+                               suppress_health_check=list(_Health))
+    _settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI
+                                                                     else "dev"))
 
 
 def unavailable(reason: str):
@@ -73,6 +90,15 @@ def aloop(qapp):
         loop.close()
     except Exception:
         pass
+
+
+@pytest.fixture(autouse=True)
+def _each_window_starts_unplaced():
+    """The main window remembers its layout (widgets/window_geometry.py) in the test
+    session's settings; one test's columns or last tab must not be the next one's start."""
+    from PySide6.QtCore import QSettings
+    QSettings("hvconsole", "hvconsole").remove("window")
+    yield
 
 
 @pytest.fixture(autouse=True)

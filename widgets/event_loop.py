@@ -11,9 +11,16 @@ loop runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import qasync
 from PySide6.QtCore import QCoreApplication, QEventLoop as QtEventLoop
+
+# qasync's DEBUG lines print every executor call with its arguments and its result: the
+# password handed to the encrypted file's unlock() and every password read back from a
+# vault were in `hvconsole --debug`'s output (tests/integration/test_secrets.py). Its
+# INFO and above stay.
+logging.getLogger("qasync").setLevel(logging.INFO)
 
 
 class AsyncQtLoop(qasync.QEventLoop):

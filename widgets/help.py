@@ -18,6 +18,9 @@ OTHER_KEYS = (
     ("Escape in the filter box", "Clear the filter (again: back to the tree)"),
     ("Click in a console", "Send mouse and keyboard to the guest"),
     ("Ctrl+Alt in a console", "Release mouse and keyboard"),
+    ("Ctrl+Alt+Home in a console", "Give the keyboard back to the window (the tree)"),
+    ("Up, Down, Enter, Escape in the palette", "Choose, run, close"),
+    ("Ctrl+Page Down, Ctrl+Page Up in the tabs", "Next, previous tab"),
 )
 
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.commands import CommandSet
 from app.connection_manager import ConnectionManager
+from app import settings_file
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
 from app.gc_policy import collect_on_qt_thread, freeze_big_inventories
@@ -39,6 +40,7 @@ from app.perf.usage import UsageColumns
 from app.preferences import Preferences
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
+from app.version import APP_ID
 from widgets.dialogs.prompter import DialogPrompter
 from widgets.main_window import MainWindow
 from widgets.remote_prompts import RemotePrompts
@@ -61,12 +63,14 @@ def run(args) -> int:
     app.setApplicationName("HVConsole")
     app.setApplicationDisplayName("HVConsole")
     app.setOrganizationName("hvconsole")
-    app.setDesktopFileName("hvconsole")
+    app.setDesktopFileName(APP_ID)
     # The session ends the loop itself after disconnecting; Qt quitting on the last
     # closed window would stop the loop under the shutdown coroutine.
     app.setQuitOnLastWindowClosed(False)
     from widgets.icons import app_icon
     app.setWindowIcon(app_icon())
+    from widgets.appearance import DesktopScheme
+    DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(args)
@@ -133,8 +137,11 @@ class Session:
         """Preferences, the on-disk history, one sampler per connected host, the tree's
         usage columns and the alerts."""
         self.preferences = Preferences()
+        self._stop_settings_reports = settings_file.report_failures_to(
+            lambda message: self.events_log.add("error", "application", "settings", message))
         self.monitor = PerfMonitor(self.manager, self.events_log, self.preferences,
                                    HistoryStore().start())
+        self.monitor.follow_pools()
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
         self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
                                         self.preferences)
@@ -164,6 +171,7 @@ class Session:
         self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
                                    prompts.host_key, unlock_vault=prompts.unlock_file)
         prompts.remote = self.remote
+        self.manager.set_certificate_handler(prompts.certificate)
         self.remote_prompts = prompts
         self.commands.forget_password.set_handler(self.remote.forget_password,
                                                   self.remote.has_saved_password)
@@ -171,6 +179,7 @@ class Session:
         self.window.console_tab.vault_source = lambda: self.remote.broker.vault
         from app.console_tls import tls_options
         from widgets.dialogs import console_page  # noqa: F401 - registers the page
+        from widgets.dialogs import fields_page  # noqa: F401 - registers the page
         self.window.console_tab.tls_source = lambda: tls_options(self.preferences)
 
     def _window_closed(self) -> None:
@@ -345,6 +354,7 @@ class Session:
         keep the window from closing)."""
         if not self._built:
             return
+        self._stop_settings_reports()
         if self.monitor is not None:
             try:  # samplers first (before their connections close), then the history
                 await asyncio.wait_for(self.monitor.close(), SHUTDOWN_TIMEOUT_S)

@@ -14,13 +14,18 @@ import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMenu, QMessageBox, QSplitter, QTabWidget,
                                QToolBar, QVBoxLayout, QWidget)
 
 from app.inventory import InventoryFilterProxy, NodeKind
+from app.palette import (ActionsProvider, InventoryProvider, PaletteCatalog,
+                         SavedSearchesProvider)
 from widgets import help as guide
 from widgets.about import show_about
+from widgets.command_palette import CommandPalette
 from widgets.dialogs.add_server import AddServerDialog
+from widgets.keyboard_navigation import (KeyboardNavigation, ensure_keys_in_tooltips,
+                                         keyed_action, menu_actions, show_keys_in_tooltip)
 from widgets.status_bar import MainStatusBar
 from widgets.task_reporting import TaskReporter
 from widgets.tabs.events import EventsTab
@@ -61,8 +66,11 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(inventory)
         self._build_actions()
         self._build_central()
+        self._build_keyboard()
         self._build_menus()
         self._build_toolbar()
+        ensure_keys_in_tooltips([a for _where, actions in self._menu_actions()
+                                 for a in actions])
         self.status = MainStatusBar(self)
         self.setStatusBar(self.status)
         self._connect_alerts()
@@ -76,7 +84,8 @@ class MainWindow(QMainWindow):
         manager.stateChanged.connect(self._schedule_summary)
         inventory.batchApplied.connect(self._schedule_summary)
         self.task_reporter = TaskReporter(tasks, self.status, prompter, self)
-        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar)
+        self.geometry_keeper = WindowGeometry(self, self.splitter, self.tree, self.toolbar,
+                                              tabs=self.tabs, panes=self.navigation)
         self.geometry_keeper.restore()
         self._update_summary()
         self._selection_changed([])
@@ -95,33 +104,27 @@ class MainWindow(QMainWindow):
         self.commands.new_vm.set_handler(lambda conn_id: open_new_vm(self, conn_id))
         self.commands.clone.set_handler(lambda node: open_clone(self, node))
 
-        self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.close)
-
-        self.focus_filter_action = QAction("&Filter", self)
-        self.focus_filter_action.setShortcut(QKeySequence.StandardKey.Find)
-        self.focus_filter_action.triggered.connect(self.focus_filter)
-
-        self.about_action = QAction("&About HVConsole", self)
-        self.about_action.triggered.connect(lambda: show_about(self))
-
-        self.readme_action = QAction("HVConsole &Guide (README)", self)
-        self.readme_action.triggered.connect(guide.open_readme)
+        self.quit_action = keyed_action("&Quit", "Ctrl+Q", self, self.close)
+        # Ctrl+F is Search (widgets/search); the tree's name filter is one Shift away.
+        self.focus_filter_action = keyed_action("&Filter", "Ctrl+Shift+F", self,
+                                                self.focus_filter,
+                                                "Filter the tree by name or state")
+        self.about_action = keyed_action("&About HVConsole", "Ctrl+F1", self,
+                                         lambda: show_about(self))
+        self.readme_action = keyed_action("HVConsole &Guide (README)", "F1", self,
+                                          guide.open_readme)
         if guide.readme_url() is None:
             self.readme_action.setEnabled(False)
             self.readme_action.setToolTip("The README was not installed with this copy")
-        self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
-        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.shortcuts_action = keyed_action("&Keyboard Shortcuts", "Ctrl+/", self,
+                                             self.show_shortcuts)
 
         # For any selected objects (networks and pools have no commands of their own yet).
         self.copy_name_action = QAction("&Copy Name", self)
         self.copy_name_action.setShortcut(QKeySequence.StandardKey.Copy)
         self.copy_name_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.copy_name_action.triggered.connect(self.copy_names)
-        self.show_general_action = QAction("Show in &General", self)
-        self.show_general_action.triggered.connect(
-            lambda: self.tabs.setCurrentWidget(self.general_tab))
+        show_keys_in_tooltip(self.copy_name_action, "Copy the selected names")
 
         # Delete (the key) deletes the selected VMs, through the same confirmation, but
         # only in the tree: elsewhere the key belongs to a text field or a guest.
@@ -151,7 +154,20 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(4, 4, 0, 4)
         left_layout.setSpacing(4)
         left_layout.addWidget(self.filter_edit)
-        left_layout.addWidget(self.tree)
+        from widgets.search import SearchUi
+        self.search = SearchUi(self, self.closing, self.inventory, self.monitor,
+                               self.tree.select_node, self.show_warning)
+        self.search.tab.set_commands(list(self.commands.vm_commands), self._search_node,
+                                     self.commands.ctx.node_name)
+        # Saved searches under the servers, as XenCenter lists them in its navigation pane.
+        self.navigation = QSplitter(Qt.Orientation.Vertical)
+        self.navigation.setObjectName("navigationSplitter")
+        self.navigation.addWidget(self.tree)
+        self.navigation.addWidget(self.search.saved_view)
+        self.navigation.setStretchFactor(0, 4)
+        self.navigation.setStretchFactor(1, 1)
+        self.navigation.setChildrenCollapsible(False)
+        left_layout.addWidget(self.navigation)
 
         self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
@@ -176,6 +192,8 @@ class MainWindow(QMainWindow):
             self.alerts_tab = AlertsTab(self.alert_engine.model, self.alert_engine)
             self.tabs.addTab(self.alerts_tab, "Alerts")
 
+        self.search.place_tab(self.tabs)
+
         # An explicit minimum: the pages' own minimums (the Performance tab's toolbar is
         # built when first shown) would move the splitter whenever the tab changes.
         self.tabs.setMinimumWidth(TABS_MIN_WIDTH)
@@ -187,6 +205,43 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
+
+    def _build_keyboard(self) -> None:
+        """The palette (Ctrl+K; Ctrl+Shift+P for commands only) and the keys that move
+        between the panes and tabs (widgets/keyboard_navigation.py)."""
+        self.palette_catalog = PaletteCatalog()
+        self.palette_catalog.add_provider(ActionsProvider(self._menu_actions))
+        self.palette_catalog.add_provider(InventoryProvider(self.inventory,
+                                                            self.select_in_tree))
+        self.command_palette = CommandPalette(self.palette_catalog, self)
+        self.palette_catalog.add_provider(SavedSearchesProvider(self.search.store,
+                                                                self.search.open_search))
+        self.keyboard = KeyboardNavigation(
+            [self.filter_edit, self.tree, self.search.saved_view], self.tree, self.tabs,
+            self.command_palette.open_palette, self.command_palette.open_commands, self)
+        self.show_general_action = self.keyboard.tab_actions[
+            self.tabs.indexOf(self.general_tab)]
+        self.console_tab.forget_password_action.setShortcut(QKeySequence("Ctrl+Shift+J"))
+        show_keys_in_tooltip(self.console_tab.forget_password_action,
+                             self.console_tab.forget_password_action.toolTip())
+
+    def _menu_actions(self) -> list[tuple[str, list[QAction]]]:
+        """Every menu's and submenu's actions, for the palette (asked when it opens)."""
+        return menu_actions(self.menus())
+
+    def menus(self) -> list:
+        return [self.file_menu, self.edit_menu, self.server_menu, self.vm_menu,
+                self.storage_menu, self.network_menu, self.view_menu, self.help_menu]
+
+    def select_in_tree(self, conn_id: str, key: str) -> bool:
+        """Selects an object's row and gives the tree the keyboard; a filter that hides
+        the row is cleared first (the palette found it by name, the filter may not)."""
+        if not self.tree.select_node(conn_id, key) and self.filter_edit.text():
+            self.filter_edit.clear()
+            if not self.tree.select_node(conn_id, key):
+                return False
+        self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
 
     def _build_admin_tabs(self) -> None:
         """Snapshots, Storage and Networking (pools, volumes, virtual networks and their
@@ -221,6 +276,9 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.add_server_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.search.import_action)
+        file_menu.addAction(self.search.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.file_menu = file_menu
 
@@ -234,6 +292,7 @@ class MainWindow(QMainWindow):
             # Qt's standard key is empty on GNOME; Ctrl+, is what GNOME and KDE apps use.
             self.preferences_action.setShortcut(QKeySequence("Ctrl+,"))
             self.preferences_action.triggered.connect(self._open_preferences)
+            show_keys_in_tooltip(self.preferences_action)
 
         server_menu = bar.addMenu("&Server")
         _fill(server_menu, _actions(self.commands.host_commands))
@@ -247,7 +306,13 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("Vie&w")
         self.view_menu = view_menu
+        nav = self.keyboard
+        _fill(view_menu, [nav.palette_action, nav.commands_action, None, nav.tree_action,
+                          nav.next_pane_action, nav.previous_pane_action, None,
+                          *nav.tab_actions, None])
         view_menu.addAction(self.focus_filter_action)
+        view_menu.addAction(self.search.search_action)
+        view_menu.addAction(self.search.save_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.readme_action)
@@ -271,8 +336,23 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
         toggle = toolbar.toggleViewAction()
         toggle.setText("&Toolbar")
+        toggle.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        show_keys_in_tooltip(toggle, "Show or hide the toolbar")
         self.view_menu.insertAction(self.focus_filter_action, toggle)
         self.view_menu.insertSeparator(self.focus_filter_action)
+        self._build_tree_views(toggle)
+
+    def _build_tree_views(self, before) -> None:
+        """View › By Server / Folder / Tag / State / Custom Field, and VM › Organize…"""
+        from app.inventory.view_switcher import ViewSwitcher
+        from widgets.dialogs.organize import open_organize
+        from widgets.tree_views_menu import TreeViewsMenu
+        self.view_switcher = ViewSwitcher(self.inventory, self.proxy, self.preferences, self)
+        self.tree_views_menu = TreeViewsMenu(self.view_switcher, self.view_menu, before, self)
+        self.view_switcher.viewChanged.connect(lambda _v: self.tree.expand_hosts())
+        self.tree.expand_hosts()
+        self.commands.organize.set_handler(lambda nodes: open_organize(self, nodes))
+        self.commands.organize.field_definitions = self.view_switcher.field_defs
 
     # ---- behaviour ----
 
@@ -313,9 +393,7 @@ class MainWindow(QMainWindow):
         return node.obj.name
 
     def show_shortcuts(self):
-        actions = [a for menu in (self.file_menu, self.edit_menu, self.server_menu,
-                                  self.vm_menu, self.view_menu, self.help_menu)
-                   for a in menu.actions()]
+        actions = [a for menu in self.menus() for a in menu.actions()]
         return guide.show_shortcuts(actions, self)
 
     def _selection_changed(self, nodes: list) -> None:
@@ -328,6 +406,10 @@ class MainWindow(QMainWindow):
         if self.performance_tab is not None:
             self.performance_tab.set_selection(nodes)
 
+    def _search_node(self, key: tuple[str, str]):
+        """A search result's row in the tree: what a command on the results runs on."""
+        return self.inventory.node(*key)
+
     def _vm_actions(self) -> list:
         """The VM menu and a VM's context menu: the commands, then the console's own."""
         return [self.commands.new_vm.action, None] + _actions(self.commands.vm_commands) + [
@@ -336,7 +418,12 @@ class MainWindow(QMainWindow):
     def _context_actions(self, nodes: list) -> list:
         kinds = {node.kind for node in nodes}
         if kinds == {NodeKind.VM}:
-            return self._vm_actions()
+            start_on = self._start_on_menu(nodes)
+            return self._vm_actions() if start_on is None else \
+                [start_on, None] + self._vm_actions()
+        if kinds == {NodeKind.SERVER}:
+            return _actions(self.commands.server_commands) + [
+                None, self.show_general_action, self.copy_name_action]
         if kinds == {NodeKind.HOST}:
             commands = list(self.commands.host_commands)
             while commands and commands[0] in (self.commands.add_server, None):
@@ -351,6 +438,22 @@ class MainWindow(QMainWindow):
             return _actions(self.commands.network_commands) + [
                 None, self.show_general_action, self.copy_name_action]
         return []
+
+    def _start_on_menu(self, nodes: list):
+        """"Start on Server ▸ host" for halted VMs of a XenAPI pool (None: not a pool)."""
+        command = self.commands.start_on
+        servers = command.servers(nodes)
+        if not servers:
+            return None
+        menu = QMenu(command.text, self)
+        verdict = command.evaluate(nodes)
+        for server in servers:
+            action = menu.addAction(f"{server.name} ({server.state_label})")
+            action.setEnabled(verdict.enabled and server.enabled and server.live)
+            action.triggered.connect(
+                lambda _checked=False, s=server: command.start_on(nodes, s))
+        menu.menuAction().setEnabled(verdict.enabled)
+        return menu.menuAction()
 
     def _connect_alerts(self) -> None:
         """Firing alerts are counted on the Alerts tab's title and in the status bar."""

@@ -11,6 +11,7 @@ from app.vault import EncryptedFileVault, VaultError
 from connectors.libvirt.uri import validate_uri
 from widgets.dialogs.credentials import ask_remote_credentials
 from widgets.dialogs.host_key import ask_trust_host_key
+from widgets.dialogs.server_certificate import ask_trust_certificate
 from widgets.dialogs.vault_password import ask_vault_password
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ class RemotePrompts:
 
     async def host_key(self, check) -> bool:
         return await ask_trust_host_key(self.window, check)
+
+    async def certificate(self, uri, shown) -> bool:
+        """A XenServer / XCP-ng host's certificate on first contact."""
+        return await ask_trust_certificate(self.window, shown)
 
     async def unlock_file(self) -> bool:
         """Asks for the encrypted file's password (creating the file on first use)."""

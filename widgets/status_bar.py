@@ -15,6 +15,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
+from app import colours
+from widgets.appearance import follow_scheme
+
 RESULT_SHOWN_MS = 15000
 
 
@@ -30,9 +33,6 @@ class MainStatusBar(QStatusBar):
         self.summary_label.setObjectName("connectionSummary")
         self.demo_label = QLabel("Demo inventory (libvirt test driver)")
         self.demo_label.setObjectName("demoNotice")
-        self.demo_label.setStyleSheet(
-            "QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36c;"
-            " border-radius: 3px; padding: 0px 6px; }")
         self.demo_label.setVisible(False)
         self.task_label = QLabel()
         self.task_label.setObjectName("taskStatus")
@@ -48,7 +48,6 @@ class MainStatusBar(QStatusBar):
         self.alerts_button = QToolButton()
         self.alerts_button.setObjectName("alertsFiring")
         self.alerts_button.setAutoRaise(True)
-        self.alerts_button.setStyleSheet("QToolButton { color: #c62828; font-weight: bold; }")
         self.alerts_button.setToolTip("Show the Alerts tab")
         self.alerts_button.setVisible(False)
         self.alerts_button.clicked.connect(self.alertsClicked)
@@ -56,7 +55,20 @@ class MainStatusBar(QStatusBar):
         self.addPermanentWidget(self.task_label)
         self.addPermanentWidget(self.progress)
         self._demo = False
+        self._failed = False
         self.messageChanged.connect(self._message_changed)
+        follow_scheme(self, self._colour_labels)
+
+    def _colour_labels(self) -> None:
+        """The demo note, the alerts notice and a failure in the scheme's colours."""
+        c = colours.hex_colour
+        self.demo_label.setStyleSheet(
+            f"QLabel {{ background: {c(colours.NOTICE_BACKGROUND)}; "
+            f"color: {c(colours.NOTICE_TEXT)}; border: 1px solid {c(colours.NOTICE_BORDER)};"
+            " border-radius: 3px; padding: 0px 6px; }")
+        self.alerts_button.setStyleSheet(
+            f"QToolButton {{ color: {c(colours.ERROR)}; font-weight: bold; }}")
+        self.task_label.setStyleSheet(colours.style(colours.ERROR) if self._failed else "")
 
     def set_summary(self, servers: int, connected: int, vms: int, demo: bool) -> None:
         def plural(n: int, word: str) -> str:
@@ -83,6 +95,7 @@ class MainStatusBar(QStatusBar):
             self.progress.setVisible(False)
             return
         text = titles[-1] if len(titles) == 1 else f"{titles[-1]} (+{len(titles) - 1} more)"
+        self._failed = False
         self.task_label.setStyleSheet("")
         self.task_label.setText(text + "…")
         self.progress.setVisible(True)
@@ -96,5 +109,6 @@ class MainStatusBar(QStatusBar):
             self.progress.setValue(percent)
 
     def set_result(self, message: str, failed: bool) -> None:
-        self.task_label.setStyleSheet("color: #c62828;" if failed else "")
+        self._failed = failed
+        self.task_label.setStyleSheet(colours.style(colours.ERROR) if failed else "")
         self.task_label.setText(message)

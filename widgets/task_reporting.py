@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer
 
 from app.commands import Prompter
+from app.task_group import TaskGroup
 from app.tasks import Task, TaskManager, TaskState
 from widgets.status_bar import MainStatusBar
 
@@ -24,6 +25,7 @@ class TaskReporter(QObject):
         self._shown: Task | None = None
         tasks.taskStarted.connect(self._started)
         tasks.taskFinished.connect(self._finished)
+        tasks.groupStarted.connect(self._group_started)
 
     def _running_titles(self) -> list[str]:
         return [f"{task.title} — {task.detail}" if task.detail else task.title
@@ -42,15 +44,33 @@ class TaskReporter(QObject):
         running = self._running_titles()
         self._status.set_running(running)
         failed = task.state is TaskState.FAILED
-        if not running:
+        if not running and task.group is None:
             self._shown = task
             self._status.set_result(task.summary, failed)
         task.outcomeChanged.connect(self._outcome_changed)
         prompter = self._prompter
-        if failed and prompter is not None:
+        # A bulk operation's failures are told once, when it ends (_group_finished).
+        if failed and prompter is not None and task.group is None:
             # Not from inside the task's coroutine: a message box there would run its
             # own event loop in the middle of an asyncio step.
             QTimer.singleShot(0, lambda: prompter.show_error(task.title, task.error))
+
+    def _group_started(self, group: TaskGroup) -> None:
+        group.finished.connect(self._group_finished)
+
+    def _group_finished(self) -> None:
+        group = self.sender()
+        if not isinstance(group, TaskGroup):
+            return
+        failed = [r for r in group.results() if r.state == "failed"]
+        self._status.set_result(group.summary, bool(failed))
+        prompter = self._prompter
+        if failed and prompter is not None:
+            lines = [f"{r.target}: {r.text}" for r in failed[:10]]
+            if len(failed) > 10:
+                lines.append(f"… and {len(failed) - 10} more (Tasks tab)")
+            text = group.summary + "\n\n" + "\n".join(lines)
+            QTimer.singleShot(0, lambda: prompter.show_error(group.title, text))
 
     def _outcome_changed(self) -> None:
         task = self.sender()

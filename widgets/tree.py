@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMenu, QT
 
 from app.inventory import (CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE, InventoryFilterProxy,
                            InventoryModel, NodeKind)
+from app.inventory.grouped import GroupedModel
 from app.qt_types import AnyIndex
 
 MenuBuilder = Callable[[list], list[QAction | None]]
@@ -113,9 +114,11 @@ class InventoryTree(QTreeView):
             model.select(index, flags.Select | flags.Rows)
         self.scrollTo(visible[0])
 
-    def _inventory(self) -> InventoryModel:
+    def _inventory(self) -> InventoryModel | GroupedModel:
+        """What the filter shows: the inventory (by server) or a grouped view of it
+        (View menu); both find an object's row by key."""
         model = self._proxy.sourceModel()
-        assert isinstance(model, InventoryModel)
+        assert isinstance(model, (InventoryModel, GroupedModel))
         return model
 
     def _visible_index(self, conn_id, key) -> QModelIndex:
@@ -204,6 +207,10 @@ class InventoryTree(QTreeView):
         return None
 
     def expand_hosts(self) -> None:
+        """Opens the servers (or, in a grouped view, every group: folders nest)."""
+        if isinstance(self._proxy.sourceModel(), GroupedModel):
+            self.expandAll()
+            return
         for row in range(self._proxy.rowCount()):
             index = self._proxy.index(row, 0)
             if self._proxy.rowCount(index):

@@ -9,22 +9,18 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QHeaderView, QStyledItemDelegate, QStyleOptionViewItem,
                                QTreeView)
 
+from app import colours
 from app.inventory import CPU_COLUMN, MEMORY_COLUMN, STATE_COLUMN, USAGE_ROLE
-
-_TRACK = QColor(0, 0, 0, 28)
-_CPU = QColor("#4a90d9")
-_MEMORY = QColor("#7bb661")
-_HIGH = QColor("#d9534f")
 
 
 class UsageBarDelegate(QStyledItemDelegate):
-    def __init__(self, color: QColor, parent=None) -> None:
+    def __init__(self, colour_role: str, parent=None) -> None:
         super().__init__(parent)
-        self.color = color
+        self.colour_role = colour_role     # app/colours.py: light or dark at paint time
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         # The cell (background, selection, text) first, the bar over its foot: painted
@@ -36,18 +32,21 @@ class UsageBarDelegate(QStyledItemDelegate):
             bar = QRectF(rect.left(), rect.bottom() - 4, rect.width(), 4)
             painter.save()
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            painter.fillRect(bar, _TRACK)
+            scheme = colours.current_scheme()
+            painter.fillRect(bar, colours.colour(colours.USAGE_TRACK, scheme))
             filled = QRectF(bar.left(), bar.top(),
                             bar.width() * max(0.0, min(1.0, fraction)), bar.height())
-            painter.fillRect(filled, _HIGH if fraction >= 0.9 else self.color)
+            painter.fillRect(filled, colours.colour(
+                colours.USAGE_HIGH if fraction >= 0.9 else self.colour_role, scheme))
             painter.restore()
 
 
 def install_usage_columns(tree: QTreeView) -> None:
     """Bars, widths and click-to-sort for the tree's usage columns. The tree starts
     unsorted (the inventory's own order) and sorts when a header is clicked."""
-    tree.setItemDelegateForColumn(CPU_COLUMN, UsageBarDelegate(_CPU, tree))
-    tree.setItemDelegateForColumn(MEMORY_COLUMN, UsageBarDelegate(_MEMORY, tree))
+    tree.setItemDelegateForColumn(CPU_COLUMN, UsageBarDelegate(colours.USAGE_CPU, tree))
+    tree.setItemDelegateForColumn(MEMORY_COLUMN,
+                                  UsageBarDelegate(colours.USAGE_MEMORY, tree))
     header = tree.header()
     # The name column stretches: narrower State/CPU/Memory leave it room for names.
     for column, width in ((STATE_COLUMN, 96), (CPU_COLUMN, 50), (MEMORY_COLUMN, 76)):

@@ -1,4 +1,6 @@
-"""Where the main window and its splitter sit, remembered across runs.
+"""Where the main window and its splitter sit, remembered across runs — with the tree's
+columns (widths, order, hidden ones), the split between the tree and the saved searches,
+and the tab that was showing.
 
 The splitter between tree and tabs is placed once the window has its real size (placed
 before, Qt shrank both sides when the window came up smaller, and the tree jumped back
@@ -8,7 +10,9 @@ shows never moves it.
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStyle, QToolBar, QTreeView
+from PySide6.QtWidgets import QMainWindow, QSplitter, QStyle, QTabWidget, QToolBar, QTreeView
+
+from app import settings_file
 
 TREE_MIN_WIDTH = 220
 TABS_MIN_WIDTH = 560    # below it the Performance tab's toolbar is cut
@@ -21,11 +25,14 @@ def _settings() -> QSettings:
 
 class WindowGeometry:
     def __init__(self, window: QMainWindow, splitter: QSplitter, tree: QTreeView,
-                 toolbar: QToolBar) -> None:
+                 toolbar: QToolBar, *, tabs: QTabWidget | None = None,
+                 panes: QSplitter | None = None) -> None:
         self._window = window
         self._splitter = splitter
         self._tree = tree
         self._toolbar = toolbar
+        self._tabs = tabs
+        self._panes = panes
         self._saved_tree_width = 0
         self.placed = False
 
@@ -40,6 +47,18 @@ class WindowGeometry:
             self._saved_tree_width = 0
         visible = settings.value("window/toolbar", True)
         self._toolbar.setVisible(visible not in (False, "false"))
+        header = settings.value("window/tree_header")
+        if isinstance(header, QByteArray) and not header.isEmpty():
+            self._tree.header().restoreState(header)
+        panes = settings.value("window/panes")
+        if self._panes is not None and isinstance(panes, QByteArray) and not panes.isEmpty():
+            self._panes.restoreState(panes)
+        tab = str(settings.value("window/tab", "") or "")
+        if self._tabs is not None and tab:
+            for index in range(self._tabs.count()):
+                if tab_id(self._tabs, index) == tab:
+                    self._tabs.setCurrentIndex(index)
+                    break
 
     def save(self) -> None:
         settings = _settings()
@@ -47,7 +66,12 @@ class WindowGeometry:
         if self.placed:
             settings.setValue("window/tree_width", self.tree_width())
         settings.setValue("window/toolbar", not self._toolbar.isHidden())
-        settings.sync()
+        settings.setValue("window/tree_header", self._tree.header().saveState())
+        if self._panes is not None:
+            settings.setValue("window/panes", self._panes.saveState())
+        if self._tabs is not None and self._tabs.currentIndex() >= 0:
+            settings.setValue("window/tab", tab_id(self._tabs, self._tabs.currentIndex()))
+        settings_file.sync(settings)
 
     def tree_width(self) -> int:
         return self._splitter.sizes()[0]
@@ -81,3 +105,10 @@ class WindowGeometry:
         wanted = self._saved_tree_width or self.natural_tree_width()
         left = max(TREE_MIN_WIDTH, min(wanted, total - TABS_MIN_WIDTH))
         splitter.setSizes([left, max(TABS_MIN_WIDTH, total - left)])
+
+
+def tab_id(tabs: QTabWidget, index: int) -> str:
+    """A tab as remembered: its page's class ("ConsoleTab"), which neither a count in
+    the title ("Alerts (2)") nor a new tab inserted before it changes."""
+    page = tabs.widget(index)
+    return type(page).__name__ if page is not None else ""

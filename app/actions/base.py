@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.contracts import Connections, Host, Inventory
+from app.contracts import Connections, Host, Inventory, LifecycleHost
 
 if TYPE_CHECKING:
     from app.tasks import Task, TaskManager
@@ -38,8 +38,15 @@ class ActionContext:
             raise LookupError("the server's connection is gone")
         return host
 
+    def server(self, conn_id: str) -> LifecycleHost:
+        """The connection whatever its kind (a XenAPI pool too), for VM lifecycle."""
+        server = self.manager.server(conn_id)
+        if server is None:
+            raise LookupError("the server's connection is gone")
+        return server
+
     def conn_state(self, conn_id: str):
-        return self.manager.state(conn_id)[0] if self.manager.host(conn_id) else None
+        return self.manager.state(conn_id)[0] if self.manager.server(conn_id) else None
 
     def host_label(self, conn_id: str) -> str:
         return self.manager.label(conn_id)

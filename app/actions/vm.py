@@ -34,7 +34,9 @@ class VMLifecycle(VMAct):
         self.outcome_words = outcome_words
 
     async def run(self, task: Task) -> str | None:
-        await self.ctx.host(self.conn_id).vm_action(self.vm.key, self.action)
+        await self.ctx.server(self.conn_id).vm_action(
+            self.vm.key, self.action,
+            progress=lambda done: task.set_progress(round(done * 100)))
         return self.outcome_words
 
 
@@ -51,7 +53,7 @@ class VMShutdown(VMAct):
         self.give_up_s = give_up_s
 
     async def run(self, task: Task) -> str | None:
-        await self.ctx.host(self.conn_id).vm_action(self.vm.key, VMAction.SHUTDOWN)
+        await self.ctx.server(self.conn_id).vm_action(self.vm.key, VMAction.SHUTDOWN)
         outcome.follow_shutdown(self.ctx, task, self.conn_id, self.vm,
                                 patience_s=self.patience_s, give_up_s=self.give_up_s)
         return outcome.REQUESTED
@@ -67,7 +69,7 @@ class DeleteVMAction(VMAct):
         self.delete_storage = delete_storage
 
     async def run(self, task: Task) -> str | None:
-        warnings = await self.ctx.host(self.conn_id).delete_vm(self.vm.key,
+        warnings = await self.ctx.server(self.conn_id).delete_vm(self.vm.key,
                                                                  self.delete_storage)
         log = self.ctx.tasks.events_log
         for warning in warnings:

@@ -12,6 +12,9 @@ from .base import (Command, Context, DeleteChoice, DeleteTarget, Prompter, Verdi
 from .create import CloneVM, NewVM
 from .host import AddServer, DisconnectHost, ForgetPassword, ReconnectHost, RemoveHost
 from .migrate import EnterMaintenance, ExitMaintenance, MigrateVM
+from .organize import OrganizeVMs
+from .pool_hosts import (EnterServerMaintenance, ExitServerMaintenance, RebootServer,
+                         ShutDownServer, StartOnServer)
 from .properties import ShowProperties
 from .storage import (AutostartNetwork, AutostartPool, DeleteNetwork, DeletePool,
                       NewNetwork, NewPool, RefreshPool, StartNetwork, StartPool, StopNetwork,
@@ -28,7 +31,7 @@ __all__ = ["Command", "CommandSet", "DeleteChoice", "DeleteTarget", "Prompter", 
            "AddServer", "DisconnectHost", "ForgetPassword", "ReconnectHost", "RemoveHost",
            "DeleteVM", "ForceRebootVM", "ForceShutDownVM", "PauseVM", "RebootVM", "ResumeVM",
            "ShowProperties", "ShutDownVM", "StartVM", "SuspendVM", "NewVM", "CloneVM",
-           "MigrateVM", "EnterMaintenance", "ExitMaintenance"]
+           "MigrateVM", "EnterMaintenance", "ExitMaintenance", "OrganizeVMs"]
 
 
 class CommandSet(QObject):
@@ -57,16 +60,26 @@ class CommandSet(QObject):
         self.remove_host = RemoveHost(c, self)
         self.forget_password = ForgetPassword(c, self)
         self.properties = ShowProperties(c, self)
+        self.organize = OrganizeVMs(c, self)
         self.new_vm = NewVM(c, self)
         self.clone = CloneVM(c, self)
         self.migrate = MigrateVM(c, self)
         self.enter_maintenance = EnterMaintenance(c, self)
         self.exit_maintenance = ExitMaintenance(c, self)
+        # XenServer / XCP-ng pools (app/commands/pool_hosts.py)
+        self.start_on = StartOnServer(c, self)
+        self.reboot_server = RebootServer(c, self)
+        self.shutdown_server = ShutDownServer(c, self)
+        self.enter_server_maintenance = EnterServerMaintenance(c, self)
+        self.exit_server_maintenance = ExitServerMaintenance(c, self)
+        self.server_commands: list[Command | None] = [
+            self.enter_server_maintenance, self.exit_server_maintenance, None,
+            self.reboot_server, self.shutdown_server]
         self.vm_commands: list[Command | None] = [
             self.start, self.shutdown, self.reboot, None,
             self.suspend, self.pause, self.resume, None,
             self.force_shutdown, self.force_reboot, None, self.clone, self.migrate, None,
-            self.delete, None, self.properties]
+            self.delete, None, self.organize, self.properties]
         self.host_commands: list[Command | None] = [
             self.add_server, None, self.reconnect_host, self.disconnect_host, None,
             self.enter_maintenance, self.exit_maintenance, None,
@@ -101,7 +114,8 @@ class CommandSet(QObject):
 
     def all(self) -> list[Command]:
         return [c for c in self.vm_commands + self.host_commands + self.pool_commands
-                + self.network_commands if c is not None] + [self.new_vm]
+                + self.network_commands + self.server_commands if c is not None] + [
+                    self.new_vm, self.start_on]
 
     @property
     def selection(self) -> list[Node]:

@@ -23,7 +23,10 @@ from app.actions.base import Action, ActionContext
 from app.inventory import Node, NodeKind
 from connectors.libvirt.model import VMInfo
 
+from . import bulk
+
 if TYPE_CHECKING:
+    from app.task_group import TaskGroup
     from app.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -199,10 +202,33 @@ class Command(QObject):
     def start(self, verdict: Verdict) -> list[Task]:
         if not verdict.enabled:
             return []
+        if self.is_bulk(verdict):
+            return self.start_group(verdict)
         question = self.confirmation(verdict)
         if question and not self.ctx.prompter.confirm(self.verb, question, self.verb):
             return []
         return self.ctx.tasks.run_actions(self.actions(verdict))
+
+    # ---- many VMs at once (app/commands/bulk.py) ----
+
+    last_group: TaskGroup | None = None
+
+    def is_bulk(self, verdict: Verdict) -> bool:
+        return sum(1 for node in verdict.runnable if is_vm(node)) > 1
+
+    def start_group(self, verdict: Verdict, actions: Sequence[Action] | None = None,
+                    what: str = "") -> list[Task]:
+        """One confirmation naming how many VMs on which servers, then one task group;
+        the VMs the command refused are the group's skipped results."""
+        text = bulk.question(self.verb, verdict, self.ctx, self.confirmation(verdict), what)
+        if not self.ctx.prompter.confirm(self.verb, text, self.verb):
+            return []
+        title = f"{self.verb} {bulk.counted(len(verdict.runnable), 'VM')}"
+        group = self.ctx.tasks.run_group(
+            title, self.actions(verdict) if actions is None else actions,
+            bulk.skipped(self.ctx, verdict))
+        self.last_group = group
+        return group.tasks
 
     def run_on(self, nodes: Sequence[Node]) -> list[Task]:
         """For scripts and tests: the command on these objects, asking as the menu would."""

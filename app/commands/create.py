@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from app.tasks import Task
 
 
+NOT_FOR_POOLS = "not available for XenServer / XCP-ng pools yet"
+
 class NewVM(OpensDialog[Callable[[str], object]]):
     text = "&New VM…"
     icon_name = "action-new-vm"
@@ -37,6 +39,8 @@ class NewVM(OpensDialog[Callable[[str], object]]):
     def _why_not(self, conn_id: str) -> str:
         if self.ctx.conn_state(conn_id) is not ConnState.CONNECTED:
             return "not connected"
+        if self.ctx.manager.host(conn_id) is None:
+            return NOT_FOR_POOLS
         if self.ctx.host(conn_id).is_demo:
             return "the demo inventory (libvirt's test driver) cannot create VMs"
         return ""
@@ -61,6 +65,7 @@ class NewVM(OpensDialog[Callable[[str], object]]):
 class CloneVM(OpensDialog[Callable[[Node], object]]):
     text = "&Clone…"
     icon_name = "action-clone"
+    shortcut = "Ctrl+Shift+C"
     tooltip = "Make a copy of the shut-off VM, with its own disks"
     nothing = "select one VM"
 
@@ -74,6 +79,8 @@ class CloneVM(OpensDialog[Callable[[Node], object]]):
             return "its server is not connected"
         if vm.is_control_domain:
             return "the server's control domain"
+        if self.ctx.manager.host(node.conn_id) is None:
+            return NOT_FOR_POOLS
         if self.ctx.host(node.conn_id).is_demo:
             return "the demo inventory (libvirt's test driver) cannot copy disks"
         if vm.state is not VMState.SHUTOFF:

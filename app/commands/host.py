@@ -45,6 +45,7 @@ class HostCommand(Command):
 class DisconnectHost(HostCommand):
     text = "&Disconnect"
     icon_name = "action-disconnect"
+    shortcut = "Ctrl+Shift+D"
     tooltip = "Close the connection to the server"
     states = frozenset({ConnState.CONNECTED, ConnState.RECONNECTING, ConnState.CONNECTING})
     required_state = "connected"
@@ -54,6 +55,7 @@ class DisconnectHost(HostCommand):
 class ReconnectHost(HostCommand):
     text = "Re&connect"
     icon_name = "action-connect"
+    shortcut = "Ctrl+Shift+L"
     tooltip = "Connect to the server again"
     states = frozenset({ConnState.DISCONNECTED})
     required_state = "disconnected"
@@ -63,6 +65,7 @@ class ReconnectHost(HostCommand):
 class RemoveHost(HostCommand):
     text = "Re&move Server…"
     icon_name = "action-remove-server"
+    shortcut = "Ctrl+Shift+Del"
     tooltip = "Disconnect and forget the server"
     states = frozenset(ConnState)
     action_class = RemoveServer
@@ -78,6 +81,7 @@ class AddServer(OpensDialog[Callable[[], object]]):
 
     text = "&Add Server…"
     icon_name = "action-add-server"
+    shortcut = "Ctrl+Shift+A"
     tooltip = "Connect to a KVM or Xen host"
 
     def decide(self, selection: Sequence[Node]) -> Verdict:
@@ -100,6 +104,7 @@ class ForgetPassword(HostCommand):
 
     text = "&Forget Saved Password"
     icon_name = "action-forget-password"
+    shortcut = "Ctrl+Shift+K"
     tooltip = "Delete the password remembered for this server from the keyring"
     states = frozenset(ConnState)
 

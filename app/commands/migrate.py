@@ -125,6 +125,7 @@ class _MaintenanceCommand(Command):
 class EnterMaintenance(_MaintenanceCommand):
     text = "Enter &Maintenance Mode…"
     icon_name = "action-maintenance"
+    shortcut = "Ctrl+Shift+M"
     tooltip = "Move the running VMs to other servers and start nothing here"
     entering = True
 
@@ -132,5 +133,6 @@ class EnterMaintenance(_MaintenanceCommand):
 class ExitMaintenance(_MaintenanceCommand):
     text = "E&xit Maintenance Mode…"
     icon_name = "action-maintenance-exit"
+    shortcut = "Ctrl+Shift+X"
     tooltip = "Let VMs start here again, and bring back the ones that were moved away"
     entering = False

@@ -81,6 +81,7 @@ class PoolCommand(ObjectCommand):
 class StartPool(PoolCommand):
     text = "&Start Pool"
     icon_name = "action-start"
+    shortcut = "Alt+Shift+S"
     tooltip = "Start the storage pool (mount it, activate it)"
     op, required = "start", "stopped"
 
@@ -91,6 +92,7 @@ class StartPool(PoolCommand):
 class StopPool(PoolCommand):
     text = "S&top Pool"
     icon_name = "action-shutdown"
+    shortcut = "Alt+Shift+T"
     tooltip = "Stop the storage pool; its volumes stay where they are"
     op, required = "stop", "active"
 
@@ -114,6 +116,7 @@ class StopPool(PoolCommand):
 class RefreshPool(PoolCommand):
     text = "&Refresh Pool"
     icon_name = "action-reboot"
+    shortcut = "F5"
     tooltip = "Look again at what the pool holds (files copied in by hand, sizes)"
     op, required = "refresh", "active"
 
@@ -126,6 +129,7 @@ class AutostartPool(PoolCommand):
 
     text = "Start &Automatically"
     icon_name = "action-autostart"
+    shortcut = "Alt+Shift+A"
     tooltip = "Start the pool whenever the host's libvirt starts"
 
     def __init__(self, ctx: Context, parent: QObject | None = None) -> None:
@@ -163,6 +167,7 @@ class DeletePool(PoolCommand):
 
     text = "&Delete Pool…"
     icon_name = "action-delete"
+    shortcut = "Alt+Shift+Del"
     tooltip = "Remove the pool from the host, optionally with everything in it"
 
     def evaluate(self, selection: list[Node]) -> Verdict:  # type: ignore[override]
@@ -206,6 +211,7 @@ class NetworkCommand(ObjectCommand):
 class StartNetwork(NetworkCommand):
     text = "&Start Network"
     icon_name = "action-start"
+    shortcut = "Alt+Shift+G"
     tooltip = "Start the virtual network (its bridge, DHCP and DNS)"
     op, required = "start", "inactive"
 
@@ -216,6 +222,7 @@ class StartNetwork(NetworkCommand):
 class StopNetwork(NetworkCommand):
     text = "S&top Network"
     icon_name = "action-shutdown"
+    shortcut = "Alt+Shift+H"
     tooltip = "Stop the virtual network: guests on it lose their link"
     op, required = "stop", "active"
 
@@ -237,6 +244,7 @@ class StopNetwork(NetworkCommand):
 
 class AutostartNetwork(AutostartPool):
     kind = NodeKind.NETWORK
+    shortcut = "Alt+Shift+U"
     nothing = "select a virtual network"
     tooltip = "Start the network whenever the host's libvirt starts"
 
@@ -244,6 +252,7 @@ class AutostartNetwork(AutostartPool):
 class DeleteNetwork(NetworkCommand):
     text = "&Delete Network…"
     icon_name = "action-delete"
+    shortcut = "Alt+Shift+X"
     tooltip = "Stop the network and remove its definition"
 
     def confirmation(self, verdict: Verdict) -> str | None:
@@ -286,10 +295,12 @@ class HostWizardCommand(OpensDialog[Callable[[str], object]]):
 class NewPool(HostWizardCommand):
     text = "New Storage &Pool…"
     icon_name = "pool"
+    shortcut = "Alt+Shift+P"
     tooltip = "Add a storage pool to the selected server"
 
 
 class NewNetwork(HostWizardCommand):
     text = "New &Network…"
     icon_name = "network"
+    shortcut = "Alt+Shift+N"
     tooltip = "Add a virtual network to the selected server"

@@ -8,7 +8,7 @@ from app.actions import DeleteVMAction, VMLifecycle, VMShutdown
 from app.actions import outcome
 from app.actions.base import Action
 from connectors.libvirt.model import ConnState, VMAction, VMInfo, VMState
-from connectors.libvirt.support import unsupported_reason
+from connectors.libvirt.support import not_allowed_reason, unsupported_reason
 
 from .base import Command, DeleteTarget, Verdict, is_vm
 
@@ -47,7 +47,7 @@ class VMCommand(Command):
         if vm.state not in self.states:
             return vm.state.value + (f"; it must be {self.required_state}"
                                      if self.required_state else "")
-        return ""
+        return not_allowed_reason(vm, self.action_for(vm))
 
     def action_for(self, vm: VMInfo) -> VMAction | None:
         return self.vm_action

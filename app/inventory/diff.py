@@ -144,13 +144,19 @@ def plan(conn_id: str, changes: HostChanges,
             result.add(kind, Node(KIND_OF[kind], conn_id, key), obj)
         elif node.obj == obj:
             continue
-        elif record_name(node.obj) == obj.name:
+        elif record_name(node.obj) == obj.name and not _changes_server(node.obj, obj):
             result.updates.append((node, obj))
-        else:   # renamed: its row moves to keep the order by name
+        else:   # renamed (its row moves to keep the order by name), or moved to
+            # another member host of a XenAPI pool (started, stopped, migrated)
             result.remove(kind, node)
             result.add(kind, node, obj)
     result.count_moves(existing)
     return result
+
+
+def _changes_server(old: object, new: InventoryObject) -> bool:
+    return isinstance(old, VMInfo) and isinstance(new, VMInfo) and \
+        old.server_key != new.server_key
 
 
 def insertion_runs(children: list[Node], nodes: list[Node]) -> list[tuple[int, list[Node]]]:

@@ -43,7 +43,8 @@ _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 # A VM, network or pool row never has children: saying so spares the tree (and the
 # filter proxy in front of it) a hasChildren() call into Python per row it lays out.
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
-_HOST, _GROUP = NodeKind.HOST, NodeKind.GROUP   # compared by identity: enum hashing is slow
+# compared by identity: enum hashing is slow
+_HOST, _GROUP, _SERVER = NodeKind.HOST, NodeKind.GROUP, NodeKind.SERVER
 _LAST_COLUMN = len(COLUMNS) - 1
 
 
@@ -165,20 +166,22 @@ class InventoryModel(QAbstractItemModel):
         if plan.control_set:
             facts.control_domain = plan.control
         for kind, nodes in plan.removes.items():
-            parent = host if kind is ObjectKind.VM else self._group(host, kind)
-            if parent is None:
-                continue
             for node in nodes:
                 objects[kind].pop(node.key, None)
                 if self._nodes.get((conn_id, node.key)) is node:
                     del self._nodes[(conn_id, node.key)]
                 touched.add((conn_id, node.key))
-            if parent is not host and len(nodes) == len(parent.children):
-                self._remove_children(host, [parent])    # the group goes with them
-                del self._nodes[(conn_id, parent.key)]
-            else:
-                self._remove_children(parent, nodes)
-        for kind, entries in plan.adds.items():
+            if kind is ObjectKind.SERVER:
+                self._rehome_residents(host, nodes)
+            for parent, children in _by_parent(nodes):
+                if parent.kind is _GROUP and len(children) == len(parent.children):
+                    self._remove_children(host, [parent])    # the group goes with them
+                    del self._nodes[(conn_id, parent.key)]
+                else:
+                    self._remove_children(parent, children)
+        # Member hosts first: the VMs added with them go under them.
+        for kind in sorted(plan.adds, key=lambda k: k is not ObjectKind.SERVER):
+            entries = plan.adds[kind]
             for node, obj in entries:
                 node.obj = obj
                 node.sort_key = object_sort_key(obj, node.key)
@@ -187,6 +190,11 @@ class InventoryModel(QAbstractItemModel):
                 touched.add((conn_id, node.key))
             added = sorted((node for node, _ in entries), key=sort_key_of)
             if kind is ObjectKind.VM:
+                servers = objects[ObjectKind.SERVER]
+                for parent, children in _by_home(host, servers, added):
+                    self._insert_children(parent, children)
+                continue
+            if kind is ObjectKind.SERVER:
                 parent = host
             else:
                 parent = self._group(host, kind) or self._add_group(host, kind)
@@ -216,6 +224,14 @@ class InventoryModel(QAbstractItemModel):
                 entry[1].append(self._row(node))
         for parent, rows in by_parent.values():
             self._rows_changed(parent, min(rows), max(rows))
+
+    def _rehome_residents(self, host: Node, servers: list[Node]) -> None:
+        """VMs still under member hosts that leave move up to the pool."""
+        for server in servers:
+            residents = [n for n in server.children if n.kind is NodeKind.VM]
+            if residents:
+                self._remove_children(server, residents)
+                self._insert_children(host, residents)
 
     def _group(self, host: Node, kind: ObjectKind) -> Node | None:
         return self._nodes.get((host.conn_id, GROUP_OF[kind]))
@@ -273,7 +289,7 @@ class InventoryModel(QAbstractItemModel):
             return
         self._rows_changed(parent, 0, len(parent.children) - 1)
         for child in parent.children:
-            if child.kind is NodeKind.GROUP:
+            if child.kind is NodeKind.GROUP or child.kind is NodeKind.SERVER:
                 self._subtree_changed(child)
 
     # ================= lookups =================
@@ -298,17 +314,29 @@ class InventoryModel(QAbstractItemModel):
         node = self._nodes.get((conn_id, conn_id))
         return conn_id if node is None else self._presenter.host_name(node)
 
+    def host_uri(self, conn_id: str) -> str:
+        """The server's URI ("" for a connection the inventory does not have)."""
+        facts = self._facts.get(conn_id)
+        return "" if facts is None else facts.uri
+
     def control_domain(self, conn_id: str) -> VMInfo | None:
         """A Xen host's Dom0, which the tree does not list among the VMs."""
         facts = self._facts.get(conn_id)
         return None if facts is None else facts.control_domain
 
     def vms(self, conn_id: str) -> list[VMInfo]:
-        """The listed VMs of a host, in tree order."""
+        """The listed VMs of a host (of a pool: under its members, then its halted
+        ones), in tree order."""
         host = self._nodes.get((conn_id, conn_id))
         if host is None:
             return []
-        return [n.obj for n in host.children if isinstance(n.obj, VMInfo)]
+        out: list[VMInfo] = []
+        for node in host.children:
+            if node.kind is _SERVER:
+                out.extend(n.obj for n in node.children if isinstance(n.obj, VMInfo))
+            elif isinstance(node.obj, VMInfo):
+                out.append(node.obj)
+        return out
 
     def summary(self) -> tuple[int, int, int, bool]:
         """(servers, connected, VMs, demo shown) for the status bar."""
@@ -340,6 +368,15 @@ class InventoryModel(QAbstractItemModel):
             # VMs come first among a host's children (groups sort after them).
             self.dataChanged.emit(self.index(0, CPU_COLUMN, parent),
                                   self.index(vms - 1, MEMORY_COLUMN, parent))
+            # A pool's member hosts come first of all; their resident VMs under them.
+            for server_row, server in enumerate(host.children[:vms]):
+                if server.kind is not _SERVER:
+                    break
+                if server.children:
+                    under = self.index(server_row, 0, parent)
+                    self.dataChanged.emit(
+                        self.index(0, CPU_COLUMN, under),
+                        self.index(len(server.children) - 1, MEMORY_COLUMN, under))
 
     # ================= indexes =================
 
@@ -411,7 +448,8 @@ class InventoryModel(QAbstractItemModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         kind = index.internalPointer().kind
-        return _ROW_FLAGS if kind is _HOST or kind is _GROUP else _LEAF_FLAGS
+        return _ROW_FLAGS if kind is _HOST or kind is _GROUP or kind is _SERVER \
+            else _LEAF_FLAGS
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -420,3 +458,28 @@ class InventoryModel(QAbstractItemModel):
         if role == NODE_ROLE:
             return node
         return self._presenter.data(node, index.column(), role)
+
+
+def _by_parent(nodes: list[Node]) -> list[tuple[Node, list[Node]]]:
+    """Nodes grouped by their parent row (a pool's VMs sit under several)."""
+    groups: dict[int, tuple[Node, list[Node]]] = {}
+    for node in nodes:
+        if node.parent is not None:
+            groups.setdefault(id(node.parent), (node.parent, []))[1].append(node)
+    return list(groups.values())
+
+
+def _by_home(host: Node, servers: dict[str, Node], vms: list[Node]
+             ) -> list[tuple[Node, list[Node]]]:
+    """Sorted VM nodes grouped by the row they go under: the member host a XenAPI VM is
+    resident on, else the connection's own row; each group stays sorted."""
+    if not servers:
+        return [(host, vms)]
+    groups: dict[int, tuple[Node, list[Node]]] = {}
+    for node in vms:
+        obj = node.obj
+        home = servers.get(obj.server_key) if isinstance(obj, VMInfo) and \
+            obj.server_key else None
+        parent = home or host
+        groups.setdefault(id(parent), (parent, []))[1].append(node)
+    return list(groups.values())

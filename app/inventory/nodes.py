@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from connectors.libvirt.model import (ConnState, HostInfo, InventoryObject, NetworkInfo,
-                                      ObjectKind, PoolInfo, VMInfo)
+                                      ObjectKind, PoolInfo, ServerInfo, VMInfo)
 
 NETWORKS_GROUP = "Networks"
 STORAGE_GROUP = "Storage"
 
-Record: TypeAlias = VMInfo | NetworkInfo | PoolInfo | HostInfo
+Record: TypeAlias = VMInfo | NetworkInfo | PoolInfo | ServerInfo | HostInfo
 """What a row stands for: an object's record, or a host's HostInfo (None before the first
 connect, and for a group)."""
 
@@ -35,13 +35,15 @@ class NodeKind(enum.Enum):
     GROUP = "group"
     NETWORK = "network"
     POOL = "pool"
+    SERVER = "server"     # a member host of a XenAPI pool: its resident VMs under it
 
 
 # A host's objects: the kind of row each becomes and, for all but VMs, the group it is
 # listed under (a host's direct children are its VMs, then these groups in this order).
 KIND_OF: dict[ObjectKind, NodeKind] = {ObjectKind.VM: NodeKind.VM,
                                        ObjectKind.NETWORK: NodeKind.NETWORK,
-                                       ObjectKind.POOL: NodeKind.POOL}
+                                       ObjectKind.POOL: NodeKind.POOL,
+                                       ObjectKind.SERVER: NodeKind.SERVER}
 GROUP_OF: dict[ObjectKind, str] = {ObjectKind.NETWORK: NETWORKS_GROUP,
                                    ObjectKind.POOL: STORAGE_GROUP}
 GROUP_RANK: dict[str, int] = {NETWORKS_GROUP: 1, STORAGE_GROUP: 2}
@@ -97,8 +99,9 @@ def record_name(obj: Record | None) -> str:
 
 
 def object_sort_key(obj: InventoryObject, key: str) -> SortKey:
+    """A pool's member hosts (rank -1) come before its halted VMs, as in XenCenter."""
     name = obj.name or key
-    return (0, name.casefold(), name, key)
+    return (-1 if isinstance(obj, ServerInfo) else 0, name.casefold(), name, key)
 
 
 def group_sort_key(title: str) -> SortKey:

@@ -15,17 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtGui import QIcon
 
-from app import icons
+from app import colours, icons
 from app.contracts import UsageSource
 from app.inventory.columns import (COLUMNS, CPU_COLUMN, FILTER_ROLE, NAME_COLUMN, SORT_ROLE,
                                    USAGE_COLUMNS, USAGE_ROLE)
 from app.inventory.nodes import HostFacts, Node, NodeKind
-from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
-                                      VMState)
+from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo,
+                                      ServerInfo, VMInfo, VMState)
 
-_GREY = QBrush(QColor("#8a8a8a"))
 # Bound once: looking up Qt.ItemDataRole.DisplayRole costs some 30 times a module
 # constant's load (PySide6 resolves its enums lazily), and data() compares several a call.
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -86,7 +85,7 @@ class RowPresenter:
         if role == _DECORATION and column == NAME_COLUMN:
             return self.icon(node)
         if role == _FOREGROUND:
-            return _GREY if self.greyed(node) else None
+            return colours.brush(colours.MUTED) if self.greyed(node) else None
         if role == _TOOLTIP:
             return self.tooltip(node)
         return None
@@ -131,7 +130,7 @@ class RowPresenter:
                 facts, obj if isinstance(obj, HostInfo) else None)
         if isinstance(obj, VMInfo):
             return vm_state_text(obj)
-        if isinstance(obj, (NetworkInfo, PoolInfo)):
+        if isinstance(obj, (NetworkInfo, PoolInfo, ServerInfo)):
             return obj.state_label
         if node.kind is NodeKind.GROUP:
             return str(len(node.children))
@@ -150,6 +149,11 @@ class RowPresenter:
             return icons.network_icon(obj.active)
         if isinstance(obj, PoolInfo):
             return icons.pool_icon(obj.active)
+        if isinstance(obj, ServerInfo):
+            if not obj.live:
+                return icons.host_icon(ConnState.DISCONNECTED)
+            return icons.host_icon(ConnState.CONNECTED) if obj.enabled \
+                else icons.icon("host-maintenance")
         return icons.group_icon()
 
     def greyed(self, node: Node) -> bool:
@@ -180,6 +184,12 @@ class RowPresenter:
             return f"{obj.name}\n{obj.state_label}, {forward}" + stale
         if isinstance(obj, PoolInfo):
             return f"{obj.name}\n{obj.state_label}, {obj.pool_type}" + stale
+        if isinstance(obj, ServerInfo):
+            lines = [obj.name, obj.address, obj.version, obj.state_label]
+            if obj.cpus:
+                lines.append(f"{obj.cpus} CPUs ({obj.cpu_model}), "
+                             f"{obj.memory_kib // 1024} MiB")
+            return "\n".join(line for line in lines if line) + stale
         return node.name
 
     def _host_tooltip(self, host: Node, facts: HostFacts) -> str:

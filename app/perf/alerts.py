@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
 
 from app.qt_types import AnyIndex
 
+from app import colours
 from app import preferences as prefs
 from app.perf.monitor import PerfMonitor, vm_values
 from connectors.libvirt.model import ConnState
@@ -389,5 +389,5 @@ class AlertsModel(QAbstractTableModel):
                 return "Firing"
             return "Ended " + time.strftime("%H:%M:%S", time.localtime(ended))
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 3 and ended is None:
-            return QBrush(QColor("#c62828"))
+            return colours.brush(colours.ERROR)
         return None

@@ -202,6 +202,7 @@ class HistoryStore:
             raise ValueError("coarse tiers need a positive step")
         self.flush_interval_s = flush_interval_s
         self.warning: str | None = None
+        self.write_failure: str | None = None   # set by the writer thread, read by the app
         self._clock = clock
         self._lock = threading.Lock()        # guards the queue
         self._db_lock = threading.Lock()     # one user of the connection at a time
@@ -343,16 +344,31 @@ class HistoryStore:
                                  (level, now - tier.retention_s - tier.step_s))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:   # SQLite already rolled back after a full disk
+                    conn.execute("ROLLBACK")
                 raise
             return len(full_frames) + len(coarse)
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval_s):
-            try:
-                self.flush()
-            except Exception:  # a full disk must not kill the thread or the app
-                log.exception("writing the performance history failed")
+            self._flush_reporting()
+
+    def _flush_reporting(self) -> None:
+        """A flush that never raises: a full disk must not kill the thread or the app.
+        The transaction is rolled back (the file keeps what it had), the ticks of that
+        interval stay only in the live graphs, and ``write_failure`` says why until a
+        flush succeeds again."""
+        try:
+            self.flush()
+        except (sqlite3.Error, OSError) as exc:
+            if self.write_failure is None:
+                log.error("writing the performance history failed: %s", exc)
+            self.write_failure = (
+                f"The performance history could not be written to {self.path} ({exc}). "
+                "Graphs go on from memory, but what they show now will be missing from "
+                "the history; free some disk space and it is written again.")
+        else:
+            self.write_failure = None
 
     def close(self) -> None:
         """Flushes and closes. A read still running in a worker thread (a graph's history)

@@ -35,7 +35,9 @@ from app import preferences as prefs
 from app.perf.collector import PerfCollector, PerfTick
 from app.perf.history import DEFAULT_TIERS, HistoryStore, Tier
 from app.perf.ring import LiveBuffers, RingTable
+from app.perf.xapi_rrd import XapiRrdFeed
 from connectors.libvirt.model import ConnState
+from connectors.libvirt.stats import FULL_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,9 @@ class PerfMonitor(QObject):
         self._hot_hosts: dict[str, frozenset[str]] = {}  # ... and which hosts' own figures
         self._pending: set[asyncio.Future] = set()   # stops and restarts under way
         self._closed = False
+        self._history_failure: str | None = None
+        # XenServer / XCP-ng pools: their hosts keep their own RRDs (app/perf/xapi_rrd.py)
+        self.pools: XapiRrdFeed | None = None
         if history is not None and history.warning and events_log is not None:
             events_log.add("warning", "application", "performance history",
                            history.warning)
@@ -125,6 +130,21 @@ class PerfMonitor(QObject):
                 history.tiers = history_tiers(preferences.history_days)
         for conn_id in manager.conn_ids():
             self._state_changed(conn_id)
+
+    def follow_pools(self) -> XapiRrdFeed:
+        """Shows XenAPI pools too, from their hosts' own RRDs (the manager must be the
+        ConnectionManager: the feed follows its pools)."""
+        if self.pools is None:
+            self.pools = XapiRrdFeed(self.manager, self.ticked.emit)
+        return self.pools
+
+    def serves_pool(self, conn_id: str) -> bool:
+        """Whether ``conn_id`` is a XenAPI pool whose figures come from its RRDs."""
+        return self._pool(conn_id) is not None
+
+    def _pool(self, conn_id: str) -> XapiRrdFeed | None:
+        feed = self.pools
+        return feed if feed is not None and feed.serves(conn_id) else None
 
     # ---- what widgets read ----
 
@@ -181,6 +201,8 @@ class PerfMonitor(QObject):
             perf.conn_id in wanted for wanted in self._hot_hosts.values())
 
     def host_latest(self, conn_id: str, metric: str) -> float:
+        if (feed := self._pool(conn_id)) is not None:
+            return feed.latest(conn_id, None, metric)
         perf = self._hosts.get(conn_id)
         if perf is None:
             return math.nan
@@ -188,6 +210,16 @@ class PerfMonitor(QObject):
         if metric in HOST_SUM_METRICS:
             return perf.sums.tables[metric].latest(c.host_key)
         return c.host_buffers.tables[metric].latest(c.host_key)
+
+    def vm_latest(self, conn_id: str, key: str, metric: str) -> float:
+        """A VM's newest figure of ``metric`` (NaN when it has none lately): a VM off
+        screen is sampled every FULL_EVERY ticks only, so that many ticks are looked at."""
+        if (feed := self._pool(conn_id)) is not None:
+            return feed.latest(conn_id, key, metric)
+        perf = self._hosts.get(conn_id)
+        if perf is None:
+            return math.nan
+        return perf.collector.vm_buffers.tables[metric].latest(key, FULL_EVERY)
 
     def host_memory(self, conn_id: str) -> HostMemory | None:
         """The host's newest memory figures (see ``HostMemory``), None before its first
@@ -234,6 +266,8 @@ class PerfMonitor(QObject):
 
     def live_series(self, conn_id: str, key: str | None, metric: str
                     ) -> tuple[np.ndarray, np.ndarray]:
+        if (feed := self._pool(conn_id)) is not None:
+            return feed.live_series(conn_id, key, metric)
         perf = self._hosts.get(conn_id)
         if perf is None:
             return np.empty(0), np.empty(0)
@@ -250,6 +284,8 @@ class PerfMonitor(QObject):
         that is not connected (any more) too, as long as it has been seen this run.
         ``tier``: the history tier to read (``history_tier``), else the one reaching back
         to t_from."""
+        if (feed := self._pool(conn_id)) is not None:
+            return feed.history_series(conn_id, key, metric, t_from, t_to)
         if self.history is None:
             return np.empty(0), np.empty(0)
         object_key = key if key is not None else self.history_host_key(conn_id)
@@ -469,7 +505,22 @@ class PerfMonitor(QObject):
                     keys.append((key, "net", name, field_name))
                     values.append(value)
         perf.details.append(tick.wall, keys, np.array(values, dtype=np.float32))
+        self._report_history_failure()
         self.ticked.emit(perf.conn_id)
+
+    def _report_history_failure(self) -> None:
+        """Tells the Events log once when the history stops being written (a full disk)
+        and once when it is written again; sampling never stops for it."""
+        failure = self.history.write_failure if self.history is not None else None
+        if failure == self._history_failure:
+            return
+        if self.events_log is not None:
+            if failure is not None:
+                self.events_log.add("error", "application", "performance history", failure)
+            else:
+                self.events_log.add("info", "application", "performance history",
+                                    "The performance history is written again.")
+        self._history_failure = failure
 
     # ---- preferences ----
 
@@ -495,6 +546,8 @@ class PerfMonitor(QObject):
     async def close(self) -> None:
         """Stops every collector, then flushes and closes the history."""
         self._closed = True
+        if self.pools is not None:
+            await self.pools.close()
         hosts, self._hosts = list(self._hosts.values()), {}
         for perf in hosts:
             await self._close_one(perf)

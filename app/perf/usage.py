@@ -123,7 +123,19 @@ class UsageColumns(QObject):
             return None
         if not for_sorting:
             self._shown_hosts.add(node.conn_id)
-        if node.kind is NodeKind.HOST:
+        if m.serves_pool(node.conn_id):
+            # A XenAPI pool: the figures its hosts' RRDs gave (app/perf/xapi_rrd.py).
+            if node.kind is NodeKind.HOST and not for_sorting:
+                self._host_rows.add(node.conn_id)
+            vm = node.kind is NodeKind.VM
+            cpu = (m.vm_latest(node.conn_id, node.key, "cpu_percent") if vm
+                   else m.host_latest(node.conn_id, "cpu_percent"))
+            total = (m.vm_latest(node.conn_id, node.key, "mem_assigned_kib") if vm
+                     else m.host_latest(node.conn_id, "mem_total_kib"))
+            used = (m.vm_latest(node.conn_id, node.key, "mem_used_kib") if vm
+                    else m.host_latest(node.conn_id, "mem_used_kib"))
+            text = format_bytes(used * 1024.0) if used == used else ""
+        elif node.kind is NodeKind.HOST:
             if not for_sorting:
                 self._host_rows.add(node.conn_id)
             if m.collector(node.conn_id) is None:

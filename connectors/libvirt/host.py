@@ -28,10 +28,11 @@ from typing import TypeVar
 import libvirt
 
 from connectors.libvirt import (clone_ops, create_ops, eventloop, host_facts, inventory_read,
-                                readers, wording)
+                                organize_ops, readers, wording)
 from connectors.libvirt.actions import ACTIONS
 from connectors.libvirt.answer_watch import watch_answers
 from connectors.libvirt.delete import delete_domain
+from connectors.libvirt.domxml.organize import OrgChange, Organization
 from connectors.libvirt.host_networks import HostNetworks
 from connectors.libvirt.host_storage import HostStorage
 from connectors.libvirt.link import Link
@@ -311,8 +312,10 @@ class LibvirtHost:
 
     # ---- actions ----
 
-    async def vm_action(self, key: str, action: VMAction) -> None:
-        """One lifecycle call; raises ActionError with libvirt's reason in plain words."""
+    async def vm_action(self, key: str, action: VMAction,
+                        progress: Callable[[float], None] | None = None) -> None:
+        """One lifecycle call; raises ActionError with libvirt's reason in plain words.
+        (libvirt reports no progress for these: ``progress`` is not called.)"""
         link, conn = self._require_connection()
         name = self._name_of(key)
         lifecycle = ACTIONS[action]
@@ -335,6 +338,23 @@ class LibvirtHost:
             link, [(ObjectKind.VM, key)]
             + [(ObjectKind.POOL, p) for p in sorted(deleted.pools)])
         return deleted.warnings
+
+    async def change_organization(self, key: str, change: OrgChange) -> Organization:
+        """Tags, folder and custom fields written into the domain (organize_ops.py);
+        the VM is re-read at once, so the tree shows them without waiting for the event."""
+        name = self._name_of(key)
+        return await self.run_action(
+            lambda c: organize_ops.change_organization(c, key, change),
+            f"Could not change the tags, folder or fields of {name}",
+            f"while changing the tags, folder or fields of {name}",
+            refresh=[(ObjectKind.VM, key)])
+
+    async def set_description(self, key: str, text: str) -> None:
+        name = self._name_of(key)
+        await self.run_action(lambda c: organize_ops.set_description(c, key, text),
+                              f"Could not change the description of {name}",
+                              f"while changing the description of {name}",
+                              refresh=[(ObjectKind.VM, key)])
 
     async def domain_xml(self, key: str, secure: bool = False) -> str:
         """The domain's XML; ``secure`` includes secrets such as the console password

@@ -16,13 +16,17 @@ they trust. Everything here blocks: call it from a worker thread.
 from __future__ import annotations
 
 import base64
+import binascii
 import enum
 import hashlib
 import os
+import stat
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from connectors.atomic_file import PRIVATE, replace_file
 
 DEFAULT_SSH_PORT = 22
 SCAN_TIMEOUT_S = 5
@@ -155,13 +159,20 @@ class KnownHosts:
         return _parse_lines(done.stdout)
 
     def add(self, host: str, port: int | None, keys: Iterable[HostKey]) -> None:
-        """Appends the keys for host:port (what ssh does when you answer "yes")."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Adds the keys for host:port (what ssh does when you answer "yes"). The file
+        is rewritten whole (replace_file), not appended to: an append cut short by a crash
+        or a full disk leaves half a line that ssh then rejects for every host."""
         name = known_hosts_name(host, port)
         lines = "".join(f"{name} {k.key_type} {k.blob}\n" for k in keys)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as fh:
-            fh.write(lines)
+        try:
+            before = self.path.read_bytes()
+            mode = stat.S_IMODE(self.path.stat().st_mode)
+        except FileNotFoundError:
+            before, mode = b"", PRIVATE
+        if before and not before.endswith(b"\n"):
+            before += b"\n"
+        # A symlinked known_hosts (dotfiles kept in a repository) stays a symlink.
+        replace_file(os.path.realpath(self.path), before + lines.encode("utf-8"), mode)
 
     def remove(self, host: str, port: int | None) -> None:
         """Drops every key of host:port (``ssh-keygen -R``)."""
@@ -227,9 +238,19 @@ def _parse_lines(text: str) -> tuple[HostKey, ...]:
         parts = line.split()
         if parts[0].startswith("@"):      # @cert-authority / @revoked markers
             continue
-        if len(parts) >= 3:
+        if len(parts) >= 3 and _is_base64(parts[2]):
             keys.append(HostKey(parts[1], parts[2]))
     return tuple(dict.fromkeys(keys))
+
+
+def _is_base64(blob: str) -> bool:
+    """A key line whose key is not base64 (a damaged known_hosts line) is not a key: its
+    fingerprint could not even be shown (found by benchmarks/fuzz_campaign.py)."""
+    try:
+        base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 __all__ = ["HostKey", "HostKeyCheck", "HostKeyError", "KeyStatus", "KnownHosts", "check",

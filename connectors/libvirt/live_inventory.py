@@ -116,7 +116,7 @@ class LiveInventory:
                 self.vms[key] = obj
             elif isinstance(obj, NetworkInfo):
                 self.networks[key] = obj
-            else:
+            elif isinstance(obj, PoolInfo):
                 self.pools[key] = obj
 
     # ---- announcing (while connected) ----

@@ -47,6 +47,7 @@ class ObjectKind(enum.Enum):
     VM = "vm"
     NETWORK = "network"
     POOL = "pool"
+    SERVER = "server"      # a member host of a XenServer / XCP-ng pool (ServerInfo)
 
 
 class VMAction(enum.Enum):
@@ -124,6 +125,47 @@ class VMInfo:
     disks: tuple[DiskInfo, ...] = ()
     nics: tuple[NicInfo, ...] = ()
     graphics: tuple[GraphicsInfo, ...] = ()
+    # HVConsole's own organisation of the VM, kept in the domain's <metadata> under
+    # domxml.organize.ORGANIZE_NS: sorted unique tags; "" or a path like "/prod/web";
+    # (name, value) pairs sorted by name.
+    tags: tuple[str, ...] = ()
+    folder: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
+    # XenAPI pools only: the member (ServerInfo.key) the VM is resident on, "" when none,
+    # and the operations XAPI allows now (None: the hypervisor does not say; libvirt).
+    server_key: str = ""
+    allowed_operations: frozenset[str] | None = None
+    snapshots: int = 0
+    # The guest OS as libosinfo names it ("http://debian.org/debian/12"), from the
+    # domain's libosinfo metadata (virt-install, virt-manager and New VM write it); "".
+    os_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """One member host of a XenServer / XCP-ng pool: a row between the pool and its
+    resident VMs (the connection itself stands for the pool)."""
+
+    key: str                    # the host's UUID
+    name: str
+    address: str
+    enabled: bool               # False: disabled (maintenance mode)
+    live: bool                  # the pool master hears from it
+    is_master: bool
+    cpus: int = 0
+    cpu_model: str = ""
+    memory_kib: int = 0
+    free_memory_kib: int = 0
+    version: str = ""           # "XCP-ng 8.2.1"
+    allowed_operations: frozenset[str] = frozenset()
+
+    @property
+    def state_label(self) -> str:
+        if not self.live:
+            return "Unreachable"
+        if not self.enabled:
+            return "In maintenance"
+        return "Pool master" if self.is_master else "Connected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +225,7 @@ class HostInfo:
     is_demo: bool = False       # the embedded test-driver lab
 
 
-InventoryObject = VMInfo | NetworkInfo | PoolInfo
+InventoryObject = VMInfo | NetworkInfo | PoolInfo | ServerInfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,7 @@ def vm_from_domain(model: domxml.Domain, driver: str, *, state: int, reason: int
     arch = (os.arch or "") if os is not None else ""
     domain_type = model.type or ""
     max_memory = model.memory_kib or 0
+    org = model.organization
     return VMInfo(
         key=(model.uuid or "").strip(), name=(model.name or "").strip(),
         state=vm_state, state_reason=reason_text,
@@ -133,7 +134,9 @@ def vm_from_domain(model: domxml.Domain, driver: str, *, state: int, reason: int
         is_control_domain=driver == "xen" and dom_id == 0,
         disks=tuple(_disk(d) for d in model.disks),
         nics=tuple(_nic(n) for n in model.interfaces),
-        graphics=tuple(_graphics(g) for g in model.graphics))
+        graphics=tuple(_graphics(g) for g in model.graphics),
+        tags=org.tags, folder=org.folder, custom_fields=org.custom_fields,
+        os_id=(model.os_id or "").strip())
 
 
 def read_network(net: libvirt.virNetwork) -> NetworkInfo:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import libvirt
 
 from connectors.libvirt import readers, wording
+from connectors.libvirt.domxml.organize import ORGANIZE_NS
 from connectors.libvirt.model import HypervisorEvent, ObjectKind
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,13 @@ class _Callbacks:
         self._vm(generation, dom, f"Device {alias} removed")
 
     def metadata(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, mtype: int,
-                 _nsuri: str | None, generation: int) -> None:
-        what = {0: "Description", 1: "Title"}.get(mtype, "Metadata")
+                 nsuri: str | None, generation: int) -> None:
+        # The VM is re-read on any of these: that is how tags set elsewhere (another
+        # console, virsh metadata --set) reach the tree.
+        if mtype == libvirt.VIR_DOMAIN_METADATA_ELEMENT and nsuri == ORGANIZE_NS:
+            what = "Tags, folder or fields"
+        else:
+            what = {0: "Description", 1: "Title"}.get(mtype, "Metadata")
         self._vm(generation, dom, f"{what} changed")
 
     def network_lifecycle(self, _conn: libvirt.virConnect, net: libvirt.virNetwork,

@@ -27,3 +27,17 @@ def unsupported_reason(vm: VMInfo, action: VMAction | None) -> str:
     if action is None:
         return ""
     return _UNSUPPORTED.get(vm.domain_type, {}).get(action, "")
+
+
+def not_allowed_reason(vm: VMInfo, action: VMAction | None) -> str:
+    """Why a XenAPI pool does not allow ``action`` on ``vm`` now (XAPI lists what it
+    allows in the VM's allowed_operations; it knows better than a guess from the power
+    state: an operation already running, a missing PV driver); "" when it does, or for
+    hypervisors that do not say."""
+    if action is None or vm.allowed_operations is None:
+        return ""
+    from connectors.xapi.pool import xapi_operation
+    operation = xapi_operation(vm, action)
+    if operation in vm.allowed_operations:
+        return ""
+    return f"the pool does not allow {operation.replace('_', ' ')} on it now"

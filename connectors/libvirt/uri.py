@@ -55,6 +55,8 @@ def validate_uri(text: str) -> ParsedURI:
     if any(not ch.isprintable() for ch in text):
         raise ValueError("The URI contains a character that cannot be typed; "
                          "write it as plain text, for example qemu:///system.")
+    if text.lower().startswith("xapi://"):
+        return _xapi(text)
     if "://" not in text:
         raise ValueError("The URI is missing '://': write it as driver://[user@host]/path, "
                          f"for example {EXAMPLES}.")
@@ -88,6 +90,17 @@ def validate_uri(text: str) -> ParsedURI:
     return ParsedURI(uri=normalised, driver=driver, transport=transport, user=user,
                      host=host, port=port, path=path, params=params,
                      is_local=not host, display_name=host or "localhost")
+
+
+def _xapi(text: str) -> ParsedURI:
+    """A XenServer / XCP-ng pool (connectors.xapi): not libvirt's, but a server the user
+    adds the same way, so the same checker answers for it (driver "xapi")."""
+    from connectors.xapi.uri import parse as parse_xapi
+    target = parse_xapi(text)
+    params = {"fingerprint": target.fingerprint} if target.fingerprint else {}
+    return ParsedURI(uri=target.uri, driver="xapi", transport="", user=target.user,
+                     host=target.host, port=target.port, path="", params=params,
+                     is_local=False, display_name=target.host)
 
 
 def libvirt_uri(uri: str) -> str:

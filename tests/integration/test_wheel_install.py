@@ -43,7 +43,8 @@ def installed(tmp_path_factory) -> Path:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    site = subprocess.run([str(python), "-c",
+                           "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "borrowed-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     done = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
@@ -84,7 +85,8 @@ def test_the_installed_wheel_opens_the_demo_with_its_icons(installed, tmp_path):
 
 
 def test_a_missing_demo_lab_is_a_sentence_not_a_traceback(installed, tmp_path):
-    lab = subprocess.run([str(installed / "python"), "-c", "import resources; print(resources.DEMO_LAB)"],
+    lab = subprocess.run([str(installed / "python"), "-c",
+                          "import resources; print(resources.DEMO_LAB)"],
                          capture_output=True, text=True, cwd=tmp_path, check=True).stdout.strip()
     hidden = Path(lab + ".away")
     os.rename(lab, hidden)
@@ -98,3 +100,20 @@ def test_a_missing_demo_lab_is_a_sentence_not_a_traceback(installed, tmp_path):
     assert "The demo inventory cannot be shown: its file" in done.stderr
     assert "is missing from this installation of HVConsole" in done.stderr
     assert shot.is_file()
+
+
+def test_the_console_script_says_the_version_the_wheel_was_built_as(installed, tmp_path):
+    """The version comes from the installed distribution's metadata: the venv has no
+    pyproject.toml for app/version.py's source-tree fallback to read."""
+    import tomllib
+    built_as = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    metadata = subprocess.run(
+        [str(installed / "python"), "-c",
+         "import importlib.metadata as m, app.version as v, pathlib;"
+         "print(m.version('hvconsole'));"
+         "print((pathlib.Path(v.__file__).parent.parent / 'pyproject.toml').exists())"],
+        capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split()
+    assert metadata == [built_as, "False"]
+    done = _run(installed, tmp_path, "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"hvconsole {built_as} (libvirt "), done.stdout

@@ -156,11 +156,16 @@ def test_multi_selection_runs_on_each_vm_that_can(make):
     lab.commands.start.action.trigger()
     lab.wait(lambda: lab.state("ci-runner-2") is VMState.RUNNING
              and lab.state("legacy-erp") is VMState.RUNNING)
-    lab.wait(lambda: sum("done" in m for _, m in lab.actions()) == 2)
-    # One row per VM, rewritten in place when its task ended.
-    assert sorted(lab.actions()) == [
+    lab.wait(lambda: sum(m.endswith(": done") for _, m in lab.actions()) == 2)
+    # One row per VM, rewritten in place when its task ended; the VM it could not run
+    # on is said too, and the group's own row ends with the totals.
+    server = lab.commands.ctx.host_label(lab.conn)
+    lab.wait(lambda: (server, "Start 2 VMs: 2 done, 1 skipped") in lab.actions())
+    assert sorted(lab.actions()) == sorted([
+        (server, "Start 2 VMs: 2 done, 1 skipped"),
+        (lab.target("web-01"), "Start 2 VMs: skipped: running; it must be shut off"),
         (lab.target("ci-runner-2"), "Starting VM ci-runner-2: done"),
-        (lab.target("legacy-erp"), "Starting VM legacy-erp: done")]
+        (lab.target("legacy-erp"), "Starting VM legacy-erp: done")])
 
 
 def test_resume_restores_a_suspended_vm_and_unpauses_a_paused_one(make):
@@ -308,7 +313,7 @@ def test_forget_saved_password_is_offered_only_when_something_is_saved(make, tmp
     lab.wait(lambda: "checking" not in forget.action.toolTip())
     assert not forget.action.isEnabled()
     assert forget.action.toolTip() == ("Delete the password remembered for this server from "
-                                       "the keyring: Demo lab: nothing is saved")
+                                       "the keyring: Demo lab: nothing is saved (Ctrl+Shift+K)")
 
     parsed = validate_uri(lab.manager.host(lab.conn).uri)
     vault.set(secret_key("passphrase", "", parsed), "s3cret")

@@ -38,6 +38,16 @@ def test_vv_files(tmp_path):
         read_vv_file(path)
 
 
+def test_a_connection_file_saved_without_its_extension_is_still_one(tmp_path):
+    from widgets.console.standalone import address_of
+    path = tmp_path / "console"          # as a browser may save a download
+    path.write_text("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=5930\n")
+    a = address_of(str(path))
+    assert (a.protocol, a.host, a.port) == ("spice", "127.0.0.1", 5930)
+    with pytest.raises(ValueError, match="not a console address"):
+        address_of(str(tmp_path / "missing"))
+
+
 @pytest.fixture
 def vnc_server():
     """A one-connection VNC server on 127.0.0.1 sending a 16x8 green picture."""

@@ -173,3 +173,32 @@ def test_host_cores_are_read_only_while_watched(aloop, stack):
     assert collector.per_core is True
     stack.monitor.unwatch(conn_id, None)
     assert collector.per_core is False
+
+
+def test_a_history_that_cannot_be_written_is_reported_and_sampling_goes_on(aloop, stack):
+    """The history refuses writes (SQLite's query_only stands in for a full disk here;
+    tests/unit/test_atomic_file.py fills a real one): the Events log says so once, the live
+    graphs keep every tick, and it says so again when writing works again."""
+    def messages():
+        return [stack.events_log.index(r, 3).data()
+                for r in range(stack.events_log.rowCount())]
+
+    async def scenario():
+        conn_id = await open_lab(stack, wait_until)
+        key = running_keys(stack, conn_id)[0]
+        replay = await replay_only(stack, conn_id, {key: Load(cpu_percent=30)})
+        stack.history._conn.execute("PRAGMA query_only=1")
+        for _ in range(3):
+            replay.tick()
+            stack.history._flush_reporting()
+        assert sum("performance history could not be written" in m
+                   for m in messages()) == 1
+        t, v = stack.monitor.series(conn_id, key, "cpu_percent", time.time() - 600,
+                                    time.time() + 10, use_history=False)
+        assert len(t) >= 3 and v[-1] == pytest.approx(30.0, abs=0.5)
+        stack.history._conn.execute("PRAGMA query_only=0")
+        stack.history._flush_reporting()
+        replay.tick()
+        assert "The performance history is written again." in messages()
+
+    aloop.run_until_complete(scenario())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
+from connectors.libvirt import hostkeys
 from connectors.libvirt.hostkeys import (HostKey, HostKeyCheck, KeyStatus, KnownHosts,
                                          classify, default_known_hosts, known_hosts_name,
                                          preferred_first)
@@ -82,3 +84,26 @@ def test_descriptions_say_what_to_do(tmp_path):
 ])
 def test_ssh_runs_without_a_terminal(uri, expected):
     assert libvirt_uri(uri) == expected
+
+
+# ---- hostile key lines (benchmarks/fuzz_campaign.py's known-hosts parser) ----
+
+GOOD_BLOB = "AAAAC3NzaC1lZDI1NTE5AAAAI" + "A" * 43
+
+
+@settings(deadline=None)
+@example("kvm1.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv\n")         # bad padding
+@example("kvm1.example ssh-ed25519 AAAA\u00e9C3Nz\n")                      # not ASCII
+@given(st.lists(st.one_of(
+    st.text(max_size=60),
+    st.builds(lambda host, kind, blob: f"{host} {kind} {blob}", st.text(
+        st.characters(blacklist_categories=("Zs", "Cc", "Cs")), min_size=1, max_size=20),
+        st.sampled_from(["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "x"]),
+        st.one_of(st.just(GOOD_BLOB), st.text(max_size=40)))), max_size=6))
+def test_any_key_lines_give_keys_whose_fingerprints_can_be_shown(lines):
+    """A damaged known_hosts line (ssh-keygen -F prints what is in the file) is skipped;
+    every key that is read can be fingerprinted for the trust dialog."""
+    keys = hostkeys._parse_lines("\n".join(lines))
+    for key in keys:
+        assert key.fingerprint.startswith("SHA256:") and key.label
+    hostkeys.classify(keys, keys[:1])

@@ -16,7 +16,7 @@ from connectors.console.rfb import messages as m
 from connectors.console.state import ConsoleError, ProtocolError
 from tests.unit.rfb_helpers import handshake_38, rect, run_client, update
 
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 ENCODINGS = [m.ENC_RAW, m.ENC_COPYRECT, m.ENC_HEXTILE, m.ENC_ZRLE, m.ENC_TIGHT,
              m.ENC_TIGHT_PNG, m.ENC_DESKTOP_SIZE, m.ENC_EXTENDED_DESKTOP_SIZE, m.ENC_CURSOR,

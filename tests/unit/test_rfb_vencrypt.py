@@ -233,7 +233,7 @@ def test_tls_runs_over_a_command_stream_as_over_ssh(ca, tmp_path):
     assert asyncio.run(run()) == ("VeNCrypt X509None", 32)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subtypes=st.lists(st.sampled_from([*auth.VENCRYPT_SUBTYPES, 0, 263, 264, 2**32 - 1]),
                          max_size=5),
        count=st.one_of(st.none(), st.integers(0, 255)), rest=st.binary(max_size=400))

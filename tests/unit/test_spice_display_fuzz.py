@@ -20,7 +20,7 @@ from connectors.console.state import ProtocolError
 from tests.unit import spice_display_helpers as h
 from tests.unit.test_spice_display import Recorder
 
-FUZZ = settings(max_examples=200, deadline=None,
+FUZZ = settings(deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 MEMORY_BOUND = 48 << 20
 SMALL = dict(cache_pixels=1 << 16, offscreen_pixels=1 << 16, max_primary_pixels=256 * 256)

@@ -129,8 +129,8 @@ def test_enter_connects_with_every_preset(qtbot, monkeypatch, preset):
     assert not dialog.isVisible()
     expected = {"": "test:///default"}.get(preset.scheme)
     if expected is None:
-        expected = (f"{preset.scheme}://admin@kvm1.example.org/system" if preset.remote
-                    else f"{preset.scheme}:///system")
+        expected = (f"{preset.scheme}://admin@kvm1.example.org{preset.path}"
+                    if preset.remote else f"{preset.scheme}:///system")
     assert dialog.uri() == expected
     assert not dialog.keyfile_button.autoDefault()
 

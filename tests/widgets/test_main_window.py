@@ -432,7 +432,8 @@ def test_menus_hold_what_a_new_user_looks_for(session, qtbot, monkeypatch):
 
     def texts(menu):
         return [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
-    assert texts(window.file_menu) == ["Add Server…", "Quit"]
+    assert texts(window.file_menu) == ["Add Server…", "Import Searches…", "Export Searches…",
+                                       "Quit"]
     assert "Preferences…" in texts(window.edit_menu)
     assert window.preferences_action.shortcut().toString() == "Ctrl+,"
     assert texts(window.help_menu) == ["HVConsole Guide (README)", "Keyboard Shortcuts",

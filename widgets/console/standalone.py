@@ -17,8 +17,11 @@ SETTLE_MAX_S = 3.0
 
 
 def address_of(target: str) -> ConsoleAddress:
-    """Raises ValueError with a sentence."""
-    if target.endswith(".vv"):
+    """Raises ValueError with a sentence. Any file that exists is read as a virt-viewer
+    file: one a browser saved without its .vv (the desktop knows it by its
+    ``[virt-viewer]`` line, packaging/*.mime.xml) is opened by a double-click too."""
+    from pathlib import Path
+    if target.endswith(".vv") or Path(target).is_file():
         return read_vv_file(target)
     return parse_console_uri(target)
 
@@ -118,6 +121,7 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
 
     from app.console_openers import address_opener
     from app.console_session import ConsoleSession
+    from app.version import APP_ID
     from widgets.console.pane import ConsolePane
     from widgets.console.window import ConsoleWindow, password_prompt
     from widgets.icons import app_icon
@@ -125,6 +129,7 @@ def run_window(address: ConsoleAddress, options: dict | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("HVConsole")
+    app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
     # The window closing ends main() (which closes the connection first); Qt quitting on
     # the last closed window would stop the loop under it.

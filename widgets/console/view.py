@@ -25,6 +25,11 @@ RELATIVE_CENTRE = 0x7FFF  # QEMU reads relative motion as offsets from this
 FULLSCREEN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 FULLSCREEN_KEY_TEXT = "Ctrl+Alt+Enter"
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+# Ctrl+Alt+Home gives the keyboard back to the window: the one combination a console with
+# the focus does not send to the guest. The window's "Go to Tree" action (same keys) takes
+# it from there (widgets/keyboard_navigation.py).
+LEAVE_KEY = Qt.Key.Key_Home
+LEAVE_KEY_TEXT = "Ctrl+Alt+Home"
 
 
 class ConsoleView(QWidget):
@@ -150,6 +155,10 @@ class ConsoleView(QWidget):
         # While the console has the focus every key is the guest's: no shortcut of the
         # window around it (Ctrl+F, Ctrl+N, Ctrl+Q of the main window) takes it first.
         if event.type() == event.Type.ShortcutOverride:
+            if event.key() == LEAVE_KEY and event.modifiers() & CTRL_ALT == CTRL_ALT:
+                self.release_grab()
+                event.ignore()      # not accepted: the window's shortcut runs
+                return True
             event.accept()
             return True
         # Tab and Backtab belong to the guest, not to Qt's focus chain.

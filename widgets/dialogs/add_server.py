@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
+from app import colours
 from connectors.libvirt.uri import validate_uri
 
 
@@ -45,6 +46,10 @@ PRESETS: tuple[Preset, ...] = (
            keyfile=True, password=True),
     Preset("KVM over TLS", "qemu+tls", remote=True, default_port=16514, password=True),
     Preset("KVM over TCP (SASL login)", "qemu+tcp", remote=True, default_port=16509,
+           password=True),
+    # XAPI, not libvirt: any pool member's address; TLS always (the certificate is shown
+    # on first contact), the password asked for and kept in the keyring if wished.
+    Preset("XenServer / XCP-ng pool", "xapi", path="", remote=True, default_port=443,
            password=True),
     Preset("Custom libvirt URI", ""),
 )
@@ -109,7 +114,7 @@ class AddServerDialog(QDialog):
         self.uri_edit.setPlaceholderText("driver[+transport]://[user@][host][:port]/path")
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.setStyleSheet(colours.style(colours.ERROR))
         self.error_label.setObjectName("uriError")
 
         form = QFormLayout()

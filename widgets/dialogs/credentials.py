@@ -15,6 +15,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
                                QLineEdit, QVBoxLayout, QWidget)
 
+from app import colours
 from connectors.libvirt.model import CredentialRequest
 
 from .awaiting import run_dialog
@@ -48,7 +49,7 @@ class CredentialsDialog(QDialog):
         self.note_label = QLabel()
         self.note_label.setObjectName("credentialsNote")
         self.note_label.setWordWrap(True)
-        self.note_label.setStyleSheet("color: #c62828;")
+        self.note_label.setStyleSheet(colours.style(colours.ERROR))
         self.note_label.setVisible(False)
         self.vault_label = QLabel()
         self.vault_label.setObjectName("vaultMessage")

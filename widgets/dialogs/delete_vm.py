@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QHeaderView, QLabel,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from app import colours
 from app.commands import DeleteChoice, DeleteTarget
 from connectors.libvirt.model import DiskInfo, VMInfo
 
@@ -82,7 +83,7 @@ class DeleteVMDialog(QDialog):
         self.warning = QLabel(warning_text(self.targets))
         self.warning.setObjectName("deleteWarning")
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #a4262c; font-weight: bold;")
+        self.warning.setStyleSheet(colours.style(colours.ERROR) + " font-weight: bold;")
         self.warning.setVisible(bool(self.warning.text()))
         layout.addWidget(self.warning)
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QHeaderView
                                QListWidget, QListWidgetItem, QMessageBox, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from app import colours
 from app.maintenance import EvacuationPlan, MaintenanceMode
 from connectors.libvirt.model import ActionError
 
@@ -112,7 +113,7 @@ class EnterMaintenanceDialog(QDialog):
         for refusal in plan.refused:
             item = QTreeWidgetItem(self.moves, [refusal.name,
                                                 f"cannot move: {refusal.reasons[0]}"])
-            item.setForeground(1, Qt.GlobalColor.red)
+            item.setForeground(1, colours.brush(colours.ERROR))
             item.setToolTip(1, "\n".join(refusal.reasons))
         self.shut_down.setEnabled(bool(plan.refused))
         if not plan.moves and not plan.refused:

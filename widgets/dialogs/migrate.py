@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QRadioButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from app import colours
 from app.migration import MigrationRequest, MigrationService, PreCheck
 from connectors.libvirt.migration import MigrationOptions, size_text
 from connectors.libvirt.migration_check import Problem, peer_access
@@ -354,12 +355,14 @@ class MigrateDialog(QDialog):
             self.check_label.setText(html.escape(status))
             return
         if not problems:
-            self.check_label.setText("<span style='color:#2e7d32'>✔ Ready to migrate.</span>")
+            self.check_label.setText(f"<span style='color:{colours.hex_colour(colours.SUCCESS)}'>"
+                                     "✔ Ready to migrate.</span>")
             return
         many = len(self.vms) > 1
         lines = []
         for name, problem in problems:
-            mark, colour = ("✖", "#c62828") if problem.blocking else ("⚠", "#8d6e00")
+            mark, colour = (("✖", colours.hex_colour(colours.ERROR)) if problem.blocking
+                            else ("⚠", colours.hex_colour(colours.WARNING)))
             text = f"{name}: {problem.reason}" if many else problem.reason
             lines.append(f"<span style='color:{colour}'>{mark}</span> {html.escape(text)}")
         self.check_label.setText("<br>".join(lines))

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDialog, QDialogButtonBo
                                QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QRadioButton,
                                QVBoxLayout, QWidget)
 
+from app import colours
 from app.snapshots import SnapshotsController
 from connectors.libvirt.capabilities import Offer
 from connectors.libvirt.snapshot_ops import SnapshotInfo, TakeRequest
@@ -66,7 +67,7 @@ class TakeSnapshotDialog(QDialog):
         self.reason_label = QLabel()
         self.reason_label.setObjectName("takeReasons")
         self.reason_label.setWordWrap(True)
-        self.reason_label.setStyleSheet("color: palette(mid)")
+        self.reason_label.setStyleSheet(colours.style(colours.MUTED))
         layout.addWidget(self.reason_label)
         self.buttons = QDialogButtonBox()
         self.buttons.addButton("Take Snapshot", QDialogButtonBox.ButtonRole.AcceptRole)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
                                QVBoxLayout, QWidget)
 
+from app import colours
+
 from .awaiting import run_dialog
 
 
@@ -25,7 +27,7 @@ class VaultPasswordDialog(QDialog):
         self.confirm = QLineEdit()
         self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = QLabel(error)
-        self.error.setStyleSheet("color: #c62828;")
+        self.error.setStyleSheet(colours.style(colours.ERROR))
         self.error.setVisible(bool(error))
         form = QFormLayout()
         form.addRow("&Password:", self.password)

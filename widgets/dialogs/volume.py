@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
                                QLineEdit, QVBoxLayout, QWidget)
 
+from app import colours
 from app.formatting import human_bytes, parse_size
 from connectors.libvirt.model import PoolInfo
 from connectors.libvirt.storage_xml import FILE_POOLS, VolumeInfo, VolumeSpec
@@ -25,7 +26,7 @@ class _Checked(QDialog):
         self.problem = QLabel()
         self.problem.setObjectName("problem")
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b00020;")
+        self.problem.setStyleSheet(colours.style(colours.ERROR))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)

@@ -22,14 +22,14 @@ from pyqtgraph.graphicsItems.DateAxisItem import TickSpec, ZoomLevel
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from app import colours
+from widgets.appearance import follow_scheme
 from widgets.perf.specs import CurveSpec, GraphSpec
 
 KIB = 1024.0
 # The lowest top of a y axis per unit: an idle VM reads as "0 of a little", not as noise
 # magnified to fill the graph.
 Y_FLOOR = {"%": 100.0, "B": 64 * KIB * KIB, "B/s": 10 * KIB, "IO/s": 10.0}
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
 AXIS_WIDTH = 46
 Y_MARGIN = 0.03
 LABEL_CLEARANCE_PX = 9.0   # half a tick label's height, and a little
@@ -158,7 +158,8 @@ class Chart(QWidget):
         self.legend.setSizePolicy(QSizePolicy.Policy.Expanding,
                                   QSizePolicy.Policy.Preferred)
         self.left_axis = ScaledAxis("left")
-        self.view = _PlotView(background="w", axisItems={
+        self.view = _PlotView(background=colours.hex_colour(colours.GRAPH_BACKGROUND),
+                              axisItems={
             "left": self.left_axis, "bottom": TimeAxis()})
         self.view.setMinimumHeight(MIN_PLOT_HEIGHT)
         self.view.left.connect(self.unhovered)
@@ -173,8 +174,7 @@ class Chart(QWidget):
         self.left_axis.setStyle(tickTextOffset=4, autoExpandTextSpace=False,
                                 hideOverlappingLabels=False)
         self.left_axis.setTickDensity(0.75)   # a chart at its minimum height: 4-5 labels
-        self.hover_line = pg.InfiniteLine(angle=90, movable=False,
-                                          pen=pg.mkPen("#888", width=1))
+        self.hover_line = pg.InfiniteLine(angle=90, movable=False)
         self.hover_line.setVisible(False)
         plot.addItem(self.hover_line, ignoreBounds=True)
         self.view.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -193,6 +193,19 @@ class Chart(QWidget):
             self.left_axis.setTicks(_PERCENT_TICKS)
         self.set_spec(spec)
         self.fit_y(0.0)
+        follow_scheme(self, self._apply_scheme)
+
+    def _apply_scheme(self) -> None:
+        """Background, axes, hover line and lines in the scheme's colours (app/colours.py):
+        pyqtgraph paints with its own, never the palette's."""
+        self.view.setBackground(colours.colour(colours.GRAPH_BACKGROUND))
+        axis = colours.colour(colours.GRAPH_AXIS)
+        for name in ("left", "bottom"):
+            item = self.plot.getAxis(name)
+            item.setPen(pg.mkPen(axis))
+            item.setTextPen(pg.mkPen(axis))
+        self.hover_line.setPen(pg.mkPen(colours.colour(colours.GRAPH_HOVER), width=1))
+        self.set_spec(self.spec)
 
     # ---- lines ----
 
@@ -203,7 +216,7 @@ class Chart(QWidget):
         curves = []
         for i, curve_spec in enumerate(spec.curves):
             curve = kept.pop(curve_spec, None)
-            color = PALETTE[i % len(PALETTE)]
+            color = colours.series(i)
             if curve is None and self._spare:
                 curve = self._spare.pop()
                 curve.spec = curve_spec
@@ -224,7 +237,7 @@ class Chart(QWidget):
         self.curves = curves
         self.spec = spec
         self.legend.setText("&nbsp;&nbsp; ".join(
-            f"<span style='color:{PALETTE[i % len(PALETTE)]}'>&#9644;</span>&nbsp;"
+            f"<span style='color:{colours.series(i)}'>&#9644;</span>&nbsp;"
             f"{_escape(c.label).replace(' ', '&nbsp;')}" for i, c in enumerate(spec.curves)))
         self._update_title()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QWidget
 
+from app import colours
+from widgets.appearance import follow_scheme
 from widgets.perf.chart import Chart
 
 TWO_COLUMNS_FROM = 800     # px: two charts side by side (at 1280 px the tab gets ~850)
@@ -18,7 +20,9 @@ class ChartGrid(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.inner = QWidget()
         self.inner.setObjectName("perfChartsInner")
-        self.inner.setStyleSheet("QWidget#perfChartsInner { background: white; }")
+        follow_scheme(self, lambda: self.inner.setStyleSheet(
+            "QWidget#perfChartsInner { background: %s; }"
+            % colours.hex_colour(colours.GRAPH_BACKGROUND)))
         self.grid = QGridLayout(self.inner)
         self.grid.setContentsMargins(4, 0, 4, 4)
         self.grid.setHorizontalSpacing(12)

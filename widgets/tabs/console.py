@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow, QStackedLayout, QWidget
 
-from app.console_openers import PROTOCOLS, vm_opener
+from app.console_openers import PROTOCOLS, PoolConsoleOpener, vm_opener
 from app.console_session import ConsoleSession
 from app.console_protocols import ProtocolMemory
 from app.inventory import NodeKind
@@ -96,12 +96,11 @@ class ConsoleTab(QWidget):
         vm = nodes[0].obj
         vault = self.vault_source() if self.vault_source is not None else None
         uri = self._uri(target)
-        session = ConsoleSession(vm_opener(self.manager, *target,
-                                           prompt=password_prompt(self.window, vault is not None),
-                                           vault=vault,
-                                           protocol=self.protocol_memory.get(uri, target[1]),
-                                           **self._tls()),
-                                 title=vm.name)
+        pool = self.manager.pool(target[0])
+        opener = PoolConsoleOpener(pool, target[1]) if pool is not None else vm_opener(
+            self.manager, *target, prompt=password_prompt(self.window, vault is not None),
+            vault=vault, protocol=self.protocol_memory.get(uri, target[1]), **self._tls())
+        session = ConsoleSession(opener, title=vm.name)
         pane = ConsolePane(session)
         pane.protocolChosen.connect(
             lambda protocol: self.protocol_memory.set(uri, target[1], protocol))
@@ -123,10 +122,13 @@ class ConsoleTab(QWidget):
         pane.startRequested.connect(self._start_vm)
         self.stack.addWidget(pane)
         self.stack.setCurrentWidget(pane)
+        # The keyboard reaching the tab (F6 from the tree) goes to the guest's screen.
+        self.setFocusProxy(pane.view)
 
     def _close_pane(self) -> None:
         pane, session = self.pane, self.session
         self.pane = self.session = None
+        self.setFocusProxy(None)  # type: ignore[arg-type]  # None clears it
         self.stack.setCurrentWidget(self.placeholder)
         if pane is not None:
             self.stack.removeWidget(pane)
@@ -141,6 +143,7 @@ class ConsoleTab(QWidget):
             return
         pane, target = self.pane, self.target
         pane.undockRequested.disconnect(self.undock)
+        self.setFocusProxy(None)  # type: ignore[arg-type]  # None clears it
         self.stack.removeWidget(pane)
         self.pane = self.session = None
         window = ConsoleWindow(pane, f"{pane.session.title} — Console")

@@ -14,14 +14,14 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout,
                                QWidget)
 
-from app.contracts import Connections, Host, Inventory
+from app.contracts import Connections, Inventory, LifecycleHost
 from app.inventory import Node, NodeKind
 from app.formatting import human_bytes
 from app.leases import LeaseWatcher
 from app.perf.monitor import HostMemory
 from app.perf.usage import format_bytes
-from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo, VMInfo,
-                                      VMState)
+from connectors.libvirt.model import (ConnState, HostInfo, NetworkInfo, PoolInfo,
+                                      ServerInfo, VMInfo, VMState)
 
 MEMORY_NOTE = ("Live, from the server's memory statistics, as free(1) counts them "
                "(used: without cache and buffers). The Performance tab and the tree show "
@@ -156,8 +156,9 @@ class GeneralTab(QWidget):
         last picture)."""
         return self.inventory.node(node.conn_id, node.key) or node
 
-    def _host(self, conn_id: str) -> Host | None:
-        return self.manager.host(conn_id)
+    def _host(self, conn_id: str) -> LifecycleHost | None:
+        """The connection, a libvirt host or a XenAPI pool."""
+        return self.manager.server(conn_id)
 
     # ---- what to say ----
     def _describe(self, nodes) -> list:
@@ -174,6 +175,8 @@ class GeneralTab(QWidget):
             return self._describe_network(obj)
         if isinstance(obj, PoolInfo):
             return self._describe_pool(obj)
+        if isinstance(obj, ServerInfo):
+            return self._describe_server(node, obj)
         if node.kind is NodeKind.HOST or isinstance(obj, HostInfo):
             return self._describe_host(node)
         return [(node.key or "Group", [])]
@@ -216,7 +219,12 @@ class GeneralTab(QWidget):
         resources = [("vCPUs", f"{vm.vcpus} of {vm.max_vcpus} maximum"),
                      ("Memory", f"{human_kib(vm.memory_kib)} of "
                                 f"{human_kib(vm.max_memory_kib)} maximum")]
-        sections = [("General", general), ("Resources", resources)]
+        sections = [("General", general)]
+        organized = ([("Tags", ", ".join(vm.tags))] if vm.tags else []) + (
+            [("Folder", vm.folder)] if vm.folder else []) + list(vm.custom_fields)
+        if organized:
+            sections.append(("Organization", organized))
+        sections.append(("Resources", resources))
         disks = [(f"{d.target} ({d.device})",
                   ", ".join(p for p in (d.bus, d.source or "empty", d.driver_type,
                                         "read-only" if d.readonly else "") if p))
@@ -250,13 +258,16 @@ class GeneralTab(QWidget):
         if info.is_demo:
             general.append(("Note", "Demo lab on libvirt's test driver"))
         general += [("Hypervisor", info.hypervisor_label),
-                    ("Hypervisor version", info.hypervisor_version),
-                    ("libvirt version", info.libvirt_version)]
+                    ("Hypervisor version", info.hypervisor_version)]
+        if info.libvirt_version:        # a XenAPI pool has none
+            general.append(("libvirt version", info.libvirt_version))
         cpu = [("Model", info.cpu_model or "unknown"), ("Architecture", info.arch),
-               ("CPUs", str(info.cpus)),
-               ("Topology", f"{info.sockets} sockets × {info.cores} cores × "
-                            f"{info.threads} threads"),
-               ("Speed", f"{info.mhz} MHz")]
+               ("CPUs", str(info.cpus))]
+        if info.cores or info.threads:
+            cpu.append(("Topology", f"{info.sockets} sockets × {info.cores} cores × "
+                                    f"{info.threads} threads"))
+        if info.mhz:
+            cpu.append(("Speed", f"{info.mhz} MHz"))
         memory = self._host_memory(node.conn_id, info)
         vms = self._host_vms(node, host)
         counts = Counter(v.state for v in vms)
@@ -269,7 +280,7 @@ class GeneralTab(QWidget):
         vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
         sections = [("General", general), ("CPU", cpu), ("Memory", memory)]
         dom0 = self._control_domain(node.conn_id)
-        if dom0 is not None:
+        if dom0 is not None and info.driver != "XAPI":  # a pool: one per member host
             # XenCenter's wording: Dom0 belongs to the host, it is not one of its VMs.
             sections.append((f"Control domain on {info.hostname}", [
                 ("Name", dom0.name), ("State", dom0.state.label),
@@ -277,6 +288,21 @@ class GeneralTab(QWidget):
                 ("Memory", f"{human_kib(dom0.memory_kib)} of "
                            f"{human_kib(dom0.max_memory_kib)} maximum")]))
         return sections + [("VMs", vm_rows)]
+
+    def _describe_server(self, node: Node, server: ServerInfo) -> list:
+        """A member host of a XenAPI pool."""
+        general = [("Name", server.name), ("Address", server.address),
+                   ("UUID", server.key), ("State", server.state_label),
+                   ("Role", "Pool master" if server.is_master else "Pool member"),
+                   ("Version", server.version or "unknown")]
+        cpu = [("Model", server.cpu_model or "unknown"), ("CPUs", str(server.cpus))]
+        memory = [("Total", human_kib(server.memory_kib)),
+                  ("Free", human_kib(server.free_memory_kib))]
+        vms = [child.obj for child in node.children if isinstance(child.obj, VMInfo)]
+        counts = Counter(v.state for v in vms)
+        vm_rows = [("Resident", str(len(vms)))]
+        vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
+        return [("General", general), ("CPU", cpu), ("Memory", memory), ("VMs", vm_rows)]
 
     def _host_memory(self, conn_id, info: HostInfo) -> list[tuple[str, str]]:
         """The same figures as the Performance tab's Memory graph and the tree (one
@@ -300,7 +326,7 @@ class GeneralTab(QWidget):
     def _control_domain(self, conn_id: str) -> VMInfo | None:
         return self.inventory.control_domain(conn_id)
 
-    def _host_vms(self, node: Node, host: Host | None) -> list[VMInfo]:
+    def _host_vms(self, node: Node, host: LifecycleHost | None) -> list[VMInfo]:
         """What the tree lists under the host (the last known VMs while it is not
         connected; the connection itself forgets them), else what the host knows."""
         if self.inventory.host_node(node.conn_id) is not None:

@@ -20,10 +20,11 @@ import time
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
-                               QPushButton, QSplitter, QStackedWidget, QVBoxLayout,
-                               QWidget)
+                               QMessageBox, QPushButton, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from app.inventory import NodeKind
+from connectors.atomic_file import write_failure
 from widgets.perf.chart import Chart
 from widgets.perf.export import write_csv
 from widgets.perf.grid import ChartGrid
@@ -361,7 +362,11 @@ class PerformanceTab(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export shown data as CSV",
                                               "performance.csv", "CSV files (*.csv)")
         if path:
-            self.export_csv(path)
+            try:
+                self.export_csv(path)
+            except OSError as exc:
+                QMessageBox.warning(self, "Export CSV",
+                                    write_failure("the exported data", path, exc))
 
     def _ask_save_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save graph as PNG", "performance.png",

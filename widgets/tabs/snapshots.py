@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton,
                                QTreeView, QVBoxLayout, QWidget)
 
+from app import colours
 from app.actions.snapshots import SnapshotAction
 from app.inventory import NodeKind
 from app.snapshots import INFO_ROLE, SnapshotsController
@@ -61,7 +62,7 @@ class SnapshotsTab(QWidget):
         self.reason = QLabel()
         self.reason.setObjectName("snapshotsReason")
         self.reason.setWordWrap(True)
-        self.reason.setStyleSheet("color: #b26a00")
+        self.reason.setStyleSheet(colours.style(colours.WARNING))
         layout.addWidget(self.reason)
         self.tree = QTreeView()
         self.tree.setObjectName("snapshotTree")

@@ -7,13 +7,18 @@ bar (a moving one while the task cannot say how far it is), what it is doing now
 libvirt's job statistics), and a Cancel button while it runs. A finished task keeps its
 row with its outcome ("moved to kvm2 (3.4 s, paused 187 ms)", or the error) until the
 list holds ``KEEP`` finished ones.
+
+A bulk operation (app/task_group.py) is one row too, with how many of its VMs are done,
+its totals and one Cancel that stops the VMs not started yet; each VM's task is a row
+under it.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QHeaderView, QProgressBar, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from app import colours
+from app.task_group import TaskGroup
 from app.tasks import Task, TaskState
 
 COLUMNS = ("Task", "Target", "Progress", "Status", "")
@@ -45,22 +50,70 @@ class TasksTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list)
         self._rows: dict[int, tuple[Task, QTreeWidgetItem]] = {}
+        self._groups: dict[int, tuple[TaskGroup, QTreeWidgetItem]] = {}
         tasks.taskStarted.connect(self.add)
+        tasks.groupStarted.connect(self.add_group)
         for task in tasks.active():
             self.add(task)
 
-    def add(self, task: Task) -> None:
-        item = QTreeWidgetItem([task.title, task.target, "", "", ""])
-        self.list.insertTopLevelItem(0, item)
+    def _row_widgets(self, item: QTreeWidgetItem, title: str) -> QPushButton:
         bar = QProgressBar()
         bar.setMaximumHeight(16)
         bar.setTextVisible(True)
         self.list.setItemWidget(item, PROGRESS, bar)
         cancel = QPushButton("Cancel")
         cancel.setObjectName("cancelTask")
-        cancel.setToolTip(f"Cancel: {task.title}")
-        cancel.clicked.connect(task.cancel)
+        cancel.setToolTip(f"Cancel: {title}")
         self.list.setItemWidget(item, CANCEL, cancel)
+        return cancel
+
+    def add_group(self, group: TaskGroup) -> None:
+        self.list.setRootIsDecorated(True)
+        item = QTreeWidgetItem([group.title, TaskGroup.where(group.actions), "", "", ""])
+        self.list.insertTopLevelItem(0, item)
+        cancel = self._row_widgets(item, group.title)
+        cancel.setText("Cancel Rest")
+        cancel.setToolTip("Cancel the VMs not started yet (those already sent to their "
+                          "host finish)")
+        cancel.clicked.connect(group.cancel_pending)
+        for skip in group.skipped:
+            item.addChild(QTreeWidgetItem(["Skipped", skip.target, "",
+                                           f"skipped: {skip.reason}", ""]))
+        self._groups[id(group)] = (group, item)
+        group.changed.connect(self._group_changed)
+        self.refresh_group(group)
+
+    def _group_changed(self) -> None:
+        group = self.sender()
+        if isinstance(group, TaskGroup):
+            self.refresh_group(group)
+
+    def refresh_group(self, group: TaskGroup) -> None:
+        found = self._groups.get(id(group))
+        if found is None:
+            return
+        item = found[1]
+        bar = self.list.itemWidget(item, PROGRESS)
+        if isinstance(bar, QProgressBar):
+            bar.setRange(0, max(1, group.total))
+            bar.setValue(group.finished_count)
+            bar.setFormat(f"{group.finished_count} of {group.total}")
+        cancel = self.list.itemWidget(item, CANCEL)
+        if cancel is not None:
+            cancel.setVisible(not group.done)
+        text = group.summary.split(": ", 1)[-1]
+        item.setText(STATUS, text)
+        item.setToolTip(STATUS, text)
+
+    def add(self, task: Task) -> None:
+        item = QTreeWidgetItem([task.title, task.target, "", "", ""])
+        parent = self._groups.get(id(task.group)) if task.group is not None else None
+        if parent is not None:
+            parent[1].addChild(item)
+        else:
+            self.list.insertTopLevelItem(0, item)
+        cancel = self._row_widgets(item, task.title)
+        cancel.clicked.connect(task.cancel)
         self._rows[id(task)] = (task, item)
         task.changed.connect(self._changed)     # a bound method: no lambda cycle
         self.refresh(task)
@@ -96,7 +149,7 @@ class TasksTab(QWidget):
         item.setText(STATUS, text)
         item.setToolTip(STATUS, text)
         failed = task.state is TaskState.FAILED
-        item.setForeground(STATUS, Qt.GlobalColor.red if failed else
+        item.setForeground(STATUS, colours.brush(colours.ERROR) if failed else
                            self.list.palette().text())
 
     def rows(self) -> list[tuple[str, str]]:
@@ -111,8 +164,30 @@ class TasksTab(QWidget):
         widget = self.list.itemWidget(found[1], CANCEL)
         return widget if isinstance(widget, QPushButton) else None
 
+    def group_rows(self, group: TaskGroup) -> list[tuple[str, str]]:
+        """(title, status) of a group's own row and then of each of its VMs' rows."""
+        found = self._groups.get(id(group))
+        if found is None:
+            return []
+        item = found[1]
+        children = [item.child(i) for i in range(item.childCount())]
+        return [(item.text(TITLE), item.text(STATUS))] + [
+            (c.text(TITLE), c.text(STATUS)) for c in children if c is not None]
+
+    def group_cancel_button(self, group: TaskGroup) -> QPushButton | None:
+        found = self._groups.get(id(group))
+        widget = self.list.itemWidget(found[1], CANCEL) if found else None
+        return widget if isinstance(widget, QPushButton) else None
+
     def _trim(self) -> None:
-        finished = [(t, item) for t, item in self._rows.values() if t.done]
+        finished = [(t, item) for t, item in self._rows.values()
+                    if t.done and t.group is None]
         for task, item in finished[:-KEEP] if len(finished) > KEEP else []:
             self.list.takeTopLevelItem(self.list.indexOfTopLevelItem(item))
             del self._rows[id(task)]
+        groups = [(g, item) for g, item in self._groups.values() if g.done]
+        for group, item in groups[:-KEEP] if len(groups) > KEEP else []:
+            self.list.takeTopLevelItem(self.list.indexOfTopLevelItem(item))
+            del self._groups[id(group)]
+            for task in group.tasks:
+                self._rows.pop(id(task), None)

@@ -230,12 +230,15 @@ def parse_link_reply(body: bytes | memoryview) -> LinkReply:
 
 def encrypt_ticket(public_key_der: bytes, password: str) -> bytes:
     """The password, NUL-terminated, RSA-OAEP (SHA-1) encrypted with the server's key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     try:
         key = serialization.load_der_public_key(bytes(public_key_der))
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
+        # UnsupportedAlgorithm: a well-formed key of a kind cryptography does not load
+        # (found by benchmarks/fuzz_campaign.py: an RSASSA-PSS OID in the link reply).
         raise ProtocolError(f"the server's public key is unreadable: {err}") from None
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size > 4096:
         raise ProtocolError("the server's public key is not an RSA key of a usable size")
@@ -244,8 +247,14 @@ def encrypt_ticket(public_key_der: bytes, password: str) -> bytes:
     if len(secret) > limit:
         raise AuthenticationError(f"The password is too long for SPICE (at most {limit - 1} "
                                   "bytes).", needs_password=True)
-    return key.encrypt(secret, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()),
-                                            algorithm=hashes.SHA1(), label=None))
+    try:
+        return key.encrypt(secret, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()),
+                                                algorithm=hashes.SHA1(), label=None))
+    except ValueError as err:
+        # A key that loads but is no RSA key at all (an even modulus, ...): OpenSSL says
+        # "Encryption failed" (found by benchmarks/fuzz_campaign.py).
+        raise ProtocolError(f"the server's public key cannot encrypt the password: {err}"
+                            ) from None
 
 
 def link_result(code: int) -> int:

@@ -20,6 +20,7 @@ from connectors.libvirt.domxml.devices import (DEVICE_ORDER, Channel, Console, C
 from connectors.libvirt.domxml.graphics import Graphics
 from connectors.libvirt.domxml.guest import Clock, Cpu, Features, Os
 from connectors.libvirt.domxml.nodes import Attr, IntAttr, Node, Text
+from connectors.libvirt.domxml.organize import ORGANIZE_NS, Organization, from_element
 from connectors.libvirt.domxml.xmltree import DomainXMLError, Element, Prefixes
 
 D = TypeVar("D", bound=Device)
@@ -128,6 +129,11 @@ class Domain(Node):
             xmltree.remove_child(holder, old)
             if not len(holder):
                 self.drop("metadata")
+
+    @property
+    def organization(self) -> Organization:
+        """HVConsole's tags, folder and custom fields of the VM (see organize.py)."""
+        return from_element(self.metadata_entry(ORGANIZE_NS))
 
     @property
     def os_id(self) -> str | None:

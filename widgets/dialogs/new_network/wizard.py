@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, 
                                QLabel, QLineEdit, QRadioButton, QVBoxLayout, QWidget,
                                QWizard, QWizardPage)
 
+from app import colours
 from connectors.libvirt.net_xml import MODES, NetworkDetails, NetworkSpec, parse_subnet
 from connectors.libvirt.storage_xml import name_problem
 
@@ -33,7 +34,7 @@ def problem_label() -> QLabel:
     label = QLabel()
     label.setObjectName("problem")
     label.setWordWrap(True)
-    label.setStyleSheet("color: #b00020;")
+    label.setStyleSheet(colours.style(colours.ERROR))
     return label
 
 

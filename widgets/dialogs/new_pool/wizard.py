@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
                                QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage)
 from PySide6.QtCore import Qt
 
+from app import colours
 from connectors.libvirt.capabilities import Offer
 from connectors.libvirt.model import ConnectorError
 from connectors.libvirt.storage_ops import NewPool
@@ -254,7 +255,7 @@ class OptionsPage(QWizardPage):
         self.build.setVisible(bool(words))
         self.build.setText(words)
         self.build.setChecked(kind == "dir")
-        self.build.setStyleSheet("color: #b00020;" if destructive else "")
+        self.build.setStyleSheet(colours.style(colours.ERROR) if destructive else "")
         spec = self.w.spec()
         self.summary.setText(f"{spec.name}: {POOL_TYPES[spec.type]}"
                              + (f", volumes in {spec.target_path}" if spec.target_path

@@ -9,15 +9,15 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QAbstractButton, QComboBox, QLabel, QLineEdit, QPlainTextEdit,
                                QSpinBox, QWizardPage)
 
-ERROR_STYLE = "color: #c62828;"
-WAIT_STYLE = "color: palette(mid);"    # the page is waiting for an answer, nothing is wrong
+from app import colours
+
 
 
 def problem_label() -> QLabel:
     label = QLabel()
     label.setObjectName("problem")
     label.setWordWrap(True)
-    label.setStyleSheet(ERROR_STYLE)
+    label.setStyleSheet(colours.style(colours.ERROR))
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
@@ -25,7 +25,7 @@ def problem_label() -> QLabel:
 def note_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet(WAIT_STYLE)
+    label.setStyleSheet(colours.style(colours.MUTED))   # waiting; nothing is wrong
     return label
 
 
@@ -93,7 +93,7 @@ class CheckedPage(QWizardPage):
         waiting = self.facts is None or self.plan.checking
         found = self.problems() if self.facts is not None else ["Reading what the host "
                                                                 "offers…"]
-        self.problem.setStyleSheet(WAIT_STYLE if waiting else ERROR_STYLE)
+        self.problem.setStyleSheet(colours.style(colours.MUTED if waiting else colours.ERROR))
         self.problem.setText(found[0] if found else "")
         self.completeChanged.emit()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFormLayout, QLabel, QRadioButton, QVBoxLayout, QWidget)
 
+from app import colours
 from app.properties.session import CACHE_MODES, DiskChoice, EditSession, NewVolume
 from app.properties.timing import disk_add_when
 from app.properties.words import GIB, size_bytes
@@ -74,7 +75,7 @@ class AddDiskDialog(QDialog):
         layout.addLayout(form)
         self.problem_label = QLabel()
         self.problem_label.setObjectName("addDiskProblem")
-        self.problem_label.setStyleSheet("color: #c62828")
+        self.problem_label.setStyleSheet(colours.style(colours.ERROR))
         self.problem_label.setWordWrap(True)
         layout.addWidget(self.problem_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok

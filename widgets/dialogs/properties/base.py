@@ -10,6 +10,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QStyle,
                                QVBoxLayout, QWidget)
 
+from app import colours
 from app.properties import timing
 from app.properties.changes import Change, When
 from app.properties.session import DiskChoice, EditSession
@@ -46,7 +47,7 @@ class MarkLabel(QLabel):
         if when is None:
             return
         now = when is When.NOW
-        colour = "#2e7d32" if now else "#b26a00"
+        colour = colours.hex_colour(colours.SUCCESS if now else colours.WARNING)
         symbol = "●" if now else "◷"
         self.setText(f"<span style='color:{colour}'>{symbol} "
                      f"{NOW_TEXT if now else LATER_TEXT}</span>")
@@ -76,7 +77,7 @@ class Page(QWidget):
         self.problem_label = QLabel()
         self.problem_label.setObjectName("pageProblem")
         self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet("color: #c62828")
+        self.problem_label.setStyleSheet(colours.style(colours.ERROR))
         self.problem_label.hide()
         self.outer.addWidget(self.problem_label)
         session.changed.connect(self._session_changed)
@@ -152,5 +153,5 @@ def offer_item(combo: QComboBox, text: str, data: object, reason: str = "") -> N
 def note(text: str) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet("color: palette(mid)")
+    label.setStyleSheet(colours.style(colours.MUTED))
     return label

@@ -14,6 +14,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QStackedWidget, QVBoxLayout, QWidget)
 
+from app import colours
 from app.properties import data as properties_data
 from app.properties.apply import Outcome, apply
 from app.properties.changes import Change, plan
@@ -64,7 +65,7 @@ class PropertiesDialog(QDialog):
         self.lock_label = QLabel(XML_LOCK)
         self.lock_label.setObjectName("xmlLock")
         self.lock_label.setWordWrap(True)
-        self.lock_label.setStyleSheet("color: #b26a00")
+        self.lock_label.setStyleSheet(colours.style(colours.WARNING))
         self.lock_label.hide()
         layout.addWidget(self.lock_label)
         body = QHBoxLayout()
@@ -120,8 +121,9 @@ class PropertiesDialog(QDialog):
         name = self.session.vm_name
         self.setWindowTitle(f"{name} — Properties")
         state = data.vm.state.label if not data.running else "Running"
-        legend = ("  <span style='color:#2e7d32'>● Now</span> applies to the running VM "
-                  "at once; <span style='color:#b26a00'>◷ After shutdown</span> at its next "
+        now, later = colours.hex_colour(colours.SUCCESS), colours.hex_colour(colours.WARNING)
+        legend = (f"  <span style='color:{now}'>● Now</span> applies to the running VM "
+                  f"at once; <span style='color:{later}'>◷ After shutdown</span> at its next "
                   "start." if data.running else "  Changes apply to the definition at once.")
         if not data.facts.persistent:
             legend += (" It is transient: only what applies now can change (it has no "
@@ -238,6 +240,6 @@ class PropertiesDialog(QDialog):
         self._update_buttons()
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #c62828" if error else "")
+        self.status.setStyleSheet(colours.style(colours.ERROR) if error else "")
         self.status.setText(text)
 

@@ -15,6 +15,7 @@ from PySide6.QtGui import (QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTe
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QStyle,
                                QTextEdit)
 
+from app import colours
 from widgets.dialogs.properties.base import Page, note
 
 
@@ -29,13 +30,19 @@ def _format(colour: str, bold: bool = False) -> QTextCharFormat:
 class XmlHighlighter(QSyntaxHighlighter):
     """Tags, attribute names and values, comments: enough to read a definition."""
 
-    RULES = (
-        (QRegularExpression(r"</?[\w:.-]+|/?>"), _format("#1565c0", bold=True)),
-        (QRegularExpression(r"\b[\w:.-]+(?==['\"])"), _format("#8e24aa")),
-        (QRegularExpression(r"'[^']*'|\"[^\"]*\""), _format("#2e7d32")),
-        (QRegularExpression(r"&[\w#]+;"), _format("#ef6c00")),
+    PATTERNS = (
+        (QRegularExpression(r"</?[\w:.-]+|/?>"), colours.XML_TAG, True),
+        (QRegularExpression(r"\b[\w:.-]+(?==['\"])"), colours.XML_ATTRIBUTE, False),
+        (QRegularExpression(r"'[^']*'|\"[^\"]*\""), colours.XML_STRING, False),
+        (QRegularExpression(r"&[\w#]+;"), colours.XML_ENTITY, False),
     )
-    COMMENT = _format("#757575")
+
+    def __init__(self, document) -> None:
+        super().__init__(document)
+        # The scheme's colours when the page opens (app/colours.py).
+        self.RULES = [(pattern, _format(colours.hex_colour(role), bold))
+                      for pattern, role, bold in self.PATTERNS]
+        self.COMMENT = _format(colours.hex_colour(colours.XML_COMMENT))
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt's name)
         for pattern, fmt in self.RULES:
@@ -77,7 +84,7 @@ class XmlPage(Page):
         self.error_label = QLabel()
         self.error_label.setObjectName("xmlError")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.setStyleSheet(colours.style(colours.ERROR))
         self.error_label.hide()
         self.outer.addWidget(self.error_label)
         line = QHBoxLayout()
@@ -125,7 +132,7 @@ class XmlPage(Page):
                                 max(0, min(position[1], block.length() - 1)))
         self.editor.setTextCursor(cursor)
         selection = QTextEdit.ExtraSelection()
-        selection.format.setBackground(QColor("#ffcdd2"))
+        selection.format.setBackground(colours.colour(colours.XML_ERROR_LINE))
         selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
         selection.cursor = QTextCursor(block)
         self.editor.setExtraSelections([selection])

@@ -1,0 +1,122 @@
+"""A XenServer / XCP-ng pool in the real main window, served by the XAPI simulator: what
+the tree shows, what the General tab says of a pool host, and the context menus of a
+pool host and of a halted pool VM (Start on Server ▸ each member)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from app.certificates import TrustedCertificates
+from app.inventory import NODE_ROLE, NodeKind
+from connectors.libvirt.model import ConnState, VMState
+from tests.conftest import wait_until
+from tests.xapi_sim_helpers import PASSWORD, start_process
+from widgets.launcher import Session
+
+pytestmark = [pytest.mark.integration]
+
+
+def _rows(view, parent=None):
+    from PySide6.QtCore import QModelIndex
+    model = view.model()
+    parent = parent if parent is not None else QModelIndex()
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        yield index
+        yield from _rows(view, index)
+
+
+def _menu_texts(tree, index) -> list[str]:
+    tree.scrollTo(index)
+    tree.customContextMenuRequested.emit(tree.visualRect(index).center())
+    menu = tree.last_context_menu
+    texts = [a.text().replace("&", "") for a in menu.actions()]
+    return menu, texts
+
+
+@pytest.fixture
+def pool_window(qtbot, qapp, aloop, tmp_path):
+    sim = start_process(tmp_path / "pool.db", "--generate-pool", "2,8", "--no-save")
+    qapp.setQuitOnLastWindowClosed(False)
+    session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
+                                         debug=False, show_domain_creator=False))
+    window = session.build()
+    window.show()
+    manager = session.manager
+    manager.certificates = TrustedCertificates(tmp_path / "trusted.json")
+    shown = []
+
+    async def trust(uri, certificate):
+        shown.append(certificate.fingerprint)
+        return True
+
+    async def password(uri, requests):
+        return ["root", PASSWORD]
+    manager.set_certificate_handler(trust)
+    manager.set_auth_handler(password)
+    conn_id = manager.open(f"xapi://root@{sim.address}", save=False)
+    aloop.run_until_complete(wait_until(
+        lambda: manager.state(conn_id)[0] is ConnState.CONNECTED and
+        len(session.inventory.vms(conn_id)) == 8, 30))
+    window.tree.expandAll()
+    yield session, conn_id, shown
+    aloop.run_until_complete(session.shutdown())
+    window.close()
+    window.deleteLater()
+    sim.stop()
+
+
+def test_the_pool_its_hosts_and_their_vms_in_the_window(pool_window, aloop):
+    session, conn_id, shown = pool_window
+    assert len(shown) == 1 and shown[0].startswith("SHA256:")
+    tree = session.window.tree
+    rows = [(i.data(), i.siblingAtColumn(1).data(), i.parent().data()) for i in _rows(tree)]
+    assert rows[0] == ("xapi-sim pool", "XCP-ng 8.3.0 pool", None)
+    assert ("xapi-sim-host-0", "Pool master", "xapi-sim pool") in rows
+    assert ("xapi-sim-host-1", "Connected", "xapi-sim pool") in rows
+    assert ("vm-0000", "Running", "xapi-sim-host-0") in rows
+    assert ("vm-0001", "Running", "xapi-sim-host-1") in rows
+    assert ("vm-0006", "Shut off", "xapi-sim pool") in rows
+    assert ("Shared NFS storage", "Active", "Storage") in rows
+    assert not [r for r in rows if "Control domain" in str(r[0])]
+
+    host = next(i for i in _rows(tree) if i.data() == "xapi-sim-host-1")
+    tree.setCurrentIndex(host)
+    window = session.window
+    window.tabs.setCurrentWidget(window.general_tab)
+    aloop.run_until_complete(wait_until(
+        lambda: window.general_tab.fields().get("Role") == "Pool member", 5))
+    assert window.general_tab.fields()["Name"] == "xapi-sim-host-1"
+
+
+def test_context_menus_of_a_pool_host_and_of_a_halted_vm(pool_window, aloop):
+    session, conn_id, _shown = pool_window
+    tree = session.window.tree
+    host = next(i for i in _rows(tree) if i.data() == "xapi-sim-host-1")
+    tree.setCurrentIndex(host)
+    menu, texts = _menu_texts(tree, host)
+    assert texts == ["Enter Maintenance Mode", "Exit Maintenance Mode", "", "Reboot Host",
+                     "Shut Down Host", "", "Show in General", "Copy Name"]
+    enabled = {a.text().replace("&", ""): a.isEnabled() for a in menu.actions()}
+    assert enabled["Enter Maintenance Mode"] and not enabled["Exit Maintenance Mode"]
+    menu.close()
+
+    halted = next(i for i in _rows(tree) if i.data() == "vm-0006")
+    vm = halted.data(NODE_ROLE).obj
+    assert vm.state is VMState.SHUTOFF
+    tree.setCurrentIndex(halted)
+    menu, texts = _menu_texts(tree, halted)
+    assert texts[0] == "Start on Server"
+    submenu = menu.actions()[0].menu()
+    assert [a.text() for a in submenu.actions()] == [
+        "xapi-sim-host-0 (Pool master)", "xapi-sim-host-1 (Connected)"]
+    assert submenu.actions()[1].isEnabled()
+    submenu.actions()[1].trigger()
+    menu.close()
+
+    def moved() -> bool:
+        node = session.inventory.node(conn_id, vm.key)
+        return node.parent.kind is NodeKind.SERVER and \
+            node.parent.obj.name == "xapi-sim-host-1"
+    aloop.run_until_complete(wait_until(moved, 20))
