@@ -64,6 +64,13 @@ class GatedExecutor(ThreadPoolExecutor):
         token = self.answers.begin()
         try:
             return fn(*args, **kwargs)
+        except BaseException as err:  # noqa: BLE001 - re-raised, only lighter
+            # The traceback holds the call's frames and whatever libvirt objects they
+            # made (a virDomain). Awaited on the loop thread, they would be freed there,
+            # and the last one of a connection already closed finishes closing it with
+            # an RPC: on a dead host the UI froze for good (seen after a flapping link).
+            # Dropped here, in the worker, they are freed with the frames.
+            raise err.with_traceback(None) from err.__cause__
         finally:
             self.answers.end(token)
             self.leave()

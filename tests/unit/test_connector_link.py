@@ -97,3 +97,41 @@ def test_reads_racing_a_disconnect_never_touch_a_freed_connection():
         assert all(isinstance(r, (ConnectionClosed, RuntimeError)) for r in refused), refused
         assert answered and all(r[0] > 0 for r in answered)
     asyncio.run(scenario())
+
+
+class Made:
+    """Stands in for a libvirt object a call made (a virDomain): notes the thread it is
+    freed on. A real one's last reference can close its connection with an RPC."""
+
+    freed_on: list[str] = []
+
+    def __del__(self) -> None:
+        Made.freed_on.append(threading.current_thread().name)
+
+
+def test_what_a_failed_call_made_is_freed_in_the_worker_not_on_the_loop():
+    """A failed call's traceback would carry its frames, and what they made, to the loop
+    thread that awaits it; after a flapping link the last virDomain of a closed
+    connection was freed there, and the UI froze in its close RPC."""
+    import gc
+
+    link = Link("flaky.example", 1, 1, lambda: 30.0)
+    Made.freed_on.clear()
+
+    def lookup_then_fail():
+        domain = Made()  # noqa: F841 - held by this frame, as a call's locals are
+        raise libvirt.libvirtError("End of file while reading data")
+
+    async def click() -> str:
+        try:
+            await link.call(lookup_then_fail)
+        except libvirt.libvirtError as err:
+            return str(err)
+        return "no error"
+
+    message = asyncio.run(click())
+    gc.collect()
+    link.executor.shutdown(wait=True)
+    assert "End of file" in message, "the error itself still reaches the caller"
+    assert Made.freed_on and Made.freed_on[0].startswith("libvirt-flaky.example"), \
+        Made.freed_on
