@@ -18,6 +18,7 @@ from typing import Any, TypeVar, TypeVarTuple, Unpack
 import libvirt
 
 from connectors.libvirt.answer_watch import AnswerWatch
+from connectors.libvirt.graveyard import GRAVEYARD
 from connectors.libvirt.subscription import EventIds, close_quietly
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,12 @@ class GatedExecutor(ThreadPoolExecutor):
         return super().submit(self.close_when_idle, close)
 
 
+def _bury(conn: libvirt.virConnect, ids: EventIds) -> None:
+    """Closed once nothing else holds it, never by a virDomain freed on the Qt thread
+    (graveyard.py)."""
+    GRAVEYARD.bury(conn, lambda c: close_quietly(c, ids))
+
+
 class Link:
     """``conn`` is None until opened and after it was let go; ``generation`` is the host's
     count of connections when this one was made."""
@@ -193,7 +200,7 @@ class Link:
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
         if conn is not None:
-            self.executor.submit_close(lambda: close_quietly(conn, ids))
+            self.executor.submit_close(lambda: _bury(conn, ids))
 
     def abandon(self) -> None:
         """The host is gone or going: close what can be closed and give up the pool, whose
@@ -207,7 +214,7 @@ class Link:
         conn, ids = self.conn, self.event_ids
         self.conn, self.event_ids = None, ()
         if conn is not None:
-            closing = self.executor.submit_close(lambda: close_quietly(conn, ids))
+            closing = self.executor.submit_close(lambda: _bury(conn, ids))
             try:
                 closed = await asyncio.wait_for(asyncio.wrap_future(closing),
                                                 self._timeout_s())
