@@ -9,6 +9,7 @@ Adding a preference is one ``Setting`` line here plus a widget on a page.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -50,7 +51,13 @@ def _to_bool(value: Any) -> bool:
 
 def _clamped(kind: Callable, low: float, high: float) -> Callable[[Any], Any]:
     def convert(value: Any):
-        return kind(min(high, max(low, kind(float(value)))))
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError("not a number")
+        # Clamped before the conversion: int("inf") raises OverflowError, which no caller
+        # expects (a hand-edited "history_days = inf" stopped the start; found by
+        # benchmarks/fuzz_campaign.py).
+        return kind(min(high, max(low, number)))
     return convert
 
 

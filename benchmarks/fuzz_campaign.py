@@ -117,6 +117,8 @@ def merge(target, runs: dict[str, dict]) -> dict:
         "seconds": round(seconds, 1), "inputs_per_s": round(rate),
         "crashes": [c for r in runs.values() for c in r.get("crashes", [])],
         "hangs": [h for r in runs.values() for h in r.get("hangs", [])],
+        "deadline_misses_under_load": sum(r.get("deadline_misses_under_load", 0)
+                                          for r in runs.values()),
         "peak_alloc_bytes": max((r.get("peak_alloc", 0) for r in runs.values()), default=0),
         "memory_bound_bytes": target.memory_bound,
         "over_bound": [o for r in runs.values() for o in r.get("over_bound", [])],

@@ -409,6 +409,17 @@ def _preferences(data: bytes) -> None:
         path.unlink()
 
 
+def _saved_searches(data: bytes) -> None:
+    """An imported (or damaged) searches file, every query in it parsed."""
+    from app.search.saved import from_document
+    from_document(data)
+
+
+def _search_errors() -> tuple[type[BaseException], ...]:
+    from app.search.saved import SearchFileError
+    return (SearchFileError,)
+
+
 def _qt_core() -> None:
     from PySide6.QtCore import QCoreApplication
     if QCoreApplication.instance() is None:
@@ -638,6 +649,18 @@ def targets() -> list[Target]:
                        f"[{k.split('/')[0]}]\n{k.split('/')[1]}={v}\n"
                        for k, v in kv).encode("utf-8", "surrogateescape"))),
                setup=_qt_core),
+        Target("saved-searches", False, _saved_searches, _search_errors(),
+               [b'{"format": "hvconsole-searches", "version": 1, "searches": [{"name": '
+                b'"busy", "query": "cpu > 80 and state = running", "group_by": "host", '
+                b'"columns": ["name", "cpu"]}, {"name": "tagged", "query": "tag:web"}]}'],
+               st.one_of(st.binary(max_size=300), st.builds(
+                   lambda entries: __import__("json").dumps({
+                       "format": "hvconsole-searches", "version": 1,
+                       "searches": entries}).encode(),
+                   st.lists(st.dictionaries(st.sampled_from(
+                       ["name", "query", "group_by", "columns"]),
+                       st.one_of(st.text(max_size=30), st.lists(st.text(max_size=8)),
+                                 st.integers(), st.none()), max_size=4), max_size=4)))),
         *_xapi_targets(),
     ]
 

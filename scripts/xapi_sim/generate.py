@@ -13,7 +13,7 @@ import uuid as uuidlib
 
 from . import schema
 from .statedb import Database
-from .vm_state import allowed_operations
+from .vm_state import allowed_operations, vdi_allowed_operations
 
 GIB = 1 << 30
 NULL = schema.NULL_REF
@@ -150,7 +150,8 @@ def _vm(b: _Builder, i: int, host: str, sr: str, net: str) -> None:
         memory={}, disks={}, other={"has-vendor-device": "0"})
     size = (8 + 8 * (i % 3)) * GIB
     vdi = b.add("VDI", name_label=f"vm-{i:04d} disk 0", SR=sr, virtual_size=size,
-                physical_utilisation=size // 4)
+                physical_utilisation=size // 4,
+                allowed_operations=vdi_allowed_operations(host != NULL, "user"))
     b.link("SR", sr, "VDIs", vdi)
     vbd = b.add("VBD", VM=vm, VDI=vdi, device="xvda", userdevice="0", bootable=True,
                 currently_attached=live)

@@ -45,6 +45,18 @@ def allowed_operations(vm: dict[str, object]) -> list[str]:
     return [op for op in _BY_STATE.get(str(vm.get("power_state")), []) if op not in blocked]
 
 
+_VDI_OPS = ["clone", "copy", "snapshot", "resize", "update", "forget", "destroy",
+            "generate_config", "mirror"]
+
+
+def vdi_allowed_operations(attached: bool, kind: str) -> list[str]:
+    """A disk in use by a running VM cannot be destroyed, forgotten or resized offline."""
+    if kind == "suspend":
+        return []
+    return [op for op in _VDI_OPS
+            if not attached or op not in ("destroy", "forget", "resize")]
+
+
 def refresh_allowed(store: Store, vm_ref: str) -> None:
     store.mutate("VM", vm_ref, lambda vm: vm.__setitem__("allowed_operations",
                                                           allowed_operations(vm)))
@@ -121,8 +133,15 @@ class PowerStates:
         vm = self.store.get("VM", vm_ref)
         for cls, fieldname in (("VBD", "VBDs"), ("VIF", "VIFs")):
             for ref in list(vm.get(fieldname, [])):  # type: ignore[call-overload]
-                if ref in self.store.table(cls):
-                    self.store.update(cls, ref, currently_attached=live)
+                device = self.store.table(cls).get(ref)
+                if device is None:
+                    continue
+                self.store.update(cls, ref, currently_attached=live)
+                disk = str(device.get("VDI", NULL))
+                if cls == "VBD" and disk in self.store.table("VDI"):
+                    kind = str(self.store.table("VDI")[disk].get("type"))
+                    self.store.update("VDI", disk,
+                                      allowed_operations=vdi_allowed_operations(live, kind))
 
     def _console(self, vm_ref: str, live: bool) -> None:
         store = self.store

@@ -1,9 +1,10 @@
 """A process that saves one of HVConsole's files over and over until it is killed.
 
-``python disk_writer_child.py KIND PATH``: KIND is connections, settings, vault, known_hosts
-or history. Generation g of the content is recognisable (every entry carries g), so a file
-read after a kill -9 is either one whole generation or damaged. Prints "ready" once the
-first generation is on disk, so the parent kills only while saves are going on.
+``python disk_writer_child.py KIND PATH``: KIND is connections, settings, vault,
+known_hosts, saved_searches or history. Generation g of the content is recognisable (every
+entry carries g), so a file read after a kill -9 is either one whole generation or
+damaged. Prints "ready" once the first generation is on disk, so the parent kills only
+while saves are going on.
 """
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ def settings(path: Path) -> None:
     for g in _generations():
         prefs.set_value("alerts/rules", [{"target": f"vm{i}", "rule_id": f"g{g}"}
                                          for i in range(ENTRIES)])
+
+
+def saved_searches(path: Path) -> None:
+    from app.search.saved import SavedSearch, SavedSearches
+    searches = SavedSearches(path)
+    for g in _generations():   # the whole list at once, as import_from stores it
+        searches._store([SavedSearch(f"s{i}-g{g}", "cpu > 80") for i in range(ENTRIES)])
 
 
 def vault(path: Path) -> None:
@@ -69,4 +77,5 @@ def _generations():
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     {"connections": connections, "settings": settings, "vault": vault,
+     "saved_searches": saved_searches,
      "known_hosts": known_hosts, "history": history}[sys.argv[1]](Path(sys.argv[2]))

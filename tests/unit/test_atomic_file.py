@@ -25,6 +25,7 @@ from app import settings_file
 from app.config import ConnectionsStore, SavedConnection
 from app.perf.history import HistoryStore
 from app.preferences import ALERT_RULES, Preferences
+from app.search.saved import SavedSearches
 from app.vault import EncryptedFileVault, VaultError
 from connectors.atomic_file import replace_file, write_failure
 from connectors.libvirt.hostkeys import HostKey, KnownHosts
@@ -52,7 +53,7 @@ def _one_generation(values: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("kind", ["connections", "settings", "vault", "known_hosts",
-                                  "history"])
+                                  "saved_searches", "history"])
 def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_file(kind, tmp_path):
     rng = random.Random(kind)
     path = tmp_path / f"{kind}.file"
@@ -71,6 +72,10 @@ def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_file(kind, tmp_pa
             vault = EncryptedFileVault(path, time_cost=1)
             vault.unlock("campaign password")
             assert vault.get("key0") is not None and vault.get("key0").startswith("secret-g")
+        elif kind == "saved_searches":
+            searches = SavedSearches(path)
+            assert searches.warnings == [] and len(searches) == 300
+            assert len(_one_generation(searches.names())) == 1
         elif kind == "known_hosts":
             lines = path.read_text().splitlines()
             assert lines, "the known hosts were lost"

@@ -2,6 +2,7 @@
 ``changed`` only for real changes."""
 from __future__ import annotations
 
+from hypothesis import example, given, settings, strategies as st
 from PySide6.QtCore import QSettings
 
 from app import preferences as prefs
@@ -54,3 +55,18 @@ def test_a_hand_edited_file_with_nonsense_gives_defaults(tmp_path):
     assert p.interval_s == 2.0
     assert p.history_days == prefs.MAX_HISTORY_DAYS
     assert p.value(prefs.ALERT_RULES) == [dict(r) for r in prefs.DEFAULT_ALERT_RULES]
+
+
+@settings(deadline=None)
+@example("inf")           # int(float("inf")) raised OverflowError (the fuzz campaign)
+@example("-Infinity")
+@example("nan")
+@given(st.one_of(st.text(max_size=12), st.sampled_from(["1e308", "-0", "0x10", "  7 "])))
+def test_any_hand_written_number_gives_a_sane_value(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("prefs")
+    (folder / "p.ini").write_text(f"[perf]\ninterval_s={text}\nhistory_days={text}\n",
+                                  encoding="utf-8", errors="surrogateescape")
+    p = Preferences(QSettings(str(folder / "p.ini"), QSettings.Format.IniFormat))
+    assert prefs.MIN_INTERVAL_S <= p.interval_s <= prefs.MAX_INTERVAL_S
+    assert prefs.MIN_HISTORY_DAYS <= p.history_days <= prefs.MAX_HISTORY_DAYS
+    assert isinstance(p.history_days, int)

@@ -142,7 +142,10 @@ def test_delete_with_disks(pool) -> None:
         assert call(pool, "VDI.get_record", vdi)["error"]["message"] == "HANDLE_INVALID"
     running_disk = call(pool, "VBD.get_VDI", call(pool, "VM.get_VBDs",
                                                   pool.vm("vm-0001"))["result"][0])["result"]
+    assert "destroy" not in call(pool, "VDI.get_allowed_operations", running_disk)["result"]
     assert call(pool, "VDI.destroy", running_disk)["error"]["message"] == "VDI_IN_USE"
+    call(pool, "VM.hard_shutdown", pool.vm("vm-0001"))
+    assert "destroy" in call(pool, "VDI.get_allowed_operations", running_disk)["result"]
 
 
 def test_host_maintenance_in_xapis_order(pool) -> None:
