@@ -1,15 +1,16 @@
 #!/bin/bash
 # A fresh Debian 12 root filesystem for trying HVConsole's .deb as a user would install it
 # (scripts/try-deb.sh), kept in the cache as a folder that is never changed: each try lays
-# an overlay over it. Prints root=FOLDER.
+# an overlay over it. Prints root=FOLDER; `--key` prints key=KEY and builds nothing.
 #
 # debootstrap (minbase) plus what the package depends on (read from
 # packaging/debian/control.in, so that `apt install ./hvconsole_….deb` in it needs no
 # download) and what the try needs around it: Xvfb, and the desktop's own caches that
 # the package's files trigger (desktop-file-utils, shared-mime-info, the hicolor icon
-# theme, gio to ask them). Cached under $HVCONSOLE_CACHE_DIR/deb-test-root, keyed by this
-# script's text and the package's Depends: a new dependency rebuilds it. A cold build
-# takes a few minutes (the mirror), a warm one nothing.
+# theme, gio to ask them). Cached under $HVCONSOLE_CACHE_DIR/deb-test-root/KEY/, keyed by
+# this script's text and the package's Depends: a new dependency builds a new root beside
+# the old one, which stays for a checkout that still uses it (as the test guest's
+# versions do). A cold build takes a few minutes (the mirror), a warm one nothing.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,9 +33,15 @@ package_depends() {
 
 mapfile -t DEPENDS < <(package_depends)
 KEY="$(content_key "$SUITE" "${DEPENDS[@]}" "${TRY_PACKAGES[@]}" "$REPO/scripts/build-deb-test-root.sh")"
-CACHED="$DIR/root-$SUITE"
+VERSION_DIR="$DIR/${KEY:0:16}"
+CACHED="$VERSION_DIR/root"
 
-if stamp_current "$DIR/stamp" "$KEY" && [ -d "$CACHED/usr" ]; then
+if [ "${1:-}" = "--key" ]; then
+    printf 'key=%s\n' "$KEY"
+    exit 0
+fi
+# The stamp is written last: a root without it was not finished.
+if stamp_current "$VERSION_DIR/stamp" "$KEY" && [ -d "$CACHED/usr" ]; then
     printf 'root=%s\n' "$CACHED"
     exit 0
 fi
@@ -44,11 +51,9 @@ for tool in debootstrap chroot mount umount; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install debootstrap)"
 done
 mkdir -p "$DIR"
-# Exclusive while building; scripts/try-deb.sh holds it shared while its overlay uses
-# the cached folder, so a rebuild never replaces the folder under a try.
 exec 9>"$DIR/.lock"
 flock 9 || die "cannot lock $DIR/.lock"
-if stamp_current "$DIR/stamp" "$KEY" && [ -d "$CACHED/usr" ]; then    # built while we waited
+if stamp_current "$VERSION_DIR/stamp" "$KEY" && [ -d "$CACHED/usr" ]; then    # built meanwhile
     printf 'root=%s\n' "$CACHED"
     exit 0
 fi
@@ -85,9 +90,9 @@ say "installing the package's ${#DEPENDS[@]} dependencies and ${TRY_PACKAGES[*]}
 chroot "$ROOT" apt-get clean
 for ((i=${#mounted[@]}-1; i>=0; i--)); do umount "${mounted[$i]}"; done
 mounted=()
-rm -f "$DIR/stamp"
-if [ -d "$CACHED" ]; then mv "$CACHED" "$WORK/old"; fi
+mkdir -p "$VERSION_DIR"
+if [ -d "$CACHED" ]; then mv "$CACHED" "$WORK/unfinished"; fi    # a build killed earlier
 mv "$ROOT" "$CACHED"
-printf '%s\n' "$KEY" > "$DIR/stamp"
+printf '%s\n' "$KEY" > "$VERSION_DIR/stamp"
 say "ready in $(( $(date +%s) - t0 )) s: $CACHED ($(du -sh "$CACHED" | cut -f1))"
 printf 'root=%s\n' "$CACHED"

@@ -44,6 +44,13 @@ RUFF_PATHS=(
     tests/unit/test_stats_sampler.py
     tests/integration/test_connector_*.py
     tests/integration/test_host_outage.py
+    # Reliability: bad networks and long runs
+    tests/integration/test_bad_networks.py
+    tests/integration/bad_link.py
+    tests/integration/delay_line.py
+    benchmarks/bad_networks.py
+    benchmarks/soak.py
+    benchmarks/window_harness.py
     tests/integration/test_stats_qemu.py
     tests/integration/test_capabilities.py
     tests/unit/test_domain_xml*.py

@@ -179,6 +179,7 @@ class Session:
         self.window.console_tab.vault_source = lambda: self.remote.broker.vault
         from app.console_tls import tls_options
         from widgets.dialogs import console_page  # noqa: F401 - registers the page
+        from widgets.dialogs import fields_page  # noqa: F401 - registers the page
         self.window.console_tab.tls_source = lambda: tls_options(self.preferences)
 
     def _window_closed(self) -> None:

@@ -352,6 +352,7 @@ class MainWindow(QMainWindow):
         self.view_switcher.viewChanged.connect(lambda _v: self.tree.expand_hosts())
         self.tree.expand_hosts()
         self.commands.organize.set_handler(lambda nodes: open_organize(self, nodes))
+        self.commands.organize.field_definitions = self.view_switcher.field_defs
 
     # ---- behaviour ----
 

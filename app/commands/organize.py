@@ -8,9 +8,11 @@ actions → connector like every other command's.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from app.actions.organize import OrganizeVMAction
+from app.organize.fields import FieldDef, FieldError, check_value
 from connectors.libvirt.domxml.organize import OrgChange
 from connectors.libvirt.model import ConnState
 
@@ -72,10 +74,33 @@ class OrganizeVMs(OpensDialog[OrganizeOpener]):
             self._handler(list(verdict.runnable))
         return []
 
+    # The custom fields defined in the preferences (the window hands them in): values
+    # set through ``apply`` are checked against them, whoever calls it.
+    field_definitions: Callable[[], list[FieldDef]] | None = None
+
+    def checked(self, change: OrgChange) -> OrgChange:
+        """``change`` with each value of a defined field normalised (a date as
+        YYYY-MM-DD); FieldError for a value not of its field's kind."""
+        defs = {d.name: d for d in (self.field_definitions() if self.field_definitions
+                                    else [])}
+
+        def fix(fields: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+            return tuple((name, check_value(defs[name], value) if name in defs else value)
+                         for name, value in fields)
+        return replace(change, set_fields=fix(change.set_fields),
+                       replace_fields=None if change.replace_fields is None
+                       else fix(change.replace_fields))
+
     def apply(self, nodes: Sequence[Node], change: OrgChange,
               description: str | None = None) -> list[Task]:
         """Writes ``change`` (and the description, unless None) to each VM that can take
-        it: one task, or for several VMs one confirmation and one task group."""
+        it: one task, or for several VMs one confirmation and one task group. A field
+        value of the wrong kind is shown as an error and nothing is written."""
+        try:
+            change = self.checked(change)
+        except FieldError as err:
+            self.ctx.prompter.show_error(self.verb, str(err))
+            return []
         verdict = self.decide(nodes)
         actions = [OrganizeVMAction(self.ctx, n.conn_id, vm_of(n), change, description)
                    for n in verdict.runnable]

@@ -29,6 +29,9 @@ from app.inventory.views import Group, Leaf, View, ViewKind, build, signature, t
 from app.qt_types import AnyIndex
 
 _LAST_COLUMN = len(COLUMNS) - 1
+# A group row's path (("prod", "web")): how the tree remembers which groups the user
+# closed across the resets that regrouping makes.
+GROUP_PATH_ROLE = Qt.ItemDataRole.UserRole + 20
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 _ICONS = {ViewKind.FOLDER: "group", ViewKind.TAG: "tag", ViewKind.FIELD: "field",
@@ -218,6 +221,8 @@ class GroupedModel(QAbstractItemModel):
     def _group_data(self, group: Group, column: int, role: int) -> Any:
         if role == NODE_ROLE:
             return None
+        if role == GROUP_PATH_ROLE:
+            return group.path
         if column == NAME_COLUMN:
             if role in (Qt.ItemDataRole.DisplayRole, FILTER_ROLE):
                 return group.title

@@ -30,6 +30,7 @@ import libvirt
 from connectors.libvirt import (clone_ops, create_ops, eventloop, host_facts, inventory_read,
                                 organize_ops, readers, wording)
 from connectors.libvirt.actions import ACTIONS
+from connectors.libvirt.answer_watch import watch_answers
 from connectors.libvirt.delete import delete_domain
 from connectors.libvirt.domxml.organize import OrgChange, Organization
 from connectors.libvirt.host_networks import HostNetworks
@@ -85,6 +86,7 @@ class LibvirtHost:
         self._link: Link | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._answer_watch: asyncio.Task[None] | None = None
         self._generation = 0               # bumped per connection: old callbacks go quiet
         self._user_closed = True
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -191,11 +193,12 @@ class LibvirtHost:
         self._check_current(generation, conn)
         link.conn = conn
         try:
-            keepalive = (None if self._driver == "test" else
-                         (self.settings.keepalive_interval_s, self.settings.keepalive_count))
+            # HVConsole's own keepalive (answer_watch.py), not libvirt's: closing a
+            # connection with calls under way crashed the process.
+            watched = self._driver != "test"
             subscription = await link.call(
                 lambda: subscribe(conn, generation, self._on_object_event,
-                                  self._on_close, uri=self.uri, keepalive=keepalive))
+                                  self._on_close, uri=self.uri, keepalive=None))
             link.event_ids = subscription.ids
             poller = None
             if subscription.silent:
@@ -218,6 +221,11 @@ class LibvirtHost:
         self.info = info
         self._emit(InventoryChanged(tuple(changes), full=True))
         self._set_state(ConnState.CONNECTED, host=info)
+        if watched:
+            # Kept: the loop holds tasks weakly. It ends when the link is let go.
+            self._answer_watch = asyncio.get_running_loop().create_task(watch_answers(
+                link, self.settings.keepalive_interval_s, self.settings.keepalive_count,
+                lambda why: self._lost(generation, why)))
         interval = self.settings.poll_interval_s
         self._inventory.attach(link, poller, interval)
         if poller is not None and poller.kinds and poller.kinds != self._polling_told:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 import libvirt
 
+from connectors.libvirt.answer_watch import AnswerWatch
 from connectors.libvirt.subscription import EventIds, close_quietly
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class GatedExecutor(ThreadPoolExecutor):
         self._running = 0
         self._closing = False
         self._close: Callable[[], None] | None = None    # waiting for the last call out
+        self.answers = AnswerWatch()   # is the host still answering? (answer_watch.py)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         return super().submit(self.counted, fn, *args, **kwargs)
@@ -59,9 +61,11 @@ class GatedExecutor(ThreadPoolExecutor):
     def counted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(*args) counted as a call under way (for a thread of its own: a transfer)."""
         self.enter()
+        token = self.answers.begin()
         try:
             return fn(*args, **kwargs)
         finally:
+            self.answers.end(token)
             self.leave()
 
     def enter(self) -> None:
@@ -112,6 +116,42 @@ class Link:
         self.event_ids: EventIds = ()
         self.executor = GatedExecutor(name, workers)
         self._timeout_s = timeout_s    # read per call: the user may change it meanwhile
+
+    @property
+    def answers(self) -> AnswerWatch:
+        return self.executor.answers
+
+    def alive(self) -> bool:
+        """Not let go yet."""
+        return self.conn is not None
+
+    def probe(self) -> None:
+        """The cheapest call that needs the daemon's answer (blocking: a thread of its
+        own). Its failure needs no handling: an answer is what it is for."""
+        conn = self.conn
+        if conn is None:
+            return
+        try:
+            self.executor.counted(conn.getLibVersion)
+        except libvirt.libvirtError:
+            pass
+
+    def socket_closed(self) -> bool:
+        """libvirt closed the connection (virConnectIsAlive, no RPC; blocking on its
+        lock only)."""
+        conn = self.conn
+        if conn is None:
+            return False
+        try:
+            self.executor.enter()
+        except ConnectionClosed:
+            return False
+        try:
+            return conn.isAlive() == 0
+        except libvirt.libvirtError:
+            return True
+        finally:
+            self.executor.leave()
 
     def hold(self) -> libvirt.virConnect:
         """The open connection, kept open until ``release()`` even when the host lets it

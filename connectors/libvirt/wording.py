@@ -124,6 +124,11 @@ CLOSE_REASONS = {
 }
 
 
+def silent_host(seconds: float) -> str:
+    """Why a host whose calls got no answer is lost (connectors/libvirt/answer_watch.py)."""
+    return f"the host stopped answering (no reply for {seconds:.0f} s)"
+
+
 def close_reason(reason: int) -> str:
     return CLOSE_REASONS.get(reason, "the connection was lost")
 

@@ -185,6 +185,27 @@ def wait_for_serial(path: str | os.PathLike, marker: str = READY_MARKER,
         pause(interval)
 
 
+# Linux input key codes (virDomainSendKey, VIR_KEYCODE_SET_LINUX) of what typing a shell
+# loop needs: lower-case letters, digits, space, ';' and Enter, none of them shifted.
+KEYCODES = {**dict(zip("qwertyuiop", range(16, 26), strict=True)),
+            **dict(zip("asdfghjkl", range(30, 39), strict=True)),
+            **dict(zip("zxcvbnm", range(44, 51), strict=True)),
+            **dict(zip("1234567890", range(2, 12), strict=True)),
+            " ": 57, ";": 39, "\n": 28}
+# Typed at the guest's shell: the date four times a second, so its VGA console scrolls
+# (a screen that never stops changing, for consoles under load or over a bad link).
+SCROLLING_COMMAND = "while true; do date; usleep 250000; done\n"
+
+
+def type_on_console(domain, text: str) -> None:
+    """Types ``text`` on the guest's keyboard (libvirt's send-key, no console client):
+    only the characters of KEYCODES."""
+    import libvirt
+    for char in text:
+        domain.sendKey(libvirt.VIR_KEYCODE_SET_LINUX, 30, [KEYCODES[char]], 1, 0)
+        time.sleep(0.03)
+
+
 # Set by tests/integration/conftest.py: waits with the test session's event loop running.
 pause_hook: Callable[[float], bool] | None = None
 

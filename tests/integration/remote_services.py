@@ -49,11 +49,11 @@ def spare_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> bool:
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return True
         except OSError:
             time.sleep(0.05)
@@ -98,7 +98,11 @@ def _stop(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
 
 @dataclass
 class Sshd:
-    """An sshd on 127.0.0.1:port; ``stop()``/``start()`` simulate the host going away."""
+    """An sshd on 127.0.0.1:port; ``stop()``/``start()`` simulate the host going away.
+
+    ``listen`` and ``enter`` put it elsewhere: another address, and a command prefix
+    that runs it inside another host's namespaces (``nsenter -t PID -m -n -u``), so that
+    it serves that host's libvirtd socket and network."""
 
     root: Path
     port: int
@@ -106,6 +110,8 @@ class Sshd:
     host_key: Path
     proc: subprocess.Popen | None = None
     extra_config: str = ""    # e.g. a "Match User" block
+    listen: str = "127.0.0.1"
+    enter: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls) -> "Sshd":
@@ -129,7 +135,7 @@ class Sshd:
     def config(self) -> Path:
         path = self.root / "sshd_config"
         path.write_text(
-            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.host_key}\n"
+            f"Port {self.port}\nListenAddress {self.listen}\nHostKey {self.host_key}\n"
             f"PidFile {self.root}/sshd.pid\nAuthorizedKeysFile {self.root}/authorized_keys\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication yes\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
@@ -139,10 +145,11 @@ class Sshd:
 
     def start(self) -> None:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(self.config())],
+        self.proc = subprocess.Popen([*self.enter, "/usr/sbin/sshd", "-D", "-e", "-f",
+                                      str(self.config())],
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(self.root / "sshd.log", "ab"))
-        if not wait_for_port(self.port):
+        if not wait_for_port(self.port, host=self.listen):
             raise RuntimeError(f"sshd did not start: {(self.root / 'sshd.log').read_text()}")
 
     def stop(self) -> None:

@@ -189,3 +189,30 @@ def test_the_xen_host_stages_are_keyed_by_the_code_that_builds_them(empty_cache,
                                        "DOM0_EXTRA_PACKAGES=(qemu-system-xen less)"))
     extra = _xen_stamps(repo, empty_cache)
     assert extra["rootfs"] == base["rootfs"] and extra["extras"] != base["extras"]
+
+
+def _deb_root_key(repo: Path, cache: Path) -> str:
+    done = _run(repo / "scripts" / "build-deb-test-root.sh", cache, "--key")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().removeprefix("key=")
+
+
+def test_the_debian_test_root_is_keyed_by_its_builder_and_the_packages_depends(empty_cache,
+                                                                              tmp_path):
+    """The root the .deb is tried in (scripts/build-deb-test-root.sh) holds the package's
+    dependencies: a new one in control.in, or a changed builder, makes a new root; its
+    cold build runs in tests/integration/test_deb_install.py."""
+    repo = _copy_scripts(tmp_path)
+    shutil.copytree(REPO / "packaging" / "debian", repo / "packaging" / "debian")
+    control = repo / "packaging" / "debian" / "control.in"
+    original = control.read_text()
+    base = _deb_root_key(repo, empty_cache)
+    assert _deb_root_key(repo, empty_cache) == base
+    control.write_text(original.replace("Description:", "Homepage: elsewhere\nDescription:"))
+    assert _deb_root_key(repo, empty_cache) == base        # not a dependency
+    control.write_text(original.replace("python3-lz4,", "python3-lz4, python3-yaml,"))
+    assert _deb_root_key(repo, empty_cache) != base
+    control.write_text(original)
+    script = repo / "scripts" / "build-deb-test-root.sh"
+    script.write_text(script.read_text().replace("libglib2.0-bin)", "libglib2.0-bin less)"))
+    assert _deb_root_key(repo, empty_cache) != base

@@ -190,6 +190,38 @@ def test_a_pv_guest_started_paused_resumed_and_forced_off_from_the_commands(stac
     assert any(f"{pv_guest}: Started" in m for m in stack.messages())
 
 
+def test_tags_and_folder_kept_by_xen_and_followed_live(stack, aloop, xen_host, pv_guest):
+    """libxl keeps our metadata entry (definition, then running domain and definition)
+    and reports a change made from outside with the metadata-change event."""
+    from connectors.libvirt.domxml import organize
+    from connectors.libvirt.domxml.organize import ORGANIZE_NS, OrgChange
+
+    def stored(scope: str) -> organize.Organization:
+        return organize.from_text(subprocess.run(
+            ["virsh", "-c", xen_host["uri"], "metadata", pv_guest, ORGANIZE_NS, scope],
+            check=True, capture_output=True, text=True, timeout=240).stdout)
+
+    _until(aloop, lambda: stack.vm_node(pv_guest) is not None)
+    stack.commands.organize.apply([stack.vm_node(pv_guest)],
+                                  OrgChange(replace_tags=("xen",), folder="/lab/xen"),
+                                  "PV guest")
+    _until(aloop, lambda: stack.vm_node(pv_guest).obj.folder == "/lab/xen"
+           and stack.vm_node(pv_guest).obj.description == "PV guest")
+    assert stored("--config").tags == ("xen",)
+    stack.run("start", pv_guest)
+    _until(aloop, lambda: stack.vm_state(pv_guest) is VMState.RUNNING, 120)
+    stack.commands.organize.apply([stack.vm_node(pv_guest)], OrgChange(add_tags=("pv",)))
+    _until(aloop, lambda: stack.vm_node(pv_guest).obj.tags == ("pv", "xen"))
+    for scope in ("--live", "--config"):
+        assert (stored(scope).tags, stored(scope).folder) == (("pv", "xen"), "/lab/xen")
+    subprocess.run(["virsh", "-c", xen_host["uri"], "metadata", pv_guest, ORGANIZE_NS,
+                    "--key", "hvconsole", "--set", "<organize><tag>dmz</tag></organize>",
+                    "--live", "--config"], check=True, capture_output=True, timeout=240)
+    _until(aloop, lambda: stack.vm_node(pv_guest).obj.tags == ("dmz",), 120)
+    assert any("Tags, folder or fields changed" in m for m in stack.messages())
+    assert stack.prompter.errors == []
+
+
 def _latest_vm(collector, key: str, metric: str) -> float:
     tick = collector.latest
     if tick is None or key not in tick.vms.index:

@@ -20,6 +20,15 @@ def test_tcp_console_uses_the_uris_user_port_and_key():
     assert argv[-4:] == ["-W", "127.0.0.1:5901", "--", "kvm1"]
 
 
+def test_a_dead_link_ends_the_tunnel_in_about_a_keepalive_window():
+    argv = ssh_console_transport("qemu+ssh://kvm1/system",
+                                 GraphicsInfo("vnc", port=5900)).argv
+    options = {argv[i + 1] for i, word in enumerate(argv) if word == "-o"}
+    assert {"ServerAliveInterval=3", "ServerAliveCountMax=3",
+            "ConnectTimeout=10"} <= options
+    assert argv.index("ConnectTimeout=10") < argv.index("--"), "an option, not the command"
+
+
 def test_socket_console_goes_through_nc_on_the_host():
     argv = ssh_console_transport("xen+ssh://root@x/system",
                                  GraphicsInfo("vnc", socket="/run/vnc.sock")).argv

@@ -218,6 +218,28 @@ def test_no_two_actions_share_a_shortcut(session):  # noqa: F811
     assert shortcut_clashes(actions) == []
 
 
+def test_the_tabs_own_actions_have_keys_too(session):  # noqa: F811
+    """The Storage tab's volume actions, Networking's Edit DHCP and the console's toolbar
+    (shown for a VM with a display) have keys, named in their tooltips, clashing with
+    nothing in the window."""
+    window = session.window
+    host = session.manager.host(session.conn_id)
+    vm = next(v for v in host.vms() if v.name == "web-01")
+    window.tree.select_node(session.conn_id, vm.key)
+    window.tabs.setCurrentWidget(window.console_tab)
+    pane = window.console_tab.pane
+    assert pane is not None
+    own = [pane.scale_action, pane.paste_action, pane.screenshot_action, pane.undock_action,
+           window.networking_tab.dhcp_action, window.storage_tab.new_volume_action,
+           window.storage_tab.upload_action, window.storage_tab.download_action,
+           window.storage_tab.grow_action, window.storage_tab.wipe_action,
+           window.storage_tab.delete_volume_action]
+    for action in own:
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        assert keys and keys in action.toolTip(), action.text()
+    assert shortcut_clashes(_window_actions(window)) == []
+
+
 def test_the_clash_finder_finds_a_clash(session):  # noqa: F811
     window = session.window
     twin = QAction("Twin of Start", window)

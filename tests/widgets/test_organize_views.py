@@ -42,14 +42,19 @@ def _select(window, *names):
     return nodes
 
 
-def _in_dialog(window, fill):
-    """Runs ``fill(dialog)`` once Organize's modal dialog is up."""
+def _in_dialog(window, fill, failures):
+    """Runs ``fill(dialog)`` once Organize's modal dialog is up; a failed check closes
+    the dialog (else the modal loop would wait for ever) and is kept in ``failures``."""
     def act():
         dialog = getattr(window, "last_organize_dialog", None)
         if dialog is None or not dialog.isVisible():
             QTimer.singleShot(10, act)
             return
-        fill(dialog)
+        try:
+            fill(dialog)
+        except Exception as err:  # noqa: BLE001 - re-raised by the test after exec()
+            failures.append(err)
+            dialog.reject()
     window.last_organize_dialog = None
     QTimer.singleShot(0, act)
 
@@ -82,17 +87,34 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
 
     SHOTS.mkdir(exist_ok=True)
     _select(window, "web-01")
-    _in_dialog(window, one)
+    failures: list[Exception] = []
+    _in_dialog(window, one, failures)
     window.commands.organize.action.trigger()
+    assert not failures, failures
     assert errors == [(True, "cost is a number; “lots” is not one.")]
     aloop.run_until_complete(wait_until(lambda: vms()["web-01"].folder == "/prod/web"))
     web = vms()["web-01"]
     assert (web.tags, web.custom_fields, web.description) == (
         ("eu", "web"), (("cost", "12"),), "Front end")
+    window.tree.select_node(session.conn_id, web.key)
+    aloop.run_until_complete(wait_until(
+        lambda: window.general_tab.fields().get("Folder") == "/prod/web"))
+    shown = window.general_tab.fields()
+    assert (shown["Tags"], shown["cost"], shown["Description"]) == ("eu, web", "12",
+                                                                     "Front end")
 
     # Several VMs: add a tag, move to a folder, one question naming how many and where.
     def several(dialog):
         assert dialog.windowTitle() == "Organize 2 VMs"
+        # Tags complete from those in use, after the last comma.
+        dialog.add_tags.setFocus()
+        QTest.keyClicks(dialog.add_tags, "prod, e")
+        popup = dialog.add_tags.completer().popup()
+        assert popup.isVisible() and popup.model().index(0, 0).data() == "eu"
+        first = popup.model().index(0, 0)
+        QTest.mouseClick(popup.viewport(), Qt.MouseButton.LeftButton,
+                         pos=popup.visualRect(first).center())
+        assert dialog.add_tags.text() == "prod, eu"
         dialog.add_tags.setText("web")
         dialog.folder.setCurrentText("/prod/web")
         dialog.move_box.setChecked(True)
@@ -100,8 +122,9 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         dialog.accept()
 
     _select(window, "web-02", "db-primary")
-    _in_dialog(window, several)
+    _in_dialog(window, several, failures)
     window.commands.organize.action.trigger()
+    assert not failures, failures
     assert len(asked) == 1 and asked[0].startswith("Organize 2 VMs on ")
     assert asked[0].endswith(": add tag web; move to folder /prod/web?")
     aloop.run_until_complete(wait_until(
@@ -118,6 +141,24 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         assert text[4:6] == ["  web-01 | Running", "  web-02 | Running"]
         assert text[6].startswith("No tags | ") and "web-01" not in "".join(text[7:])
         window.grab().save(str(SHOTS / "by-tag.png"))
+        # The filter works in a grouped view too: a match keeps its group in sight.
+        window.tree.set_filter_text("web-02")
+        assert _tree_text(window.tree) == ["web | 3 VMs", "  web-02 | Running"]
+        window.tree.set_filter_text("")
+        # A group the user closed stays closed when the VMs regroup.
+        model = window.tree.model()
+        untagged = next(model.index(r, 0) for r in range(model.rowCount())
+                        if model.index(r, 0).data().startswith("No tags"))
+        QTest.qWait(20)             # rows back from the filter are opened after a turn
+        assert window.tree.isExpanded(untagged)
+        window.tree.collapse(untagged)
+        window.commands.organize.apply([window.tree.find_vm_by_name("db-replica")],
+                                       OrgChange(add_tags=("db",)))
+        aloop.run_until_complete(wait_until(
+            lambda: _tree_text(window.tree)[0] == "db | 1 VM"))
+        groups = {model.index(r, 0).data(): window.tree.isExpanded(model.index(r, 0))
+                  for r in range(model.rowCount())}
+        assert groups == {"db": True, "eu": True, "web": True, "No tags": False}
 
         menu["folder"].trigger()
         text = _tree_text(window.tree)

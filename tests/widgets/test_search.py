@@ -120,6 +120,8 @@ def test_a_malformed_query_says_where_and_keeps_the_last_results(session, aloop)
     assert names(rows) == ["db-replica"]
     status = session.window.search.tab.status.text()
     assert status.startswith("Column 18: this “(” is not closed.")
+    assert session.window.search.tab.query_bar.cursorPosition() == 17, \
+        "Enter puts the cursor where the query went wrong"
     from app import colours
     assert colours.hex_colour(colours.ERROR) in session.window.search.tab.status.styleSheet()
     rows = search(session, aloop, "state:pasued")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QClipboard, QGuiApplication
+from PySide6.QtGui import QAction, QActionGroup, QClipboard, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu,
                                QPushButton, QScrollArea, QSizePolicy, QStackedLayout,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
@@ -33,6 +33,7 @@ from widgets.appearance import follow_scheme
 from widgets.console.fullscreen import FullscreenConsole
 from widgets.console.hint import GRABBED_HINT, RELEASED_HINT, ConsoleHint
 from widgets.console.view import FULLSCREEN_KEY_TEXT, ConsoleView
+from widgets.keyboard_navigation import ensure_keys_in_tooltips
 
 MAX_PASTE_CHARS = 20_000
 MAX_CLIPBOARD_CHARS = 1 << 20
@@ -179,6 +180,7 @@ class ConsolePane(QWidget):
                                         "for itself (Ctrl+Alt+Del, Ctrl+Alt+F1, …)")
         bar.addAction(self.send_key_action)
         self.scale_action = bar.addAction("Scale to fit")
+        self.scale_action.setShortcut(QKeySequence("Ctrl+Alt+F"))
         self.scale_action.setCheckable(True)
         self.scale_action.setChecked(True)
         self.scale_action.toggled.connect(self.set_fit)
@@ -188,9 +190,11 @@ class ConsolePane(QWidget):
                                           f"({FULLSCREEN_KEY_TEXT}, also to leave)")
         self.fullscreen_action.toggled.connect(self.set_fullscreen)
         self.paste_action = bar.addAction("Type clipboard")
+        self.paste_action.setShortcut(QKeySequence("Ctrl+Alt+V"))
         self.paste_action.setToolTip("Type the clipboard's text into the guest as keystrokes")
         self.paste_action.triggered.connect(self.paste_clipboard)
         self.screenshot_action = bar.addAction("Screenshot…")
+        self.screenshot_action.setShortcut(QKeySequence("Ctrl+Alt+P"))
         self.screenshot_action.triggered.connect(self.ask_screenshot)
         self.forget_action = bar.addAction("Forget password")
         self.forget_action.setToolTip("Remove this console's remembered password from the "
@@ -198,6 +202,7 @@ class ConsolePane(QWidget):
         self.forget_action.triggered.connect(self.forget_password)
         self.forget_action.setVisible(self.session.remembered_passwords() is not None)
         self.undock_action = bar.addAction("Undock")
+        self.undock_action.setShortcut(QKeySequence("Ctrl+Alt+U"))
         self.undock_action.triggered.connect(self.undockRequested)
         self.undock_action.setVisible(can_undock)
         self.protocol_menu = QMenu(self)
@@ -215,6 +220,7 @@ class ConsolePane(QWidget):
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
         bar.addWidget(self.agent_label)
+        ensure_keys_in_tooltips(bar.actions())
         return bar
 
     # ---- actions ----

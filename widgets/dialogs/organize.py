@@ -34,10 +34,17 @@ class TagCompleter(QCompleter):
     """Completes the tag being typed after the last comma, keeping the ones before it."""
 
     def __init__(self, tags: list[str], edit: QLineEdit) -> None:
-        super().__init__(QStringListModel(tags), edit)
+        super().__init__(edit)
+        # Parented, and kept: a model handed over without a parent is freed by Python at
+        # once and the completer silently completes nothing.
+        self.tags = QStringListModel(tags, self)
+        self.setModel(self.tags)
         self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterMode(Qt.MatchFlag.MatchStartsWith)
         self._edit = edit
+        # The line edit's own handling put back only the prefix it had when typing
+        # "prod, e" (seen with Qt 6.x); the chosen completion is the whole text.
+        self.activated.connect(edit.setText)       # the str overload
 
     def splitPath(self, path: str) -> list[str]:  # noqa: N802 (Qt's name)
         return [path.rsplit(",", 1)[-1].strip()]

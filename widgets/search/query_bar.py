@@ -39,7 +39,8 @@ class QueryBar(QLineEdit):
         self._pause = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
         self._pause.timeout.connect(self._emit)
         self.textEdited.connect(self._edited)
-        self.returnPressed.connect(self._emit)
+        self.returnPressed.connect(self._entered)
+        self._from_enter = False
 
     def set_query(self, text: str) -> None:
         self.setText(text)
@@ -48,6 +49,13 @@ class QueryBar(QLineEdit):
     def _emit(self) -> None:
         self._pause.stop()
         self.queryChanged.emit(self.text())
+
+    def _entered(self) -> None:
+        self._from_enter = True
+        try:
+            self._emit()
+        finally:
+            self._from_enter = False
 
     def _edited(self, _text: str) -> None:
         self._pause.start()
@@ -103,7 +111,9 @@ class QueryBar(QLineEdit):
         return popup
 
     def mark_error(self, position: int | None) -> None:
-        """Selects the character where the query went wrong (None: no error)."""
+        """Notes where the query went wrong (None: no error). After Enter the cursor goes
+        there, so the user sees the place the message names; while typing, the cursor
+        stays where the user is."""
         self.setProperty("invalid", position is not None)
-        if position is not None and self.hasFocus() is False:
-            self.setSelection(min(position, len(self.text())), 1)
+        if position is not None and self._from_enter:
+            self.setCursorPosition(min(position, len(self.text())))

@@ -219,7 +219,12 @@ class GeneralTab(QWidget):
         resources = [("vCPUs", f"{vm.vcpus} of {vm.max_vcpus} maximum"),
                      ("Memory", f"{human_kib(vm.memory_kib)} of "
                                 f"{human_kib(vm.max_memory_kib)} maximum")]
-        sections = [("General", general), ("Resources", resources)]
+        sections = [("General", general)]
+        organized = ([("Tags", ", ".join(vm.tags))] if vm.tags else []) + (
+            [("Folder", vm.folder)] if vm.folder else []) + list(vm.custom_fields)
+        if organized:
+            sections.append(("Organization", organized))
+        sections.append(("Resources", resources))
         disks = [(f"{d.target} ({d.device})",
                   ", ".join(p for p in (d.bus, d.source or "empty", d.driver_type,
                                         "read-only" if d.readonly else "") if p))

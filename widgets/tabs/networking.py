@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout,
                                QHeaderView, QLabel, QTableView, QToolBar, QVBoxLayout,
                                QWidget)
@@ -19,6 +20,7 @@ from app.networks import NetworkActions, NetworkPage
 from connectors.libvirt.model import NetworkInfo
 from connectors.libvirt.net_xml import MODES, NetworkDetails
 from widgets.dialogs.new_network.dhcp import DhcpDialog
+from widgets.keyboard_navigation import show_keys_in_tooltip
 
 
 class NetworkingTab(QWidget):
@@ -60,6 +62,8 @@ class NetworkingTab(QWidget):
                 self.toolbar.addAction(command.action)
         self.toolbar.addSeparator()
         self.dhcp_action = self.toolbar.addAction("Edit &DHCP…", self.edit_dhcp)
+        self.dhcp_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        show_keys_in_tooltip(self.dhcp_action, "Change the DHCP range and fixed addresses")
         self.table = QTableView()
         self.table.setObjectName("leasesTable")
         self.table.setModel(self.leases)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QTableView, QToolBar, QVBoxLayout, QWidget)
@@ -24,6 +24,7 @@ from connectors.libvirt.model import PoolInfo
 from connectors.libvirt.storage_xml import POOL_TYPES, VOLUME_POOLS, VolumeInfo
 from widgets.dialogs.prompter import confirm_box
 from widgets.dialogs.volume import GrowVolumeDialog, NewVolumeDialog
+from widgets.keyboard_navigation import show_keys_in_tooltip
 
 Confirm = Callable[[str, str, str], bool]     # (title, text, verb) -> go ahead
 ChooseFile = Callable[[str, bool], str]     # (title, saving) -> path, "" when cancelled
@@ -111,12 +112,14 @@ class StorageTab(QWidget):
                 self.toolbar.addAction(command.action)
         self.volume_bar = QToolBar()
         self.volume_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.new_volume_action = self._action("&New Volume…", self.new_volume)
-        self.upload_action = self._action("&Upload…", self.upload)
-        self.download_action = self._action("Do&wnload…", self.download)
-        self.grow_action = self._action("&Grow…", self.grow)
-        self.wipe_action = self._action("&Wipe…", self.wipe)
-        self.delete_volume_action = self._action("&Delete Volume…", self.delete_volume)
+        # Keys that work while the keyboard is in this tab (its table, its buttons).
+        self.new_volume_action = self._action("&New Volume…", self.new_volume, "Ins")
+        self.upload_action = self._action("&Upload…", self.upload, "Ctrl+Shift+U")
+        self.download_action = self._action("Do&wnload…", self.download, "Ctrl+Shift+W")
+        self.grow_action = self._action("&Grow…", self.grow, "Ctrl+Shift+G")
+        self.wipe_action = self._action("&Wipe…", self.wipe, "Ctrl+Shift+I")
+        self.delete_volume_action = self._action("&Delete Volume…", self.delete_volume,
+                                                 "Shift+Del")
 
         self.table = QTableView()
         self.table.setObjectName("volumesTable")
@@ -152,10 +155,13 @@ class StorageTab(QWidget):
         inventory.batchApplied.connect(self._on_batch)
         self.show_pool(None, None)
 
-    def _action(self, text: str, slot: Callable[[], object]) -> QAction:
+    def _action(self, text: str, slot: Callable[[], object], keys: str) -> QAction:
         action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         action.triggered.connect(slot)
         self.volume_bar.addAction(action)
+        self.addAction(action)
         return action
 
     # ---- what is shown ----
@@ -259,7 +265,7 @@ class StorageTab(QWidget):
     def _enable(action: QAction, enabled: bool, reason: str) -> None:
         action.setEnabled(enabled)
         text = action.text().replace("&", "").rstrip("…")
-        action.setToolTip(text if enabled else f"{text}: {reason}")
+        show_keys_in_tooltip(action, text if enabled else f"{text}: {reason}")
 
     def new_volume(self) -> NewVolumeDialog | None:
         pool, conn_id = self.volumes.pool(), self.conn_id
