@@ -63,11 +63,18 @@ class GroupedModel(QAbstractItemModel):
     # ---- following the inventory ----
 
     def _vm_nodes(self) -> list[Node]:
+        """Every VM row of the inventory: a libvirt host's children, or a XenAPI pool's
+        servers' children (VMs are never parents, so only other rows are descended)."""
         out: list[Node] = []
-        for conn_id in self._source.host_ids():
-            host = self._source.host_node(conn_id)
-            if host is not None:
-                out.extend(n for n in host.children if n.kind is NodeKind.VM)
+        stack = [h for h in (self._source.host_node(c) for c in self._source.host_ids())
+                 if h is not None]
+        while stack:
+            parent = stack.pop()
+            for node in parent.children:
+                if node.kind is NodeKind.VM:
+                    out.append(node)
+                elif node.children:
+                    stack.append(node)
         return out
 
     def rebuild(self) -> None:
