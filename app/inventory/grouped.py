@@ -222,7 +222,12 @@ class GroupedModel(QAbstractItemModel):
             if role == NODE_ROLE:
                 return node
             source = self._source.index_of(node.conn_id, node.key, index.column())
-            return self._source.data(source, role)
+            answer = self._source.data(source, role)
+            if role == Qt.ItemDataRole.ToolTipRole and index.column() == NAME_COLUMN:
+                # The server is not a row of a grouped view: the tooltip names it.
+                where = f"Server: {self._source.host_name(node.conn_id)}"
+                return f"{answer}\n{where}" if answer else where
+            return answer
         return self._group_data(item, index.column(), role)
 
     def _group_data(self, group: Group, column: int, role: int) -> Any:
