@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.actions import DeleteVMAction, VMLifecycle, VMShutdown
+from app import task_group
 from app.actions import outcome
 from app.actions.base import Action
 from connectors.libvirt.model import ConnState, VMAction, VMInfo, VMState
@@ -208,7 +209,8 @@ class DeleteVM(VMCommand):
         if not self.is_bulk(verdict):
             return self.ctx.tasks.run_actions(actions)
         # Its own dialog asked already: one task group, without a second question.
-        group = self.ctx.tasks.run_group(f"Delete {bulk.counted(len(actions), 'VM')}",
-                                         actions, bulk.skipped(self.ctx, verdict))
+        group = task_group.run_group(self.ctx.tasks,
+                                     f"Delete {bulk.counted(len(actions), 'VM')}",
+                                     actions, bulk.skipped(self.ctx, verdict))
         self.last_group = group
         return group.tasks

@@ -63,11 +63,18 @@ class GroupedModel(QAbstractItemModel):
     # ---- following the inventory ----
 
     def _vm_nodes(self) -> list[Node]:
+        """Every VM row of the inventory: a libvirt host's children, or a XenAPI pool's
+        servers' children (VMs are never parents, so only other rows are descended)."""
         out: list[Node] = []
-        for conn_id in self._source.host_ids():
-            host = self._source.host_node(conn_id)
-            if host is not None:
-                out.extend(n for n in host.children if n.kind is NodeKind.VM)
+        stack = [h for h in (self._source.host_node(c) for c in self._source.host_ids())
+                 if h is not None]
+        while stack:
+            parent = stack.pop()
+            for node in parent.children:
+                if node.kind is NodeKind.VM:
+                    out.append(node)
+                elif node.children:
+                    stack.append(node)
         return out
 
     def rebuild(self) -> None:
@@ -215,7 +222,12 @@ class GroupedModel(QAbstractItemModel):
             if role == NODE_ROLE:
                 return node
             source = self._source.index_of(node.conn_id, node.key, index.column())
-            return self._source.data(source, role)
+            answer = self._source.data(source, role)
+            if role == Qt.ItemDataRole.ToolTipRole and index.column() == NAME_COLUMN:
+                # The server is not a row of a grouped view: the tooltip names it.
+                where = f"Server: {self._source.host_name(node.conn_id)}"
+                return f"{answer}\n{where}" if answer else where
+            return answer
         return self._group_data(item, index.column(), role)
 
     def _group_data(self, group: Group, column: int, role: int) -> Any:

@@ -178,6 +178,9 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         assert text[:2] == ["12 | 1 VM", "  web-01 | Running"]
         assert text[2].startswith("No cost | ")
 
+        # The server is not a row here: a VM's tooltip names it.
+        first_vm = window.tree.model().index(0, 0, window.tree.model().index(0, 0))
+        assert first_vm.data(Qt.ItemDataRole.ToolTipRole).endswith("\nServer: Demo lab")
         # Selecting a VM row in a grouped view selects the VM: commands follow it.
         window.tree.select_node(session.conn_id, web.key)
         assert [n.obj.name for n in window.tree.selected_nodes()] == ["web-01"]
