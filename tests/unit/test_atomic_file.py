@@ -264,3 +264,18 @@ def test_a_full_disk_at_start_keeps_the_history_file_and_the_app_starts(tiny_dis
             assert path.read_bytes() == before
     finally:
         store.close()
+
+
+def test_temporary_files_of_interrupted_saves_are_swept_once_an_hour_old(tmp_path):
+    old = tmp_path / ".a.json.k1ll3d.tmp"
+    fresh = tmp_path / ".a.json.s4v1ng.tmp"
+    other = tmp_path / ".b.json.k1ll3d.tmp"
+    for leftover in (old, fresh, other):
+        leftover.write_bytes(b"{half")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    replace_file(tmp_path / "a.json", b"{}")
+    assert not old.exists()
+    assert fresh.exists(), "a save under way in another HVConsole keeps its file"
+    assert other.exists(), "only the saved file's own leftovers go"
