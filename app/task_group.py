@@ -69,8 +69,7 @@ class TaskGroup(QObject):
         self.tasks: list[Task] = []
 
     def start(self) -> None:
-        """Starts the work (TaskManager.run_group calls this once it has announced the
-        group, so that views know the group before its tasks)."""
+        """Starts the work (``run_group`` calls this once it has announced the group)."""
         manager, title = self._manager, self.title
         log = manager.events_log
         if log is not None:
@@ -176,3 +175,13 @@ class TaskGroup(QObject):
                 "warning" if counts["skipped"] or counts["cancelled"] else "info")
             self._row = log.update(self._row, severity=severity, message=self.summary)
         self.finished.emit()
+
+
+def run_group(manager: TaskManager, title: str, actions: Sequence[Action],
+              skipped: Sequence[Skipped] = (), at_once: int = AT_ONCE) -> TaskGroup:
+    """Bulk work as one group: announced (``manager.groupStarted``) before its tasks
+    start, so that views know the group before its tasks."""
+    group = TaskGroup(title, manager, list(actions), list(skipped), at_once)
+    manager.groupStarted.emit(group)
+    group.start()
+    return group

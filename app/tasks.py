@@ -25,7 +25,7 @@ from connectors.libvirt.model import ConnectorError
 
 if TYPE_CHECKING:
     from app.actions.base import Action
-    from app.task_group import Skipped, TaskGroup
+    from app.task_group import TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class TaskManager(QObject):
 
     taskStarted = Signal(object)
     taskFinished = Signal(object)
-    groupStarted = Signal(object)       # app.task_group.TaskGroup
+    groupStarted = Signal(object)       # app.task_group.TaskGroup (task_group.run_group)
 
     def __init__(self, events_log=None, parent: QObject | None = None):
         super().__init__(parent)
@@ -162,17 +162,6 @@ class TaskManager(QObject):
                     return await action.run(task)
             return run
         return [self.run(a.title, a.target, gated(a)) for a in actions]
-
-    def run_group(self, title: str, actions: Iterable[Action],
-                  skipped: Iterable[Skipped] = (), at_once: int | None = None) -> TaskGroup:
-        """Bulk work as one group (app/task_group.py): a few at a time, per-object
-        results, the ones not started cancellable together."""
-        from app.task_group import AT_ONCE, TaskGroup
-        group = TaskGroup(title, self, list(actions), list(skipped),
-                          at_once if at_once is not None else AT_ONCE)
-        self.groupStarted.emit(group)
-        group.start()
-        return group
 
     def run(self, title: str, target: str,
             coro_factory: Callable[[Task], Awaitable[object]],

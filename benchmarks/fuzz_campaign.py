@@ -130,6 +130,31 @@ def merge(target, runs: dict[str, dict]) -> dict:
     return entry
 
 
+def markdown(documents: list[dict]) -> str:
+    """The table of docs/reliability.md from one or more reports (later ones win)."""
+    rows: dict[str, dict] = {}
+    for document in documents:
+        for entry in document["parsers"]:
+            rows[entry["parser"]] = entry
+    lines = ["| Parser | Inputs | s | Inputs/s | hypothesis / mutation / atheris | "
+             "Crashes | Runs past 1 s | Peak alloc / bound | 1M inputs takes |",
+             "|---|---:|---:|---:|---|---|---|---|---|"]
+    for entry in rows.values():
+        engines = " / ".join(f"{entry['engines'][e].get('inputs', 0):,}"
+                             if e in entry["engines"] else "–"
+                             for e in ("hypothesis", "mutate", "atheris"))
+        crashes = ", ".join(c["signature"] for c in entry["crashes"]) or "none"
+        minutes = (f"{entry['minutes_for_1M']} min" if entry.get("minutes_for_1M")
+                   else "–")
+        lines.append(
+            f"| {entry['parser']}{' (protocol)' if entry['protocol'] else ''} "
+            f"| {entry['inputs']:,} | {entry['seconds']:.0f} | {entry['inputs_per_s']:,} "
+            f"| {engines} | {crashes} | {len(entry['hangs'])} "
+            f"| {entry['peak_alloc_bytes'] / 2**20:.1f} / "
+            f"{entry['memory_bound_bytes'] / 2**20:.0f} MiB | {minutes} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0,
@@ -142,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=0, help="run the workers under nice -n")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     parser.add_argument("--list", action="store_true", help="list the parsers and exit")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="REPORT",
+                        help="print the Markdown table of earlier JSON reports and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown([json.loads(p.read_text()) for p in args.table]))
+        return 0
 
     import fuzz_targets
     targets = fuzz_targets.targets()

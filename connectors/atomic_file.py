@@ -15,11 +15,14 @@ behind; ``write_failure`` turns it into the sentence the app shows.
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
 
 PRIVATE = 0o600   # settings, host keys, passwords: only the user reads them
+LEFTOVER_AGE_S = 3600
 
 
 def replace_file(path: str | os.PathLike[str], data: bytes, mode: int = PRIVATE) -> None:
@@ -47,6 +50,20 @@ def replace_file(path: str | os.PathLike[str], data: bytes, mode: int = PRIVATE)
             pass
         raise
     fsync_dir(target.parent)
+    _sweep_leftovers(target)
+
+
+def _sweep_leftovers(target: Path) -> None:
+    """Removes the temporary files of saves that a crash or a kill -9 cut short (they
+    are never read, only left beside the file). An hour old at least: a second
+    HVConsole saving the same file right now keeps its own."""
+    now = time.time()
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > LEFTOVER_AGE_S:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def replace_text(path: str | os.PathLike[str], text: str, mode: int = PRIVATE) -> None:

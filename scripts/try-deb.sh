@@ -15,6 +15,7 @@
 #   screenshot.log  its output
 #   mime-apps.txt   `gio mime application/x-virt-viewer`: which desktop entries open .vv files
 #   vv-type.txt     the content type the desktop gives a .vv file saved without its extension
+#   console.png     that file's console screen (`hvconsole FILE --screenshot`), with TRY_VNC_PORT
 #   left.txt        files present after `apt-get remove` that were not there before install
 #   status.txt      `dpkg -s hvconsole` after the removal (empty: nothing of it remains)
 # Exits non-zero only when the try itself could not run; whether it went well is OUTDIR's.
@@ -82,8 +83,17 @@ as_user xvfb-run -a -s "-screen 0 1280x800x24" hvconsole --connect test:///defau
 cp "$ROOT/tmp/home/tree.png" "$OUT/tree.png" 2>/dev/null || true
 
 as_user gio mime application/x-virt-viewer > "$OUT/mime-apps.txt" 2>&1 || true
-printf '[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport=5930\n' > "$ROOT/tmp/home/console"
+# A connection file as a browser may save it, without .vv; with TRY_VNC_PORT (a VNC
+# server on this machine's 127.0.0.1, which the chroot shares) it is opened as the
+# desktop entry's Exec line would (hvconsole FILE) and its screen saved.
+printf '[virt-viewer]\ntype=vnc\nhost=127.0.0.1\nport=%s\n' "${TRY_VNC_PORT:-5900}" \
+    > "$ROOT/tmp/home/console"
 as_user gio info -a standard::content-type /tmp/home/console > "$OUT/vv-type.txt" 2>&1 || true
+if [ -n "${TRY_VNC_PORT:-}" ]; then
+    as_user hvconsole /tmp/home/console --screenshot /tmp/home/console.png \
+        > "$OUT/console.log" 2>&1 || true
+    cp "$ROOT/tmp/home/console.png" "$OUT/console.png" 2>/dev/null || true
+fi
 
 say "apt-get remove hvconsole"
 in_root env DEBIAN_FRONTEND=noninteractive apt-get -o Dpkg::Use-Pty=0 remove -y hvconsole \

@@ -93,11 +93,13 @@ def aloop(qapp):
 
 
 @pytest.fixture(autouse=True)
-def _each_window_starts_unplaced():
+def _each_window_starts_unplaced(request):
     """The main window remembers its layout (widgets/window_geometry.py) in the test
-    session's settings; one test's columns or last tab must not be the next one's start."""
-    from PySide6.QtCore import QSettings
-    QSettings("hvconsole", "hvconsole").remove("window")
+    session's settings; one test's columns or last tab must not be the next one's start.
+    Only tests with Qt: the connectors' tests run without it."""
+    if {"qapp", "qtbot", "aloop"} & set(request.fixturenames):
+        from PySide6.QtCore import QSettings
+        QSettings("hvconsole", "hvconsole").remove("window")
     yield
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMenu, QT
 
 from app.inventory import (CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE, InventoryFilterProxy,
                            InventoryModel, NodeKind)
-from app.inventory.grouped import GroupedModel
+from app.inventory.grouped import GROUP_PATH_ROLE, GroupedModel
 from app.qt_types import AnyIndex
 
 MenuBuilder = Callable[[list], list[QAction | None]]
@@ -84,6 +84,8 @@ class InventoryTree(QTreeView):
                        proxy.layoutChanged):
             signal.connect(self._update_no_matches)
         self.activated.connect(self._activated)
+        self.collapsed.connect(self._group_closed)
+        self.expanded.connect(self._group_opened)
 
     # ---- filtering ----
 
@@ -207,9 +209,17 @@ class InventoryTree(QTreeView):
         return None
 
     def expand_hosts(self) -> None:
-        """Opens the servers (or, in a grouped view, every group: folders nest)."""
+        """Opens the servers (or, in a grouped view, every group the user has not closed:
+        regrouping resets the rows, and a closed "No tags" group stays closed)."""
         if isinstance(self._proxy.sourceModel(), GroupedModel):
-            self.expandAll()
+            self._expanding_groups = True
+            try:
+                self.expandAll()
+                for index in self._walk(QModelIndex()) if self._closed_groups else ():
+                    if index.data(GROUP_PATH_ROLE) in self._closed_groups:
+                        self.collapse(index)
+            finally:
+                self._expanding_groups = False
             return
         for row in range(self._proxy.rowCount()):
             index = self._proxy.index(row, 0)
@@ -245,6 +255,24 @@ class InventoryTree(QTreeView):
         self._selection_changed()
 
     _kept: list = []
+    _closed_groups: set = set()
+    _expanding_groups = False
+
+    def _group_closed(self, index: QModelIndex) -> None:
+        self._group_toggled(index, True)
+
+    def _group_opened(self, index: QModelIndex) -> None:
+        self._group_toggled(index, False)
+
+    def _group_toggled(self, index: QModelIndex, closed: bool) -> None:
+        path = index.data(GROUP_PATH_ROLE)
+        if path is None or self._expanding_groups:
+            return
+        self._closed_groups = set(self._closed_groups)
+        if closed:
+            self._closed_groups.add(path)
+        else:
+            self._closed_groups.discard(path)
 
     def _rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         # A host gets children when it connects: open it so its VMs are in sight.
@@ -288,6 +316,8 @@ class InventoryTree(QTreeView):
         for kept in pending:
             if kept.isValid():
                 index = self._proxy.index(kept.row(), kept.column(), kept.parent())
+                if index.data(GROUP_PATH_ROLE) in self._closed_groups:
+                    continue
                 if not self.isExpanded(index):
                     self.expand(index)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, Sequence, TypeVar
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 
-from app import icons
+from app import icons, task_group
 from app.actions.base import Action, ActionContext
 from app.inventory import Node, NodeKind
 from connectors.libvirt.model import VMInfo
@@ -224,8 +224,8 @@ class Command(QObject):
         if not self.ctx.prompter.confirm(self.verb, text, self.verb):
             return []
         title = f"{self.verb} {bulk.counted(len(verdict.runnable), 'VM')}"
-        group = self.ctx.tasks.run_group(
-            title, self.actions(verdict) if actions is None else actions,
+        group = task_group.run_group(
+            self.ctx.tasks, title, self.actions(verdict) if actions is None else actions,
             bulk.skipped(self.ctx, verdict))
         self.last_group = group
         return group.tasks

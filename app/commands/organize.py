@@ -67,6 +67,9 @@ class OrganizeVMs(OpensDialog[OrganizeOpener]):
             return "its server is not connected"
         if vm_of(node).is_control_domain:
             return "the host's control domain"
+        if self.ctx.manager.host(node.conn_id) is None:
+            # XAPI has tags, folders and other_config of its own (XenCenter's): to come.
+            return "tags and folders of XenServer / XCP-ng pools are not supported yet"
         return ""
 
     def start(self, verdict: Verdict) -> list[Task]:

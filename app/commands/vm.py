@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.actions import DeleteVMAction, VMLifecycle, VMShutdown
+from app import task_group
 from app.actions import outcome
 from app.actions.base import Action
 from connectors.libvirt.model import ConnState, VMAction, VMInfo, VMState
 from connectors.libvirt.support import not_allowed_reason, unsupported_reason
 
+from . import bulk
 from .base import Command, DeleteTarget, Verdict, is_vm
 
 if TYPE_CHECKING:
@@ -202,6 +204,13 @@ class DeleteVM(VMCommand):
              for n in verdict.runnable])
         if choice is None:
             return []
-        return self.ctx.tasks.run_actions(
-            DeleteVMAction(self.ctx, n.conn_id, vm_of(n), choice.delete_storage)
-            for n in verdict.runnable)
+        actions = [DeleteVMAction(self.ctx, n.conn_id, vm_of(n), choice.delete_storage)
+                   for n in verdict.runnable]
+        if not self.is_bulk(verdict):
+            return self.ctx.tasks.run_actions(actions)
+        # Its own dialog asked already: one task group, without a second question.
+        group = task_group.run_group(self.ctx.tasks,
+                                     f"Delete {bulk.counted(len(actions), 'VM')}",
+                                     actions, bulk.skipped(self.ctx, verdict))
+        self.last_group = group
+        return group.tasks

@@ -29,6 +29,9 @@ from app.inventory.views import Group, Leaf, View, ViewKind, build, signature, t
 from app.qt_types import AnyIndex
 
 _LAST_COLUMN = len(COLUMNS) - 1
+# A group row's path (("prod", "web")): how the tree remembers which groups the user
+# closed across the resets that regrouping makes.
+GROUP_PATH_ROLE = Qt.ItemDataRole.UserRole + 20
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 _ICONS = {ViewKind.FOLDER: "group", ViewKind.TAG: "tag", ViewKind.FIELD: "field",
@@ -60,11 +63,18 @@ class GroupedModel(QAbstractItemModel):
     # ---- following the inventory ----
 
     def _vm_nodes(self) -> list[Node]:
+        """Every VM row of the inventory: a libvirt host's children, or a XenAPI pool's
+        servers' children (VMs are never parents, so only other rows are descended)."""
         out: list[Node] = []
-        for conn_id in self._source.host_ids():
-            host = self._source.host_node(conn_id)
-            if host is not None:
-                out.extend(n for n in host.children if n.kind is NodeKind.VM)
+        stack = [h for h in (self._source.host_node(c) for c in self._source.host_ids())
+                 if h is not None]
+        while stack:
+            parent = stack.pop()
+            for node in parent.children:
+                if node.kind is NodeKind.VM:
+                    out.append(node)
+                elif node.children:
+                    stack.append(node)
         return out
 
     def rebuild(self) -> None:
@@ -212,12 +222,19 @@ class GroupedModel(QAbstractItemModel):
             if role == NODE_ROLE:
                 return node
             source = self._source.index_of(node.conn_id, node.key, index.column())
-            return self._source.data(source, role)
+            answer = self._source.data(source, role)
+            if role == Qt.ItemDataRole.ToolTipRole and index.column() == NAME_COLUMN:
+                # The server is not a row of a grouped view: the tooltip names it.
+                where = f"Server: {self._source.host_name(node.conn_id)}"
+                return f"{answer}\n{where}" if answer else where
+            return answer
         return self._group_data(item, index.column(), role)
 
     def _group_data(self, group: Group, column: int, role: int) -> Any:
         if role == NODE_ROLE:
             return None
+        if role == GROUP_PATH_ROLE:
+            return group.path
         if column == NAME_COLUMN:
             if role in (Qt.ItemDataRole.DisplayRole, FILTER_ROLE):
                 return group.title

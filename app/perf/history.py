@@ -31,6 +31,9 @@ average weighted by its sample count), so each bucket stays exact.
 A damaged file (garbage bytes, a truncated copy) is detected at open, moved aside as
 ``history.sqlite.corrupt-<time>``, and a fresh store is created: ``HistoryStore.warning``
 then holds a sentence the app shows the user. Opening never raises for a damaged file.
+A file that cannot be opened (a full disk, a read-only folder) is left alone and the
+session's history is kept in an in-memory database, with a sentence in ``warning`` too;
+a full disk later is reported through ``write_failure`` (tests/unit/test_atomic_file.py).
 """
 from __future__ import annotations
 
@@ -107,6 +110,19 @@ def _move_aside(path: Path) -> Path:
         if side.exists():
             os.replace(side, target.with_name(target.name + suffix))
     return target
+
+
+def _is_damage(err: BaseException) -> bool:
+    """Damage (garbage bytes, a truncated copy) as opposed to a disk that refuses: only
+    a damaged file is moved aside. Before this distinction a full disk at start made a
+    good history file look damaged, moved it aside, and the start failed."""
+    if isinstance(err, HistoryCorrupt):
+        return True
+    name = getattr(err, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    text = str(err).lower()
+    return "not a database" in text or "malformed" in text
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -243,16 +259,31 @@ class HistoryStore:
     # -- opening ------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             return _connect(self.path)
         except (sqlite3.DatabaseError, HistoryCorrupt) as err:
-            # sqlite3.DatabaseError covers "file is not a database" and "malformed".
+            if not _is_damage(err):
+                return self._in_memory(err)
             log.warning("performance history %s is damaged: %s", self.path, err)
             moved = _move_aside(self.path)
             self.warning = (f"The performance history file was damaged ({err}). It was "
                             f"moved to {moved.name} and a new history was started.")
-            return _connect(self.path)
+            try:
+                return _connect(self.path)
+            except (sqlite3.DatabaseError, OSError) as again:
+                return self._in_memory(again)
+        except OSError as err:
+            return self._in_memory(err)
+
+    def _in_memory(self, err: BaseException) -> sqlite3.Connection:
+        """A file that cannot be opened (a full disk, a read-only folder) is not a
+        damaged one: it is left alone, and this session's history is kept in memory."""
+        log.error("performance history %s cannot be opened: %s", self.path, err)
+        self.warning = (f"The performance history file {self.path} could not be opened "
+                        f"({err}). This session's history is kept in memory only; free "
+                        "some disk space and restart HVConsole to keep it on disk.")
+        return _connect(Path(":memory:"))
 
     # -- writing ------------------------------------------------------------------
 

@@ -158,6 +158,7 @@ class ServerInfo:
     free_memory_kib: int = 0
     version: str = ""           # "XCP-ng 8.2.1"
     allowed_operations: frozenset[str] = frozenset()
+    control_domain: VMInfo | None = None    # its dom0: the host itself, not a VM row
 
     @property
     def state_label(self) -> str:

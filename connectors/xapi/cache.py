@@ -126,6 +126,11 @@ class PoolCache:
         """The refs of the rows an event changes."""
         if event.cls in _KIND:
             rows = {event.ref: None}
+            if event.cls == "VM" and event.snapshot is not None and \
+                    event.snapshot.get("is_control_domain"):
+                # A dom0 shows with its host.
+                rows.update({ref: None for ref, host in self.objects["host"].items()
+                             if host.get("control_domain") == event.ref})
             if event.cls == "host":
                 # The VMs resident on it show its UUID: a new host makes them movable.
                 rows.update({ref: None for ref, vm in self.objects["VM"].items()
@@ -165,7 +170,9 @@ class PoolCache:
     def _server(self, ref: str) -> ServerInfo:
         record = self.objects["host"][ref]
         metrics = self.objects["host_metrics"].get(str(record.get("metrics", "")))
-        return records.server_info(record, metrics, ref == self.master_ref)
+        dom0 = self.objects["VM"].get(str(record.get("control_domain", "")))
+        return records.server_info(record, metrics, ref == self.master_ref,
+                                   records.vm_info(dom0, {}) if dom0 else None)
 
     def snapshot(self) -> list[Change]:
         """Every row, for a full InventoryChanged after (re)connecting."""

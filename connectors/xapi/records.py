@@ -95,7 +95,8 @@ def vm_info(record: Record, server_uuid: Mapping[str, str]) -> VMInfo:
     )
 
 
-def server_info(record: Record, metrics: Record | None, is_master: bool) -> ServerInfo:
+def server_info(record: Record, metrics: Record | None, is_master: bool,
+                control_domain: VMInfo | None = None) -> ServerInfo:
     cpu = _map(record.get("cpu_info"))
     software = _map(record.get("software_version"))
     total = _int(metrics.get("memory_total")) if metrics else 0
@@ -113,6 +114,7 @@ def server_info(record: Record, metrics: Record | None, is_master: bool) -> Serv
         free_memory_kib=free // 1024,
         version=product_label(software),
         allowed_operations=_set(record.get("allowed_operations")),
+        control_domain=control_domain,
     )
 
 

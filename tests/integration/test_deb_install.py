@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import tomllib
 from pathlib import Path
 
@@ -48,10 +50,43 @@ def unpacked(deb, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tried(deb, tmp_path_factory) -> Path:
+def vnc_port():
+    """A VNC server on 127.0.0.1 for the installed program's standalone console: the
+    scripted one of the console's unit tests (real TCP, real RFB 3.8 bytes, a 16x8 green
+    screen), since a QEMU guest would add a minute for the same handshake."""
+    from connectors.console.rfb import messages as m
+    from tests.unit.rfb_helpers import bgrx, handshake_38, rect, update
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    picture = handshake_38(16, 8) + update(rect(0, 0, 16, 8, m.ENC_RAW, bgrx(0, 255, 0) * 128))
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.sendall(picture)
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    listener.close()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def tried(deb, vnc_port, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tried")
     done = subprocess.run(["bash", str(ROOT / "scripts" / "try-deb.sh"), str(deb), str(out)],
-                          capture_output=True, text=True, timeout=1200)
+                          capture_output=True, text=True, timeout=1200,
+                          env=dict(os.environ, TRY_VNC_PORT=str(vnc_port)))
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -135,6 +170,12 @@ def test_a_vv_file_double_clicked_opens_hvconsole(tried):
     # A connection file saved without .vv is still recognised by its first line.
     detected = (tried / "vv-type.txt").read_text()
     assert "standard::content-type: application/x-virt-viewer" in detected, detected
+    # ... and the entry's command opens it: the console's screen arrived.
+    shot = tried / "console.png"
+    assert shot.is_file(), (tried / "console.log").read_text()[-3000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape == (8, 16, 3)
+    assert (pixels == (0, 255, 0)).all()
 
 
 def test_removing_it_leaves_nothing_behind(tried):

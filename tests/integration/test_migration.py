@@ -25,6 +25,7 @@ import pytest
 
 from app.migration import MigrationRequest
 from app.tasks import TaskState
+from connectors.libvirt.domxml.organize import OrgChange
 from connectors.libvirt.model import VMState
 from tests.conftest import wait_until
 from tests.integration.migration_fixtures import bring, counted, counters, finish
@@ -159,6 +160,11 @@ def test_a_shut_off_vm_moves_offline_with_its_disk(aloop, two_hosts, session_gue
     stack = two_hosts
     guest = session_guests("offline", start=False, with_disk=True, counter=False)
     aloop.run_until_complete(wait_until(lambda: stack.vm_node(guest.name) is not None, 30))
+    # Its tags and folder (HVConsole's metadata) travel with its definition.
+    stack.commands.organize.apply([stack.vm_node(guest.name)],
+                                  OrgChange(replace_tags=("moved",), folder="/travel"))
+    aloop.run_until_complete(wait_until(
+        lambda: stack.vm_node(guest.name).obj.folder == "/travel", 30))
     node = stack.vm_node(guest.name)
     pre = aloop.run_until_complete(
         stack.migrations.precheck(stack.local, node.key, stack.remote))
@@ -171,6 +177,8 @@ def test_a_shut_off_vm_moves_offline_with_its_disk(aloop, two_hosts, session_gue
     stack.inventory.flush()
     assert [n.conn_id for n in stack.vm_nodes(guest.name)] == [stack.remote]
     assert stack.vm_state(guest.name) is VMState.SHUTOFF
+    moved = stack.vm_nodes(guest.name)[0].obj
+    assert (moved.tags, moved.folder) == (("moved",), "/travel")
     dest = libvirt.open(peer.uri)
     try:
         dom = dest.lookupByName(guest.name)

@@ -111,7 +111,7 @@ def test_a_pool_made_in_the_wizard_holds_volumes_and_goes_with_its_data(
     # The pool's commands: what applies is on, the rest says why not.
     commands = stack.commands
     assert not commands.start_pool.action.isEnabled()
-    assert commands.start_pool.action.toolTip().endswith(f"{name}: active; it must be stopped")
+    assert f"{name}: active; it must be stopped" in commands.start_pool.action.toolTip()
     assert commands.autostart_pool.action.isChecked()
     commands.autostart_pool.action.trigger()
     until(aloop, lambda: not next(p for p in host.pools() if p.name == name).autostart)
@@ -119,7 +119,7 @@ def test_a_pool_made_in_the_wizard_holds_volumes_and_goes_with_its_data(
     commands.stop_pool.action.trigger()
     until(aloop, lambda: tab.message.text().startswith("This pool is stopped"))
     assert not tab.new_volume_action.isEnabled()
-    assert tab.new_volume_action.toolTip() == "New Volume: start the pool first"
+    assert tab.new_volume_action.toolTip() == "New Volume: start the pool first (Ins)"
     until(aloop, lambda: commands.start_pool.action.isEnabled())
     commands.start_pool.action.trigger()
     until(aloop, lambda: tab.new_volume_action.isEnabled())
@@ -161,7 +161,8 @@ def test_a_pool_made_in_the_wizard_holds_volumes_and_goes_with_its_data(
     row = [r[0] for r in rows(tab)].index("disk.qcow2")
     tab.table.selectRow(row)
     assert not tab.delete_volume_action.isEnabled()
-    assert tab.delete_volume_action.toolTip() == f"Delete Volume: used by {name}-vm (vdb)"
+    assert tab.delete_volume_action.toolTip() == \
+        f"Delete Volume: used by {name}-vm (vdb) (Shift+Del)"
     assert not tab.wipe_action.isEnabled()
 
     # The other volume can go; the question names it.

@@ -239,3 +239,43 @@ def test_replace_file_sets_the_mode_and_leaves_no_temporary_file(tmp_path):
     replace_file(tmp_path / "a.json", json.dumps({"a": 1}).encode())
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o600
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_full_disk_at_start_keeps_the_history_file_and_the_app_starts(tiny_disk,
+                                                                        existing):
+    """A disk that refuses is not a damaged file: nothing is moved aside, the store
+    starts with its history in memory and a sentence for the Events log."""
+    mount, fill, _free = tiny_disk
+    path = mount / "history.sqlite"
+    if existing:
+        store = HistoryStore(path, writer_thread=False).start()
+        store.record(time.time(), ["vm1"], {"cpu": 1.0})
+        store.close()
+        before = path.read_bytes()
+    fill()
+    store = HistoryStore(path, writer_thread=False).start()
+    try:
+        store.record(time.time(), ["vm1"], {"cpu": 2.0})
+        store.flush()                   # in memory: sampling goes on
+        assert store.warning and "could not be opened" in store.warning
+        assert not [p for p in mount.iterdir() if ".corrupt-" in p.name]
+        if existing:
+            assert path.read_bytes() == before
+    finally:
+        store.close()
+
+
+def test_temporary_files_of_interrupted_saves_are_swept_once_an_hour_old(tmp_path):
+    old = tmp_path / ".a.json.k1ll3d.tmp"
+    fresh = tmp_path / ".a.json.s4v1ng.tmp"
+    other = tmp_path / ".b.json.k1ll3d.tmp"
+    for leftover in (old, fresh, other):
+        leftover.write_bytes(b"{half")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    replace_file(tmp_path / "a.json", b"{}")
+    assert not old.exists()
+    assert fresh.exists(), "a save under way in another HVConsole keeps its file"
+    assert other.exists(), "only the saved file's own leftovers go"

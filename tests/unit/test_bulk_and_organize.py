@@ -16,7 +16,7 @@ import pytest
 from app import connection_manager as manager_mod
 from app import events_log as events_mod
 from app import inventory as inventory_mod
-from app.commands import CommandSet
+from app.commands import CommandSet, DeleteChoice
 from app.organize.fields import FieldDef, FieldKind
 from app.tasks import TaskManager
 from connectors.libvirt.domxml import organize
@@ -32,13 +32,15 @@ class Prompter:
 
     def __init__(self):
         self.asked: list[tuple[str, str]] = []
+        self.delete: DeleteChoice | None = None
 
     def confirm(self, title, text, verb):
         self.asked.append((title, text))
         return True
 
     def ask_delete(self, targets):
-        return None
+        self.asked.append(("Delete", ", ".join(t.vm.name for t in targets)))
+        return self.delete
 
     def show_error(self, title, text):
         self.asked.append((title, text))
@@ -221,6 +223,28 @@ def test_tags_written_by_the_app_and_by_someone_else_both_show(qapp, aloop, outs
                 set_fields=(("expires", " 2027-01-31 "),)))
             await wait_until(lambda: _vm_nodes(stack.inventory)[0].obj.custom_fields
                              == (("expires", "2027-01-31"),))
+        finally:
+            await stack.manager.remove(conn_id)
+
+    aloop.run_until_complete(story())
+
+
+def test_deleting_several_vms_asks_with_its_own_dialog_only(qapp, aloop, outside):
+    for name in ("del-a", "del-b"):
+        outside.defineXML(_xml(f"{PREFIX}{name}"))
+    stack = Stack()
+    stack.prompter.delete = DeleteChoice(delete_storage=False)
+
+    async def story():
+        conn_id = await stack.open()
+        try:
+            await wait_until(lambda: len(_vm_nodes(stack.inventory)) == 2)
+            stack.commands.delete.run_on(_vm_nodes(stack.inventory))
+            assert stack.prompter.asked == [("Delete", f"{PREFIX}del-a, {PREFIX}del-b")]
+            group = stack.commands.delete.last_group
+            await wait_until(lambda: group.done)
+            assert group.summary == "Delete 2 VMs: 2 done"
+            await wait_until(lambda: _vm_nodes(stack.inventory) == [])
         finally:
             await stack.manager.remove(conn_id)
 

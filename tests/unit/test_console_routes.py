@@ -72,6 +72,9 @@ class Manager:
     def host(self, conn_id):
         return self._host
 
+    def pool(self, conn_id):
+        return None             # a libvirt host, not a XenAPI pool
+
 
 def display_of(host, graphics: GraphicsInfo, index: int = 0) -> VmDisplay:
     record = host.record

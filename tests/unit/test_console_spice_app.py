@@ -62,6 +62,9 @@ class Manager:
     def host(self, conn_id):
         return self._host
 
+    def pool(self, conn_id):
+        return None             # a libvirt host, not a XenAPI pool
+
 
 def opener_for(record: VMInfo, **options) -> VmOpener:
     return VmOpener(Manager(Host(record)), "c1", record.key, **options)

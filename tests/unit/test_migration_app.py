@@ -55,6 +55,12 @@ class StandInManager(QObject):
     def host(self, conn_id):
         return self.hosts.get(conn_id)
 
+    def server(self, conn_id):
+        return self.hosts.get(conn_id)
+
+    def pool(self, conn_id):
+        return None
+
     def state(self, conn_id):
         return self.hosts[conn_id].state, ""
 

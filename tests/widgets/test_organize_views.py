@@ -141,6 +141,24 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         assert text[4:6] == ["  web-01 | Running", "  web-02 | Running"]
         assert text[6].startswith("No tags | ") and "web-01" not in "".join(text[7:])
         window.grab().save(str(SHOTS / "by-tag.png"))
+        # The filter works in a grouped view too: a match keeps its group in sight.
+        window.tree.set_filter_text("web-02")
+        assert _tree_text(window.tree) == ["web | 3 VMs", "  web-02 | Running"]
+        window.tree.set_filter_text("")
+        # A group the user closed stays closed when the VMs regroup.
+        model = window.tree.model()
+        untagged = next(model.index(r, 0) for r in range(model.rowCount())
+                        if model.index(r, 0).data().startswith("No tags"))
+        QTest.qWait(20)             # rows back from the filter are opened after a turn
+        assert window.tree.isExpanded(untagged)
+        window.tree.collapse(untagged)
+        window.commands.organize.apply([window.tree.find_vm_by_name("db-replica")],
+                                       OrgChange(add_tags=("db",)))
+        aloop.run_until_complete(wait_until(
+            lambda: _tree_text(window.tree)[0] == "db | 1 VM"))
+        groups = {model.index(r, 0).data(): window.tree.isExpanded(model.index(r, 0))
+                  for r in range(model.rowCount())}
+        assert groups == {"db": True, "eu": True, "web": True, "No tags": False}
 
         menu["folder"].trigger()
         text = _tree_text(window.tree)
@@ -160,6 +178,9 @@ def test_organize_vms_and_browse_the_tree_by_folder_tag_state_and_field(session,
         assert text[:2] == ["12 | 1 VM", "  web-01 | Running"]
         assert text[2].startswith("No cost | ")
 
+        # The server is not a row here: a VM's tooltip names it.
+        first_vm = window.tree.model().index(0, 0, window.tree.model().index(0, 0))
+        assert first_vm.data(Qt.ItemDataRole.ToolTipRole).endswith("\nServer: Demo lab")
         # Selecting a VM row in a grouped view selects the VM: commands follow it.
         window.tree.select_node(session.conn_id, web.key)
         assert [n.obj.name for n in window.tree.selected_nodes()] == ["web-01"]

@@ -58,6 +58,12 @@ class Manager(QObject):
     def host(self, conn_id):
         return self._host
 
+    def server(self, conn_id):
+        return self._host
+
+    def pool(self, conn_id):
+        return None
+
     def state(self, conn_id):
         return self._host.state, self._host.reason
 

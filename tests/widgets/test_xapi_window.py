@@ -87,7 +87,11 @@ def test_the_pool_its_hosts_and_their_vms_in_the_window(pool_window, aloop):
     window.tabs.setCurrentWidget(window.general_tab)
     aloop.run_until_complete(wait_until(
         lambda: window.general_tab.fields().get("Role") == "Pool member", 5))
-    assert window.general_tab.fields()["Name"] == "xapi-sim-host-1"
+    sections = dict(window.general_tab.sections())
+    assert dict(sections["General"])["Name"] == "xapi-sim-host-1"
+    dom0 = dict(sections["Control domain on xapi-sim-host-1"])
+    assert dom0["Name"] == "Control domain on host: xapi-sim-host-1"
+    assert dom0["State"] == "Running" and dom0["vCPUs"] == "16 of 16 maximum"
 
 
 def test_context_menus_of_a_pool_host_and_of_a_halted_vm(pool_window, aloop):

@@ -302,7 +302,15 @@ class GeneralTab(QWidget):
         counts = Counter(v.state for v in vms)
         vm_rows = [("Resident", str(len(vms)))]
         vm_rows += [(s.label, str(counts[s])) for s in VMState if counts[s]]
-        return [("General", general), ("CPU", cpu), ("Memory", memory), ("VMs", vm_rows)]
+        sections = [("General", general), ("CPU", cpu), ("Memory", memory)]
+        dom0 = server.control_domain
+        if dom0 is not None:
+            sections.append((f"Control domain on {server.name}", [
+                ("Name", dom0.name), ("State", dom0.state.label),
+                ("vCPUs", f"{dom0.vcpus} of {dom0.max_vcpus} maximum"),
+                ("Memory", f"{human_kib(dom0.memory_kib)} of "
+                           f"{human_kib(dom0.max_memory_kib)} maximum")]))
+        return sections + [("VMs", vm_rows)]
 
     def _host_memory(self, conn_id, info: HostInfo) -> list[tuple[str, str]]:
         """The same figures as the Performance tab's Memory graph and the tree (one
