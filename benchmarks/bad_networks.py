@@ -21,7 +21,7 @@ For each condition, one JSON record:
   tree afterwards (``inventory_equal``), with every other VM's state;
 - ``console``: its state at the end and the frames received during the condition.
 
-Run (root, libvirtd and the test guest; about 6 minutes):
+Run (root, libvirtd and the test guest; about 9 minutes):
 ``.venv/bin/python benchmarks/bad_networks.py --json``
 ``--conditions delay,loss,blackhole,flap`` picks some; ``--blackhole-s``, ``--flap-s``,
 ``--steady-s`` shorten them (the CI test uses the same code with short ones).
