@@ -192,7 +192,13 @@ def test_removing_runs_libvirts_free_callback_on_the_loop_thread(loop, monkeypat
     assert [o for _, o in freed] == [opaques["handle"], opaques["timer"]]
 
 
-def test_closing_a_connection_frees_what_libvirt_registered(loop, monkeypatch):
+def test_closing_a_connection_frees_what_libvirt_registered(loop, monkeypatch, tmp_path):
+    """A private test driver (a node file of its own): test:///default is shared by the
+    whole process, so a connection another test has not closed yet keeps its event
+    timer registered and nothing would be freed here."""
+    node = tmp_path / "node.xml"
+    node.write_text("<node><domain type='test'><name>one</name><memory>65536</memory>"
+                    "<os><type>hvm</type></os></domain></node>")
     real_free = libvirt.virEventInvokeFreeCallback
     freed = []
 
@@ -203,7 +209,7 @@ def test_closing_a_connection_frees_what_libvirt_registered(loop, monkeypatch):
     monkeypatch.setattr(libvirt, "virEventInvokeFreeCallback", spy)
 
     async def scenario():
-        conn = await loop.run_in_executor(None, libvirt.open, "test:///default")
+        conn = await loop.run_in_executor(None, libvirt.open, f"test://{node}")
         callback = conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lambda *a: None, None)
         conn.domainEventDeregisterAny(callback)
