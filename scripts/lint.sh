@@ -132,6 +132,10 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    benchmarks/console_latency.py
+    benchmarks/bare_clients.py
+    benchmarks/spice_vs_remote_viewer.py
+    tests/widgets/test_console_view.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
