@@ -398,9 +398,12 @@ class DisplayChannel:
                 or not 0 < pointer < len(data) - 8
                 or data[pointer + 8] == image_types.SURFACE):
             return False
-        canvas.check_box((left, top, right, bottom), surface.width, surface.height)
-        block = canvas.region(self.images.decode(data, pointer),
-                              (a_left, a_top, a_right, a_bottom))
+        if not (0 <= left <= right <= surface.width and 0 <= top <= bottom <= surface.height):
+            canvas.check_box((left, top, right, bottom), surface.width, surface.height)
+        block = self.images.decode(data, pointer)
+        # QEMU's pieces copy their whole image: no view of a part, no check of it.
+        if a_left or a_top or block.shape != (a_bottom, a_right):
+            block = canvas.region(block, (a_left, a_top, a_right, a_bottom))
         if right > left and bottom > top:
             np.bitwise_or(block, canvas.ALPHA,
                           out=self._screen_words()[top:bottom, left:right])
