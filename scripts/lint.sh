@@ -124,6 +124,9 @@ RUFF_PATHS=(
     tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
     tests/integration/test_xapi_sim_*.py
+    # XAPI pools' alerts, resync, master loss and scripted runs
+    tests/unit/test_xapi_messages.py
+    tests/integration/test_xapi_alerts.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
