@@ -135,6 +135,10 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Inventory at scale: its benchmarks and their libvirt floor
+    benchmarks/inventory_scale.py
+    benchmarks/inventory_one_host.py
+    benchmarks/libvirt_floor.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
