@@ -26,6 +26,7 @@ import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
@@ -319,11 +320,11 @@ class AlertsModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None, limit: int = 1000) -> None:
         super().__init__(parent)
-        self._alerts: list[Alert] = []
+        self._alerts: list[Any] = []           # Alert or app.server_alerts.PoolAlert
         self._ended: dict[int, float] = {}      # id(alert) → when it stopped firing
         self._limit = limit
 
-    def alerts(self) -> list[Alert]:
+    def alerts(self) -> list[Any]:
         return list(self._alerts)
 
     def firing_count(self) -> int:
