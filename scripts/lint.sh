@@ -136,6 +136,7 @@ RUFF_PATHS=(
     benchmarks/inventory_scale.py
     benchmarks/inventory_one_host.py
     benchmarks/libvirt_floor.py
+    tests/unit/test_heap_trim.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
