@@ -132,6 +132,9 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Console decoding against the codec's own time
+    benchmarks/console_decode.py
+    benchmarks/rfb_encoders.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
