@@ -10,7 +10,9 @@ photo-like area; the text scrolls every frame) are, one after the other:
   memory (no copy) into the widget's backing store;
 - given to the codec alone (the floor): libjpeg-turbo through simplejpeg, as
   connectors/console/imagecodec.py calls it, into a reused buffer; zlib's inflate of the
-  connection's stream; LZ4's decompression of the image's block.
+  connection's stream; liblz4's decompression of the image's block into a reused buffer
+  (connectors/console/lz4block.py; python-lz4's own call, which allocates, where liblz4
+  is missing).
 
 Both are process CPU time per frame (the machine is shared: CPU time is steadier than
 wall time, and the two are interleaved frame by frame so that both see the same load).
@@ -55,7 +57,7 @@ PAINT = ("ConsoleView.repaint() of the damaged region at 1:1 on the offscreen pl
          "widget's backing store")
 FLOORS = {"tight-jpeg": "libjpeg-turbo (simplejpeg) decode of each strip into a buffer",
           "zrle": "zlib inflate of the connection's stream",
-          "spice-lz4": "lz4.block.decompress of the image's block",
+          "spice-lz4": "liblz4's LZ4_decompress_safe of the image's block into a buffer",
           "spice-jpeg": "libjpeg-turbo (simplejpeg) decode into a buffer",
           "spice-mjpeg": "libjpeg-turbo (simplejpeg) decode into a buffer"}
 
@@ -213,6 +215,8 @@ class Floor:
     def run(self, data) -> None:
         import lz4.block
         import simplejpeg
+
+        from connectors.console import lz4block
         if self.codec == "tight-jpeg":
             y = 0
             for strip, rows in data:
@@ -222,7 +226,10 @@ class Floor:
         elif self.codec == "zrle":
             self.inflater.decompress(data)
         elif self.codec == "spice-lz4":
-            lz4.block.decompress(data, uncompressed_size=self.size)
+            if lz4block.AVAILABLE:
+                lz4block.decompress_into(data, self.out)
+            else:
+                lz4.block.decompress(data, uncompressed_size=self.size)
         else:  # spice-jpeg, spice-mjpeg
             simplejpeg.decode_jpeg(data, colorspace="BGRX", fastdct=False,
                                    fastupsample=False, buffer=self.out)
