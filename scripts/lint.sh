@@ -137,10 +137,14 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Console decoding against the codec's own time
+    benchmarks/console_decode.py
+    benchmarks/rfb_encoders.py
     # Inventory at scale: its benchmarks and their libvirt floor
     benchmarks/inventory_scale.py
     benchmarks/inventory_one_host.py
     benchmarks/libvirt_floor.py
+    tests/unit/test_heap_trim.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
