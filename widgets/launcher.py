@@ -32,6 +32,7 @@ from app import settings_file
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
 from app.gc_policy import collect_on_qt_thread, freeze_big_inventories
+from app.heap_trim import trim_after_big_snapshots
 from app.inventory import InventoryModel
 from app.perf.alerts import AlertEngine, AlertsModel
 from app.perf.history import HistoryStore
@@ -115,6 +116,7 @@ class Session:
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
         freeze_big_inventories(self.inventory)
+        trim_after_big_snapshots(self.inventory)
         app = QCoreApplication.instance()
         if app is not None:
             collect_on_qt_thread(app)
