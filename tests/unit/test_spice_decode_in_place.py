@@ -151,3 +151,18 @@ def test_liblz4_never_writes_past_its_buffer(block, room):
 def test_liblz4_refuses_memory_it_cannot_write_straight_into():
     with pytest.raises(ValueError):
         lz4block.decompress_into(b"\x10a", np.zeros((4, 4), np.uint8)[:, :2])
+
+
+@pytest.mark.parametrize("box", BOXES)
+def test_mjpeg_frames_decoded_in_place_are_exactly_the_general_paths(box):
+    left, top, right, bottom = box
+    frames = [photo(right - left, bottom - top, seed) for seed in (6, 7)]
+    background = h.draw_copy(0, (0, 0, W, H), h.bitmap(photo(W, H, 98)))
+    create = h.stream_create(1, box, right - left, bottom - top)
+    data = [h.stream_data(1, h.jpeg_bytes(f, quality=80)) for f in frames]
+    in_place = drawn([background, create, *data])
+    # A clip rectangle covering the box sends the same frames down the general path.
+    general = drawn([background, create, h.stream_clip(1, [box]), *data])
+    assert np.array_equal(in_place, general)
+    assert not np.array_equal(in_place, drawn([background]))  # the frames were drawn
+    assert ((in_place >> 24) == 0xFF).all()
