@@ -143,6 +143,7 @@ RUFF_PATHS=(
     benchmarks/inventory_one_host.py
     benchmarks/libvirt_floor.py
     tests/unit/test_heap_trim.py
+    tests/widgets/test_tree_usage_repaint.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
