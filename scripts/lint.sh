@@ -127,6 +127,8 @@ RUFF_PATHS=(
     # XAPI pools' alerts, resync, master loss and scripted runs
     tests/unit/test_xapi_messages.py
     tests/integration/test_xapi_alerts.py
+    tests/integration/test_xapi_master_loss.py
+    tests/widgets/test_xapi_resync.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py

@@ -308,15 +308,37 @@ class XapiPool:
             self._apply(events)
 
     async def _resync(self, generation: int, session: Session) -> None:
-        """XAPI dropped events for us: a full snapshot again, then on."""
-        batch = await self._in_events(session.call, "event.from", list(CLASSES), "", 0.0)
-        events, token = self._parse(batch)
+        """XAPI dropped events for us (EVENTS_LOST): a full snapshot again, then on. The
+        tree diffs it against its rows (kept rows keep their nodes, so the selection
+        stays); a task being followed is read from the snapshot, since its end may be
+        among the lost events; messages raised meanwhile are logged as new."""
+        try:
+            batch = await self._in_events(session.call, "event.from", list(CLASSES), "",
+                                          0.0)
+            events, token = self._parse(batch)
+        except asyncio.CancelledError:
+            raise
+        except (wire.XapiFailure, OSError, wire.ProtocolError, ConnectError,
+                tls.CertificateError, UntrustedCertificate) as err:
+            self._lost(generation, str(err) or type(err).__name__)
+            return
+        if generation != self._generation:
+            return
         self._cache = PoolCache(self.uri)
         changes = self._cache.load(events)
         self._published.apply(changes, full=True)
         self.info = self._cache.pool_info()
         self._emit(InventoryChanged(tuple(changes), full=True))
-        self._all_alerts()
+        self._all_alerts(announce=True)
+        for ref in list(self._tasks):
+            record = self._cache.record("task", ref)
+            if record is not None:
+                self._task_record(ref, record)
+            else:
+                watch = self._tasks[ref]
+                if not watch.future.done():
+                    watch.future.set_exception(ActionError(
+                        "Not known how it ended: the pool lost track of its events"))
         loop = asyncio.get_running_loop()
         self._loop_task = loop.create_task(self._event_loop(generation, session, token))
 
@@ -340,8 +362,10 @@ class XapiPool:
 
     # ---- XAPI's messages: the pool's own alerts ----
 
-    def _all_alerts(self) -> None:
-        """After a full snapshot: every message the pool holds, replacing what was said."""
+    def _all_alerts(self, announce: bool = False) -> None:
+        """After a full snapshot: every message the pool holds, replacing what was said;
+        with ``announce``, those not known before go to the Events log as new."""
+        known = set(self._message_keys.values())
         self._message_keys = {}
         alerts = []
         for ref, record in self._cache.objects["message"].items():
@@ -349,6 +373,8 @@ class XapiPool:
             if alert is not None:
                 self._message_keys[ref] = alert.key
                 alerts.append(alert)
+                if announce and alert.key not in known:
+                    self._log_alert(alert)
         self._emit(ServerAlertsChanged(tuple(alerts), full=True))
 
     def _message_events(self, events: list[XapiEvent]) -> None:
