@@ -186,7 +186,8 @@ class DomainRateCalculator:
         prev = self._prev
         aligned = prev is not None and keys == prev.keys  # same VMs, same order
         # The same keys map to the same rows: the previous tick's index serves again.
-        index = prev.index if prev is not None and aligned else dict(zip(keys, range(n)))
+        index = (prev.index if prev is not None and aligned
+                 else dict(zip(keys, range(n), strict=True)))
         t, domain_id, cpu, state = c.t, c.domain_id, c.cpu, c.state
         vcount, vflat = c.vcpu_count, c.vcpu_times
         voffset = np.cumsum(vcount) - vcount
