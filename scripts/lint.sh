@@ -132,6 +132,9 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Start-up: the frame painted first, then filled
+    tests/widgets/test_startup.py
+    benchmarks/startup.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
