@@ -124,6 +124,11 @@ RUFF_PATHS=(
     tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
     tests/integration/test_xapi_sim_*.py
+    # XAPI pools' alerts, resync, master loss and scripted runs
+    tests/unit/test_xapi_messages.py
+    tests/integration/test_xapi_alerts.py
+    tests/integration/test_xapi_master_loss.py
+    tests/widgets/test_xapi_resync.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
@@ -135,6 +140,15 @@ RUFF_PATHS=(
     # Start-up: the frame painted first, then filled
     tests/widgets/test_startup.py
     benchmarks/startup.py
+    # Console decoding against the codec's own time
+    benchmarks/console_decode.py
+    benchmarks/rfb_encoders.py
+    # Inventory at scale: its benchmarks and their libvirt floor
+    benchmarks/inventory_scale.py
+    benchmarks/inventory_one_host.py
+    benchmarks/libvirt_floor.py
+    tests/unit/test_heap_trim.py
+    tests/widgets/test_tree_usage_repaint.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")

@@ -33,12 +33,14 @@ from app import settings_file
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
 from app.gc_policy import collect_on_qt_thread, freeze_big_inventories
+from app.heap_trim import trim_after_big_snapshots
 from app.inventory import InventoryModel
 from app.perf.alerts import AlertEngine, AlertsModel
 from app.perf.history import HistoryStore
 from app.perf.monitor import PerfMonitor
 from app.perf.usage import UsageColumns
 from app.preferences import Preferences
+from app.server_alerts import ServerAlerts
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
 from widgets.dialogs.prompter import DialogPrompter
@@ -84,6 +86,7 @@ class Session:
     monitor: PerfMonitor
     usage_columns: UsageColumns
     alert_engine: AlertEngine
+    server_alerts: ServerAlerts
     window: MainWindow
     connection_preferences: ConnectionPreferences
     remote: RemoteAccess
@@ -104,6 +107,7 @@ class Session:
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
         freeze_big_inventories(self.inventory)
+        trim_after_big_snapshots(self.inventory)
         app = QCoreApplication.instance()
         if app is not None:
             collect_on_qt_thread(app)
@@ -120,6 +124,8 @@ class Session:
                            self.commands, self.prompter, monitor=self.monitor,
                            alert_engine=self.alert_engine, preferences=self.preferences)
         self.prompter.parent = self.window
+        if self.window.alerts_tab is not None:
+            self.server_alerts.alertRaised.connect(self.window.alerts_tab.notify)
         self.manager.set_auth_handler(
             lambda uri, requests: ask_credentials(self.window, uri, requests))
         self._build_remote_access()
@@ -129,7 +135,7 @@ class Session:
 
     def _build_performance(self) -> None:
         """Preferences, the on-disk history, one sampler per connected host, the tree's
-        usage columns and the alerts."""
+        usage columns and the alerts (the rules' and the pools' own)."""
         self.preferences = Preferences()
         self._stop_settings_reports = settings_file.report_failures_to(
             lambda message: self.events_log.add("error", "application", "settings", message))
@@ -137,8 +143,10 @@ class Session:
                                    HistoryStore().start())
         self.monitor.follow_pools()
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
-        self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
+        alerts = AlertsModel()
+        self.alert_engine = AlertEngine(self.monitor, alerts, self.events_log,
                                         self.preferences)
+        self.server_alerts = ServerAlerts(self.manager, alerts, self.tasks)
 
     def _build_migration(self) -> None:
         """Migrate…, drag and drop between hosts, maintenance mode, the Tasks tab."""

@@ -399,6 +399,11 @@ class DisplayChannel:
                 or data[pointer + 8] == image_types.SURFACE):
             return False
         canvas.check_box((left, top, right, bottom), surface.width, surface.height)
+        if (a_left == a_top == 0 and right > left and bottom > top
+                and self.images.decode_onto(data, pointer,
+                                            self._screen_words()[top:bottom, left:right])):
+            self._damage_box(left, top, right, bottom)  # the whole image, decoded in place
+            return True
         block = canvas.region(self.images.decode(data, pointer),
                               (a_left, a_top, a_right, a_bottom))
         if right > left and bottom > top:
