@@ -27,7 +27,12 @@ rates use as one float array: one ``np.fromiter`` per key). Reported:
   process, so this includes the driver's own work, which a remote libvirtd would do;
 - ``sample_cpu_ms`` / ``floor_sample_cpu_ms`` / ``ratio_sample``: both together.
 
-Parts of ``tick_cpu_ms``: ``keying_ms`` (the handles' ids and names → UUID keys),
+Parts of the floor: ``floor_numbers_ms`` (ids and counters into arrays) and
+``floor_release_ms`` (libvirt-python frees every handle of the answer, one call each
+that gives up the GIL: the tick pays it too, when its records are let go).
+
+Parts of ``tick_cpu_ms``: ``keying_ms`` (the handles' ids and names → UUID keys, the
+listing's bookkeeping and letting the answer's handles go),
 ``rates_ms`` (reading the dicts and the rate math), ``buffers_ms``, ``history_record_ms``.
 ``history_flush_ms_per_full_tick`` is the writer thread's share of a flush (off the UI
 thread but CPU all the same).
@@ -252,10 +257,11 @@ def floor_of(real: libvirt.virConnect, records: dict[str, dict]) -> dict[str, fl
     dicts = list(map(itemgetter(1), answer))
     c2 = time.process_time()
     minimal_parse(answer)
-    del answer
     c3 = time.process_time()
+    del answer
+    c4 = time.process_time()
     del states, dicts
-    return {"call": c1 - c0, "parse": c3 - c2}
+    return {"call": c1 - c0, "parse": c4 - c2, "numbers": c3 - c2, "release": c4 - c3}
 
 
 def _ms(values: list[float]) -> float:
@@ -296,6 +302,8 @@ def report(n, interval, hot, full, hot_ticks, floors, flush_ms) -> dict:
         "ratio_call": ratio_call,
         "sample_cpu_ms": _ms(sample_s), "floor_sample_cpu_ms": _ms(floor_sample_s),
         "ratio_sample": ratio_sample,
+        "floor_numbers_ms": _ms([f["numbers"] for f in floors]),
+        "floor_release_ms": _ms([f["release"] for f in floors]),
         "keying_ms": _ms([f["keying"] for f in full]),
         "rates_ms": _ms([f["rates"] for f in full]),
         "buffers_ms": _ms([f["buffers"] for f in full]),
