@@ -9,10 +9,11 @@ photo-like area; the text scrolls every frame) are, one after the other:
   ``view.repaint()``, i.e. QPainter.drawImage of the QImage that wraps the framebuffer's
   memory (no copy) into the widget's backing store;
 - given to the codec alone (the floor): libjpeg-turbo through simplejpeg, as
-  connectors/console/imagecodec.py calls it, into a reused buffer; zlib's inflate of the
-  connection's stream; liblz4's decompression of the image's block into a reused buffer
-  (connectors/console/lz4block.py; python-lz4's own call, which allocates, where liblz4
-  is missing).
+  connectors/console/imagecodec.py calls it; zlib's inflate of the connection's stream;
+  liblz4's decompression of the image's block (connectors/console/lz4block.py;
+  python-lz4's own call, which allocates, where liblz4 is missing). The codecs write
+  into the framebuffer's memory, as the decoders do (after a first frame into a buffer
+  of their own, to check the decoder's pixels against).
 
 Both are process CPU time per frame (the machine is shared: CPU time is steadier than
 wall time, and the two are interleaved frame by frame so that both see the same load).
@@ -201,7 +202,12 @@ class VncReplay:
 
 
 class Floor:
-    """The codec alone on the same frames, in the order the decoder sees them."""
+    """The codec alone on the same frames, in the order the decoder sees them.
+
+    It writes its pixels into ``out``: a buffer of its own for the first frame's check,
+    then (``write_into``) the framebuffer's own memory, as the decoders do. A third
+    8 MB buffer would be one the console never has, and it would evict the framebuffer
+    and the backing store from the cache between the decoder and the paint."""
 
     def __init__(self, codec: str, width: int, height: int) -> None:
         self.codec = codec
@@ -211,6 +217,9 @@ class Floor:
 
     def new_pass(self) -> None:
         self.inflater = zlib.decompressobj()
+
+    def write_into(self, pixels: np.ndarray) -> None:
+        self.out = pixels
 
     def run(self, data) -> None:
         import lz4.block
@@ -297,6 +306,8 @@ def measure(codec: str, frames: list[np.ndarray], seconds: float, paint: bool) -
             codec_alone(data)
             if i == 0:
                 check_first_frame(codec, replay.framebuffer, frames[0], floor)
+    if floor is not None:
+        floor.write_into(replay.framebuffer.pixels)
     decode_s = paint_s = floor_s = 0.0
     done = 0
     wire = 0

@@ -42,6 +42,10 @@ RUFF_PATHS=(
     tests/unit/spice_display_helpers.py
     tests/unit/test_sampling_schedule.py
     tests/unit/test_stats_sampler.py
+    # Statistics tick
+    tests/unit/test_stats_keys.py
+    tests/unit/test_perf_rates_reference.py
+    benchmarks/stats_tick.py
     tests/integration/test_connector_*.py
     tests/integration/test_host_outage.py
     # Reliability: bad networks and long runs
@@ -138,6 +142,9 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Start-up: the frame painted first, then filled
+    tests/widgets/test_startup.py
+    benchmarks/startup.py
     # Console decoding against the codec's own time
     benchmarks/console_decode.py
     benchmarks/rfb_encoders.py
@@ -146,6 +153,7 @@ RUFF_PATHS=(
     benchmarks/inventory_one_host.py
     benchmarks/libvirt_floor.py
     tests/unit/test_heap_trim.py
+    tests/widgets/test_tree_usage_repaint.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
