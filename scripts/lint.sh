@@ -133,6 +133,7 @@ RUFF_PATHS=(
     tests/integration/test_xapi_alerts.py
     tests/integration/test_xapi_master_loss.py
     tests/widgets/test_xapi_resync.py
+    tests/integration/test_xapi_scripted_runs.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
