@@ -137,6 +137,9 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Start-up: the frame painted first, then filled
+    tests/widgets/test_startup.py
+    benchmarks/startup.py
     # Console decoding against the codec's own time
     benchmarks/console_decode.py
     benchmarks/rfb_encoders.py

@@ -1,4 +1,5 @@
-"""Starts the desktop application: QApplication, the qasync loop, the app objects, the window.
+"""Runs the desktop application once its window is on the screen (widgets/startup.py):
+the qasync loop, the app objects, the window filled, the connections opened.
 
 Which connections open at start:
 - ``--connect URI`` (repeatable): exactly those, not saved;
@@ -42,9 +43,9 @@ from app.preferences import Preferences
 from app.server_alerts import ServerAlerts
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
-from app.version import APP_ID
 from widgets.dialogs.prompter import DialogPrompter
 from widgets.main_window import MainWindow
+from widgets.milestones import report_milestone, reporting
 from widgets.remote_prompts import RemotePrompts
 
 log = logging.getLogger(__name__)
@@ -56,26 +57,15 @@ SETTLE_MAX_S = 60.0     # a host-key check (15 s) and an open (30 s call timeout
 SHUTDOWN_TIMEOUT_S = 3.0
 
 
-def run(args) -> int:
-    """Runs the application until its window closes; the process's exit status."""
+def run_session(app: QApplication, args: argparse.Namespace, frame: MainWindow | None = None
+                ) -> int:
+    """Runs the application until its window closes; the process's exit status.
+    ``frame``: the window already on the screen (widgets/startup.py), to be filled."""
     from widgets.event_loop import AsyncQtLoop
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("HVConsole")
-    app.setApplicationDisplayName("HVConsole")
-    app.setOrganizationName("hvconsole")
-    app.setDesktopFileName(APP_ID)
-    # The session ends the loop itself after disconnecting; Qt quitting on the last
-    # closed window would stop the loop under the shutdown coroutine.
-    app.setQuitOnLastWindowClosed(False)
-    from widgets.icons import app_icon
-    app.setWindowIcon(app_icon())
-    from widgets.appearance import DesktopScheme
-    DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
-    session = Session(args)
+    session = Session(args, frame)
     try:
         with loop:
             return loop.run_until_complete(session.main())
@@ -102,8 +92,9 @@ class Session:
     remote: RemoteAccess
     remote_prompts: RemotePrompts
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, frame: MainWindow | None = None) -> None:
         self.args = args
+        self._frame = frame     # built by build(), or shown already and filled by it
         self._built = False
         self._closed: asyncio.Future[None] | None = None
         self._last_batch = 0.0
@@ -125,10 +116,13 @@ class Session:
         self.prompter = DialogPrompter()
         self.commands = CommandSet(self.manager, self.inventory, self.tasks, self.prompter)
         self._build_performance()
-        self.window = MainWindow(self.manager, self.inventory, self.events_log, self.tasks,
-                                 self.commands, self.prompter, monitor=self.monitor,
-                                 alert_engine=self.alert_engine,
-                                 preferences=self.preferences)
+        if self._frame is None:
+            self.window = MainWindow()
+        else:
+            self.window = self._frame
+        self.window.attach(self.manager, self.inventory, self.events_log, self.tasks,
+                           self.commands, self.prompter, monitor=self.monitor,
+                           alert_engine=self.alert_engine, preferences=self.preferences)
         self.prompter.parent = self.window
         if self.window.alerts_tab is not None:
             self.server_alerts.alertRaised.connect(self.window.alerts_tab.notify)
@@ -200,10 +194,13 @@ class Session:
         window = self.build()
         window.closing.connect(self._window_closed)
         window.show()
+        report_milestone("window-filled")
         from widgets.quit_signals import close_on_signals
         close_on_signals(loop, window)
         self._report_config_warnings()
         opened = await self.open_connections()
+        if reporting():
+            loop.create_task(self._report_connections_ended(opened))
         status = 0
         if self.args.show_domain:
             loop.create_task(self._show_domain(self.args.show_domain))
@@ -251,6 +248,11 @@ class Session:
         if await asyncio.to_thread(_local_socket_exists):
             opened.append(self.manager.open(LOCAL_URI, save=False))
         return opened
+
+    async def _report_connections_ended(self, conn_ids: list) -> None:
+        for conn_id in conn_ids:
+            await self.manager.wait_attempt(conn_id, SETTLE_MAX_S)
+        report_milestone("connections-ended")
 
     def _problem(self, sentence: str) -> None:
         """Said at once on stderr; with --screenshot it also makes the exit status 1."""
