@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.target:
         from widgets.console.standalone import run as run_console
         return run_console(args)
-    from widgets.launcher import run  # composition root: see the module docstring
+    from widgets.startup import run  # composition root: see the module docstring
     return run(args)
 
 

@@ -25,7 +25,7 @@ from connectors.libvirt import eventloop
 from connectors.libvirt.host import LibvirtHost
 from connectors.libvirt.model import (ConnectError, ConnectionSettings, ConnState,
                                       CredentialRequest, HostEvent, HostStateChanged,
-                                      HypervisorEvent, ObjectKind)
+                                      HypervisorEvent, ObjectKind, ServerAlertsChanged)
 from connectors.libvirt.uri import ParsedURI, validate_uri
 from connectors.xapi.pool import XapiPool
 from connectors.xapi.session import PinBook
@@ -75,11 +75,14 @@ def display_name(parsed: ParsedURI, demo: bool = False) -> str:
 
 class ConnectionManager(QObject):
     """Signals carry the conn_id: ``connectionAdded``, ``connectionRemoved`` and
-    ``stateChanged`` (the host's ``state`` changed; emitted as the host reports it)."""
+    ``stateChanged`` (the host's ``state`` changed; emitted as the host reports it);
+    ``serverAlertsChanged(conn_id, ServerAlertsChanged)``: alerts a pool keeps itself
+    (XAPI messages) were raised or dismissed."""
 
     connectionAdded = Signal(str)
     connectionRemoved = Signal(str)
     stateChanged = Signal(str)
+    serverAlertsChanged = Signal(str, object)
 
     def __init__(self, inventory, events_log, parent: QObject | None = None, *,
                  store: ConnectionsStore | None = None,
@@ -363,6 +366,9 @@ class ConnectionManager(QObject):
         """The host's listener (always on the loop thread)."""
         if conn_id not in self._hosts:
             return      # a removed server still saying goodbye
+        if isinstance(event, ServerAlertsChanged):
+            self.serverAlertsChanged.emit(conn_id, event)
+            return
         self.inventory.apply(conn_id, event)
         if isinstance(event, HostStateChanged):
             self._log_state(conn_id, event)

@@ -53,7 +53,9 @@ class RemoteAccess(QObject):
         self.file_vault: EncryptedFileVault | None = None
         if vault is None:
             vault = KeyringVault()
-            if not vault.status().usable and encrypted_file_path().is_file():
+            # The file first: asking the keyring loads and probes every keyring backend
+            # (a D-Bus round trip), which start-up then waits for only when it matters.
+            if encrypted_file_path().is_file() and not vault.status().usable:
                 # Passwords were kept in the encrypted file before: offer to open it.
                 vault = self.file_vault = EncryptedFileVault()
         self.broker = CredentialBroker(ask_credentials, vault, unlock_vault)

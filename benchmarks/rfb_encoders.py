@@ -17,7 +17,7 @@ from tests.unit.rfb_helpers import compact
 def desktop_frames(width: int, height: int, count: int) -> list[np.ndarray]:
     """``count`` (h, w, 3) RGB screens of a desktop: a gradient wallpaper, a photo-like
     area and windows full of text, the text scrolling one line per frame."""
-    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtCore import QRect
     from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter
 
     rng = np.random.default_rng(7)
@@ -74,46 +74,57 @@ def _words(rgb: np.ndarray) -> np.ndarray:
     return (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]
 
 
-def _run_length_bytes(n: int) -> bytes:
-    n -= 1
-    return b"\xff" * (n // 255) + bytes([n % 255])
+def _run_bodies(heads: np.ndarray, lengths: np.ndarray, single_byte: bool) -> bytes:
+    """Runs as ZRLE writes them, all at once: per run its head bytes (a CPIXEL, or a
+    palette index with the top bit set), then the length less one as 255s and a
+    remainder. With ``single_byte`` (palette RLE) a run of one is its bare index."""
+    heads = heads.reshape(len(lengths), -1)
+    head_size = heads.shape[1]
+    extra = (lengths - 1) // 255  # 255-bytes before the remainder
+    has_length = lengths > 1 if single_byte else np.ones(len(lengths), bool)
+    sizes = head_size + np.where(has_length, extra + 1, 0)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    out = np.full(int(ends[-1]), 255, np.uint8)
+    for i in range(head_size):
+        out[starts + i] = heads[:, i]
+    out[(ends - 1)[has_length]] = ((lengths - 1) % 255)[has_length]
+    return out.tobytes()
 
 
 def _runs(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
     lengths = np.diff(np.r_[starts, flat.size])
-    return flat[starts], lengths
+    return starts, lengths
 
 
 def _zrle_tile(tile: np.ndarray) -> bytes:
-    words = _words(tile)
-    th, tw = words.shape
-    flat = words.ravel()
-    colours, index = np.unique(flat, return_inverse=True)
-    cp = lambda w: struct.pack("<I", int(w))[:3]  # noqa: E731 - CPIXEL: B, G, R
+    """One tile the way common servers choose: the smallest of raw, solid, packed
+    palette, plain RLE and palette RLE. Built with numpy, not per pixel or per run."""
+    th, tw, _ = tile.shape
+    bgr = np.ascontiguousarray(tile[:, :, ::-1]).reshape(-1, 3)  # CPIXELs: B, G, R
+    flat = _words(tile).ravel()
+    colours, first, index = np.unique(flat, return_index=True, return_inverse=True)
+    palette = bgr[first].tobytes()
     if colours.size == 1:
-        return b"\x01" + cp(colours[0])
-    best = b"\x00" + b"".join(_bgrx(tile)[i:i + 3] for i in range(0, tw * th * 4, 4))
-    values, lengths = _runs(flat)
+        return b"\x01" + palette
+    best = b"\x00" + bgr.tobytes()
+    run_starts, lengths = _runs(flat)
     if colours.size <= 16:
         bits = 1 if colours.size == 2 else 2 if colours.size <= 4 else 4
         idx = index.reshape(th, tw).astype(np.uint8)
         unpacked = ((idx[:, :, None] >> np.arange(bits - 1, -1, -1)) & 1).astype(np.uint8)
         packed = np.packbits(unpacked.reshape(th, tw * bits), axis=1).tobytes()
-        candidate = bytes([colours.size]) + b"".join(cp(c) for c in colours) + packed
+        candidate = bytes([colours.size]) + palette + packed
         best = min(best, candidate, key=len)
-    if colours.size <= 127 and len(values) * 2 < flat.size:
-        lookup = {int(c): i for i, c in enumerate(colours)}
-        body = bytearray([128 + colours.size]) + b"".join(cp(c) for c in colours)
-        for value, length in zip(values.tolist(), lengths.tolist()):
-            i = lookup[value]
-            body += bytes([i]) if length == 1 else bytes([i | 0x80]) + _run_length_bytes(length)
-        best = min(best, bytes(body), key=len)
-    elif len(values) * 4 < flat.size * 3:
-        body = bytearray([128])
-        for value, length in zip(values.tolist(), lengths.tolist()):
-            body += cp(value) + _run_length_bytes(length)
-        best = min(best, bytes(body), key=len)
+    if colours.size <= 127 and len(run_starts) * 2 < flat.size:
+        heads = index.ravel()[run_starts].astype(np.uint8)
+        heads = np.where(lengths > 1, heads | 0x80, heads).astype(np.uint8)
+        body = bytes([128 + colours.size]) + palette + _run_bodies(heads, lengths, True)
+        best = min(best, body, key=len)
+    elif len(run_starts) * 4 < flat.size * 3:
+        body = b"\x80" + _run_bodies(bgr[run_starts], lengths, False)
+        best = min(best, body, key=len)
     return best
 
 
@@ -144,7 +155,7 @@ def _hextile_tile(tile: np.ndarray) -> bytes:
             row = words[y] == fg
             starts = np.flatnonzero(np.diff(np.r_[0, row.astype(np.int8)]) == 1)
             ends = np.flatnonzero(np.diff(np.r_[row.astype(np.int8), 0]) == -1)
-            for s, e in zip(starts.tolist(), ends.tolist()):
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
                 subrects += bytes([(s << 4) | y, ((e - s) << 4)])
                 n += 1
         if n <= 255 and 1 + 8 + 1 + 2 * n < tw * th * 4:

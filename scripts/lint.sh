@@ -42,6 +42,10 @@ RUFF_PATHS=(
     tests/unit/spice_display_helpers.py
     tests/unit/test_sampling_schedule.py
     tests/unit/test_stats_sampler.py
+    # Statistics tick
+    tests/unit/test_stats_keys.py
+    tests/unit/test_perf_rates_reference.py
+    benchmarks/stats_tick.py
     tests/integration/test_connector_*.py
     tests/integration/test_host_outage.py
     # Reliability: bad networks and long runs
@@ -124,6 +128,12 @@ RUFF_PATHS=(
     tests/xapi_sim_console.py
     tests/unit/test_xapi_sim_*.py
     tests/integration/test_xapi_sim_*.py
+    # XAPI pools' alerts, resync, master loss and scripted runs
+    tests/unit/test_xapi_messages.py
+    tests/integration/test_xapi_alerts.py
+    tests/integration/test_xapi_master_loss.py
+    tests/widgets/test_xapi_resync.py
+    tests/integration/test_xapi_scripted_runs.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
@@ -132,6 +142,19 @@ RUFF_PATHS=(
     tests/widgets/test_window_layout.py
     scripts/screenshot-appearance.py
     benchmarks/palette_fuzzy.py
+    # Start-up: the frame painted first, then filled
+    tests/widgets/test_startup.py
+    benchmarks/startup.py
+    # Console decoding against the codec's own time
+    benchmarks/console_decode.py
+    benchmarks/rfb_encoders.py
+    # Inventory at scale: its benchmarks and their libvirt floor
+    benchmarks/inventory_scale.py
+    benchmarks/inventory_one_host.py
+    benchmarks/libvirt_floor.py
+    tests/unit/test_heap_trim.py
+    tests/widgets/test_tree_usage_repaint.py
+    # SPICE against remote-viewer, and key to echo against a bare client
     benchmarks/console_latency.py
     benchmarks/bare_clients.py
     benchmarks/spice_vs_remote_viewer.py

@@ -1,8 +1,10 @@
 """The application's own icon (window, task bar, About box).
 
-The themed object and action icons come from app/icons.py. The application icon is looked
-up there too; when the resources hold none, it is drawn here (a monitor with a green "on"
-light), so the window never shows the platform's blank default.
+The themed object and action icons come from app/icons.py. The application icon is the
+resources' hvconsole.svg, read here directly (it is set before the window's first paint,
+which must not wait for app/icons.py's imports); when the resources hold none, it is drawn
+here (a monitor with a green "on" light), so the window never shows the platform's blank
+default.
 """
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPixmap
 
 
 def app_icon() -> QIcon:
-    from app import icons
-    found = icons.icon("hvconsole")       # null when the resources have none
-    if not found.isNull():
-        return found
+    # The file itself, not app.icons (which loads the connectors' state types): the icon
+    # is set before the window's first paint (widgets/startup.py).
+    from resources import icon_file
+    path = icon_file("hvconsole")
+    if path is not None:
+        return QIcon(str(path))
     drawn = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256):
         drawn.addPixmap(_draw(size))

@@ -1,4 +1,5 @@
-"""Starts the desktop application: QApplication, the qasync loop, the app objects, the window.
+"""Runs the desktop application once its window is on the screen (widgets/startup.py):
+the qasync loop, the app objects, the window filled, the connections opened.
 
 Which connections open at start:
 - ``--connect URI`` (repeatable): exactly those, not saved;
@@ -12,7 +13,10 @@ Which connections open at start:
 and all) and the inventory has been quiet for a moment, then saves the window and exits.
 The exit status says whether the window shows what was asked: non-zero, with one line on
 stderr per problem, when a connection did not end connected or ``--show-domain`` names a
-VM that never appeared (the PNG is written anyway, to show what went wrong). With
+VM that never appeared (the PNG is written anyway, to show what went wrong). Such a run
+asks nobody anything (``RemotePrompts(unattended=True)``): a password comes from the
+keyring or not at all, a XAPI certificate is pinned in the URI or not trusted, and the
+problem line says which was missing instead of the picture showing a dialog. With
 ``--show-domain-editor NAME`` the picture is of that VM's Properties dialog instead.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
@@ -32,17 +37,19 @@ from app import settings_file
 from app.connection_settings import ConnectionPreferences
 from app.events_log import EventsLog
 from app.gc_policy import collect_on_qt_thread, freeze_big_inventories
+from app.heap_trim import trim_after_big_snapshots
 from app.inventory import InventoryModel
 from app.perf.alerts import AlertEngine, AlertsModel
 from app.perf.history import HistoryStore
 from app.perf.monitor import PerfMonitor
 from app.perf.usage import UsageColumns
 from app.preferences import Preferences
+from app.server_alerts import ServerAlerts
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
-from app.version import APP_ID
 from widgets.dialogs.prompter import DialogPrompter
 from widgets.main_window import MainWindow
+from widgets.milestones import report_milestone, reporting
 from widgets.remote_prompts import RemotePrompts
 
 log = logging.getLogger(__name__)
@@ -54,26 +61,15 @@ SETTLE_MAX_S = 60.0     # a host-key check (15 s) and an open (30 s call timeout
 SHUTDOWN_TIMEOUT_S = 3.0
 
 
-def run(args) -> int:
-    """Runs the application until its window closes; the process's exit status."""
+def run_session(app: QApplication, args: argparse.Namespace, frame: MainWindow | None = None
+                ) -> int:
+    """Runs the application until its window closes; the process's exit status.
+    ``frame``: the window already on the screen (widgets/startup.py), to be filled."""
     from widgets.event_loop import AsyncQtLoop
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("HVConsole")
-    app.setApplicationDisplayName("HVConsole")
-    app.setOrganizationName("hvconsole")
-    app.setDesktopFileName(APP_ID)
-    # The session ends the loop itself after disconnecting; Qt quitting on the last
-    # closed window would stop the loop under the shutdown coroutine.
-    app.setQuitOnLastWindowClosed(False)
-    from widgets.icons import app_icon
-    app.setWindowIcon(app_icon())
-    from widgets.appearance import DesktopScheme
-    DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
-    session = Session(args)
+    session = Session(args, frame)
     try:
         with loop:
             return loop.run_until_complete(session.main())
@@ -94,13 +90,15 @@ class Session:
     monitor: PerfMonitor
     usage_columns: UsageColumns
     alert_engine: AlertEngine
+    server_alerts: ServerAlerts
     window: MainWindow
     connection_preferences: ConnectionPreferences
     remote: RemoteAccess
     remote_prompts: RemotePrompts
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, frame: MainWindow | None = None) -> None:
         self.args = args
+        self._frame = frame     # built by build(), or shown already and filled by it
         self._built = False
         self._closed: asyncio.Future[None] | None = None
         self._last_batch = 0.0
@@ -113,6 +111,7 @@ class Session:
         self.events_log = EventsLog()
         self.inventory = InventoryModel()
         freeze_big_inventories(self.inventory)
+        trim_after_big_snapshots(self.inventory)
         app = QCoreApplication.instance()
         if app is not None:
             collect_on_qt_thread(app)
@@ -121,11 +120,16 @@ class Session:
         self.prompter = DialogPrompter()
         self.commands = CommandSet(self.manager, self.inventory, self.tasks, self.prompter)
         self._build_performance()
-        self.window = MainWindow(self.manager, self.inventory, self.events_log, self.tasks,
-                                 self.commands, self.prompter, monitor=self.monitor,
-                                 alert_engine=self.alert_engine,
-                                 preferences=self.preferences)
+        if self._frame is None:
+            self.window = MainWindow()
+        else:
+            self.window = self._frame
+        self.window.attach(self.manager, self.inventory, self.events_log, self.tasks,
+                           self.commands, self.prompter, monitor=self.monitor,
+                           alert_engine=self.alert_engine, preferences=self.preferences)
         self.prompter.parent = self.window
+        if self.window.alerts_tab is not None:
+            self.server_alerts.alertRaised.connect(self.window.alerts_tab.notify)
         self.manager.set_auth_handler(
             lambda uri, requests: ask_credentials(self.window, uri, requests))
         self._build_remote_access()
@@ -135,7 +139,7 @@ class Session:
 
     def _build_performance(self) -> None:
         """Preferences, the on-disk history, one sampler per connected host, the tree's
-        usage columns and the alerts."""
+        usage columns and the alerts (the rules' and the pools' own)."""
         self.preferences = Preferences()
         self._stop_settings_reports = settings_file.report_failures_to(
             lambda message: self.events_log.add("error", "application", "settings", message))
@@ -143,8 +147,10 @@ class Session:
                                    HistoryStore().start())
         self.monitor.follow_pools()
         self.usage_columns = UsageColumns(self.monitor, self.inventory)
-        self.alert_engine = AlertEngine(self.monitor, AlertsModel(), self.events_log,
+        alerts = AlertsModel()
+        self.alert_engine = AlertEngine(self.monitor, alerts, self.events_log,
                                         self.preferences)
+        self.server_alerts = ServerAlerts(self.manager, alerts, self.tasks)
 
     def _build_migration(self) -> None:
         """Migrate…, drag and drop between hosts, maintenance mode, the Tasks tab."""
@@ -167,7 +173,8 @@ class Session:
 
         self.connection_preferences = ConnectionPreferences(self.manager, self.preferences)
 
-        prompts = RemotePrompts(self.window)
+        prompts = RemotePrompts(self.window,
+                                unattended=bool(getattr(self.args, "screenshot", None)))
         self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
                                    prompts.host_key, unlock_vault=prompts.unlock_file)
         prompts.remote = self.remote
@@ -192,10 +199,13 @@ class Session:
         window = self.build()
         window.closing.connect(self._window_closed)
         window.show()
+        report_milestone("window-filled")
         from widgets.quit_signals import close_on_signals
         close_on_signals(loop, window)
         self._report_config_warnings()
         opened = await self.open_connections()
+        if reporting():
+            loop.create_task(self._report_connections_ended(opened))
         status = 0
         if self.args.show_domain:
             loop.create_task(self._show_domain(self.args.show_domain))
@@ -244,6 +254,11 @@ class Session:
             opened.append(self.manager.open(LOCAL_URI, save=False))
         return opened
 
+    async def _report_connections_ended(self, conn_ids: list) -> None:
+        for conn_id in conn_ids:
+            await self.manager.wait_attempt(conn_id, SETTLE_MAX_S)
+        report_milestone("connections-ended")
+
     def _problem(self, sentence: str) -> None:
         """Said at once on stderr; with --screenshot it also makes the exit status 1."""
         self.problems.append(sentence)
@@ -262,7 +277,9 @@ class Session:
             await asyncio.sleep(0.1)
 
     def _batch_applied(self, *_args) -> None:
-        self._last_batch = asyncio.get_event_loop().time()
+        # The monotonic clock, not the loop's: a batch may still be applied by Qt after
+        # the asyncio loop stopped (a window closing), where there is no loop to ask.
+        self._last_batch = time.monotonic()
 
     async def settle(self, conn_ids: list) -> None:
         """Every connection's attempt ended, then the inventory quiet for a moment."""
@@ -270,9 +287,9 @@ class Session:
         deadline = loop.time() + SETTLE_MAX_S
         for conn_id in conn_ids:
             await self.manager.wait_attempt(conn_id, max(0.0, deadline - loop.time()))
-        connected_at = loop.time()
+        connected_at = time.monotonic()
         while loop.time() < deadline:
-            if loop.time() - max(self._last_batch, connected_at) >= SETTLE_QUIET_S:
+            if time.monotonic() - max(self._last_batch, connected_at) >= SETTLE_QUIET_S:
                 break
             await asyncio.sleep(0.05)
 
@@ -281,13 +298,17 @@ class Session:
         from connectors.libvirt.model import ConnState
         problems = []
         for conn_id in conn_ids:
-            host = self.manager.host(conn_id)
+            host = self.manager.server(conn_id)     # a libvirt host or a XenAPI pool
             if host is None:
                 continue
             state, reason = self.manager.state(conn_id)
             if state is ConnState.CONNECTED:
                 continue
-            if state is ConnState.CONNECTING:
+            unanswered = self.remote_prompts.unanswered_for(host.uri) \
+                if hasattr(self, "remote_prompts") else ""
+            if unanswered:
+                why = unanswered
+            elif state is ConnState.CONNECTING:
                 why = f"still connecting after {SETTLE_MAX_S:g} s"
             else:
                 why = reason or state.label.lower()

@@ -9,7 +9,6 @@ sit, by widgets/window_geometry.py.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -17,37 +16,58 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMenu, QMessageBox, QSplitter, QTabWidget,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app.inventory import InventoryFilterProxy, NodeKind
-from app.palette import (ActionsProvider, InventoryProvider, PaletteCatalog,
-                         SavedSearchesProvider)
-from widgets import help as guide
-from widgets.about import show_about
-from widgets.command_palette import CommandPalette
-from widgets.dialogs.add_server import AddServerDialog
-from widgets.keyboard_navigation import (KeyboardNavigation, ensure_keys_in_tooltips,
-                                         keyed_action, menu_actions, show_keys_in_tooltip)
-from widgets.status_bar import MainStatusBar
-from widgets.task_reporting import TaskReporter
-from widgets.tabs.events import EventsTab
-from widgets.tabs.general import GeneralTab
-from widgets.tree import InventoryTree
-from widgets.window_geometry import TABS_MIN_WIDTH, TREE_MIN_WIDTH, WindowGeometry
+from widgets.window_geometry import (TABS_MIN_WIDTH, TREE_MIN_WIDTH, WindowGeometry,
+                                     restore_window_geometry)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
+# The menu bar's menus, in order: in the frame at once, filled by attach().
+MENU_TITLES = ("&File", "&Edit", "&Server", "&VM", "S&torage", "&Network", "Vie&w", "&Help")
 
 
 class MainWindow(QMainWindow):
-    """Emits ``closing`` once, when the user closes the window (the launcher shuts down)."""
+    """Emits ``closing`` once, when the user closes the window (the launcher shuts down).
+
+    Built in two steps, so that the window is on the screen before the rest of the program
+    has loaded (widgets/startup.py): ``MainWindow()`` alone is the frame (title, the saved
+    size and place, the menu bar's titles, "Starting…"), which needs nothing but Qt to
+    import and paint; ``attach(...)`` then fills that same window with the tree, the
+    tabs, the toolbar and the menus' actions. Given the app objects, the constructor does
+    both at once.
+    """
 
     closing = Signal()
     serverAdded = Signal(str, bool)   # uri, "Remember password" ticked in Add Server
 
-    def __init__(self, manager, inventory, events_log, tasks, commands, prompter=None,
-                 parent: QWidget | None = None, *, monitor=None, alert_engine=None,
-                 preferences=None) -> None:
+    def __init__(self, manager=None, inventory=None, events_log=None, tasks=None,
+                 commands=None, prompter=None, parent: QWidget | None = None, *,
+                 monitor=None, alert_engine=None, preferences=None) -> None:
         super().__init__(parent)
+        self.attached = False
+        self.setWindowTitle("HVConsole")
+        self.setObjectName("mainWindow")
+        self.resize(*DEFAULT_SIZE)
+        bar = self.menuBar()
+        (self.file_menu, self.edit_menu, self.server_menu, self.vm_menu, self.storage_menu,
+         self.network_menu, self.view_menu, self.help_menu) = [
+            bar.addMenu(title) for title in MENU_TITLES]
+        if manager is None:
+            restore_window_geometry(self)
+            self.statusBar().showMessage("Starting…")
+        else:
+            self.attach(manager, inventory, events_log, tasks, commands, prompter,
+                        monitor=monitor, alert_engine=alert_engine, preferences=preferences)
+
+    def attach(self, manager, inventory, events_log, tasks, commands, prompter=None, *,
+               monitor=None, alert_engine=None, preferences=None) -> None:
+        """Fills the frame: everything the window shows and does (once)."""
+        from app.inventory import InventoryFilterProxy
+        from widgets.keyboard_navigation import ensure_keys_in_tooltips
+        from widgets.status_bar import MainStatusBar
+        from widgets.task_reporting import TaskReporter
+
+        self.attached = True
         # Performance (optional: tests of other parts build the window without them).
         self.monitor = monitor
         self.alert_engine = alert_engine
@@ -58,9 +78,6 @@ class MainWindow(QMainWindow):
         self.tasks = tasks
         self.commands = commands
         self.prompter = prompter
-        self.setWindowTitle("HVConsole")
-        self.setObjectName("mainWindow")
-        self.resize(*DEFAULT_SIZE)
 
         self.proxy = InventoryFilterProxy(self)
         self.proxy.setSourceModel(inventory)
@@ -94,15 +111,21 @@ class MainWindow(QMainWindow):
         # reaches the filter. A focused filter box would also blink its caret twice a
         # second, repainting the window's left side all day.
         self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
+        if self.isVisible():
+            # Filled after it was shown: showEvent came before there was a splitter.
+            QTimer.singleShot(0, self, self.geometry_keeper.place_splitter)
 
     # ---- building ----
 
     def _build_actions(self) -> None:
+        from widgets import help as guide
+        from widgets.about import show_about
+        from widgets.keyboard_navigation import keyed_action, show_keys_in_tooltip
+
         self.commands.add_server.set_handler(self.show_add_server)
         self.add_server_action = self.commands.add_server.action
-        from widgets.dialogs.new_vm.opening import open_clone, open_new_vm
-        self.commands.new_vm.set_handler(lambda conn_id: open_new_vm(self, conn_id))
-        self.commands.clone.set_handler(lambda node: open_clone(self, node))
+        self.commands.new_vm.set_handler(self._open_new_vm)
+        self.commands.clone.set_handler(self._open_clone)
 
         self.quit_action = keyed_action("&Quit", "Ctrl+Q", self, self.close)
         # Ctrl+F is Search (widgets/search); the tree's name filter is one Shift away.
@@ -132,6 +155,15 @@ class MainWindow(QMainWindow):
         self.commands.delete.action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.commands.delete.update(self.commands.delete.selection)
 
+    # The wizards' modules load when first asked for, not while the window is filled.
+    def _open_new_vm(self, conn_id):
+        from widgets.dialogs.new_vm.opening import open_new_vm
+        return open_new_vm(self, conn_id)
+
+    def _open_clone(self, node):
+        from widgets.dialogs.new_vm.opening import open_clone
+        return open_clone(self, node)
+
     def _build_central(self) -> None:
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("filterBox")
@@ -143,6 +175,7 @@ class MainWindow(QMainWindow):
         self.clear_filter_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.clear_filter_action.triggered.connect(self.clear_filter)
         self.filter_edit.addAction(self.clear_filter_action)
+        from widgets.tree import InventoryTree
         self.tree = InventoryTree(self.proxy)
         self.tree.addAction(self.commands.delete.action)
         self.tree.addAction(self.copy_name_action)
@@ -169,6 +202,8 @@ class MainWindow(QMainWindow):
         self.navigation.setChildrenCollapsible(False)
         left_layout.addWidget(self.navigation)
 
+        from widgets.tabs.events import EventsTab
+        from widgets.tabs.general import GeneralTab
         self.general_tab = GeneralTab(self.inventory, self.manager, memory=self.monitor)
         self.events_tab = EventsTab(self.events_log)
         self.tabs = QTabWidget()
@@ -209,6 +244,10 @@ class MainWindow(QMainWindow):
     def _build_keyboard(self) -> None:
         """The palette (Ctrl+K; Ctrl+Shift+P for commands only) and the keys that move
         between the panes and tabs (widgets/keyboard_navigation.py)."""
+        from app.palette import (ActionsProvider, InventoryProvider, PaletteCatalog,
+                                 SavedSearchesProvider)
+        from widgets.command_palette import CommandPalette
+        from widgets.keyboard_navigation import KeyboardNavigation, show_keys_in_tooltip
         self.palette_catalog = PaletteCatalog()
         self.palette_catalog.add_provider(ActionsProvider(self._menu_actions))
         self.palette_catalog.add_provider(InventoryProvider(self.inventory,
@@ -227,6 +266,7 @@ class MainWindow(QMainWindow):
 
     def _menu_actions(self) -> list[tuple[str, list[QAction]]]:
         """Every menu's and submenu's actions, for the palette (asked when it opens)."""
+        from widgets.keyboard_navigation import menu_actions
         return menu_actions(self.menus())
 
     def menus(self) -> list:
@@ -272,19 +312,19 @@ class MainWindow(QMainWindow):
         self.commands.new_network.set_handler(self.wizards.new_network)
 
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        """Fills the frame's menus (MENU_TITLES)."""
+        from widgets.keyboard_navigation import show_keys_in_tooltip
+
+        file_menu = self.file_menu
         file_menu.addAction(self.add_server_action)
         file_menu.addSeparator()
         file_menu.addAction(self.search.import_action)
         file_menu.addAction(self.search.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        self.file_menu = file_menu
 
-        edit_menu = bar.addMenu("&Edit")
+        edit_menu = self.edit_menu
         edit_menu.addAction(self.copy_name_action)
-        self.edit_menu = edit_menu
         self.preferences_action = None
         if self.preferences is not None:
             edit_menu.addSeparator()
@@ -294,18 +334,12 @@ class MainWindow(QMainWindow):
             self.preferences_action.triggered.connect(self._open_preferences)
             show_keys_in_tooltip(self.preferences_action)
 
-        server_menu = bar.addMenu("&Server")
-        _fill(server_menu, _actions(self.commands.host_commands))
-        self.server_menu = server_menu
-        self.vm_menu = bar.addMenu("&VM")
+        _fill(self.server_menu, _actions(self.commands.host_commands))
         _fill(self.vm_menu, self._vm_actions())
-        self.storage_menu = bar.addMenu("S&torage")
         _fill(self.storage_menu, _actions(self.commands.pool_commands))
-        self.network_menu = bar.addMenu("&Network")
         _fill(self.network_menu, _actions(self.commands.network_commands))
 
-        view_menu = bar.addMenu("Vie&w")
-        self.view_menu = view_menu
+        view_menu = self.view_menu
         nav = self.keyboard
         _fill(view_menu, [nav.palette_action, nav.commands_action, None, nav.tree_action,
                           nav.next_pane_action, nav.previous_pane_action, None,
@@ -314,14 +348,15 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.search.search_action)
         view_menu.addAction(self.search.save_action)
 
-        help_menu = bar.addMenu("&Help")
+        help_menu = self.help_menu
         help_menu.addAction(self.readme_action)
         help_menu.addAction(self.shortcuts_action)
         help_menu.addSeparator()
         help_menu.addAction(self.about_action)
-        self.help_menu = help_menu
 
     def _build_toolbar(self) -> None:
+        from widgets.keyboard_navigation import show_keys_in_tooltip
+
         toolbar = QToolBar("Main toolbar", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -373,6 +408,8 @@ class MainWindow(QMainWindow):
     def _node_activated(self, node) -> None:
         """Enter or a double-click: a VM's console (as virt-manager opens it), anything
         else's General page."""
+        from app.inventory import NodeKind
+
         if node.kind is NodeKind.VM:
             self.tabs.setCurrentWidget(self.console_tab)
         else:
@@ -386,6 +423,8 @@ class MainWindow(QMainWindow):
         return text
 
     def _name_of(self, node) -> str:
+        from app.inventory import NodeKind
+
         if node.kind is NodeKind.HOST:
             return self.inventory.host_name(node.conn_id)
         if node.kind is NodeKind.GROUP:
@@ -393,6 +432,7 @@ class MainWindow(QMainWindow):
         return node.obj.name
 
     def show_shortcuts(self):
+        from widgets import help as guide
         actions = [a for menu in self.menus() for a in menu.actions()]
         return guide.show_shortcuts(actions, self)
 
@@ -416,6 +456,8 @@ class MainWindow(QMainWindow):
             None, self.console_tab.forget_password_action]
 
     def _context_actions(self, nodes: list) -> list:
+        from app.inventory import NodeKind
+
         kinds = {node.kind for node in nodes}
         if kinds == {NodeKind.VM}:
             start_on = self._start_on_menu(nodes)
@@ -499,6 +541,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_add_server(self) -> None:
+        from widgets.dialogs.add_server import AddServerDialog
+
         dialog = AddServerDialog(self)
 
         def refused(exc: ValueError) -> None:
@@ -512,6 +556,7 @@ class MainWindow(QMainWindow):
             except ValueError as exc:
                 refused(exc)
                 return
+            import asyncio  # after the first paint: widgets/startup.py
             if asyncio.iscoroutine(result):
                 asyncio.ensure_future(self._finish_open(result, dialog, refused))
             else:
@@ -556,14 +601,15 @@ class MainWindow(QMainWindow):
     # ---- geometry (widgets/window_geometry.py) ----
 
     def save_geometry(self) -> None:
-        self.geometry_keeper.save()
+        if self.attached:   # a frame closed before it was filled has nothing to keep
+            self.geometry_keeper.save()
 
     def tree_width(self) -> int:
         return self.geometry_keeper.tree_width()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if not self.geometry_keeper.placed:
+        if self.attached and not self.geometry_keeper.placed:
             # After this show's layout pass, when the splitter has its real width.
             QTimer.singleShot(0, self, self.geometry_keeper.place_splitter)
 

@@ -23,6 +23,14 @@ def _settings() -> QSettings:
     return QSettings("hvconsole", "hvconsole")
 
 
+def restore_window_geometry(window: QMainWindow, settings: QSettings | None = None) -> None:
+    """The window's saved size and place (the frame has it before its first paint, so it
+    does not jump when it is filled)."""
+    geometry = (settings or _settings()).value("window/geometry")
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        window.restoreGeometry(geometry)
+
+
 class WindowGeometry:
     def __init__(self, window: QMainWindow, splitter: QSplitter, tree: QTreeView,
                  toolbar: QToolBar, *, tabs: QTabWidget | None = None,
@@ -38,9 +46,7 @@ class WindowGeometry:
 
     def restore(self) -> None:
         settings = _settings()
-        geometry = settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self._window.restoreGeometry(geometry)
+        restore_window_geometry(self._window, settings)
         try:
             self._saved_tree_width = int(str(settings.value("window/tree_width", 0) or 0))
         except (TypeError, ValueError):

@@ -26,6 +26,7 @@ import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
@@ -157,6 +158,16 @@ class Alert:
     @property
     def ident(self) -> tuple[str, str, str]:
         return (self.rule.rule_id, self.conn_id, self.key)
+
+    # What AlertsModel asks every kind of alert (app.server_alerts.PoolAlert too).
+    on_server = False           # dismissed here, not on a server
+    severity = "warning"
+    tooltip = None
+
+    def status_text(self, ended: float | None) -> str:
+        if ended is None:
+            return "Firing"
+        return "Ended " + time.strftime("%H:%M:%S", time.localtime(ended))
 
 
 class AlertEngine(QObject):
@@ -291,27 +302,40 @@ class AlertEngine(QObject):
 
 class AlertsModel(QAbstractTableModel):
     """The Alerts list, newest first; ``dismiss(rows)`` and ``dismiss_all()`` remove.
-    ``firingChanged(count)``: the number of listed alerts still firing changed."""
+    ``firingChanged(count)``: the number of listed alerts still firing changed.
+
+    Two kinds of alert share the list: HVConsole's own (``Alert``, from the rules) and
+    those a server keeps itself (``app.server_alerts.PoolAlert``, XAPI messages). Both
+    answer ``wall``, ``name``, ``message``, ``ident``, ``severity``, ``status_text`` and
+    ``on_server``. Dismissing one of ours removes it here; one kept on a server is handed
+    to ``serverDismissRequested(list)`` and stays listed until the server says it is gone
+    (``remove_where``): a dismissal the server refused must not look done."""
 
     COLUMNS = ("Time", "Object", "Alert", "Now")
     ALERT_ROLE = Qt.ItemDataRole.UserRole + 1
     FIRING_ROLE = Qt.ItemDataRole.UserRole + 2
 
     firingChanged = Signal(int)
+    serverDismissRequested = Signal(list)
 
     def __init__(self, parent: QObject | None = None, limit: int = 1000) -> None:
         super().__init__(parent)
-        self._alerts: list[Alert] = []
+        self._alerts: list[Any] = []           # Alert or app.server_alerts.PoolAlert
         self._ended: dict[int, float] = {}      # id(alert) → when it stopped firing
         self._limit = limit
 
-    def alerts(self) -> list[Alert]:
+    def alerts(self) -> list[Any]:
         return list(self._alerts)
 
     def firing_count(self) -> int:
-        return sum(1 for a in self._alerts if id(a) not in self._ended)
+        return sum(1 for a in self._alerts if self._firing(a))
 
-    def add(self, alert: Alert) -> None:
+    def _firing(self, alert) -> bool:
+        if alert.on_server:
+            return bool(alert.firing)
+        return id(alert) not in self._ended
+
+    def add(self, alert) -> None:
         before = self.firing_count()
         self.beginInsertRows(QModelIndex(), 0, 0)
         self._alerts.insert(0, alert)
@@ -335,21 +359,36 @@ class AlertsModel(QAbstractTableModel):
         self._count_changed(before)
 
     def dismiss(self, rows: list[int]) -> None:
-        before = self.firing_count()
-        for row in sorted(set(rows), reverse=True):
-            if 0 <= row < len(self._alerts):
-                self.beginRemoveRows(QModelIndex(), row, row)
-                self._ended.pop(id(self._alerts[row]), None)
-                del self._alerts[row]
-                self.endRemoveRows()
-        self._count_changed(before)
+        rows = [row for row in set(rows) if 0 <= row < len(self._alerts)]
+        remote = [self._alerts[row] for row in sorted(rows) if self._alerts[row].on_server]
+        self._remove_rows([row for row in rows if not self._alerts[row].on_server])
+        if remote:
+            self.serverDismissRequested.emit(remote)
 
     def dismiss_all(self) -> None:
+        remote = [a for a in self._alerts if a.on_server]
+        if not remote:
+            before = self.firing_count()
+            self.beginResetModel()
+            self._alerts.clear()
+            self._ended.clear()
+            self.endResetModel()
+            self._count_changed(before)
+            return
+        self.remove_where(lambda a: not a.on_server)
+        self.serverDismissRequested.emit(remote)
+
+    def remove_where(self, gone) -> None:
+        """Takes out every alert for which ``gone(alert)`` is true (a server forgot it)."""
+        self._remove_rows([row for row, a in enumerate(self._alerts) if gone(a)])
+
+    def _remove_rows(self, rows: list[int]) -> None:
         before = self.firing_count()
-        self.beginResetModel()
-        self._alerts.clear()
-        self._ended.clear()
-        self.endResetModel()
+        for row in sorted(set(rows), reverse=True):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            self._ended.pop(id(self._alerts[row]), None)
+            del self._alerts[row]
+            self.endRemoveRows()
         self._count_changed(before)
 
     def _count_changed(self, before: int) -> None:
@@ -376,7 +415,7 @@ class AlertsModel(QAbstractTableModel):
             return alert
         ended = self._ended.get(id(alert))
         if role == self.FIRING_ROLE:
-            return ended is None
+            return self._firing(alert)
         if role == Qt.ItemDataRole.DisplayRole:
             column = index.column()
             if column == 0:
@@ -385,9 +424,12 @@ class AlertsModel(QAbstractTableModel):
                 return alert.name
             if column == 2:
                 return alert.message
-            if ended is None:
-                return "Firing"
-            return "Ended " + time.strftime("%H:%M:%S", time.localtime(ended))
+            return alert.status_text(ended)
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 3 and ended is None:
-            return colours.brush(colours.ERROR)
+            if alert.severity == "error" or not alert.on_server:
+                return colours.brush(colours.ERROR)
+            if alert.severity == "warning":
+                return colours.brush(colours.WARNING)
+        if role == Qt.ItemDataRole.ToolTipRole and alert.on_server:
+            return alert.tooltip
         return None

@@ -264,7 +264,32 @@ class HypervisorEvent:
     severity: str = "info"      # "info", "warning", "error"
 
 
-HostEvent = HostStateChanged | InventoryChanged | HypervisorEvent
+@dataclass(frozen=True, slots=True)
+class ServerAlert:
+    """An alert the server itself keeps until someone dismisses it (a XAPI message):
+    unlike a HypervisorEvent it has a life of its own, so it is listed, not only logged."""
+
+    key: str                    # the server's id for it (a XAPI message's UUID)
+    name: str                   # the server's code: "ALARM", "HA_HOST_FAILED", "VM_CRASHED"
+    title: str                  # that code in words ("VM crashed")
+    body: str
+    priority: int               # XAPI's: 1 data-loss imminent … 5 informational
+    kind: ObjectKind | None     # the object it concerns (None: the pool itself)
+    obj_key: str
+    obj_name: str
+    wall: float                 # when the server raised it (epoch seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAlertsChanged:
+    """Alerts the server raised or forgot; ``full``: ``added`` is all there are now."""
+
+    added: tuple[ServerAlert, ...]
+    removed: tuple[str, ...] = ()
+    full: bool = False
+
+
+HostEvent = HostStateChanged | InventoryChanged | HypervisorEvent | ServerAlertsChanged
 
 
 # ---- credentials libvirt asks for through openAuth ----

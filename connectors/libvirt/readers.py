@@ -7,6 +7,7 @@ pool and capabilities documents are small and read here directly.
 """
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from typing import Callable, cast
 
@@ -49,15 +50,26 @@ def virtualization_label(domain_type: str, os_type: str) -> str:
     return domain_type.upper() if domain_type else "Unknown"
 
 
+def _word(text: str) -> str:
+    """One shared copy of a word that thousands of VMs repeat ("virtio", "x86_64", "vda",
+    a network's name): parsed, each VM's XML gave it a string of its own, and the records
+    of 10,000 VMs took 13.3 MB instead of 9.0 MB (tracemalloc)."""
+    return sys.intern(text)
+
+
+def _word_or_none(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
+
+
 def _disk(disk: domxml.Disk) -> DiskInfo:
-    return DiskInfo(target=disk.target_dev or "", device=disk.device, bus=disk.bus or "",
-                    source=disk.source_path, driver_type=disk.driver_type,
-                    readonly=disk.readonly)
+    return DiskInfo(target=_word(disk.target_dev or ""), device=_word(disk.device),
+                    bus=_word(disk.bus or ""), source=disk.source_path,
+                    driver_type=_word_or_none(disk.driver_type), readonly=disk.readonly)
 
 
 def _nic(nic: domxml.Interface) -> NicInfo:
-    return NicInfo(mac=nic.mac or "", kind=nic.type or "", source=nic.source,
-                   model=nic.model)
+    return NicInfo(mac=nic.mac or "", kind=_word(nic.type or ""),
+                   source=_word_or_none(nic.source), model=_word_or_none(nic.model))
 
 
 def _graphics(graphics: domxml.Graphics) -> GraphicsInfo:
@@ -116,9 +128,9 @@ def vm_from_domain(model: domxml.Domain, driver: str, *, state: int, reason: int
     reason_text = ("saved (resume restores it)" if vm_state is VMState.SUSPENDED
                    else wording.state_reason(state, reason))
     os = model.os_if_any
-    os_type = (os.type or "").strip() if os is not None else ""
-    arch = (os.arch or "") if os is not None else ""
-    domain_type = model.type or ""
+    os_type = _word((os.type or "").strip() if os is not None else "")
+    arch = _word((os.arch or "") if os is not None else "")
+    domain_type = _word(model.type or "")
     max_memory = model.memory_kib or 0
     org = model.organization
     return VMInfo(

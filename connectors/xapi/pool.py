@@ -14,8 +14,9 @@ Live picture: one ``event.from`` loop (token, 30 s timeout, cache.CLASSES). The 
 call, with an empty token, returns every object: that is the full snapshot
 (InventoryChanged(full=True)). Each later batch goes through the PoolCache into the tree's
 changes; nothing is polled. Tasks and messages come through the same stream: a command's
-task is followed by its events (progress, status), a message becomes a HypervisorEvent
-(Alerts and Events).
+task is followed by its events (progress, status); XAPI's messages are the pool's own
+alerts (ServerAlertsChanged: listed in Alerts until dismissed with message.destroy), and
+a new one is also a HypervisorEvent for the Events log.
 
 Losing the master (an error from the event loop's socket) sets RECONNECTING and tries,
 with backoff, the last master, then every other member: a member that is no longer the
@@ -33,13 +34,14 @@ from typing import Any, TypeVar
 from connectors.libvirt.model import (ActionError, Change, ConnectError, ConnectionSettings,
                                       ConnState, CredentialRequest, CredentialType,
                                       HostEvent, HostInfo, HostStateChanged,
-                                      HypervisorEvent, InventoryChanged, NetworkInfo,
+                                      InventoryChanged, NetworkInfo,
                                       ObjectKind, PoolInfo, ServerInfo, VMAction, VMInfo,
                                       VMState)
 from connectors.xapi import tls, wire
 from connectors.xapi.cache import CLASSES, PoolCache, XapiEvent, parse_events
 from connectors.xapi.session import PinBook, Session, UntrustedCertificate, split_address
 from connectors.xapi.console import ConsoleTarget, console_target
+from connectors.xapi.pool_alerts import PoolAlerts
 from connectors.xapi.uri import XapiURI, parse
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ TrustCallback = Callable[[tls.ServerCertificate], Awaitable[bool]]
 Progress = Callable[[float], None]
 
 EVENT_TIMEOUT_S = 30.0
-ALERT_PRIORITY = 3          # XAPI message priority: 1 (data loss) … 5 (information)
 
 # VMAction -> (XAPI call, the allowed_operations name XAPI grants it by, extra args)
 _VM_CALLS: dict[VMAction, tuple[str, str, tuple[Any, ...]]] = {
@@ -137,6 +138,7 @@ class XapiPool:
         self._user_closed = True
         self._generation = 0
         self._tasks: dict[str, _TaskWatch] = {}
+        self._alerts = PoolAlerts(self._emit, self._object_name)
         self._connect_lock = asyncio.Lock()
 
     # ---- cached picture ----
@@ -220,6 +222,7 @@ class XapiPool:
         self._published.apply(changes, full=True)
         self.info = self._cache.pool_info()
         self._emit(InventoryChanged(tuple(changes), full=True))
+        self._alerts.snapshot(self._cache.objects["message"])
         self._set_state(ConnState.CONNECTED, "", self.info)
         loop = asyncio.get_running_loop()
         self._loop_task = loop.create_task(self._event_loop(generation, session, token))
@@ -305,13 +308,37 @@ class XapiPool:
             self._apply(events)
 
     async def _resync(self, generation: int, session: Session) -> None:
-        """XAPI dropped events for us: a full snapshot again, then on."""
-        batch = await self._in_events(session.call, "event.from", list(CLASSES), "", 0.0)
-        events, token = self._parse(batch)
+        """XAPI dropped events for us (EVENTS_LOST): a full snapshot again, then on. The
+        tree diffs it against its rows (kept rows keep their nodes, so the selection
+        stays); a task being followed is read from the snapshot, since its end may be
+        among the lost events; messages raised meanwhile are logged as new."""
+        try:
+            batch = await self._in_events(session.call, "event.from", list(CLASSES), "",
+                                          0.0)
+            events, token = self._parse(batch)
+        except asyncio.CancelledError:
+            raise
+        except (wire.XapiFailure, OSError, wire.ProtocolError, ConnectError,
+                tls.CertificateError, UntrustedCertificate) as err:
+            self._lost(generation, str(err) or type(err).__name__)
+            return
+        if generation != self._generation:
+            return
         self._cache = PoolCache(self.uri)
         changes = self._cache.load(events)
         self._published.apply(changes, full=True)
+        self.info = self._cache.pool_info()
         self._emit(InventoryChanged(tuple(changes), full=True))
+        self._alerts.snapshot(self._cache.objects["message"], announce=True)
+        for ref in list(self._tasks):
+            record = self._cache.record("task", ref)
+            if record is not None:
+                self._task_record(ref, record)
+            else:
+                watch = self._tasks[ref]
+                if not watch.future.done():
+                    watch.future.set_exception(ActionError(
+                        "Not known how it ended: the pool lost track of its events"))
         loop = asyncio.get_running_loop()
         self._loop_task = loop.create_task(self._event_loop(generation, session, token))
 
@@ -329,34 +356,36 @@ class XapiPool:
         for event in events:
             if event.cls == "task":
                 self._task_event(event)
-            elif event.cls == "message" and event.operation == "add" and event.snapshot:
-                self._message(event.snapshot)
         if any(e.cls in ("pool", "host", "host_metrics") for e in events):
             self.info = self._cache.pool_info()
+        self._alerts.apply(events)
 
-    def _message(self, record: Any) -> None:
-        """A XAPI message (alert) as a HypervisorEvent for Alerts and Events."""
-        cls = str(record.get("cls", ""))
-        uuid = str(record.get("obj_uuid", ""))
-        kind = {"VM": ObjectKind.VM, "Host": ObjectKind.SERVER, "SR": ObjectKind.POOL
-                }.get(cls, ObjectKind.SERVER)
-        name = ""
-        if kind is ObjectKind.VM:
-            vm = self._published.vms.get(uuid)
-            name = vm.name if vm else ""
-        elif kind is ObjectKind.SERVER:
-            server = self._published.servers.get(uuid)
-            name = server.name if server else ""
+    # ---- XAPI's messages: the pool's own alerts ----
+
+    def _object_name(self, kind: ObjectKind | None, key: str) -> str:
+        tables: dict[ObjectKind, dict[str, Any]] = {
+            ObjectKind.VM: self._published.vms, ObjectKind.SERVER: self._published.servers,
+            ObjectKind.POOL: self._published.srs}
+        if kind in tables:
+            obj = tables[kind].get(key)
+            return str(obj.name) if obj is not None else ""
+        return self.info.hostname if self.info is not None else ""
+
+    async def dismiss_alert(self, key: str) -> None:
+        """XAPI's message.destroy for the message ``key`` (its UUID); the alert leaves the
+        list when the pool's event says the message is gone. One already gone is done."""
+        session = self._require()
+        ref = self._cache.ref_of("message", key)
+        if ref is None:
+            return
         try:
-            priority = int(record.get("priority", 5))
-        except (TypeError, ValueError):
-            priority = 5
-        severity = "error" if priority <= 2 else "warning" if priority <= ALERT_PRIORITY \
-            else "info"
-        body = str(record.get("body", "")).strip()
-        title = str(record.get("name", "")).replace("_", " ").capitalize()
-        self._emit(HypervisorEvent(kind, uuid, name,
-                                   f"{title}: {body}" if body else title, severity))
+            await self._in_worker(session.call, "message.destroy", ref)
+        except wire.XapiFailure as failure:
+            if failure.code == "HANDLE_INVALID":
+                return
+            raise ActionError(f"The pool did not dismiss the alert: {failure}") from None
+        except (OSError, wire.ProtocolError) as err:
+            raise ActionError(f"The pool did not dismiss the alert: {err}") from None
 
     def _lost(self, generation: int, why: str) -> None:
         if generation != self._generation or self._user_closed:

@@ -6,7 +6,8 @@ programs one line per listener::
     XAPI_SIM role=master host=OpaqueRef:... address=127.0.0.1:41234 fingerprint=SHA256:AB:...
     XAPI_SIM ready
 
-and then serves until SIGTERM or SIGINT, when it writes the database back."""
+and then serves until SIGTERM or SIGINT, when it writes the database back. SIGUSR1 makes
+it forget its change log: every client's next ``event.from`` answers EVENTS_LOST."""
 from __future__ import annotations
 
 import argparse
@@ -70,6 +71,10 @@ def parser() -> argparse.ArgumentParser:
                         "with that real guest (e.g. qemu:///system)")
     p.add_argument("--bind-domain", action="append", default=[], metavar="VM_NAME=DOMAIN",
                    help="bind the VM with this name_label to a libvirt domain")
+    p.add_argument("--master", metavar="HOST",
+                   help="make this host (name_label, UUID or ref) the pool master before "
+                        "serving, as after `xe pool-emergency-transition-to-master` on a "
+                        "member whose master died; --listen then serves it")
     return p
 
 
@@ -89,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
                       op_seconds=args.op_seconds)
     identity = Identity(args.cert, renew=args.new_cert)
     sim = Simulator(db, options, identity, None if args.no_save else args.db)
+    if args.master:
+        try:
+            sim.make_master(args.master)
+        except LookupError as err:
+            print(f"xapi-simulator: {err}", file=sys.stderr)
+            return 2
     extras = attach_extras(sim, args)
     served = sim.serve(args.listen, args.member_listen)
     if extras.backing is not None:
@@ -103,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # SIGUSR1: forget the change log, so every client's next event.from is EVENTS_LOST.
+    signal.signal(signal.SIGUSR1, lambda *_: sim.store.forget_history())
     stop.wait()
     sim.close(save=not args.no_save)
     return 0

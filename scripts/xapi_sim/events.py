@@ -7,6 +7,9 @@ its current snapshot, "del" for the deleted. With nothing to report it waits up 
 ``{"events": [...], "valid_ref_counts": {class: count}, "token": "..."}``. Classes are
 matched case-insensitively; "*" is every class; "vm/OpaqueRef:..." one object.
 
+A token older than what the store still remembers (``Store.forget_history``, the
+simulator's SIGUSR1, or 10,000 deletions) answers EVENTS_LOST, waiting callers included.
+
 Messages are XAPI's alerts: message.create (how a test or an operator injects one),
 get_all_records, get_since(datetime), destroy; each is also an event of class "message"."""
 from __future__ import annotations
@@ -77,12 +80,12 @@ class Events:
                 refs.add(ref)
             else:
                 whole.add(cls)
-        if since and since < self.store.oldest_tombstone():
-            raise Failure("EVENTS_LOST")
         deadline = time.monotonic() + wait
         with self.store.changed:
             while True:
                 self.api.check_session(session)
+                if self.store.events_lost(since):
+                    raise Failure("EVENTS_LOST")
                 events = self.store.changes_since(since, names)
                 if refs and "*" not in whole:
                     events = [e for e in events if e["class"] in whole or e["ref"] in refs]

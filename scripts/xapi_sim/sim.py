@@ -84,6 +84,19 @@ class Simulator:
         host = str(self.store.table("VM").get(vm, {}).get("resident_on", NULL))
         return f"https://{self.address_of(host)}/console?ref={console}"
 
+    def make_master(self, which: str) -> str:
+        """Make the host named by ``which`` (name_label, UUID or ref) the pool master, as
+        a member promoted after its master died; its ref (LookupError: no such host)."""
+        with self.store.lock:
+            hosts = self.store.table("host")
+            found = [ref for ref, row in hosts.items()
+                     if which in (ref, row.get("uuid"), row.get("name_label"))]
+            if len(found) != 1:
+                raise LookupError(f"no single host is called {which!r}")
+            pool = next(iter(self.store.table("pool")))
+            self.store.update("pool", pool, master=found[0])
+            return found[0]
+
     # --- serving --------------------------------------------------------------------------
     def serve(self, master: tuple[str, int],
               members: list[tuple[str, int]] | None = None) -> list[Served]:

@@ -45,6 +45,7 @@ class Store:
         self._created: dict[tuple[str, str], int] = {}
         self._tombstones: list[tuple[int, str, str, dict[str, object]]] = []
         self._listeners: list[Callable[[str, str], None]] = []
+        self._horizon = 0           # tokens before this generation: EVENTS_LOST
         self.by_uuid: dict[str, tuple[str, str]] = {}
         for cls in schema.TYPES:
             db.tables.setdefault(cls, {})
@@ -152,6 +153,21 @@ class Store:
     def oldest_tombstone(self) -> int:
         with self.lock:
             return self._tombstones[0][0] if len(self._tombstones) >= self.TOMBSTONES else 0
+
+    def forget_history(self) -> None:
+        """Drop the change log as xapi does when a client fell too far behind: every
+        token handed out so far now gets EVENTS_LOST (a waiting event.from too), and
+        the client must start again from a full snapshot (token "")."""
+        with self.lock:
+            self.generation += 1
+            self._horizon = self.generation
+            self.changed.notify_all()
+
+    def events_lost(self, since: int) -> bool:
+        """Whether changes after generation ``since`` can no longer be told."""
+        with self.lock:
+            return since > 0 and (since < self._horizon or
+                                  since < self.oldest_tombstone())
 
     def counts(self, classes: Iterable[str]) -> dict[str, int]:
         wanted = set(classes)

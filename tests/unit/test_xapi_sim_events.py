@@ -93,3 +93,40 @@ def test_every_class_or_one_object(pool) -> None:
     batch = events(client, session, [f"vm/{watched}"], token, 1.0)
     assert [(e["ref"], e["snapshot"]["name_description"]) for e in batch["events"]] == [
         (watched, "watched")]
+
+
+def test_forgotten_history_answers_events_lost_even_to_a_waiting_caller(pool) -> None:
+    client = JsonRpc(pool.address)
+    session = pool.login(client)
+    token = events(client, session, ["vm"], "", 1.0)["token"]
+    answers: list[dict] = []
+    waiter = threading.Thread(target=lambda: answers.append(
+        client.call("event.from", session, ["vm"], token, 30.0)))
+    waiter.start()
+    # The waiter is inside its 30 s wait (or about to be): either way it must be told.
+    pool.sim.store.forget_history()
+    waiter.join(30)
+    assert answers and answers[0]["error"]["message"] == "EVENTS_LOST", answers
+    # A fresh snapshot's token is good again.
+    fresh = events(client, session, ["vm"], "", 1.0)
+    assert fresh["events"]
+    assert events(client, session, ["vm"], fresh["token"], 0.2)["events"] == []
+
+
+def test_the_command_line_makes_a_member_the_master(tmp_path) -> None:
+    from tests.xapi_sim_helpers import start_process
+    db = tmp_path / "pool.db"
+    first = start_process(db, "--generate-pool", "2,2")
+    first.stop()
+    again = start_process(db, "--master", "xapi-sim-host-1", "--no-save")
+    try:
+        client = JsonRpc(again.address)
+        reply = client.call("session.login_with_password", "root", "xenroot", "2.21", "t")
+        session = reply["result"]
+        pool_ref = client.call("pool.get_all", session)["result"][0]
+        master = client.call("pool.get_master", session, pool_ref)["result"]
+        assert client.call("host.get_name_label", session, master)["result"] == \
+            "xapi-sim-host-1"
+        assert client.call("host.get_address", session, master)["result"] == again.address
+    finally:
+        again.stop()

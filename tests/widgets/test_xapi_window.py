@@ -1,15 +1,19 @@
 """A XenServer / XCP-ng pool in the real main window, served by the XAPI simulator: what
-the tree shows, what the General tab says of a pool host, and the context menus of a
-pool host and of a halted pool VM (Start on Server ▸ each member)."""
+the tree shows, what the General tab says of a pool host, the context menus of a
+pool host and of a halted pool VM (Start on Server ▸ each member), and the pool's own
+alerts in the Alerts tab, dismissed from there."""
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 
 import pytest
 
 from app.certificates import TrustedCertificates
 from app.inventory import NODE_ROLE, NodeKind
 from connectors.libvirt.model import ConnState, VMState
+from connectors.xapi.session import PinBook, Session as XapiSession
+from connectors.xapi.uri import normalise_fingerprint
 from tests.conftest import wait_until
 from tests.xapi_sim_helpers import PASSWORD, start_process
 from widgets.launcher import Session
@@ -35,9 +39,11 @@ def _menu_texts(tree, index) -> list[str]:
     return menu, texts
 
 
-@pytest.fixture
-def pool_window(qtbot, qapp, aloop, tmp_path):
-    sim = start_process(tmp_path / "pool.db", "--generate-pool", "2,8", "--no-save")
+@contextmanager
+def window_on_pool(qapp, aloop, tmp_path, address: str, vms: int):
+    """The real main window connected to the pool at ``address`` (the certificate
+    trusted and the password typed by a scripted human); (session, conn_id, shown)
+    once the tree holds its ``vms`` VMs, expanded."""
     qapp.setQuitOnLastWindowClosed(False)
     session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
                                          debug=False, show_domain_creator=False))
@@ -55,20 +61,32 @@ def pool_window(qtbot, qapp, aloop, tmp_path):
         return ["root", PASSWORD]
     manager.set_certificate_handler(trust)
     manager.set_auth_handler(password)
-    conn_id = manager.open(f"xapi://root@{sim.address}", save=False)
-    aloop.run_until_complete(wait_until(
-        lambda: manager.state(conn_id)[0] is ConnState.CONNECTED and
-        len(session.inventory.vms(conn_id)) == 8, 30))
-    window.tree.expandAll()
-    yield session, conn_id, shown
-    aloop.run_until_complete(session.shutdown())
-    window.close()
-    window.deleteLater()
-    sim.stop()
+    conn_id = manager.open(f"xapi://root@{address}", save=False)
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: manager.state(conn_id)[0] is ConnState.CONNECTED and
+            len(session.inventory.vms(conn_id)) == vms, 30))
+        window.tree.expandAll()
+        yield session, conn_id, shown
+    finally:
+        aloop.run_until_complete(session.shutdown())
+        window.close()
+        window.deleteLater()
+
+
+@pytest.fixture
+def pool_window(qtbot, qapp, aloop, tmp_path):
+    sim = start_process(tmp_path / "pool.db", "--generate-pool", "2,8", "--no-save")
+    try:
+        with window_on_pool(qapp, aloop, tmp_path, sim.address, 8) as (session, conn_id,
+                                                                       shown):
+            yield session, conn_id, shown, sim
+    finally:
+        sim.stop()
 
 
 def test_the_pool_its_hosts_and_their_vms_in_the_window(pool_window, aloop):
-    session, conn_id, shown = pool_window
+    session, conn_id, shown, _sim = pool_window
     assert len(shown) == 1 and shown[0].startswith("SHA256:")
     tree = session.window.tree
     rows = [(i.data(), i.siblingAtColumn(1).data(), i.parent().data()) for i in _rows(tree)]
@@ -95,7 +113,7 @@ def test_the_pool_its_hosts_and_their_vms_in_the_window(pool_window, aloop):
 
 
 def test_context_menus_of_a_pool_host_and_of_a_halted_vm(pool_window, aloop):
-    session, conn_id, _shown = pool_window
+    session, conn_id, _shown, _sim = pool_window
     tree = session.window.tree
     host = next(i for i in _rows(tree) if i.data() == "xapi-sim-host-1")
     tree.setCurrentIndex(host)
@@ -124,3 +142,35 @@ def test_context_menus_of_a_pool_host_and_of_a_halted_vm(pool_window, aloop):
         return node.parent.kind is NodeKind.SERVER and \
             node.parent.obj.name == "xapi-sim-host-1"
     aloop.run_until_complete(wait_until(moved, 20))
+
+
+def test_a_pool_alert_in_the_alerts_tab_and_dismissed_from_there(pool_window, aloop):
+    session, conn_id, _shown, sim = pool_window
+    window = session.window
+    tab = window.alerts_tab
+    host, port = sim.address.rsplit(":", 1)
+    admin = XapiSession(host, int(port), "root", PASSWORD, PinBook(
+        {sim.address: normalise_fingerprint(sim.fingerprint)}))
+    admin.login()
+    vm = next(v for v in session.manager.pool(conn_id).vms() if v.name == "vm-0000")
+    admin.call("message.create", "VM_CRASHED", 2, "VM", vm.key, "the guest stopped")
+    window.tabs.setCurrentWidget(tab)
+
+    def title() -> str:
+        return window.tabs.tabText(window.tabs.indexOf(tab))
+    aloop.run_until_complete(wait_until(lambda: title() == "Alerts (1)", 10))
+    assert tab.showing_list()
+    table = tab.table
+    row = [table.model().index(0, c).data() for c in range(4)]
+    assert row[1:] == ["vm-0000", "VM crashed: the guest stopped", "Service-loss imminent"]
+    assert "VM_CRASHED, priority 2" in table.model().index(0, 3).data(3)   # the tooltip
+    assert window.status.alerts_button.text() == "⚠ 1 alert firing"
+
+    table.selectRow(0)
+    tab.dismiss_button.click()
+    aloop.run_until_complete(wait_until(lambda: not tab.showing_list(), 10))
+    assert title() == "Alerts"
+    assert admin.call("message.get_all") == []
+    assert [e for e in session.events_log.entries()
+            if e.message.startswith("Dismissing alert \u201cVM crashed\u201d")]
+    admin.logout()

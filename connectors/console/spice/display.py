@@ -400,10 +400,13 @@ class DisplayChannel:
             return False
         if not (0 <= left <= right <= surface.width and 0 <= top <= bottom <= surface.height):
             canvas.check_box((left, top, right, bottom), surface.width, surface.height)
-        block = self.images.decode(data, pointer)
-        # QEMU's pieces copy their whole image: no view of a part, no check of it.
-        if a_left or a_top or block.shape != (a_bottom, a_right):
-            block = canvas.region(block, (a_left, a_top, a_right, a_bottom))
+        if (a_left == a_top == 0 and right > left and bottom > top
+                and self.images.decode_onto(data, pointer,
+                                            self._screen_words()[top:bottom, left:right])):
+            self._damage_box(left, top, right, bottom)  # the whole image, decoded in place
+            return True
+        block = canvas.region(self.images.decode(data, pointer),
+                              (a_left, a_top, a_right, a_bottom))
         if right > left and bottom > top:
             np.bitwise_or(block, canvas.ALPHA,
                           out=self._screen_words()[top:bottom, left:right])

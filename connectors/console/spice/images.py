@@ -23,7 +23,7 @@ from typing import Callable, Literal
 import lz4.block
 import numpy as np
 
-from connectors.console import imagecodec
+from connectors.console import imagecodec, lz4block
 from connectors.console.imagecodec import decode_into
 from connectors.console.spice.wire import Payload
 from connectors.console.state import ProtocolError
@@ -184,6 +184,27 @@ class ImageDecoder:
             self.cache.put(image_id, words)
         return words
 
+    def decode_onto(self, data: memoryview, offset: int, out: np.ndarray) -> bool:
+        """Decode the image at ``offset`` straight into ``out`` (the (h, w) piece of the
+        screen it covers whole) when it is a JPEG, or an LZ4 image as QEMU sends them,
+        that the cache does not keep: libjpeg-turbo and liblz4 then write the screen's
+        memory themselves. False, with nothing written, for anything else."""
+        if not 0 < offset <= len(data) - LZ4_HEAD.size:
+            return False
+        _id, kind, flags, width, height, size = LZ4_HEAD.unpack_from(data, offset)
+        if (kind not in (LZ4, JPEG) or flags & (CACHE_ME | CACHE_REPLACE_ME)
+                or out.shape != (height, width)):
+            return False
+        check_image_size(width, height)
+        start = offset + LZ4_HEAD.size
+        if start + size > len(data):
+            raise ProtocolError(f"an image ends early: {size} more bytes needed at offset "
+                                f"{start} of {len(data)}")
+        if kind == JPEG:
+            decode_jpeg(data[start:start + size], width, height, out)
+            return True
+        return lz4_into(data[start:start + size], width, height, out)
+
     def _lz4(self, data: memoryview, offset: int) -> np.ndarray:
         """An LZ4 image (QEMU's every piece of screen over TCP): the descriptor read in
         one step rather than field by field."""
@@ -300,6 +321,29 @@ def bitmap_words(rows: np.ndarray, fmt: int, width: int,
 LZ4_BYTES_PER_PIXEL = {FMT_16BIT: 2, FMT_24BIT: 3, FMT_32BIT: 4, FMT_RGBA: 4}
 
 
+def lz4_into(body: memoryview, width: int, height: int, out: np.ndarray) -> bool:
+    """QEMU's LZ4 image (top-down 32-bit pixels, the whole image in one block) decoded
+    straight into ``out``, a contiguous (height, width) piece of the screen, made
+    opaque there: no allocation and no copy. False, with nothing written, for any other
+    kind of LZ4 image (decode_lz4 then takes it)."""
+    if not (lz4block.AVAILABLE and out.flags.c_contiguous and len(body) > 6
+            and body[0] and LZ4_BYTES_PER_PIXEL.get(body[1]) == 4
+            and int.from_bytes(body[2:6], "big") == len(body) - 6
+            and out.shape == (height, width)):
+        return False
+    total = width * height * 4
+    if total > LZ4_MAX_RATIO * len(body) + 1024:
+        raise ProtocolError(f"an LZ4 image of {len(body)} bytes cannot hold "
+                            f"{width}x{height} pixels")
+    written = lz4block.decompress_into(body[6:], out)
+    # Opaque even when the block was broken halfway: the screen keeps its invariant.
+    np.bitwise_or(out, ALPHA, out=out)
+    if written != total:
+        raise ProtocolError("an LZ4 block cannot be decoded" if written < 0 else
+                            f"an LZ4 image decoded to {written} bytes, not {total}")
+    return True
+
+
 def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
     """SPICE's LZ4 image: a top-down byte, a bitmap format byte, then blocks, each a
     big-endian length and an LZ4 block that may refer back to the blocks before it
@@ -362,12 +406,15 @@ def decode_lz4(body: memoryview, width: int, height: int) -> np.ndarray:
     return bitmap_words(rows, fmt, width, None)
 
 
-def decode_jpeg(body: memoryview, width: int, height: int) -> np.ndarray:
-    """A JPEG as B, G, R, X words, decoded in C (libjpeg-turbo, or Pillow for what it
-    refuses)."""
+def decode_jpeg(body: memoryview, width: int, height: int,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """A JPEG as opaque B, G, R, X words, decoded in C (libjpeg-turbo, or Pillow for
+    what it refuses): into ``out`` (a (height, width) piece of the screen) when given,
+    else into a new array."""
     if width * height > max(SMALL_IMAGE_PIXELS, JPEG_MAX_PIXELS_PER_BYTE * len(body)):
         raise ProtocolError(f"a JPEG of {len(body)} bytes cannot hold {width}x{height} pixels")
-    out = np.empty((height, width), np.uint32)
+    if out is None:
+        out = np.empty((height, width), np.uint32)
     decode_into(body, width, height, out, turbo=imagecodec.SIMPLEJPEG)
     return out
 
