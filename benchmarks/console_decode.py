@@ -49,6 +49,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from benchmarks.host_facts import machine  # noqa: E402
+
 TARGET_RATIO = 1.2
 # The codecs the target names, then the others the console speaks.
 TARGET_CODECS = ("tight-jpeg", "zrle", "spice-lz4", "spice-jpeg")
@@ -360,18 +362,6 @@ def summarise(codec: str, runs: list[dict]) -> dict:
             f"met_{key}": statistics.median(ratios) <= TARGET_RATIO,
         })
     return out
-
-
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model}
 
 
 def main() -> None:
