@@ -385,6 +385,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
     QApplication.instance() or QApplication([])
     from benchmarks.rfb_encoders import desktop_frames
+    from benchmarks.startup import machine  # nproc, CPU model, load: shared by benchmarks
 
     frames = desktop_frames(width, height, args.frames)
     result: dict = {"benchmark": "console_decode", "size": f"{width}x{height}",

@@ -42,6 +42,10 @@ RUFF_PATHS=(
     tests/unit/spice_display_helpers.py
     tests/unit/test_sampling_schedule.py
     tests/unit/test_stats_sampler.py
+    # Statistics tick
+    tests/unit/test_stats_keys.py
+    tests/unit/test_perf_rates_reference.py
+    benchmarks/stats_tick.py
     tests/integration/test_connector_*.py
     tests/integration/test_host_outage.py
     # Reliability: bad networks and long runs
@@ -129,6 +133,7 @@ RUFF_PATHS=(
     tests/integration/test_xapi_alerts.py
     tests/integration/test_xapi_master_loss.py
     tests/widgets/test_xapi_resync.py
+    tests/integration/test_xapi_scripted_runs.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py

@@ -15,22 +15,22 @@ A paused VM's CPU counter stands still: that is a real 0 %, not a gap.
 Everything is column-wise with numpy over all VMs of a tick at once (one array per
 metric, row i = the i-th VM of the tick). Per-device (disk, NIC) and per-vCPU rates are
 flattened into one array each with an ``owner`` row index and summed per VM with
-np.bincount. ``DomainColumns.from_records`` reads libvirt's dicts straight into those
-columns (one C-level itemgetter pass per key group), so a 10,000-VM tick costs about
-40 ms of CPU in all (benchmarks/stats_tick.py), most of it spent reading the dicts;
-going through one DomainSample object per VM costs about 70 ms.
+np.bincount (one device per VM, the usual tick, needs no sum). The columns come from
+app/perf/columns.py, which reads libvirt's dicts key by key in C: reading them is most
+of a tick's rate work, about as much as the floor's bare parse of the same answer
+(benchmarks/stats_tick.py). tests/unit/reference_rates.py keeps the implementation this
+one replaced; both must give the same numbers.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import itemgetter
+from itertools import repeat
 from typing import Sequence
 
 import numpy as np
 
-from connectors.libvirt.stats import (DomainSample, HostSample, RawRecord, StatsBatch,
-                                      block_keys, net_keys, vcpu_time_keys)
+from app.perf.columns import Devices, DomainColumns, floats
+from connectors.libvirt.stats import DomainSample, HostSample, StatsBatch
 
 NAN = float("nan")
 
@@ -42,47 +42,7 @@ HOST_METRICS = ("cpu_percent", "mem_total_kib", "mem_used_kib", "mem_free_kib",
                 "mem_cached_kib")
 
 
-def _floats(values) -> np.ndarray:
-    """A list with None in it → float64 array with NaN there (numpy does the mapping)."""
-    return np.array(values, dtype=np.float64)
-
-
-@dataclass(slots=True)
-class _Devices:
-    """Per-device counters of one tick, flattened over all VMs (VM after VM)."""
-
-    names: list[str]               # per flat row: device name
-    reported: np.ndarray           # per VM: the group was reported (dict not None)
-    count: np.ndarray              # per VM: number of devices
-    offset: np.ndarray             # per VM: first flat row
-    owner: np.ndarray              # per flat row: VM row
-    counters: np.ndarray           # flat rows × width, float64, NaN = not reported
-
-    def vm_names(self, row: int) -> list[str]:
-        start = self.offset[row]
-        return self.names[start:start + self.count[row]]
-
-
-def _devices(names: list[str], reported: np.ndarray, count: np.ndarray, flat: list,
-             width: int, owner: np.ndarray | None = None) -> _Devices:
-    k = len(names)
-    counters = _floats(flat).reshape(k, width) if k else np.empty((0, width))
-    offset = np.cumsum(count) - count
-    if owner is None:
-        owner = np.repeat(np.arange(len(count)), count)
-    return _Devices(names, reported, count, offset, owner, counters)
-
-
-def _flatten_devices(dicts: list[dict | None], width: int) -> _Devices:
-    count = np.array([len(d) if d else 0 for d in dicts], dtype=np.int64)
-    reported = np.array([d is not None for d in dicts], dtype=bool)
-    names = list(chain.from_iterable(d for d in dicts if d))
-    # Scalars, not tuples: numpy converts a flat list several times faster.
-    flat = list(chain.from_iterable(chain.from_iterable(d.values() for d in dicts if d)))
-    return _devices(names, reported, count, flat, width)
-
-
-def _device_rates(cur: _Devices, prev: _Devices | None, prev_row: np.ndarray,
+def _device_rates(cur: Devices, prev: Devices | None, prev_row: np.ndarray,
                   valid: np.ndarray, dt: np.ndarray, aligned: bool) -> np.ndarray:
     """Rates per flat device row (NaN where the device has no usable previous sample)."""
     k, width = cur.counters.shape
@@ -116,13 +76,16 @@ def _device_rates(cur: _Devices, prev: _Devices | None, prev_row: np.ndarray,
     return rates
 
 
-def _sum_per_vm(rates: np.ndarray, devices: _Devices, valid: np.ndarray,
+def _sum_per_vm(rates: np.ndarray, devices: Devices, valid: np.ndarray,
                 n: int) -> np.ndarray:
     """Per-VM sums of device rates (n × width). NaN when no device of the VM has a rate;
     a VM that reports the group but has no device at all has a real 0."""
     width = rates.shape[1]
-    out = np.empty((n, width))
     finite = np.isfinite(rates)
+    if len(rates) == n and (devices.count == 1).all():
+        # One device per VM (the usual tick): its rate is the sum, row for row.
+        return np.where(finite, rates, NAN)
+    out = np.empty((n, width))
     zero_devices = valid & devices.reported & (devices.count == 0)
     for c in range(width):
         sums = np.bincount(devices.owner, weights=np.where(finite[:, c], rates[:, c], 0.0),
@@ -130,164 +93,6 @@ def _sum_per_vm(rates: np.ndarray, devices: _Devices, valid: np.ndarray,
         seen = np.bincount(devices.owner, weights=finite[:, c], minlength=n)
         out[:, c] = np.where(seen > 0, sums, np.where(zero_devices, 0.0, NAN))
     return out
-
-
-@dataclass(slots=True)
-class DomainColumns:
-    """One tick of all VMs, column-wise: what the calculator actually works on.
-
-    ``from_records`` reads libvirt's dicts directly (the fast path: no object per VM);
-    ``from_samples`` reads DomainSample objects (tests, small inventories). Both give the
-    same columns for the same data.
-    """
-
-    keys: list[str]
-    t: np.ndarray
-    wall: float
-    domain_id: np.ndarray
-    state: np.ndarray
-    cpu: np.ndarray
-    vcpu_count: np.ndarray
-    vcpu_times: np.ndarray
-    balloon_current: np.ndarray
-    balloon_maximum: np.ndarray
-    balloon_rss: np.ndarray
-    balloon_available: np.ndarray
-    balloon_unused: np.ndarray
-    disks: _Devices
-    nets: _Devices
-
-    @classmethod
-    def from_samples(cls, samples: Sequence[DomainSample]) -> "DomainColumns":
-        n = len(samples)
-        vtimes = [s.vcpu_times_ns for s in samples]
-        return cls(
-            keys=[s.key for s in samples],
-            t=_floats([s.t for s in samples]),
-            wall=samples[0].wall if samples else NAN,
-            domain_id=_floats([s.domain_id for s in samples]),
-            state=_floats([s.state for s in samples]),
-            cpu=_floats([s.cpu_time_ns for s in samples]),
-            vcpu_count=np.fromiter((len(v) if v else 0 for v in vtimes), dtype=np.int64,
-                                   count=n),
-            vcpu_times=_floats(list(chain.from_iterable(v for v in vtimes if v))),
-            balloon_current=_floats([s.balloon_current_kib for s in samples]),
-            balloon_maximum=_floats([s.balloon_maximum_kib for s in samples]),
-            balloon_rss=_floats([s.balloon_rss_kib for s in samples]),
-            balloon_available=_floats([s.balloon_available_kib for s in samples]),
-            balloon_unused=_floats([s.balloon_unused_kib for s in samples]),
-            disks=_flatten_devices([s.disk for s in samples], 4),
-            nets=_flatten_devices([s.net for s in samples], 2))
-
-    @classmethod
-    def from_records(cls, records: Sequence[RawRecord], t: float,
-                     wall: float) -> "DomainColumns":
-        """``records``: (uuid, domain id, stats dict) as in StatsBatch.records; every VM
-        of a bulk answer shares the instant ``t``/``wall``."""
-        n = len(records)
-        dicts = [r[2] for r in records]
-        core = _grouped(dicts, ("state.state", "cpu.time"))
-        balloon = _grouped(dicts, ("balloon.current", "balloon.maximum", "balloon.rss"))
-        guest_mem = _grouped(dicts, ("balloon.available", "balloon.unused"))
-        vcount = np.nan_to_num(_grouped(dicts, ("vcpu.current",))[:, 0]).astype(np.int64)
-        return cls(
-            keys=[r[0] for r in records],
-            t=np.full(n, t),
-            wall=wall,
-            domain_id=_floats([r[1] for r in records]),
-            state=core[:, 0],
-            cpu=core[:, 1],
-            vcpu_count=vcount,
-            vcpu_times=_vcpu_times(dicts, vcount),
-            balloon_current=balloon[:, 0],
-            balloon_maximum=balloon[:, 1],
-            balloon_rss=balloon[:, 2],
-            balloon_available=guest_mem[:, 0],
-            balloon_unused=guest_mem[:, 1],
-            disks=_devices_from_records(dicts, "block.count", block_keys, 4, False),
-            nets=_devices_from_records(dicts, "net.count", net_keys, 2, True))
-
-
-def _grouped(dicts: list[dict], keys: Sequence[str]) -> np.ndarray:
-    """Columns ``keys`` of every record (n × len(keys), NaN where absent). One C-level
-    itemgetter pass when every record has every key (the usual case); .get() otherwise."""
-    getter = itemgetter(*keys)
-    try:
-        rows = list(map(getter, dicts))
-    except KeyError:
-        # A group nobody reported (switched off, or a driver without it) is one C-level
-        # membership pass per key, not a Python-level .get() per record.
-        out = np.full((len(dicts), len(keys)), NAN)
-        for j, key in enumerate(keys):
-            if any(map(dict.__contains__, dicts, repeat(key))):
-                out[:, j] = _floats(list(map(dict.get, dicts, repeat(key))))
-        return out
-    if len(keys) == 1:
-        return _floats(rows).reshape(len(dicts), 1)
-    return _floats(list(chain.from_iterable(rows))).reshape(len(dicts), len(keys))
-
-
-def _vcpu_times(dicts: list[dict], vcount: np.ndarray) -> np.ndarray:
-    """All vCPU times, VM after VM, read vCPU index by vCPU index (one pass each)."""
-    if not len(dicts):
-        return np.empty(0)
-    owners, parts = [], []
-    for i, key in enumerate(vcpu_time_keys(int(vcount.max()))):
-        rows = np.flatnonzero(vcount > i)
-        chosen = dicts if len(rows) == len(dicts) else [dicts[r] for r in rows.tolist()]
-        try:
-            parts.append(_floats(list(map(itemgetter(key), chosen))))
-        except KeyError:
-            parts.append(_floats([d.get(key) for d in chosen]))
-        owners.append(rows)
-    if len(parts) <= 1:
-        return parts[0] if parts else np.empty(0)
-    order = np.argsort(np.concatenate(owners), kind="stable")
-    return np.concatenate(parts)[order]
-
-
-def _devices_from_records(dicts: list[dict], count_key: str, keys_of, width: int,
-                          skip_unnamed_empty: bool) -> _Devices:
-    """Devices of every record, read device index by device index: for index i, one
-    itemgetter pass over the VMs that have more than i devices; then put VM after VM."""
-    n = len(dicts)
-    counts = [d.get(count_key) for d in dicts]
-    reported = np.array([c is not None for c in counts], dtype=bool)
-    declared = np.array([c or 0 for c in counts], dtype=np.int64)
-    owners: list[np.ndarray] = []
-    names: list[str] = []
-    flat: list[float | None] = []
-    for i in range(int(declared.max()) if n else 0):
-        rows = np.flatnonzero(declared > i)
-        chosen = dicts if len(rows) == n else [dicts[r] for r in rows.tolist()]
-        keys = keys_of(i)
-        try:
-            got_names = list(map(itemgetter(keys[0]), chosen))
-            got = list(map(itemgetter(*keys[1:]), chosen))
-        except KeyError:
-            got_names = [d.get(keys[0]) for d in chosen]
-            got = [tuple(map(d.get, keys[1:])) for d in chosen]
-            if skip_unnamed_empty:  # e.g. a user-mode NIC: libvirt reports nothing
-                keep = [nm is not None or any(v is not None for v in vals)
-                        for nm, vals in zip(got_names, got, strict=True)]
-                rows = rows[np.array(keep, dtype=bool)]
-                got_names = [nm for nm, k in zip(got_names, keep, strict=True) if k]
-                got = [vals for vals, k in zip(got, keep, strict=True) if k]
-        owners.append(rows)
-        names.extend(got_names if None not in got_names
-                     else [nm or str(i) for nm in got_names])
-        flat.extend(chain.from_iterable(got))
-    if not owners:
-        return _devices([], reported, np.zeros(n, dtype=np.int64), [], width)
-    owner = np.concatenate(owners)
-    count = np.bincount(owner, minlength=n).astype(np.int64)
-    counters = _floats(flat).reshape(len(names), width)
-    if len(owners) > 1:  # index-major → VM-major
-        order = np.argsort(owner, kind="stable")
-        owner, counters = owner[order], counters[order]
-        names = [names[j] for j in order.tolist()]
-    offset = np.cumsum(count) - count
-    return _Devices(names, reported, count, offset, owner, counters)
 
 
 @dataclass(slots=True)
@@ -352,8 +157,8 @@ class _DomainState:
     vcpu_count: np.ndarray
     vcpu_offset: np.ndarray
     vcpu_times: np.ndarray
-    disks: _Devices
-    nets: _Devices
+    disks: Devices
+    nets: Devices
 
 
 class DomainRateCalculator:
@@ -378,21 +183,23 @@ class DomainRateCalculator:
     def update_columns(self, c: DomainColumns) -> DomainRates:
         keys = c.keys
         n = len(keys)
-        index = {k: i for i, k in enumerate(keys)}
+        prev = self._prev
+        aligned = prev is not None and keys == prev.keys  # same VMs, same order
+        # The same keys map to the same rows: the previous tick's index serves again.
+        index = (prev.index if prev is not None and aligned
+                 else dict(zip(keys, range(n), strict=True)))
         t, domain_id, cpu, state = c.t, c.domain_id, c.cpu, c.state
         vcount, vflat = c.vcpu_count, c.vcpu_times
         voffset = np.cumsum(vcount) - vcount
         disks, nets = c.disks, c.nets
 
-        prev = self._prev
-        aligned = prev is not None and keys == prev.keys  # same VMs, same order
         if prev is None:
             prev_row = np.full(n, -1, dtype=np.int64)
         elif aligned:
             prev_row = np.arange(n, dtype=np.int64)
         else:
-            get = prev.index.get
-            prev_row = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=n)
+            prev_row = np.fromiter(map(prev.index.get, keys, repeat(-1)), dtype=np.int64,
+                                   count=n)
         has_prev = prev_row >= 0
         pr = np.where(has_prev, prev_row, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -478,7 +285,7 @@ class HostRates:
 def _cpu_matrix(sample: HostSample) -> np.ndarray:
     """Rows: total, then each core; columns: kernel, user, idle, iowait (NaN = unknown)."""
     rows = [sample.cpu_total] + list(sample.cpu_per_core or ())
-    return _floats([(c.kernel, c.user, c.idle, c.iowait) if c is not None
+    return floats([(c.kernel, c.user, c.idle, c.iowait) if c is not None
                     else (None, None, None, None) for c in rows])
 
 

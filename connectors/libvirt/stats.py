@@ -22,11 +22,14 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 import libvirt
 
 from connectors.libvirt.sampling_schedule import SamplingRun
+from connectors.libvirt.stats_keys import DomainKeys
+from connectors.libvirt.stats_listing import RunningHandles
 from connectors.libvirt.stats_records import (CpuTimes, DiskCounters, DomainSample, HostSample,
                                               NetCounters, RawRecord, StatsBatch, StatsDict,
                                               block_keys,
@@ -158,15 +161,6 @@ def per_domain_stats(conn: libvirt.virConnect, active_only: bool = True) -> Doma
     return records
 
 
-def _domain_id(dom: libvirt.virDomain) -> int | None:
-    """The running instance's id (a local field of the handle, no RPC); None when off."""
-    try:
-        ident = dom.ID()
-    except libvirt.libvirtError:
-        return None
-    return ident if ident >= 0 else None
-
-
 FULL_EVERY = 5          # with many domains: everyone every 5th tick, the hot ones each tick
 TIERED_FROM = 200       # domains of the last full tick from which ticks are tiered
 STATS_CHUNK = 500       # domains per bulk call on a host with more than this many
@@ -223,7 +217,8 @@ class StatsSampler:
         self._tick = 0
         self._last_full_size = 0
         self._hot_handles: dict[str, libvirt.virDomain] = {}
-        self._uuids: dict[tuple[str, int], str] = {}
+        self._keys = DomainKeys()
+        self._running = RunningHandles()
         self._last_full_keys: frozenset[str] = frozenset()
         self.chunk = STATS_CHUNK
 
@@ -333,35 +328,15 @@ class StatsSampler:
                 or self._last_full_size <= TIERED_FROM or tick % self.full_every == 0)
 
     def _keyed(self, records: DomainRecords, full: bool) -> list[RawRecord]:
-        """(UUID, running instance id, dict) per domain. A running instance's UUID is
-        remembered by (name, id): the name is a local field of the handle while the
-        UUID string is formatted anew on every call, which at 10,000 domains a tick is
-        most of this loop. An id is never reused while libvirtd runs; a shut-off domain
-        (no id) is always asked."""
-        uuids = self._uuids
-        seen: dict[tuple[str, int], str] = {}
-        out = []
-        hot = self.hot_keys
-        handles: dict[str, libvirt.virDomain] = {}
-        for dom, rec in records:
-            ident = _domain_id(dom)
-            if ident is None:
-                key = dom.UUIDString()
-            else:
-                pair = (dom.name(), ident)
-                known = uuids.get(pair)
-                key = known if known is not None else dom.UUIDString()
-                seen[pair] = key
-            if full and key in hot:
-                handles[key] = dom
-            out.append((key, ident, rec))
+        """(UUID, running instance id, dict) per domain (stats_keys.py); on a full tick
+        also the hot VMs' handles for the ticks between, and what the tiers go by."""
+        out = self._keys.key(records, full)
         if full:
-            self._uuids = seen            # forget domains that are gone
-            self._hot_handles = handles
+            self._hot_handles = DomainKeys.handles_of(records, out, self.hot_keys)
+            if self.active_only:
+                self._running.learn(records, out)
             self._last_full_size = len(out)
-            self._last_full_keys = frozenset(r[0] for r in out)
-        else:
-            uuids.update(seen)
+            self._last_full_keys = frozenset(map(itemgetter(0), out))
         return out
 
     def _chunked_stats(self) -> DomainRecords:
@@ -369,8 +344,8 @@ class StatsSampler:
         a whole answer into dicts in one C call that holds the GIL: for 10,000 QEMU
         domains that is far longer than the UI may wait; between two chunks the GIL is
         offered to the other threads."""
-        listed = self._conn.listAllDomains(
-            libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE if self.active_only else 0)
+        listed = (self._running.listed(self._conn) if self.active_only
+                  else self._conn.listAllDomains(0))
         flags = self._stats_flags()
         records: DomainRecords = []
         for start in range(0, len(listed), self.chunk):

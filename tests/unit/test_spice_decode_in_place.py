@@ -151,3 +151,58 @@ def test_liblz4_never_writes_past_its_buffer(block, room):
 def test_liblz4_refuses_memory_it_cannot_write_straight_into():
     with pytest.raises(ValueError):
         lz4block.decompress_into(b"\x10a", np.zeros((4, 4), np.uint8)[:, :2])
+
+
+@pytest.mark.parametrize("box", BOXES)
+def test_mjpeg_frames_decoded_in_place_are_exactly_the_general_paths(box):
+    left, top, right, bottom = box
+    frames = [photo(right - left, bottom - top, seed) for seed in (6, 7)]
+    background = h.draw_copy(0, (0, 0, W, H), h.bitmap(photo(W, H, 98)))
+    create = h.stream_create(1, box, right - left, bottom - top)
+    data = [h.stream_data(1, h.jpeg_bytes(f, quality=80)) for f in frames]
+    in_place = drawn([background, create, *data])
+    # A clip rectangle covering the box sends the same frames down the general path.
+    general = drawn([background, create, h.stream_clip(1, [box]), *data])
+    assert np.array_equal(in_place, general)
+    assert not np.array_equal(in_place, drawn([background]))  # the frames were drawn
+    assert ((in_place >> 24) == 0xFF).all()
+
+
+@EXAMPLES
+@given(st.sampled_from(["lz4", "jpeg"]), st.integers(0, 2**32 - 1),
+       st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
+                max_size=6),
+       st.integers(0, 40))
+def test_broken_images_decoded_in_place_stay_inside_their_rows(kind, seed, flips, cut):
+    """Bytes of a full-width image flipped or cut off: refused or drawn, never an other
+    error, never a pixel outside the image's rows, and the screen stays opaque."""
+    box = (0, 7, W, 31)
+    words = photo(W, 24, seed % 1000)
+    # The LZ4 block (or the JPEG) is broken, its framing kept: the in-place path takes it.
+    head, coded = ((b"", h.jpeg_bytes(words, quality=80)) if kind == "jpeg" else
+                   (lambda p: (p[:2], p[6:]))(h.lz4_payload(words, rows_per_block=24)))
+    broken = bytearray(coded)
+    for where, value in flips:
+        broken[where % len(broken)] = value
+    broken = broken[:max(1, len(broken) - cut)]
+    body = head + (struct.pack(">I", len(broken)) if head else b"") + bytes(broken)
+    image_type = im.LZ4 if kind == "lz4" else im.JPEG
+
+    def image(offset):
+        return h.descriptor(image_type, W, 24) + struct.pack("<I", len(body)) + bytes(body)
+    client = ConsoleClient()
+    display = d.DisplayChannel(client)
+    display.handle(*_as_view(h.surface_create(0, W, H)))
+    before = client.framebuffer.words.copy()
+    try:
+        display.handle(*_as_view(h.draw_copy(0, box, image)))
+    except ProtocolError:
+        pass
+    after = client.framebuffer.words
+    assert np.array_equal(after[:7], before[:7]) and np.array_equal(after[31:], before[31:])
+    assert ((after >> 24) == 0xFF).all()
+
+
+def _as_view(message):
+    msg_type, payload = message
+    return msg_type, memoryview(payload)

@@ -336,10 +336,11 @@ def lz4_into(body: memoryview, width: int, height: int, out: np.ndarray) -> bool
         raise ProtocolError(f"an LZ4 image of {len(body)} bytes cannot hold "
                             f"{width}x{height} pixels")
     written = lz4block.decompress_into(body[6:], out)
+    # Opaque even when the block was broken halfway: the screen keeps its invariant.
+    np.bitwise_or(out, ALPHA, out=out)
     if written != total:
         raise ProtocolError("an LZ4 block cannot be decoded" if written < 0 else
                             f"an LZ4 image decoded to {written} bytes, not {total}")
-    np.bitwise_or(out, ALPHA, out=out)
     return True
 
 

@@ -115,6 +115,15 @@ class VideoStreams:
         surface = self.screen.surfaces.get(stream.surface_id)
         if surface is None:
             return
+        left, top, right, bottom = dest
+        if stream.top_down and stream.clip is None:
+            # Unscaled and unclipped (what QEMU sends for a video playing in a window):
+            # libjpeg-turbo writes the screen itself, no frame array and copy.
+            region = self.screen.words(surface)[top:bottom, left:right]
+            if region.shape == (height, width):
+                decode_jpeg(body, width, height, region)
+                self.screen.damage(surface, [dest])
+                return
         frame = decode_jpeg(body, width, height)
         if not stream.top_down:
             frame = frame[::-1]
