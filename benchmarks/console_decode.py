@@ -49,8 +49,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from benchmarks.host_facts import machine  # noqa: E402
-
 TARGET_RATIO = 1.2
 # The codecs the target names, then the others the console speaks.
 TARGET_CODECS = ("tight-jpeg", "zrle", "spice-lz4", "spice-jpeg")
