@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import faulthandler
 import json
-import os
 import re
 import signal
 import socket
@@ -45,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bare_clients import ECHO_ROWS, BareRfb, BareSpice  # noqa: E402
+from benchmarks.host_facts import machine  # noqa: E402
 from connectors.console import keymap  # noqa: E402
 from connectors.console.client import ConsoleClient  # noqa: E402
 from connectors.console.rfb.client import LOCAL_ENCODINGS, RfbClient  # noqa: E402
@@ -262,7 +262,7 @@ def main() -> None:
                 pass
             log.unlink(missing_ok=True)
         conn.close()
-    result = {"benchmark": "console_latency", "accel": accel, "nproc": os.cpu_count(),
+    result = {"benchmark": "console_latency", "accel": accel, **machine(),
               "date": time.strftime("%Y-%m-%d"), "results": results,
               "met": all(r["met"] for r in results)}
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
