@@ -196,6 +196,9 @@ def measure(name: str, argv: list[str], display: str, warmup: float, seconds: fl
         client0 = read_int(frames_file) if frames_file else None
         changes, grabs = screen.count(seconds)
         cpu = cpu_seconds(proc.pid) - cpu0
+        if not changes:
+            return {"viewer": name, "error": f"showed nothing in {seconds:g} s "
+                    f"({cpu:.2f} s of CPU)"}
         result = {"viewer": name, "seconds": seconds, "cpu_s": round(cpu, 3),
                   "frames": changes, "grabs_per_s": round(grabs / seconds, 1),
                   # The X server's CPU (drawing for the viewer, and the grabs)
@@ -256,9 +259,11 @@ def compare(runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=6.0,
+    parser.add_argument("--seconds", type=float, default=5.0,
                         help="measured time of each viewer in each round")
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="from starting a viewer to measuring it (Python and Qt "
+                             "start in 2-3 s on a busy 2-core machine)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--prefix", default="hvconsole-bench-",
                         help="name prefix of the transient guest")
