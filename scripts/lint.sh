@@ -154,6 +154,7 @@ RUFF_PATHS=(
     benchmarks/libvirt_floor.py
     tests/unit/test_heap_trim.py
     tests/widgets/test_tree_usage_repaint.py
+    tests/widgets/test_tree_multidata.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
