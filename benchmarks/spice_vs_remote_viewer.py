@@ -48,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.host_facts import start_xvfb  # noqa: E402
 from connectors.console.keymap import SC_SHIFT_L, text_keystrokes  # noqa: E402
 
 URI = "qemu:///system"
@@ -114,20 +115,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
-                             "1024x768x24", "-nolisten", "tcp"], pass_fds=(write,),
-                            stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as fh:
-        number = fh.readline().strip()
-    if not number:
-        proc.kill()
-        raise SystemExit("Xvfb did not start")
-    return proc, f":{number}"
 
 
 def type_on_console(dom, text: str) -> None:
@@ -230,7 +217,7 @@ def main() -> None:
 
     remote_viewer = shutil.which("remote-viewer")
     conn, dom, port, log = boot_guest()
-    xvfb, display = start_xvfb()
+    xvfb, display = start_xvfb("1024x768x24")
     runs: list[dict] = []
     try:
         type_on_console(dom, WORKLOAD)

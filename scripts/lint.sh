@@ -145,6 +145,7 @@ RUFF_PATHS=(
     # Start-up: the frame painted first, then filled
     tests/widgets/test_startup.py
     benchmarks/startup.py
+    benchmarks/host_facts.py
     # Console decoding against the codec's own time
     benchmarks/console_decode.py
     benchmarks/rfb_encoders.py

@@ -15,22 +15,10 @@ from benchmarks.rfb_encoders import desktop_frames, encode_tight_frames
 from connectors.console.framebuffer import Framebuffer
 from connectors.console.rfb import tight
 from connectors.console.rfb.client import RfbClient
-from tests.unit.rfb_helpers import compact
+from tests.unit.rfb_helpers import compact, memory_reader
 
 EXAMPLES = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-
-
-def _reader(data: bytes):
-    pos = 0
-
-    async def read(n: int) -> bytes:
-        nonlocal pos
-        if pos + n > len(data):
-            raise asyncio.IncompleteReadError(data[pos:], n)
-        pos += n
-        return data[pos - n:pos]
-    return read
 
 
 def test_a_desktop_from_a_real_encoder_comes_back_exactly(qapp):
@@ -41,7 +29,7 @@ def test_a_desktop_from_a_real_encoder_comes_back_exactly(qapp):
     client.framebuffer.resize(width, height)
 
     async def apply(update: bytes) -> None:
-        read = _reader(update)
+        read = memory_reader(update)
         kind = (await read(1))[0]
         await client._message(kind, read)
     for rgb, update in zip(frames, encode_tight_frames(frames), strict=True):
@@ -63,7 +51,7 @@ def test_random_palettes_give_the_straightforward_pixels(w, h, colours, data):
                + packed)
     body = bytes([0x40, 1, colours - 1]) + palette + payload
     fb = Framebuffer(w + 3, h + 2)
-    asyncio.run(tight.TightDecoder().decode(_reader(body), fb, 3, 2, w, h))
+    asyncio.run(tight.TightDecoder().decode(memory_reader(body), fb, 3, 2, w, h))
     # The protocol read pixel by pixel: an index per pixel (bits from the top of each
     # row's bytes), its palette entry R, G, B, or black past the palette.
     for y in range(h):
