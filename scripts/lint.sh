@@ -156,6 +156,11 @@ RUFF_PATHS=(
     tests/unit/test_heap_trim.py
     tests/widgets/test_tree_usage_repaint.py
     tests/widgets/test_tree_multidata.py
+    # SPICE against remote-viewer, and key to echo against a bare client
+    benchmarks/console_latency.py
+    benchmarks/bare_clients.py
+    benchmarks/spice_vs_remote_viewer.py
+    tests/widgets/test_console_view.py
 )
 if [ "$#" -gt 0 ]; then
     MYPY_PATHS=("$@")
