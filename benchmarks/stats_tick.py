@@ -23,7 +23,7 @@ rates use as one float array: one ``np.fromiter`` per key). Reported:
   against the minimal parse (the part HVConsole decides: target ``target_tick_cpu_ms``
   15 ms and ``target_ratio_tick`` 1.5);
 - ``call_cpu_ms`` / ``floor_call_cpu_ms`` / ``ratio_call``: the sampler's calls
-  (listing + chunks of 500) against one bare call. The test driver runs in this
+  (listDomainsID + chunks of 500) against one bare call. The test driver runs in this
   process, so this includes the driver's own work, which a remote libvirtd would do;
 - ``sample_cpu_ms`` / ``floor_sample_cpu_ms`` / ``ratio_sample``: both together.
 
@@ -32,7 +32,7 @@ Parts of the floor: ``floor_numbers_ms`` (ids and counters into arrays) and
 that gives up the GIL: the tick pays it too, when its records are let go).
 
 Parts of ``tick_cpu_ms``: ``keying_ms`` (the handles' ids and names → UUID keys, the
-listing's bookkeeping and letting the answer's handles go),
+kept handles' bookkeeping and letting the answer's handles go),
 ``rates_ms`` (reading the dicts and the rate math), ``buffers_ms``, ``history_record_ms``.
 ``history_flush_ms_per_full_tick`` is the writer thread's share of a flush (off the UI
 thread but CPU all the same).
@@ -147,6 +147,19 @@ class ReplayingConnection:
         listed = self._conn.listAllDomains(flags)
         self.call_s += time.process_time() - c0
         return listed
+
+    def listDomainsID(self) -> list:  # noqa: N802 (libvirt's name)
+        c0 = time.process_time()
+        ids = self._conn.listDomainsID()
+        self.call_s += time.process_time() - c0
+        return ids
+
+    def lookupByID(self, ident: int) -> libvirt.virDomain:  # noqa: N802 (libvirt's name)
+        c0 = time.process_time()
+        try:
+            return self._conn.lookupByID(ident)
+        finally:
+            self.call_s += time.process_time() - c0
 
     def getAllDomainStats(self, stats: int = 0, flags: int = 0) -> list:  # noqa: N802 (libvirt\'s name)
         c0 = time.process_time()
