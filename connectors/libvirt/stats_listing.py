@@ -71,12 +71,16 @@ class RunningHandles:
 
     def learn(self, records: Sequence[tuple[libvirt.virDomain, StatsDict]],
               keyed: Sequence[RawRecord]) -> None:
-        """Keep the handles of a full answer's running domains not kept yet (the first
-        full tick: all of them); ``keyed`` is ``records`` keyed, in the same order."""
+        """After a full answer (every running domain): keep the handles of its domains
+        not kept yet (the first full tick: all of them), forget those not in it.
+        ``keyed`` is ``records`` keyed, in the same order."""
         by_id = self._by_id
         idents = list(map(itemgetter(1), keyed))
-        new = set(idents) - by_id.keys()
-        new.discard(None)
+        running = set(idents)
+        running.discard(None)
+        for gone in by_id.keys() - running:
+            del by_id[gone]
+        new = running - by_id.keys()
         if new:
             for (dom, _rec), ident in zip(records, idents, strict=True):
                 if ident is not None and ident in new:

@@ -198,3 +198,17 @@ def test_closing_the_sampler_lets_the_kept_handles_go_on_a_thread_of_its_own(hos
         time.sleep(0.01)
     assert released_on == ["hvconsole-stats-release"] and one() is None
     assert len(kept) == 0 and kept.release() is None
+
+
+def test_the_kept_handles_follow_the_running_domains_on_small_hosts_too(host):
+    """A host asked in one call never lists: its full answers alone keep the handles
+    current, so VMs started and stopped over days leave no handle behind."""
+    sampler = StatsSampler(host, host=False)
+    sampler.full_every = 1
+    try:
+        for round_ in range(3):
+            sampler.collect()
+            assert sorted(sampler._running._by_id) == sorted(host.listDomainsID())
+            _change_the_host(host, round_)
+    finally:
+        sampler.close()
