@@ -8,8 +8,9 @@ handed 48 MB back (benchmarks/inventory_scale.py, ``rss_mb``). So once snapshots
 arriving for TRIM_DELAY_MS after one that left TRIM_FROM rows or more, or after a server
 and its rows went, the heap is trimmed once.
 
-The trim runs in a short-lived thread: it walks every arena (tens of milliseconds at this
-size) and ctypes lets go of Python's lock around it, so the UI never waits for it. Where
+The trim runs in a short-lived thread: it walks every arena (15 ms after reading 10,000
+VMs from 20 threads) and ctypes lets go of Python's lock around it, so the UI never
+waits for it. Where
 the C library has no ``malloc_trim`` (not glibc), nothing is done.
 """
 from __future__ import annotations

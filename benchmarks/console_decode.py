@@ -362,18 +362,6 @@ def summarise(codec: str, runs: list[dict]) -> dict:
     return out
 
 
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--codec", action="append", choices=TARGET_CODECS + OTHER_CODECS,
@@ -395,6 +383,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
     QApplication.instance() or QApplication([])
     from benchmarks.rfb_encoders import desktop_frames
+    from benchmarks.startup import machine  # nproc, CPU model, load: shared by benchmarks
 
     frames = desktop_frames(width, height, args.frames)
     result: dict = {"benchmark": "console_decode", "size": f"{width}x{height}",

@@ -4,11 +4,12 @@ with no UI, no app model and no parsing of ours. Prints one JSON line.
 For each URI, in a thread of its own (as many threads as hosts, all started at once):
 open the connection, ``listAllDomains``, ``XMLDesc`` of each domain, one
 ``getAllDomainStats``. ``floor_read_s`` is the time from starting the threads to the last
-one done; ``floor_rss_mb`` the process's resident memory then (Python, libvirt and the
-test driver's own copy of every domain). ``floor_tick_cpu_s``: the CPU time of one
-statistics round bare (``getAllDomainStats`` with every group the app's sampler asks, one
-call per host), the median of three: what sampling costs at the least, whatever Python
-does with the answer.
+one done (``floor_read_cpu_s``: the CPU time of all threads meanwhile, a figure that a
+machine shared with other work disturbs less); ``floor_rss_mb`` the process's resident
+memory then (Python, libvirt and the test driver's own copy of every domain).
+``floor_tick_cpu_s``: the CPU time of one statistics round bare (``getAllDomainStats``
+with every group the app's sampler asks, one call per host), the median of three: what
+sampling costs at the least, whatever Python does with the answer.
 
 With ``--from-start PARENT_T0`` it measures instead what a bare Python process takes from
 its start to having read everything (``floor_from_start_s``): the parent passes the
@@ -46,16 +47,18 @@ def read_host(uri: str, opened: list) -> None:
     opened.append((conn, len(domains)))
 
 
-def read_all(uris: list[str]) -> tuple[float, int, list]:
-    """(seconds, domains, connections) to read every host from a thread per host."""
+def read_all(uris: list[str]) -> tuple[float, float, int, list]:
+    """(seconds, CPU seconds of all threads, domains, connections) to read every host
+    from a thread per host."""
     opened: list = []
     threads = [threading.Thread(target=read_host, args=(uri, opened)) for uri in uris]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - start, sum(n for _c, n in opened), [c for c, _n in opened]
+    return (time.perf_counter() - start, time.process_time() - cpu,
+            sum(n for _c, n in opened), [c for c, _n in opened])
 
 
 def tick_cpu_s(conns: list) -> float:
@@ -97,17 +100,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_start is not None:
         import libvirt  # noqa: F401  (counted: the app imports it too)
-        seconds, domains, _conns = read_all(args.uris)
+        seconds, _cpu, domains, _conns = read_all(args.uris)
         done = time.time()
         print(json.dumps({"floor_from_start_s": round(done - args.from_start, 3),
+                          "floor_from_start_cpu_s": round(time.process_time(), 3),
                           "floor_import_s": round(STARTED - args.from_start, 3),
                           "floor_read_s": round(seconds, 3), "domains": domains,
                           "floor_rss_mb": round(rss_mb(), 1)}))
         return
     import libvirt  # noqa: F401
-    seconds, domains, conns = read_all(args.uris)
+    seconds, cpu, domains, conns = read_all(args.uris)
     rss = rss_mb()
-    print(json.dumps({"floor_read_s": round(seconds, 3), "domains": domains,
+    print(json.dumps({"floor_read_s": round(seconds, 3), "floor_read_cpu_s": round(cpu, 3),
+                      "domains": domains,
                       "floor_rss_mb": round(rss, 1),
                       "floor_tick_cpu_s": round(tick_cpu_s(conns), 4)}))
 

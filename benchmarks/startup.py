@@ -41,6 +41,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import host_facts  # noqa: E402
 TARGET_S = 0.8              # issue 24: `hvconsole` to a painted main window, with the demo
 RUN_TIMEOUT_S = 90.0
 MARK = "hvconsole-"
@@ -181,32 +185,8 @@ def measure(tmp: Path, display: str | None, rounds: int) -> dict:
     return summarise(results, "offscreen" if display is None else "xcb (Xvfb)")
 
 
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    """A private Xvfb on a free display number (it writes the number it took)."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                             "1920x1080x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        proc.kill()
-        raise RuntimeError("Xvfb did not start")
-    return proc, f":{number}"
-
-
 def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model,
-            "load_1min": round(os.getloadavg()[0], 2),
+    return {**host_facts.machine(), "load_1min": round(os.getloadavg()[0], 2),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
@@ -224,7 +204,7 @@ def main() -> int:
     try:
         result["offscreen"] = measure(tmp, None, rounds)
         if args.xvfb and shutil.which("Xvfb"):
-            xvfb, display = start_xvfb()
+            xvfb, display = host_facts.start_xvfb()
             try:
                 result["xvfb"] = measure(tmp, display, rounds)
             finally:

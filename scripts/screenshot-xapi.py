@@ -3,7 +3,7 @@
 Starts scripts/xapi-simulator.py on a generated pool (3 hosts, 30 VMs) on 127.0.0.1,
 opens the window as the app composes it, answers the certificate question and the
 password as a user would (the dialogs themselves are pictured too), selects a running
-VM and saves PNGs into the folder given (default /tmp/hvconsole-xapi). For README pictures
+VM, raises a few of the pool's own alerts (XAPI messages) and saves PNGs into the folder given (default /tmp/hvconsole-xapi). For README pictures
 and for looking at what a user sees.
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot-xapi.py DIR
@@ -68,10 +68,36 @@ async def shoot(out: Path, tmp: Path) -> None:
         window.tabs.setCurrentWidget(window.console_tab)
         await asyncio.sleep(4)
         window.grab().save(str(out / "console.png"))
+        await raise_alerts(sim, pool, vm)
+        window.tabs.setCurrentWidget(window.alerts_tab)
+        await asyncio.sleep(1.5)
+        window.grab().save(str(out / "alerts.png"))
         print(manager.state(conn_id))
         await session.shutdown()
     finally:
         sim.stop()
+
+
+async def raise_alerts(sim, pool, vm) -> None:
+    """The pool's own alerts, raised by another XenAPI client as xapi would."""
+    from connectors.xapi.session import PinBook, Session as XapiSession
+    from connectors.xapi.uri import normalise_fingerprint
+
+    host, port = sim.address.rsplit(":", 1)
+    admin = XapiSession(host, int(port), "root", "xenroot",
+                        PinBook({sim.address: normalise_fingerprint(sim.fingerprint)}))
+    master = next(s for s in pool.servers() if s.is_master)
+    alarm = ("value: 0.973\nconfig:\n<variable>\n\t<name value=\"cpu_usage\"/>\n"
+             "\t<alarm_trigger_level value=\"0.9\"/>\n\t<alarm_trigger_period value=\"60\"/>\n"
+             "</variable>")
+    for args in (("VM_STARTED", 5, "VM", vm.key, ""),
+                 ("ALARM", 3, "VM", vm.key, alarm),
+                 ("HOST_CLOCK_SKEW_DETECTED", 3, "Host", master.key,
+                  "The clock of this host differs from the master's by 92 s"),
+                 ("VM_CRASHED", 2, "VM", vm.key, "The VM crashed and was shut down")):
+        await asyncio.to_thread(lambda a=args: (admin.login() if not admin.ref else None,
+                                                admin.call("message.create", *a)))
+    await asyncio.to_thread(admin.logout)
 
 
 def main() -> int:

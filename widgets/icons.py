@@ -8,8 +8,7 @@ default.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 
 
 def app_icon() -> QIcon:
@@ -26,6 +25,11 @@ def app_icon() -> QIcon:
 
 
 def _draw(size: int) -> QPixmap:
+    # Imported here: the icon is set before the first paint, and a resource file is the
+    # rule, so these Qt classes (each built with its enums on import) are rarely needed.
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath
+
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     p = QPainter(pixmap)

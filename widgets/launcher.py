@@ -13,7 +13,10 @@ Which connections open at start:
 and all) and the inventory has been quiet for a moment, then saves the window and exits.
 The exit status says whether the window shows what was asked: non-zero, with one line on
 stderr per problem, when a connection did not end connected or ``--show-domain`` names a
-VM that never appeared (the PNG is written anyway, to show what went wrong). With
+VM that never appeared (the PNG is written anyway, to show what went wrong). Such a run
+asks nobody anything (``RemotePrompts(unattended=True)``): a password comes from the
+keyring or not at all, a XAPI certificate is pinned in the URI or not trusted, and the
+problem line says which was missing instead of the picture showing a dialog. With
 ``--show-domain-editor NAME`` the picture is of that VM's Properties dialog instead.
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
@@ -169,7 +173,8 @@ class Session:
 
         self.connection_preferences = ConnectionPreferences(self.manager, self.preferences)
 
-        prompts = RemotePrompts(self.window)
+        prompts = RemotePrompts(self.window,
+                                unattended=bool(getattr(self.args, "screenshot", None)))
         self.remote = RemoteAccess(self.manager, self.events_log, prompts.credentials,
                                    prompts.host_key, unlock_vault=prompts.unlock_file)
         prompts.remote = self.remote
@@ -272,7 +277,9 @@ class Session:
             await asyncio.sleep(0.1)
 
     def _batch_applied(self, *_args) -> None:
-        self._last_batch = asyncio.get_event_loop().time()
+        # The monotonic clock, not the loop's: a batch may still be applied by Qt after
+        # the asyncio loop stopped (a window closing), where there is no loop to ask.
+        self._last_batch = time.monotonic()
 
     async def settle(self, conn_ids: list) -> None:
         """Every connection's attempt ended, then the inventory quiet for a moment."""
@@ -280,9 +287,9 @@ class Session:
         deadline = loop.time() + SETTLE_MAX_S
         for conn_id in conn_ids:
             await self.manager.wait_attempt(conn_id, max(0.0, deadline - loop.time()))
-        connected_at = loop.time()
+        connected_at = time.monotonic()
         while loop.time() < deadline:
-            if loop.time() - max(self._last_batch, connected_at) >= SETTLE_QUIET_S:
+            if time.monotonic() - max(self._last_batch, connected_at) >= SETTLE_QUIET_S:
                 break
             await asyncio.sleep(0.05)
 
@@ -291,13 +298,17 @@ class Session:
         from connectors.libvirt.model import ConnState
         problems = []
         for conn_id in conn_ids:
-            host = self.manager.host(conn_id)
+            host = self.manager.server(conn_id)     # a libvirt host or a XenAPI pool
             if host is None:
                 continue
             state, reason = self.manager.state(conn_id)
             if state is ConnState.CONNECTED:
                 continue
-            if state is ConnState.CONNECTING:
+            unanswered = self.remote_prompts.unanswered_for(host.uri) \
+                if hasattr(self, "remote_prompts") else ""
+            if unanswered:
+                why = unanswered
+            elif state is ConnState.CONNECTING:
                 why = f"still connecting after {SETTLE_MAX_S:g} s"
             else:
                 why = reason or state.label.lower()

@@ -10,14 +10,17 @@ sit, by widgets/window_geometry.py.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QLineEdit, QMainWindow, QMenu, QMessageBox, QSplitter, QTabWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
 from widgets.window_geometry import (TABS_MIN_WIDTH, TREE_MIN_WIDTH, WindowGeometry,
                                      restore_window_geometry)
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,10 @@ class MainWindow(QMainWindow):
         return open_clone(self, node)
 
     def _build_central(self) -> None:
+        # Qt's classes too are imported where used: each is built with its enums when
+        # first imported, and the frame is painted before any of these is needed.
+        from PySide6.QtWidgets import QLineEdit, QSplitter, QTabWidget, QVBoxLayout
+
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("filterBox")
         self.filter_edit.setPlaceholderText("Filter by name or state…")
@@ -357,6 +364,7 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         from widgets.keyboard_navigation import show_keys_in_tooltip
 
+        from PySide6.QtWidgets import QToolBar
         toolbar = QToolBar("Main toolbar", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -419,6 +427,7 @@ class MainWindow(QMainWindow):
         names = [self._name_of(node) for node in self.tree.selected_nodes()]
         text = "\n".join(name for name in names if name)
         if text:
+            from PySide6.QtGui import QGuiApplication
             QGuiApplication.clipboard().setText(text)
         return text
 
@@ -584,6 +593,7 @@ class MainWindow(QMainWindow):
 
     def show_warning(self, title: str, message: str) -> QMessageBox:
         """A non-blocking warning: the user reads it while the window keeps working."""
+        from PySide6.QtWidgets import QMessageBox
         box = QMessageBox(QMessageBox.Icon.Warning, title, message,
                           QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -9,10 +9,16 @@ shows never moves it.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStyle, QTabWidget, QToolBar, QTreeView
 
 from app import settings_file
+
+# Only for annotations: the frame restores its geometry before its first paint, and each
+# Qt class a module imports is built (with its enums) on that import.
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QToolBar, QTreeView
 
 TREE_MIN_WIDTH = 220
 TABS_MIN_WIDTH = 560    # below it the Performance tab's toolbar is cut
@@ -88,6 +94,7 @@ class WindowGeometry:
         header = tree.header()
         others = sum(header.sectionSize(c) for c in range(1, header.count())
                      if not header.isSectionHidden(c))
+        from PySide6.QtWidgets import QStyle
         icon = tree.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
         name = 2 * tree.indentation() + icon + 16 + \
             tree.fontMetrics().averageCharWidth() * NAME_CHARS

@@ -110,6 +110,15 @@ class Framebuffer:
         np.bitwise_or(block, ALPHA, out=self.words[y:y + h, x:x + w])
         self.add_damage(Rect(x, y, w, h))
 
+    def put_opaque_words(self, x: int, y: int, block: np.ndarray) -> None:
+        """Copy an (h, w) block of words whose top byte is already 0xFF in; mark it
+        damaged. A plain copy: callers that built the words from an opaque table skip
+        put_words' OR."""
+        h, w = block.shape
+        self.check_rect(x, y, w, h)
+        self.words[y:y + h, x:x + w] = block
+        self.add_damage(Rect(x, y, w, h))
+
     def put_bgr(self, x: int, y: int, block: np.ndarray) -> None:
         """Copy an (h, w, 3) block of B, G, R bytes in; mark it damaged."""
         h, w = block.shape[:2]

@@ -34,14 +34,14 @@ from typing import Any, TypeVar
 from connectors.libvirt.model import (ActionError, Change, ConnectError, ConnectionSettings,
                                       ConnState, CredentialRequest, CredentialType,
                                       HostEvent, HostInfo, HostStateChanged,
-                                      HypervisorEvent, InventoryChanged, NetworkInfo,
-                                      ObjectKind, PoolInfo, ServerAlert,
-                                      ServerAlertsChanged, ServerInfo, VMAction, VMInfo,
+                                      InventoryChanged, NetworkInfo,
+                                      ObjectKind, PoolInfo, ServerInfo, VMAction, VMInfo,
                                       VMState)
-from connectors.xapi import messages, tls, wire
+from connectors.xapi import tls, wire
 from connectors.xapi.cache import CLASSES, PoolCache, XapiEvent, parse_events
 from connectors.xapi.session import PinBook, Session, UntrustedCertificate, split_address
 from connectors.xapi.console import ConsoleTarget, console_target
+from connectors.xapi.pool_alerts import PoolAlerts
 from connectors.xapi.uri import XapiURI, parse
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class XapiPool:
         self._user_closed = True
         self._generation = 0
         self._tasks: dict[str, _TaskWatch] = {}
-        self._message_keys: dict[str, str] = {}     # message ref -> its UUID (the key)
+        self._alerts = PoolAlerts(self._emit, self._object_name)
         self._connect_lock = asyncio.Lock()
 
     # ---- cached picture ----
@@ -222,7 +222,7 @@ class XapiPool:
         self._published.apply(changes, full=True)
         self.info = self._cache.pool_info()
         self._emit(InventoryChanged(tuple(changes), full=True))
-        self._all_alerts()
+        self._alerts.snapshot(self._cache.objects["message"])
         self._set_state(ConnState.CONNECTED, "", self.info)
         loop = asyncio.get_running_loop()
         self._loop_task = loop.create_task(self._event_loop(generation, session, token))
@@ -329,7 +329,7 @@ class XapiPool:
         self._published.apply(changes, full=True)
         self.info = self._cache.pool_info()
         self._emit(InventoryChanged(tuple(changes), full=True))
-        self._all_alerts(announce=True)
+        self._alerts.snapshot(self._cache.objects["message"], announce=True)
         for ref in list(self._tasks):
             record = self._cache.record("task", ref)
             if record is not None:
@@ -358,54 +358,9 @@ class XapiPool:
                 self._task_event(event)
         if any(e.cls in ("pool", "host", "host_metrics") for e in events):
             self.info = self._cache.pool_info()
-        self._message_events(events)
+        self._alerts.apply(events)
 
     # ---- XAPI's messages: the pool's own alerts ----
-
-    def _all_alerts(self, announce: bool = False) -> None:
-        """After a full snapshot: every message the pool holds, replacing what was said;
-        with ``announce``, those not known before go to the Events log as new."""
-        known = set(self._message_keys.values())
-        self._message_keys = {}
-        alerts = []
-        for ref, record in self._cache.objects["message"].items():
-            alert = messages.server_alert(record, self._object_name)
-            if alert is not None:
-                self._message_keys[ref] = alert.key
-                alerts.append(alert)
-                if announce and alert.key not in known:
-                    self._log_alert(alert)
-        self._emit(ServerAlertsChanged(tuple(alerts), full=True))
-
-    def _message_events(self, events: list[XapiEvent]) -> None:
-        added: list[ServerAlert] = []
-        removed: list[str] = []
-        for event in events:
-            if event.cls != "message":
-                continue
-            if event.operation == "del":
-                key = self._message_keys.pop(event.ref, None)
-                if key is not None:
-                    removed.append(key)
-                continue
-            if event.snapshot is None:
-                continue
-            alert = messages.server_alert(event.snapshot, self._object_name)
-            if alert is None:
-                continue
-            self._message_keys[event.ref] = alert.key
-            added.append(alert)
-            if event.operation == "add":
-                self._log_alert(alert)
-        if added or removed:
-            self._emit(ServerAlertsChanged(tuple(added), tuple(removed)))
-
-    def _log_alert(self, alert: ServerAlert) -> None:
-        """A new message also goes to the Events log, as the object's event."""
-        kind = alert.kind if alert.kind is not None else ObjectKind.SERVER
-        text = f"{alert.title}: {alert.body}" if alert.body else alert.title
-        self._emit(HypervisorEvent(kind, alert.obj_key, alert.obj_name, text,
-                                   messages.severity(alert.priority)))
 
     def _object_name(self, kind: ObjectKind | None, key: str) -> str:
         tables: dict[ObjectKind, dict[str, Any]] = {

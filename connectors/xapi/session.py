@@ -99,11 +99,14 @@ class Session:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._channels: list[Channel] = []
+        self._closed = False
 
     # ---- channels ----
 
     def channel(self) -> Channel:
         """This thread's channel to the current master (a new one after a move)."""
+        if self._closed:
+            raise ConnectionError(f"the session with {self.host}:{self.port} was closed")
         channel: Channel | None = getattr(self._local, "channel", None)
         if channel is None or (channel.host, channel.port) != (self.host, self.port):
             if channel is not None:
@@ -115,10 +118,14 @@ class Session:
         return channel
 
     def close_channels(self) -> None:
+        """Ends the session's traffic for good (logout, disconnect, a new connection):
+        every thread's channel is shut, a blocked read included, and no call opens
+        another; the pool makes a new Session for its next connection."""
         with self._lock:
+            self._closed = True
             channels, self._channels = self._channels, []
         for channel in channels:
-            channel.close()
+            channel.shut()
 
     # ---- logging in ----
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import socket
 from typing import Any
 
 from connectors.xapi import tls, wire
@@ -28,8 +29,11 @@ class Channel:
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
         self._ids = itertools.count(1)
+        self._shut = False
 
     def _connection(self) -> http.client.HTTPConnection:
+        if self._shut:
+            raise ConnectionError(f"the channel to {self.host}:{self.port} was closed")
         if self._conn is None:
             sock = tls.open_pinned(self.host, self.port, self.pin)
             sock.settimeout(self.timeout)
@@ -38,10 +42,29 @@ class Channel:
             self._conn = conn
         return self._conn
 
+    def shut(self) -> None:
+        """Closes the channel for good, also from another thread: a read blocked in it
+        (an event.from waiting its 30 s) wakes, and a call that was about to start
+        fails instead of opening a new connection. Python joins executor threads at
+        exit: without this, quitting with a pool connected took up to 30 s more."""
+        self._shut = True
+        self.close()
+
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Drops the connection (the next request opens another); the socket is shut
+        down first, which wakes a read blocked in it on another thread."""
+        conn = self._conn
+        self._conn = None
+        if conn is None:
+            return
+        if conn.sock is not None:
+            try:
+                # The plain socket's shutdown: SSLSocket.shutdown would drop the TLS
+                # object under the reading thread's feet.
+                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        conn.close()
 
     def call(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC call: its value, or XapiFailure / ProtocolError / OSError."""

@@ -85,3 +85,17 @@ async def run_client(data: bytes, timeout: float = 10.0, **kwargs) -> RfbClient:
         if "closed the connection" not in str(err):
             raise
     return client
+
+
+def memory_reader(data: bytes):
+    """An awaitable readexactly(n) over bytes already received: what a decoder is given,
+    without a socket."""
+    pos = 0
+
+    async def read(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(data):
+            raise asyncio.IncompleteReadError(data[pos:], n)
+        pos += n
+        return data[pos - n:pos]
+    return read

@@ -16,7 +16,7 @@ from benchmarks.rfb_encoders import desktop_frames
 from connectors.console.framebuffer import Framebuffer, Rect
 from connectors.console.rfb import tight
 from connectors.console.state import ProtocolError
-from tests.unit.rfb_helpers import compact
+from tests.unit.rfb_helpers import compact, memory_reader
 
 EXAMPLES = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -33,23 +33,11 @@ def _jpeg(rgb: np.ndarray, mode: str = "RGB", **save) -> bytes:
     return buf.getvalue()
 
 
-def _reader(data: bytes):
-    pos = 0
-
-    async def read(n: int) -> bytes:
-        nonlocal pos
-        if pos + n > len(data):
-            raise asyncio.IncompleteReadError(data[pos:], n)
-        pos += n
-        return data[pos - n:pos]
-    return read
-
-
 def _decode(jpeg: bytes, fb: Framebuffer, x: int, y: int, w: int, h: int, simple: bool):
     decoder = tight.TightDecoder(jpeg=simple)
     assert (decoder.jpeg is not None) == simple
     body = bytes([0x90]) + compact(len(jpeg)) + jpeg
-    asyncio.run(decoder.decode(_reader(body), fb, x, y, w, h))
+    asyncio.run(decoder.decode(memory_reader(body), fb, x, y, w, h))
 
 
 def _both(jpeg: bytes, size: tuple[int, int], x: int, y: int, w: int, h: int):

@@ -40,8 +40,9 @@ def test_no_alerts_says_what_is_watched_and_where_rules_are_made(app, aloop):
     finally:
         close_dialogs()
     app.preferences.set_value(prefs.ALERT_RULES, [])
-    assert tab.empty_text.text().startswith("No alert rules are set, so no alerts will "
-                                            "appear here.")
+    assert tab.empty_text.text().startswith(
+        "No alert rules are set, so HVConsole raises no alerts of its own (a XenServer / "
+        "XCP-ng pool's own alerts still appear here).")
     assert "Preferences → Alerts" in tab.empty_text.text()
     assert tab.empty_button.text() == "Set up alerts…"
 

@@ -10,20 +10,17 @@ client's waiting event.from would see each change before the history could be dr
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel
 
-from app.certificates import TrustedCertificates
 from app.inventory import NODE_ROLE
 from app.server_alerts import PoolAlert
 from connectors.libvirt.model import ConnState, VMInfo, VMState
 from tests.conftest import wait_until
-from tests.widgets.test_xapi_window import _rows
-from tests.xapi_sim_helpers import PASSWORD, REPO, JsonRpc, running_simulator
-from widgets.launcher import Session
+from tests.widgets.test_xapi_window import _rows, window_on_pool
+from tests.xapi_sim_helpers import REPO, JsonRpc, running_simulator
 
 sys.path.insert(0, str(REPO / "scripts"))
 from xapi_sim import schema  # noqa: E402
@@ -35,30 +32,9 @@ pytestmark = [pytest.mark.integration]
 @pytest.fixture
 def pool_window(qtbot, qapp, aloop, tmp_path):
     with running_simulator(hosts=2, vms=12) as sim:
-        qapp.setQuitOnLastWindowClosed(False)
-        session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
-                                             debug=False, show_domain_creator=False))
-        window = session.build()
-        window.show()
-        manager = session.manager
-        manager.certificates = TrustedCertificates(tmp_path / "trusted.json")
-
-        async def trust(uri, certificate):
-            return True
-
-        async def password(uri, requests):
-            return ["root", PASSWORD]
-        manager.set_certificate_handler(trust)
-        manager.set_auth_handler(password)
-        conn_id = manager.open(f"xapi://root@{sim.address}", save=False)
-        aloop.run_until_complete(wait_until(
-            lambda: manager.state(conn_id)[0] is ConnState.CONNECTED and
-            len(session.inventory.vms(conn_id)) == 12, 30))
-        window.tree.expandAll()
-        yield session, conn_id, sim
-        aloop.run_until_complete(session.shutdown())
-        window.close()
-        window.deleteLater()
+        with window_on_pool(qapp, aloop, tmp_path, sim.address, 12) as (session, conn_id,
+                                                                        _shown):
+            yield session, conn_id, sim
 
 
 def _vm_rows(window) -> list[str]:

@@ -5,6 +5,7 @@ alerts in the Alerts tab, dismissed from there."""
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,9 +39,11 @@ def _menu_texts(tree, index) -> list[str]:
     return menu, texts
 
 
-@pytest.fixture
-def pool_window(qtbot, qapp, aloop, tmp_path):
-    sim = start_process(tmp_path / "pool.db", "--generate-pool", "2,8", "--no-save")
+@contextmanager
+def window_on_pool(qapp, aloop, tmp_path, address: str, vms: int):
+    """The real main window connected to the pool at ``address`` (the certificate
+    trusted and the password typed by a scripted human); (session, conn_id, shown)
+    once the tree holds its ``vms`` VMs, expanded."""
     qapp.setQuitOnLastWindowClosed(False)
     session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
                                          debug=False, show_domain_creator=False))
@@ -58,16 +61,28 @@ def pool_window(qtbot, qapp, aloop, tmp_path):
         return ["root", PASSWORD]
     manager.set_certificate_handler(trust)
     manager.set_auth_handler(password)
-    conn_id = manager.open(f"xapi://root@{sim.address}", save=False)
-    aloop.run_until_complete(wait_until(
-        lambda: manager.state(conn_id)[0] is ConnState.CONNECTED and
-        len(session.inventory.vms(conn_id)) == 8, 30))
-    window.tree.expandAll()
-    yield session, conn_id, shown, sim
-    aloop.run_until_complete(session.shutdown())
-    window.close()
-    window.deleteLater()
-    sim.stop()
+    conn_id = manager.open(f"xapi://root@{address}", save=False)
+    try:
+        aloop.run_until_complete(wait_until(
+            lambda: manager.state(conn_id)[0] is ConnState.CONNECTED and
+            len(session.inventory.vms(conn_id)) == vms, 30))
+        window.tree.expandAll()
+        yield session, conn_id, shown
+    finally:
+        aloop.run_until_complete(session.shutdown())
+        window.close()
+        window.deleteLater()
+
+
+@pytest.fixture
+def pool_window(qtbot, qapp, aloop, tmp_path):
+    sim = start_process(tmp_path / "pool.db", "--generate-pool", "2,8", "--no-save")
+    try:
+        with window_on_pool(qapp, aloop, tmp_path, sim.address, 8) as (session, conn_id,
+                                                                       shown):
+            yield session, conn_id, shown, sim
+    finally:
+        sim.stop()
 
 
 def test_the_pool_its_hosts_and_their_vms_in_the_window(pool_window, aloop):

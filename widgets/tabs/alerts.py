@@ -1,4 +1,5 @@
-"""The Alerts tab: performance alerts as a list the user dismisses, plus a desktop
+"""The Alerts tab: performance alerts, and the alerts XenServer / XCP-ng pools keep
+themselves (app.server_alerts), as a list the user dismisses, plus a desktop
 notification when a new one fires (QSystemTrayIcon, where the desktop has a tray; the
 Events log always has the alert too).
 
@@ -106,9 +107,11 @@ class AlertsTab(QWidget):
                                     "Events log) when:\n" + "\n".join(lines))
             self.empty_button.setText("Edit alert rules…")
         else:
-            self.empty_text.setText("No alert rules are set, so no alerts will appear "
-                                    "here. Rules (such as \u201ca VM's CPU above 90 % for "
-                                    "5 min\u201d) are made in Preferences → Alerts.")
+            self.empty_text.setText("No alert rules are set, so HVConsole raises no "
+                                    "alerts of its own (a XenServer / XCP-ng pool's own "
+                                    "alerts still appear here). Rules (such as \u201ca "
+                                    "VM's CPU above 90 % for 5 min\u201d) are made in "
+                                    "Preferences → Alerts.")
             self.empty_button.setText("Set up alerts…")
         self.stack.setCurrentIndex(0)
 

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import numpy as np
 
-from connectors.console.framebuffer import Framebuffer
+from connectors.console.framebuffer import ALPHA, Framebuffer
 from connectors.console.imagecodec import SIMPLEJPEG, decode_into
 from connectors.console.rfb.decoders import Read
 from connectors.console.rfb.zlibstream import ZlibStream
@@ -34,10 +34,12 @@ async def read_compact_length(read: Read) -> int:
 
 
 def _rgb_words(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.uint32)
-    words: np.ndarray = (rgb[..., 2] | (rgb[..., 1] << 8) | (rgb[..., 0] << 16)
-                         | np.uint32(0xFF000000))
-    return words
+    """(n, 3) R, G, B bytes as n opaque words: the bytes laid out as the framebuffer's
+    B, G, R, 0xFF and read as words (two numpy calls, not seven: palettes are small and
+    come with every rectangle)."""
+    out = np.full((rgb.shape[0], 4), 0xFF, np.uint8)
+    out[:, :3] = rgb[:, ::-1]
+    return out.view(np.uint32).ravel()
 
 
 class TightDecoder:
@@ -94,9 +96,11 @@ class TightDecoder:
                 index = np.unpackbits(packed, axis=1)[:, :w]
             else:
                 index = packed
-            table = np.zeros(256, np.uint32)  # indexes past the palette read black
+            table = np.full(256, ALPHA, np.uint32)  # indexes past the palette: black
             table[:colours] = palette
-            fb.put_words(x, y, table[index])
+            # take() is twice as fast as table[index] on uint8 indexes, and the table's
+            # words are opaque already: copied in, not OR-ed in.
+            fb.put_opaque_words(x, y, table.take(index))
         elif filter_id in (FILTER_COPY, FILTER_GRADIENT):
             data = await self._payload(read, stream, w * h * TPIXEL)
             rgb = np.frombuffer(data, np.uint8).reshape(h, w, TPIXEL)
