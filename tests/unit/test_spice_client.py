@@ -91,6 +91,23 @@ def test_keys_go_out_as_scancodes_in_order():
                      (101, 0x1C), (102, 0x9C)]                         # return
 
 
+def test_a_key_after_a_pause_leaves_before_send_key_returns():
+    """The first key of a burst is written at once (no turn of the event loop before
+    it, so its echo is not delayed); the next waits its KEY_GAP_S as before."""
+    server = FakeSpiceServer()
+
+    async def go():
+        client, task = await connected(server)
+        client.send_key(True, ord("a"), 0x1E)
+        client.send_key(False, ord("a"), 0x1E)
+        client.close()          # before the loop could run anything: only the press left
+        await task
+        await server.wait_for(lambda: len(server.received[INPUTS]) >= 1)
+        await asyncio.sleep(0.05)
+    run(go())
+    assert server.received[INPUTS] == [(101, struct.pack("<I", 0x1E))]
+
+
 def test_send_key_combo_with_extended_keys():
     server = FakeSpiceServer()
 

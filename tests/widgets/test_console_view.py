@@ -218,3 +218,37 @@ def test_reconnect_button_connects_again_after_a_stop(aloop, qtbot, live):
     pane.overlay.reconnect_button.click()
     aloop.run_until_complete(wait_until(lambda: session.connected))
     assert len(servers) == 2
+
+
+def test_many_damaged_stripes_are_all_repainted_and_nothing_else(aloop, qtbot, live):
+    """A SPICE text screen arrives as dozens of row-wide pieces a frame; the view asks
+    for one repaint of their bounding box. Read back from the window's own backing store
+    (not grab(), which repaints everything): every stripe shows, and a change outside
+    them that nobody reported does not."""
+    from widgets.console.view import MAX_UPDATE_RECTS, ConsoleView, bounding_rect
+    session, _ = live
+    view = ConsoleView(session)
+    view.set_fit(False)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    fb = session.framebuffer
+    fb.take_damage()
+
+    def shown():
+        return view.screen().grabWindow(view.winId()).toImage()
+    aloop.run_until_complete(wait_until(lambda: shown().pixel(2, 0) == 0xFFFF0000))
+    green, unreported = 0xFF00FF00, 0xFFFFFF00
+    stripes = [(y, 4 + y % 7) for y in range(0, 40, 2)]      # 20 pieces, x varies
+    assert len(stripes) > MAX_UPDATE_RECTS
+    for y, x in stripes:
+        fb.words[y, x:x + 8] = green
+        fb.add_damage_xywh(x, y, 8, 1)
+    fb.words[46, 60] = unreported                            # below the bounding box
+    assert bounding_rect(fb.damage).h == 39
+    session.frameUpdated.emit()
+    aloop.run_until_complete(wait_until(
+        lambda: all(shown().pixel(x, y) == green for y, x in stripes)))
+    image = shown()
+    assert image.pixel(60, 46) != unreported
+    assert image.pixel(2, 0) == 0xFFFF0000                   # the untouched red half

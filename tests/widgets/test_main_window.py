@@ -248,18 +248,21 @@ def test_new_usage_figures_repaint_only_the_usage_columns(qtbot, monkeypatch):
     from widgets.tree import InventoryTree
     from widgets.usage_delegate import install_usage_columns
 
+    from app.inventory.presenter import RowPresenter
+
     painted = set()
-    real_data = InventoryModel.data
+    real_data = RowPresenter.data
     watched = []     # only this test's model: windows of earlier tests may still paint
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    # What every path to a cell's text asks (data() role by role, multiData all at once).
+    def data(self, node, column, role):
         if role == Qt.ItemDataRole.DisplayRole and self in watched:
-            painted.add(index.column())
-        return real_data(self, index, role)
+            painted.add(column)
+        return real_data(self, node, column, role)
 
-    monkeypatch.setattr(InventoryModel, "data", data)   # before the model exists
+    monkeypatch.setattr(RowPresenter, "data", data)
     model = InventoryModel()
-    watched.append(model)
+    watched.append(model._presenter)
     proxy = InventoryFilterProxy()
     proxy.setSourceModel(model)
     tree = InventoryTree(proxy)

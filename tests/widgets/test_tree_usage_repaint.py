@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.inventory import (CPU_COLUMN, MEMORY_COLUMN, InventoryFilterProxy, InventoryModel,
                            NodeKind)
+from app.inventory.presenter import RowPresenter
 from connectors.libvirt.model import Change, InventoryChanged, ObjectKind, VMInfo, VMState
 from widgets.tree import InventoryTree
 from widgets.usage_delegate import install_usage_columns
@@ -29,19 +30,19 @@ def two_hosts(qtbot, monkeypatch):
     fit on screen. ``painted`` collects (host, column) of every VM's usage cell painted
     (a host's own row shows its figures too, and stays in sight)."""
     painted: set[tuple[str, int]] = set()
-    real_data = InventoryModel.data
-    watched: list[InventoryModel] = []
+    real_data = RowPresenter.data
+    watched: list[RowPresenter] = []
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    # What every path to a cell's text asks (data() role by role, multiData all at once).
+    def data(self, node, column, role):
         if role == Qt.ItemDataRole.DisplayRole and self in watched and \
-                index.column() in (CPU_COLUMN, MEMORY_COLUMN) and \
-                index.internalPointer().kind is NodeKind.VM:
-            painted.add((index.internalPointer().conn_id, index.column()))
-        return real_data(self, index, role)
+                column in (CPU_COLUMN, MEMORY_COLUMN) and node.kind is NodeKind.VM:
+            painted.add((node.conn_id, column))
+        return real_data(self, node, column, role)
 
-    monkeypatch.setattr(InventoryModel, "data", data)   # before the model exists
+    monkeypatch.setattr(RowPresenter, "data", data)
     model = InventoryModel()
-    watched.append(model)
+    watched.append(model._presenter)
     proxy = InventoryFilterProxy()
     proxy.setSourceModel(model)
     tree = InventoryTree(proxy)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.console_session import ConsoleSession
 from connectors.console import keymap
+from connectors.console.framebuffer import Rect
 
 BUTTON_BITS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2,
                Qt.MouseButton.RightButton: 4}
@@ -30,6 +31,21 @@ CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 # it from there (widgets/keyboard_navigation.py).
 LEAVE_KEY = Qt.Key.Key_Home
 LEAVE_KEY_TEXT = "Ctrl+Alt+Home"
+
+
+# A changing SPICE text screen arrives as ~40 row-wide rectangles per frame: beyond this
+# many the view asks for one repaint of their bounding box (paintEvent paints the
+# bounding rectangle of the update region anyway) instead of one update() call each.
+MAX_UPDATE_RECTS = 8
+
+
+def bounding_rect(damage: list[Rect]) -> Rect:
+    """The smallest rectangle holding every damaged one."""
+    left = min(d.x for d in damage)
+    top = min(d.y for d in damage)
+    right = max(d.x + d.w for d in damage)
+    bottom = max(d.y + d.h for d in damage)
+    return Rect(left, top, right - left, bottom - top)
 
 
 class ConsoleView(QWidget):
@@ -110,6 +126,8 @@ class ConsoleView(QWidget):
         damage = fb.take_damage()
         if not damage:
             return
+        if len(damage) > MAX_UPDATE_RECTS:
+            damage = [bounding_rect(damage)]
         if not self.fit:
             for d in damage:
                 self.update(d.x, d.y, d.w, d.h)

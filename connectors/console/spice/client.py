@@ -58,6 +58,7 @@ class SpiceClient(ConsoleClient):
         self._main_task: asyncio.Task[None] | None = None
         self._keys: deque[Outgoing] = deque()
         self._key_pump: asyncio.Task[None] | None = None
+        self._key_sent_at = float("-inf")    # loop time the last key message left
         self._closed = False
 
     # ---- what the UI asks about ----
@@ -161,20 +162,34 @@ class SpiceClient(ConsoleClient):
     def send_key(self, down: bool, keysym: int, scancode: int | None = None) -> None:
         """Keys go out KEY_GAP_S apart: QEMU hands SPICE keys to the guest's PS/2
         keyboard at once, whose queue holds only 16 bytes, so a burst (typing the
-        clipboard) would lose all but the first few keys."""
+        clipboard) would lose all but the first few keys. A key typed after a pause
+        leaves before this returns, not a turn of the event loop later (under Qt that
+        turn waits behind whatever the loop is doing, a repaint included): its echo
+        comes back sooner."""
         if scancode is None:
             log.debug("key %#x has no scancode: SPICE cannot type it", keysym)
             return
         if self.inputs is None:
             return
         self._keys.extend(self.inputs.key(down, scancode))
-        if self._key_pump is None or self._key_pump.done():
+        if self._key_pump is not None and not self._key_pump.done():
+            return      # a burst is being paced: the pump sends this key in turn
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._key_sent_at >= KEY_GAP_S:
+            self._send_next_key(loop)
+        if self._keys:
             self._key_pump = asyncio.ensure_future(self._pump_keys())
 
+    def _send_next_key(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._send("inputs", [self._keys.popleft()])
+        self._key_sent_at = loop.time()
+
     async def _pump_keys(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._keys and not self._closed:
-            self._send("inputs", [self._keys.popleft()])
-            await asyncio.sleep(KEY_GAP_S)
+            await asyncio.sleep(max(0.0, self._key_sent_at + KEY_GAP_S - loop.time()))
+            if self._keys and not self._closed:
+                self._send_next_key(loop)
 
     def send_pointer(self, buttons: int, x: int, y: int) -> None:
         if self.inputs is not None:

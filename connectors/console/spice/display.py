@@ -398,7 +398,8 @@ class DisplayChannel:
                 or not 0 < pointer < len(data) - 8
                 or data[pointer + 8] == image_types.SURFACE):
             return False
-        canvas.check_box((left, top, right, bottom), surface.width, surface.height)
+        if not (0 <= left <= right <= surface.width and 0 <= top <= bottom <= surface.height):
+            canvas.check_box((left, top, right, bottom), surface.width, surface.height)
         if (a_left == a_top == 0 and right > left and bottom > top
                 and self.images.decode_onto(data, pointer,
                                             self._screen_words()[top:bottom, left:right])):
