@@ -134,6 +134,7 @@ RUFF_PATHS=(
     tests/integration/test_xapi_master_loss.py
     tests/widgets/test_xapi_resync.py
     tests/integration/test_xapi_scripted_runs.py
+    benchmarks/xapi_alert_latency.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py

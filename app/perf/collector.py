@@ -18,6 +18,8 @@ import concurrent.futures
 import logging
 import zlib
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 from typing import Callable, Iterable
 
 import numpy as np
@@ -30,6 +32,7 @@ from connectors.libvirt.stats import (DEFAULT_GROUPS, FULL_EVERY, StatsBatch,
                                       StatsSampler)
 
 log = logging.getLogger(__name__)
+_key = itemgetter(0)
 
 @dataclass(frozen=True, slots=True)
 class PerfTick:
@@ -137,7 +140,9 @@ class PerfCollector:
         if self._sampler.full_every <= 1 or not hot_keys:
             self._hot_rates.reset()
             return vms, host, None
-        hot_records = [r for r in batch.records if r[0] in hot_keys]
+        # The hot few among 10,000 records, picked in C rather than a Python loop.
+        hot_records = list(compress(batch.records,
+                                    map(hot_keys.__contains__, map(_key, batch.records))))
         hot = self._hot_rates.update_batch(StatsBatch(batch.t, batch.wall, hot_records,
                                                       None, batch.elapsed_s))
         _overlay(vms, hot)
