@@ -48,6 +48,7 @@ import asyncio
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -355,6 +356,7 @@ def main() -> None:
 
     with loop:
         result = loop.run_until_complete(run())
+    shutil.rmtree(tmp, ignore_errors=True)     # 8 MB of generated hosts, settings, history
     if not args.json:
         print(f"{args.vms} VMs over {args.hosts} hosts:", file=sys.stderr)
     print(json.dumps(with_floor(result, floor)))
