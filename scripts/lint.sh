@@ -134,6 +134,7 @@ RUFF_PATHS=(
     tests/integration/test_xapi_master_loss.py
     tests/widgets/test_xapi_resync.py
     tests/integration/test_xapi_scripted_runs.py
+    benchmarks/xapi_alert_latency.py
     # Keyboard-first and appearance
     tests/unit/test_fuzzy.py
     tests/widgets/test_keyboard_first.py
@@ -155,6 +156,7 @@ RUFF_PATHS=(
     benchmarks/libvirt_floor.py
     tests/unit/test_heap_trim.py
     tests/widgets/test_tree_usage_repaint.py
+    tests/widgets/test_tree_multidata.py
     # SPICE against remote-viewer, and key to echo against a bare client
     benchmarks/console_latency.py
     benchmarks/bare_clients.py

@@ -29,7 +29,7 @@ from app.inventory.columns import COLUMNS, CPU_COLUMN, MEMORY_COLUMN, NODE_ROLE
 from app.inventory.nodes import (GROUP_OF, HostFacts, Node, NodeKind, group_sort_key,
                                  object_sort_key, row_among, sort_key_of)
 from app.inventory.presenter import RowPresenter
-from app.qt_types import AnyIndex
+from app.qt_types import AnyIndex, RoleData, role_data_of
 from connectors.libvirt.model import (ConnState, HostEvent, HostInfo, InventoryObject,
                                       ObjectKind, VMInfo)
 
@@ -458,6 +458,27 @@ class InventoryModel(QAbstractItemModel):
         if role == NODE_ROLE:
             return node
         return self._presenter.data(node, index.column(), role)
+
+    def multiData(self, index: AnyIndex,  # noqa: N802
+                  roleDataSpan: RoleData) -> None:  # noqa: N803
+        """Every role a painted cell asks for (Qt's delegates ask seven at once), in one
+        call from Qt: the node is looked up once, and each role costs a Python call
+        instead of a trip from C++ into data()."""
+        roles = role_data_of(roleDataSpan)
+        if not index.isValid():
+            for role_data in roles:
+                role_data.clearData()
+            return
+        node: Node = index.internalPointer()
+        column = index.column()
+        answer = self._presenter.data
+        for role_data in roles:
+            role = role_data.role()
+            value = node if role == NODE_ROLE else answer(node, column, role)
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
 
 
 def _by_parent(nodes: list[Node]) -> list[tuple[Node, list[Node]]]:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QSortFilter
 
 from app.inventory.columns import FILTER_ROLE, NAME_COLUMN, NODE_ROLE, SORT_ROLE
 from app.inventory.nodes import Node
-from app.qt_types import AnyIndex
+from app.qt_types import AnyIndex, RoleData, role_data_of
 
 
 class InventoryFilterProxy(QSortFilterProxyModel):
@@ -44,6 +44,20 @@ class InventoryFilterProxy(QSortFilterProxyModel):
 
     def node(self, index: AnyIndex) -> Node | None:
         return index.data(NODE_ROLE) if index.isValid() else None
+
+    def multiData(self, index: AnyIndex,  # noqa: N802
+                  roleDataSpan: RoleData) -> None:  # noqa: N803
+        """A painted cell's roles, mapped to the source row once: Qt's own proxy asks the
+        source for each role separately, and each such ask maps the row again (a Python
+        ``index()`` call), so a cell of the tree cost ~10 Python calls; a full repaint of
+        29 rows took 11.6 ms."""
+        source = self.mapToSource(index) if index.isValid() else QModelIndex()
+        model = self.sourceModel()
+        if model is None:
+            for role_data in role_data_of(roleDataSpan):
+                role_data.clearData()
+            return
+        model.multiData(source, roleDataSpan)
 
 
 def iter_nodes(model: QAbstractItemModel, parent: AnyIndex = QModelIndex()) -> Iterator[Node]:

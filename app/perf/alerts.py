@@ -22,6 +22,7 @@ hear about first.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -211,12 +212,14 @@ class AlertEngine(QObject):
 
     def _sampling_changed(self, *_args) -> None:
         """A host that is no longer connected (or sampled) cannot say its alerts still
-        hold: they stop firing, and start afresh when the condition is met again."""
+        hold: they stop firing, and start afresh when the condition is met again. A
+        XenAPI pool is "sampled" while its RRD feed follows it."""
         manager = self.monitor.manager
         for ident in list(self._above):
-            host = manager.host(ident[1])
-            if self.monitor.collector(ident[1]) is None or host is None or \
-                    host.state is not ConnState.CONNECTED:
+            server = manager.server(ident[1])
+            sampled = self.monitor.collector(ident[1]) is not None or \
+                self.monitor.serves_pool(ident[1])
+            if not sampled or server is None or server.state is not ConnState.CONNECTED:
                 self._forget(ident)
 
     def _sample_targets(self) -> None:
@@ -229,6 +232,9 @@ class AlertEngine(QObject):
             self.set_rules(load_rules(self.preferences))
 
     def check(self, conn_id: str) -> None:
+        if self.monitor.serves_pool(conn_id):
+            self._check_pool(conn_id)
+            return
         tick = self.monitor.latest_tick(conn_id)
         if tick is None:
             return
@@ -257,6 +263,49 @@ class AlertEngine(QObject):
             sampled = tick.vms.index if rule.for_vms and not tick.full else None
             self._follow(rule, conn_id, [keys[i] for i in above.tolist()],
                          values[above], tick.wall, sampled)
+
+    def _check_pool(self, conn_id: str) -> None:
+        """A XenAPI pool's figures come from its hosts' RRDs (app.perf.xapi_rrd), every
+        VM of the pool in each answer: the same rules, read from the feed's newest row."""
+        pool = self.monitor.manager.pool(conn_id)
+        feed = self.monitor.pools
+        if pool is None or feed is None or conn_id not in feed.pools:
+            return
+        wall = feed.pools[conn_id].last_wall
+        if not math.isfinite(wall):
+            return
+        vm_keys = [vm.key for vm in pool.vms() if vm.state.is_active
+                   and not vm.is_control_domain]
+        for rule in self.rules:
+            if not rule.enabled:
+                continue
+            scale = METRICS[rule.metric][2]
+            if rule.for_vms:
+                keys = vm_keys if rule.target == ALL_VMS else \
+                    [k for k in vm_keys if k == rule.target[3:]]
+                values = np.array([self._pool_vm_value(conn_id, k, rule.metric)
+                                   for k in keys], dtype=np.float64) * scale
+            else:
+                if rule.target not in (ALL_HOSTS, f"host:{pool.uri}"):
+                    continue
+                keys = [conn_id]
+                values = np.array([self._host_value(conn_id, rule) * scale])
+            with np.errstate(invalid="ignore"):
+                above = np.flatnonzero(values > rule.threshold)
+            self._follow(rule, conn_id, [keys[i] for i in above.tolist()], values[above],
+                         wall)
+
+    def _pool_vm_value(self, conn_id: str, key: str, metric: str) -> float:
+        latest = self.monitor.vm_latest
+        if metric == "mem_percent":
+            assigned = latest(conn_id, key, "mem_assigned_kib")
+            used = latest(conn_id, key, "mem_used_kib")
+            return min(100.0, used / assigned * 100.0) if assigned > 0 else math.nan
+        if metric == "disk_bps":
+            return latest(conn_id, key, "disk_rd_bps") + latest(conn_id, key, "disk_wr_bps")
+        if metric == "net_bps":
+            return latest(conn_id, key, "net_rx_bps") + latest(conn_id, key, "net_tx_bps")
+        return latest(conn_id, key, metric)
 
     def _host_value(self, conn_id: str, rule: AlertRule) -> float:
         m = self.monitor
@@ -288,8 +337,8 @@ class AlertEngine(QObject):
         manager = self.monitor.manager
         if key == conn_id:
             return manager.label(conn_id)
-        host = manager.host(conn_id)
-        vm = host.vm(key) if host is not None else None
+        server = manager.server(conn_id)       # a libvirt host or a XenAPI pool
+        vm = server.vm(key) if server is not None else None
         return vm.name if vm is not None else key
 
     def _raise(self, alert: Alert) -> None:

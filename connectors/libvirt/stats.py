@@ -451,9 +451,11 @@ class StatsSampler:
         return self._run is not None and self._run.active
 
     def close(self) -> None:
-        """Stop using the own thread pool (does not wait for a stuck call)."""
+        """Stop using the own thread pool (does not wait for a stuck call) and let the
+        kept handles go (off this thread)."""
         if self._run is not None:
             self._run.halt()
+        self._running.release()
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -43,6 +43,8 @@ def test_a_message_from_outside_is_listed_and_logged_and_dismiss_destroys_it(
     # One the pool held before we connected: listed on connect, not logged as new.
     admin.call("message.create", "HA_POOL_OVERCOMMITTED", 3, "Pool", "", "too few hosts")
     stack = alerts_stack(tmp_path)
+    notified: list[PoolAlert] = []      # what the desktop notification is given
+    stack.server_alerts.alertRaised.connect(notified.append)
     conn_id = connect(aloop, stack, pinned(sim))
     aloop.run_until_complete(wait_until(lambda: len(listed(stack)) == 1, 10))
     assert shown(stack, 0)[1:] == [pool_name, "HA pool overcommitted: too few hosts",
@@ -65,6 +67,8 @@ def test_a_message_from_outside_is_listed_and_logged_and_dismiss_destroys_it(
     aloop.run_until_complete(wait_until(lambda: len(listed(stack)) == 3, 10))
     assert shown(stack, 0)[2:] == ["VM started", "Informational"]
     assert stack.alerts.firing_count() == 2
+    # Only the new alert at service-degraded priority or worse made a notification.
+    assert [a.alert.name for a in notified] == ["VM_CRASHED"]
 
     # Dismiss: a Task that destroys the message on the pool; the row goes with the event.
     on_server = set(admin.call("message.get_all"))

@@ -68,7 +68,7 @@ _fields = st.sampled_from(["uuid", "name", "priority", "cls", "obj_uuid", "body"
                            "timestamp"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(_fields, _values | st.text()))
 def test_fuzz_any_record_gives_an_alert_or_none(record):
     alert = server_alert(record, lambda kind, key: "")
@@ -81,7 +81,7 @@ _stamp_text = st.from_regex(r"\A\d{4}-?\d{2}-?\d{2}T\d{2}:?\d{2}:?\d{2}(\.\d+)?"
                             r"(Z|[+-]\d{2}:?\d{2})?\Z")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(_stamp_text, st.text(), _values))
 def test_fuzz_timestamps_never_raise(value):
     wall = parse_timestamp(value)
@@ -96,7 +96,7 @@ _alarm = st.builds(
     st.one_of(st.floats(), st.text(max_size=6)), st.text(max_size=20))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(_alarm, st.text()))
 def test_fuzz_alarm_bodies_never_raise(body):
     summary = alarm_summary(body)

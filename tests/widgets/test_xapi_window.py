@@ -174,3 +174,31 @@ def test_a_pool_alert_in_the_alerts_tab_and_dismissed_from_there(pool_window, al
     assert [e for e in session.events_log.entries()
             if e.message.startswith("Dismissing alert \u201cVM crashed\u201d")]
     admin.logout()
+
+
+def test_alert_rules_watch_a_pool_vms_from_its_rrds(pool_window, aloop):
+    """The user's rules ("every VM's CPU above 4 % for 3 s") on a pool: its figures come
+    from the hosts' RRDs (the simulator's CPU never goes below 5 %), so every running VM
+    fires once, named as in the tree."""
+    from app import preferences as prefs
+    from app.perf.alerts import ALL_VMS, Alert, AlertRule, save_rules
+
+    session, conn_id, _shown, _sim = pool_window
+    running = sorted(v.name for v in session.manager.pool(conn_id).vms()
+                     if v.state is VMState.RUNNING and not v.is_control_domain)
+    model = session.alert_engine.model
+    save_rules(session.preferences, [AlertRule(ALL_VMS, "cpu_percent", 4.0, 0.05)])
+    try:
+        def fired() -> list[str]:
+            return sorted(a.name for a in model.alerts() if isinstance(a, Alert))
+        try:
+            aloop.run_until_complete(wait_until(lambda: fired() == running, 60))
+        except AssertionError:
+            raise AssertionError(f"fired {fired()}, running {running}, rules "
+                                 f"{session.alert_engine.rules}") from None
+        texts = {model.index(row, 2).data() for row in range(model.rowCount())}
+        assert all(t.startswith("CPU usage has been above 4 % for 3 s (now ")
+                   for t in texts), texts
+    finally:
+        session.preferences.set_value(prefs.ALERT_RULES,
+                                      [dict(r) for r in prefs.DEFAULT_ALERT_RULES])
