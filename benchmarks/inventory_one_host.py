@@ -31,6 +31,7 @@ STARTED = time.time()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -137,8 +138,11 @@ def main() -> None:
         os.environ[var] = str(tmp / var.lower())
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from benchmarks.inventory_scale import write_hosts
-    uri = write_hosts(tmp, args.vms, 1)[0]
-    result = measure(uri, args.vms)
+    try:
+        uri = write_hosts(tmp, args.vms, 1)[0]
+        result = measure(uri, args.vms)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)   # 8 MB of generated XML and settings
     if not args.json:
         print(f"one host of {args.vms} VMs:", file=sys.stderr)
     print(json.dumps(result))

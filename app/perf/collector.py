@@ -211,7 +211,8 @@ class PerfCollector:
             log.warning("performance sampling of %s failed: %s", self.source, err)
 
     def _mark_gap(self, wall: float) -> None:
-        gap_at = (self._last_wall + wall) / 2 if self._last_wall is not None else wall
+        assert self._last_wall is not None
+        gap_at = (self._last_wall + wall) / 2
         self.vm_buffers.push(gap_at, [], {})
         self.host_buffers.push(gap_at, [], {})
 
@@ -223,7 +224,9 @@ class PerfCollector:
 
     def _on_batch(self, batch: StatsBatch) -> None:
         vms, host, hot = batch.prepared
-        if batch.skipped_ticks or self._failed_since_last:
+        # A gap breaks a graph's line between two samples: before the first one there
+        # is no line to break (a late or failed first tick on a busy machine).
+        if (batch.skipped_ticks or self._failed_since_last) and self._last_wall is not None:
             self._mark_gap(batch.wall)
         self._failed_since_last = False
         self._last_wall = batch.wall

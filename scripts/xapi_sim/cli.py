@@ -110,12 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     for item in served:
         print(f"XAPI_SIM role={item.role} host={item.host} address={item.address} "
               f"fingerprint={identity.fingerprint}", flush=True)
-    print("XAPI_SIM ready", flush=True)
+    # Handlers before "ready": a signal sent the moment a script reads it must not find
+    # the default action (SIGUSR1's would end the process).
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # SIGUSR1: forget the change log, so every client's next event.from is EVENTS_LOST.
     signal.signal(signal.SIGUSR1, lambda *_: sim.store.forget_history())
+    print("XAPI_SIM ready", flush=True)
     stop.wait()
     sim.close(save=not args.no_save)
     return 0

@@ -9,6 +9,7 @@ tests/integration/test_stats_qemu.py.
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 import libvirt
@@ -104,6 +105,27 @@ def test_failed_tick_leaves_a_gap_row(aloop, lab):
     assert len(t) == 3
     assert t[1] == pytest.approx((t[0] + t[2]) / 2)
     assert ticks[-1].wall == t[2]
+
+
+def test_a_late_first_tick_is_no_gap_and_a_late_later_one_is(aloop, lab):
+    """Ticks the sampler missed (a busy machine) break the line between two samples;
+    before the first sample there is nothing to break."""
+    collector = PerfCollector(lab, "test:///lab")
+    try:
+        first = collector._sampler.collect()
+        first.skipped_ticks = 3
+        collector.feed(first)
+        key = collector.latest.vms.keys[0]
+        t, _ = collector.vm_buffers.series("cpu_percent", key)
+        assert list(t) == [first.wall]
+        later = collector._sampler.collect()
+        later.skipped_ticks = 1
+        collector.feed(later)
+        t, values = collector.vm_buffers.series("cpu_percent", key)
+        assert len(t) == 3 and t[1] == pytest.approx((first.wall + later.wall) / 2)
+        assert math.isnan(values[1])
+    finally:
+        collector.close()
 
 
 def test_groups_can_be_switched(aloop, lab):

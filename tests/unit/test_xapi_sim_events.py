@@ -130,3 +130,20 @@ def test_the_command_line_makes_a_member_the_master(tmp_path) -> None:
         assert client.call("host.get_address", session, master)["result"] == again.address
     finally:
         again.stop()
+
+
+def test_sigusr1_makes_the_simulator_process_forget_its_history(tmp_path) -> None:
+    import signal
+
+    from tests.xapi_sim_helpers import start_process
+    sim = start_process(tmp_path / "pool.db", "--generate-pool", "1,2", "--no-save")
+    try:
+        client = JsonRpc(sim.address)
+        session = client.call("session.login_with_password", "root", "xenroot", "2.21",
+                              "t")["result"]
+        token = events(client, session, ["vm"], "", 1.0)["token"]
+        sim.process.send_signal(signal.SIGUSR1)
+        reply = client.call("event.from", session, ["vm"], token, 30.0)
+        assert reply["error"]["message"] == "EVENTS_LOST", reply
+    finally:
+        sim.stop()

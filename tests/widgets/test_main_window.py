@@ -235,64 +235,6 @@ def test_the_tree_lists_vms_by_name_until_a_column_is_clicked(session, aloop):
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
 
-def test_new_usage_figures_repaint_only_the_usage_columns(qtbot, monkeypatch):
-    """A statistics tick of a host on screen repaints its CPU and Memory cells, not the
-    names and states beside them (Qt would repaint the whole view for such a change)."""
-    import uuid
-
-    from PySide6.QtWidgets import QApplication
-
-    from app.inventory import (CPU_COLUMN, MEMORY_COLUMN, InventoryFilterProxy,
-                               InventoryModel)
-    from connectors.libvirt.model import Change, InventoryChanged, ObjectKind, VMInfo
-    from widgets.tree import InventoryTree
-    from widgets.usage_delegate import install_usage_columns
-
-    from app.inventory.presenter import RowPresenter
-
-    painted = set()
-    real_data = RowPresenter.data
-    watched = []     # only this test's model: windows of earlier tests may still paint
-
-    # What every path to a cell's text asks (data() role by role, multiData all at once).
-    def data(self, node, column, role):
-        if role == Qt.ItemDataRole.DisplayRole and self in watched:
-            painted.add(column)
-        return real_data(self, node, column, role)
-
-    monkeypatch.setattr(RowPresenter, "data", data)
-    model = InventoryModel()
-    watched.append(model._presenter)
-    proxy = InventoryFilterProxy()
-    proxy.setSourceModel(model)
-    tree = InventoryTree(proxy)
-    install_usage_columns(tree)
-    qtbot.addWidget(tree)
-    tree.resize(400, 500)
-    tree.show()
-    model.add_host("h", "test:///h")
-    vms = [VMInfo(key=str(uuid.uuid4()), name=f"vm-{i:03d}", state=VMState.RUNNING,
-                  state_reason="booted", domain_type="test", os_type="hvm", arch="x86_64",
-                  virtualization="", vcpus=1, max_vcpus=1, memory_kib=1 << 20,
-                  max_memory_kib=1 << 20, persistent=True, autostart=False,
-                  managed_save=False) for i in range(50)]
-    model.apply("h", InventoryChanged(tuple(Change(ObjectKind.VM, v.key, v) for v in vms),
-                                      full=True))
-    model.flush()
-    qtbot.waitUntil(lambda: tree.isExpanded(proxy.index(0, 0)))
-    tree.viewport().repaint()
-    assert {0, 1} <= painted, "a full repaint asks for names and states"
-    # Let the window settle first: becoming the active window (once earlier tests'
-    # windows have closed) repaints everything, whatever the model says.
-    qtbot.waitExposed(tree)
-    qtbot.wait(200)
-    painted.clear()
-    model.usage_changed("h")
-    for _ in range(3):
-        QApplication.processEvents()
-    assert painted and painted <= {CPU_COLUMN, MEMORY_COLUMN}, painted
-
-
 def test_a_disconnected_server_says_how_many_vms_it_had(session, aloop):
     """The tree keeps a disconnected server's VMs, greyed, with their last states; General
     says the same instead of "Total: 0"."""

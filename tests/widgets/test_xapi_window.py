@@ -191,7 +191,11 @@ def test_alert_rules_watch_a_pool_vms_from_its_rrds(pool_window, aloop):
     try:
         def fired() -> list[str]:
             return sorted(a.name for a in model.alerts() if isinstance(a, Alert))
-        aloop.run_until_complete(wait_until(lambda: fired() == running, 30))
+        try:
+            aloop.run_until_complete(wait_until(lambda: fired() == running, 60))
+        except AssertionError:
+            raise AssertionError(f"fired {fired()}, running {running}, rules "
+                                 f"{session.alert_engine.rules}") from None
         texts = {model.index(row, 2).data() for row in range(model.rowCount())}
         assert all(t.startswith("CPU usage has been above 4 % for 3 s (now ")
                    for t in texts), texts
