@@ -141,3 +141,52 @@ def test_without_the_variable_nothing_is_reported(tmp_path):
                           capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     assert "hvconsole-" not in done.stderr
+
+
+HIDDEN_PERFORMANCE_TAB = """
+import argparse, asyncio, sys
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+from widgets.event_loop import AsyncQtLoop
+from widgets.launcher import Session
+from connectors.libvirt.model import ConnState
+loop = AsyncQtLoop(app)
+asyncio.set_event_loop(loop)
+session = Session(argparse.Namespace(connect=[], show_domain=None, screenshot=None,
+                                     debug=False))
+
+async def main():
+    window = session.build()
+    window.show()
+    window.tabs.setCurrentWidget(window.general_tab)
+    conn_id = session.manager.open("test:///default", save=False)
+    while session.manager.state(conn_id)[0] is not ConnState.CONNECTED:
+        await asyncio.sleep(0.05)
+    while not window.tree.select_node(conn_id, session.manager.host(conn_id).vms()[0].key):
+        await asyncio.sleep(0.05)
+    tab = window.performance_tab
+    await asyncio.sleep(0.3)
+    print("hidden", tab.conn_id is not None, len(tab.charts), "pyqtgraph" in sys.modules)
+    window.tabs.setCurrentWidget(tab)
+    await asyncio.sleep(0.3)
+    print("shown", len(tab.charts), "pyqtgraph" in sys.modules,
+          [chart.title.text() for chart in tab.charts][:2])
+    await session.shutdown()
+
+with loop:
+    loop.run_until_complete(main())
+"""
+
+
+def test_the_performance_tab_makes_its_graphs_when_first_shown(tmp_path):
+    """pyqtgraph (a third of filling the window) loads when the graphs are first shown,
+    and they show the object selected while the tab was hidden."""
+    done = subprocess.run([sys.executable, "-c", HIDDEN_PERFORMANCE_TAB], cwd=ROOT,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("hidden",
+                                                                           "shown"))]
+    assert lines[0] == "hidden True 0 False"
+    shown = lines[1].split(" ", 3)
+    assert int(shown[1]) >= 2 and shown[2] == "True"
+    assert "CPU (%)" in shown[3]

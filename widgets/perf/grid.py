@@ -3,11 +3,15 @@ is, and scrolled when they do not fit: five charts squeezed into 500 pixels left
 too little height to read (axis numbers ran into each other at 1024×700)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QWidget
 
 from app import colours
 from widgets.appearance import follow_scheme
-from widgets.perf.chart import Chart
+
+if TYPE_CHECKING:
+    from widgets.perf.chart import Chart
 
 TWO_COLUMNS_FROM = 800     # px: two charts side by side (at 1280 px the tab gets ~850)
 

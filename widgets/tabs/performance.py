@@ -6,7 +6,9 @@ read-out in readout.py, the server's top consumers in top_consumers.py. This mod
 chooses what is on show and redraws it.
 
 Why it stays cheap at scale: it redraws only while visible and not paused, once per tick
-of the selected host; each line owns preallocated arrays handed to setData; history reads
+of the selected host, and makes its graphs (and loads pyqtgraph for them) only once it is
+first shown, not while the window starts with another tab in front; each line owns
+preallocated arrays handed to setData; history reads
 (SQLite) run in a worker thread and are cached for a while, the live ring buffers add the
 newest ticks on top.
 
@@ -14,6 +16,8 @@ The hover read-out belongs to the pointer: it is emptied when the pointer leaves
 and when another object is shown (a host's memory figures stayed above a VM's graphs).
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import time
 
@@ -25,13 +29,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from app.inventory import NodeKind
 from connectors.atomic_file import write_failure
-from widgets.perf.chart import Chart
 from widgets.perf.export import write_csv
 from widgets.perf.grid import ChartGrid
 from widgets.perf.readout import readout
 from widgets.perf.series import HistoryCache
 from widgets.perf.specs import GraphSpec, host_graphs, vm_graphs
 from widgets.perf.top_consumers import TopConsumers
+
+if TYPE_CHECKING:
+    from widgets.perf.chart import Chart
 
 RANGES = (("Last 10 minutes", 600.0), ("Last hour", 3600.0), ("Last day", 86400.0),
           ("Last week", 7 * 86400.0))
@@ -172,8 +178,9 @@ class PerformanceTab(QWidget):
         self.top.setVisible(key is None)
         self._update_boxes()
         self._watch()
-        self._set_specs(self._wanted_specs())
-        self.refresh()
+        if self.isVisible():    # else at the first show (showEvent → refresh)
+            self._set_specs(self._wanted_specs())
+            self.refresh()
 
     def _watch(self) -> None:
         """Ask the monitor for the detail series the boxes show, and only those."""
@@ -220,6 +227,8 @@ class PerformanceTab(QWidget):
         first needed (switching objects re-uses them; a chart keeps its unchanged lines).
         Never deleting a pyqtgraph widget also keeps its Python-side items from being
         freed after Qt deleted them."""
+        from widgets.perf.chart import Chart     # pyqtgraph: loaded with the first graph
+
         charts = []
         for spec in specs:
             chart = self._pool.get((spec.title, spec.unit))
@@ -251,8 +260,9 @@ class PerformanceTab(QWidget):
             self.refresh()
 
     def refresh(self) -> None:
-        """Redraws every graph from the buffers and the cached history now."""
-        if self.conn_id is None:
+        """Redraws every graph from the buffers and the cached history now (a tab never
+        shown yet has no graphs: its first show draws them)."""
+        if self.conn_id is None or (not self._pool and not self.isVisible()):
             return
         wanted = self._wanted_specs()
         if wanted != self.specs:
