@@ -209,7 +209,7 @@ def summary(protocol: str, ours: list[float], floor: list[float], paired: bool) 
             "floor_key_to_echo_ms_p50": round(floor_p50, 2),
             "floor_key_to_echo_ms_p95": round(percentile(floor, 0.95), 2),
             "ratio_key_to_echo": round(ratio, 3), "target_ratio": TARGET_RATIO,
-            "met": bool(ratio <= TARGET_RATIO + 0.05),
+            "met": bool(ratio <= TARGET_RATIO),
             "target_p50_ms": TARGET_P50_MS, "met_p50_ms": bool(p50 <= TARGET_P50_MS),
             "samples_ms": [round(v, 1) for v in ours],
             "floor_samples_ms": [round(v, 1) for v in floor]}
