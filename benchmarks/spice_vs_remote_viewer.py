@@ -18,16 +18,17 @@ so one round's figure alone is noise).
 CPU: utime + stime of the viewer's process from /proc/PID/stat (all its threads), over
 the measured window only; wall time is not used (the machine is shared).
 
-Displayed frames, measured the same way for both: this script grabs the Xvfb screen
-(Pillow's XCB grab) as fast as it can and counts grabs that differ from the one before,
-i.e. screen changes a user could have seen. Grabbing is capped by its own speed (see
-grabs_per_s in the output; a viewer drawing faster than that is undercounted, equally
-for both). The grabbing costs Xvfb and this process, not the viewers. For HVConsole the
-client's own count of frames received (``client.frames``) over the same window is also
-reported (client_frames), read from a file the wrapped standalone console rewrites
-every 0.2 s. Last, the SPICE client runs alone (no window, no Qt, plain asyncio) for the
-same time: its CPU per piece drawn over HVConsole's (protocol_share) says how much of
-the console's cost is the protocol itself rather than Qt, painting and the event loop.
+Displayed frames, measured the same way for both: this script grabs a band of the Xvfb
+screen across both viewers' guest display (Xlib's XGetImage) as fast as it can and
+counts grabs that differ from the one before, i.e. screen changes a user could have
+seen. Grabbing is capped by its own speed: grabs_per_s and changes_per_grab are in the
+output (near 1 change a grab, the count is capped and says little). The grabbing costs
+Xvfb and this process, not the viewers. For HVConsole the client's own count of frames
+received (``client.frames``) over the same window is also reported (client_frames), read
+from a file the wrapped standalone console rewrites every 0.2 s. Last, the SPICE client
+runs alone (no window, no Qt, plain asyncio) for the same time: its CPU per piece drawn
+over HVConsole's (protocol_share) says how much of the console's cost is the protocol
+itself rather than Qt, painting and the event loop.
 
 Needs: libvirtd (qemu:///system), the test guest, Xvfb, and remote-viewer (Debian package
 virt-viewer: `apt-get install virt-viewer`; without it, only HVConsole is measured and
@@ -37,6 +38,8 @@ Run: .venv/bin/python benchmarks/spice_vs_remote_viewer.py --json
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import re
@@ -59,6 +62,9 @@ from connectors.console.keymap import SC_SHIFT_L, text_keystrokes  # noqa: E402
 URI = "qemu:///system"
 WORKLOAD = "od /dev/urandom\n"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BAND = (0, 150, 1024, 100)          # x, y, width, height of the screen grabbed
+ALL_PLANES, Z_PIXMAP = (1 << 64) - 1, 2
+GRABS_PER_S = 240
 # HVConsole spends no more CPU per displayed frame than remote-viewer (spice-gtk, in C).
 TARGET_RATIO = 1.0
 
@@ -152,19 +158,71 @@ def boot_guest(prefix: str):
     return conn, dom, port, log
 
 
+class _XImage(ctypes.Structure):
+    """The head of Xlib's XImage: as far as the fields read here."""
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                ("xoffset", ctypes.c_int), ("format", ctypes.c_int),
+                ("data", ctypes.c_void_p), ("byte_order", ctypes.c_int),
+                ("bitmap_unit", ctypes.c_int), ("bitmap_bit_order", ctypes.c_int),
+                ("bitmap_pad", ctypes.c_int), ("depth", ctypes.c_int),
+                ("bytes_per_line", ctypes.c_int), ("bits_per_pixel", ctypes.c_int)]
+
+
 class ScreenChanges:
-    """Counts changes of the X screen between consecutive grabs."""
+    """Counts changes of a band of the X screen between consecutive grabs.
+
+    The band (BAND: full width, rows 150-250) lies inside both viewers' guest display
+    (each window at the top left, the guest's 720x400 text screen below remote-viewer's
+    menu and toolbar), and the workload scrolls every row of it: a grab of it costs a
+    tenth of the whole screen's, so the grabbing keeps up with a viewer at 60 frames a
+    second (a grab of the whole screen took ~15 ms on a busy machine, and capped the
+    count near the viewers' own rate; it also counted each partly painted screen as a
+    change of its own). Read with Xlib's XGetImage through ctypes."""
 
     def __init__(self, display: str) -> None:
-        from PIL import ImageGrab
-        self.grab = lambda: ImageGrab.grab(xdisplay=display).tobytes()
+        x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x11.XGetImage.restype = ctypes.POINTER(_XImage)
+        x11.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int,
+                                  ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+                                  ctypes.c_ulong, ctypes.c_int]
+        x11.XDestroyImage.argtypes = [ctypes.POINTER(_XImage)]
+        self.x11 = x11
+        self.dpy = x11.XOpenDisplay(display.encode())
+        if not self.dpy:
+            raise RuntimeError(f"cannot open X display {display}")
+        self.root = x11.XDefaultRootWindow(self.dpy)
+
+    def grab(self) -> bytes:
+        x, y, w, h = BAND
+        image = self.x11.XGetImage(self.dpy, self.root, x, y, w, h, ALL_PLANES, Z_PIXMAP)
+        if not image:
+            raise RuntimeError("XGetImage failed")
+        try:
+            return ctypes.string_at(image.contents.data,
+                                    image.contents.bytes_per_line * image.contents.height)
+        finally:
+            self.x11.XDestroyImage(image)
+
+    def close(self) -> None:
+        self.x11.XCloseDisplay(ctypes.c_void_p(self.dpy))
 
     def count(self, seconds: float) -> tuple[int, int]:
-        """(changes seen, grabs made) during ``seconds``."""
+        """(changes seen, grabs made) during ``seconds``, GRABS_PER_S at most: four
+        grabs to a 60 Hz frame see every change, and grabbing faster only takes CPU
+        from the guest and the viewers (a thousand grabs a second cost Xvfb and this
+        process most of a core)."""
         previous = self.grab()
         changes = grabs = 0
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        start = time.monotonic()
+        end = start + seconds
+        while (now := time.monotonic()) < end:
+            due = start + grabs / GRABS_PER_S
+            if due > now:
+                time.sleep(due - now)
             current = self.grab()
             grabs += 1
             if current != previous:
@@ -181,7 +239,8 @@ def read_int(path: Path) -> int:
 
 
 def measure(name: str, argv: list[str], display: str, warmup: float, seconds: float,
-            xvfb_pid: int, frames_file: Path | None = None) -> dict:
+            xvfb_pid: int, frames_file: Path | None = None,
+            shots: Path | None = None) -> dict:
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", NO_AT_BRIDGE="1",
                GDK_BACKEND="x11")
     proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -194,10 +253,20 @@ def measure(name: str, argv: list[str], display: str, warmup: float, seconds: fl
         screen = ScreenChanges(display)
         cpu0, xvfb0 = cpu_seconds(proc.pid), cpu_seconds(xvfb_pid)
         client0 = read_int(frames_file) if frames_file else None
-        changes, grabs = screen.count(seconds)
+        try:
+            changes, grabs = screen.count(seconds)
+        finally:
+            screen.close()
+        if shots is not None:      # what was on the screen, to check the band's place
+            from PIL import ImageGrab
+            ImageGrab.grab(xdisplay=display).save(shots / f"{name}.png")
         cpu = cpu_seconds(proc.pid) - cpu0
+        if not changes:
+            return {"viewer": name, "error": f"showed nothing in {seconds:g} s "
+                    f"({cpu:.2f} s of CPU)"}
         result = {"viewer": name, "seconds": seconds, "cpu_s": round(cpu, 3),
                   "frames": changes, "grabs_per_s": round(grabs / seconds, 1),
+                  "changes_per_grab": round(changes / grabs, 2),
                   # The X server's CPU (drawing for the viewer, and the grabs)
                   "xvfb_cpu_s": round(cpu_seconds(xvfb_pid) - xvfb0, 3),
                   "cpu_s_per_frame": round(cpu / changes, 5) if changes else None}
@@ -256,12 +325,16 @@ def compare(runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=6.0,
+    parser.add_argument("--seconds", type=float, default=5.0,
                         help="measured time of each viewer in each round")
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="from starting a viewer to measuring it (Python and Qt "
+                             "start in 2-3 s on a busy 2-core machine)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--prefix", default="hvconsole-bench-",
                         help="name prefix of the transient guest")
+    parser.add_argument("--shots", type=Path,
+                        help="a folder for a picture of the screen after each viewer's run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -283,7 +356,7 @@ def main() -> None:
                 for name, argv, frames in order:
                     if argv is not None:
                         runs.append(measure(name, argv, display, args.warmup, args.seconds,
-                                            xvfb.pid, frames))
+                                            xvfb.pid, frames, args.shots))
             runs.append(client_only(port, args.warmup, args.seconds))
     finally:
         xvfb.terminate()

@@ -174,7 +174,9 @@ class SpiceClient(ConsoleClient):
         self._keys.extend(self.inputs.key(down, scancode))
         if self._key_pump is not None and not self._key_pump.done():
             return      # a burst is being paced: the pump sends this key in turn
-        loop = asyncio.get_running_loop()
+        # Called from the UI's key handlers too, outside any coroutine: the loop that
+        # is set, not the running one (under Qt none is "running" in a key event).
+        loop = asyncio.get_event_loop()
         if loop.time() - self._key_sent_at >= KEY_GAP_S:
             self._send_next_key(loop)
         if self._keys:
