@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def test_a_pools_vms_in_the_state_view_and_organize_refused(pool_window):  # noqa: F811
-    session, conn_id, _shown = pool_window
+    session, conn_id, _shown, _sim = pool_window
     window = session.window
     names = sorted(vm.name for vm in session.inventory.vms(conn_id))
     window.view_switcher.set_view(View(ViewKind.STATE))
