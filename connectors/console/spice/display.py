@@ -400,7 +400,13 @@ class DisplayChannel:
             return False
         if not (0 <= left <= right <= surface.width and 0 <= top <= bottom <= surface.height):
             canvas.check_box((left, top, right, bottom), surface.width, surface.height)
+        # In place only where the decoder can write the screen itself: LZ4 needs the
+        # piece contiguous in memory (the screen's full width); narrower pieces, most of
+        # what QEMU sends, go the plain way without a second look at their header.
+        kind = data[pointer + 8]
         if (a_left == a_top == 0 and right > left and bottom > top
+                and (kind == image_types.JPEG
+                     or (kind == image_types.LZ4 and right - left == surface.width))
                 and self.images.decode_onto(data, pointer,
                                             self._screen_words()[top:bottom, left:right])):
             self._damage_box(left, top, right, bottom)  # the whole image, decoded in place
