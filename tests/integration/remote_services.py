@@ -257,7 +257,28 @@ class SecretService:
         keyring.stdin.write(unlock_password)
         keyring.stdin.close()
         service.procs.append(keyring)
+        service._wait_for_login_collection()
         return service
+
+    def _wait_for_login_collection(self, timeout_s: float = 20.0) -> None:
+        """The daemon answers on the bus before `--unlock` has made its "login"
+        collection; until then an item stored in the default collection (what
+        secret-tool and scripts do) fails with "Object does not exist". So: store and
+        clear a probe item until that works (without secret-tool: do not wait)."""
+        if shutil.which("secret-tool") is None:
+            return
+        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address)
+        probe = ["service", "hvconsole-test-probe", "username", "probe"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            stored = subprocess.run(["secret-tool", "store", "--label", "probe", *probe],
+                                    input="probe", text=True, capture_output=True,
+                                    env=env, timeout=30)
+            if stored.returncode == 0:
+                subprocess.run(["secret-tool", "clear", *probe], capture_output=True,
+                               env=env, timeout=30)
+                return
+            time.sleep(0.1)
 
     def close(self) -> None:
         for proc in reversed(self.procs):
