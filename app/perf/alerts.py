@@ -360,7 +360,7 @@ class AlertsModel(QAbstractTableModel):
     to ``serverDismissRequested(list)`` and stays listed until the server says it is gone
     (``remove_where``): a dismissal the server refused must not look done."""
 
-    COLUMNS = ("Time", "Object", "Alert", "Now")
+    COLUMNS = ("Time", "Object", "Alert", "Status")
     ALERT_ROLE = Qt.ItemDataRole.UserRole + 1
     FIRING_ROLE = Qt.ItemDataRole.UserRole + 2
 

@@ -3,6 +3,7 @@ Preferences → Alerts, in the real main window on the demo lab with replayed ti
 captured QEMU statistics (tests/perf_replay.py)."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app import preferences as prefs
@@ -60,6 +61,8 @@ def test_firing_alerts_are_counted_on_the_tab_and_in_the_status_bar(app, aloop):
     assert tab.showing_list()
     model = tab.model
     name = app.manager.host(app.conn_id).vm(hot).name
+    header = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert header == ["Time", "Object", "Alert", "Status"]
     row = [model.index(0, c).data() for c in range(model.columnCount())]
     assert row[1:] == [name, "CPU usage has been above 80 % for 6 s (now 85.0 %)",
                        "Firing"]
