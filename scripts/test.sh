@@ -3,8 +3,8 @@
 #
 # The static checks (scripts/lint.sh: ruff, mypy) run first; their findings fail the run
 # at the end, after the tests have had their say. Fast tests (`-m "not slow"`: unit, widget, test-driver and quick libvirtd tests) run
-# first (the nested Xen host boots meanwhile), then the ones on the nested Xen host
-# (`-m xen`), then the slow ones that boot real guests (`-m "slow and not xen"`). Qt runs offscreen. Extra
+# first, then the slow ones that boot real guests (`-m "slow and not xen"`), then the ones
+# on the nested Xen host (`-m xen`). Qt runs offscreen. Extra
 # arguments go to every pytest run (e.g. `-k tree -x`). A pytest run that collects no
 # tests counts as a failure. Everything is logged to .test-logs/.
 #
@@ -62,17 +62,6 @@ if [ "$libvirtd_ok" = 1 ]; then
     .venv/bin/python scripts/probe-accel.py || fail "scripts/probe-accel.py"
 fi
 
-# The nested Xen host boots (or is built, on a new machine) under TCG while the fast tests
-# run: that is a minute or more of one core the fast tests, mostly on one core, leave
-# free. Its tests run right after the fast ones, so the idle host does not sit beside the
-# slow tests' own guests. The xen_host fixture reuses the running host and powers it off.
-xen_boot_pid=""
-if [ "$libvirtd_ok" = 1 ] && [ "$(id -u)" = 0 ]; then
-    step "Xen test host: booting in the background (log: .test-logs/xen-host-boot.log)"
-    bash scripts/start-xen-host.sh > .test-logs/xen-host-boot.log 2>&1 &
-    xen_boot_pid=$!
-fi
-
 status=0
 PHASE_LIMIT_S="${HVCONSOLE_PHASE_LIMIT_S:-1500}"
 run_pytest() {
@@ -92,15 +81,9 @@ run_pytest() {
     esac
 }
 run_pytest fast "not slow" "$@"
-# The nested Xen host (built once per machine, booted under TCG; docs/xen-test-host.md).
-if [ -n "$xen_boot_pid" ]; then
-    if ! wait "$xen_boot_pid"; then
-        echo "test.sh: the background boot of the Xen host failed; its tests try again:"
-        tail -n 5 .test-logs/xen-host-boot.log
-    fi
-fi
-run_pytest xen "xen" "$@"
 run_pytest slow "slow and not xen" "$@"
+# Last: the nested Xen host (built once per machine, booted under TCG; docs/xen-test-host.md).
+run_pytest xen "xen" "$@"
 
 [ "$lint_ok" = 1 ] || fail "lint: scripts/lint.sh found problems (above)"
 [ "$status" = 0 ] || fail "pytest"
