@@ -36,7 +36,7 @@ def not_allowed_reason(vm: VMInfo, action: VMAction | None) -> str:
     hypervisors that do not say."""
     if action is None or vm.allowed_operations is None:
         return ""
-    from connectors.xapi.pool import xapi_operation
+    from connectors.xapi.vm_calls import xapi_operation
     operation = xapi_operation(vm, action)
     if operation in vm.allowed_operations:
         return ""

@@ -42,7 +42,9 @@ from connectors.xapi.cache import CLASSES, PoolCache, XapiEvent, parse_events
 from connectors.xapi.session import PinBook, Session, UntrustedCertificate, split_address
 from connectors.xapi.console import ConsoleTarget, console_target
 from connectors.xapi.pool_alerts import PoolAlerts
+from connectors.xapi.task_watches import Progress, TaskWatch, TaskWatches
 from connectors.xapi.uri import XapiURI, parse
+from connectors.xapi.vm_calls import call_for
 
 log = logging.getLogger(__name__)
 
@@ -51,41 +53,8 @@ Listener = Callable[[HostEvent], None]
 AuthCallback = Callable[[str, list[CredentialRequest]], Awaitable[list[str] | None]]
 # ``await trust(shown)``: True when the user trusts a certificate shown on first contact.
 TrustCallback = Callable[[tls.ServerCertificate], Awaitable[bool]]
-Progress = Callable[[float], None]
 
 EVENT_TIMEOUT_S = 30.0
-
-# VMAction -> (XAPI call, the allowed_operations name XAPI grants it by, extra args)
-_VM_CALLS: dict[VMAction, tuple[str, str, tuple[Any, ...]]] = {
-    VMAction.START: ("Async.VM.start", "start", (False, False)),
-    VMAction.SHUTDOWN: ("Async.VM.clean_shutdown", "clean_shutdown", ()),
-    VMAction.REBOOT: ("Async.VM.clean_reboot", "clean_reboot", ()),
-    VMAction.FORCE_OFF: ("Async.VM.hard_shutdown", "hard_shutdown", ()),
-    VMAction.RESET: ("Async.VM.hard_reboot", "hard_reboot", ()),
-    VMAction.PAUSE: ("Async.VM.pause", "pause", ()),
-    VMAction.RESUME: ("Async.VM.unpause", "unpause", ()),
-    VMAction.MANAGED_SAVE: ("Async.VM.suspend", "suspend", ()),
-}
-_RESUME_SUSPENDED = ("Async.VM.resume", "resume", (False, False))
-
-
-def xapi_operation(vm: VMInfo, action: VMAction) -> str:
-    """The allowed_operations entry that lets ``action`` run on ``vm`` now."""
-    return _call_for(vm, action)[1]
-
-
-def _call_for(vm: VMInfo, action: VMAction) -> tuple[str, str, tuple[Any, ...]]:
-    if action is VMAction.START and vm.state is VMState.SUSPENDED:
-        return _RESUME_SUSPENDED
-    return _VM_CALLS[action]
-
-
-@dataclass
-class _TaskWatch:
-    future: asyncio.Future[Any]
-    progress: Progress | None = None
-    last: float = -1.0
-
 
 @dataclass
 class _Published:
@@ -137,7 +106,7 @@ class XapiPool:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._user_closed = True
         self._generation = 0
-        self._tasks: dict[str, _TaskWatch] = {}
+        self._tasks = TaskWatches()
         self._alerts = PoolAlerts(self._emit, self._object_name)
         self._connect_lock = asyncio.Lock()
 
@@ -270,7 +239,7 @@ class XapiPool:
             except Exception:  # noqa: BLE001 - leaving anyway
                 log.debug("logout from %s failed", self.uri, exc_info=True)
         self._close_threads()
-        self._fail_tasks("the connection was closed")
+        self._tasks.fail_all("the connection was closed")
         self._published.apply([], full=True)
         self._set_state(ConnState.DISCONNECTED)
 
@@ -330,15 +299,8 @@ class XapiPool:
         self.info = self._cache.pool_info()
         self._emit(InventoryChanged(tuple(changes), full=True))
         self._alerts.snapshot(self._cache.objects["message"], announce=True)
-        for ref in list(self._tasks):
-            record = self._cache.record("task", ref)
-            if record is not None:
-                self._task_record(ref, record)
-            else:
-                watch = self._tasks[ref]
-                if not watch.future.done():
-                    watch.future.set_exception(ActionError(
-                        "Not known how it ended: the pool lost track of its events"))
+        self._tasks.reread(lambda ref: self._cache.record("task", ref),
+                           "the pool lost track of its events")
         loop = asyncio.get_running_loop()
         self._loop_task = loop.create_task(self._event_loop(generation, session, token))
 
@@ -354,8 +316,8 @@ class XapiPool:
             self._published.apply(changes)
             self._emit(InventoryChanged(tuple(changes)))
         for event in events:
-            if event.cls == "task":
-                self._task_event(event)
+            if event.cls == "task" and event.snapshot is not None:
+                self._tasks.record(event.ref, event.snapshot)
         if any(e.cls in ("pool", "host", "host_metrics") for e in events):
             self.info = self._cache.pool_info()
         self._alerts.apply(events)
@@ -391,7 +353,7 @@ class XapiPool:
         if generation != self._generation or self._user_closed:
             return
         self._generation += 1
-        self._fail_tasks(f"the connection to the pool was lost: {why}")
+        self._tasks.fail_all(f"the connection to the pool was lost: {why}")
         reason = f"Lost the connection to the pool master: {why}"
         self._set_state(ConnState.RECONNECTING, reason)
         try:
@@ -454,12 +416,11 @@ class XapiPool:
             raise ActionError(f"{failed}: {err}") from None
         if not isinstance(ref, str):
             raise ActionError(f"{failed}: the server did not start a task")
-        watch = _TaskWatch(asyncio.get_running_loop().create_future(), progress)
-        self._tasks[ref] = watch
+        watch = self._tasks.watch(ref, progress)
         try:
             # The task may have ended before the watch existed: ask once.
             record = await self._in_worker(session.call, "task.get_record", ref)
-            self._task_record(ref, record)
+            self._tasks.record(ref, record)
             try:
                 return await asyncio.shield(watch.future)
             except asyncio.CancelledError:
@@ -468,11 +429,11 @@ class XapiPool:
         except wire.XapiFailure as failure:
             raise ActionError(f"{failed}: {failure}") from None
         finally:
-            self._tasks.pop(ref, None)
+            self._tasks.forget(ref)
             if self._workers is not None:
                 self._workers.submit(_quietly, session.call, "task.destroy", ref)
 
-    async def _cancel_task(self, session: Session, ref: str, watch: _TaskWatch) -> None:
+    async def _cancel_task(self, session: Session, ref: str, watch: TaskWatch) -> None:
         try:
             await self._in_worker(session.call, "task.cancel", ref)
         except (wire.XapiFailure, OSError, wire.ProtocolError) as err:
@@ -483,42 +444,12 @@ class XapiPool:
         except (asyncio.TimeoutError, ActionError):
             pass
 
-    def _task_event(self, event: XapiEvent) -> None:
-        if event.ref in self._tasks and event.snapshot is not None:
-            self._task_record(event.ref, event.snapshot)
-
-    def _task_record(self, ref: str, record: Any) -> None:
-        watch = self._tasks.get(ref)
-        if watch is None or watch.future.done() or not hasattr(record, "get"):
-            return
-        try:
-            fraction = float(record.get("progress", 0.0))
-        except (TypeError, ValueError):
-            fraction = 0.0
-        if watch.progress is not None and fraction != watch.last:
-            watch.last = fraction
-            watch.progress(fraction)
-        status = str(record.get("status", "pending"))
-        if status == "success":
-            watch.future.set_result(record.get("result", ""))
-        elif status in ("failure", "cancelled"):
-            info = record.get("error_info") or []
-            if status == "cancelled" and not info:
-                info = ["TASK_CANCELLED"]
-            failure = wire.XapiFailure(str(info[0]), [str(p) for p in info[1:]])
-            watch.future.set_exception(ActionError(str(failure)))
-
-    def _fail_tasks(self, why: str) -> None:
-        for watch in self._tasks.values():
-            if not watch.future.done():
-                watch.future.set_exception(ActionError(f"Not known how it ended: {why}"))
-
     # ---- commands ----
 
     async def vm_action(self, key: str, action: VMAction,
                         progress: Progress | None = None) -> None:
         vm = self._vm(key)
-        method, _op, extra = _call_for(vm, action)
+        method, _op, extra = call_for(vm, action)
         await self.run_task(method, self._ref("VM", key), *extra, progress=progress,
                             failed=f"Could not {action.value.replace('_', ' ')} {vm.name}")
 
@@ -670,4 +601,4 @@ def _quietly(fn: Callable[..., Any], *args: Any) -> None:
         pass
 
 
-__all__ = ["XapiPool", "xapi_operation"]
+__all__ = ["XapiPool"]
