@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from widgets.window_geometry import (TABS_MIN_WIDTH, TREE_MIN_WIDTH, WindowGeometry,
                                      restore_window_geometry)
@@ -321,6 +321,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         """Fills the frame's menus (MENU_TITLES)."""
         from widgets.keyboard_navigation import show_keys_in_tooltip
+        from widgets.tree_menus import actions_of, vm_actions
 
         file_menu = self.file_menu
         file_menu.addAction(self.add_server_action)
@@ -341,10 +342,10 @@ class MainWindow(QMainWindow):
             self.preferences_action.triggered.connect(self._open_preferences)
             show_keys_in_tooltip(self.preferences_action)
 
-        _fill(self.server_menu, _actions(self.commands.host_commands))
-        _fill(self.vm_menu, self._vm_actions())
-        _fill(self.storage_menu, _actions(self.commands.pool_commands))
-        _fill(self.network_menu, _actions(self.commands.network_commands))
+        _fill(self.server_menu, actions_of(self.commands.host_commands))
+        _fill(self.vm_menu, vm_actions(self.commands, self.console_tab.forget_password_action))
+        _fill(self.storage_menu, actions_of(self.commands.pool_commands))
+        _fill(self.network_menu, actions_of(self.commands.network_commands))
 
         view_menu = self.view_menu
         nav = self.keyboard
@@ -363,6 +364,7 @@ class MainWindow(QMainWindow):
 
     def _build_toolbar(self) -> None:
         from widgets.keyboard_navigation import show_keys_in_tooltip
+        from widgets.tree_menus import actions_of
 
         from PySide6.QtWidgets import QToolBar
         toolbar = QToolBar("Main toolbar", self)
@@ -373,7 +375,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.commands.new_vm.action)
         toolbar.addSeparator()
         c = self.commands
-        _fill(toolbar, _actions([c.start, c.shutdown, c.reboot, c.force_shutdown, None,
+        _fill(toolbar, actions_of([c.start, c.shutdown, c.reboot, c.force_shutdown, None,
                                  c.pause, c.resume, c.suspend, None, c.delete]))
         self.addToolBar(toolbar)
         self.toolbar = toolbar
@@ -459,52 +461,12 @@ class MainWindow(QMainWindow):
         """A search result's row in the tree: what a command on the results runs on."""
         return self.inventory.node(*key)
 
-    def _vm_actions(self) -> list:
-        """The VM menu and a VM's context menu: the commands, then the console's own."""
-        return [self.commands.new_vm.action, None] + _actions(self.commands.vm_commands) + [
-            None, self.console_tab.forget_password_action]
-
     def _context_actions(self, nodes: list) -> list:
-        from app.inventory import NodeKind
-
-        kinds = {node.kind for node in nodes}
-        if kinds == {NodeKind.VM}:
-            start_on = self._start_on_menu(nodes)
-            return self._vm_actions() if start_on is None else \
-                [start_on, None] + self._vm_actions()
-        if kinds == {NodeKind.SERVER}:
-            return _actions(self.commands.server_commands) + [
-                None, self.show_general_action, self.copy_name_action]
-        if kinds == {NodeKind.HOST}:
-            commands = list(self.commands.host_commands)
-            while commands and commands[0] in (self.commands.add_server, None):
-                commands.pop(0)
-            return [self.commands.new_vm.action, None] + _actions(
-                commands + [None, self.commands.new_pool, self.commands.new_network]) + [
-                None, self.copy_name_action]
-        if kinds == {NodeKind.POOL}:
-            return _actions(self.commands.pool_commands) + [
-                None, self.show_general_action, self.copy_name_action]
-        if kinds == {NodeKind.NETWORK}:
-            return _actions(self.commands.network_commands) + [
-                None, self.show_general_action, self.copy_name_action]
-        return []
-
-    def _start_on_menu(self, nodes: list):
-        """"Start on Server ▸ host" for halted VMs of a XenAPI pool (None: not a pool)."""
-        command = self.commands.start_on
-        servers = command.servers(nodes)
-        if not servers:
-            return None
-        menu = QMenu(command.text, self)
-        verdict = command.evaluate(nodes)
-        for server in servers:
-            action = menu.addAction(f"{server.name} ({server.state_label})")
-            action.setEnabled(verdict.enabled and server.enabled and server.live)
-            action.triggered.connect(
-                lambda _checked=False, s=server: command.start_on(nodes, s))
-        menu.menuAction().setEnabled(verdict.enabled)
-        return menu.menuAction()
+        """The tree's right-click menu for ``nodes`` (widgets/tree_menus.py)."""
+        from widgets.tree_menus import TreeMenuExtras, context_actions
+        extras = TreeMenuExtras(self.console_tab.forget_password_action,
+                                self.show_general_action, self.copy_name_action)
+        return context_actions(self.commands, extras, nodes, self)
 
     def _connect_alerts(self) -> None:
         """Firing alerts are counted on the Alerts tab's title and in the status bar."""
@@ -627,11 +589,6 @@ class MainWindow(QMainWindow):
         self.save_geometry()
         self.closing.emit()
         super().closeEvent(event)
-
-
-def _actions(commands: list) -> list:
-    """Commands (None = separator) to their QActions, keeping the separators."""
-    return [None if command is None else command.action for command in commands]
 
 
 def _fill(widget, actions: list) -> None:
