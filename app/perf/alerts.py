@@ -276,13 +276,23 @@ class AlertEngine(QObject):
             return
         vm_keys = [vm.key for vm in pool.vms() if vm.state.is_active
                    and not vm.is_control_domain]
+        # Every VM's figure of a metric is read once per check (one Python call per VM
+        # and metric, on the UI thread), however many rules watch that metric.
+        every_vm: dict[str, np.ndarray] = {}
         for rule in self.rules:
             if not rule.enabled:
                 continue
             scale = METRICS[rule.metric][2]
-            if rule.for_vms:
-                keys = vm_keys if rule.target == ALL_VMS else \
-                    [k for k in vm_keys if k == rule.target[3:]]
+            if rule.for_vms and rule.target == ALL_VMS:
+                keys = vm_keys
+                if rule.metric not in every_vm:
+                    every_vm[rule.metric] = np.array(
+                        [self._pool_vm_value(conn_id, k, rule.metric) for k in vm_keys],
+                        dtype=np.float64)
+                values = every_vm[rule.metric] * scale
+            elif rule.for_vms:
+                key = rule.target[3:]
+                keys = [key] if key in vm_keys else []
                 values = np.array([self._pool_vm_value(conn_id, k, rule.metric)
                                    for k in keys], dtype=np.float64) * scale
             else:
