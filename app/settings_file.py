@@ -12,6 +12,8 @@ and QSettings tries the file again at the next change.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from typing import Callable
 
 from PySide6.QtCore import QSettings
@@ -43,10 +45,41 @@ def sync(settings: QSettings) -> bool:
     return False
 
 
+TORN_LOCK_AGE_S = 2.0
+
+
+def clear_torn_lock(settings_path: str) -> bool:
+    """Removes a lock file that a killed HVConsole left half-made; True when it did.
+
+    QSettings locks its file with QLockFile while saving. Killed between creating the
+    lock and writing its owner into it, HVConsole leaves an empty lock whose owner cannot
+    be checked, and Qt then waits 30 s for it to go stale — inside the next save, on the
+    window's thread. A lock with an owner is left to Qt (it sees a dead owner at once);
+    one without, older than a moment (a live writer fills it in microseconds), is gone.
+    """
+    lock = settings_path + ".lock"
+    try:
+        with open(lock, "rb") as handle:
+            head = handle.read(64)
+        age = time.time() - os.stat(lock).st_mtime
+    except OSError:
+        return False
+    first = head.split(b"\n", 1)[0].strip()
+    if first.isdigit() or age < TORN_LOCK_AGE_S:
+        return False
+    try:
+        os.unlink(lock)
+    except OSError as exc:
+        log.warning("a torn lock on the settings file could not be removed: %s", exc)
+        return False
+    log.info("removed a torn lock on the settings file left by a killed session: %s", lock)
+    return True
+
+
 def report_failures_to(listener: Callable[[str], object]) -> Callable[[], None]:
     """Calls ``listener(sentence)`` at every failed save; returns the way to stop."""
     _listeners.append(listener)
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
-__all__ = ["report_failures_to", "sync"]
+__all__ = ["clear_torn_lock", "report_failures_to", "sync"]

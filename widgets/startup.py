@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app import settings_file
 from widgets.milestones import report_milestone
 
 PAINT_WAIT_MS = 1000
@@ -56,6 +57,8 @@ def _application(args: argparse.Namespace) -> QApplication:
     # closed window would stop the loop under the shutdown coroutine.
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(app_icon())
+    # Before the first save: a lock left half-made by a killed session would stall it 30 s.
+    settings_file.clear_torn_lock(QSettings("hvconsole", "hvconsole").fileName())
     DesktopScheme(app, args.color_scheme)     # parented to the app: lives as long
     return app
 

@@ -25,7 +25,9 @@ def connections(path: Path) -> None:
 def settings(path: Path) -> None:
     from PySide6.QtCore import QSettings
 
+    from app import settings_file
     from app.preferences import Preferences
+    settings_file.clear_torn_lock(str(path))   # as every start of HVConsole does
     prefs = Preferences(QSettings(str(path), QSettings.Format.IniFormat))
     for g in _generations():
         prefs.set_value("alerts/rules", [{"target": f"vm{i}", "rule_id": f"g{g}"}

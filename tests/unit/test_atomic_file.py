@@ -93,6 +93,31 @@ def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_file(kind, tmp_pa
                 store.close()
 
 
+def test_a_lock_left_half_made_by_a_killed_session_does_not_stall_the_next_save(tmp_path):
+    """Killed between creating the settings' lock and writing its owner into it, a session
+    leaves an empty lock; Qt would wait 30 s for it inside the next save (seen with the
+    kill test above). The start removes it; a lock naming its owner is left to Qt."""
+    from PySide6.QtCore import QLockFile
+
+    path = tmp_path / "hvconsole.conf"
+    lock = tmp_path / "hvconsole.conf.lock"
+    lock.write_bytes(b"")
+    old = time.time() - 10
+    os.utime(lock, (old, old))
+    assert not QLockFile(str(lock)).tryLock(0)          # what the next save would wait on
+    assert settings_file.clear_torn_lock(str(path))
+    taken = QLockFile(str(lock))
+    assert taken.tryLock(0)
+    taken.unlock()
+
+    lock.write_bytes(b"")                                # being made this very moment
+    assert not settings_file.clear_torn_lock(str(path)) and lock.exists()
+    lock.write_bytes(b"4242\nhvconsole\nhost\n")         # an owner Qt can check itself
+    os.utime(lock, (old, old))
+    assert not settings_file.clear_torn_lock(str(path)) and lock.exists()
+    assert not settings_file.clear_torn_lock(str(tmp_path / "none.conf"))
+
+
 # ---- a full disk ----------------------------------------------------------------------
 
 @pytest.fixture
