@@ -159,8 +159,10 @@ class Simulator:
         return text
 
     def _save_loop(self) -> None:
+        if not self.db_path:
+            return       # nothing to write; a loop here would spin on the set event
         while not self._stop.is_set():
-            if self._dirty.wait(0.5) and self.db_path:
+            if self._dirty.wait(0.5):
                 time.sleep(self.save_interval)
                 self.save()
 
