@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -22,8 +24,10 @@ if str(REPO) not in sys.path:
 
 
 def private_dirs(prefix: str) -> Path:
-    """A temporary folder holding the app's config, data and cache folders (XDG)."""
+    """A temporary folder holding the app's config, data and cache folders (XDG),
+    removed when the benchmark's process ends."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         os.environ[var] = str(tmp / var.lower())
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

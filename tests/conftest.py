@@ -6,13 +6,16 @@ the Qt event loop underneath, so widgets repaint and libvirt events arrive meanw
 from __future__ import annotations
 
 import asyncio
+import atexit
 import gc
 import os
+import shutil
 import sys
 import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _XDG = tempfile.mkdtemp(prefix="hvconsole-test-xdg-")
+atexit.register(shutil.rmtree, _XDG, ignore_errors=True)
 for _var, _sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
                    ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
     os.environ[_var] = os.path.join(_XDG, _sub)
