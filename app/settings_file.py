@@ -11,6 +11,7 @@ and QSettings tries the file again at the next change.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
@@ -45,7 +46,7 @@ def sync(settings: QSettings) -> bool:
     return False
 
 
-TORN_LOCK_AGE_S = 2.0
+TORN_LOCK_AGE_S = 0.05
 
 
 def clear_torn_lock(settings_path: str) -> bool:
@@ -54,24 +55,30 @@ def clear_torn_lock(settings_path: str) -> bool:
     QSettings locks its file with QLockFile while saving. Killed between creating the
     lock and writing its owner into it, HVConsole leaves an empty lock whose owner cannot
     be checked, and Qt then waits 30 s for it to go stale — inside the next save, on the
-    window's thread. A lock with an owner is left to Qt (it sees a dead owner at once);
-    one without, older than a moment (a live writer fills it in microseconds), is gone.
+    window's thread. A lock with an owner is left to Qt (it sees a dead owner at once).
+    One without is torn when nobody holds the flock() Qt takes on it the moment it is
+    made (the kernel drops it with its holder); the age check covers that moment.
     """
     lock = settings_path + ".lock"
     try:
-        with open(lock, "rb") as handle:
-            head = handle.read(64)
-        age = time.time() - os.stat(lock).st_mtime
+        fd = os.open(lock, os.O_RDONLY)
     except OSError:
         return False
-    first = head.split(b"\n", 1)[0].strip()
-    if first.isdigit() or age < TORN_LOCK_AGE_S:
-        return False
     try:
+        head = os.read(fd, 64)
+        age = time.time() - os.fstat(fd).st_mtime
+        if head.split(b"\n", 1)[0].strip().isdigit() or age < TORN_LOCK_AGE_S:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False                 # a live session is writing its owner just now
         os.unlink(lock)
     except OSError as exc:
         log.warning("a torn lock on the settings file could not be removed: %s", exc)
         return False
+    finally:
+        os.close(fd)
     log.info("removed a torn lock on the settings file left by a killed session: %s", lock)
     return True
 

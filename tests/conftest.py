@@ -131,3 +131,14 @@ async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate}")
         await asyncio.sleep(interval)
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (scripts/test.sh runs two workers), every test that uses the
+    shared libvirtd, its guests or the host's network runs on one worker, one at a time,
+    as before: several of them compare what the app shows with the whole of libvirtd's
+    inventory, which another worker's guests would change under them. The rest (unit and
+    widget tests on their own drivers, sockets and folders) spread over both."""
+    for item in items:
+        if item.get_closest_marker("integration") or "/integration/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("libvirtd"))

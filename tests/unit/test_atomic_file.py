@@ -110,8 +110,12 @@ def test_a_lock_left_half_made_by_a_killed_session_does_not_stall_the_next_save(
     assert taken.tryLock(0)
     taken.unlock()
 
-    lock.write_bytes(b"")                                # being made this very moment
+    holder = QLockFile(str(lock))                        # a live session's lock,
+    assert holder.tryLock(0)
+    lock.write_bytes(b"")                                # seen as its owner is written
+    os.utime(lock, (old, old))
     assert not settings_file.clear_torn_lock(str(path)) and lock.exists()
+    holder.unlock()
     lock.write_bytes(b"4242\nhvconsole\nhost\n")         # an owner Qt can check itself
     os.utime(lock, (old, old))
     assert not settings_file.clear_torn_lock(str(path)) and lock.exists()
