@@ -203,7 +203,7 @@ class CredentialBroker:
         try:
             return (await asyncio.to_thread(read)).values
         except VaultError as exc:
-            log.warning("the keyring could not be read: %s", type(exc).__name__)
+            log.warning("%s", exc)     # our sentence: says which keyring and why
             return [None] * len(requests)
 
     @staticmethod

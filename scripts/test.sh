@@ -2,9 +2,10 @@
 # HVConsole's one test command: set up, bring up libvirtd and the test guest, run everything.
 #
 # The static checks (scripts/lint.sh: ruff, mypy) run first; their findings fail the run
-# at the end, after the tests have had their say. Fast tests (`-m "not slow"`: unit, widget, test-driver and quick libvirtd tests) run
-# first, then the slow ones that boot real guests (`-m "slow and not xen"`), then the ones
-# on the nested Xen host (`-m xen`). Qt runs offscreen. Extra
+# at the end, after the tests have had their say. Fast tests (`-m "not slow"`: unit,
+# widget, test-driver and quick libvirtd tests) run first, on every core; then the slow
+# ones that boot real guests (`-m "slow and not xen"`), then the ones on the nested Xen
+# host (`-m xen`). Qt runs offscreen. Extra
 # arguments go to every pytest run (e.g. `-k tree -x`). A pytest run that collects no
 # tests counts as a failure. Everything is logged to .test-logs/.
 #
@@ -80,7 +81,12 @@ run_pytest() {
         *) echo "test.sh: $label tests failed (pytest exit $rc)"; status=1 ;;
     esac
 }
-run_pytest fast "not slow" "$@"
+# The fast tests spread over the machine's cores (pytest-xdist); those on the shared
+# libvirtd stay on one worker, one at a time (tests/conftest.py). The slow ones boot
+# guests that each want a core of their own: they run one at a time.
+workers=$(nproc)
+[ "$workers" -gt 4 ] && workers=4
+run_pytest fast "not slow" -n "$workers" --dist loadgroup "$@"
 run_pytest slow "slow and not xen" "$@"
 # Last: the nested Xen host (built once per machine, booted under TCG; docs/xen-test-host.md).
 run_pytest xen "xen" "$@"

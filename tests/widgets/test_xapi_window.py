@@ -194,8 +194,18 @@ def test_alert_rules_watch_a_pool_vms_from_its_rrds(pool_window, aloop):
         try:
             aloop.run_until_complete(wait_until(lambda: fired() == running, 60))
         except AssertionError:
-            raise AssertionError(f"fired {fired()}, running {running}, rules "
-                                 f"{session.alert_engine.rules}") from None
+            monitor = session.alert_engine.monitor
+            feed = monitor.pools
+            follows = feed is not None and conn_id in feed.pools
+            seen = ""
+            if follows:
+                cpu = [monitor.vm_latest(conn_id, v.key, "cpu_percent")
+                       for v in session.manager.pool(conn_id).vms()]
+                seen = f", newest RRD row at {feed.pools[conn_id].last_wall}, CPU {cpu}"
+            raise AssertionError(
+                f"fired {fired()}, running {running}, rules {session.alert_engine.rules}; "
+                f"pool feed {'follows' if follows else 'does not follow'} the pool{seen}"
+            ) from None
         texts = {model.index(row, 2).data() for row in range(model.rowCount())}
         assert all(t.startswith("CPU usage has been above 4 % for 3 s (now ")
                    for t in texts), texts
