@@ -87,7 +87,11 @@ run_pytest() {
 workers=$(nproc)
 [ "$workers" -gt 4 ] && workers=4
 run_pytest fast "not slow" -n "$workers" --dist loadgroup "$@"
-run_pytest slow "slow and not xen" "$@"
+# Tests that look at only their own guests boot them two at a time (a TCG guest keeps
+# one core busy, the test's own Python waits), a file to a worker (its tests go in order);
+# the rest one after another.
+run_pytest slow-own-guests "slow and not xen and own_guests" -n 2 --dist loadfile "$@"
+run_pytest slow "slow and not xen and not own_guests" "$@"
 # Last: the nested Xen host (built once per machine, booted under TCG; docs/xen-test-host.md).
 run_pytest xen "xen" "$@"
 

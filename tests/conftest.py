@@ -140,5 +140,7 @@ def pytest_collection_modifyitems(config, items):
     inventory, which another worker's guests would change under them. The rest (unit and
     widget tests on their own drivers, sockets and folders) spread over both."""
     for item in items:
+        if item.get_closest_marker("own_guests") and item.get_closest_marker("slow"):
+            continue        # scripts/test.sh runs these two at a time, on their own
         if item.get_closest_marker("integration") or "/integration/" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("libvirtd"))

@@ -15,7 +15,7 @@ from tests.conftest import wait_until
 from tests.integration.app_stack import AppStack
 from tests.integration.guest import READY_MARKER, serial_size, wait_for_serial
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.own_guests]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from connectors.console.state import AuthenticationError
 from connectors.console.transport import TcpTransport
 from tests.integration.test_console_vnc import vnc_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 RIGHT = "s3cr3tpw"
 

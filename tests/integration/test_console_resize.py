@@ -13,7 +13,7 @@ import pytest
 from tests.integration.guest import serial_size, wait_for_serial
 from tests.integration.test_console_vnc import matches_screenshot
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 TEXT_MODE = (720, 400)
 

@@ -23,7 +23,7 @@ from tests.integration.guest import serial_size, wait_for_serial
 from tests.integration.test_console_vnc import (graphics_fd_transport, matches_screenshot,
                                                 stop)
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 TEXT_MODE = (720, 400)
 CAPS_LOCK = 4   # ConsoleClient.leds: bit 0 scroll, 1 num, 2 caps lock

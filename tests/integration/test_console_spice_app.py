@@ -20,7 +20,7 @@ from tests.conftest import wait_until
 from tests.integration.guest import REPO, serial_size, wait_for_serial
 from tests.integration.test_console_vnc import matches_screenshot, virsh_screenshot
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 TICKET = "sp1ce-t1cket"
 

@@ -20,7 +20,7 @@ from connectors.console.state import AuthenticationError, ConsoleState
 from connectors.console.transport import SocketTransport, TcpTransport
 from tests.integration.guest import serial_size, wait_for_serial
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 
 def vnc_port(guest) -> int:

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import wait_until
 from tests.integration.test_console_vnc import matches_screenshot
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 
 def window_pixels(window, widget) -> np.ndarray:

@@ -23,7 +23,7 @@ from widgets.dialogs.properties.display import DisplayPage
 from widgets.dialogs.properties.general import GeneralPage
 from widgets.dialogs.properties.xml import XmlPage
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 SECURE_INACTIVE = libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_INACTIVE
 EXTRAS = ("<metadata>\n    <hvc:tags xmlns:hvc='https://hvconsole.example/tags/1'>"

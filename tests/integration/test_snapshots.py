@@ -24,7 +24,7 @@ from tests.integration.properties_helpers import Guests, in_thread
 from widgets.dialogs.snapshot_dialogs import EditAnswer, TakeSnapshotDialog
 from widgets.tabs.snapshots import SnapshotsTab
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.own_guests]
 
 
 @dataclass
