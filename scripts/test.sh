@@ -82,8 +82,7 @@ run_pytest() {
     esac
 }
 # The fast tests spread over the machine's cores (pytest-xdist); those on the shared
-# libvirtd stay on one worker, one at a time (tests/conftest.py). The slow ones boot
-# guests that each want a core of their own: they run one at a time.
+# libvirtd stay on one worker, one at a time (tests/conftest.py).
 workers=$(nproc)
 [ "$workers" -gt 4 ] && workers=4
 run_pytest fast "not slow" -n "$workers" --dist loadgroup "$@"

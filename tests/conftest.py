@@ -134,11 +134,11 @@ async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
 
 
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test.sh runs two workers), every test that uses the
+    """With pytest-xdist (scripts/test.sh runs a worker per core), every test that uses the
     shared libvirtd, its guests or the host's network runs on one worker, one at a time,
     as before: several of them compare what the app shows with the whole of libvirtd's
     inventory, which another worker's guests would change under them. The rest (unit and
-    widget tests on their own drivers, sockets and folders) spread over both."""
+    widget tests on their own drivers, sockets and folders) spread over the others."""
     for item in items:
         if item.get_closest_marker("own_guests") and item.get_closest_marker("slow"):
             continue        # scripts/test.sh runs these two at a time, on their own
