@@ -40,7 +40,8 @@ from connectors.libvirt.model import (ActionError, Change, ConnectError, Connect
 from connectors.xapi import tls, wire
 from connectors.xapi.cache import CLASSES, PoolCache, XapiEvent, parse_events
 from connectors.xapi.session import PinBook, Session, UntrustedCertificate, split_address
-from connectors.xapi.console import ConsoleTarget, console_target
+from connectors.xapi.console import ConsoleTarget
+from connectors.xapi.lookups import disk_vdis, rfb_console
 from connectors.xapi.pool_alerts import PoolAlerts
 from connectors.xapi.task_watches import Progress, TaskWatch, TaskWatches
 from connectors.xapi.uri import XapiURI, parse
@@ -472,13 +473,7 @@ class XapiPool:
         if vm.state is not VMState.SHUTOFF:
             await self.run_task("Async.VM.hard_shutdown", ref,
                                 failed=f"Could not force {vm.name} off")
-        vdis: list[str] = []
-        if delete_storage:
-            for vbd in await self._in_worker(session.call, "VM.get_VBDs", ref):
-                record = await self._in_worker(session.call, "VBD.get_record", vbd)
-                if record.get("type") == "Disk" and record.get("VDI") not in (
-                        None, "", "OpaqueRef:NULL"):
-                    vdis.append(record["VDI"])
+        vdis = await self._in_worker(disk_vdis, session, ref) if delete_storage else []
         await self.run_task("Async.VM.destroy", ref, failed=f"Could not delete {vm.name}")
         warnings = []
         for vdi in vdis:
@@ -519,17 +514,9 @@ class XapiPool:
         session = self._require()
         ref = self._ref("VM", key)
 
-        def locate() -> ConsoleTarget:
-            for console in session.call("VM.get_consoles", ref):
-                record = session.call("console.get_record", console)
-                if record.get("protocol") != "rfb":
-                    continue
-                return console_target(str(record.get("location", "")),
-                                      session.ref or session.login(), session.port,
-                                      self.pins.require, vm.name)
-            raise ActionError(f"{vm.name} has no graphical console (is it running?)")
         try:
-            return await self._in_worker(locate)
+            return await self._in_worker(rfb_console, session, ref, self.pins.require,
+                                         vm.name)
         except (wire.XapiFailure, OSError, wire.ProtocolError, UntrustedCertificate) as err:
             raise ActionError(f"Could not find the console of {vm.name}: {err}") from None
 
