@@ -15,6 +15,7 @@ wheel's copy.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -31,11 +32,23 @@ VM_ICON_BLUE = (0x90, 0xCA, 0xF9)     # every VM state icon's screen (resources/
 SERVER_GREY = (0x90, 0xA4, 0xAE)      # Add Server's two servers (action-add-server.svg)
 
 
-@pytest.fixture(scope="module")
+# Not part of the wheel's source: the checkout's own build products and environments.
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                    ".test-logs", "*.so")
+
+
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory) -> Path:
-    """A new venv with the wheel built from this checkout; its bin/ folder."""
+    """A new venv with the wheel built from a copy of this checkout; its bin/ folder.
+
+    Built from a copy: setuptools builds in the source tree's build/ folder, which the
+    editable install of the checkout uses too, and other tests' processes write into the
+    checkout (byte code) while the build walks it; a copy is also what a release build
+    starts from, nothing left over from the developer's own builds."""
     work = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
                             "-q", "-w", str(work / "dist")],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-3000:]
