@@ -88,6 +88,16 @@ class ConnectionsStore:
                 connections.append(SavedConnection(uri))
         return connections, warnings
 
+    def peek_uris(self) -> list[str]:
+        """The saved URIs as the file holds them now, touching nothing: a missing,
+        unreadable or damaged file is an empty list here, and ``load`` then says why."""
+        try:
+            entries = _entries(json.loads(self.path.read_bytes().decode("utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return []
+        return [e["uri"].strip() for e in entries
+                if isinstance(e, dict) and isinstance(e.get("uri"), str) and e["uri"].strip()]
+
     def _move_aside(self, why: str) -> str:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")

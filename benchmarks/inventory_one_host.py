@@ -9,7 +9,8 @@ proxy) lists every VM, and the program then quits.
 
 - ``listed_s``: from just before the process was spawned to every VM listed
   (``connecting_s``, ``connecting_cpu_s``: to the moment the program starts opening its
-  connection, the imports and the window before it);
+  connection, the imports and the window before it: since the early open, just after
+  the first paint, app/startup_hosts.py);
 - ``rss_mb``: the program's resident memory then; ``rss_settled_mb``: SETTLE_S later
   (once the heap freed by the read has been handed back, app/heap_trim.py);
 - the floor, in the same run: a bare Python process started the same way that imports
@@ -48,13 +49,23 @@ SETTLE_S = 2.0      # after all are listed: the heap is trimmed a second after a
 
 def child(t0: float, uri: str, vms: int) -> int:
     """The program itself, with a look at its tree every POLL_MS; prints when all are
-    listed and closes the window."""
-    from widgets import launcher
+    listed and closes the window. The launcher is watched once the program imports it
+    (after its first paint, widgets/startup.py), not imported here first: that would
+    load the whole program before the start a user sees."""
+    from app.cli import main as hvconsole
+
+    opening: list[float] = []
+    after_import("widgets.launcher", lambda launcher: watch(launcher, t0, vms, opening))
+    after_import("app.startup_hosts", lambda hosts: note_early_open(hosts, opening))
+    return hvconsole(["--connect", uri])
+
+
+def watch(launcher, t0: float, vms: int, opening: list[float]) -> None:
     from benchmarks.libvirt_floor import rss_mb
 
     build = launcher.Session.build
 
-    def build_and_watch(session: launcher.Session):
+    def build_and_watch(session):
         from PySide6.QtCore import QTimer
         window = build(session)
         proxy = window.tree.model()
@@ -86,14 +97,42 @@ def child(t0: float, uri: str, vms: int) -> int:
     launcher.Session.build = build_and_watch
     open_connections = launcher.Session.open_connections
 
-    async def noting_open(session: launcher.Session) -> list:
+    async def noting_open(session) -> list:
         opening.extend((time.time(), time.process_time()))
         return await open_connections(session)
-
-    opening: list[float] = []
     launcher.Session.open_connections = noting_open
-    from app.cli import main as hvconsole
-    return hvconsole(["--connect", uri])
+
+
+def note_early_open(startup_hosts, opening: list[float]) -> None:
+    """The program starts opening here since the early open (app/startup_hosts.py)."""
+    open_early = startup_hosts.open_early
+
+    def noting_open_early(*args):
+        opening.extend((time.time(), time.process_time()))
+        return open_early(*args)
+    startup_hosts.open_early = noting_open_early
+
+
+def after_import(name: str, then) -> None:
+    """Calls ``then(module)`` right after the program imports ``name``."""
+    import importlib.abc
+    import importlib.machinery
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            if fullname != name:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is None or spec.loader is None:
+                return spec
+            run = spec.loader.exec_module
+
+            def exec_module(module) -> None:
+                run(module)
+                then(module)
+            spec.loader.exec_module = exec_module
+            return spec
+    sys.meta_path.insert(0, Finder())
 
 
 def measure(uri: str, vms: int) -> dict:

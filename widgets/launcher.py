@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
@@ -45,6 +45,7 @@ from app.perf.monitor import PerfMonitor
 from app.perf.usage import UsageColumns
 from app.preferences import Preferences
 from app.server_alerts import ServerAlerts
+from app.startup_hosts import LOCAL_URI, forget_early, local_socket_exists
 from app.remote_access import RemoteAccess
 from app.tasks import TaskManager
 from widgets.dialogs.prompter import DialogPrompter
@@ -52,22 +53,24 @@ from widgets.main_window import MainWindow
 from widgets.milestones import report_milestone, reporting
 from widgets.remote_prompts import RemotePrompts
 
+if TYPE_CHECKING:
+    from widgets.event_loop import AsyncQtLoop
+
 log = logging.getLogger(__name__)
 
-LOCAL_URI = "qemu:///system"
-LOCAL_SOCKETS = ("/var/run/libvirt/libvirt-sock", "/run/libvirt/libvirt-sock")
 SETTLE_QUIET_S = 0.3
 SETTLE_MAX_S = 60.0     # a host-key check (15 s) and an open (30 s call timeout) fit
 SHUTDOWN_TIMEOUT_S = 3.0
 
 
-def run_session(app: QApplication, args: argparse.Namespace, frame: MainWindow | None = None
-                ) -> int:
+def run_session(app: QApplication, args: argparse.Namespace, frame: MainWindow | None = None,
+                loop: AsyncQtLoop | None = None) -> int:
     """Runs the application until its window closes; the process's exit status.
-    ``frame``: the window already on the screen (widgets/startup.py), to be filled."""
-    from widgets.event_loop import AsyncQtLoop
-
-    loop = AsyncQtLoop(app)
+    ``frame``: the window already on the screen (widgets/startup.py), to be filled;
+    ``loop``: the asyncio loop on Qt's, if made already (early opens are bound to it)."""
+    if loop is None:
+        from widgets.event_loop import AsyncQtLoop
+        loop = AsyncQtLoop(app)
     asyncio.set_event_loop(loop)
     session = Session(args, frame)
     try:
@@ -204,8 +207,7 @@ class Session:
         close_on_signals(loop, window)
         self._report_config_warnings()
         opened = await self.open_connections()
-        if reporting():
-            loop.create_task(self._report_connections_ended(opened))
+        loop.create_task(self._connections_ended(opened))
         status = 0
         if self.args.show_domain:
             loop.create_task(self._show_domain(self.args.show_domain))
@@ -250,14 +252,18 @@ class Session:
             self.events_log.add("error", "application", "demo", str(exc))
             self.window.show_warning("Demo inventory", str(exc))
             self._problem(str(exc))
-        if await asyncio.to_thread(_local_socket_exists):
+        if await asyncio.to_thread(local_socket_exists):
             opened.append(self.manager.open(LOCAL_URI, save=False))
         return opened
 
-    async def _report_connections_ended(self, conn_ids: list) -> None:
+    async def _connections_ended(self, conn_ids: list) -> None:
+        """Once every first attempt ended: the early connections no host took are closed
+        (app.startup_hosts), and a benchmark hears of it."""
         for conn_id in conn_ids:
             await self.manager.wait_attempt(conn_id, SETTLE_MAX_S)
-        report_milestone("connections-ended")
+        forget_early()
+        if reporting():
+            report_milestone("connections-ended")
 
     def _problem(self, sentence: str) -> None:
         """Said at once on stderr; with --screenshot it also makes the exit status 1."""
@@ -389,9 +395,5 @@ class Session:
         except Exception:  # noqa: BLE001 - leaving must not end in a traceback
             log.debug("error while disconnecting at exit", exc_info=True)
         QTimer.singleShot(0, lambda: None)
-
-
-def _local_socket_exists() -> bool:
-    return any(os.path.exists(path) for path in LOCAL_SOCKETS)
 
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app import settings_file
 from widgets.milestones import report_milestone
+
+if TYPE_CHECKING:
+    from widgets.event_loop import AsyncQtLoop
 
 PAINT_WAIT_MS = 1000
 
@@ -36,8 +40,23 @@ def run(args: argparse.Namespace) -> int:
     report_milestone("first-paint" if painted else "no-paint")
     if closed:          # closed before it was filled: nothing was opened, nothing to close
         return 0
+    loop = _open_local_hosts_early(app, args)
     from widgets.launcher import run_session
-    return run_session(app, args, frame)
+    return run_session(app, args, frame, loop)
+
+
+def _open_local_hosts_early(app: QApplication, args: argparse.Namespace
+                            ) -> AsyncQtLoop:
+    """The asyncio loop on Qt's, with the local servers of this start already opening
+    (app.startup_hosts): their open runs in C while the rest of the program loads."""
+    import asyncio
+
+    from app.startup_hosts import open_early
+    from widgets.event_loop import AsyncQtLoop  # noqa: F811 - at run time
+    loop = AsyncQtLoop(app)
+    asyncio.set_event_loop(loop)
+    open_early(args.connect, loop)
+    return loop
 
 
 def _application(args: argparse.Namespace) -> QApplication:

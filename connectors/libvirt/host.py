@@ -27,8 +27,8 @@ from typing import TypeVar
 
 import libvirt
 
-from connectors.libvirt import (clone_ops, create_ops, eventloop, host_facts, inventory_read,
-                                organize_ops, readers, wording)
+from connectors.libvirt import (clone_ops, create_ops, early_open, eventloop, host_facts,
+                                inventory_read, organize_ops, readers, wording)
 from connectors.libvirt.actions import ACTIONS
 from connectors.libvirt.answer_watch import watch_answers
 from connectors.libvirt.delete import delete_domain
@@ -189,7 +189,8 @@ class LibvirtHost:
         self._inventory.forget_pending()  # the snapshot about to be read supersedes it
         link = self._new_link(generation)
         conn = await self._opener.open(link.executor, self._display,
-                                       self.settings.call_timeout_s)
+                                       self.settings.call_timeout_s,
+                                       early=early_open.take(self.uri))
         self._check_current(generation, conn)
         link.conn = conn
         try:

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 import libvirt
 
@@ -84,33 +84,46 @@ class Opener:
         self._activity = 0            # changes while the user answers a prompt
         self._waiting = False
 
-    async def open(self, executor: Executor, display: str,
-                   timeout_s: float) -> libvirt.virConnect:
+    async def open(self, executor: Executor, display: str, timeout_s: float,
+                   early: Future[libvirt.virConnect] | None = None) -> libvirt.virConnect:
         """The open connection; ConnectError worded for the user. The timeout counts
-        only while nobody is answering a credential prompt."""
+        only while nobody is answering a credential prompt. ``early``: the same URI
+        already being opened unattended (early_open.py); when that failed (it wanted
+        credentials, or libvirt refused) the URI is opened again, asking the user."""
+        if early is not None:
+            try:
+                return await self._finished(asyncio.wrap_future(early), display, timeout_s)
+            except libvirt.libvirtError as err:
+                log.debug("%s: the early open failed (%s); opening again", self.uri, err)
         loop = asyncio.get_running_loop()
         self.cancelled = False
-        future = loop.run_in_executor(executor, self._open_blocking, loop)
-        # If we stop waiting, the worker's late failure must not be logged as unretrieved.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        seen_activity = self._activity
-        while True:
-            done, _ = await asyncio.wait({future}, timeout=timeout_s)
-            if done:
-                break
-            if self._waiting or self._activity != seen_activity:
-                seen_activity = self._activity
-                continue
-            raise ConnectError(f"{display} did not answer within {timeout_s:g} s. "
-                               "Check that the host is up and reachable.")
         try:
-            return future.result()
+            return await self._finished(
+                loop.run_in_executor(executor, self._open_blocking, loop), display,
+                timeout_s)
         except libvirt.libvirtError as err:
             if self.cancelled:
                 raise ConnectError(f"Connecting to {display} was cancelled: no "
                                    "credentials were given.") from None
             raise ConnectError(f"Could not connect to {display}: "
                                f"{readers.error_text(err)}") from None
+
+    async def _finished(self, future: asyncio.Future[libvirt.virConnect], display: str,
+                        timeout_s: float) -> libvirt.virConnect:
+        """The opened connection, or what the open raised; ConnectError when it took
+        longer than ``timeout_s`` while no prompt was open."""
+        # If we stop waiting, the worker's late failure must not be logged as unretrieved.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        seen_activity = self._activity
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=timeout_s)
+            if done:
+                return future.result()
+            if self._waiting or self._activity != seen_activity:
+                seen_activity = self._activity
+                continue
+            raise ConnectError(f"{display} did not answer within {timeout_s:g} s. "
+                               "Check that the host is up and reachable.")
 
     def credential_callback(self, loop: asyncio.AbstractEventLoop) -> CredentialCallback:
         """libvirt's credential callback, called inside openAuth in the worker thread; it
@@ -145,8 +158,17 @@ class Opener:
         return ask
 
     def _open_blocking(self, loop: asyncio.AbstractEventLoop) -> libvirt.virConnect:
-        auth = [list(_CREDENTIAL_TYPES), self.credential_callback(loop), None]
-        if self.in_process:
-            with _IN_PROCESS_OPENS:
-                return libvirt.openAuth(libvirt_uri(self.uri), auth, 0)
-        return libvirt.openAuth(libvirt_uri(self.uri), auth, 0)
+        return _open_auth(self.uri, self.credential_callback(loop), self.in_process)
+
+
+def open_unattended(uri: str) -> libvirt.virConnect:
+    """Opens ``uri`` with nobody to ask: a credential request is refused. Blocks."""
+    return _open_auth(uri, lambda _credentials, _opaque: -1, runs_in_process(uri))
+
+
+def _open_auth(uri: str, callback: CredentialCallback, in_process: bool) -> libvirt.virConnect:
+    auth = [list(_CREDENTIAL_TYPES), callback, None]
+    if in_process:
+        with _IN_PROCESS_OPENS:
+            return libvirt.openAuth(libvirt_uri(uri), auth, 0)
+    return libvirt.openAuth(libvirt_uri(uri), auth, 0)

@@ -212,3 +212,30 @@ def test_the_bulk_read_of_real_qemu_equals_reading_each_domain(libvirt_uri, doma
         for name in names:
             _remove_domain(conn, name)
         conn.close()
+
+
+def test_a_connection_opened_early_hears_events(aloop, libvirt_uri, domain_name, tmp_path):
+    """As at start-up (widgets/startup.py): the connection opens in a thread of its own
+    while the loop does not run yet, libvirt registering its socket then; the host takes
+    it and must hear what virsh does."""
+    from connectors.libvirt import early_open
+
+    assert early_open.begin([libvirt_uri], aloop) == [libvirt_uri]
+    early_conn = early_open._started[libvirt_uri].result(timeout=30)   # the loop is idle
+    recorder = Recorder()
+    host = LibvirtHost(libvirt_uri, recorder)
+    aloop.run_until_complete(host.connect())
+    try:
+        handle = host.sampling_handle()
+        assert handle is not None and handle[0] is early_conn
+        xml_file = tmp_path / "domain.xml"
+        xml_file.write_text(domain_xml(domain_name))
+
+        async def defined() -> None:
+            await virsh(libvirt_uri, "define", str(xml_file))
+            await wait_until(lambda: any(v.name == domain_name for v in host.vms()),
+                             EVENT_DEADLINE_S)
+        aloop.run_until_complete(defined())
+        assert "Defined (added)" in recorder.messages(domain_name)
+    finally:
+        aloop.run_until_complete(host.disconnect())
