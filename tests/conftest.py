@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import gc
 import os
 import shutil
@@ -104,6 +105,44 @@ def _each_window_starts_unplaced(request):
         from PySide6.QtCore import QSettings
         QSettings("hvconsole", "hvconsole").remove("window")
     yield
+
+
+@contextlib.contextmanager
+def _loop_marked_running():
+    """The session's loop counts as running, as it always does in the app, unless it
+    runs already or is gone."""
+    loop = _session_loop
+    if loop is None or loop.is_closed() or loop.is_running() or \
+            asyncio._get_running_loop() is not None:
+        yield
+        return
+    asyncio._set_running_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(None)
+
+
+def _process_events_in_the_loop() -> None:
+    """pytest-qt processes Qt's events around each test (its setup and teardown hooks, in
+    ``_process_events``), outside the asyncio loop. qasync runs the loop's due callbacks
+    from those events, libvirt's events among them, and a task they start died at once
+    with "no running event loop" (a host then missed the VM a migration had just brought
+    it). So those events are processed with the session's loop counting as running,
+    as widgets/event_loop.AsyncQtLoop.run_until_complete does for its own."""
+    import pytestqt.plugin as qt_plugin
+
+    process = getattr(qt_plugin, "_process_events", None)
+    if process is None:
+        return          # another pytest-qt: its hooks are what they are
+
+    def in_the_loop() -> None:
+        with _loop_marked_running():
+            process()
+    qt_plugin._process_events = in_the_loop
+
+
+_process_events_in_the_loop()
 
 
 @pytest.fixture(autouse=True)

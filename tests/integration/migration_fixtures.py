@@ -15,6 +15,7 @@ given host moves it there first (``bring``).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -155,7 +156,10 @@ def counted(aloop, guest, more_than: int, timeout: float = 60.0) -> int:
 
 
 def _booted(aloop, stack, guest) -> LiveGuest:
-    guest.wait_ready(timeout=300)
+    # The loop turns while the guest boots: the stack's connections must answer their
+    # hosts' keepalive probes, or libvirtd closes them after 30 s and the hosts spend
+    # the next tests reconnecting.
+    aloop.run_until_complete(asyncio.to_thread(guest.wait_ready, timeout=300))
     counted(aloop, guest, 3)
     aloop.run_until_complete(wait_until(
         lambda: stack.vm_state(guest.name) is VMState.RUNNING, 30))
