@@ -172,6 +172,10 @@ async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
         await asyncio.sleep(interval)
 
 
+# First: pytest-xdist's worker reads the xdist_group marks in its own hook of this name,
+# which, registered after this file, would otherwise run before the marks are added
+# here, and every test would be spread over the workers as if it had none.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """With pytest-xdist (scripts/test.sh runs a worker per core), every test that uses the
     shared libvirtd, its guests or the host's network runs on one worker, one at a time,

@@ -37,7 +37,17 @@ def network(conn: libvirt.virConnect, key: str) -> libvirt.virNetwork:
 
 
 def all_details(conn: libvirt.virConnect) -> list[NetworkDetails]:
-    return [parse_network(net.XMLDesc(0)) for net in conn.listAllNetworks(0)]
+    """Every network as it is now; one removed between the listing and the read of its
+    XML (by another client, in that instant) is left out, not an error of the caller's
+    (a new network's overlap check failed on somebody else's delete)."""
+    found = []
+    for net in conn.listAllNetworks(0):
+        try:
+            found.append(parse_network(net.XMLDesc(0)))
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:
+                raise
+    return found
 
 
 def details(conn: libvirt.virConnect, key: str) -> NetworkDetails:

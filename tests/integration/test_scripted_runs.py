@@ -22,6 +22,7 @@ from PySide6.QtCore import QCoreApplication
 from connectors.libvirt.model import ConnState
 from tests.integration.relays import LIBVIRT_SOCKET, SocketRelay
 from tests.integration.test_remote_hosts import Human, _app
+from app import startup_hosts
 from widgets import launcher
 from widgets.launcher import Session
 from widgets.tabs.general import GeneralTab
@@ -213,7 +214,7 @@ def local_through_relay(libvirt_uri, monkeypatch):
     relay = SocketRelay(os.path.join(directory, "libvirt-sock"))
     relay.listen()
     monkeypatch.setattr(launcher, "LOCAL_URI", f"qemu+unix:///system?socket={relay.path}")
-    monkeypatch.setattr(launcher, "LOCAL_SOCKETS", (relay.path,))
+    monkeypatch.setattr(startup_hosts, "LOCAL_SOCKETS", (relay.path,))
     yield relay
     relay.stop_listening()
     relay.cut()
