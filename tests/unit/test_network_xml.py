@@ -113,7 +113,7 @@ def test_a_network_deleted_while_all_are_read_is_left_out(tmp_path):
         other.networkLookupByName("vanishing").undefine()
 
         class StaleListing:
-            def listAllNetworks(self, _flags):
+            def listAllNetworks(self, _flags):  # noqa: N802 - libvirt's name
                 return listed
         names = [d.name for d in all_details(StaleListing())]
         assert "vanishing" not in names and "default" in names
