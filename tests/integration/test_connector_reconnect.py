@@ -139,7 +139,12 @@ def test_a_hung_host_fails_calls_in_time_and_keepalive_declares_it_lost(relay, a
     # libvirt reports the loss from the worker stuck in the RPC; the host must hop to the
     # loop thread rather than touch qasync's timers from there.
     assert not [m for m in qt_messages if "another thread" in m], qt_messages
-    assert all(isinstance(e, (HostStateChanged, InventoryChanged)) for e in events)
+    # The host says what happened to it through its state; what libvirtd reports about
+    # its objects meanwhile (another test's guest going away, a pool refreshed) may come
+    # too, but nothing may report a failure.
+    others = [e for e in events if not isinstance(e, (HostStateChanged, InventoryChanged))]
+    assert all(isinstance(e, HypervisorEvent) and e.severity != "error" for e in others), \
+        others
 
 
 def test_a_host_without_events_stops_looking_while_lost_and_looks_again_once_back(
