@@ -81,11 +81,12 @@ run_pytest() {
         *) echo "test.sh: $label tests failed (pytest exit $rc)"; status=1 ;;
     esac
 }
-# The fast tests spread over the machine's cores (pytest-xdist); those on the shared
-# libvirtd stay on one worker, one at a time (tests/conftest.py).
+# The fast tests spread over the machine's cores (pytest-xdist), except those on the
+# shared libvirtd (marked at collection, tests/conftest.py): they run one at a time.
 workers=$(nproc)
 [ "$workers" -gt 4 ] && workers=4
-run_pytest fast "not slow" -n "$workers" --dist loadgroup "$@"
+run_pytest fast "not slow and not shared_libvirtd" -n "$workers" "$@"
+run_pytest fast-shared "not slow and shared_libvirtd" "$@"
 # Tests that look at only their own guests boot them two at a time (a TCG guest keeps
 # one core busy, the test's own Python waits), a file to a worker (its tests go in order);
 # the rest one after another.

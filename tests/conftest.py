@@ -172,18 +172,22 @@ async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
         await asyncio.sleep(interval)
 
 
-# First: pytest-xdist's worker reads the xdist_group marks in its own hook of this name,
-# which, registered after this file, would otherwise run before the marks are added
-# here, and every test would be spread over the workers as if it had none.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test.sh runs a worker per core), every test that uses the
-    shared libvirtd, its guests or the host's network runs on one worker, one at a time,
-    as before: several of them compare what the app shows with the whole of libvirtd's
-    inventory, which another worker's guests would change under them. The rest (unit and
-    widget tests on their own drivers, sockets and folders) spread over the others."""
-    for item in items:
-        if item.get_closest_marker("own_guests") and item.get_closest_marker("slow"):
-            continue        # scripts/test.sh runs these two at a time, on their own
-        if item.get_closest_marker("integration") or "/integration/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("libvirtd"))
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "shared_libvirtd: uses the shared libvirtd, its guests or the host's "
+        "network (added here at collection; scripts/test.sh runs these one at a time)")
+
+
+# Per item as it is collected, so that ``-m`` sees it. (An xdist_group mark added in
+# pytest_collection_modifyitems was never read by pytest-xdist's worker, and the tests
+# on the shared libvirtd ran beside each other.)
+def pytest_itemcollected(item):
+    """scripts/test.sh runs the fast tests on every core, except these: they use the
+    shared libvirtd, its guests or the host's network, and several compare what the app
+    shows with the whole of libvirtd's inventory, which another test's guests would
+    change under them. The rest (unit and widget tests on their own drivers, sockets
+    and folders) spread over the cores."""
+    if item.get_closest_marker("own_guests") and item.get_closest_marker("slow"):
+        return              # scripts/test.sh runs these two at a time, on their own
+    if item.get_closest_marker("integration") or "/integration/" in item.nodeid:
+        item.add_marker(pytest.mark.shared_libvirtd)
