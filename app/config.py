@@ -73,6 +73,19 @@ class ConnectionsStore:
             entries = _entries(document)
         except (UnicodeDecodeError, ValueError) as exc:
             return [], [self._move_aside(str(exc))]
+        return self._connections(entries)
+
+    def peek_uris(self) -> list[str]:
+        """The saved URIs as the file holds them now, touching nothing: a missing,
+        unreadable or damaged file is an empty list here, and ``load`` then says why."""
+        try:
+            entries = _entries(json.loads(self.path.read_bytes().decode("utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return []
+        return [c.uri for c in self._connections(entries)[0]]
+
+    def _connections(self, entries: list) -> tuple[list[SavedConnection], list[str]]:
+        """The entries' servers, each URI once, and a sentence per entry skipped."""
         connections: list[SavedConnection] = []
         warnings: list[str] = []
         seen: set[str] = set()
@@ -87,16 +100,6 @@ class ConnectionsStore:
                 seen.add(uri)
                 connections.append(SavedConnection(uri))
         return connections, warnings
-
-    def peek_uris(self) -> list[str]:
-        """The saved URIs as the file holds them now, touching nothing: a missing,
-        unreadable or damaged file is an empty list here, and ``load`` then says why."""
-        try:
-            entries = _entries(json.loads(self.path.read_bytes().decode("utf-8")))
-        except (OSError, UnicodeDecodeError, ValueError):
-            return []
-        return [e["uri"].strip() for e in entries
-                if isinstance(e, dict) and isinstance(e.get("uri"), str) and e["uri"].strip()]
 
     def _move_aside(self, why: str) -> str:
         stamp = time.strftime("%Y%m%d-%H%M%S")

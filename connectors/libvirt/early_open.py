@@ -24,7 +24,7 @@ from concurrent.futures import Future
 import libvirt
 
 from connectors.libvirt import eventloop
-from connectors.libvirt.opening import open_unattended
+from connectors.libvirt.opening import open_unattended, quiet_libvirt_errors
 from connectors.libvirt.uri import validate_uri
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def begin(uris: Iterable[str], loop: asyncio.AbstractEventLoop) -> list[str]:
     if not chosen:
         return []
     eventloop.register(loop)
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    quiet_libvirt_errors()
     with _lock:
         for uri in chosen:
             if uri in _started:

@@ -46,7 +46,8 @@ from connectors.libvirt.model import (ActionError, ConnectError, ConnectionSetti
                                       ConnState, HostEvent, HostInfo, HostStateChanged,
                                       HypervisorEvent, InventoryChanged, NetworkInfo,
                                       ObjectKind, PoolInfo, VMAction, VMInfo)
-from connectors.libvirt.opening import AuthCallback, Opener, runs_in_process
+from connectors.libvirt.opening import (AuthCallback, Opener, quiet_libvirt_errors,
+                                        runs_in_process)
 from connectors.libvirt.polling import Poller, describe
 from connectors.libvirt.subscription import close_quietly, subscribe
 from connectors.libvirt.uri import validate_uri
@@ -55,11 +56,6 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[HostEvent], None]
 T = TypeVar("T")
-
-
-def _quiet_libvirt_errors() -> None:
-    """libvirt prints every error to stderr by default; ours reach the user as exceptions."""
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 
 class LibvirtHost:
@@ -145,7 +141,7 @@ class LibvirtHost:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
             eventloop.register(self._loop)
-            _quiet_libvirt_errors()
+            quiet_libvirt_errors()
             try:
                 validate_uri(self.uri)
             except ValueError as err:

@@ -49,6 +49,11 @@ Credential = list[object]
 CredentialCallback = Callable[[list[Credential], object], int]
 
 
+def quiet_libvirt_errors() -> None:
+    """libvirt prints every error to stderr by default; ours reach the user as exceptions."""
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
 def runs_in_process(uri: str) -> bool:
     """libvirt's test driver runs in this process unless a transport or host sends the
     URI to a libvirtd (test+unix:///..., test://host/...)."""
