@@ -3,7 +3,8 @@
 #
 # The static checks (scripts/lint.sh: ruff, mypy) run first; their findings fail the run
 # at the end, after the tests have had their say. Fast tests (`-m "not slow"`: unit,
-# widget, test-driver and quick libvirtd tests) run first, on every core; then the slow
+# widget, test-driver and quick libvirtd tests) run first, on every core (those on the
+# shared libvirtd one at a time, beside the rest); then the slow
 # ones that boot real guests (`-m "slow and not xen"`), then the ones on the nested Xen
 # host (`-m xen`). Qt runs offscreen. Extra
 # arguments go to every pytest run (e.g. `-k tree -x`). A pytest run that collects no
@@ -80,13 +81,21 @@ run_pytest() {
         5) echo "test.sh: no $label tests were collected"; status=1 ;;
         *) echo "test.sh: $label tests failed (pytest exit $rc)"; status=1 ;;
     esac
+    [ "$rc" = 0 ]
 }
 # The fast tests spread over the machine's cores (pytest-xdist), except those on the
-# shared libvirtd (marked at collection, tests/conftest.py): they run one at a time.
+# shared libvirtd (marked at collection, tests/conftest.py): those run one at a time,
+# beside the others (they wait on libvirtd and guests more than they compute); their
+# output is shown once they end, not mixed into the others'.
 workers=$(nproc)
 [ "$workers" -gt 4 ] && workers=4
+shared_out="$(mktemp)"
+run_pytest fast-shared "not slow and shared_libvirtd" "$@" >"$shared_out" 2>&1 &
+shared_pid=$!
 run_pytest fast "not slow and not shared_libvirtd" -n "$workers" "$@"
-run_pytest fast-shared "not slow and shared_libvirtd" "$@"
+wait "$shared_pid" || status=1
+cat "$shared_out"
+rm -f "$shared_out"
 # Tests that look at only their own guests boot them two at a time (a TCG guest keeps
 # one core busy, the test's own Python waits), a file to a worker (its tests go in order);
 # the rest one after another.
