@@ -186,8 +186,9 @@ def pytest_itemcollected(item):
     shared libvirtd, its guests or the host's network, and several compare what the app
     shows with the whole of libvirtd's inventory, which another test's guests would
     change under them. The rest (unit and widget tests on their own drivers, sockets
-    and folders) spread over the cores."""
-    if item.get_closest_marker("own_guests") and item.get_closest_marker("slow"):
-        return              # scripts/test.sh runs these two at a time, on their own
+    and folders) spread over the cores, and so do the integration tests marked
+    ``own_guests`` (they use only their own guests, files and processes)."""
+    if item.get_closest_marker("own_guests"):
+        return              # the slow ones run two at a time in a step of their own
     if item.get_closest_marker("integration") or "/integration/" in item.nodeid:
         item.add_marker(pytest.mark.shared_libvirtd)

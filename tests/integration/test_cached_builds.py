@@ -23,7 +23,8 @@ from tests.conftest import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.timeout(300)
+# Only their own empty cache folders and processes: they may run beside other tests.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.own_guests]
 
 
 def _run(script: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:

@@ -25,7 +25,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+# Its own wheel, venv and folders; the app it starts only lists the local host (reads):
+# it may run beside other tests.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600), pytest.mark.own_guests]
 
 ROOT = Path(__file__).resolve().parents[2]
 VM_ICON_BLUE = (0x90, 0xCA, 0xF9)     # every VM state icon's screen (resources/icons/vm-*.svg)
