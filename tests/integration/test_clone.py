@@ -55,8 +55,11 @@ def stack(qapp, aloop, libvirt_uri):
 def test_a_full_clone_boots_with_its_own_uuid_mac_disk_and_serial_log(
         guest_factory, stack, aloop, qtbot, libvirt_uri):
     import libvirt
-    conn = libvirt.open(libvirt_uri)
     guest = guest_factory("clonesrc", with_disk=True)
+    # Opened after the guest's volume is made: a connection left idle while another call
+    # blocks the test (a slow disk under load) is closed by libvirtd when its keepalive
+    # goes unanswered, and the loop that answers it is not turning here.
+    conn = libvirt.open(libvirt_uri)
     mac = _with_nic(conn, guest)
     aloop.run_until_complete(wait_until(lambda: stack.vm_node(guest.name) is not None, 30))
     node = stack.vm_node(guest.name)

@@ -99,8 +99,10 @@ def test_libvirtd_restart_is_survived(qapp, aloop, libvirt_uri, test_guest_files
             lambda: stack.host_state(conn_id) is ConnState.CONNECTED, 20))
         _define(libvirt_uri, name, test_guest_files)
         virsh(libvirt_uri, "start", name)
+        # Up to a minute: on a loaded machine virsh's start alone can outlast libvirtd's
+        # keepalive, and the stack then first reconnects.
         aloop.run_until_complete(wait_until(
-            lambda: stack.vm_state(name) is VMState.RUNNING, 10))
+            lambda: stack.vm_state(name) is VMState.RUNNING, 60))
         assert not _greyed(stack, name)
 
         meter.start()
