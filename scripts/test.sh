@@ -105,9 +105,9 @@ workers=$(nproc)
 beside fast-shared "not slow and shared_libvirtd" "$@"
 run_pytest fast "not slow and not shared_libvirtd" -n "$workers" "$@"
 shown
-# Tests that look at only their own guests boot them two at a time (a TCG guest keeps
-# one core busy, the test's own Python waits), a file to a worker (its tests go in order);
-# the rest one after another.
+# Slow tests that look at only their own guests boot them two at a time (a TCG guest
+# keeps one core busy, the test's own Python waits), a file to a worker (its tests go in
+# order).
 run_pytest slow-own-guests "slow and not xen and own_guests" -n 2 --dist loadfile "$@"
 # The rest one after another, and beside them the tests on the nested Xen host (built once
 # per machine, booted under TCG in its own QEMU; docs/xen-test-host.md): the slow tests
